@@ -1,0 +1,317 @@
+//! The task behind one connection: connect (with clear errors), follow the
+//! client's events into the shared status, run subscriptions, obey commands.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::ingest::{BusyPumps, pump};
+use super::profile::{ConnectionProfile, InitialConnect, SubscriptionSpec, connect_options};
+use super::status::{ConnectionShared, LinkState, ServerSummary, SubscriptionState};
+use super::{BrokerEvent, Command, EventSink};
+use crate::capture::ConnectionKey;
+use crate::capture::record::now_timestamp;
+
+pub(crate) struct ConnectionTask {
+    pub key: ConnectionKey,
+    pub profile: ConnectionProfile,
+    pub mode: InitialConnect,
+    pub shared: Arc<ConnectionShared>,
+    pub sink: EventSink,
+    pub commands: mpsc::Receiver<Command>,
+}
+
+/// Longest wait between two first-connect attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl ConnectionTask {
+    pub async fn run(mut self) {
+        let Some(client) = self.connect().await else {
+            return;
+        };
+        self.shared.set_stats(client.statistics());
+        self.shared.set_state(LinkState::Connected);
+        self.refresh_server(&client);
+        self.sink
+            .send(BrokerEvent::Link {
+                connection: self.key,
+                up: true,
+                at: now_timestamp(),
+            })
+            .await;
+
+        let busy = Arc::new(BusyPumps::default());
+        let mut pumps: HashMap<String, JoinHandle<()>> = HashMap::new();
+        for spec in self.profile.subscriptions.clone() {
+            self.subscribe(&client, spec, false, &busy, &mut pumps).await;
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    None | Some(Command::Close) => break,
+                    Some(Command::Subscribe { spec, confirmed }) => {
+                        self.subscribe(&client, spec, confirmed, &busy, &mut pumps).await;
+                    }
+                    Some(Command::Unsubscribe { pattern }) => {
+                        if let Some(task) = pumps.remove(&pattern) {
+                            task.abort();
+                        }
+                        self.shared.update(|s| s.subscriptions.retain(|x| x.pattern != pattern));
+                    }
+                },
+                _ = tick.tick() => self.refresh_server(&client),
+            }
+        }
+        for (_, task) in pumps {
+            task.abort();
+        }
+        self.shared.set_state(LinkState::Closed);
+    }
+
+    /// Connect once, or keep trying while the server is unreachable (GUI).
+    /// Credential and configuration errors end the attempt: retrying cannot
+    /// fix them.
+    async fn connect(&mut self) -> Option<async_nats::Client> {
+        let servers = self.profile.server_list();
+        let mut attempt: u32 = 0;
+        loop {
+            let options = match connect_options(&self.profile).await {
+                Ok(options) => options,
+                Err(e) => {
+                    self.shared.set_state(LinkState::Failed(e.to_string()));
+                    return None;
+                }
+            };
+            let options = self.with_callbacks(options);
+            let addrs: Vec<async_nats::ServerAddr> =
+                servers.iter().filter_map(|s| s.parse().ok()).collect();
+            let error = match options.connect(addrs).await {
+                Ok(client) => return Some(client),
+                Err(e) => e,
+            };
+            use async_nats::ConnectErrorKind as Kind;
+            let message = describe_connect_error(&error, &servers);
+            match error.kind() {
+                Kind::AuthorizationViolation | Kind::Authentication => {
+                    self.shared.set_state(LinkState::AuthError(message));
+                    return None;
+                }
+                Kind::Tls | Kind::ServerParse => {
+                    self.shared.set_state(LinkState::Failed(message));
+                    return None;
+                }
+                _ if self.mode == InitialConnect::FailFast => {
+                    self.shared.set_state(LinkState::Failed(message));
+                    return None;
+                }
+                _ => {}
+            }
+            attempt += 1;
+            self.shared.set_state(LinkState::Connecting {
+                attempt,
+                last_error: Some(message),
+            });
+            let backoff = (Duration::from_millis(250) * attempt).min(MAX_BACKOFF);
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                command = self.commands.recv() => {
+                    if matches!(command, None | Some(Command::Close)) {
+                        self.shared.set_state(LinkState::Closed);
+                        return None;
+                    }
+                    // Subscriptions asked for while connecting are kept.
+                    if let Some(Command::Subscribe { spec, .. }) = command {
+                        self.profile.subscriptions.push(spec);
+                    }
+                }
+            }
+        }
+    }
+
+    fn with_callbacks(&self, options: async_nats::ConnectOptions) -> async_nats::ConnectOptions {
+        let shared = self.shared.clone();
+        let sink = self.sink.clone();
+        let key = self.key;
+        let delay_shared = self.shared.clone();
+        options
+            .event_callback(move |event| {
+                let shared = shared.clone();
+                let sink = sink.clone();
+                async move { on_client_event(event, key, &shared, &sink).await }
+            })
+            .reconnect_delay_callback(move |attempt| {
+                delay_shared.set_state(LinkState::Reconnecting { attempt });
+                (Duration::from_millis(100) * attempt as u32).min(Duration::from_secs(2))
+            })
+    }
+
+    fn refresh_server(&self, client: &async_nats::Client) {
+        if let Some(info) = client.try_server_info() {
+            let summary = ServerSummary {
+                name: info.server_name.clone(),
+                version: info.version.clone(),
+                address: format!("{}:{}", info.host, info.port),
+                jetstream: info.jetstream,
+            };
+            self.shared.update(|s| {
+                if s.server.as_ref() != Some(&summary) {
+                    s.server = Some(summary);
+                }
+            });
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        client: &async_nats::Client,
+        spec: SubscriptionSpec,
+        confirmed: bool,
+        busy: &Arc<BusyPumps>,
+        pumps: &mut HashMap<String, JoinHandle<()>>,
+    ) {
+        if pumps.contains_key(&spec.pattern) {
+            return;
+        }
+        let literal = !spec.pattern.split('.').any(|t| t == "*" || t == ">");
+        if literal
+            && !confirmed
+            && let Some(consumer) = self.push_consumer_bound_to(&spec.pattern).await
+        {
+            self.sink
+                .send(BrokerEvent::ConfirmLiteral {
+                    connection: self.key,
+                    spec,
+                    consumer,
+                })
+                .await;
+            return;
+        }
+        let subscribed = match &spec.queue_group {
+            Some(group) => client.queue_subscribe(spec.pattern.clone(), group.clone()).await,
+            None => client.subscribe(spec.pattern.clone()).await,
+        };
+        let state = SubscriptionState {
+            pattern: spec.pattern.clone(),
+            queue_group: spec.queue_group.clone(),
+            active: subscribed.is_ok(),
+            error: subscribed.as_ref().err().map(|e| e.to_string()),
+        };
+        self.shared.update(|s| {
+            s.subscriptions.retain(|x| x.pattern != state.pattern);
+            s.subscriptions.push(state);
+        });
+        if let Ok(subscriber) = subscribed {
+            let task = tokio::spawn(pump(
+                subscriber,
+                self.key,
+                self.shared.clone(),
+                busy.clone(),
+                self.sink.clone(),
+            ));
+            pumps.insert(spec.pattern, task);
+        }
+    }
+
+    /// The `stream/consumer` of a push consumer whose deliver subject is
+    /// exactly `subject`, if any. Uses a short-lived connection of its own so
+    /// that its API replies do not count as monitor traffic.
+    async fn push_consumer_bound_to(&self, subject: &str) -> Option<String> {
+        let lookup = async {
+            let options = connect_options(&self.profile).await.ok()?;
+            let client = options.connect(self.profile.server_list()).await.ok()?;
+            let js = async_nats::jetstream::new(client);
+            let names: Vec<String> = js.stream_names().try_collect().await.ok()?;
+            for name in names {
+                let Ok(mut stream) = js.get_stream(&name).await else {
+                    continue;
+                };
+                let mut consumers = stream.consumers();
+                while let Ok(Some(info)) = consumers.try_next().await {
+                    if info.config.deliver_subject.as_deref() == Some(subject) {
+                        return Some(format!("{name}/{}", info.name));
+                    }
+                }
+                let _ = stream.info().await;
+            }
+            None
+        };
+        tokio::time::timeout(Duration::from_secs(3), lookup)
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+async fn on_client_event(
+    event: async_nats::Event,
+    key: ConnectionKey,
+    shared: &ConnectionShared,
+    sink: &EventSink,
+) {
+    use async_nats::Event;
+    let now = now_timestamp();
+    match event {
+        Event::Connected => {
+            shared.set_state(LinkState::Connected);
+            sink.send(BrokerEvent::Link {
+                connection: key,
+                up: true,
+                at: now,
+            })
+            .await;
+        }
+        Event::Disconnected => {
+            if !matches!(shared.state(), LinkState::Reconnecting { .. }) {
+                shared.set_state(LinkState::Reconnecting { attempt: 0 });
+            }
+            sink.send(BrokerEvent::Link {
+                connection: key,
+                up: false,
+                at: now,
+            })
+            .await;
+        }
+        Event::SlowConsumer(_) => shared.update(|s| s.slow_consumer_events += 1),
+        Event::ServerError(async_nats::ServerError::AuthorizationViolation) => {
+            shared.set_state(LinkState::AuthError("authorization violation".into()));
+            push_error(shared, "authorization violation".into());
+        }
+        Event::ServerError(e) => push_error(shared, e.to_string()),
+        Event::ClientError(e) => push_error(shared, e.to_string()),
+        Event::LameDuckMode => push_error(shared, "server entered lame duck mode".into()),
+        Event::Closed => shared.set_state(LinkState::Closed),
+        Event::Draining => {}
+    }
+}
+
+fn push_error(shared: &ConnectionShared, message: String) {
+    const KEEP: usize = 20;
+    shared.update(|s| {
+        s.server_errors.push(message);
+        if s.server_errors.len() > KEEP {
+            s.server_errors.remove(0);
+        }
+    });
+}
+
+/// A sentence a user can act on, naming the servers tried.
+pub fn describe_connect_error(error: &async_nats::ConnectError, servers: &[String]) -> String {
+    use async_nats::ConnectErrorKind as Kind;
+    let servers = servers.join(", ");
+    match error.kind() {
+        Kind::AuthorizationViolation => {
+            format!("{servers} refused the credentials (authorization violation)")
+        }
+        Kind::Authentication => format!("could not authenticate to {servers}: {error}"),
+        Kind::Tls => format!("TLS with {servers} failed: {error}"),
+        Kind::TimedOut => format!("{servers} did not answer in time"),
+        Kind::Io => format!("cannot reach {servers}: {error}"),
+        Kind::Dns => format!("cannot resolve {servers}: {error}"),
+        _ => format!("cannot connect to {servers}: {error}"),
+    }
+}

@@ -1,0 +1,108 @@
+//! From async-nats messages to records, and the per-subscription task that
+//! hands them over in batches.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures_util::{FutureExt, StreamExt};
+
+use super::status::ConnectionShared;
+use super::{Batch, BrokerEvent, EventSink, MAX_BATCH};
+use crate::capture::record::now_timestamp;
+use crate::capture::{ConnectionKey, HeaderBlock, Record, Timestamp};
+
+/// Convert without copying the payload.
+pub fn to_record(message: async_nats::Message, connection: ConnectionKey, at: Timestamp) -> Record {
+    let headers = if message.headers.is_some() || message.status.is_some() {
+        let status = message
+            .status
+            .map(|s| (s.as_u16(), message.description.as_deref().unwrap_or("")));
+        let pairs = message.headers.iter().flat_map(|map| {
+            map.iter().flat_map(|(name, values)| {
+                let name: &str = name.as_ref();
+                values.iter().map(move |v| (name, v.as_str()))
+            })
+        });
+        Some(HeaderBlock::build(status, pairs))
+    } else {
+        None
+    };
+    Record {
+        received_at: at,
+        connection,
+        subject: message.subject.as_str().into(),
+        reply: message.reply.map(|r| r.as_str().into()),
+        headers,
+        payload: message.payload,
+    }
+}
+
+/// Counts subscription tasks that hold unread messages; when none does,
+/// the connection's drop count can be measured exactly.
+#[derive(Default)]
+pub(crate) struct BusyPumps(AtomicUsize);
+
+/// Drain one subscription into batches until it ends or the consumer goes.
+pub(crate) async fn pump(
+    mut subscriber: async_nats::Subscriber,
+    connection: ConnectionKey,
+    shared: Arc<ConnectionShared>,
+    busy: Arc<BusyPumps>,
+    sink: EventSink,
+) {
+    let mut guard = BusyGuard { busy, is_busy: false };
+    while let Some(first) = subscriber.next().await {
+        guard.set(true);
+        let mut records = Vec::with_capacity(64);
+        records.push(to_record(first, connection, now_timestamp()));
+        let mut emptied = false;
+        while records.len() < MAX_BATCH {
+            match subscriber.next().now_or_never() {
+                Some(Some(message)) => records.push(to_record(message, connection, now_timestamp())),
+                Some(None) => break,
+                None => {
+                    emptied = true;
+                    break;
+                }
+            }
+        }
+        shared.add_delivered(records.len() as u64);
+        if emptied && guard.set(false) {
+            shared.measure_drops();
+        }
+        let batch = Batch {
+            session: sink.session(),
+            connection,
+            records,
+        };
+        if !sink.send(BrokerEvent::Batch(batch)).await {
+            break;
+        }
+    }
+}
+
+struct BusyGuard {
+    busy: Arc<BusyPumps>,
+    is_busy: bool,
+}
+
+impl BusyGuard {
+    /// Mark this pump busy or idle; returns true if now no pump is busy.
+    fn set(&mut self, busy: bool) -> bool {
+        if busy != self.is_busy {
+            self.is_busy = busy;
+            if busy {
+                self.busy.0.fetch_add(1, Ordering::AcqRel);
+            } else {
+                return self.busy.0.fetch_sub(1, Ordering::AcqRel) == 1;
+            }
+        }
+        self.busy.0.load(Ordering::Acquire) == 0
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.set(false);
+    }
+}

@@ -1,0 +1,233 @@
+//! The network side: one background task per connection on a tokio runtime,
+//! subscriptions that hand records over in batches, and the commands the UI
+//! (or a headless command) sends. Nothing here blocks the caller's thread.
+
+pub mod connection;
+pub mod contexts;
+pub mod ingest;
+pub mod profile;
+pub mod status;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use crate::capture::{ConnectionKey, Record, Timestamp};
+pub use profile::{Auth, ConnectionProfile, InitialConnect, SubscriptionSpec, TlsSettings};
+pub use status::{ConnectionShared, ConnectionStatus, LinkState};
+
+/// Wakes whoever consumes events (the UI asks egui for a repaint). Called
+/// once per batch, never per message.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Batches in flight between the network and the consumer. When full, the
+/// subscription tasks wait, and async-nats' own large buffer takes the
+/// slack; whatever it has to drop is counted exactly (see `ConnectionShared`).
+pub const EVENT_CHANNEL_BATCHES: usize = 1024;
+/// Records per batch at most.
+pub const MAX_BATCH: usize = 4096;
+
+/// Records received on one connection, in order.
+#[derive(Debug)]
+pub struct Batch {
+    /// The consumer's session when the batch was made; batches from before
+    /// a clear are ignored.
+    pub session: u64,
+    pub connection: ConnectionKey,
+    pub records: Vec<Record>,
+}
+
+#[derive(Debug)]
+pub enum BrokerEvent {
+    Batch(Batch),
+    /// The link went down or came back: the UI marks the gap.
+    Link {
+        connection: ConnectionKey,
+        up: bool,
+        at: Timestamp,
+    },
+    /// A literal subscription would bind a push consumer's deliver subject
+    /// and steal its messages: the user must confirm.
+    ConfirmLiteral {
+        connection: ConnectionKey,
+        spec: SubscriptionSpec,
+        consumer: String,
+    },
+}
+
+#[derive(Debug)]
+pub enum Command {
+    Subscribe {
+        spec: SubscriptionSpec,
+        /// Skip the push-consumer check (the user confirmed).
+        confirmed: bool,
+    },
+    Unsubscribe {
+        pattern: String,
+    },
+    Close,
+}
+
+#[derive(Debug, Error)]
+pub enum BrokerError {
+    #[error("no such connection")]
+    UnknownConnection,
+    #[error("the connection is busy; try again")]
+    Busy,
+    #[error("the connection has ended")]
+    Ended,
+    #[error("cannot start the background runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// Where connection tasks deliver events.
+#[derive(Clone)]
+pub(crate) struct EventSink {
+    tx: mpsc::Sender<BrokerEvent>,
+    waker: Waker,
+    session: Arc<AtomicU64>,
+}
+
+impl EventSink {
+    /// Send with backpressure; false once the consumer is gone.
+    pub(crate) async fn send(&self, event: BrokerEvent) -> bool {
+        let ok = self.tx.send(event).await.is_ok();
+        (self.waker)();
+        ok
+    }
+
+    pub(crate) fn session(&self) -> u64 {
+        self.session.load(Ordering::Relaxed)
+    }
+}
+
+struct ConnectionHandle {
+    commands: mpsc::Sender<Command>,
+    shared: Arc<ConnectionShared>,
+}
+
+/// Owns the background runtime and every connection task.
+pub struct Broker {
+    runtime: Option<tokio::runtime::Runtime>,
+    sink: EventSink,
+    connections: HashMap<ConnectionKey, ConnectionHandle>,
+}
+
+impl Broker {
+    /// Start the runtime. Events arrive on the returned receiver.
+    pub fn new(waker: Waker) -> Result<(Self, mpsc::Receiver<BrokerEvent>), BrokerError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("eventscope-net")
+            .enable_all()
+            .build()?;
+        let (tx, rx) = mpsc::channel(EVENT_CHANNEL_BATCHES);
+        let sink = EventSink {
+            tx,
+            waker,
+            session: Arc::new(AtomicU64::new(0)),
+        };
+        Ok((
+            Self {
+                runtime: Some(runtime),
+                sink,
+                connections: HashMap::new(),
+            },
+            rx,
+        ))
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives until Broker is dropped")
+    }
+
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime().handle().clone()
+    }
+
+    /// Run a future to completion on the runtime (headless commands only;
+    /// never from the UI thread).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime().block_on(future)
+    }
+
+    /// Start (or restart) a connection under `key`.
+    pub fn connect(
+        &mut self,
+        key: ConnectionKey,
+        profile: ConnectionProfile,
+        mode: InitialConnect,
+    ) -> Arc<ConnectionShared> {
+        self.disconnect(key);
+        let shared = Arc::new(ConnectionShared::default());
+        let (commands, command_rx) = mpsc::channel(64);
+        let task = connection::ConnectionTask {
+            key,
+            profile,
+            mode,
+            shared: shared.clone(),
+            sink: self.sink.clone(),
+            commands: command_rx,
+        };
+        self.runtime().spawn(task.run());
+        self.connections.insert(
+            key,
+            ConnectionHandle {
+                commands,
+                shared: shared.clone(),
+            },
+        );
+        shared
+    }
+
+    /// Send a command without waiting.
+    pub fn send(&self, key: ConnectionKey, command: Command) -> Result<(), BrokerError> {
+        let handle = self
+            .connections
+            .get(&key)
+            .ok_or(BrokerError::UnknownConnection)?;
+        handle.commands.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => BrokerError::Busy,
+            mpsc::error::TrySendError::Closed(_) => BrokerError::Ended,
+        })
+    }
+
+    /// Close a connection; its task ends on its own.
+    pub fn disconnect(&mut self, key: ConnectionKey) {
+        if let Some(handle) = self.connections.remove(&key) {
+            let _ = handle.commands.try_send(Command::Close);
+            handle.shared.set_state(LinkState::Closed);
+        }
+    }
+
+    pub fn shared(&self, key: ConnectionKey) -> Option<&Arc<ConnectionShared>> {
+        self.connections.get(&key).map(|h| &h.shared)
+    }
+
+    pub fn connection_keys(&self) -> impl Iterator<Item = ConnectionKey> + '_ {
+        self.connections.keys().copied()
+    }
+
+    /// Batches made before this call are stale from now on.
+    pub fn new_session(&self) -> u64 {
+        self.sink.session.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn session(&self) -> u64 {
+        self.sink.session()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_millis(500));
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! A connection profile: which servers, how to authenticate, TLS, and what
+//! to subscribe to. Profiles persist between runs without their secrets
+//! unless the user asked for that.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::capture::SubjectError;
+use crate::capture::subject::validate_pattern;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionProfile {
+    /// Shown in the UI and written as `connection` in capture files.
+    pub name: String,
+    /// Server URLs (a cluster's seed list), separated by commas or spaces.
+    pub servers: String,
+    #[serde(default)]
+    pub auth: Auth,
+    #[serde(default)]
+    pub tls: TlsSettings,
+    #[serde(default = "default_subscriptions")]
+    pub subscriptions: Vec<SubscriptionSpec>,
+    /// Keep tokens, passwords and seeds when saving profiles (plain text).
+    #[serde(default)]
+    pub save_secrets: bool,
+}
+
+fn default_subscriptions() -> Vec<SubscriptionSpec> {
+    vec![SubscriptionSpec::new(">")]
+}
+
+impl ConnectionProfile {
+    pub fn new(name: impl Into<String>, servers: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            servers: servers.into(),
+            auth: Auth::None,
+            tls: TlsSettings::default(),
+            subscriptions: default_subscriptions(),
+            save_secrets: false,
+        }
+    }
+
+    /// The server URLs, in order.
+    pub fn server_list(&self) -> Vec<String> {
+        self.servers
+            .split([',', ' ', '\n', '\t'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A copy fit for saving: secrets removed unless `save_secrets`.
+    pub fn for_storage(&self) -> Self {
+        let mut copy = self.clone();
+        if !self.save_secrets {
+            copy.auth = match &self.auth {
+                Auth::Token { .. } => Auth::Token {
+                    token: String::new(),
+                },
+                Auth::UserPassword { user, .. } => Auth::UserPassword {
+                    user: user.clone(),
+                    password: String::new(),
+                },
+                Auth::NkeySeed { .. } => Auth::NkeySeed { seed: String::new() },
+                other => other.clone(),
+            };
+        }
+        copy
+    }
+
+    /// Check everything that can be checked before touching the network.
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        if self.name.trim().is_empty() {
+            return Err(ProfileError::NoName);
+        }
+        let servers = self.server_list();
+        if servers.is_empty() {
+            return Err(ProfileError::NoServers);
+        }
+        for server in &servers {
+            server
+                .parse::<async_nats::ServerAddr>()
+                .map_err(|e| ProfileError::BadServer(server.clone(), e.to_string()))?;
+        }
+        for sub in &self.subscriptions {
+            validate_pattern(&sub.pattern)?;
+        }
+        match &self.auth {
+            Auth::CredsFile { path } | Auth::NkeyFile { path } if !path.is_file() => {
+                Err(ProfileError::MissingFile(path.clone()))
+            }
+            _ => Ok(()),
+        }?;
+        for path in [&self.tls.ca_file, &self.tls.client_cert, &self.tls.client_key]
+            .into_iter()
+            .flatten()
+        {
+            if !path.is_file() {
+                return Err(ProfileError::MissingFile(path.clone()));
+            }
+        }
+        if self.tls.client_cert.is_some() != self.tls.client_key.is_some() {
+            return Err(ProfileError::HalfClientCert);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Auth {
+    #[default]
+    None,
+    Token {
+        token: String,
+    },
+    UserPassword {
+        user: String,
+        password: String,
+    },
+    /// A `.creds` file (JWT + NKey seed); only its path is kept.
+    CredsFile {
+        path: PathBuf,
+    },
+    /// A file holding an NKey seed (as the NATS CLI's contexts have it).
+    NkeyFile {
+        path: PathBuf,
+    },
+    /// An NKey seed typed in (a secret).
+    NkeySeed {
+        seed: String,
+    },
+}
+
+impl Auth {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Auth::None => "none",
+            Auth::Token { .. } => "token",
+            Auth::UserPassword { .. } => "user/password",
+            Auth::CredsFile { .. } => "creds file",
+            Auth::NkeyFile { .. } => "NKey seed file",
+            Auth::NkeySeed { .. } => "NKey seed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsSettings {
+    pub ca_file: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    #[serde(default)]
+    pub require_tls: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionSpec {
+    pub pattern: String,
+    /// Off by default: a monitor in a queue group would take messages away
+    /// from the group's real members.
+    #[serde(default)]
+    pub queue_group: Option<String>,
+}
+
+impl SubscriptionSpec {
+    pub fn new(pattern: impl Into<String>) -> Self {
+        Self {
+            pattern: pattern.into(),
+            queue_group: None,
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ProfileError {
+    #[error("give the connection a name")]
+    NoName,
+    #[error("give at least one server URL, e.g. nats://127.0.0.1:4222")]
+    NoServers,
+    #[error("'{0}' is not a server URL: {1}")]
+    BadServer(String, String),
+    #[error("file not found: {}", .0.display())]
+    MissingFile(PathBuf),
+    #[error("cannot use credentials file {}: {reason}", .path.display())]
+    BadCredentials { path: PathBuf, reason: String },
+    #[error("a TLS client certificate needs both the certificate and its key")]
+    HalfClientCert,
+    #[error(transparent)]
+    Subject(#[from] SubjectError),
+}
+
+/// How a connection behaves when it cannot connect at first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitialConnect {
+    /// Keep trying (the GUI: a server may come up later).
+    Retry,
+    /// Give up on the first failure (headless commands: report and exit).
+    FailFast,
+}
+
+/// How often the client pings: the status bar must notice a silent network
+/// within seconds, not after the 60 s default.
+pub const PING_INTERVAL: Duration = Duration::from_secs(2);
+/// Per-subscription buffer in async-nats: large, because its default (65,536
+/// messages) silently drops during a short UI stall. Memory is bounded by the
+/// store, downstream.
+pub const SUBSCRIPTION_CAPACITY: usize = 1 << 20;
+
+/// Build async-nats options from a profile. Reads the creds/seed files.
+pub async fn connect_options(
+    profile: &ConnectionProfile,
+) -> Result<async_nats::ConnectOptions, ProfileError> {
+    profile.validate()?;
+    let mut options = match &profile.auth {
+        Auth::None => async_nats::ConnectOptions::new(),
+        Auth::Token { token } => async_nats::ConnectOptions::with_token(token.clone()),
+        Auth::UserPassword { user, password } => {
+            async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+        }
+        Auth::CredsFile { path } => async_nats::ConnectOptions::with_credentials_file(path)
+            .await
+            .map_err(|e| ProfileError::BadCredentials {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?,
+        Auth::NkeyFile { path } => {
+            let seed = tokio::fs::read_to_string(path)
+                .await
+                .map_err(|_| ProfileError::MissingFile(path.clone()))?;
+            async_nats::ConnectOptions::with_nkey(seed.trim().to_owned())
+        }
+        Auth::NkeySeed { seed } => async_nats::ConnectOptions::with_nkey(seed.trim().to_owned()),
+    };
+    if let Some(ca) = &profile.tls.ca_file {
+        options = options.add_root_certificates(ca.clone());
+    }
+    if let (Some(cert), Some(key)) = (&profile.tls.client_cert, &profile.tls.client_key) {
+        options = options.add_client_certificate(cert.clone(), key.clone());
+    }
+    if profile.tls.require_tls {
+        options = options.require_tls(true);
+    }
+    Ok(options
+        .name(format!("eventscope:{}", profile.name))
+        .no_echo()
+        .ping_interval(PING_INTERVAL)
+        .subscription_capacity(SUBSCRIPTION_CAPACITY)
+        .connection_timeout(Duration::from_secs(5))
+        .max_reconnects(None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_not_stored_unless_asked() {
+        let mut p = ConnectionProfile::new("prod", "nats://a:4222, nats://b:4222");
+        p.auth = Auth::UserPassword {
+            user: "me".into(),
+            password: "hunter2".into(),
+        };
+        assert_eq!(p.server_list(), ["nats://a:4222", "nats://b:4222"]);
+        let stored = serde_json::to_string(&p.for_storage()).expect("json");
+        assert!(!stored.contains("hunter2"));
+        assert!(stored.contains("\"me\""));
+        p.save_secrets = true;
+        let stored = serde_json::to_string(&p.for_storage()).expect("json");
+        assert!(stored.contains("hunter2"));
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let mut p = ConnectionProfile::new("x", "");
+        assert_eq!(p.validate(), Err(ProfileError::NoServers));
+        p.servers = "nats://127.0.0.1:4222".into();
+        p.subscriptions = vec![SubscriptionSpec::new("a.>.b")];
+        assert!(matches!(p.validate(), Err(ProfileError::Subject(_))));
+        p.subscriptions = vec![SubscriptionSpec::new(">")];
+        p.auth = Auth::CredsFile {
+            path: "/nonexistent/user.creds".into(),
+        };
+        let err = p.validate().expect_err("missing file");
+        assert_eq!(err.to_string(), "file not found: /nonexistent/user.creds");
+    }
+}

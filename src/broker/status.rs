@@ -1,0 +1,166 @@
+//! Live state of one connection, written by its background task and read by
+//! the UI each frame (a short lock to clone; never held while drawing).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::capture::Timestamp;
+use crate::capture::record::now_timestamp;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    /// Trying to connect for the first time.
+    Connecting { attempt: u32, last_error: Option<String> },
+    Connected,
+    /// The link dropped; the client reconnects by itself.
+    Reconnecting { attempt: usize },
+    /// The server refused our credentials.
+    AuthError(String),
+    /// Cannot connect as configured (bad file, TLS setup...): needs the user.
+    Failed(String),
+    /// Closed by the user.
+    Closed,
+}
+
+impl LinkState {
+    pub fn label(&self) -> String {
+        match self {
+            LinkState::Connecting { attempt: 0, .. } => "connecting".into(),
+            LinkState::Connecting {
+                attempt,
+                last_error,
+            } => match last_error {
+                Some(e) => format!("connecting (attempt {attempt}): {e}"),
+                None => format!("connecting (attempt {attempt})"),
+            },
+            LinkState::Connected => "connected".into(),
+            LinkState::Reconnecting { attempt } => format!("disconnected, reconnecting (attempt {attempt})"),
+            LinkState::AuthError(e) => format!("auth error: {e}"),
+            LinkState::Failed(e) => format!("failed: {e}"),
+            LinkState::Closed => "closed".into(),
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        matches!(self, LinkState::Connected)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerSummary {
+    pub name: String,
+    pub version: String,
+    pub address: String,
+    pub jetstream: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionState {
+    pub pattern: String,
+    pub queue_group: Option<String>,
+    pub active: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionStatus {
+    pub state: LinkState,
+    pub since: Timestamp,
+    pub server: Option<ServerSummary>,
+    pub subscriptions: Vec<SubscriptionState>,
+    /// Times the client reported a full subscription buffer.
+    pub slow_consumer_events: u64,
+    /// Server-side errors seen while connected (e.g. the server cut us off
+    /// as a slow consumer), latest last.
+    pub server_errors: Vec<String>,
+}
+
+impl Default for ConnectionStatus {
+    fn default() -> Self {
+        Self {
+            state: LinkState::Connecting {
+                attempt: 0,
+                last_error: None,
+            },
+            since: now_timestamp(),
+            server: None,
+            subscriptions: Vec::new(),
+            slow_consumer_events: 0,
+            server_errors: Vec::new(),
+        }
+    }
+}
+
+/// Shared between a connection task and its readers.
+#[derive(Default)]
+pub struct ConnectionShared {
+    status: Mutex<ConnectionStatus>,
+    /// Messages our subscription tasks handed on.
+    delivered: AtomicU64,
+    /// Client-side loss, re-measured whenever every subscription buffer is
+    /// empty (see `Pumps`).
+    dropped: AtomicU64,
+    stats: OnceLock<Arc<async_nats::Statistics>>,
+}
+
+impl ConnectionShared {
+    pub fn status(&self) -> ConnectionStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut ConnectionStatus)) {
+        if let Ok(mut status) = self.status.lock() {
+            f(&mut status);
+        }
+    }
+
+    pub fn set_state(&self, state: LinkState) {
+        self.update(|s| {
+            if s.state != state {
+                s.state = state;
+                s.since = now_timestamp();
+            }
+        });
+    }
+
+    pub fn state(&self) -> LinkState {
+        self.status().state
+    }
+
+    pub(crate) fn set_stats(&self, stats: Arc<async_nats::Statistics>) {
+        let _ = self.stats.set(stats);
+    }
+
+    pub(crate) fn add_delivered(&self, n: u64) {
+        self.delivered.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Called when no subscription buffer holds anything: every message the
+    /// client read is then either delivered or lost.
+    pub(crate) fn measure_drops(&self) {
+        if let Some(stats) = self.stats.get() {
+            let read = stats.in_messages.load(Ordering::Relaxed);
+            let delivered = self.delivered.load(Ordering::Relaxed);
+            self.dropped
+                .store(read.saturating_sub(delivered), Ordering::Relaxed);
+        }
+    }
+
+    /// Messages delivered to the app by this connection.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Messages the client read but lost because a subscription buffer was
+    /// full (slow consumer on our side).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Bytes and messages read from the socket, if connected once.
+    pub fn in_messages(&self) -> u64 {
+        self.stats
+            .get()
+            .map_or(0, |s| s.in_messages.load(Ordering::Relaxed))
+    }
+}

@@ -1,0 +1,420 @@
+//! The capture file: UTF-8 JSON Lines, one header object then one object per
+//! message. Written by `eventscope record` and the GUI, read back losslessly.
+//!
+//! ```text
+//! {"eventscope_capture":1,"created":"2026-11-23T12:00:00.000000000Z","tool":"eventscope 0.1.0","servers":["nats://127.0.0.1:4222"]}
+//! {"received_at":"2026-11-23T12:00:00.123456789Z","connection":"prod","subject":"orders.created","reply":null,"headers":{"ce-id":["a1"]},"payload_b64":"eyJpZCI6MX0="}
+//! ```
+
+use std::fmt;
+use std::io::{self, BufRead, Write};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
+
+use super::headers::HeaderBlock;
+use super::record::{Record, Timestamp, timestamp_to_utc};
+use super::store::Store;
+
+/// The format version this build writes and the newest it reads.
+pub const FORMAT_VERSION: u64 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureHeader {
+    pub eventscope_capture: u64,
+    pub created: String,
+    pub tool: String,
+    #[serde(default)]
+    pub servers: Vec<String>,
+}
+
+impl CaptureHeader {
+    pub fn new(servers: Vec<String>) -> Self {
+        Self {
+            eventscope_capture: FORMAT_VERSION,
+            created: format_timestamp(crate::capture::record::now_timestamp()),
+            tool: concat!("eventscope ", env!("CARGO_PKG_VERSION")).to_owned(),
+            servers,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum CaptureError {
+    #[error("cannot read the capture file: {0}")]
+    Io(#[from] io::Error),
+    #[error("the file is empty: no capture header")]
+    Empty,
+    #[error("line 1 is not an eventscope capture header ({0})")]
+    NotACapture(String),
+    #[error(
+        "this capture is format version {found}, newer than this eventscope reads ({FORMAT_VERSION}): update eventscope"
+    )]
+    NewerVersion { found: u64 },
+    #[error("line {line}: {reason}")]
+    BadLine { line: usize, reason: String },
+}
+
+pub fn format_timestamp(ts: Timestamp) -> String {
+    timestamp_to_utc(ts).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
+    let t = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|e| format!("received_at '{text}' is not RFC 3339: {e}"))?;
+    t.timestamp_nanos_opt()
+        .ok_or_else(|| format!("received_at '{text}' is out of range"))
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+/// Writes records as capture lines. Wrap the sink in a `BufWriter`.
+pub struct CaptureWriter<W: Write> {
+    out: W,
+    written: u64,
+}
+
+impl<W: Write> CaptureWriter<W> {
+    pub fn new(mut out: W, header: &CaptureHeader) -> io::Result<Self> {
+        serde_json::to_writer(&mut out, header)?;
+        out.write_all(b"\n")?;
+        Ok(Self { out, written: 0 })
+    }
+
+    pub fn write(&mut self, record: &Record, connection: &str) -> io::Result<()> {
+        let line = LineOut {
+            received_at: format_timestamp(record.received_at),
+            connection,
+            subject: &record.subject,
+            reply: record.reply.as_deref(),
+            headers: record.headers.as_ref().map(HeadersOut),
+            status: record.headers.as_ref().and_then(|h| {
+                Some(StatusLine {
+                    code: h.status()?,
+                    description: h.status_description().unwrap_or("").to_owned(),
+                })
+            }),
+            payload_b64: BASE64.encode(&record.payload),
+        };
+        serde_json::to_writer(&mut self.out, &line)?;
+        self.out.write_all(b"\n")?;
+        self.written += 1;
+        Ok(())
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// Write every retained record of a store.
+pub fn save_store<W: Write>(store: &Store, out: W, servers: Vec<String>) -> io::Result<u64> {
+    let mut writer = CaptureWriter::new(out, &CaptureHeader::new(servers))?;
+    for (_, record) in store.iter() {
+        writer.write(record, store.connection_name(record.connection))?;
+    }
+    writer.flush()?;
+    Ok(writer.written())
+}
+
+#[derive(Serialize)]
+struct LineOut<'a> {
+    received_at: String,
+    connection: &'a str,
+    subject: &'a str,
+    reply: Option<&'a str>,
+    headers: Option<HeadersOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<StatusLine>,
+    payload_b64: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StatusLine {
+    code: u16,
+    #[serde(default)]
+    description: String,
+}
+
+/// Headers as `{"name": ["v1", "v2"]}`, names in first-seen order.
+struct HeadersOut<'a>(&'a HeaderBlock);
+
+impl Serialize for HeadersOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (name, value) in self.0.iter() {
+            match grouped.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, values)) => values.push(value),
+                None => grouped.push((name, vec![value])),
+            }
+        }
+        let mut map = serializer.serialize_map(Some(grouped.len()))?;
+        for (name, values) in &grouped {
+            map.serialize_entry(name, values)?;
+        }
+        map.end()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+/// A record read from a file, with its connection still a name.
+#[derive(Debug)]
+pub struct LoadedRecord {
+    pub connection: String,
+    pub record: Record,
+}
+
+#[derive(Deserialize)]
+struct LineIn {
+    received_at: String,
+    connection: String,
+    subject: String,
+    reply: Option<String>,
+    headers: Option<HeadersIn>,
+    #[serde(default)]
+    status: Option<StatusLine>,
+    payload_b64: String,
+}
+
+/// Headers in file order (serde_json's map would sort them).
+struct HeadersIn(Vec<(String, Vec<String>)>);
+
+impl<'de> Deserialize<'de> for HeadersIn {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct InOrder;
+        impl<'de> Visitor<'de> for InOrder {
+            type Value = HeadersIn;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object mapping header names to arrays of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HeadersIn, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((name, values)) = map.next_entry::<String, Vec<String>>()? {
+                    pairs.push((name, values));
+                }
+                Ok(HeadersIn(pairs))
+            }
+        }
+        deserializer.deserialize_map(InOrder)
+    }
+}
+
+/// Reads a capture file line by line.
+pub struct CaptureReader<R: BufRead> {
+    input: R,
+    line_no: usize,
+    buf: String,
+    pub header: CaptureHeader,
+}
+
+impl<R: BufRead> CaptureReader<R> {
+    /// Read and check the header line.
+    pub fn new(mut input: R) -> Result<Self, CaptureError> {
+        let mut buf = String::new();
+        if input.read_line(&mut buf)? == 0 {
+            return Err(CaptureError::Empty);
+        }
+        let value: serde_json::Value = serde_json::from_str(buf.trim_end())
+            .map_err(|e| CaptureError::NotACapture(format!("not JSON: {e}")))?;
+        let version = value
+            .get("eventscope_capture")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| {
+                CaptureError::NotACapture("no \"eventscope_capture\" version field".into())
+            })?;
+        if version > FORMAT_VERSION {
+            return Err(CaptureError::NewerVersion { found: version });
+        }
+        let header: CaptureHeader = serde_json::from_value(value)
+            .map_err(|e| CaptureError::NotACapture(e.to_string()))?;
+        Ok(Self {
+            input,
+            line_no: 1,
+            buf,
+            header,
+        })
+    }
+
+    /// Line number of the last line read (1 is the header).
+    pub fn line_no(&self) -> usize {
+        self.line_no
+    }
+
+    /// The next record, `None` at the end. Blank lines are skipped.
+    pub fn next_record(&mut self) -> Option<Result<LoadedRecord, CaptureError>> {
+        loop {
+            self.buf.clear();
+            match self.input.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => return Some(Err(CaptureError::Io(e))),
+            }
+            self.line_no += 1;
+            let text = self.buf.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            let complete = self.buf.ends_with('\n');
+            return Some(parse_line(text).map_err(|reason| CaptureError::BadLine {
+                line: self.line_no,
+                reason: if complete {
+                    reason
+                } else {
+                    format!("{reason} (the file ends here: truncated?)")
+                },
+            }));
+        }
+    }
+}
+
+fn parse_line(text: &str) -> Result<LoadedRecord, String> {
+    let line: LineIn = serde_json::from_str(text).map_err(|e| format!("invalid record: {e}"))?;
+    let received_at = parse_timestamp(&line.received_at)?;
+    let payload = BASE64
+        .decode(line.payload_b64.as_bytes())
+        .map_err(|e| format!("payload_b64 is not base64: {e}"))?;
+    let status = line.status.as_ref().map(|s| (s.code, s.description.as_str()));
+    let headers = match (&line.headers, status) {
+        (None, None) => None,
+        (headers, status) => {
+            let pairs = headers.iter().flat_map(|h| {
+                h.0.iter()
+                    .flat_map(|(name, values)| values.iter().map(move |v| (name.as_str(), v.as_str())))
+            });
+            Some(HeaderBlock::build(status, pairs))
+        }
+    };
+    Ok(LoadedRecord {
+        connection: line.connection,
+        record: Record {
+            received_at,
+            connection: 0,
+            subject: line.subject.into(),
+            reply: line.reply.map(String::into_boxed_str),
+            headers,
+            payload: Bytes::from(payload),
+        },
+    })
+}
+
+/// What loading a file into a store did.
+#[derive(Debug)]
+pub struct LoadReport {
+    pub loaded: u64,
+    /// The first bad line, if any: everything before it was kept.
+    pub error: Option<CaptureError>,
+}
+
+/// Load records into a store until the end or the first bad line.
+pub fn load_into<R: BufRead>(reader: &mut CaptureReader<R>, store: &mut Store) -> LoadReport {
+    let mut loaded = 0;
+    while let Some(next) = reader.next_record() {
+        match next {
+            Ok(mut item) => {
+                item.record.connection = store.intern_connection(&item.connection);
+                store.push(item.record);
+                loaded += 1;
+            }
+            Err(error) => {
+                return LoadReport {
+                    loaded,
+                    error: Some(error),
+                };
+            }
+        }
+    }
+    LoadReport {
+        loaded,
+        error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        Record {
+            received_at: 1_795_352_350_348_894_744,
+            connection: 0,
+            subject: "orders.created".into(),
+            reply: Some("_INBOX.x.y".into()),
+            headers: Some(HeaderBlock::build(
+                Some((408, "Request Timeout")),
+                [("b", "2"), ("a", "1"), ("b", "3")],
+            )),
+            payload: Bytes::from_static(&[0, 159, 146, 150, 255]),
+        }
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let mut buf = Vec::new();
+        let mut w = CaptureWriter::new(&mut buf, &CaptureHeader::new(vec!["nats://x".into()]))
+            .expect("header");
+        w.write(&sample(), "prod").expect("write");
+        let text = String::from_utf8(buf).expect("utf8");
+        assert!(text.contains(r#""received_at":"2029-"#) || text.contains(r#""received_at":"20"#));
+        assert!(text.contains(r#""headers":{"b":["2","3"],"a":["1"]}"#), "{text}");
+        let mut r = CaptureReader::new(text.as_bytes()).expect("reader");
+        assert_eq!(r.header.servers, ["nats://x"]);
+        let back = r.next_record().expect("one").expect("valid");
+        assert_eq!(back.connection, "prod");
+        let mut expected = sample();
+        // Grouping by name puts b's values together: order per name is kept.
+        expected.headers = Some(HeaderBlock::build(
+            Some((408, "Request Timeout")),
+            [("b", "2"), ("b", "3"), ("a", "1")],
+        ));
+        assert_eq!(back.record, expected);
+        assert!(r.next_record().is_none());
+    }
+
+    #[test]
+    fn bad_lines_name_the_line_and_keep_the_rest() {
+        let mut buf = Vec::new();
+        let mut w = CaptureWriter::new(&mut buf, &CaptureHeader::new(vec![])).expect("header");
+        w.write(&sample(), "c").expect("write");
+        w.write(&sample(), "c").expect("write");
+        let mut text = String::from_utf8(buf).expect("utf8");
+        text.push_str("{\"received_at\":\"2026-11-23T12:00:00Z\",\"conn");
+        let mut store = Store::default();
+        let mut r = CaptureReader::new(text.as_bytes()).expect("reader");
+        let report = load_into(&mut r, &mut store);
+        assert_eq!(report.loaded, 2);
+        let msg = report.error.expect("error").to_string();
+        assert!(msg.starts_with("line 4:"), "{msg}");
+        assert!(msg.contains("truncated"), "{msg}");
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn newer_and_foreign_files_are_refused() {
+        let newer = "{\"eventscope_capture\":2,\"created\":\"x\",\"tool\":\"y\"}\n";
+        assert!(matches!(
+            CaptureReader::new(newer.as_bytes()),
+            Err(CaptureError::NewerVersion { found: 2 })
+        ));
+        assert!(matches!(
+            CaptureReader::new("hello\n".as_bytes()),
+            Err(CaptureError::NotACapture(_))
+        ));
+        assert!(matches!(CaptureReader::new("".as_bytes()), Err(CaptureError::Empty)));
+    }
+}

@@ -1,0 +1,151 @@
+//! NATS subject rules: validation of subjects and patterns, and wildcard
+//! matching (`*` one token, `>` one or more trailing tokens).
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SubjectError {
+    #[error("the subject is empty")]
+    Empty,
+    #[error("'{0}' contains whitespace, which NATS subjects cannot")]
+    Whitespace(String),
+    #[error("'{0}' has an empty token (a leading, trailing or double '.')")]
+    EmptyToken(String),
+    #[error("'{0}': wildcards (* and >) are only allowed when subscribing, not when publishing")]
+    WildcardInSubject(String),
+    #[error("'{0}': '*' and '>' must be whole tokens, and '>' only the last one")]
+    MisplacedWildcard(String),
+}
+
+/// Check a subject that will be published to: no wildcards.
+pub fn validate_subject(subject: &str) -> Result<(), SubjectError> {
+    validate_tokens(subject)?;
+    if subject.split('.').any(|t| t == "*" || t == ">") {
+        return Err(SubjectError::WildcardInSubject(subject.to_owned()));
+    }
+    Ok(())
+}
+
+/// Check a subscription pattern: `*` and `>` as whole tokens, `>` last.
+pub fn validate_pattern(pattern: &str) -> Result<(), SubjectError> {
+    validate_tokens(pattern)?;
+    let tokens: Vec<&str> = pattern.split('.').collect();
+    for (i, token) in tokens.iter().enumerate() {
+        let bad_partial = token.len() > 1 && (token.contains('*') || token.contains('>'));
+        let gt_not_last = *token == ">" && i + 1 != tokens.len();
+        if bad_partial || gt_not_last {
+            return Err(SubjectError::MisplacedWildcard(pattern.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+fn validate_tokens(s: &str) -> Result<(), SubjectError> {
+    if s.is_empty() {
+        return Err(SubjectError::Empty);
+    }
+    if s.chars().any(char::is_whitespace) {
+        return Err(SubjectError::Whitespace(s.to_owned()));
+    }
+    if s.split('.').any(str::is_empty) {
+        return Err(SubjectError::EmptyToken(s.to_owned()));
+    }
+    Ok(())
+}
+
+/// A validated subscription pattern, pre-split for fast matching.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectPattern {
+    text: String,
+    tokens: Vec<Token>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Token {
+    Literal(String),
+    AnyOne,
+    Rest,
+}
+
+impl SubjectPattern {
+    pub fn parse(pattern: &str) -> Result<Self, SubjectError> {
+        validate_pattern(pattern)?;
+        let tokens = pattern
+            .split('.')
+            .map(|t| match t {
+                "*" => Token::AnyOne,
+                ">" => Token::Rest,
+                literal => Token::Literal(literal.to_owned()),
+            })
+            .collect();
+        Ok(Self {
+            text: pattern.to_owned(),
+            tokens,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn has_wildcards(&self) -> bool {
+        self.tokens.iter().any(|t| !matches!(t, Token::Literal(_)))
+    }
+
+    /// Whether `subject` is matched, with NATS semantics: `*` matches exactly
+    /// one token, `>` one or more.
+    pub fn matches(&self, subject: &str) -> bool {
+        let mut parts = subject.split('.');
+        for token in &self.tokens {
+            match (token, parts.next()) {
+                (Token::Rest, Some(_)) => return true,
+                (Token::AnyOne, Some(_)) => {}
+                (Token::Literal(lit), Some(part)) if lit == part => {}
+                _ => return false,
+            }
+        }
+        parts.next().is_none()
+    }
+}
+
+impl std::fmt::Display for SubjectPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, s: &str) -> bool {
+        SubjectPattern::parse(p).expect("valid pattern").matches(s)
+    }
+
+    #[test]
+    fn wildcard_semantics() {
+        assert!(m(">", "a"));
+        assert!(m(">", "a.b.c"));
+        assert!(m("orders.*", "orders.created"));
+        assert!(!m("orders.*", "orders"));
+        assert!(!m("orders.*", "orders.created.eu"));
+        assert!(m("orders.>", "orders.created.eu"));
+        assert!(!m("orders.>", "orders"));
+        assert!(m("*.created", "orders.created"));
+        assert!(!m("orders.created", "orders.created.x"));
+        assert!(m("$JS.ACK.*.*.>", "$JS.ACK.ORDERS.worker.1.1.1.179.0"));
+    }
+
+    #[test]
+    fn rejects_bad_patterns_and_subjects() {
+        assert_eq!(validate_pattern(""), Err(SubjectError::Empty));
+        assert!(matches!(validate_pattern("a..b"), Err(SubjectError::EmptyToken(_))));
+        assert!(matches!(validate_pattern("a b"), Err(SubjectError::Whitespace(_))));
+        assert!(matches!(validate_pattern("a.>.b"), Err(SubjectError::MisplacedWildcard(_))));
+        assert!(matches!(validate_pattern("a.b*"), Err(SubjectError::MisplacedWildcard(_))));
+        assert!(validate_pattern("a.*.>").is_ok());
+        assert!(matches!(validate_subject("a.*"), Err(SubjectError::WildcardInSubject(_))));
+        assert!(validate_subject("orders.created").is_ok());
+        assert!(matches!(validate_subject(".a"), Err(SubjectError::EmptyToken(_))));
+    }
+}

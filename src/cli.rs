@@ -1,0 +1,205 @@
+//! Command-line interface: the GUI by default, headless twins as
+//! subcommands. Connection flags are shared by all of them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::broker::contexts::{find_context, nats_config_dir, selected_context};
+use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
+
+#[derive(Debug, Parser)]
+#[command(name = "eventscope", version, about = "A native desktop monitor for NATS: live traffic, flows, replay")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Start a private nats-server with a simulated event-driven system and
+    /// monitor it.
+    #[arg(long)]
+    pub demo: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Subject patterns to subscribe to (repeatable; default `>`).
+    #[arg(long = "subject", short = 's', value_name = "PATTERN")]
+    pub subjects: Vec<String>,
+
+    /// Memory budget for retained messages, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    pub budget_mib: usize,
+
+    /// Save a screenshot of the window to this PNG once the view shows data,
+    /// then exit.
+    #[arg(long, value_name = "PNG")]
+    pub screenshot: Option<PathBuf>,
+
+    /// The view to show (with --screenshot: the view to capture).
+    #[arg(long, value_enum, default_value_t = ViewArg::Traffic)]
+    pub view: ViewArg,
+
+    /// Select the newest message whose subject matches this pattern (for
+    /// screenshots).
+    #[arg(long, value_name = "PATTERN")]
+    pub select: Option<String>,
+
+    /// Window size for screenshots, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1440x900")]
+    pub window_size: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ViewArg {
+    Traffic,
+    Connections,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record messages to a capture file (JSON Lines) and exit.
+    Record(RecordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Subject patterns to record (repeatable; default `>`).
+    #[arg(long = "subject", short = 's', value_name = "PATTERN")]
+    pub subjects: Vec<String>,
+
+    /// Output file; `-` writes to standard output. Default:
+    /// `eventscope-<time>.jsonl` in the current directory.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS", conflicts_with = "count")]
+    pub duration: Option<f64>,
+
+    /// Stop after this many messages.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+/// How to reach and authenticate to a server.
+#[derive(Debug, Args, Default)]
+pub struct ConnectArgs {
+    /// Server URL(s): repeat or separate with commas.
+    #[arg(long = "server", value_name = "URL")]
+    pub servers: Vec<String>,
+
+    /// Use a NATS CLI context (default: the selected one, when no --server).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Connection name shown in the UI and written to capture files.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    #[arg(long, value_name = "TOKEN", env = "NATS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    #[arg(long, value_name = "PASSWORD", env = "NATS_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+
+    /// A `.creds` file (JWT and NKey seed).
+    #[arg(long, value_name = "FILE")]
+    pub creds: Option<PathBuf>,
+
+    /// A file holding an NKey seed.
+    #[arg(long, value_name = "FILE")]
+    pub nkey: Option<PathBuf>,
+
+    /// CA certificate to trust (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM), with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Client private key (PEM), with --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Refuse to connect without TLS.
+    #[arg(long)]
+    pub tls_required: bool,
+}
+
+impl ConnectArgs {
+    /// The profile these flags describe, or `None` when they name no server
+    /// and no context is selected.
+    pub fn to_profile(&self, subjects: &[String]) -> Result<Option<ConnectionProfile>, String> {
+        let mut profile = if !self.servers.is_empty() {
+            ConnectionProfile::new("", self.servers.join(","))
+        } else if let Some(name) = &self.context {
+            find_context(name)?
+        } else if let Some(name) = nats_config_dir().and_then(|d| selected_context(&d)) {
+            match find_context(&name) {
+                Ok(p) => p,
+                Err(_) => return Ok(None),
+            }
+        } else {
+            return Ok(None);
+        };
+        if profile.name.is_empty() {
+            profile.name = self.name.clone().unwrap_or_else(|| default_name(&profile));
+        } else if let Some(name) = &self.name {
+            profile.name = name.clone();
+        }
+        if let Some(token) = &self.token {
+            profile.auth = Auth::Token {
+                token: token.clone(),
+            };
+        }
+        if let Some(user) = &self.user {
+            profile.auth = Auth::UserPassword {
+                user: user.clone(),
+                password: self.password.clone().unwrap_or_default(),
+            };
+        }
+        if let Some(path) = &self.creds {
+            profile.auth = Auth::CredsFile { path: path.clone() };
+        }
+        if let Some(path) = &self.nkey {
+            profile.auth = Auth::NkeyFile { path: path.clone() };
+        }
+        let tls = &mut profile.tls;
+        *tls = TlsSettings {
+            ca_file: self.tls_ca.clone().or(tls.ca_file.take()),
+            client_cert: self.tls_cert.clone().or(tls.client_cert.take()),
+            client_key: self.tls_key.clone().or(tls.client_key.take()),
+            require_tls: self.tls_required || tls.require_tls,
+        };
+        if !subjects.is_empty() {
+            profile.subscriptions = subjects.iter().map(SubscriptionSpec::new).collect();
+        }
+        profile.validate().map_err(|e| e.to_string())?;
+        Ok(Some(profile))
+    }
+}
+
+fn default_name(profile: &ConnectionProfile) -> String {
+    profile
+        .server_list()
+        .first()
+        .map(|s| {
+            s.trim_start_matches("nats://")
+                .trim_start_matches("tls://")
+                .to_owned()
+        })
+        .unwrap_or_else(|| "nats".into())
+}
+
+/// `1440x900` -> (1440.0, 900.0)
+pub fn parse_size(text: &str) -> Option<(f32, f32)> {
+    let (w, h) = text.split_once(['x', 'X'])?;
+    Some((w.trim().parse().ok()?, h.trim().parse().ok()?))
+}

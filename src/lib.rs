@@ -1,0 +1,11 @@
+//! eventscope: a native desktop monitor for NATS event-driven systems.
+//!
+//! Layers point one way: `ui` reads `capture` and sends `broker` commands;
+//! `broker` produces `capture::Record`s; `capture` knows nothing of egui or
+//! the network. The headless CLI uses the same `broker` and `capture` code.
+
+pub mod capture;
+pub mod broker;
+pub mod cli;
+pub mod record;
+pub mod headless;

@@ -1,0 +1,13 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use eventscope::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Record(args)) => eventscope::headless::record_command(args),
+        None => ExitCode::SUCCESS,
+    }
+}
