@@ -9,7 +9,11 @@ use crate::broker::contexts::{find_context, nats_config_dir, selected_context};
 use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
 
 #[derive(Debug, Parser)]
-#[command(name = "eventscope", version, about = "A native desktop monitor for NATS: live traffic, flows, replay")]
+#[command(
+    name = "eventscope",
+    version,
+    about = "A native desktop monitor for NATS: live traffic, flows, replay"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -105,7 +109,12 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
 
-    #[arg(long, value_name = "PASSWORD", env = "NATS_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "NATS_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
 
     /// A `.creds` file (JWT and NKey seed).

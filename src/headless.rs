@@ -22,7 +22,11 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
         Some(path) if path.as_os_str() == "-" => Output::Stdout,
         Some(path) => Output::File(path),
         None => Output::File(
-            format!("eventscope-{}.jsonl", chrono::Utc::now().format("%Y%m%d-%H%M%S")).into(),
+            format!(
+                "eventscope-{}.jsonl",
+                chrono::Utc::now().format("%Y%m%d-%H%M%S")
+            )
+            .into(),
         ),
     };
     let out_name = match &out {

@@ -4,8 +4,10 @@
 //! `broker` produces `capture::Record`s; `capture` knows nothing of egui or
 //! the network. The headless CLI uses the same `broker` and `capture` code.
 
-pub mod capture;
 pub mod broker;
+pub mod capture;
 pub mod cli;
-pub mod record;
 pub mod headless;
+pub mod local_server;
+pub mod monitor;
+pub mod record;

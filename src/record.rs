@@ -148,7 +148,9 @@ fn forward(
     match event {
         BrokerEvent::Batch(mut batch) => {
             if let Some(left) = remaining {
-                batch.records.truncate(usize::try_from(*left).unwrap_or(usize::MAX));
+                batch
+                    .records
+                    .truncate(usize::try_from(*left).unwrap_or(usize::MAX));
                 *left -= batch.records.len() as u64;
             }
             *messages += batch.records.len() as u64;
@@ -162,7 +164,9 @@ fn forward(
             if up {
                 eprintln!("eventscope: connected at {when}");
             } else {
-                eprintln!("eventscope: disconnected at {when}; reconnecting (messages sent meanwhile are not seen)");
+                eprintln!(
+                    "eventscope: disconnected at {when}; reconnecting (messages sent meanwhile are not seen)"
+                );
             }
             false
         }

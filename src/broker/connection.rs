@@ -34,8 +34,17 @@ impl ConnectionTask {
             return;
         };
         self.shared.set_stats(client.statistics());
-        self.shared.set_state(LinkState::Connected);
         self.refresh_server(&client);
+        let busy = Arc::new(BusyPumps::default());
+        let mut pumps: HashMap<String, JoinHandle<()>> = HashMap::new();
+        for spec in self.profile.subscriptions.clone() {
+            self.subscribe(&client, spec, false, &busy, &mut pumps)
+                .await;
+        }
+        // "Connected" means the server has our subscriptions: whatever is
+        // published after the status says so is seen.
+        let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+        self.shared.set_state(LinkState::Connected);
         self.sink
             .send(BrokerEvent::Link {
                 connection: self.key,
@@ -43,12 +52,6 @@ impl ConnectionTask {
                 at: now_timestamp(),
             })
             .await;
-
-        let busy = Arc::new(BusyPumps::default());
-        let mut pumps: HashMap<String, JoinHandle<()>> = HashMap::new();
-        for spec in self.profile.subscriptions.clone() {
-            self.subscribe(&client, spec, false, &busy, &mut pumps).await;
-        }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
@@ -192,7 +195,11 @@ impl ConnectionTask {
             return;
         }
         let subscribed = match &spec.queue_group {
-            Some(group) => client.queue_subscribe(spec.pattern.clone(), group.clone()).await,
+            Some(group) => {
+                client
+                    .queue_subscribe(spec.pattern.clone(), group.clone())
+                    .await
+            }
             None => client.subscribe(spec.pattern.clone()).await,
         };
         let state = SubscriptionState {

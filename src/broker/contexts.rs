@@ -78,7 +78,12 @@ pub fn find_context(name: &str) -> Result<ConnectionProfile, String> {
     profiles
         .into_iter()
         .find(|p| p.name == name)
-        .ok_or_else(|| format!("no NATS context named '{name}' in {}/context", dir.display()))
+        .ok_or_else(|| {
+            format!(
+                "no NATS context named '{name}' in {}/context",
+                dir.display()
+            )
+        })
 }
 
 fn to_profile(name: &str, c: CliContext) -> ConnectionProfile {
@@ -138,8 +143,11 @@ mod tests {
             r#"{"description":"","url":"nats://a:4222,nats://b:4222","creds":"/etc/nats/prod.creds","ca":"/etc/ca.pem"}"#,
         )
         .expect("write");
-        std::fs::write(ctx.join("dev.json"), r#"{"url":"nats://dev:4222","user":"u","password":"p"}"#)
-            .expect("write");
+        std::fs::write(
+            ctx.join("dev.json"),
+            r#"{"url":"nats://dev:4222","user":"u","password":"p"}"#,
+        )
+        .expect("write");
         std::fs::write(ctx.join("broken.json"), "{").expect("write");
         std::fs::write(dir.path().join("context.txt"), "prod\n").expect("write");
         let (profiles, problems) = load_contexts(dir.path());
@@ -153,7 +161,10 @@ mod tests {
                 password: "p".into()
             }
         );
-        assert_eq!(profiles[1].server_list(), ["nats://a:4222", "nats://b:4222"]);
+        assert_eq!(
+            profiles[1].server_list(),
+            ["nats://a:4222", "nats://b:4222"]
+        );
         assert_eq!(
             profiles[1].auth,
             Auth::CredsFile {

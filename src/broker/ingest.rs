@@ -50,7 +50,10 @@ pub(crate) async fn pump(
     busy: Arc<BusyPumps>,
     sink: EventSink,
 ) {
-    let mut guard = BusyGuard { busy, is_busy: false };
+    let mut guard = BusyGuard {
+        busy,
+        is_busy: false,
+    };
     while let Some(first) = subscriber.next().await {
         guard.set(true);
         let mut records = Vec::with_capacity(64);
@@ -58,7 +61,9 @@ pub(crate) async fn pump(
         let mut emptied = false;
         while records.len() < MAX_BATCH {
             match subscriber.next().now_or_never() {
-                Some(Some(message)) => records.push(to_record(message, connection, now_timestamp())),
+                Some(Some(message)) => {
+                    records.push(to_record(message, connection, now_timestamp()))
+                }
                 Some(None) => break,
                 None => {
                     emptied = true;

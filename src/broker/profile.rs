@@ -66,7 +66,9 @@ impl ConnectionProfile {
                     user: user.clone(),
                     password: String::new(),
                 },
-                Auth::NkeySeed { .. } => Auth::NkeySeed { seed: String::new() },
+                Auth::NkeySeed { .. } => Auth::NkeySeed {
+                    seed: String::new(),
+                },
                 other => other.clone(),
             };
         }
@@ -96,9 +98,13 @@ impl ConnectionProfile {
             }
             _ => Ok(()),
         }?;
-        for path in [&self.tls.ca_file, &self.tls.client_cert, &self.tls.client_key]
-            .into_iter()
-            .flatten()
+        for path in [
+            &self.tls.ca_file,
+            &self.tls.client_cert,
+            &self.tls.client_key,
+        ]
+        .into_iter()
+        .flatten()
         {
             if !path.is_file() {
                 return Err(ProfileError::MissingFile(path.clone()));

@@ -10,10 +10,15 @@ use crate::capture::record::now_timestamp;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkState {
     /// Trying to connect for the first time.
-    Connecting { attempt: u32, last_error: Option<String> },
+    Connecting {
+        attempt: u32,
+        last_error: Option<String>,
+    },
     Connected,
     /// The link dropped; the client reconnects by itself.
-    Reconnecting { attempt: usize },
+    Reconnecting {
+        attempt: usize,
+    },
     /// The server refused our credentials.
     AuthError(String),
     /// Cannot connect as configured (bad file, TLS setup...): needs the user.
@@ -34,7 +39,9 @@ impl LinkState {
                 None => format!("connecting (attempt {attempt})"),
             },
             LinkState::Connected => "connected".into(),
-            LinkState::Reconnecting { attempt } => format!("disconnected, reconnecting (attempt {attempt})"),
+            LinkState::Reconnecting { attempt } => {
+                format!("disconnected, reconnecting (attempt {attempt})")
+            }
             LinkState::AuthError(e) => format!("auth error: {e}"),
             LinkState::Failed(e) => format!("failed: {e}"),
             LinkState::Closed => "closed".into(),

@@ -241,8 +241,8 @@ impl<R: BufRead> CaptureReader<R> {
         if version > FORMAT_VERSION {
             return Err(CaptureError::NewerVersion { found: version });
         }
-        let header: CaptureHeader = serde_json::from_value(value)
-            .map_err(|e| CaptureError::NotACapture(e.to_string()))?;
+        let header: CaptureHeader =
+            serde_json::from_value(value).map_err(|e| CaptureError::NotACapture(e.to_string()))?;
         Ok(Self {
             input,
             line_no: 1,
@@ -289,13 +289,17 @@ fn parse_line(text: &str) -> Result<LoadedRecord, String> {
     let payload = BASE64
         .decode(line.payload_b64.as_bytes())
         .map_err(|e| format!("payload_b64 is not base64: {e}"))?;
-    let status = line.status.as_ref().map(|s| (s.code, s.description.as_str()));
+    let status = line
+        .status
+        .as_ref()
+        .map(|s| (s.code, s.description.as_str()));
     let headers = match (&line.headers, status) {
         (None, None) => None,
         (headers, status) => {
             let pairs = headers.iter().flat_map(|h| {
-                h.0.iter()
-                    .flat_map(|(name, values)| values.iter().map(move |v| (name.as_str(), v.as_str())))
+                h.0.iter().flat_map(|(name, values)| {
+                    values.iter().map(move |v| (name.as_str(), v.as_str()))
+                })
             });
             Some(HeaderBlock::build(status, pairs))
         }
@@ -371,7 +375,10 @@ mod tests {
         w.write(&sample(), "prod").expect("write");
         let text = String::from_utf8(buf).expect("utf8");
         assert!(text.contains(r#""received_at":"2029-"#) || text.contains(r#""received_at":"20"#));
-        assert!(text.contains(r#""headers":{"b":["2","3"],"a":["1"]}"#), "{text}");
+        assert!(
+            text.contains(r#""headers":{"b":["2","3"],"a":["1"]}"#),
+            "{text}"
+        );
         let mut r = CaptureReader::new(text.as_bytes()).expect("reader");
         assert_eq!(r.header.servers, ["nats://x"]);
         let back = r.next_record().expect("one").expect("valid");
@@ -415,6 +422,9 @@ mod tests {
             CaptureReader::new("hello\n".as_bytes()),
             Err(CaptureError::NotACapture(_))
         ));
-        assert!(matches!(CaptureReader::new("".as_bytes()), Err(CaptureError::Empty)));
+        assert!(matches!(
+            CaptureReader::new("".as_bytes()),
+            Err(CaptureError::Empty)
+        ));
     }
 }

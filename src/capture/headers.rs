@@ -97,7 +97,10 @@ impl HeaderBlock {
 
 fn push_clean(out: &mut String, s: &str) {
     if s.contains(['\n', '\r']) {
-        out.extend(s.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
+        out.extend(
+            s.chars()
+                .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
+        );
     } else {
         out.push_str(s);
     }
@@ -118,7 +121,10 @@ mod tests {
 
     #[test]
     fn status_line_is_separate_from_pairs() {
-        let h = HeaderBlock::build(Some((408, "Request Timeout")), [("Nats-Pending-Messages", "1")]);
+        let h = HeaderBlock::build(
+            Some((408, "Request Timeout")),
+            [("Nats-Pending-Messages", "1")],
+        );
         assert_eq!(h.status(), Some(408));
         assert_eq!(h.status_description(), Some("Request Timeout"));
         assert_eq!(h.iter().count(), 1);

@@ -271,6 +271,13 @@ mod tests {
         store.note_disconnected(c, 10);
         store.note_disconnected(c, 11);
         store.note_connected(c, 20);
-        assert_eq!(store.gaps(), &[Gap { connection: c, from: 10, to: Some(20) }]);
+        assert_eq!(
+            store.gaps(),
+            &[Gap {
+                connection: c,
+                from: 10,
+                to: Some(20)
+            }]
+        );
     }
 }

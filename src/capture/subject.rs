@@ -139,13 +139,31 @@ mod tests {
     #[test]
     fn rejects_bad_patterns_and_subjects() {
         assert_eq!(validate_pattern(""), Err(SubjectError::Empty));
-        assert!(matches!(validate_pattern("a..b"), Err(SubjectError::EmptyToken(_))));
-        assert!(matches!(validate_pattern("a b"), Err(SubjectError::Whitespace(_))));
-        assert!(matches!(validate_pattern("a.>.b"), Err(SubjectError::MisplacedWildcard(_))));
-        assert!(matches!(validate_pattern("a.b*"), Err(SubjectError::MisplacedWildcard(_))));
+        assert!(matches!(
+            validate_pattern("a..b"),
+            Err(SubjectError::EmptyToken(_))
+        ));
+        assert!(matches!(
+            validate_pattern("a b"),
+            Err(SubjectError::Whitespace(_))
+        ));
+        assert!(matches!(
+            validate_pattern("a.>.b"),
+            Err(SubjectError::MisplacedWildcard(_))
+        ));
+        assert!(matches!(
+            validate_pattern("a.b*"),
+            Err(SubjectError::MisplacedWildcard(_))
+        ));
         assert!(validate_pattern("a.*.>").is_ok());
-        assert!(matches!(validate_subject("a.*"), Err(SubjectError::WildcardInSubject(_))));
+        assert!(matches!(
+            validate_subject("a.*"),
+            Err(SubjectError::WildcardInSubject(_))
+        ));
         assert!(validate_subject("orders.created").is_ok());
-        assert!(matches!(validate_subject(".a"), Err(SubjectError::EmptyToken(_))));
+        assert!(matches!(
+            validate_subject(".a"),
+            Err(SubjectError::EmptyToken(_))
+        ));
     }
 }

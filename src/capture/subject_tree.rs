@@ -160,7 +160,8 @@ impl SubjectTree {
 
     /// Children of a node sorted by name (for display; cost is per child).
     pub fn sorted_children(&self, id: NodeId) -> Vec<NodeId> {
-        let mut children: Vec<NodeId> = self.nodes[id as usize].children.values().copied().collect();
+        let mut children: Vec<NodeId> =
+            self.nodes[id as usize].children.values().copied().collect();
         children.sort_by(|a, b| self.node(*a).name.cmp(&self.node(*b).name));
         children
     }
@@ -187,7 +188,11 @@ impl SubjectTree {
         }
         if &*node.name == OVERFLOW_NAME || &*node.name == REST_NAME {
             let parent = self.path(node.parent);
-            return if parent.is_empty() { ">".into() } else { format!("{parent}.>") };
+            return if parent.is_empty() {
+                ">".into()
+            } else {
+                format!("{parent}.>")
+            };
         }
         self.path(id)
     }
@@ -246,7 +251,9 @@ impl Default for SecondRing {
 impl SecondRing {
     fn add(&mut self, second: i64) {
         if second > self.last_second {
-            let gap = second.saturating_sub(self.last_second).min(HISTORY_SECONDS as i64);
+            let gap = second
+                .saturating_sub(self.last_second)
+                .min(HISTORY_SECONDS as i64);
             for back in 0..gap {
                 self.counts[Self::slot(second - back)] = 0;
             }
@@ -259,7 +266,9 @@ impl SecondRing {
     }
 
     fn get(&self, second: i64) -> u32 {
-        if second > self.last_second || self.last_second.saturating_sub(second) >= HISTORY_SECONDS as i64 {
+        if second > self.last_second
+            || self.last_second.saturating_sub(second) >= HISTORY_SECONDS as i64
+        {
             0
         } else {
             self.counts[Self::slot(second)]

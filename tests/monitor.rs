@@ -1,0 +1,261 @@
+//! The GUI's monitoring core (broker -> batches -> store) against a real
+//! server: restarts, eviction under a small budget, subscriptions at runtime.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use eventscope::broker::{ConnectionProfile, LinkState, SubscriptionSpec};
+use eventscope::capture::ConnectionKey;
+use eventscope::monitor::Monitor;
+
+fn monitor(budget: usize) -> Monitor {
+    Monitor::new(Arc::new(|| {}), budget).expect("runtime starts")
+}
+
+fn wait_state(m: &mut Monitor, key: ConnectionKey, what: &str, check: impl Fn(&LinkState) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        m.drain(Duration::from_millis(5));
+        let state = m.shared(key).expect("connection").state();
+        if check(&state) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {what}, state is {state:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wait_records(m: &mut Monitor, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while m.store.len() < n {
+        m.drain(Duration::from_millis(5));
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {n} records, have {}",
+            m.store.len()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn publish(
+    rt: &tokio::runtime::Runtime,
+    client: &async_nats::Client,
+    subject: &str,
+    range: std::ops::Range<u32>,
+) {
+    rt.block_on(async {
+        for i in range {
+            client
+                .publish(subject.to_owned(), Bytes::from(i.to_string()))
+                .await
+                .expect("publish");
+        }
+        tokio::time::timeout(Duration::from_secs(10), client.flush())
+            .await
+            .expect("flush in time")
+            .expect("flush");
+    });
+}
+
+#[test]
+fn capture_survives_a_server_restart_and_shows_the_gap() {
+    let mut server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(common::client(&server));
+    let mut m = monitor(usize::MAX);
+    let key = m.connect(ConnectionProfile::new("restart", server.url()));
+    wait_state(&mut m, key, "connected", LinkState::is_connected);
+
+    publish(&rt, &client, "before", 0..100);
+    wait_records(&mut m, 100);
+
+    server.kill();
+    wait_state(&mut m, key, "reconnecting", |s| {
+        matches!(s, LinkState::Reconnecting { .. })
+    });
+    server.restart().expect("server restarts on the same port");
+    wait_state(&mut m, key, "connected again", LinkState::is_connected);
+
+    publish(&rt, &client, "after", 100..200);
+    wait_records(&mut m, 200);
+
+    let subjects: Vec<(String, String)> = m
+        .store
+        .iter()
+        .map(|(_, r)| {
+            (
+                r.subject.to_string(),
+                String::from_utf8_lossy(&r.payload).into_owned(),
+            )
+        })
+        .collect();
+    for (i, (subject, payload)) in subjects.iter().enumerate() {
+        assert_eq!(subject, if i < 100 { "before" } else { "after" });
+        assert_eq!(payload, &i.to_string(), "nothing lost or reordered");
+    }
+    let gaps = m.store.gaps();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    let to = gaps[0].to.expect("gap closed");
+    assert!(to >= gaps[0].from);
+    assert_eq!(m.dropped_by_clients(), 0);
+}
+
+#[test]
+fn small_budget_evicts_oldest_with_honest_counters() {
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(common::client(&server));
+    let budget = 64 * 1024;
+    let mut m = monitor(budget);
+    let key = m.connect(ConnectionProfile::new("budget", server.url()));
+    wait_state(&mut m, key, "connected", LinkState::is_connected);
+
+    rt.block_on(async {
+        for i in 0..5000u32 {
+            client
+                .publish("fill", Bytes::from(vec![(i % 251) as u8; 200]))
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while m.store.counters().captured < 5000 {
+        m.drain(Duration::from_millis(5));
+        assert!(
+            Instant::now() < deadline,
+            "captured {:?}",
+            m.store.counters()
+        );
+    }
+    let c = m.store.counters();
+    assert_eq!(c.captured, 5000);
+    assert!(m.store.bytes_used() <= budget);
+    assert_eq!(c.evicted + m.store.len() as u64, 5000);
+    assert!(c.evicted > 4000, "{c:?}");
+    // The newest survive, in order.
+    let last = m.store.latest().expect("records");
+    assert_eq!(last.payload[0], (4999 % 251) as u8);
+    assert_eq!(m.store.subjects().node(0).messages, 5000);
+}
+
+#[test]
+fn subscriptions_change_at_runtime() {
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(common::client(&server));
+    let mut m = monitor(usize::MAX);
+    let mut profile = ConnectionProfile::new("subs", server.url());
+    profile.subscriptions = vec![SubscriptionSpec::new("a.*")];
+    let key = m.connect(profile);
+    wait_state(&mut m, key, "connected", LinkState::is_connected);
+
+    m.subscribe(key, SubscriptionSpec::new("b.>"), false)
+        .expect("command sent");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !m
+        .shared(key)
+        .expect("conn")
+        .status()
+        .subscriptions
+        .iter()
+        .any(|s| s.pattern == "b.>" && s.active)
+    {
+        assert!(Instant::now() < deadline, "b.> never became active");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    rt.block_on(client.flush()).expect("flush");
+    std::thread::sleep(Duration::from_millis(100));
+    publish(&rt, &client, "a.1", 0..1);
+    publish(&rt, &client, "b.1.2", 0..1);
+    publish(&rt, &client, "c", 0..1);
+    wait_records(&mut m, 2);
+
+    m.unsubscribe(key, "a.*").expect("command sent");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m
+        .shared(key)
+        .expect("conn")
+        .status()
+        .subscriptions
+        .iter()
+        .any(|s| s.pattern == "a.*")
+    {
+        assert!(Instant::now() < deadline, "a.* never went away");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    publish(&rt, &client, "a.2", 0..1);
+    publish(&rt, &client, "b.2", 0..1);
+    wait_records(&mut m, 3);
+    std::thread::sleep(Duration::from_millis(200));
+    m.drain(Duration::from_millis(50));
+    let subjects: Vec<String> = m.store.iter().map(|(_, r)| r.subject.to_string()).collect();
+    assert_eq!(subjects, ["a.1", "b.1.2", "b.2"]);
+}
+
+#[test]
+fn literal_subscription_to_a_push_deliver_subject_needs_confirmation() {
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(common::client(&server));
+    rt.block_on(async {
+        let js = async_nats::jetstream::new(client.clone());
+        let stream = js
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: "ORDERS".into(),
+                subjects: vec!["orders.>".into()],
+                ..Default::default()
+            })
+            .await
+            .expect("stream");
+        stream
+            .create_consumer(async_nats::jetstream::consumer::push::Config {
+                durable_name: Some("mailer".into()),
+                deliver_subject: "deliver.mailer".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("push consumer");
+    });
+    let mut m = monitor(usize::MAX);
+    let key = m.connect(ConnectionProfile::new("literal", server.url()));
+    wait_state(&mut m, key, "connected", LinkState::is_connected);
+    m.subscribe(key, SubscriptionSpec::new("deliver.mailer"), false)
+        .expect("sent");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m.pending_confirms.is_empty() {
+        m.drain(Duration::from_millis(5));
+        assert!(Instant::now() < deadline, "no confirmation asked");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(m.pending_confirms[0].consumer, "ORDERS/mailer");
+    let subs = m.shared(key).expect("conn").status().subscriptions;
+    assert!(
+        !subs.iter().any(|s| s.pattern == "deliver.mailer"),
+        "{subs:?}"
+    );
+    // A wildcard over the same subject is safe and needs no confirmation.
+    m.subscribe(key, SubscriptionSpec::new("deliver.*"), false)
+        .expect("sent");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !m
+        .shared(key)
+        .expect("conn")
+        .status()
+        .subscriptions
+        .iter()
+        .any(|s| s.pattern == "deliver.*" && s.active)
+    {
+        assert!(Instant::now() < deadline, "deliver.* not active");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(m.pending_confirms.len(), 1);
+}
