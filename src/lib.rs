@@ -4,10 +4,15 @@
 //! `broker` produces `capture::Record`s; `capture` knows nothing of egui or
 //! the network. The headless CLI uses the same `broker` and `capture` code.
 
+pub mod app;
 pub mod broker;
 pub mod capture;
 pub mod cli;
+pub mod demo;
+pub mod gui;
 pub mod headless;
 pub mod local_server;
 pub mod monitor;
 pub mod record;
+pub mod screenshot;
+pub mod ui;

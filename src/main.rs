@@ -8,6 +8,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Record(args)) => eventscope::headless::record_command(args),
-        None => ExitCode::SUCCESS,
+        None => eventscope::gui::run(cli),
     }
 }

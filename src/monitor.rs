@@ -157,6 +157,19 @@ impl Monitor {
         self.store.clear();
     }
 
+    /// Run a future on the background runtime (file dialogs, demo services).
+    pub fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.broker.handle().spawn(future)
+    }
+
+    pub fn runtime_handle(&self) -> tokio::runtime::Handle {
+        self.broker.handle()
+    }
+
     /// Messages lost by the clients of all connections (slow consumer).
     pub fn dropped_by_clients(&self) -> u64 {
         self.profiles

@@ -150,6 +150,17 @@ impl FilteredIndex {
         }
     }
 
+    /// How many matches have a sequence number below `seq`.
+    pub fn count_below(&self, seq: Seq) -> usize {
+        let (a, b) = self.matches.as_slices();
+        let in_a = a.partition_point(|&s| s < seq);
+        if in_a < a.len() {
+            in_a
+        } else {
+            a.len() + b.partition_point(|&s| s < seq)
+        }
+    }
+
     pub fn seqs(&self) -> impl Iterator<Item = Seq> + '_ {
         self.matches.iter().copied()
     }

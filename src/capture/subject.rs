@@ -114,9 +114,35 @@ impl std::fmt::Display for SubjectPattern {
     }
 }
 
+/// Whether some subject matches both patterns (so a connection subscribed
+/// to both receives such a message twice).
+pub fn patterns_overlap(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
+    let mut i = 0;
+    loop {
+        match (a.get(i), b.get(i)) {
+            (Some(&">"), Some(_)) | (Some(_), Some(&">")) => return true,
+            (Some(x), Some(y)) if *x == "*" || *y == "*" || x == y => i += 1,
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlap_of_patterns() {
+        assert!(patterns_overlap(">", "orders.*"));
+        assert!(patterns_overlap("orders.*", "*.created"));
+        assert!(patterns_overlap("a.b", "a.b"));
+        assert!(!patterns_overlap("orders.*", "billing.>"));
+        assert!(!patterns_overlap("a.*", "a.*.c"));
+        assert!(patterns_overlap("a.>", "a.*.c"));
+        assert!(!patterns_overlap("a.>", "a"));
+    }
 
     fn m(p: &str, s: &str) -> bool {
         SubjectPattern::parse(p).expect("valid pattern").matches(s)

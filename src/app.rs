@@ -1,0 +1,484 @@
+//! The eframe app: owns the monitoring session and the view states.
+//! `logic` drains the broker within a time budget; `ui` only draws.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui::{Key, Modifiers, RichText};
+use tokio::sync::oneshot;
+
+use crate::broker::contexts::{load_contexts, nats_config_dir};
+use crate::broker::{BrokerError, ConnectionProfile};
+use crate::capture::Timestamp;
+use crate::capture::record::now_timestamp;
+use crate::capture::subject_tree::ROOT;
+use crate::monitor::Monitor;
+use crate::screenshot::{PlanStep, ScreenshotPlan};
+use crate::ui::View;
+use crate::ui::connections::{
+    ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
+};
+use crate::ui::inspector::{InspectorAction, InspectorView, inspector_ui};
+use crate::ui::rates::{RatesView, rates_ui};
+use crate::ui::status_bar::{StatusFigures, status_bar_ui};
+use crate::ui::subject_tree::subject_tree_ui;
+use crate::ui::traffic::{TrafficView, filter_bar_ui, table_ui};
+
+/// Time per frame spent moving records from the broker into the store.
+pub const DRAIN_BUDGET: Duration = Duration::from_millis(4);
+
+const PROFILES_KEY: &str = "eventscope.profiles";
+const BUDGET_KEY: &str = "eventscope.budget_mib";
+
+/// How the app starts.
+pub struct AppConfig {
+    pub budget_mib: usize,
+    pub connect: Vec<ConnectionProfile>,
+    pub view: View,
+    pub screenshot: Option<ScreenshotPlan>,
+    /// Read NATS CLI contexts and saved profiles (off in tests).
+    pub load_profiles: bool,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            budget_mib: 512,
+            connect: Vec::new(),
+            view: View::Traffic,
+            screenshot: None,
+            load_profiles: false,
+        }
+    }
+}
+
+pub struct EventscopeApp {
+    pub monitor: Monitor,
+    pub view: View,
+    pub traffic: TrafficView,
+    pub inspector: InspectorView,
+    rates: RatesView,
+    pub connections: ConnectionsView,
+    pub saved_profiles: Vec<ConnectionProfile>,
+    contexts: Vec<ConnectionProfile>,
+    budget_mib: usize,
+    show_rates: bool,
+    file_pick: Option<(FileField, oneshot::Receiver<Option<PathBuf>>)>,
+    screenshot: Option<ScreenshotPlan>,
+    /// Errors to show once in the top bar (e.g. a command that could not be sent).
+    pub notice: Option<String>,
+    /// Set when the app should close (screenshot done).
+    pub exit_code: Option<i32>,
+    /// Where the process exit code goes (the GUI runner reads it).
+    pub exit_code_sink: Option<Arc<std::sync::atomic::AtomicI32>>,
+    /// Things that must live as long as the app (the demo's server).
+    keep_alive: Vec<Box<dyn std::any::Any>>,
+}
+
+impl EventscopeApp {
+    pub fn new(
+        ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
+        config: AppConfig,
+    ) -> Result<Self, BrokerError> {
+        let repaint_ctx = ctx.clone();
+        let waker = Arc::new(move || repaint_ctx.request_repaint_after(Duration::from_millis(16)));
+        let mut budget_mib = config.budget_mib;
+        let mut saved_profiles = Vec::new();
+        if let Some(storage) = storage {
+            saved_profiles = eframe::get_value(storage, PROFILES_KEY).unwrap_or_default();
+            if config.budget_mib == 512 {
+                budget_mib = eframe::get_value(storage, BUDGET_KEY).unwrap_or(budget_mib);
+            }
+        }
+        let monitor = Monitor::new(waker, budget_mib * 1024 * 1024)?;
+        let mut connections = ConnectionsView::default();
+        let mut contexts = Vec::new();
+        if config.load_profiles
+            && let Some(dir) = nats_config_dir()
+        {
+            let (found, problems) = load_contexts(&dir);
+            contexts = found;
+            connections.contexts_problems = problems;
+        }
+        let mut app = Self {
+            monitor,
+            view: config.view,
+            traffic: TrafficView::default(),
+            inspector: InspectorView::default(),
+            rates: RatesView::default(),
+            connections,
+            saved_profiles,
+            contexts,
+            budget_mib,
+            show_rates: true,
+            file_pick: None,
+            screenshot: config.screenshot,
+            notice: None,
+            exit_code: None,
+            exit_code_sink: None,
+            keep_alive: Vec::new(),
+        };
+        for profile in config.connect {
+            app.connect(profile);
+        }
+        Ok(app)
+    }
+
+    /// Keep something alive as long as the app (e.g. the demo).
+    pub fn keep(&mut self, thing: Box<dyn std::any::Any>) {
+        self.keep_alive.push(thing);
+    }
+
+    pub fn connect(&mut self, profile: ConnectionProfile) {
+        self.saved_profiles.retain(|p| p.name != profile.name);
+        self.saved_profiles.push(profile.clone());
+        self.monitor.connect(profile);
+    }
+
+    /// Per-frame work that is not drawing: ingest, indexes, dialogs, plans.
+    pub fn logic_step(&mut self, ctx: &egui::Context) {
+        self.monitor.drain(DRAIN_BUDGET);
+        self.traffic.update(&self.monitor.store);
+        self.poll_file_pick();
+        if let Some(plan) = &mut self.screenshot {
+            match plan.step(ctx, &self.monitor.store) {
+                PlanStep::Nothing => {}
+                PlanStep::Select(seq) => {
+                    self.traffic.selected = Some(seq);
+                    self.traffic.scroll_to_selected = true;
+                }
+                PlanStep::Exit(result) => {
+                    let code = match result {
+                        Ok(()) => 0,
+                        Err(e) => {
+                            eprintln!("eventscope: screenshot failed: {e}");
+                            1
+                        }
+                    };
+                    self.exit_code = Some(code);
+                    if let Some(sink) = &self.exit_code_sink {
+                        sink.store(code, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
+        }
+        // Rates and ages move on without traffic.
+        ctx.request_repaint_after(Duration::from_millis(500));
+    }
+
+    fn poll_file_pick(&mut self) {
+        let Some((field, rx)) = &mut self.file_pick else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(Some(path)) => {
+                self.connections.form.set_file(*field, path);
+                self.file_pick = None;
+            }
+            Ok(None) | Err(oneshot::error::TryRecvError::Closed) => self.file_pick = None,
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+    }
+
+    /// Open a file dialog on the background runtime; the UI never waits.
+    fn pick_file(&mut self, field: FileField) {
+        let (tx, rx) = oneshot::channel();
+        self.monitor.spawn(async move {
+            let picked = rfd::AsyncFileDialog::new()
+                .pick_file()
+                .await
+                .map(|f| f.path().to_path_buf());
+            let _ = tx.send(picked);
+        });
+        self.file_pick = Some((field, rx));
+    }
+
+    fn report(&mut self, result: Result<(), BrokerError>) {
+        if let Err(e) = result {
+            self.notice = Some(e.to_string());
+        }
+    }
+
+    /// The whole window.
+    pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        let now = now_timestamp();
+        self.shortcuts(ui.ctx());
+        egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui));
+        egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui, now));
+        match self.view {
+            View::Traffic => self.traffic_view_ui(ui, now),
+            View::Connections => self.connections_view_ui(ui),
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        #[derive(PartialEq)]
+        enum Shortcut {
+            Clear,
+            Pause,
+            Down,
+            Up,
+            Follow,
+            Deselect,
+            Show(View),
+        }
+        let typing = ctx.memory(|m| m.focused().is_some());
+        let bindings = [
+            (Modifiers::COMMAND, Key::L, Shortcut::Clear, true),
+            (Modifiers::NONE, Key::Space, Shortcut::Pause, false),
+            (Modifiers::NONE, Key::ArrowDown, Shortcut::Down, false),
+            (Modifiers::NONE, Key::J, Shortcut::Down, false),
+            (Modifiers::NONE, Key::ArrowUp, Shortcut::Up, false),
+            (Modifiers::NONE, Key::K, Shortcut::Up, false),
+            (Modifiers::NONE, Key::End, Shortcut::Follow, false),
+            (Modifiers::NONE, Key::Escape, Shortcut::Deselect, false),
+            (
+                Modifiers::NONE,
+                Key::Num1,
+                Shortcut::Show(View::Traffic),
+                false,
+            ),
+            (
+                Modifiers::NONE,
+                Key::Num2,
+                Shortcut::Show(View::Connections),
+                false,
+            ),
+        ];
+        let pressed: Vec<Shortcut> = ctx.input_mut(|input| {
+            bindings
+                .into_iter()
+                .filter(|(mods, key, _, while_typing)| {
+                    (*while_typing || !typing) && input.consume_key(*mods, *key)
+                })
+                .map(|(_, _, shortcut, _)| shortcut)
+                .collect()
+        });
+        for shortcut in pressed {
+            match shortcut {
+                Shortcut::Clear => {
+                    self.traffic.clear();
+                    self.monitor.clear();
+                }
+                Shortcut::Pause => self.traffic.toggle_pause(&self.monitor.store),
+                Shortcut::Down => self.traffic.move_selection(1),
+                Shortcut::Up => self.traffic.move_selection(-1),
+                Shortcut::Follow => {
+                    self.traffic.selected = None;
+                    self.traffic.paused_at = None;
+                }
+                Shortcut::Deselect => self.traffic.selected = None,
+                Shortcut::Show(view) => self.view = view,
+            }
+        }
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("eventscope").strong().size(16.0));
+            ui.separator();
+            for view in View::ALL {
+                ui.selectable_value(&mut self.view, view, view.label());
+            }
+            ui.separator();
+            let pause_label = if self.traffic.is_paused() {
+                "Resume"
+            } else {
+                "Pause"
+            };
+            if ui
+                .button(pause_label)
+                .on_hover_text("Freeze the view; capture goes on (Space)")
+                .clicked()
+            {
+                self.traffic.toggle_pause(&self.monitor.store);
+            }
+            if ui
+                .button("Clear")
+                .on_hover_text("Forget everything captured (Ctrl+L)")
+                .clicked()
+            {
+                self.traffic.clear();
+                self.monitor.clear();
+            }
+            ui.toggle_value(&mut self.show_rates, "Rates");
+            if !self.monitor.pending_confirms.is_empty() {
+                ui.separator();
+                if ui
+                    .button(
+                        RichText::new("⚠ a subscription needs your confirmation")
+                            .color(egui::Color32::from_rgb(230, 150, 60)),
+                    )
+                    .clicked()
+                {
+                    self.view = View::Connections;
+                }
+            }
+            if let Some(notice) = self.notice.clone() {
+                ui.separator();
+                ui.colored_label(egui::Color32::from_rgb(230, 90, 80), notice);
+                if ui.small_button("✕").clicked() {
+                    self.notice = None;
+                }
+            }
+        });
+    }
+
+    fn status_bar_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
+        let profiles = self.monitor.profiles();
+        let connections_up = profiles
+            .iter()
+            .filter(|(k, _)| {
+                self.monitor
+                    .shared(*k)
+                    .is_some_and(|s| s.state().is_connected())
+            })
+            .count();
+        let wildcard_warning = profiles.iter().any(|(_, p)| {
+            p.subscriptions
+                .iter()
+                .any(|s| s.pattern.contains('>') || s.pattern.contains('*'))
+        });
+        let figures = StatusFigures {
+            dropped_by_client: self.monitor.dropped_by_clients(),
+            rate: self.monitor.store.subjects().rate(ROOT, now),
+            paused: self.traffic.is_paused(),
+            connections_up,
+            connections: profiles.len(),
+            wildcard_warning,
+        };
+        if let Some(budget) = status_bar_ui(ui, &self.monitor.store, &figures, &mut self.budget_mib)
+        {
+            self.monitor.store.set_budget(budget);
+        }
+    }
+
+    fn traffic_view_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
+        let tree_action = egui::Panel::left("subjects")
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                subject_tree_ui(
+                    ui,
+                    self.monitor.store.subjects(),
+                    now,
+                    self.traffic.subject_filter.trim(),
+                )
+            })
+            .inner;
+        if let Some(pattern) = tree_action.filter {
+            self.traffic.filter_subject(pattern);
+        }
+        let inspector_action = egui::Panel::right("inspector")
+            .resizable(true)
+            .default_size(460.0)
+            .show(ui, |ui| {
+                inspector_ui(
+                    ui,
+                    &mut self.inspector,
+                    &self.monitor.store,
+                    self.traffic.selected,
+                )
+            })
+            .inner;
+        if let InspectorAction::FilterSubject(subject) = inspector_action {
+            self.traffic.filter_subject(subject);
+        }
+        if self.show_rates {
+            egui::Panel::bottom("rates")
+                .resizable(true)
+                .default_size(170.0)
+                .show(ui, |ui| {
+                    rates_ui(ui, &mut self.rates, &self.monitor.store, now)
+                });
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            filter_bar_ui(ui, &mut self.traffic, &self.monitor.store);
+            table_ui(ui, &mut self.traffic, &self.monitor.store);
+        });
+    }
+
+    fn connections_view_ui(&mut self, ui: &mut egui::Ui) {
+        let profiles: Vec<_> = self.monitor.profiles().to_vec();
+        let rows: Vec<ConnectionRow<'_>> = profiles
+            .iter()
+            .filter_map(|(key, profile)| {
+                let shared = self.monitor.shared(*key)?;
+                Some(ConnectionRow {
+                    key: *key,
+                    profile,
+                    status: shared.status(),
+                    delivered: shared.delivered(),
+                    dropped: shared.dropped(),
+                })
+            })
+            .collect();
+        let pending = self.monitor.pending_confirms.clone();
+        let actions = egui::CentralPanel::default()
+            .show(ui, |ui| {
+                connections_ui(
+                    ui,
+                    &mut self.connections,
+                    &rows,
+                    &self.saved_profiles,
+                    &self.contexts,
+                    &pending,
+                    &self.monitor.store,
+                )
+            })
+            .inner;
+        drop(rows);
+        for action in actions {
+            match action {
+                ConnectionsAction::Connect(profile) => self.connect(profile),
+                ConnectionsAction::Disconnect(key) => self.monitor.disconnect(key),
+                ConnectionsAction::Subscribe(key, spec) => {
+                    let result = self.monitor.subscribe(key, spec, false);
+                    self.report(result);
+                }
+                ConnectionsAction::Unsubscribe(key, pattern) => {
+                    let result = self.monitor.unsubscribe(key, &pattern);
+                    self.report(result);
+                }
+                ConnectionsAction::PickFile(field) => self.pick_file(field),
+                ConnectionsAction::Confirm(index, yes) => {
+                    if index < self.monitor.pending_confirms.len() {
+                        let pending = self.monitor.pending_confirms.remove(index);
+                        if yes {
+                            let result =
+                                self.monitor
+                                    .subscribe(pending.connection, pending.spec, true);
+                            self.report(result);
+                        }
+                    }
+                }
+                ConnectionsAction::ForgetProfile(name) => {
+                    self.saved_profiles.retain(|p| p.name != name)
+                }
+            }
+        }
+    }
+}
+
+impl eframe::App for EventscopeApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.logic_step(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.ui_root(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        let profiles: Vec<ConnectionProfile> = self
+            .saved_profiles
+            .iter()
+            .map(ConnectionProfile::for_storage)
+            .collect();
+        eframe::set_value(storage, PROFILES_KEY, &profiles);
+        eframe::set_value(storage, BUDGET_KEY, &self.budget_mib);
+    }
+}

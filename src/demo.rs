@@ -1,0 +1,425 @@
+//! `--demo`: a private nats-server and a small simulated event-driven system,
+//! so that every view has something true to show. Each service is its own
+//! named NATS connection, as it would be in production:
+//!
+//! - `order-service` publishes CloudEvents-style `orders.created` events to
+//!   JetStream (with `Nats-Msg-Id`; every 8th order is re-sent, a duplicate);
+//! - `fulfillment-worker` pulls from the durable consumer `fulfillment`
+//!   (max 4 deliveries, 2 s ack wait): it ACKs most orders, NAKs some until
+//!   they succeed, lets one ack-wait expire, TERMs invalid ones, reports
+//!   progress on slow ones, and one order NAKs until max deliveries;
+//! - `pricing-service` answers `pricing.quote` requests from `checkout-web`,
+//!   which also asks `inventory.check`, a service nobody runs (no reply);
+//! - `shipping-1` and `shipping-2` share the queue group `shipping`;
+//! - `inventory-service` publishes core `inventory.updated` events.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::local_server::{LocalServer, LocalServerError};
+
+pub struct Demo {
+    server: LocalServer,
+}
+
+impl Demo {
+    pub fn start() -> Result<Self, LocalServerError> {
+        Ok(Self {
+            server: LocalServer::start()?,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Start the simulated services on `runtime`; they stop with it.
+    pub fn spawn_services(&self, runtime: &tokio::runtime::Handle) {
+        let url = self.url();
+        runtime.spawn(async move {
+            if let Err(e) = run_services(url).await {
+                eprintln!("eventscope demo: a simulated service stopped: {e}");
+            }
+        });
+    }
+}
+
+type DemoResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+async fn connect(url: &str, name: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .connect(url)
+        .await
+}
+
+async fn run_services(url: String) -> DemoResult {
+    let admin = connect(&url, "demo-setup").await?;
+    let js = jetstream::new(admin);
+    let orders = js
+        .get_or_create_stream(stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await?;
+    orders
+        .get_or_create_consumer(
+            "fulfillment",
+            pull::Config {
+                durable_name: Some("fulfillment".into()),
+                filter_subject: "orders.created".into(),
+                ack_wait: Duration::from_secs(2),
+                max_deliver: 4,
+                ..Default::default()
+            },
+        )
+        .await?;
+
+    tokio::spawn(log_errors("order-service", order_service(url.clone())));
+    tokio::spawn(log_errors(
+        "fulfillment-worker",
+        fulfillment_worker(url.clone()),
+    ));
+    tokio::spawn(log_errors("pricing-service", pricing_service(url.clone())));
+    tokio::spawn(log_errors("checkout-web", checkout_web(url.clone())));
+    tokio::spawn(log_errors(
+        "shipping-1",
+        shipping(url.clone(), "shipping-1"),
+    ));
+    tokio::spawn(log_errors(
+        "shipping-2",
+        shipping(url.clone(), "shipping-2"),
+    ));
+    tokio::spawn(log_errors("inventory-service", inventory_service(url)));
+    Ok(())
+}
+
+async fn log_errors(name: &'static str, service: impl Future<Output = DemoResult>) {
+    if let Err(e) = service.await {
+        eprintln!("eventscope demo: {name} stopped: {e}");
+    }
+}
+
+/// Small deterministic generator: the demo needs variety, not security.
+struct Dice(u64);
+
+impl Dice {
+    fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn hex(&mut self, chars: usize) -> String {
+        (0..chars)
+            .map(|_| format!("{:x}", self.below(16)))
+            .collect()
+    }
+}
+
+const SKUS: [(&str, f64); 6] = [
+    ("SKU-RED-MUG", 12.5),
+    ("SKU-TEA-GREEN", 7.9),
+    ("SKU-KETTLE-2L", 39.0),
+    ("SKU-SPOON-SET", 15.0),
+    ("SKU-FILTER-100", 4.2),
+    ("SKU-TRAY-OAK", 24.0),
+];
+const CUSTOMERS: [(&str, &str); 5] = [
+    ("cus-1042", "gold"),
+    ("cus-2201", "standard"),
+    ("cus-0007", "platinum"),
+    ("cus-3310", "standard"),
+    ("cus-4128", "silver"),
+];
+
+fn cloud_headers(dice: &mut Dice, source: &str, kind: &str, id: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("ce-specversion", "1.0");
+    headers.insert("ce-id", id);
+    headers.insert("ce-source", source);
+    headers.insert("ce-type", kind);
+    headers.insert("content-type", "application/json");
+    let trace = format!("00-{}-{}-01", dice.hex(32), dice.hex(16));
+    headers.insert("traceparent", trace.as_str());
+    headers
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn order_service(url: String) -> DemoResult {
+    let client = connect(&url, "order-service").await?;
+    let js = jetstream::new(client);
+    let mut dice = Dice::new(0x5eed_0001);
+    for n in 1u64.. {
+        let order_id = format!("ord-{}", 1000 + n);
+        let (customer, tier) = CUSTOMERS[dice.below(CUSTOMERS.len() as u64) as usize];
+        let lines = 1 + dice.below(3);
+        let items: Vec<serde_json::Value> = (0..lines)
+            .map(|_| {
+                let (sku, price) = SKUS[dice.below(SKUS.len() as u64) as usize];
+                serde_json::json!({"sku": sku, "qty": 1 + dice.below(3), "unit_price": price})
+            })
+            .collect();
+        let total: f64 = items
+            .iter()
+            .map(|i| i["qty"].as_f64().unwrap_or(0.0) * i["unit_price"].as_f64().unwrap_or(0.0))
+            .sum();
+        let event_id = format!("evt-{}", dice.hex(12));
+        let body = serde_json::json!({
+            "specversion": "1.0",
+            "type": "com.example.order.created",
+            "source": "/order-service",
+            "id": event_id,
+            "time": now_rfc3339(),
+            "datacontenttype": "application/json",
+            "data": {
+                "order_id": order_id,
+                "order_no": n,
+                "customer": {"id": customer, "tier": tier},
+                "items": items,
+                "total": (total * 100.0).round() / 100.0,
+                "currency": "EUR",
+                "shipping": {"country": (["DE", "FR", "NL", "SE"][dice.below(4) as usize]), "express": dice.below(4) == 0}
+            }
+        });
+        let mut headers = cloud_headers(
+            &mut dice,
+            "order-service",
+            "com.example.order.created",
+            &event_id,
+        );
+        headers.insert("Nats-Msg-Id", order_id.as_str());
+        let payload = Bytes::from(serde_json::to_vec(&body)?);
+        js.publish_with_headers("orders.created", headers.clone(), payload.clone())
+            .await?
+            .await?;
+        if n % 8 == 0 {
+            // A producer retry: same Nats-Msg-Id, deduplicated by the stream.
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            js.publish_with_headers("orders.created", headers, payload)
+                .await?
+                .await?;
+        }
+        tokio::time::sleep(Duration::from_millis(700 + dice.below(500))).await;
+    }
+    Ok(())
+}
+
+/// How the worker treats an order, by its number: a fixed script so every
+/// kind of retry shows up within the first minute.
+fn worker_decision(order_no: u64, delivery: i64) -> AckKind {
+    match order_no % 12 {
+        4 if order_no == 4 || order_no % 48 == 4 => AckKind::Nak(None), // never succeeds: max deliveries
+        1 if delivery < 3 => AckKind::Nak(Some(Duration::from_millis(300))), // flaky payment, then OK
+        6 => AckKind::Term,                                                  // invalid address
+        9 => AckKind::Progress, // slow: progress, then ACK
+        _ => AckKind::Ack,
+    }
+}
+
+async fn fulfillment_worker(url: String) -> DemoResult {
+    let client = connect(&url, "fulfillment-worker").await?;
+    let js = jetstream::new(client.clone());
+    let consumer: jetstream::consumer::PullConsumer =
+        js.get_consumer_from_stream("fulfillment", "ORDERS").await?;
+    let mut shipping_dice = Dice::new(0x5eed_0002);
+    loop {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(5)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await?;
+        while let Some(message) = batch.next().await {
+            let message = message?;
+            let delivery = message.info().map(|i| i.delivered).unwrap_or(1);
+            let order: serde_json::Value =
+                serde_json::from_slice(&message.payload).unwrap_or_default();
+            let order_no = order["data"]["order_no"].as_u64().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            // One order is simply forgotten once: its ack wait expires.
+            if order_no % 12 == 11 && delivery == 1 {
+                continue;
+            }
+            match worker_decision(order_no, delivery) {
+                AckKind::Term => {
+                    if let Some(reply) = &message.reply {
+                        client
+                            .publish(
+                                reply.clone(),
+                                Bytes::from_static(b"+TERM invalid shipping address"),
+                            )
+                            .await?;
+                    }
+                }
+                AckKind::Progress => {
+                    message.ack_with(AckKind::Progress).await?;
+                    tokio::time::sleep(Duration::from_millis(600)).await;
+                    message.ack().await?;
+                    request_shipping(&client, &mut shipping_dice, &order).await?;
+                }
+                AckKind::Ack => {
+                    message.ack().await?;
+                    request_shipping(&client, &mut shipping_dice, &order).await?;
+                }
+                other => message.ack_with(other).await?,
+            }
+        }
+    }
+}
+
+async fn request_shipping(
+    client: &async_nats::Client,
+    dice: &mut Dice,
+    order: &serde_json::Value,
+) -> DemoResult {
+    let event_id = format!("evt-{}", dice.hex(12));
+    let headers = cloud_headers(
+        dice,
+        "fulfillment-worker",
+        "com.example.shipment.requested",
+        &event_id,
+    );
+    let body = serde_json::json!({
+        "order_id": order["data"]["order_id"],
+        "address_country": order["data"]["shipping"]["country"],
+        "express": order["data"]["shipping"]["express"],
+        "requested_at": now_rfc3339(),
+    });
+    client
+        .publish_with_headers(
+            "shipments.requested",
+            headers,
+            Bytes::from(serde_json::to_vec(&body)?),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn shipping(url: String, name: &'static str) -> DemoResult {
+    let client = connect(&url, name).await?;
+    let mut requests = client
+        .queue_subscribe("shipments.requested", "shipping".into())
+        .await?;
+    let mut dice = Dice::new(if name.ends_with('1') { 11 } else { 22 });
+    while let Some(message) = requests.next().await {
+        let request: serde_json::Value =
+            serde_json::from_slice(&message.payload).unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(50 + dice.below(200))).await;
+        let event_id = format!("evt-{}", dice.hex(12));
+        let headers = cloud_headers(&mut dice, name, "com.example.shipment.scheduled", &event_id);
+        let body = serde_json::json!({
+            "order_id": request["order_id"],
+            "carrier": (["DHL", "UPS", "PostNL"][dice.below(3) as usize]),
+            "tracking": format!("TRK{}", dice.hex(10).to_uppercase()),
+            "scheduled_by": name,
+        });
+        client
+            .publish_with_headers(
+                "shipments.scheduled",
+                headers,
+                Bytes::from(serde_json::to_vec(&body)?),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+async fn pricing_service(url: String) -> DemoResult {
+    let client = connect(&url, "pricing-service").await?;
+    let mut requests = client.subscribe("pricing.quote").await?;
+    let mut dice = Dice::new(0x5eed_0003);
+    while let Some(request) = requests.next().await {
+        let Some(reply) = request.reply else { continue };
+        let asked: serde_json::Value = serde_json::from_slice(&request.payload).unwrap_or_default();
+        let sku = asked["sku"].as_str().unwrap_or("?").to_owned();
+        let base = SKUS
+            .iter()
+            .find(|(s, _)| *s == sku)
+            .map_or(10.0, |(_, p)| *p);
+        // Now and then the service is slow.
+        let delay = if dice.below(10) == 0 {
+            250 + dice.below(400)
+        } else {
+            3 + dice.below(25)
+        };
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let mut headers = HeaderMap::new();
+        headers.insert("ce-source", "pricing-service");
+        headers.insert("content-type", "application/json");
+        let body = serde_json::json!({"sku": sku, "price": base, "currency": "EUR", "discount_pct": dice.below(3) * 5});
+        client
+            .publish_with_headers(reply, headers, Bytes::from(serde_json::to_vec(&body)?))
+            .await?;
+    }
+    Ok(())
+}
+
+async fn checkout_web(url: String) -> DemoResult {
+    let client = connect(&url, "checkout-web").await?;
+    let mut dice = Dice::new(0x5eed_0004);
+    for n in 1u64.. {
+        let (sku, _) = SKUS[dice.below(SKUS.len() as u64) as usize];
+        let body = serde_json::json!({"sku": sku, "qty": 1 + dice.below(4), "customer": CUSTOMERS[dice.below(5) as usize].0});
+        let request = async_nats::Request::new()
+            .payload(Bytes::from(serde_json::to_vec(&body)?))
+            .timeout(Some(Duration::from_secs(2)));
+        // A timeout is part of the story, not a failure of the demo.
+        let _ = client.send_request("pricing.quote", request).await;
+        if n % 10 == 0 {
+            let check = async_nats::Request::new()
+                .payload(Bytes::from(serde_json::to_vec(
+                    &serde_json::json!({"sku": sku}),
+                )?))
+                .timeout(Some(Duration::from_secs(1)));
+            let _ = client.send_request("inventory.check", check).await;
+        }
+        tokio::time::sleep(Duration::from_millis(800 + dice.below(400))).await;
+    }
+    Ok(())
+}
+
+async fn inventory_service(url: String) -> DemoResult {
+    let client = connect(&url, "inventory-service").await?;
+    let mut dice = Dice::new(0x5eed_0005);
+    loop {
+        let (sku, _) = SKUS[dice.below(SKUS.len() as u64) as usize];
+        let event_id = format!("evt-{}", dice.hex(12));
+        let headers = cloud_headers(
+            &mut dice,
+            "inventory-service",
+            "com.example.inventory.updated",
+            &event_id,
+        );
+        let body = serde_json::json!({
+            "sku": sku,
+            "warehouse": (["BER-1", "AMS-2"][dice.below(2) as usize]),
+            "on_hand": dice.below(500),
+            "reserved": dice.below(40),
+            "time": now_rfc3339(),
+        });
+        client
+            .publish_with_headers(
+                "inventory.updated",
+                headers,
+                Bytes::from(serde_json::to_vec(&body)?),
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_millis(1200 + dice.below(800))).await;
+    }
+}

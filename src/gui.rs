@@ -1,0 +1,142 @@
+//! Starting the desktop app: demo, connections from the command line,
+//! screenshot mode, signals. The app itself lives in `app.rs`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use crate::app::{AppConfig, EventscopeApp};
+use crate::broker::{ConnectionProfile, SubscriptionSpec};
+use crate::capture::SubjectPattern;
+use crate::cli::{Cli, ViewArg, parse_size};
+use crate::demo::Demo;
+use crate::screenshot::ScreenshotPlan;
+use crate::ui::View;
+
+/// A screenshot run that has not finished by then is stuck: exit instead
+/// of hanging a CI job.
+const SCREENSHOT_WATCHDOG: Duration = Duration::from_secs(120);
+
+pub fn run(cli: Cli) -> ExitCode {
+    let demo = if cli.demo {
+        match Demo::start() {
+            Ok(demo) => Some(demo),
+            Err(e) => {
+                eprintln!("eventscope --demo: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let mut connect = Vec::new();
+    if let Some(demo) = &demo {
+        let mut profile = ConnectionProfile::new("demo", demo.url());
+        if !cli.subjects.is_empty() {
+            profile.subscriptions = cli.subjects.iter().map(SubscriptionSpec::new).collect();
+        }
+        connect.push(profile);
+    }
+    let explicit = !cli.connect.servers.is_empty() || cli.connect.context.is_some();
+    if explicit || demo.is_none() {
+        match cli.connect.to_profile(&cli.subjects) {
+            Ok(Some(profile)) => connect.push(profile),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("eventscope: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let select = match cli.select.as_deref().map(SubjectPattern::parse).transpose() {
+        Ok(select) => select,
+        Err(e) => {
+            eprintln!("eventscope: --select: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let view = match cli.view {
+        ViewArg::Traffic => View::Traffic,
+        ViewArg::Connections => View::Connections,
+    };
+    let view = if connect.is_empty() {
+        View::Connections
+    } else {
+        view
+    };
+    let screenshot_mode = cli.screenshot.is_some();
+    let screenshot = cli.screenshot.clone().map(|path| {
+        let wait = if demo.is_some() {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_secs(2)
+        };
+        ScreenshotPlan::new(path, select, wait)
+    });
+    if screenshot_mode {
+        std::thread::spawn(|| {
+            std::thread::sleep(SCREENSHOT_WATCHDOG);
+            eprintln!("eventscope: screenshot not taken within {SCREENSHOT_WATCHDOG:?}; giving up");
+            std::process::exit(3);
+        });
+    }
+    let (width, height) = parse_size(&cli.window_size).unwrap_or((1440.0, 900.0));
+    let mut options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([width, height])
+            .with_title("eventscope"),
+        ..Default::default()
+    };
+    if screenshot_mode {
+        // Screenshots must not read or change the user's saved state.
+        options.persistence_path =
+            Some(std::env::temp_dir().join(format!("eventscope-shot-{}", std::process::id())));
+    }
+    let config = AppConfig {
+        budget_mib: cli.budget_mib,
+        connect,
+        view,
+        screenshot,
+        load_profiles: !screenshot_mode,
+    };
+    let exit_code = Arc::new(AtomicI32::new(0));
+    let exit_code_app = exit_code.clone();
+    let result = eframe::run_native(
+        "eventscope",
+        options,
+        Box::new(move |cc| {
+            let mut app = EventscopeApp::new(&cc.egui_ctx, cc.storage, config)?;
+            app.exit_code_sink = Some(exit_code_app);
+            close_on_signals(&app, cc.egui_ctx.clone());
+            if let Some(demo) = demo {
+                demo.spawn_services(&app.monitor.runtime_handle());
+                app.keep(Box::new(demo));
+            }
+            Ok(Box::new(app))
+        }),
+    );
+    if let Err(e) = result {
+        eprintln!("eventscope: cannot open the window: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::from(exit_code.load(Ordering::Relaxed).clamp(0, 255) as u8)
+}
+
+/// Ctrl-C or SIGTERM close the window normally, so the demo's server and
+/// every connection are shut down on the way out.
+fn close_on_signals(app: &EventscopeApp, ctx: egui::Context) {
+    app.monitor.spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        ctx.request_repaint();
+    });
+}

@@ -1,0 +1,125 @@
+//! Screenshot mode: run the real app until the chosen view shows data, save
+//! the frame with egui's own screenshot support, then close the window.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::capture::store::Seq;
+use crate::capture::{Store, SubjectPattern};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Settling { frames_left: u32 },
+    Requested,
+    Finished,
+}
+
+pub struct ScreenshotPlan {
+    path: PathBuf,
+    select: Option<SubjectPattern>,
+    /// Records the store must hold before the picture is worth taking.
+    min_records: usize,
+    /// Time for the rate plot to show some history.
+    min_wait: Duration,
+    started: Instant,
+    phase: Phase,
+    result: Arc<Mutex<Option<Result<(), String>>>>,
+}
+
+/// What the app should do this frame.
+pub enum PlanStep {
+    Nothing,
+    Select(Seq),
+    Exit(Result<(), String>),
+}
+
+impl ScreenshotPlan {
+    pub fn new(path: PathBuf, select: Option<SubjectPattern>, min_wait: Duration) -> Self {
+        Self {
+            path,
+            select,
+            min_records: 20,
+            min_wait,
+            started: Instant::now(),
+            phase: Phase::Waiting,
+            result: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The newest record to select: matching the pattern, with a JSON payload.
+    fn pick(&self, store: &Store) -> Option<Seq> {
+        let pattern = self.select.as_ref()?;
+        store
+            .iter()
+            .rev()
+            .take(5_000)
+            .find(|(_, r)| {
+                pattern.matches(&r.subject)
+                    && serde_json::from_slice::<serde_json::Value>(&r.payload).is_ok()
+            })
+            .map(|(seq, _)| seq)
+    }
+
+    /// Advance; call once per frame from `logic`.
+    pub fn step(&mut self, ctx: &egui::Context, store: &Store) -> PlanStep {
+        ctx.request_repaint_after(Duration::from_millis(50));
+        match self.phase.clone() {
+            Phase::Waiting => {
+                if store.len() < self.min_records || self.started.elapsed() < self.min_wait {
+                    return PlanStep::Nothing;
+                }
+                let selected = match &self.select {
+                    Some(_) => match self.pick(store) {
+                        Some(seq) => Some(seq),
+                        None => return PlanStep::Nothing,
+                    },
+                    None => None,
+                };
+                self.phase = Phase::Settling { frames_left: 10 };
+                selected.map_or(PlanStep::Nothing, PlanStep::Select)
+            }
+            Phase::Settling { frames_left: 0 } => {
+                let result = self.result.clone();
+                let path = self.path.clone();
+                ctx.request_screenshot(move |image| {
+                    let saved = save_png(&path, &image);
+                    if let Ok(mut slot) = result.lock() {
+                        *slot = Some(saved);
+                    }
+                });
+                self.phase = Phase::Requested;
+                PlanStep::Nothing
+            }
+            Phase::Settling { frames_left } => {
+                self.phase = Phase::Settling {
+                    frames_left: frames_left - 1,
+                };
+                PlanStep::Nothing
+            }
+            Phase::Requested => match self.result.lock().ok().and_then(|mut r| r.take()) {
+                Some(result) => {
+                    self.phase = Phase::Finished;
+                    PlanStep::Exit(result)
+                }
+                None => PlanStep::Nothing,
+            },
+            Phase::Finished => PlanStep::Nothing,
+        }
+    }
+}
+
+fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> Result<(), String> {
+    let [w, h] = image.size;
+    let mut rgba = Vec::with_capacity(w * h * 4);
+    for pixel in &image.pixels {
+        rgba.extend_from_slice(&pixel.to_srgba_unmultiplied());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    image::save_buffer(path, &rgba, w as u32, h as u32, image::ColorType::Rgba8)
+        .map_err(|e| format!("cannot save {}: {e}", path.display()))
+}

@@ -1,0 +1,133 @@
+//! Human-readable numbers, sizes, rates and times for display.
+
+use crate::capture::Timestamp;
+use crate::capture::record::timestamp_to_utc;
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn rate(per_second: f64) -> String {
+    if per_second >= 10_000.0 {
+        format!("{:.0}k/s", per_second / 1000.0)
+    } else if per_second >= 10.0 {
+        format!("{per_second:.0}/s")
+    } else if per_second > 0.0 {
+        format!("{per_second:.1}/s")
+    } else {
+        "0/s".to_owned()
+    }
+}
+
+/// Local wall-clock time with milliseconds, e.g. `14:03:07.412`.
+pub fn clock(ts: Timestamp) -> String {
+    let local = timestamp_to_utc(ts).with_timezone(&chrono::Local);
+    local.format("%H:%M:%S%.3f").to_string()
+}
+
+/// Local date and time with nanoseconds, for the inspector.
+pub fn full_time(ts: Timestamp) -> String {
+    let local = timestamp_to_utc(ts).with_timezone(&chrono::Local);
+    local.format("%Y-%m-%d %H:%M:%S%.9f %:z").to_string()
+}
+
+/// "3 s ago" style age.
+pub fn age(ts: Timestamp, now: Timestamp) -> String {
+    let secs = (now - ts).max(0) / 1_000_000_000;
+    match secs {
+        0 => "now".into(),
+        s if s < 60 => format!("{s} s ago"),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s => format!("{} h ago", s / 3600),
+    }
+}
+
+/// One line of payload for the table: text if it is text, else hex.
+pub fn payload_preview(payload: &[u8], max_chars: usize) -> String {
+    if payload.is_empty() {
+        return "(empty)".to_owned();
+    }
+    let head = &payload[..payload.len().min(max_chars * 4)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => Some(t),
+        // A multi-byte character cut at the end is still text.
+        Err(e)
+            if e.valid_up_to() > 0
+                && head.len() - e.valid_up_to() < 4
+                && e.error_len().is_none() =>
+        {
+            std::str::from_utf8(&head[..e.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    };
+    match text {
+        Some(text) => {
+            let mut out: String = text
+                .chars()
+                .take(max_chars)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            if payload.len() > out.len() {
+                out.push('…');
+            }
+            out
+        }
+        None => {
+            let shown = payload.len().min(max_chars / 3);
+            let mut out: String = payload[..shown]
+                .iter()
+                .map(|b| format!("{b:02x} "))
+                .collect();
+            if payload.len() > shown {
+                out.push('…');
+            }
+            format!("[binary] {out}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(12), "12");
+        assert_eq!(rate(12345.0), "12k/s");
+        assert_eq!(rate(2.5), "2.5/s");
+    }
+
+    #[test]
+    fn previews_never_break_on_binary() {
+        assert_eq!(payload_preview(b"", 10), "(empty)");
+        assert_eq!(payload_preview(b"{\"a\":\n1}", 20), "{\"a\": 1}");
+        assert!(payload_preview(&[0xff, 0x00, 0x12], 30).starts_with("[binary] ff 00 12"));
+        assert_eq!(payload_preview("ééé".as_bytes(), 2), "éé…");
+    }
+}

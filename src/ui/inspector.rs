@@ -1,0 +1,364 @@
+//! The selected message: metadata, every header (multi-valued), and the
+//! payload as pretty JSON, a JSON tree, text, and always a hex dump.
+//! Decoding happens once per selection and is cut to display limits.
+
+use egui::{Color32, RichText};
+
+use super::format;
+use super::json_tree::json_tree_ui;
+use crate::capture::store::Seq;
+use crate::capture::{Record, Store};
+
+/// Bytes of a payload decoded as text/JSON for display.
+pub const MAX_TEXT_BYTES: usize = 256 * 1024;
+/// Bytes of a payload shown in the hex dump.
+pub const MAX_HEX_BYTES: usize = 16 * 1024;
+/// Payloads above this are not parsed as JSON at all.
+const MAX_JSON_PARSE_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PayloadTab {
+    #[default]
+    Pretty,
+    Tree,
+    Text,
+    Hex,
+}
+
+/// Decoded forms of the selected payload, made once per selection.
+pub struct Decoded {
+    seq: Seq,
+    json: Option<serde_json::Value>,
+    json_error: Option<String>,
+    pretty: Option<String>,
+    text: Option<String>,
+    hex: String,
+}
+
+impl Decoded {
+    pub fn new(seq: Seq, record: &Record) -> Self {
+        let payload = &record.payload;
+        let (json, json_error) = if payload.len() <= MAX_JSON_PARSE_BYTES && !payload.is_empty() {
+            match serde_json::from_slice::<serde_json::Value>(payload) {
+                Ok(v) => (Some(v), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        } else {
+            (None, None)
+        };
+        let pretty = json
+            .as_ref()
+            .and_then(|v| serde_json::to_string_pretty(v).ok())
+            .map(|mut s| {
+                truncate_text(&mut s, MAX_TEXT_BYTES);
+                s
+            });
+        let text = decode_text(payload);
+        Self {
+            seq,
+            json,
+            json_error,
+            pretty,
+            text,
+            hex: hex_dump(&payload[..payload.len().min(MAX_HEX_BYTES)]),
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.json.is_some()
+    }
+
+    pub fn pretty(&self) -> Option<&str> {
+        self.pretty.as_deref()
+    }
+}
+
+/// UTF-8 text of the payload's head, if it is text.
+fn decode_text(payload: &[u8]) -> Option<String> {
+    let head = &payload[..payload.len().min(MAX_TEXT_BYTES)];
+    match std::str::from_utf8(head) {
+        Ok(t) => Some(t.to_owned()),
+        Err(e) if head.len() < payload.len() && e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()])
+                .ok()
+                .map(str::to_owned)
+        }
+        Err(_) => None,
+    }
+}
+
+fn truncate_text(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+/// Classic 16-bytes-per-line dump with offsets and ASCII.
+pub fn hex_dump(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 4 + 16);
+    for (line, chunk) in bytes.chunks(16).enumerate() {
+        out.push_str(&format!("{:08x}  ", line * 16));
+        for i in 0..16 {
+            match chunk.get(i) {
+                Some(b) => out.push_str(&format!("{b:02x} ")),
+                None => out.push_str("   "),
+            }
+            if i == 7 {
+                out.push(' ');
+            }
+        }
+        out.push(' ');
+        out.extend(chunk.iter().map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        }));
+        out.push('\n');
+    }
+    out
+}
+
+#[derive(Default)]
+pub struct InspectorView {
+    pub tab: PayloadTab,
+    decoded: Option<Decoded>,
+}
+
+impl InspectorView {
+    /// Decoded payload of `seq`, decoding it if the selection changed.
+    pub fn decoded(&mut self, seq: Seq, record: &Record) -> &Decoded {
+        if self.decoded.as_ref().is_none_or(|d| d.seq != seq) {
+            let decoded = Decoded::new(seq, record);
+            if !decoded.is_json() && matches!(self.tab, PayloadTab::Pretty | PayloadTab::Tree) {
+                self.tab = if decoded.text.is_some() {
+                    PayloadTab::Text
+                } else {
+                    PayloadTab::Hex
+                };
+            }
+            self.decoded = Some(decoded);
+        }
+        self.decoded.as_ref().expect("just set")
+    }
+}
+
+/// What the user asked of the inspector.
+pub enum InspectorAction {
+    None,
+    FilterSubject(String),
+}
+
+pub fn inspector_ui(
+    ui: &mut egui::Ui,
+    view: &mut InspectorView,
+    store: &Store,
+    selected: Option<Seq>,
+) -> InspectorAction {
+    let Some((seq, record)) = selected.and_then(|s| store.get(s).map(|r| (s, r))) else {
+        ui.label(RichText::new("Select a message to inspect it.").weak());
+        return InspectorAction::None;
+    };
+    let mut action = InspectorAction::None;
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new(&*record.subject)
+                .monospace()
+                .strong()
+                .size(15.0),
+        );
+        if ui
+            .small_button("Copy")
+            .on_hover_text("Copy the subject")
+            .clicked()
+        {
+            ui.ctx().copy_text(record.subject.to_string());
+        }
+        if ui
+            .small_button("Filter")
+            .on_hover_text("Show only this subject")
+            .clicked()
+        {
+            action = InspectorAction::FilterSubject(record.subject.to_string());
+        }
+    });
+    egui::Grid::new("inspector-meta")
+        .num_columns(2)
+        .spacing([12.0, 2.0])
+        .show(ui, |ui| {
+            ui.label("Received");
+            ui.label(format::full_time(record.received_at));
+            ui.end_row();
+            ui.label("Connection");
+            ui.label(store.connection_name(record.connection));
+            ui.end_row();
+            ui.label("Reply to");
+            match &record.reply {
+                Some(reply) => ui.label(RichText::new(&**reply).monospace()),
+                None => ui.label(RichText::new("none").weak()),
+            };
+            ui.end_row();
+            ui.label("Size");
+            ui.label(format!(
+                "{} payload ({} bytes), {} on the wire",
+                format::bytes(record.payload.len() as u64),
+                format::count(record.payload.len() as u64),
+                format::bytes(record.wire_size() as u64)
+            ));
+            ui.end_row();
+            if let Some(headers) = &record.headers
+                && let Some(code) = headers.status()
+            {
+                ui.label("Status");
+                ui.label(format!(
+                    "{code} {}",
+                    headers.status_description().unwrap_or("")
+                ));
+                ui.end_row();
+            }
+        });
+    ui.separator();
+    headers_ui(ui, record);
+    ui.separator();
+    let decoded = view.decoded(seq, record);
+    let has_json = decoded.is_json();
+    let has_text = decoded.text.is_some();
+    let json_error = decoded.json_error.clone();
+    let mut tab = view.tab;
+    ui.horizontal(|ui| {
+        ui.strong("Payload");
+        ui.add_enabled_ui(has_json, |ui| {
+            ui.selectable_value(&mut tab, PayloadTab::Pretty, "JSON");
+            ui.selectable_value(&mut tab, PayloadTab::Tree, "Tree");
+        });
+        ui.add_enabled_ui(has_text, |ui| {
+            ui.selectable_value(&mut tab, PayloadTab::Text, "Text");
+        });
+        ui.selectable_value(&mut tab, PayloadTab::Hex, "Hex");
+        if ui.small_button("Copy payload").clicked() {
+            let text = match std::str::from_utf8(&record.payload) {
+                Ok(t) => t.to_owned(),
+                Err(_) => hex_dump(&record.payload),
+            };
+            ui.ctx().copy_text(text);
+        }
+    });
+    view.tab = tab;
+    if !has_json
+        && !record.payload.is_empty()
+        && has_text
+        && let Some(e) = json_error
+    {
+        ui.label(RichText::new(format!("Not JSON: {e}")).weak());
+    }
+    let payload_len = record.payload.len();
+    let limit = if tab == PayloadTab::Hex {
+        MAX_HEX_BYTES
+    } else {
+        MAX_TEXT_BYTES
+    };
+    if payload_len > limit {
+        ui.colored_label(
+            Color32::from_rgb(220, 170, 60),
+            format!(
+                "Showing the first {} of {} ({} bytes).",
+                format::bytes(limit as u64),
+                format::bytes(payload_len as u64),
+                format::count(payload_len as u64)
+            ),
+        );
+    }
+    if payload_len == 0 {
+        ui.label(RichText::new("(empty payload)").weak());
+        return action;
+    }
+    let decoded = view.decoded(seq, record);
+    egui::ScrollArea::both()
+        .id_salt("payload-scroll")
+        .auto_shrink([false, false])
+        .show(ui, |ui| match tab {
+            PayloadTab::Pretty => {
+                if let Some(pretty) = decoded.pretty() {
+                    code_ui(ui, pretty);
+                }
+            }
+            PayloadTab::Tree => {
+                if let Some(json) = &decoded.json {
+                    let id = ui.make_persistent_id(("json-tree", seq));
+                    json_tree_ui(ui, json, id);
+                }
+            }
+            PayloadTab::Text => {
+                if let Some(text) = &decoded.text {
+                    code_ui(ui, text);
+                }
+            }
+            PayloadTab::Hex => code_ui(ui, &decoded.hex),
+        });
+    action
+}
+
+fn code_ui(ui: &mut egui::Ui, text: &str) {
+    ui.add(
+        egui::Label::new(RichText::new(text).monospace())
+            .wrap_mode(egui::TextWrapMode::Extend)
+            .selectable(true),
+    );
+}
+
+fn headers_ui(ui: &mut egui::Ui, record: &Record) {
+    let Some(headers) = record.headers.as_ref().filter(|h| !h.is_empty()) else {
+        ui.label(RichText::new("No headers").weak());
+        return;
+    };
+    ui.strong(format!("Headers ({})", headers.len()));
+    egui::Grid::new("inspector-headers")
+        .num_columns(2)
+        .striped(true)
+        .spacing([12.0, 2.0])
+        .show(ui, |ui| {
+            for (name, value) in headers.iter() {
+                ui.label(RichText::new(name).monospace());
+                ui.label(RichText::new(value).monospace());
+                ui.end_row();
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_dump_has_offsets_and_ascii() {
+        let dump = hex_dump(b"ABCDEFGHIJKLMNOPQ\x00");
+        let lines: Vec<&str> = dump.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("00000000  41 42"));
+        assert!(lines[0].ends_with("ABCDEFGHIJKLMNOP"));
+        assert!(lines[1].starts_with("00000010  51 00"));
+        assert!(lines[1].ends_with("Q."));
+    }
+
+    #[test]
+    fn decoding_is_bounded() {
+        let big = bytes::Bytes::from(vec![b'a'; MAX_TEXT_BYTES * 3]);
+        let record = Record {
+            received_at: 0,
+            connection: 0,
+            subject: "s".into(),
+            reply: None,
+            headers: None,
+            payload: big,
+        };
+        let d = Decoded::new(1, &record);
+        assert_eq!(d.text.as_ref().map(String::len), Some(MAX_TEXT_BYTES));
+        assert!(d.hex.lines().count() <= MAX_HEX_BYTES / 16);
+        assert!(!d.is_json());
+    }
+}

@@ -1,0 +1,60 @@
+//! A collapsible tree of a JSON value. Large arrays and objects show their
+//! first entries only, so a huge document never stalls a frame.
+
+use egui::{Color32, RichText};
+use serde_json::Value;
+
+/// Children shown per array/object before "… N more".
+const MAX_CHILDREN: usize = 500;
+
+pub fn json_tree_ui(ui: &mut egui::Ui, value: &Value, id: egui::Id) {
+    node_ui(ui, None, value, id, 0);
+}
+
+fn node_ui(ui: &mut egui::Ui, key: Option<&str>, value: &Value, id: egui::Id, depth: usize) {
+    let prefix = key.map(|k| format!("{k}: ")).unwrap_or_default();
+    match value {
+        Value::Object(map) => {
+            let title = format!("{prefix}{{…}} {} keys", map.len());
+            egui::CollapsingHeader::new(RichText::new(title).monospace())
+                .id_salt(id)
+                .default_open(depth < 2)
+                .show(ui, |ui| {
+                    for (k, v) in map.iter().take(MAX_CHILDREN) {
+                        node_ui(ui, Some(k), v, id.with(k), depth + 1);
+                    }
+                    more_ui(ui, map.len());
+                });
+        }
+        Value::Array(items) => {
+            let title = format!("{prefix}[…] {} items", items.len());
+            egui::CollapsingHeader::new(RichText::new(title).monospace())
+                .id_salt(id)
+                .default_open(depth < 2)
+                .show(ui, |ui| {
+                    for (i, v) in items.iter().take(MAX_CHILDREN).enumerate() {
+                        node_ui(ui, Some(&i.to_string()), v, id.with(i), depth + 1);
+                    }
+                    more_ui(ui, items.len());
+                });
+        }
+        leaf => {
+            let (text, color) = match leaf {
+                Value::String(s) => (format!("{s:?}"), Color32::from_rgb(152, 195, 121)),
+                Value::Number(n) => (n.to_string(), Color32::from_rgb(209, 154, 102)),
+                Value::Bool(b) => (b.to_string(), Color32::from_rgb(86, 182, 194)),
+                _ => ("null".to_owned(), Color32::GRAY),
+            };
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(prefix).monospace());
+                ui.label(RichText::new(text).monospace().color(color));
+            });
+        }
+    }
+}
+
+fn more_ui(ui: &mut egui::Ui, total: usize) {
+    if total > MAX_CHILDREN {
+        ui.label(RichText::new(format!("… {} more", total - MAX_CHILDREN)).weak());
+    }
+}

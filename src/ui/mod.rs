@@ -1,0 +1,42 @@
+//! The views. Each file draws one panel from the model it is given and
+//! returns what the user asked for; none touches the network or the store's
+//! internals.
+
+pub mod connections;
+pub mod format;
+pub mod inspector;
+pub mod json_tree;
+pub mod rates;
+pub mod status_bar;
+pub mod subject_tree;
+pub mod traffic;
+
+/// The main areas of the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum View {
+    Traffic,
+    Connections,
+}
+
+impl View {
+    pub const ALL: [View; 2] = [View::Traffic, View::Connections];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Traffic => "Traffic",
+            View::Connections => "Connections",
+        }
+    }
+}
+
+/// A text field with an accessible name (egui_kittest finds it by label).
+pub fn labelled_text_edit(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    width: f32,
+) -> egui::Response {
+    let label_response = ui.label(label);
+    ui.add(egui::TextEdit::singleline(value).desired_width(width))
+        .labelled_by(label_response.id)
+}

@@ -1,0 +1,136 @@
+//! The subject tree panel: tokens as nested nodes with message counts, rate
+//! and last-seen time, aggregated up. Clicking a node filters the table.
+//! Only expanded nodes are visited, so the cost follows what is on screen.
+
+use egui::{Color32, RichText};
+
+use super::format;
+use crate::capture::Timestamp;
+use crate::capture::subject_tree::{NodeId, ROOT, SubjectTree};
+
+pub struct TreeAction {
+    /// A node was clicked: filter the table to this pattern.
+    pub filter: Option<String>,
+}
+
+pub fn subject_tree_ui(
+    ui: &mut egui::Ui,
+    tree: &SubjectTree,
+    now: Timestamp,
+    selected_filter: &str,
+) -> TreeAction {
+    let mut action = TreeAction { filter: None };
+    let root = tree.node(ROOT);
+    ui.horizontal(|ui| {
+        ui.strong("Subjects");
+        ui.label(
+            RichText::new(format!(
+                "{} msgs · {}",
+                format::count(root.messages),
+                format::rate(tree.rate(ROOT, now))
+            ))
+            .weak(),
+        );
+    });
+    if tree.is_empty() {
+        ui.label(RichText::new("No messages yet.").weak());
+        return action;
+    }
+    egui::ScrollArea::vertical()
+        .id_salt("subject-tree")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let all = ui.selectable_label(selected_filter.is_empty(), "(all subjects)");
+            if all.clicked() {
+                action.filter = Some(String::new());
+            }
+            for child in tree.sorted_children(ROOT) {
+                node_ui(ui, tree, child, now, selected_filter, &mut action);
+            }
+        });
+    action
+}
+
+fn node_ui(
+    ui: &mut egui::Ui,
+    tree: &SubjectTree,
+    id: NodeId,
+    now: Timestamp,
+    selected_filter: &str,
+    action: &mut TreeAction,
+) {
+    let node = tree.node(id);
+    let pattern = tree.filter_pattern(id);
+    let mut clicked = false;
+    if node.is_leaf() {
+        ui.horizontal(|ui| {
+            ui.add_space(ui.spacing().indent);
+            clicked = node_label_ui(ui, tree, id, &pattern, now, selected_filter);
+        });
+    } else {
+        let state_id = ui.make_persistent_id(("subject-node", id));
+        let header = egui::collapsing_header::CollapsingState::load_with_default_open(
+            ui.ctx(),
+            state_id,
+            node.depth <= 1,
+        )
+        .show_header(ui, |ui| {
+            clicked = node_label_ui(ui, tree, id, &pattern, now, selected_filter)
+        });
+        header.body(|ui| {
+            for child in tree.sorted_children(id) {
+                node_ui(ui, tree, child, now, selected_filter, action);
+            }
+        });
+    }
+    if clicked {
+        action.filter = Some(pattern);
+    }
+}
+
+/// Name, counts, rate and age of a node; true when the name was clicked.
+fn node_label_ui(
+    ui: &mut egui::Ui,
+    tree: &SubjectTree,
+    id: NodeId,
+    pattern: &str,
+    now: Timestamp,
+    selected_filter: &str,
+) -> bool {
+    let node = tree.node(id);
+    let rate = tree.rate(id, now);
+    let name_text = RichText::new(&*node.name).monospace();
+    let name_text = if rate > 0.0 {
+        name_text.color(ui.visuals().strong_text_color())
+    } else {
+        name_text
+    };
+    let response = ui
+        .selectable_label(pattern == selected_filter, name_text)
+        .on_hover_text(format!(
+            "{}\n{} messages, {}\nlast seen {}\nclick to filter the table",
+            pattern,
+            format::count(node.messages),
+            format::bytes(node.bytes),
+            format::age(node.last_seen, now)
+        ));
+    ui.label(
+        RichText::new(format!(
+            "{} · {}",
+            format::count(node.messages),
+            format::rate(rate)
+        ))
+        .small()
+        .color(if rate > 0.0 {
+            Color32::from_rgb(120, 190, 120)
+        } else {
+            ui.visuals().weak_text_color()
+        }),
+    );
+    ui.label(
+        RichText::new(format::age(node.last_seen, now))
+            .small()
+            .weak(),
+    );
+    response.clicked()
+}

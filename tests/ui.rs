@@ -1,0 +1,276 @@
+//! UI tests with egui_kittest: widgets found by their labels, clicked and
+//! typed into, and the app's state asserted. No GPU or display needed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use eventscope::app::{AppConfig, EventscopeApp};
+use eventscope::capture::{HeaderBlock, Record};
+use eventscope::ui::View;
+
+fn app(view: View) -> EventscopeApp {
+    let config = AppConfig {
+        view,
+        ..AppConfig::default()
+    };
+    EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts")
+}
+
+fn harness(app: EventscopeApp) -> Harness<'static, EventscopeApp> {
+    Harness::builder()
+        .with_size([1500.0, 950.0])
+        .build_ui_state(
+            |ui, app: &mut EventscopeApp| {
+                app.logic_step(ui.ctx());
+                app.ui_root(ui);
+            },
+            app,
+        )
+}
+
+/// Step the live app until `done` holds.
+fn step_until(
+    h: &mut Harness<'static, EventscopeApp>,
+    what: &str,
+    mut done: impl FnMut(&Harness<'static, EventscopeApp>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        h.run_steps(1);
+        if done(h) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn replace_text(h: &mut Harness<'static, EventscopeApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    h.get_by_label(label).type_text(text);
+    h.run_steps(2);
+}
+
+fn record(app: &mut EventscopeApp, subject: &str, payload: &str, headers: &[(&str, &str)]) {
+    let connection = app.monitor.store.intern_connection("test");
+    app.monitor.store.push(Record {
+        received_at: 1_795_352_350_000_000_000,
+        connection,
+        subject: subject.into(),
+        reply: None,
+        headers: (!headers.is_empty()).then(|| HeaderBlock::build(None, headers.iter().copied())),
+        payload: Bytes::from(payload.to_owned()),
+    });
+}
+
+#[test]
+fn connection_form_connects_and_validates() {
+    let server = common::server();
+    let mut h = harness(app(View::Connections));
+    h.run_steps(2);
+    replace_text(&mut h, "Servers", "nats://127.0.0.1:notaport");
+    h.get_by_label("Connect").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("is not a server URL").is_some());
+    assert!(h.state().monitor.profiles().is_empty());
+
+    replace_text(&mut h, "Name", "local");
+    replace_text(&mut h, "Servers", &server.url());
+    h.get_by_label("Connect").click();
+    step_until(&mut h, "the connection to turn green", |h| {
+        h.query_by_label_contains("• connected").is_some()
+    });
+    let profiles = h.state().monitor.profiles();
+    assert_eq!(profiles.len(), 1);
+    assert_eq!(profiles[0].1.name, "local");
+    assert_eq!(profiles[0].1.servers, server.url());
+    assert!(
+        h.query_by_label_contains("nats-server 2.").is_some(),
+        "server version shown"
+    );
+    // The '>' default subscription comes with the observer-effect warning.
+    assert!(h.query_by_label_contains("counts as a responder").is_some());
+}
+
+#[test]
+fn adding_a_subscription_validates_and_subscribes() {
+    let server = common::server();
+    let mut h = harness(app(View::Connections));
+    h.run_steps(2);
+    replace_text(&mut h, "Subjects", "orders.>");
+    replace_text(&mut h, "Servers", &server.url());
+    h.get_by_label("Connect").click();
+    step_until(&mut h, "connected", |h| {
+        h.query_by_label_contains("• connected").is_some()
+    });
+
+    replace_text(&mut h, "Pattern", "a..b");
+    h.get_by_label("Subscribe").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("has an empty token").is_some());
+
+    replace_text(&mut h, "Pattern", "billing.*");
+    h.get_by_label("Subscribe").click();
+    step_until(&mut h, "billing.* to be listed", |h| {
+        h.query_by_label("billing.*").is_some()
+    });
+    let key = h.state().monitor.profiles()[0].0;
+    let subs = h
+        .state()
+        .monitor
+        .shared(key)
+        .expect("connection")
+        .status()
+        .subscriptions;
+    assert!(
+        subs.iter().any(|s| s.pattern == "billing.*" && s.active),
+        "{subs:?}"
+    );
+    assert!(
+        h.query_by_label_contains("overlap").is_none(),
+        "orders.> and billing.* do not overlap"
+    );
+
+    // Messages on the new pattern arrive in the store.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let client = common::client(&server).await;
+        client
+            .publish("billing.paid", Bytes::from_static(b"{}"))
+            .await
+            .expect("publish");
+        client
+            .publish("other.thing", Bytes::from_static(b"{}"))
+            .await
+            .expect("publish");
+        client.flush().await.expect("flush");
+    });
+    step_until(&mut h, "the message", |h| {
+        h.state().monitor.store.len() == 1
+    });
+    h.run_steps(5);
+    assert_eq!(
+        h.state().monitor.store.len(),
+        1,
+        "only the subscribed subject arrives"
+    );
+
+    // Removing it unsubscribes.
+    // Subscriptions are listed in the order made: orders.>, then billing.*.
+    h.get_all_by_label("Remove")
+        .nth(1)
+        .expect("two remove buttons")
+        .click();
+    step_until(&mut h, "billing.* removed", |h| {
+        h.query_by_label("billing.*").is_none()
+    });
+    assert!(h.query_by_label("orders.>").is_some());
+}
+
+#[test]
+fn selecting_a_message_shows_pretty_json_and_headers() {
+    let mut app = app(View::Traffic);
+    record(&mut app, "billing.paid", "plain text", &[]);
+    record(
+        &mut app,
+        "orders.created",
+        r#"{"order_id":"ord-1","total":25.5,"items":[{"sku":"SKU-1"}]}"#,
+        &[
+            ("ce-type", "order.created"),
+            ("X-Multi", "one"),
+            ("X-Multi", "two"),
+        ],
+    );
+    let mut h = harness(app);
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("Select a message").is_some());
+    h.get_by_label("orders.created").click();
+    h.run_steps(3);
+    assert_eq!(h.state().traffic.selected, Some(1));
+    assert!(h.query_by_label("Headers (3)").is_some());
+    assert!(h.query_by_label("ce-type").is_some());
+    assert!(h.query_by_label("order.created").is_some());
+    assert_eq!(
+        h.get_all_by_label("X-Multi").count(),
+        2,
+        "multi-valued header shown per value"
+    );
+    assert!(h.query_by_label("one").is_some() && h.query_by_label("two").is_some());
+    assert!(
+        h.query_by_label_contains("\"order_id\": \"ord-1\"")
+            .is_some(),
+        "pretty JSON shown"
+    );
+    // The collapsible tree view of the same JSON.
+    h.get_by_label("Tree").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("\"ord-1\"").is_some(), "tree shows values");
+    assert!(
+        h.query_by_label("\"SKU-1\"").is_none(),
+        "deeper levels start collapsed"
+    );
+    h.get_by_label("0: {…} 1 keys").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label("\"SKU-1\"").is_some(),
+        "expanding shows nested values"
+    );
+
+    // A non-JSON message falls back to text, and the hex dump is there.
+    h.get_by_label("billing.paid").click();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("Not JSON").is_some());
+    assert_eq!(
+        h.get_all_by_label("plain text").count(),
+        2,
+        "table preview and inspector text"
+    );
+    h.get_by_label("Hex").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("70 6c 61 69 6e").is_some());
+}
+
+#[test]
+fn subject_filter_narrows_the_table() {
+    let mut app = app(View::Traffic);
+    for _ in 0..3 {
+        record(&mut app, "orders.created", "{}", &[]);
+    }
+    record(&mut app, "orders.eu.created", "{}", &[]);
+    record(&mut app, "billing.paid", "gold customer", &[]);
+    record(&mut app, "billing.paid", "{}", &[]);
+    let mut h = harness(app);
+    h.run_steps(3);
+    assert_eq!(h.get_all_by_label("billing.paid").count(), 2);
+
+    replace_text(&mut h, "Subject filter", "orders.*");
+    h.run_steps(3);
+    assert_eq!(h.get_all_by_label("orders.created").count(), 3);
+    assert_eq!(h.query_all_by_label("orders.eu.created").count(), 0);
+    assert_eq!(h.query_all_by_label("billing.paid").count(), 0);
+
+    replace_text(&mut h, "Subject filter", "orders.>");
+    h.run_steps(3);
+    assert_eq!(h.query_all_by_label("orders.eu.created").count(), 1);
+
+    replace_text(&mut h, "Subject filter", "a..b");
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Filter not applied").is_some());
+
+    // Clicking a node of the subject tree filters to it.
+    h.get_by_label("billing").click();
+    h.run_steps(3);
+    assert_eq!(h.state().traffic.subject_filter, "billing");
+    replace_text(&mut h, "Subject filter", "billing.>");
+    replace_text(&mut h, "Text filter", "gold");
+    h.run_steps(3);
+    assert_eq!(h.get_all_by_label("billing.paid").count(), 1);
+}
