@@ -359,7 +359,7 @@ impl EventscopeApp {
     fn traffic_view_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
         let tree_action = egui::Panel::left("subjects")
             .resizable(true)
-            .default_size(300.0)
+            .default_size(260.0)
             .show(ui, |ui| {
                 subject_tree_ui(
                     ui,
@@ -374,7 +374,7 @@ impl EventscopeApp {
         }
         let inspector_action = egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(460.0)
+            .default_size(420.0)
             .show(ui, |ui| {
                 inspector_ui(
                     ui,

@@ -380,6 +380,9 @@ fn bad_input_gives_clear_errors() {
     ]);
     assert!(text.contains("refused the credentials"), "{text}");
 
+    let text = record_error(&["--server", &url, "--tls-required", "-o", "/dev/null"]);
+    assert!(text.contains("TLS with"), "{text}");
+
     let dir = tempfile::tempdir().expect("tempdir");
     let creds = dir.path().join("bad.creds");
     std::fs::write(&creds, "this is not a creds file").expect("write");

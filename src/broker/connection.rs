@@ -98,7 +98,10 @@ impl ConnectionTask {
                 Err(e) => e,
             };
             use async_nats::ConnectErrorKind as Kind;
-            let message = describe_connect_error(&error, &servers);
+            let tls = self.profile.tls.require_tls
+                || self.profile.tls.ca_file.is_some()
+                || self.profile.tls.client_cert.is_some();
+            let message = describe_connect_error(&error, &servers, tls);
             match error.kind() {
                 Kind::AuthorizationViolation | Kind::Authentication => {
                     self.shared.set_state(LinkState::AuthError(message));
@@ -141,11 +144,20 @@ impl ConnectionTask {
         let sink = self.sink.clone();
         let key = self.key;
         let delay_shared = self.shared.clone();
+        // The first `Connected` is the initial connection, which `run`
+        // reports itself once the subscriptions are in place.
+        let initial_seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
         options
             .event_callback(move |event| {
                 let shared = shared.clone();
                 let sink = sink.clone();
-                async move { on_client_event(event, key, &shared, &sink).await }
+                let initial = matches!(event, async_nats::Event::Connected)
+                    && !initial_seen.swap(true, std::sync::atomic::Ordering::Relaxed);
+                async move {
+                    if !initial {
+                        on_client_event(event, key, &shared, &sink).await;
+                    }
+                }
             })
             .reconnect_delay_callback(move |attempt| {
                 delay_shared.set_state(LinkState::Reconnecting { attempt });
@@ -307,10 +319,17 @@ fn push_error(shared: &ConnectionShared, message: String) {
 }
 
 /// A sentence a user can act on, naming the servers tried.
-pub fn describe_connect_error(error: &async_nats::ConnectError, servers: &[String]) -> String {
+pub fn describe_connect_error(
+    error: &async_nats::ConnectError,
+    servers: &[String],
+    tls: bool,
+) -> String {
     use async_nats::ConnectErrorKind as Kind;
     let servers = servers.join(", ");
     match error.kind() {
+        Kind::Io if tls => format!(
+            "TLS with {servers} failed: {error} (is TLS enabled on the server, and is it the right port?)"
+        ),
         Kind::AuthorizationViolation => {
             format!("{servers} refused the credentials (authorization violation)")
         }

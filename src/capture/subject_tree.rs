@@ -26,9 +26,9 @@ pub const HISTORY_SECONDS: usize = 60;
 /// Window over which `rate` averages, in whole seconds before the current one.
 pub const RATE_WINDOW_SECONDS: i64 = 5;
 
-/// Prefixes whose deeper tokens are unique per message, and the depth at
-/// which they are collapsed into one node.
-const COLLAPSE_AT: &[(&str, usize)] = &[("_INBOX", 2), ("$JS.ACK", 4), ("$JS.FC", 4)];
+/// Prefixes whose deeper tokens are unique per message (inboxes are new per
+/// request or pull), and the depth at which they are collapsed into one node.
+const COLLAPSE_AT: &[(&str, usize)] = &[("_INBOX", 1), ("$JS.ACK", 4), ("$JS.FC", 4)];
 
 #[derive(Debug)]
 pub struct Node {
@@ -324,13 +324,12 @@ mod tests {
             tree.record(&format!("_INBOX.abc.{i}"), 1, 0);
             tree.record(&format!("$JS.ACK.ORDERS.worker.1.{i}.{i}.17953.0"), 1, 0);
         }
-        // root, _INBOX, abc, >, $JS, ACK, ORDERS, worker, >
-        assert_eq!(tree.len(), 9);
+        // root, _INBOX, >, $JS, ACK, ORDERS, worker, >
+        assert_eq!(tree.len(), 8);
         let inbox = tree.sorted_children(ROOT)[1];
-        let abc = tree.sorted_children(inbox)[0];
-        let rest = tree.sorted_children(abc)[0];
+        let rest = tree.sorted_children(inbox)[0];
         assert_eq!(tree.node(rest).messages, 100);
-        assert_eq!(tree.filter_pattern(rest), "_INBOX.abc.>");
+        assert_eq!(tree.filter_pattern(rest), "_INBOX.>");
     }
 
     #[test]

@@ -155,13 +155,13 @@ pub fn table_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
         .sense(Sense::click())
         .stick_to_bottom(view.paused_at.is_none() && scroll_row.is_none())
         .cell_layout(egui::Layout::left_to_right(Align::Center))
-        .column(Column::exact(96.0))
-        .column(Column::initial(64.0).clip(true))
-        .column(Column::initial(210.0).at_least(80.0).clip(true))
-        .column(Column::initial(110.0).clip(true))
-        .column(Column::exact(62.0))
-        .column(Column::exact(34.0))
-        .column(Column::remainder().at_least(120.0).clip(true))
+        .column(Column::exact(92.0))
+        .column(Column::initial(56.0).clip(true))
+        .column(Column::initial(200.0).at_least(80.0).clip(true))
+        .column(Column::initial(90.0).clip(true))
+        .column(Column::exact(58.0))
+        .column(Column::exact(32.0))
+        .column(Column::remainder().at_least(60.0).clip(true))
         .min_scrolled_height(0.0);
     if let Some(row) = scroll_row {
         table = table.scroll_to_row(row, Some(Align::Center));
