@@ -65,6 +65,8 @@ impl ScreenshotPlan {
     /// Advance; call once per frame from `logic`.
     pub fn step(&mut self, ctx: &egui::Context, store: &Store) -> PlanStep {
         ctx.request_repaint_after(Duration::from_millis(50));
+        // The pointer of a headless display rests mid-window: no tooltips.
+        ctx.global_style_mut(|style| style.interaction.tooltip_delay = f32::INFINITY);
         match self.phase.clone() {
             Phase::Waiting => {
                 if store.len() < self.min_records || self.started.elapsed() < self.min_wait {

@@ -155,7 +155,7 @@ pub fn table_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
         .sense(Sense::click())
         .stick_to_bottom(view.paused_at.is_none() && scroll_row.is_none())
         .cell_layout(egui::Layout::left_to_right(Align::Center))
-        .column(Column::exact(92.0))
+        .column(Column::exact(102.0))
         .column(Column::initial(56.0).clip(true))
         .column(Column::initial(200.0).at_least(80.0).clip(true))
         .column(Column::initial(90.0).clip(true))
