@@ -9,6 +9,7 @@ pub mod broker;
 pub mod capture;
 pub mod cli;
 pub mod demo;
+pub mod flow;
 pub mod gui;
 pub mod headless;
 pub mod local_server;

@@ -2,6 +2,8 @@
 //! JetStream in a temp dir. Missing server = a failing test with the fix.
 #![allow(dead_code)]
 
+pub mod wire_log;
+
 use std::time::{Duration, Instant};
 
 pub use eventscope::local_server::LocalServer;

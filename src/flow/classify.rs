@@ -1,0 +1,364 @@
+//! What one record is, from the wire alone: a core publish, a request, a
+//! JetStream delivery or acknowledgement, an advisory, API or control
+//! traffic. Replies and PubAcks are recognised by the correlator, which knows
+//! which reply subjects are outstanding.
+
+use serde::Deserialize;
+
+use crate::capture::Record;
+
+/// The tokens of a `$JS.ACK` subject: which delivery of which message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AckSubject {
+    /// JetStream domain, in the 11-token layout (`_` means none).
+    pub domain: Option<String>,
+    pub stream: String,
+    pub consumer: String,
+    /// Delivery count of this delivery (1 for the first).
+    pub delivered: u64,
+    pub stream_seq: u64,
+    pub consumer_seq: u64,
+    /// The message's stored time (unchanged across redeliveries).
+    pub timestamp: i64,
+    pub pending: u64,
+}
+
+/// Parse `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`
+/// (9 tokens) or `$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.…`
+/// (11 tokens or more).
+pub fn parse_ack_subject(subject: &str) -> Option<AckSubject> {
+    let rest = subject.strip_prefix("$JS.ACK.")?;
+    let tokens: Vec<&str> = rest.split('.').collect();
+    let (domain, t) = match tokens.len() {
+        7 => (None, &tokens[..]),
+        n if n >= 9 => {
+            let domain = (tokens[0] != "_").then(|| tokens[0].to_owned());
+            (domain, &tokens[2..])
+        }
+        _ => return None,
+    };
+    Some(AckSubject {
+        domain,
+        stream: t[0].to_owned(),
+        consumer: t[1].to_owned(),
+        delivered: t[2].parse().ok()?,
+        stream_seq: t[3].parse().ok()?,
+        consumer_seq: t[4].parse().ok()?,
+        timestamp: t[5].parse().ok()?,
+        pending: t[6].parse().ok()?,
+    })
+}
+
+/// What a consumer answered to a delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AckBody {
+    /// Empty body or `+ACK`.
+    Ack,
+    Nak { delay_ns: Option<u64> },
+    Term { reason: Option<String> },
+    /// `+WPI`: still working, extend the ack wait.
+    Progress,
+    /// `+NXT`: acknowledge and ask for the next message.
+    Next,
+}
+
+impl AckBody {
+    pub fn label(&self) -> String {
+        match self {
+            AckBody::Ack => "ACK".into(),
+            AckBody::Nak { delay_ns: None } => "NAK".into(),
+            AckBody::Nak { delay_ns: Some(ns) } => format!("NAK (delay {})", crate::flow::format_duration(*ns as i64)),
+            AckBody::Term { reason: None } => "TERM".into(),
+            AckBody::Term { reason: Some(r) } => format!("TERM: {r}"),
+            AckBody::Progress => "WPI (in progress)".into(),
+            AckBody::Next => "ACK +NXT".into(),
+        }
+    }
+}
+
+pub fn parse_ack_body(payload: &[u8]) -> Option<AckBody> {
+    let text = std::str::from_utf8(payload).ok()?.trim();
+    let (verb, rest) = match text.split_once(char::is_whitespace) {
+        Some((v, r)) => (v, Some(r.trim()).filter(|r| !r.is_empty())),
+        None => (text, None),
+    };
+    match verb {
+        "" | "+ACK" => Some(AckBody::Ack),
+        "-NAK" => {
+            #[derive(Deserialize)]
+            struct Delay {
+                delay: u64,
+            }
+            let delay_ns = rest.and_then(|r| serde_json::from_str::<Delay>(r).ok()).map(|d| d.delay);
+            Some(AckBody::Nak { delay_ns })
+        }
+        "+TERM" => Some(AckBody::Term {
+            reason: rest.map(str::to_owned),
+        }),
+        "+WPI" => Some(AckBody::Progress),
+        "+NXT" => Some(AckBody::Next),
+        _ => None,
+    }
+}
+
+/// A JetStream advisory about one message of a consumer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageAdvisory {
+    pub kind: AdvisoryKind,
+    pub stream: String,
+    pub consumer: String,
+    pub stream_seq: u64,
+    pub deliveries: u64,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdvisoryKind {
+    MaxDeliveries,
+    Naked,
+    Terminated,
+}
+
+impl AdvisoryKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            AdvisoryKind::MaxDeliveries => "MAX_DELIVERIES",
+            AdvisoryKind::Naked => "MSG_NAKED",
+            AdvisoryKind::Terminated => "MSG_TERMINATED",
+        }
+    }
+}
+
+pub fn parse_message_advisory(subject: &str, payload: &[u8]) -> Option<MessageAdvisory> {
+    let rest = subject.strip_prefix("$JS.EVENT.ADVISORY.CONSUMER.")?;
+    let kind = match rest.split('.').next()? {
+        "MAX_DELIVERIES" => AdvisoryKind::MaxDeliveries,
+        "MSG_NAKED" => AdvisoryKind::Naked,
+        "MSG_TERMINATED" => AdvisoryKind::Terminated,
+        _ => return None,
+    };
+    #[derive(Deserialize)]
+    struct Body {
+        stream: String,
+        consumer: String,
+        stream_seq: u64,
+        #[serde(default)]
+        deliveries: u64,
+        #[serde(default)]
+        reason: Option<String>,
+    }
+    let body: Body = serde_json::from_slice(payload).ok()?;
+    Some(MessageAdvisory {
+        kind,
+        stream: body.stream,
+        consumer: body.consumer,
+        stream_seq: body.stream_seq,
+        deliveries: body.deliveries,
+        reason: body.reason.filter(|r| !r.is_empty()),
+    })
+}
+
+/// A JetStream publish acknowledgement: `{"stream":"ORDERS","seq":1}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PubAck {
+    pub stream: String,
+    pub seq: u64,
+    pub duplicate: bool,
+}
+
+pub fn parse_pub_ack(payload: &[u8]) -> Option<PubAck> {
+    #[derive(Deserialize)]
+    struct Body {
+        stream: String,
+        seq: u64,
+        #[serde(default)]
+        duplicate: bool,
+    }
+    // Cheap pre-check: PubAcks are small objects naming a stream.
+    if payload.len() > 512 || payload.first() != Some(&b'{') {
+        return None;
+    }
+    let body: Body = serde_json::from_slice(payload).ok()?;
+    Some(PubAck {
+        stream: body.stream,
+        seq: body.seq,
+        duplicate: body.duplicate,
+    })
+}
+
+/// A JetStream API error answer to a publish (e.g. no stream matches).
+pub fn parse_api_error(payload: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Err {
+        description: String,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        error: Err,
+    }
+    if payload.len() > 2048 || payload.first() != Some(&b'{') {
+        return None;
+    }
+    serde_json::from_slice::<Body>(payload).ok().map(|b| b.error.description)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// A message with no reply subject.
+    Publish,
+    /// A message with a reply subject (a request, or a JetStream publish
+    /// expecting its PubAck).
+    Request,
+    /// A JetStream delivery: the original subject, replying to `$JS.ACK`.
+    Delivery(AckSubject),
+    /// A consumer's answer on `$JS.ACK`; `sync` when it expects a response.
+    Ack { ack: AckSubject, body: AckBody, sync: bool },
+    Advisory(MessageAdvisory),
+    /// `$JS.API`, other advisories, metrics, flow control, heartbeats,
+    /// `$SYS`: shown, but not flows.
+    Control,
+}
+
+impl Class {
+    pub fn is_control(&self) -> bool {
+        matches!(self, Class::Control)
+    }
+}
+
+/// Classify from the record alone.
+pub fn classify(record: &Record) -> Class {
+    let subject = &*record.subject;
+    if let Some(headers) = &record.headers
+        && headers.status().is_some()
+    {
+        return Class::Control; // 100 heartbeats/flow control, 408, 503...
+    }
+    if subject.starts_with('$') {
+        if subject.starts_with("$JS.ACK.") {
+            if let (Some(ack), Some(body)) = (parse_ack_subject(subject), parse_ack_body(&record.payload)) {
+                return Class::Ack {
+                    ack,
+                    body,
+                    sync: record.reply.is_some(),
+                };
+            }
+            return Class::Control;
+        }
+        if subject.starts_with("$JS.EVENT.ADVISORY.CONSUMER.")
+            && let Some(advisory) = parse_message_advisory(subject, &record.payload)
+        {
+            return Class::Advisory(advisory);
+        }
+        return Class::Control; // $JS.API, $JS.FC, $JS.EVENT, $SYS, $KV…
+    }
+    match &record.reply {
+        Some(reply) if reply.starts_with("$JS.ACK.") => match parse_ack_subject(reply) {
+            Some(ack) => Class::Delivery(ack),
+            None => Class::Control,
+        },
+        Some(reply) if reply.starts_with("$JS.FC.") => Class::Control,
+        Some(_) => Class::Request,
+        None => Class::Publish,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn rec(subject: &str, reply: Option<&str>, payload: &str) -> Record {
+        Record {
+            received_at: 0,
+            connection: 0,
+            subject: subject.into(),
+            reply: reply.map(Into::into),
+            headers: None,
+            payload: Bytes::from(payload.to_owned()),
+        }
+    }
+
+    #[test]
+    fn ack_subjects_in_both_layouts() {
+        let v1 = parse_ack_subject("$JS.ACK.ORDERS.worker.2.1.3.1795352350348894744.0").expect("9 tokens");
+        assert_eq!(
+            v1,
+            AckSubject {
+                domain: None,
+                stream: "ORDERS".into(),
+                consumer: "worker".into(),
+                delivered: 2,
+                stream_seq: 1,
+                consumer_seq: 3,
+                timestamp: 1795352350348894744,
+                pending: 0
+            }
+        );
+        let v2 = parse_ack_subject("$JS.ACK.hub.Ab3dE5gH.ORDERS.worker.1.7.7.1795356425001434040.0.xyz").expect("11+ tokens");
+        assert_eq!(v2.domain.as_deref(), Some("hub"));
+        assert_eq!((v2.stream.as_str(), v2.stream_seq, v2.delivered), ("ORDERS", 7, 1));
+        let no_domain = parse_ack_subject("$JS.ACK._.Ab3dE5gH.S.C.1.2.3.4.5").expect("11 tokens");
+        assert_eq!(no_domain.domain, None);
+        assert!(parse_ack_subject("$JS.ACK.ORDERS.worker.1.1").is_none());
+        assert!(parse_ack_subject("$JS.ACK.S.C.x.1.1.1.1").is_none());
+    }
+
+    #[test]
+    fn ack_bodies() {
+        assert_eq!(parse_ack_body(b""), Some(AckBody::Ack));
+        assert_eq!(parse_ack_body(b"+ACK"), Some(AckBody::Ack));
+        assert_eq!(parse_ack_body(b"-NAK"), Some(AckBody::Nak { delay_ns: None }));
+        assert_eq!(
+            parse_ack_body(br#"-NAK {"delay": 1000000000}"#),
+            Some(AckBody::Nak { delay_ns: Some(1_000_000_000) })
+        );
+        assert_eq!(parse_ack_body(b"+TERM"), Some(AckBody::Term { reason: None }));
+        assert_eq!(
+            parse_ack_body(b"+TERM invalid schema"),
+            Some(AckBody::Term { reason: Some("invalid schema".into()) })
+        );
+        assert_eq!(parse_ack_body(b"+WPI"), Some(AckBody::Progress));
+        assert_eq!(parse_ack_body(br#"+NXT {"batch":1}"#), Some(AckBody::Next));
+        assert_eq!(parse_ack_body(b"hello"), None);
+    }
+
+    #[test]
+    fn advisories_and_pub_acks() {
+        let adv = parse_message_advisory(
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.worker",
+            br#"{"type":"io.nats.jetstream.advisory.v1.max_deliver","id":"x","timestamp":"2026-11-22T13:14:46.9Z","stream":"ORDERS","consumer":"worker","stream_seq":3,"deliveries":3}"#,
+        )
+        .expect("advisory");
+        assert_eq!((adv.kind, adv.stream_seq, adv.deliveries), (AdvisoryKind::MaxDeliveries, 3, 3));
+        assert_eq!(
+            parse_pub_ack(br#"{"stream":"ORDERS","seq":1,"duplicate":true}"#),
+            Some(PubAck { stream: "ORDERS".into(), seq: 1, duplicate: true })
+        );
+        assert_eq!(parse_pub_ack(br#"{"price":42}"#), None);
+        assert_eq!(
+            parse_api_error(br#"{"error":{"code":503,"err_code":10039,"description":"jetstream not enabled"}}"#).as_deref(),
+            Some("jetstream not enabled")
+        );
+    }
+
+    #[test]
+    fn classes_from_real_subjects() {
+        assert_eq!(classify(&rec("orders.created", None, "{}")), Class::Publish);
+        assert_eq!(classify(&rec("svc.price", Some("_INBOX.a.b"), "{}")), Class::Request);
+        assert!(matches!(
+            classify(&rec("orders.paid", Some("$JS.ACK.ORDERS.worker.1.2.2.1795352350349693583.0"), "{}")),
+            Class::Delivery(a) if a.stream_seq == 2
+        ));
+        assert!(matches!(
+            classify(&rec("$JS.ACK.ORDERS.worker.1.2.2.1795352350349693583.0", None, "+TERM")),
+            Class::Ack { body: AckBody::Term { .. }, sync: false, .. }
+        ));
+        assert!(matches!(
+            classify(&rec("$JS.ACK.ORDERS.worker.1.7.10.1795353284903927602.1", Some("_INBOX.x.y"), "")),
+            Class::Ack { body: AckBody::Ack, sync: true, .. }
+        ));
+        assert_eq!(classify(&rec("$JS.API.CONSUMER.MSG.NEXT.ORDERS.worker", Some("_INBOX.x"), "{}")), Class::Control);
+        assert_eq!(classify(&rec("$JS.EVENT.ADVISORY.API", None, "{}")), Class::Control);
+        assert_eq!(classify(&rec("deliver.x", Some("$JS.FC.ORDERS.x.y"), "")), Class::Control);
+    }
+}

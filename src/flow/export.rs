@@ -1,0 +1,155 @@
+//! Flows as Mermaid `sequenceDiagram` text and as JSON objects.
+
+use serde::Serialize;
+
+use super::correlate::{Final, Flow, FlowKind, Outcome, Role, StepKind};
+use crate::capture::Timestamp;
+use crate::capture::file::format_timestamp;
+
+/// One diagram of one or more flows (several flows share participants).
+pub fn mermaid(flows: &[&Flow]) -> String {
+    let mut participants: Vec<(String, Role)> = Vec::new();
+    let mut lines = Vec::new();
+    let start = flows.iter().map(|f| f.started_at).min().unwrap_or(0);
+    for flow in flows {
+        let ids: Vec<usize> = flow
+            .lanes
+            .iter()
+            .map(|lane| match participants.iter().position(|(n, r)| *n == lane.name && *r == lane.role) {
+                Some(i) => i,
+                None => {
+                    participants.push((lane.name.clone(), lane.role));
+                    participants.len() - 1
+                }
+            })
+            .collect();
+        if flows.len() > 1 {
+            let first = ids.first().copied().unwrap_or(0);
+            let last = ids.last().copied().unwrap_or(first);
+            lines.push(format!("    Note over P{first},P{last}: {}", escape(&title(flow))));
+        }
+        for step in &flow.steps {
+            let (from, to) = (ids.get(step.from).copied().unwrap_or(0), ids.get(step.to).copied().unwrap_or(0));
+            let label = escape(&format!("{} (+{})", step.label, super::format_duration(step.at - start)));
+            let line = match step.kind {
+                _ if from == to => format!("    Note over P{from}: {label}"),
+                StepKind::Advisory(_) => format!("    Note over P{to}: {label}"),
+                StepKind::Publish | StepKind::Request | StepKind::Deliver { .. } | StepKind::DuplicatePublish => {
+                    format!("    P{from}->>P{to}: {label}")
+                }
+                _ => format!("    P{from}-->>P{to}: {label}"),
+            };
+            lines.push(line);
+        }
+    }
+    let mut out = String::from("sequenceDiagram\n");
+    for (i, (name, role)) in participants.iter().enumerate() {
+        let keyword = if *role == Role::Producer { "actor" } else { "participant" };
+        out.push_str(&format!("    {keyword} P{i} as {}\n", escape(name)));
+    }
+    for line in lines {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Mermaid treats `#` and `;` specially in messages.
+fn escape(text: &str) -> String {
+    text.replace('#', "#35;").replace(';', "#59;").replace('\n', " ")
+}
+
+/// A one-line description of a flow.
+pub fn title(flow: &Flow) -> String {
+    match (flow.kind, &flow.stream, flow.stream_seq) {
+        (FlowKind::Jetstream, Some(stream), Some(seq)) => format!("{} → {stream} #{seq}", flow.subject),
+        (FlowKind::Request, _, _) => format!("request {}", flow.subject),
+        _ => flow.subject.clone(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct DeliveryJson<'a> {
+    pub consumer: &'a str,
+    pub count: u64,
+    pub outcome: Outcome,
+}
+
+/// The `--json` form of a flow (one object per line).
+#[derive(Serialize)]
+pub struct FlowJson<'a> {
+    pub id: u64,
+    pub kind: FlowKind,
+    pub subject: &'a str,
+    pub stream: Option<&'a str>,
+    pub stream_seq: Option<u64>,
+    pub producer: Option<&'a str>,
+    pub msg_id: Option<&'a str>,
+    pub duplicates: u32,
+    pub duplicate_of: Option<u64>,
+    pub trace_id: Option<&'a str>,
+    pub deliveries: Vec<DeliveryJson<'a>>,
+    #[serde(rename = "final")]
+    pub final_outcome: Option<Final>,
+    pub latency_ms: Option<f64>,
+    pub responder: Option<&'a str>,
+    pub publish_error: Option<&'a str>,
+    pub started_at: String,
+}
+
+impl<'a> FlowJson<'a> {
+    pub fn new(flow: &'a Flow, final_outcome: Option<Final>) -> Self {
+        Self {
+            id: flow.id,
+            kind: flow.kind,
+            subject: &flow.subject,
+            stream: flow.stream.as_deref(),
+            stream_seq: flow.stream_seq,
+            producer: flow.producer.as_deref(),
+            msg_id: flow.msg_id.as_deref(),
+            duplicates: flow.duplicates,
+            duplicate_of: flow.duplicate_of,
+            trace_id: flow.trace_id.as_deref(),
+            deliveries: flow
+                .deliveries
+                .iter()
+                .map(|d| DeliveryJson {
+                    consumer: &d.consumer,
+                    count: d.count,
+                    outcome: d.outcome,
+                })
+                .collect(),
+            final_outcome,
+            latency_ms: flow.latency().map(|ns| ns as f64 / 1e6),
+            responder: flow.responder.as_deref(),
+            publish_error: flow.publish_error.as_deref(),
+            started_at: format_timestamp(flow.started_at),
+        }
+    }
+}
+
+/// A short text line per flow, for terminals.
+pub fn summary_line(flow: &Flow, final_outcome: Option<Final>, start: Timestamp) -> String {
+    let deliveries: Vec<String> = flow
+        .deliveries
+        .iter()
+        .map(|d| format!("{}#{}:{:?}", d.consumer, d.count, d.outcome).to_lowercase())
+        .collect();
+    let mut line = format!(
+        "+{:>9}  {:<9}  {:<40}  {}",
+        super::format_duration(flow.started_at - start),
+        format!("{:?}", flow.kind).to_lowercase(),
+        title(flow),
+        final_outcome.map_or("-", Final::label)
+    );
+    if let Some(latency) = flow.latency() {
+        line.push_str(&format!("  {}", super::format_duration(latency)));
+    }
+    if !deliveries.is_empty() {
+        line.push_str(&format!("  [{}]", deliveries.join(" ")));
+    }
+    if flow.duplicates > 0 || flow.duplicate_of.is_some() {
+        line.push_str("  DUPLICATE id");
+    }
+    line
+}
