@@ -63,6 +63,47 @@ pub enum ViewArg {
 pub enum Command {
     /// Record messages to a capture file (JSON Lines) and exit.
     Record(RecordArgs),
+    /// Reconstruct flows (requests, JetStream deliveries, retries) from a
+    /// capture file.
+    Flows(FlowsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FlowsArgs {
+    /// A capture file written by `eventscope record` or the app.
+    pub capture: PathBuf,
+
+    /// One JSON object per flow, one per line.
+    #[arg(long, conflicts_with = "mermaid")]
+    pub json: bool,
+
+    /// A Mermaid sequenceDiagram of the selected flows.
+    #[arg(long)]
+    pub mermaid: bool,
+
+    /// Which flows.
+    #[arg(long, value_enum, default_value_t = crate::flow::FlowFilter::All)]
+    pub filter: crate::flow::FlowFilter,
+
+    /// Only flows whose subject matches this pattern.
+    #[arg(long, value_name = "PATTERN")]
+    pub subject: Option<String>,
+
+    /// Only the flow with this id (as printed).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<u64>,
+
+    /// At most this many flows (the newest).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Requests slower than this many milliseconds are "slow".
+    #[arg(long, value_name = "MS", default_value_t = 250.0)]
+    pub slow_ms: f64,
+
+    /// Extra header naming the producer (repeatable; `ce-source` always).
+    #[arg(long, value_name = "HEADER")]
+    pub producer_header: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ use crate::broker::{
     SubscriptionSpec, Waker,
 };
 use crate::capture::{ConnectionKey, Store};
+use crate::flow::Correlator;
 
 /// A literal subscription waiting for the user's yes or no.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct PendingConfirm {
 
 pub struct Monitor {
     pub store: Store,
+    /// Flows reconstructed from every record, as it arrives.
+    pub flows: Correlator,
     broker: Broker,
     events: mpsc::Receiver<BrokerEvent>,
     session: u64,
@@ -38,6 +41,7 @@ impl Monitor {
         let (broker, events) = Broker::new(waker)?;
         Ok(Self {
             store: Store::new(budget_bytes),
+            flows: Correlator::default(),
             broker,
             events,
             session: 0,
@@ -122,7 +126,7 @@ impl Monitor {
                     return 0;
                 }
                 let n = batch.records.len();
-                self.store.extend(batch.records);
+                self.add_records(batch.records);
                 n
             }
             BrokerEvent::Link { connection, up, at } => {
@@ -151,10 +155,19 @@ impl Monitor {
         }
     }
 
+    /// Store records and correlate them into flows, in arrival order.
+    pub fn add_records(&mut self, records: impl IntoIterator<Item = crate::capture::Record>) {
+        for record in records {
+            self.flows.ingest(self.store.end_seq(), &record);
+            self.store.push(record);
+        }
+    }
+
     /// Forget everything captured; batches already in flight are ignored.
     pub fn clear(&mut self) {
         self.session = self.broker.new_session();
         self.store.clear();
+        self.flows.clear();
     }
 
     /// Run a future on the background runtime (file dialogs, demo services).

@@ -56,7 +56,16 @@ pub fn mermaid(flows: &[&Flow]) -> String {
 
 /// Mermaid treats `#` and `;` specially in messages.
 fn escape(text: &str) -> String {
-    text.replace('#', "#35;").replace(';', "#59;").replace('\n', " ")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            ';' => out.push_str("#59;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A one-line description of a flow.
