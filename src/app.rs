@@ -19,6 +19,7 @@ use crate::ui::View;
 use crate::ui::connections::{
     ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
 };
+use crate::ui::flows::{FlowsAction, FlowsView, diagram_ui, flow_list_ui};
 use crate::ui::inspector::{InspectorAction, InspectorView, inspector_ui};
 use crate::ui::rates::{RatesView, rates_ui};
 use crate::ui::status_bar::{StatusFigures, status_bar_ui};
@@ -60,11 +61,19 @@ pub struct EventscopeApp {
     pub inspector: InspectorView,
     rates: RatesView,
     pub connections: ConnectionsView,
+    pub flows: FlowsView,
     pub saved_profiles: Vec<ConnectionProfile>,
     contexts: Vec<ConnectionProfile>,
     budget_mib: usize,
     show_rates: bool,
     file_pick: Option<(FileField, oneshot::Receiver<Option<PathBuf>>)>,
+    /// A diagram PNG waiting for its file name: (screen rect, chosen path).
+    png_export: Option<(egui::Rect, oneshot::Receiver<Option<PathBuf>>)>,
+    /// Messages from background work (saved files, errors) for the top bar.
+    notices: (
+        std::sync::mpsc::Sender<String>,
+        std::sync::mpsc::Receiver<String>,
+    ),
     screenshot: Option<ScreenshotPlan>,
     /// Errors to show once in the top bar (e.g. a command that could not be sent).
     pub notice: Option<String>,
@@ -109,11 +118,14 @@ impl EventscopeApp {
             inspector: InspectorView::default(),
             rates: RatesView::default(),
             connections,
+            flows: FlowsView::default(),
             saved_profiles,
             contexts,
             budget_mib,
             show_rates: true,
             file_pick: None,
+            png_export: None,
+            notices: std::sync::mpsc::channel(),
             screenshot: config.screenshot,
             notice: None,
             exit_code: None,
@@ -142,9 +154,17 @@ impl EventscopeApp {
         self.monitor.drain(DRAIN_BUDGET);
         self.traffic.update(&self.monitor.store);
         self.poll_file_pick();
+        self.poll_png_export(ctx);
+        if let Ok(notice) = self.notices.1.try_recv() {
+            self.notice = Some(notice);
+        }
         if let Some(plan) = &mut self.screenshot {
-            match plan.step(ctx, &self.monitor.store) {
+            match plan.step(ctx, &self.monitor.store, &self.monitor.flows) {
                 PlanStep::Nothing => {}
+                PlanStep::SelectFlow(flow, record) => {
+                    self.flows.selected = Some(flow);
+                    self.traffic.selected = record;
+                }
                 PlanStep::Select(seq) => {
                     self.traffic.selected = Some(seq);
                     self.traffic.scroll_to_selected = true;
@@ -183,6 +203,59 @@ impl EventscopeApp {
         }
     }
 
+    fn poll_png_export(&mut self, ctx: &egui::Context) {
+        let Some((rect, rx)) = &mut self.png_export else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(Some(path)) => {
+                let rect = *rect;
+                let notices = self.notices.0.clone();
+                let ppp = ctx.pixels_per_point();
+                ctx.request_screenshot(move |image| {
+                    let region = image.region(&rect, Some(ppp));
+                    let message = match crate::screenshot::save_png(&path, &region) {
+                        Ok(()) => format!("diagram saved to {}", path.display()),
+                        Err(e) => e,
+                    };
+                    let _ = notices.send(message);
+                });
+                self.png_export = None;
+            }
+            Ok(None) | Err(oneshot::error::TryRecvError::Closed) => self.png_export = None,
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+    }
+
+    /// Ask for a file name to save to, on the background runtime.
+    fn pick_save_path(&self, name: &str) -> oneshot::Receiver<Option<PathBuf>> {
+        let (tx, rx) = oneshot::channel();
+        let name = name.to_owned();
+        self.monitor.spawn(async move {
+            let picked = rfd::AsyncFileDialog::new()
+                .set_file_name(name)
+                .save_file()
+                .await
+                .map(|f| f.path().to_path_buf());
+            let _ = tx.send(picked);
+        });
+        rx
+    }
+
+    fn save_text_as(&self, name: &str, text: String) {
+        let rx = self.pick_save_path(name);
+        let notices = self.notices.0.clone();
+        self.monitor.spawn(async move {
+            if let Ok(Some(path)) = rx.await {
+                let message = match tokio::fs::write(&path, text).await {
+                    Ok(()) => format!("saved {}", path.display()),
+                    Err(e) => format!("cannot save {}: {e}", path.display()),
+                };
+                let _ = notices.send(message);
+            }
+        });
+    }
+
     /// Open a file dialog on the background runtime; the UI never waits.
     fn pick_file(&mut self, field: FileField) {
         let (tx, rx) = oneshot::channel();
@@ -210,6 +283,7 @@ impl EventscopeApp {
         egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui, now));
         match self.view {
             View::Traffic => self.traffic_view_ui(ui, now),
+            View::Flows => self.flows_view_ui(ui, now),
             View::Connections => self.connections_view_ui(ui),
         }
     }
@@ -399,6 +473,57 @@ impl EventscopeApp {
             filter_bar_ui(ui, &mut self.traffic, &self.monitor.store);
             table_ui(ui, &mut self.traffic, &self.monitor.store);
         });
+    }
+
+    fn inspector_panel_ui(&mut self, ui: &mut egui::Ui) {
+        let action = egui::Panel::right("inspector")
+            .resizable(true)
+            .default_size(420.0)
+            .show(ui, |ui| {
+                inspector_ui(
+                    ui,
+                    &mut self.inspector,
+                    &self.monitor.store,
+                    self.traffic.selected,
+                )
+            })
+            .inner;
+        if let InspectorAction::FilterSubject(subject) = action {
+            self.traffic.filter_subject(subject);
+            self.view = View::Traffic;
+        }
+    }
+
+    fn flows_view_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
+        self.inspector_panel_ui(ui);
+        egui::Panel::left("flow-list")
+            .resizable(true)
+            .default_size(400.0)
+            .show(ui, |ui| {
+                flow_list_ui(ui, &mut self.flows, &self.monitor.flows, now)
+            });
+        let actions = egui::CentralPanel::default()
+            .show(ui, |ui| {
+                diagram_ui(ui, &mut self.flows, &self.monitor.flows, now)
+            })
+            .inner;
+        for action in actions {
+            match action {
+                FlowsAction::SelectRecord(seq) => {
+                    self.traffic.selected = Some(seq);
+                    self.traffic.scroll_to_selected = true;
+                }
+                FlowsAction::CopyMermaid(text) => {
+                    ui.ctx().copy_text(text);
+                    self.notice = Some("Mermaid diagram copied to the clipboard".into());
+                }
+                FlowsAction::SaveMermaid(text) => self.save_text_as("flow.mmd", text),
+                FlowsAction::SavePng(rect) => {
+                    self.png_export = Some((rect, self.pick_save_path("flow.png")))
+                }
+                FlowsAction::Trace(_) => {}
+            }
+        }
     }
 
     fn connections_view_ui(&mut self, ui: &mut egui::Ui) {

@@ -48,6 +48,10 @@ pub struct Cli {
     #[arg(long, value_name = "PATTERN")]
     pub select: Option<String>,
 
+    /// Select the newest flow of this kind (for screenshots of the flows view).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub flow: Option<FlowPick>,
+
     /// Window size for screenshots, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900")]
     pub window_size: String,
@@ -56,13 +60,25 @@ pub struct Cli {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ViewArg {
     Traffic,
+    Flows,
     Connections,
+}
+
+/// Which flow a screenshot of the flows view selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FlowPick {
+    /// A JetStream message that was retried and finally acknowledged.
+    Retried,
+    /// A request that got its reply.
+    Request,
+    /// A message that reached max deliveries.
+    MaxDeliveries,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Record messages to a capture file (JSON Lines) and exit.
-    Record(RecordArgs),
+    Record(Box<RecordArgs>),
     /// Reconstruct flows (requests, JetStream deliveries, retries) from a
     /// capture file.
     Flows(FlowsArgs),

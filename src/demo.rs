@@ -58,6 +58,8 @@ async fn connect(url: &str, name: &str) -> Result<async_nats::Client, async_nats
 }
 
 async fn run_services(url: String) -> DemoResult {
+    // Let the app's monitor subscribe first, so every flow is seen whole.
+    tokio::time::sleep(Duration::from_millis(800)).await;
     let admin = connect(&url, "demo-setup").await?;
     let js = jetstream::new(admin);
     let orders = js

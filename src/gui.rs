@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let view = match cli.view {
         ViewArg::Traffic => View::Traffic,
+        ViewArg::Flows => View::Flows,
         ViewArg::Connections => View::Connections,
     };
     let view = if connect.is_empty() {
@@ -72,7 +73,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } else {
             Duration::from_secs(2)
         };
-        ScreenshotPlan::new(path, select, wait)
+        ScreenshotPlan::new(path, select, cli.flow, wait)
     });
     if screenshot_mode {
         std::thread::spawn(|| {

@@ -80,15 +80,23 @@ pub fn flows_command(args: FlowsArgs) -> ExitCode {
 /// Read a capture, correlate it with the same code as the app, print.
 fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<()> {
     use anyhow::Context;
-    let subject = args.subject.as_deref().map(SubjectPattern::parse).transpose()?;
-    let file = std::fs::File::open(&args.capture).with_context(|| format!("cannot open {}", args.capture.display()))?;
-    let mut reader = CaptureReader::new(BufReader::new(file)).with_context(|| args.capture.display().to_string())?;
+    let subject = args
+        .subject
+        .as_deref()
+        .map(SubjectPattern::parse)
+        .transpose()?;
+    let file = std::fs::File::open(&args.capture)
+        .with_context(|| format!("cannot open {}", args.capture.display()))?;
+    let mut reader = CaptureReader::new(BufReader::new(file))
+        .with_context(|| args.capture.display().to_string())?;
     let mut config = FlowConfig {
         slow_ns: (args.slow_ms * 1e6) as i64,
         max_flows: usize::MAX,
         ..FlowConfig::default()
     };
-    config.producer_headers.extend(args.producer_header.iter().cloned());
+    config
+        .producer_headers
+        .extend(args.producer_header.iter().cloned());
     let mut correlator = Correlator::new(config);
     let mut seq = 0;
     while let Some(next) = reader.next_record() {
@@ -117,13 +125,21 @@ fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<()> {
         write!(out, "{}", mermaid(&selected))?;
     } else if args.json {
         for flow in &selected {
-            serde_json::to_writer(&mut *out, &FlowJson::new(flow, correlator.final_of(flow, now)))?;
+            serde_json::to_writer(
+                &mut *out,
+                &FlowJson::new(flow, correlator.final_of(flow, now)),
+            )?;
             writeln!(out)?;
         }
     } else {
         let start = selected.first().map_or(0, |f| f.started_at);
         for flow in &selected {
-            writeln!(out, "{:>6}  {}", flow.id, summary_line(flow, correlator.final_of(flow, now), start))?;
+            writeln!(
+                out,
+                "{:>6}  {}",
+                flow.id,
+                summary_line(flow, correlator.final_of(flow, now), start)
+            )?;
         }
         eprintln!("{} flows ({} records)", selected.len(), seq);
     }

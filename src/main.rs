@@ -7,7 +7,7 @@ use eventscope::cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Record(args)) => eventscope::headless::record_command(args),
+        Some(Command::Record(args)) => eventscope::headless::record_command(*args),
         Some(Command::Flows(args)) => eventscope::headless::flows_command(args),
         None => eventscope::gui::run(cli),
     }

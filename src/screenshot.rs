@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::capture::store::Seq;
 use crate::capture::{Store, SubjectPattern};
+use crate::cli::FlowPick;
+use crate::flow::{Correlator, Final, FlowId, FlowKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -19,6 +21,7 @@ enum Phase {
 pub struct ScreenshotPlan {
     path: PathBuf,
     select: Option<SubjectPattern>,
+    flow: Option<FlowPick>,
     /// Records the store must hold before the picture is worth taking.
     min_records: usize,
     /// Time for the rate plot to show some history.
@@ -32,14 +35,21 @@ pub struct ScreenshotPlan {
 pub enum PlanStep {
     Nothing,
     Select(Seq),
+    SelectFlow(FlowId, Option<Seq>),
     Exit(Result<(), String>),
 }
 
 impl ScreenshotPlan {
-    pub fn new(path: PathBuf, select: Option<SubjectPattern>, min_wait: Duration) -> Self {
+    pub fn new(
+        path: PathBuf,
+        select: Option<SubjectPattern>,
+        flow: Option<FlowPick>,
+        min_wait: Duration,
+    ) -> Self {
         Self {
             path,
             select,
+            flow,
             min_records: 20,
             min_wait,
             started: Instant::now(),
@@ -62,8 +72,27 @@ impl ScreenshotPlan {
             .map(|(seq, _)| seq)
     }
 
+    /// The newest finished flow of the wanted kind.
+    fn pick_flow(&self, flows: &Correlator) -> Option<(FlowId, Option<Seq>)> {
+        let pick = self.flow?;
+        let now = flows.latest();
+        flows
+            .flows()
+            .rev()
+            .find(|f| match pick {
+                FlowPick::Retried => {
+                    f.kind == FlowKind::Jetstream
+                        && f.has_retries()
+                        && flows.final_of(f, now) == Some(Final::Acked)
+                }
+                FlowPick::Request => f.kind == FlowKind::Request && f.reply_at.is_some(),
+                FlowPick::MaxDeliveries => flows.final_of(f, now) == Some(Final::MaxDeliveries),
+            })
+            .map(|f| (f.id, f.steps.last().and_then(|s| s.record)))
+    }
+
     /// Advance; call once per frame from `logic`.
-    pub fn step(&mut self, ctx: &egui::Context, store: &Store) -> PlanStep {
+    pub fn step(&mut self, ctx: &egui::Context, store: &Store, flows: &Correlator) -> PlanStep {
         ctx.request_repaint_after(Duration::from_millis(50));
         // The pointer of a headless display rests mid-window: no tooltips.
         ctx.global_style_mut(|style| style.interaction.tooltip_delay = f32::INFINITY);
@@ -71,6 +100,13 @@ impl ScreenshotPlan {
             Phase::Waiting => {
                 if store.len() < self.min_records || self.started.elapsed() < self.min_wait {
                     return PlanStep::Nothing;
+                }
+                if self.flow.is_some() {
+                    let Some((flow, record)) = self.pick_flow(flows) else {
+                        return PlanStep::Nothing;
+                    };
+                    self.phase = Phase::Settling { frames_left: 10 };
+                    return PlanStep::SelectFlow(flow, record);
                 }
                 let selected = match &self.select {
                     Some(_) => match self.pick(store) {
@@ -112,7 +148,7 @@ impl ScreenshotPlan {
     }
 }
 
-fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> Result<(), String> {
+pub fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> Result<(), String> {
     let [w, h] = image.size;
     let mut rgba = Vec::with_capacity(w * h * 4);
     for pixel in &image.pixels {

@@ -16,7 +16,10 @@ fn correlate(log: &str, config: FlowConfig) -> Correlator {
 
 #[test]
 fn jetstream_pull_session_reconstructs_every_retry() {
-    let c = correlate(include_str!("fixtures/03_jetstream_pull.raw_wire.log"), FlowConfig::default());
+    let c = correlate(
+        include_str!("fixtures/03_jetstream_pull.raw_wire.log"),
+        FlowConfig::default(),
+    );
     let now = c.latest();
     let by_seq = |seq: u64| {
         c.flows()
@@ -24,7 +27,11 @@ fn jetstream_pull_session_reconstructs_every_retry() {
             .unwrap_or_else(|| panic!("a flow for ORDERS #{seq}"))
     };
     let outcomes = |seq: u64| -> Vec<(String, u64, Outcome)> {
-        by_seq(seq).deliveries.iter().map(|d| (d.consumer.clone(), d.count, d.outcome)).collect()
+        by_seq(seq)
+            .deliveries
+            .iter()
+            .map(|d| (d.consumer.clone(), d.count, d.outcome))
+            .collect()
     };
     let w = |n, o| ("worker".to_owned(), n, o);
 
@@ -33,33 +40,66 @@ fn jetstream_pull_session_reconstructs_every_retry() {
     assert_eq!(m1.kind, FlowKind::Jetstream);
     assert_eq!(m1.producer.as_deref(), Some("/shop/orders"));
     assert_eq!(m1.msg_id.as_deref(), Some("js-order-1"));
-    assert_eq!(outcomes(1), [w(1, Outcome::Nak), w(2, Outcome::Nak), w(3, Outcome::Ack)]);
+    assert_eq!(
+        outcomes(1),
+        [w(1, Outcome::Nak), w(2, Outcome::Nak), w(3, Outcome::Ack)]
+    );
     assert_eq!(c.final_of(m1, now), Some(Final::Acked));
-    assert_eq!(m1.duplicates, 1, "the second publish with Nats-Msg-Id js-order-1");
+    assert_eq!(
+        m1.duplicates, 1,
+        "the second publish with Nats-Msg-Id js-order-1"
+    );
     assert!(m1.has_retries());
 
     assert_eq!(outcomes(2), [w(1, Outcome::Term)]);
     assert_eq!(c.final_of(by_seq(2), now), Some(Final::Terminated));
 
     // m3 is never answered: two ack-wait expiries, then max deliveries.
-    assert_eq!(outcomes(3), [w(1, Outcome::Timeout), w(2, Outcome::Timeout), w(3, Outcome::Timeout)]);
+    assert_eq!(
+        outcomes(3),
+        [
+            w(1, Outcome::Timeout),
+            w(2, Outcome::Timeout),
+            w(3, Outcome::Timeout)
+        ]
+    );
     assert_eq!(c.final_of(by_seq(3), now), Some(Final::MaxDeliveries));
-    let expiries = by_seq(3).steps.iter().filter(|s| s.label.contains("ack wait expired")).count();
+    let expiries = by_seq(3)
+        .steps
+        .iter()
+        .filter(|s| s.label.contains("ack wait expired"))
+        .count();
     assert_eq!(expiries, 2);
 
     // WPI twice, then ACK; +NXT; +ACK; ack_sync; TERM with a reason.
     assert_eq!(outcomes(4), [w(1, Outcome::Ack)]);
-    assert_eq!(by_seq(4).steps.iter().filter(|s| s.label.starts_with("WPI")).count(), 2);
+    assert_eq!(
+        by_seq(4)
+            .steps
+            .iter()
+            .filter(|s| s.label.starts_with("WPI"))
+            .count(),
+        2
+    );
     for seq in [5, 6, 7] {
         assert_eq!(outcomes(seq), [w(1, Outcome::Ack)], "message {seq}");
     }
     assert!(by_seq(7).steps.iter().any(|s| s.label == "ACK (sync)"));
-    assert_eq!(by_seq(8).deliveries[0].reason.as_deref(), Some("invalid schema"));
+    assert_eq!(
+        by_seq(8).deliveries[0].reason.as_deref(),
+        Some("invalid schema")
+    );
     assert_eq!(c.final_of(by_seq(8), now), Some(Final::Terminated));
-    assert_eq!(outcomes(9), [("worker-sampled".to_owned(), 1, Outcome::Ack)]);
+    assert_eq!(
+        outcomes(9),
+        [("worker-sampled".to_owned(), 1, Outcome::Ack)]
+    );
 
     // Nine messages, nine JetStream flows; API traffic makes none.
-    assert_eq!(c.flows().filter(|f| f.kind == FlowKind::Jetstream).count(), 9);
+    assert_eq!(
+        c.flows().filter(|f| f.kind == FlowKind::Jetstream).count(),
+        9
+    );
     assert_eq!(c.flows().filter(|f| f.kind == FlowKind::Request).count(), 0);
     let counts = c.counts(now);
     assert_eq!((counts.retries, counts.failed), (2, 3));
@@ -71,12 +111,18 @@ fn request_reply_session_with_latency_and_no_reply() {
         reply_timeout_ns: 1_000_000_000,
         ..FlowConfig::default()
     };
-    let c = correlate(include_str!("fixtures/02_request_reply.raw_wire.log"), config);
+    let c = correlate(
+        include_str!("fixtures/02_request_reply.raw_wire.log"),
+        config,
+    );
     // The monitor ran until 2.88 s: svc.missing (0.336 s) had its second.
     let now = c.latest() + 2_500_000_000;
     let requests: Vec<_> = c.flows().filter(|f| f.kind == FlowKind::Request).collect();
     assert_eq!(requests.len(), 5);
-    let finals: Vec<(&str, Option<Final>)> = requests.iter().map(|f| (f.subject.as_str(), c.final_of(f, now))).collect();
+    let finals: Vec<(&str, Option<Final>)> = requests
+        .iter()
+        .map(|f| (f.subject.as_str(), c.final_of(f, now)))
+        .collect();
     assert_eq!(
         finals,
         [
@@ -87,6 +133,13 @@ fn request_reply_session_with_latency_and_no_reply() {
             ("svc.missing", Some(Final::NoReply)),
         ]
     );
-    assert!(requests[0].latency().is_some_and(|l| l >= 0 && l < 10_000_000));
-    assert_eq!(requests[2].trace_id.as_deref(), Some("aaaabbbbccccddddeeeeffff00001111"));
+    assert!(
+        requests[0]
+            .latency()
+            .is_some_and(|l| (0..10_000_000).contains(&l))
+    );
+    assert_eq!(
+        requests[2].trace_id.as_deref(),
+        Some("aaaabbbbccccddddeeeeffff00001111")
+    );
 }

@@ -26,7 +26,10 @@ fn start_recorder(url: &str, out: &std::path::Path) -> std::process::Child {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     loop {
-        let line = lines.next().expect("recorder says something").expect("line");
+        let line = lines
+            .next()
+            .expect("recorder says something")
+            .expect("line");
         if line.contains("recording") {
             break;
         }
@@ -65,7 +68,10 @@ async fn drive(url: &str) {
         })
         .await
         .expect("push consumer");
-    let mut pushed = client.subscribe("deliver.pusher").await.expect("push subscriber");
+    let mut pushed = client
+        .subscribe("deliver.pusher")
+        .await
+        .expect("push subscriber");
 
     for name in ["nak-nak-ack", "term", "max", "expire"] {
         let mut headers = HeaderMap::new();
@@ -80,15 +86,28 @@ async fn drive(url: &str) {
     // The producer retries the first one: same Nats-Msg-Id, deduplicated.
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", "nak-nak-ack");
-    let dup = js.publish_with_headers("orders.new", headers, Bytes::from("nak-nak-ack")).await.expect("publish");
+    let dup = js
+        .publish_with_headers("orders.new", headers, Bytes::from("nak-nak-ack"))
+        .await
+        .expect("publish");
     assert!(dup.await.expect("puback").duplicate);
-    js.publish("orders.push", Bytes::from("pushed")).await.expect("publish").await.expect("puback");
+    js.publish("orders.push", Bytes::from("pushed"))
+        .await
+        .expect("publish")
+        .await
+        .expect("puback");
 
     // The pull worker, scripted by payload.
     let deadline = Instant::now() + Duration::from_secs(6);
     let mut done = 0;
     while Instant::now() < deadline && done < 3 {
-        let mut batch = worker.fetch().max_messages(10).expires(Duration::from_millis(300)).messages().await.expect("fetch");
+        let mut batch = worker
+            .fetch()
+            .max_messages(10)
+            .expires(Duration::from_millis(300))
+            .messages()
+            .await
+            .expect("fetch");
         while let Some(Ok(message)) = batch.next().await {
             let delivered = message.info().expect("info").delivered;
             match (&message.payload[..], delivered) {
@@ -103,8 +122,14 @@ async fn drive(url: &str) {
             }
         }
     }
-    let message = tokio::time::timeout(Duration::from_secs(5), pushed.next()).await.expect("push delivery").expect("message");
-    client.publish(message.reply.expect("ack subject"), Bytes::new()).await.expect("ack push");
+    let message = tokio::time::timeout(Duration::from_secs(5), pushed.next())
+        .await
+        .expect("push delivery")
+        .expect("message");
+    client
+        .publish(message.reply.expect("ack subject"), Bytes::new())
+        .await
+        .expect("ack push");
 
     // Request/reply, and a request nobody serves.
     let mut service = client.subscribe("svc.echo").await.expect("service");
@@ -113,14 +138,22 @@ async fn drive(url: &str) {
         while let Some(request) = service.next().await {
             tokio::time::sleep(Duration::from_millis(20)).await;
             if let Some(reply) = request.reply {
-                responder.publish(reply, request.payload).await.expect("reply");
+                responder
+                    .publish(reply, request.payload)
+                    .await
+                    .expect("reply");
             }
         }
     });
     client.flush().await.expect("flush");
     let requester = async_nats::connect(url).await.expect("connect");
-    requester.request("svc.echo", Bytes::from("hi")).await.expect("reply");
-    let none = async_nats::Request::new().payload(Bytes::from("?")).timeout(Some(Duration::from_millis(300)));
+    requester
+        .request("svc.echo", Bytes::from("hi"))
+        .await
+        .expect("reply");
+    let none = async_nats::Request::new()
+        .payload(Bytes::from("?"))
+        .timeout(Some(Duration::from_millis(300)));
     // With a `>` monitor subscribed, this times out instead of "no responders".
     assert!(requester.send_request("svc.none", none).await.is_err());
     // Max deliveries is announced after the last delivery; give it time.
@@ -136,14 +169,21 @@ async fn recorded_traffic_reconstructs_into_exact_flows() {
     let mut recorder = start_recorder(&server.url(), &capture);
     drive(&server.url()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    Command::new("kill").args(["-INT", &recorder.id().to_string()]).status().expect("kill");
+    Command::new("kill")
+        .args(["-INT", &recorder.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(recorder.wait().expect("recorder exits").success());
 
     let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
         .args(["flows", capture.to_str().expect("utf8"), "--json"])
         .output()
         .expect("run flows");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let flows: Vec<Value> = String::from_utf8(output.stdout)
         .expect("utf8")
         .lines()
@@ -174,7 +214,10 @@ async fn recorded_traffic_reconstructs_into_exact_flows() {
     assert_eq!(js[&1]["final"], "acked");
     assert_eq!(js[&1]["producer"], "test-producer");
     assert_eq!(js[&1]["msg_id"], "nak-nak-ack");
-    assert_eq!(js[&1]["duplicates"], 1, "the second publish with the same Nats-Msg-Id");
+    assert_eq!(
+        js[&1]["duplicates"], 1,
+        "the second publish with the same Nats-Msg-Id"
+    );
 
     assert_eq!(deliveries(2), [w(1, "term")]);
     assert_eq!(js[&2]["final"], "terminated");
@@ -188,20 +231,36 @@ async fn recorded_traffic_reconstructs_into_exact_flows() {
     assert_eq!(deliveries(5), [("pusher".to_owned(), 1, "ack".to_owned())]);
     assert_eq!(js[&5]["subject"], "orders.push");
     assert_eq!(js[&5]["final"], "acked");
-    assert_eq!(js.len(), 5, "one flow per stored message; the duplicate folds into its original");
+    assert_eq!(
+        js.len(),
+        5,
+        "one flow per stored message; the duplicate folds into its original"
+    );
 
     let requests: Vec<&Value> = flows.iter().filter(|f| f["kind"] == "request").collect();
-    let echo = requests.iter().find(|f| f["subject"] == "svc.echo").expect("svc.echo flow");
+    let echo = requests
+        .iter()
+        .find(|f| f["subject"] == "svc.echo")
+        .expect("svc.echo flow");
     assert_eq!(echo["final"], "replied");
     assert!(echo["latency_ms"].as_f64().expect("latency") >= 20.0);
-    let none = requests.iter().find(|f| f["subject"] == "svc.none").expect("svc.none flow");
+    let none = requests
+        .iter()
+        .find(|f| f["subject"] == "svc.none")
+        .expect("svc.none flow");
     assert_eq!(none["final"], "no_reply");
     assert!(none["latency_ms"].is_null());
 
     // The same flows as a Mermaid diagram of the retried message.
     let id = js[&1]["id"].as_u64().expect("id").to_string();
     let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(["flows", capture.to_str().expect("utf8"), "--mermaid", "--id", &id])
+        .args([
+            "flows",
+            capture.to_str().expect("utf8"),
+            "--mermaid",
+            "--id",
+            &id,
+        ])
         .output()
         .expect("run flows");
     let text = String::from_utf8(output.stdout).expect("utf8");

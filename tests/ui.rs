@@ -274,3 +274,91 @@ fn subject_filter_narrows_the_table() {
     h.run_steps(3);
     assert_eq!(h.get_all_by_label("billing.paid").count(), 1);
 }
+
+fn wire(subject: &str, reply: Option<&str>, payload: &str, at_ms: i64) -> Record {
+    Record {
+        received_at: 1_795_352_350_000_000_000 + at_ms * 1_000_000,
+        connection: 0,
+        subject: subject.into(),
+        reply: reply.map(Into::into),
+        headers: None,
+        payload: Bytes::from(payload.to_owned()),
+    }
+}
+
+/// A retried message (NAK then ACK), one that reaches max deliveries, and a
+/// request with its reply, as the wire shows them.
+fn flow_records() -> Vec<Record> {
+    let ack = |count: u64, seq: u64| {
+        format!(
+            "$JS.ACK.ORDERS.worker.{count}.{seq}.{}.1795352350348894744.0",
+            count + seq
+        )
+    };
+    vec![
+        wire("orders.created", Some("_INBOX.p.1"), r#"{"id":1}"#, 0),
+        wire("_INBOX.p.1", None, r#"{"stream":"ORDERS","seq":1}"#, 1),
+        wire("orders.created", Some(&ack(1, 1)), r#"{"id":1}"#, 2),
+        wire(&ack(1, 1), None, "-NAK", 3),
+        wire("orders.created", Some(&ack(2, 1)), r#"{"id":1}"#, 4),
+        wire(&ack(2, 1), None, "+ACK", 5),
+        wire("orders.created", Some("_INBOX.p.2"), r#"{"id":2}"#, 6),
+        wire("_INBOX.p.2", None, r#"{"stream":"ORDERS","seq":2}"#, 7),
+        wire("orders.created", Some(&ack(1, 2)), r#"{"id":2}"#, 8),
+        wire(
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.worker",
+            None,
+            r#"{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":"ORDERS","consumer":"worker","stream_seq":2,"deliveries":1}"#,
+            3000,
+        ),
+        wire("pricing.quote", Some("_INBOX.r.1"), r#"{"sku":"A"}"#, 3010),
+        wire("_INBOX.r.1", None, r#"{"price":1}"#, 3022),
+    ]
+}
+
+#[test]
+fn flow_list_filters_and_the_diagram_selects_records() {
+    let mut app = app(View::Flows);
+    app.monitor.store.intern_connection("test");
+    app.monitor.add_records(flow_records());
+    let mut h = harness(app);
+    h.run_steps(3);
+    assert!(h.query_by_label("All (3)").is_some());
+    assert!(h.query_by_label("With retries (1)").is_some());
+    assert!(h.query_by_label("Failed (1)").is_some());
+
+    h.get_by_label("Failed (1)").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("orders.created -> ORDERS #2").is_some());
+    assert!(h.query_by_label_contains("ORDERS #1").is_none());
+    assert!(h.query_by_label("max deliveries").is_some());
+
+    h.get_by_label("All (3)").click();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("request pricing.quote").is_some());
+    assert!(h.query_by_label("replied 12 ms").is_some());
+    h.get_by_label("orders.created -> ORDERS #1 · 2 deliveries")
+        .click();
+    h.run_steps(3);
+    for arrow in [
+        "publish orders.created",
+        "PubAck seq 1",
+        "deliver #1",
+        "NAK",
+        "redeliver #2",
+        "ACK",
+    ] {
+        assert!(
+            h.query_by_label(arrow).is_some(),
+            "arrow {arrow:?} in the diagram"
+        );
+    }
+    h.get_by_label("NAK").click();
+    h.run_steps(3);
+    assert_eq!(h.state().traffic.selected, Some(3), "the NAK's record");
+    assert!(
+        h.query_by_label("$JS.ACK.ORDERS.worker.1.1.2.1795352350348894744.0")
+            .is_some(),
+        "shown in the inspector"
+    );
+}

@@ -54,8 +54,12 @@ pub fn parse_ack_subject(subject: &str) -> Option<AckSubject> {
 pub enum AckBody {
     /// Empty body or `+ACK`.
     Ack,
-    Nak { delay_ns: Option<u64> },
-    Term { reason: Option<String> },
+    Nak {
+        delay_ns: Option<u64>,
+    },
+    Term {
+        reason: Option<String>,
+    },
     /// `+WPI`: still working, extend the ack wait.
     Progress,
     /// `+NXT`: acknowledge and ask for the next message.
@@ -67,7 +71,9 @@ impl AckBody {
         match self {
             AckBody::Ack => "ACK".into(),
             AckBody::Nak { delay_ns: None } => "NAK".into(),
-            AckBody::Nak { delay_ns: Some(ns) } => format!("NAK (delay {})", crate::flow::format_duration(*ns as i64)),
+            AckBody::Nak { delay_ns: Some(ns) } => {
+                format!("NAK (delay {})", crate::flow::format_duration(*ns as i64))
+            }
             AckBody::Term { reason: None } => "TERM".into(),
             AckBody::Term { reason: Some(r) } => format!("TERM: {r}"),
             AckBody::Progress => "WPI (in progress)".into(),
@@ -89,7 +95,9 @@ pub fn parse_ack_body(payload: &[u8]) -> Option<AckBody> {
             struct Delay {
                 delay: u64,
             }
-            let delay_ns = rest.and_then(|r| serde_json::from_str::<Delay>(r).ok()).map(|d| d.delay);
+            let delay_ns = rest
+                .and_then(|r| serde_json::from_str::<Delay>(r).ok())
+                .map(|d| d.delay);
             Some(AckBody::Nak { delay_ns })
         }
         "+TERM" => Some(AckBody::Term {
@@ -199,7 +207,9 @@ pub fn parse_api_error(payload: &[u8]) -> Option<String> {
     if payload.len() > 2048 || payload.first() != Some(&b'{') {
         return None;
     }
-    serde_json::from_slice::<Body>(payload).ok().map(|b| b.error.description)
+    serde_json::from_slice::<Body>(payload)
+        .ok()
+        .map(|b| b.error.description)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,7 +222,11 @@ pub enum Class {
     /// A JetStream delivery: the original subject, replying to `$JS.ACK`.
     Delivery(AckSubject),
     /// A consumer's answer on `$JS.ACK`; `sync` when it expects a response.
-    Ack { ack: AckSubject, body: AckBody, sync: bool },
+    Ack {
+        ack: AckSubject,
+        body: AckBody,
+        sync: bool,
+    },
     Advisory(MessageAdvisory),
     /// `$JS.API`, other advisories, metrics, flow control, heartbeats,
     /// `$SYS`: shown, but not flows.
@@ -235,7 +249,9 @@ pub fn classify(record: &Record) -> Class {
     }
     if subject.starts_with('$') {
         if subject.starts_with("$JS.ACK.") {
-            if let (Some(ack), Some(body)) = (parse_ack_subject(subject), parse_ack_body(&record.payload)) {
+            if let (Some(ack), Some(body)) =
+                (parse_ack_subject(subject), parse_ack_body(&record.payload))
+            {
                 return Class::Ack {
                     ack,
                     body,
@@ -280,7 +296,8 @@ mod tests {
 
     #[test]
     fn ack_subjects_in_both_layouts() {
-        let v1 = parse_ack_subject("$JS.ACK.ORDERS.worker.2.1.3.1795352350348894744.0").expect("9 tokens");
+        let v1 = parse_ack_subject("$JS.ACK.ORDERS.worker.2.1.3.1795352350348894744.0")
+            .expect("9 tokens");
         assert_eq!(
             v1,
             AckSubject {
@@ -294,9 +311,14 @@ mod tests {
                 pending: 0
             }
         );
-        let v2 = parse_ack_subject("$JS.ACK.hub.Ab3dE5gH.ORDERS.worker.1.7.7.1795356425001434040.0.xyz").expect("11+ tokens");
+        let v2 =
+            parse_ack_subject("$JS.ACK.hub.Ab3dE5gH.ORDERS.worker.1.7.7.1795356425001434040.0.xyz")
+                .expect("11+ tokens");
         assert_eq!(v2.domain.as_deref(), Some("hub"));
-        assert_eq!((v2.stream.as_str(), v2.stream_seq, v2.delivered), ("ORDERS", 7, 1));
+        assert_eq!(
+            (v2.stream.as_str(), v2.stream_seq, v2.delivered),
+            ("ORDERS", 7, 1)
+        );
         let no_domain = parse_ack_subject("$JS.ACK._.Ab3dE5gH.S.C.1.2.3.4.5").expect("11 tokens");
         assert_eq!(no_domain.domain, None);
         assert!(parse_ack_subject("$JS.ACK.ORDERS.worker.1.1").is_none());
@@ -307,15 +329,25 @@ mod tests {
     fn ack_bodies() {
         assert_eq!(parse_ack_body(b""), Some(AckBody::Ack));
         assert_eq!(parse_ack_body(b"+ACK"), Some(AckBody::Ack));
-        assert_eq!(parse_ack_body(b"-NAK"), Some(AckBody::Nak { delay_ns: None }));
+        assert_eq!(
+            parse_ack_body(b"-NAK"),
+            Some(AckBody::Nak { delay_ns: None })
+        );
         assert_eq!(
             parse_ack_body(br#"-NAK {"delay": 1000000000}"#),
-            Some(AckBody::Nak { delay_ns: Some(1_000_000_000) })
+            Some(AckBody::Nak {
+                delay_ns: Some(1_000_000_000)
+            })
         );
-        assert_eq!(parse_ack_body(b"+TERM"), Some(AckBody::Term { reason: None }));
+        assert_eq!(
+            parse_ack_body(b"+TERM"),
+            Some(AckBody::Term { reason: None })
+        );
         assert_eq!(
             parse_ack_body(b"+TERM invalid schema"),
-            Some(AckBody::Term { reason: Some("invalid schema".into()) })
+            Some(AckBody::Term {
+                reason: Some("invalid schema".into())
+            })
         );
         assert_eq!(parse_ack_body(b"+WPI"), Some(AckBody::Progress));
         assert_eq!(parse_ack_body(br#"+NXT {"batch":1}"#), Some(AckBody::Next));
@@ -329,14 +361,24 @@ mod tests {
             br#"{"type":"io.nats.jetstream.advisory.v1.max_deliver","id":"x","timestamp":"2026-11-22T13:14:46.9Z","stream":"ORDERS","consumer":"worker","stream_seq":3,"deliveries":3}"#,
         )
         .expect("advisory");
-        assert_eq!((adv.kind, adv.stream_seq, adv.deliveries), (AdvisoryKind::MaxDeliveries, 3, 3));
+        assert_eq!(
+            (adv.kind, adv.stream_seq, adv.deliveries),
+            (AdvisoryKind::MaxDeliveries, 3, 3)
+        );
         assert_eq!(
             parse_pub_ack(br#"{"stream":"ORDERS","seq":1,"duplicate":true}"#),
-            Some(PubAck { stream: "ORDERS".into(), seq: 1, duplicate: true })
+            Some(PubAck {
+                stream: "ORDERS".into(),
+                seq: 1,
+                duplicate: true
+            })
         );
         assert_eq!(parse_pub_ack(br#"{"price":42}"#), None);
         assert_eq!(
-            parse_api_error(br#"{"error":{"code":503,"err_code":10039,"description":"jetstream not enabled"}}"#).as_deref(),
+            parse_api_error(
+                br#"{"error":{"code":503,"err_code":10039,"description":"jetstream not enabled"}}"#
+            )
+            .as_deref(),
             Some("jetstream not enabled")
         );
     }
@@ -344,21 +386,53 @@ mod tests {
     #[test]
     fn classes_from_real_subjects() {
         assert_eq!(classify(&rec("orders.created", None, "{}")), Class::Publish);
-        assert_eq!(classify(&rec("svc.price", Some("_INBOX.a.b"), "{}")), Class::Request);
+        assert_eq!(
+            classify(&rec("svc.price", Some("_INBOX.a.b"), "{}")),
+            Class::Request
+        );
         assert!(matches!(
             classify(&rec("orders.paid", Some("$JS.ACK.ORDERS.worker.1.2.2.1795352350349693583.0"), "{}")),
             Class::Delivery(a) if a.stream_seq == 2
         ));
         assert!(matches!(
-            classify(&rec("$JS.ACK.ORDERS.worker.1.2.2.1795352350349693583.0", None, "+TERM")),
-            Class::Ack { body: AckBody::Term { .. }, sync: false, .. }
+            classify(&rec(
+                "$JS.ACK.ORDERS.worker.1.2.2.1795352350349693583.0",
+                None,
+                "+TERM"
+            )),
+            Class::Ack {
+                body: AckBody::Term { .. },
+                sync: false,
+                ..
+            }
         ));
         assert!(matches!(
-            classify(&rec("$JS.ACK.ORDERS.worker.1.7.10.1795353284903927602.1", Some("_INBOX.x.y"), "")),
-            Class::Ack { body: AckBody::Ack, sync: true, .. }
+            classify(&rec(
+                "$JS.ACK.ORDERS.worker.1.7.10.1795353284903927602.1",
+                Some("_INBOX.x.y"),
+                ""
+            )),
+            Class::Ack {
+                body: AckBody::Ack,
+                sync: true,
+                ..
+            }
         ));
-        assert_eq!(classify(&rec("$JS.API.CONSUMER.MSG.NEXT.ORDERS.worker", Some("_INBOX.x"), "{}")), Class::Control);
-        assert_eq!(classify(&rec("$JS.EVENT.ADVISORY.API", None, "{}")), Class::Control);
-        assert_eq!(classify(&rec("deliver.x", Some("$JS.FC.ORDERS.x.y"), "")), Class::Control);
+        assert_eq!(
+            classify(&rec(
+                "$JS.API.CONSUMER.MSG.NEXT.ORDERS.worker",
+                Some("_INBOX.x"),
+                "{}"
+            )),
+            Class::Control
+        );
+        assert_eq!(
+            classify(&rec("$JS.EVENT.ADVISORY.API", None, "{}")),
+            Class::Control
+        );
+        assert_eq!(
+            classify(&rec("deliver.x", Some("$JS.FC.ORDERS.x.y"), "")),
+            Class::Control
+        );
     }
 }

@@ -13,7 +13,10 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
 
-use super::classify::{AckBody, AckSubject, AdvisoryKind, Class, MessageAdvisory, classify, parse_api_error, parse_pub_ack};
+use super::classify::{
+    AckBody, AckSubject, AdvisoryKind, Class, MessageAdvisory, classify, parse_api_error,
+    parse_pub_ack,
+};
 use crate::capture::store::Seq;
 use crate::capture::{Record, SubjectPattern, Timestamp};
 
@@ -65,7 +68,10 @@ impl Final {
     }
 
     pub fn is_failure(self) -> bool {
-        matches!(self, Final::Terminated | Final::MaxDeliveries | Final::NoReply)
+        matches!(
+            self,
+            Final::Terminated | Final::MaxDeliveries | Final::NoReply
+        )
     }
 }
 
@@ -84,12 +90,16 @@ pub struct Delivery {
 pub enum StepKind {
     Publish,
     DuplicatePublish,
-    PubAck { duplicate: bool },
+    PubAck {
+        duplicate: bool,
+    },
     PublishError,
     Request,
     Reply,
     NoReply,
-    Deliver { count: u64 },
+    Deliver {
+        count: u64,
+    },
     Answer(AckBody),
     /// No answer before the next delivery: drawn as a gap on the consumer.
     AckWaitExpired,
@@ -186,7 +196,11 @@ impl Flow {
     }
 
     fn lane(&mut self, name: &str, role: Role) -> usize {
-        if let Some(i) = self.lanes.iter().position(|l| l.name == name && l.role == role) {
+        if let Some(i) = self
+            .lanes
+            .iter()
+            .position(|l| l.name == name && l.role == role)
+        {
             return i;
         }
         self.lanes.push(Lane {
@@ -196,7 +210,15 @@ impl Flow {
         self.lanes.len() - 1
     }
 
-    fn step(&mut self, at: Timestamp, record: Option<Seq>, kind: StepKind, from: usize, to: usize, label: String) {
+    fn step(
+        &mut self,
+        at: Timestamp,
+        record: Option<Seq>,
+        kind: StepKind,
+        from: usize,
+        to: usize,
+        label: String,
+    ) {
         self.updated_at = self.updated_at.max(at);
         self.steps.push(Step {
             at,
@@ -223,7 +245,9 @@ impl Flow {
     }
 
     pub fn has_retries(&self) -> bool {
-        self.deliveries.iter().any(|d| d.count > 1 || d.outcome == Outcome::Nak)
+        self.deliveries
+            .iter()
+            .any(|d| d.count > 1 || d.outcome == Outcome::Nak)
     }
 
     /// Consumers that got this message, in order of first delivery.
@@ -242,7 +266,11 @@ impl Flow {
         if self.max_deliveries.iter().any(|c| c == consumer) {
             return Final::MaxDeliveries;
         }
-        let last = self.deliveries.iter().filter(|d| d.consumer == consumer).max_by_key(|d| d.count);
+        let last = self
+            .deliveries
+            .iter()
+            .filter(|d| d.consumer == consumer)
+            .max_by_key(|d| d.count);
         match last.map(|d| d.outcome) {
             Some(Outcome::Ack) => Final::Acked,
             Some(Outcome::Term) => Final::Terminated,
@@ -267,7 +295,11 @@ impl Flow {
                 if self.publish_error.is_some() {
                     return Some(Final::NoReply);
                 }
-                let finals: Vec<Final> = self.consumers().iter().map(|c| self.consumer_final(c)).collect();
+                let finals: Vec<Final> = self
+                    .consumers()
+                    .iter()
+                    .map(|c| self.consumer_final(c))
+                    .collect();
                 Some(if finals.contains(&Final::MaxDeliveries) {
                     Final::MaxDeliveries
                 } else if finals.contains(&Final::Terminated) {
@@ -320,7 +352,12 @@ pub enum FlowFilter {
 }
 
 impl FlowFilter {
-    pub const ALL: [FlowFilter; 4] = [FlowFilter::All, FlowFilter::Retries, FlowFilter::Failed, FlowFilter::Slow];
+    pub const ALL: [FlowFilter; 4] = [
+        FlowFilter::All,
+        FlowFilter::Retries,
+        FlowFilter::Failed,
+        FlowFilter::Slow,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -560,7 +597,11 @@ impl Correlator {
         let at = record.received_at;
         let responder = self.header_value(record, &self.config.producer_headers);
         let pub_ack = parse_pub_ack(&record.payload);
-        let api_error = if pub_ack.is_none() { parse_api_error(&record.payload) } else { None };
+        let api_error = if pub_ack.is_none() {
+            parse_api_error(&record.payload)
+        } else {
+            None
+        };
         let Some(flow) = self.get_mut(id) else {
             return;
         };
@@ -584,10 +625,21 @@ impl Correlator {
             } else {
                 format!("PubAck seq {}", ack.seq)
             };
-            flow.step(at, Some(seq), StepKind::PubAck { duplicate: ack.duplicate }, stream, producer, label);
+            flow.step(
+                at,
+                Some(seq),
+                StepKind::PubAck {
+                    duplicate: ack.duplicate,
+                },
+                stream,
+                producer,
+                label,
+            );
             let key = (ack.stream.clone(), ack.seq);
             match self.by_stream_seq.get(&key).copied() {
-                Some(original) if ack.duplicate && original != id => self.merge_duplicate(id, original),
+                Some(original) if ack.duplicate && original != id => {
+                    self.merge_duplicate(id, original)
+                }
                 _ => {
                     self.by_stream_seq.insert(key, id);
                 }
@@ -598,7 +650,14 @@ impl Correlator {
             flow.kind = FlowKind::Jetstream;
             flow.publish_error = Some(error.clone());
             let (from, to) = (flow.steps.first().map_or(1, |s| s.to), 0);
-            flow.step(at, Some(seq), StepKind::PublishError, from, to, format!("error: {error}"));
+            flow.step(
+                at,
+                Some(seq),
+                StepKind::PublishError,
+                from,
+                to,
+                format!("error: {error}"),
+            );
             return;
         }
         flow.reply_at = Some(at);
@@ -635,7 +694,10 @@ impl Correlator {
         if !already_linked {
             orig.duplicates += 1;
         }
-        let producer_lane = orig.lane(producer.as_deref().unwrap_or("producer (unknown)"), Role::Producer);
+        let producer_lane = orig.lane(
+            producer.as_deref().unwrap_or("producer (unknown)"),
+            Role::Producer,
+        );
         let stream_lane = orig.stream_lane();
         for step in steps {
             let (kind, from, to, label) = match step.kind {
@@ -652,7 +714,13 @@ impl Correlator {
         orig.steps.sort_by_key(|s| s.at);
     }
 
-    fn flow_for_stream_seq(&mut self, ack: &AckSubject, subject: &str, at: Timestamp, record: Option<&Record>) -> FlowId {
+    fn flow_for_stream_seq(
+        &mut self,
+        ack: &AckSubject,
+        subject: &str,
+        at: Timestamp,
+        record: Option<&Record>,
+    ) -> FlowId {
         let key = (ack.stream.clone(), ack.stream_seq);
         if let Some(&id) = self.by_stream_seq.get(&key)
             && self.get(id).is_some()
@@ -683,13 +751,21 @@ impl Correlator {
         if flow.first_record.is_none() {
             flow.first_record = Some(seq);
         }
-        if flow.deliveries.iter().any(|d| d.consumer == ack.consumer && d.count == ack.delivered && d.record.is_some()) {
+        if flow
+            .deliveries
+            .iter()
+            .any(|d| d.consumer == ack.consumer && d.count == ack.delivered && d.record.is_some())
+        {
             return; // the same delivery seen twice (overlapping subscriptions)
         }
         let stream = flow.stream_lane();
         let consumer = flow.lane(&ack.consumer, Role::Consumer);
         expire_unanswered(flow, &ack.consumer, ack.delivered, at, consumer);
-        match flow.deliveries.iter_mut().find(|d| d.consumer == ack.consumer && d.count == ack.delivered) {
+        match flow
+            .deliveries
+            .iter_mut()
+            .find(|d| d.consumer == ack.consumer && d.count == ack.delivered)
+        {
             Some(known) => {
                 known.record = Some(seq);
                 known.at = at;
@@ -708,7 +784,16 @@ impl Correlator {
         } else {
             "deliver #1".to_owned()
         };
-        flow.step(at, Some(seq), StepKind::Deliver { count: ack.delivered }, stream, consumer, label);
+        flow.step(
+            at,
+            Some(seq),
+            StepKind::Deliver {
+                count: ack.delivered,
+            },
+            stream,
+            consumer,
+            label,
+        );
     }
 
     fn on_ack(&mut self, seq: Seq, record: &Record, ack: &AckSubject, body: AckBody, sync: bool) {
@@ -719,7 +804,11 @@ impl Correlator {
         };
         let stream = flow.stream_lane();
         let consumer = flow.lane(&ack.consumer, Role::Consumer);
-        let index = match flow.deliveries.iter().position(|d| d.consumer == ack.consumer && d.count == ack.delivered) {
+        let index = match flow
+            .deliveries
+            .iter()
+            .position(|d| d.consumer == ack.consumer && d.count == ack.delivered)
+        {
             Some(i) => i,
             None => {
                 flow.deliveries.push(Delivery {
@@ -751,7 +840,14 @@ impl Correlator {
         if sync {
             label.push_str(" (sync)");
         }
-        flow.step(at, Some(seq), StepKind::Answer(body), consumer, stream, label);
+        flow.step(
+            at,
+            Some(seq),
+            StepKind::Answer(body),
+            consumer,
+            stream,
+            label,
+        );
     }
 
     fn on_advisory(&mut self, seq: Seq, record: &Record, advisory: &MessageAdvisory) {
@@ -780,7 +876,10 @@ impl Correlator {
                 {
                     last.outcome = Outcome::Timeout;
                 }
-                format!("MAX_DELIVERIES: gave up after {} deliveries", advisory.deliveries)
+                format!(
+                    "MAX_DELIVERIES: gave up after {} deliveries",
+                    advisory.deliveries
+                )
             }
             AdvisoryKind::Naked => format!("advisory MSG_NAKED (delivery {})", advisory.deliveries),
             AdvisoryKind::Terminated => match &advisory.reason {
@@ -788,7 +887,14 @@ impl Correlator {
                 None => "advisory MSG_TERMINATED".to_owned(),
             },
         };
-        flow.step(at, Some(seq), StepKind::Advisory(advisory.kind), stream, consumer, label);
+        flow.step(
+            at,
+            Some(seq),
+            StepKind::Advisory(advisory.kind),
+            stream,
+            consumer,
+            label,
+        );
     }
 }
 
@@ -797,7 +903,10 @@ impl Correlator {
 fn expire_unanswered(flow: &mut Flow, consumer: &str, count: u64, at: Timestamp, lane: usize) {
     let mut expired = Vec::new();
     for d in flow.deliveries.iter_mut() {
-        if d.consumer == consumer && d.count < count && matches!(d.outcome, Outcome::Pending | Outcome::Wpi) {
+        if d.consumer == consumer
+            && d.count < count
+            && matches!(d.outcome, Outcome::Pending | Outcome::Wpi)
+        {
             d.outcome = Outcome::Timeout;
             expired.push((d.count, at - d.at));
         }
@@ -809,7 +918,10 @@ fn expire_unanswered(flow: &mut Flow, consumer: &str, count: u64, at: Timestamp,
             StepKind::AckWaitExpired,
             lane,
             lane,
-            format!("no answer to #{n}: ack wait expired after {}", super::format_duration(waited)),
+            format!(
+                "no answer to #{n}: ack wait expired after {}",
+                super::format_duration(waited)
+            ),
         );
     }
 }

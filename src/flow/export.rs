@@ -15,26 +15,44 @@ pub fn mermaid(flows: &[&Flow]) -> String {
         let ids: Vec<usize> = flow
             .lanes
             .iter()
-            .map(|lane| match participants.iter().position(|(n, r)| *n == lane.name && *r == lane.role) {
-                Some(i) => i,
-                None => {
-                    participants.push((lane.name.clone(), lane.role));
-                    participants.len() - 1
+            .map(|lane| {
+                match participants
+                    .iter()
+                    .position(|(n, r)| *n == lane.name && *r == lane.role)
+                {
+                    Some(i) => i,
+                    None => {
+                        participants.push((lane.name.clone(), lane.role));
+                        participants.len() - 1
+                    }
                 }
             })
             .collect();
         if flows.len() > 1 {
             let first = ids.first().copied().unwrap_or(0);
             let last = ids.last().copied().unwrap_or(first);
-            lines.push(format!("    Note over P{first},P{last}: {}", escape(&title(flow))));
+            lines.push(format!(
+                "    Note over P{first},P{last}: {}",
+                escape(&title(flow))
+            ));
         }
         for step in &flow.steps {
-            let (from, to) = (ids.get(step.from).copied().unwrap_or(0), ids.get(step.to).copied().unwrap_or(0));
-            let label = escape(&format!("{} (+{})", step.label, super::format_duration(step.at - start)));
+            let (from, to) = (
+                ids.get(step.from).copied().unwrap_or(0),
+                ids.get(step.to).copied().unwrap_or(0),
+            );
+            let label = escape(&format!(
+                "{} (+{})",
+                step.label,
+                super::format_duration(step.at - start)
+            ));
             let line = match step.kind {
                 _ if from == to => format!("    Note over P{from}: {label}"),
                 StepKind::Advisory(_) => format!("    Note over P{to}: {label}"),
-                StepKind::Publish | StepKind::Request | StepKind::Deliver { .. } | StepKind::DuplicatePublish => {
+                StepKind::Publish
+                | StepKind::Request
+                | StepKind::Deliver { .. }
+                | StepKind::DuplicatePublish => {
                     format!("    P{from}->>P{to}: {label}")
                 }
                 _ => format!("    P{from}-->>P{to}: {label}"),
@@ -44,7 +62,11 @@ pub fn mermaid(flows: &[&Flow]) -> String {
     }
     let mut out = String::from("sequenceDiagram\n");
     for (i, (name, role)) in participants.iter().enumerate() {
-        let keyword = if *role == Role::Producer { "actor" } else { "participant" };
+        let keyword = if *role == Role::Producer {
+            "actor"
+        } else {
+            "participant"
+        };
         out.push_str(&format!("    {keyword} P{i} as {}\n", escape(name)));
     }
     for line in lines {
@@ -71,7 +93,9 @@ fn escape(text: &str) -> String {
 /// A one-line description of a flow.
 pub fn title(flow: &Flow) -> String {
     match (flow.kind, &flow.stream, flow.stream_seq) {
-        (FlowKind::Jetstream, Some(stream), Some(seq)) => format!("{} → {stream} #{seq}", flow.subject),
+        (FlowKind::Jetstream, Some(stream), Some(seq)) => {
+            format!("{} -> {stream} #{seq}", flow.subject)
+        }
         (FlowKind::Request, _, _) => format!("request {}", flow.subject),
         _ => flow.subject.clone(),
     }

@@ -7,7 +7,9 @@ pub mod classify;
 pub mod correlate;
 pub mod export;
 
-pub use correlate::{Correlator, Final, Flow, FlowConfig, FlowFilter, FlowId, FlowKind, Outcome, Step, StepKind};
+pub use correlate::{
+    Correlator, Final, Flow, FlowConfig, FlowFilter, FlowId, FlowKind, Outcome, Step, StepKind,
+};
 
 /// `1.5 s`, `12 ms`, `830 µs`: a duration in nanoseconds for people.
 pub fn format_duration(ns: i64) -> String {

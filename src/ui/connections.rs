@@ -375,7 +375,7 @@ fn connection_card_ui(
         for gap in store.gaps().iter().filter(|g| g.connection == row.key) {
             let text = match gap.to {
                 Some(to) => format!(
-                    "gap: disconnected {} → {} ({} ms): nothing published meanwhile was seen",
+                    "gap: disconnected {} -> {} ({} ms): nothing published meanwhile was seen",
                     format::clock(gap.from),
                     format::clock(to),
                     (to - gap.from) / 1_000_000

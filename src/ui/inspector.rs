@@ -165,13 +165,16 @@ pub fn inspector_ui(
         return InspectorAction::None;
     };
     let mut action = InspectorAction::None;
-    ui.horizontal(|ui| {
-        ui.label(
+    ui.add(
+        egui::Label::new(
             RichText::new(&*record.subject)
                 .monospace()
                 .strong()
                 .size(15.0),
-        );
+        )
+        .wrap(),
+    );
+    ui.horizontal(|ui| {
         if ui
             .small_button("Copy")
             .on_hover_text("Copy the subject")

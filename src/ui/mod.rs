@@ -3,10 +3,12 @@
 //! internals.
 
 pub mod connections;
+pub mod flows;
 pub mod format;
 pub mod inspector;
 pub mod json_tree;
 pub mod rates;
+pub mod sequence_diagram;
 pub mod status_bar;
 pub mod subject_tree;
 pub mod traffic;
@@ -15,15 +17,17 @@ pub mod traffic;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum View {
     Traffic,
+    Flows,
     Connections,
 }
 
 impl View {
-    pub const ALL: [View; 2] = [View::Traffic, View::Connections];
+    pub const ALL: [View; 3] = [View::Traffic, View::Flows, View::Connections];
 
     pub fn label(self) -> &'static str {
         match self {
             View::Traffic => "Traffic",
+            View::Flows => "Flows",
             View::Connections => "Connections",
         }
     }

@@ -42,10 +42,17 @@ fn header_block(raw: &[u8]) -> HeaderBlock {
     let text = String::from_utf8_lossy(raw);
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or("");
-    let status = first.strip_prefix("NATS/1.0").map(str::trim).filter(|s| !s.is_empty()).map(|s| {
-        let (code, description) = s.split_once(' ').unwrap_or((s, ""));
-        (code.parse::<u16>().expect("status code"), description.to_owned())
-    });
+    let status = first
+        .strip_prefix("NATS/1.0")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let (code, description) = s.split_once(' ').unwrap_or((s, ""));
+            (
+                code.parse::<u16>().expect("status code"),
+                description.to_owned(),
+            )
+        });
     let pairs: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))

@@ -1,0 +1,384 @@
+//! The flows view: a filterable list of reconstructed flows (counts of each
+//! kind at a glance) and the sequence diagram of the selected one, or of
+//! every flow of its subject in a time window.
+
+use std::time::Duration;
+
+use egui::{Color32, RichText, Sense};
+use egui_extras::{Column, TableBuilder};
+
+use super::format;
+use super::sequence_diagram::{BAD, Diagram, GOOD, RETRY};
+use crate::capture::store::Seq;
+use crate::capture::{SubjectPattern, Timestamp};
+use crate::flow::correlate::FlowCounts;
+use crate::flow::{Correlator, Final, Flow, FlowFilter, FlowId, FlowKind, format_duration};
+
+/// How often the list and its counts are recomputed (they walk all flows).
+const REFRESH_EVERY: f64 = 0.25;
+/// Most flows drawn together in one diagram.
+const MAX_DIAGRAM_FLOWS: usize = 20;
+const MIN_ZOOM: f32 = 0.3;
+const MAX_ZOOM: f32 = 3.0;
+
+pub struct FlowsView {
+    pub filter: FlowFilter,
+    pub subject_filter: String,
+    pub subject_error: Option<String>,
+    pattern: Option<SubjectPattern>,
+    pub selected: Option<FlowId>,
+    /// Show every flow of the selected flow's subject within this window.
+    pub window: Option<Duration>,
+    list: Vec<FlowId>,
+    counts: FlowCounts,
+    refreshed_at: f64,
+    dirty: bool,
+    /// Diagram zoom (1 = natural size).
+    pub zoom: f32,
+}
+
+impl Default for FlowsView {
+    fn default() -> Self {
+        Self {
+            filter: FlowFilter::All,
+            subject_filter: String::new(),
+            subject_error: None,
+            pattern: None,
+            selected: None,
+            window: None,
+            list: Vec::new(),
+            counts: FlowCounts::default(),
+            refreshed_at: f64::NEG_INFINITY,
+            dirty: true,
+            zoom: 1.0,
+        }
+    }
+}
+
+/// What the user asked for.
+pub enum FlowsAction {
+    SelectRecord(Seq),
+    CopyMermaid(String),
+    SaveMermaid(String),
+    /// Save the diagram's area of the screen (in points) as a PNG.
+    SavePng(egui::Rect),
+    /// Ask the server who receives a copy of this record.
+    Trace(Seq),
+}
+
+impl FlowsView {
+    pub fn list(&self) -> &[FlowId] {
+        &self.list
+    }
+
+    pub fn counts(&self) -> FlowCounts {
+        self.counts
+    }
+
+    fn set_subject_filter(&mut self) {
+        let text = self.subject_filter.trim();
+        if text.is_empty() {
+            self.pattern = None;
+            self.subject_error = None;
+        } else {
+            match SubjectPattern::parse(text) {
+                Ok(p) => {
+                    self.pattern = Some(p);
+                    self.subject_error = None;
+                }
+                Err(e) => self.subject_error = Some(e.to_string()),
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Recompute the list and counts if due (a few times a second).
+    pub fn refresh(&mut self, correlator: &Correlator, now: Timestamp, time: f64) {
+        if !self.dirty && time - self.refreshed_at < REFRESH_EVERY {
+            return;
+        }
+        self.list = correlator
+            .select(self.filter, self.pattern.as_ref(), now)
+            .map(|f| f.id)
+            .collect();
+        self.counts = correlator.counts(now);
+        self.refreshed_at = time;
+        self.dirty = false;
+        if self.selected.is_some_and(|id| correlator.get(id).is_none()) {
+            self.selected = None;
+        }
+    }
+
+    /// The flows the diagram shows.
+    fn shown<'a>(&self, correlator: &'a Correlator) -> Vec<&'a Flow> {
+        let Some(selected) = self.selected.and_then(|id| correlator.get(id)) else {
+            return Vec::new();
+        };
+        let Some(window) = self.window else {
+            return vec![selected];
+        };
+        let window = window.as_nanos() as i64;
+        let from = selected.started_at - window / 2;
+        let to = selected.started_at + window / 2;
+        let mut flows: Vec<&Flow> = correlator
+            .flows()
+            .filter(|f| {
+                f.subject == selected.subject
+                    && f.kind == selected.kind
+                    && (from..=to).contains(&f.started_at)
+            })
+            .collect();
+        if flows.len() > MAX_DIAGRAM_FLOWS {
+            // Keep those nearest the selected flow.
+            flows.sort_by_key(|f| (f.started_at - selected.started_at).abs());
+            flows.truncate(MAX_DIAGRAM_FLOWS);
+            flows.sort_by_key(|f| f.started_at);
+        }
+        flows
+    }
+}
+
+fn final_color(f: Option<Final>) -> Color32 {
+    match f {
+        Some(Final::Acked | Final::Replied) => GOOD,
+        Some(Final::Terminated | Final::MaxDeliveries | Final::NoReply) => BAD,
+        Some(Final::Pending) => RETRY,
+        None => Color32::GRAY,
+    }
+}
+
+pub fn flow_list_ui(
+    ui: &mut egui::Ui,
+    view: &mut FlowsView,
+    correlator: &Correlator,
+    now: Timestamp,
+) {
+    let time = ui.input(|i| i.time);
+    view.refresh(correlator, now, time);
+    ui.horizontal_wrapped(|ui| {
+        for filter in FlowFilter::ALL {
+            let count = match filter {
+                FlowFilter::All => view.counts.all,
+                FlowFilter::Retries => view.counts.retries,
+                FlowFilter::Failed => view.counts.failed,
+                FlowFilter::Slow => view.counts.slow,
+            };
+            let text = format!("{} ({})", filter.label(), format::count(count as u64));
+            if ui.selectable_label(view.filter == filter, text).clicked() {
+                view.filter = filter;
+                view.dirty = true;
+            }
+        }
+    });
+    ui.horizontal(|ui| {
+        if super::labelled_text_edit(ui, "Flow subject", &mut view.subject_filter, 180.0).changed()
+        {
+            view.set_subject_filter();
+        }
+    });
+    if let Some(e) = &view.subject_error {
+        ui.colored_label(BAD, e);
+    }
+    if correlator.evicted() > 0 {
+        ui.label(
+            RichText::new(format!(
+                "{} older flows evicted",
+                format::count(correlator.evicted())
+            ))
+            .weak(),
+        );
+    }
+    let start = view
+        .list
+        .first()
+        .and_then(|id| correlator.get(*id))
+        .map_or(0, |f| f.started_at);
+    let mut clicked = None;
+    ui.push_id("flow-list", |ui| {
+        ui.style_mut().interaction.selectable_labels = false;
+        TableBuilder::new(ui)
+            .striped(true)
+            .sense(Sense::click())
+            .stick_to_bottom(true)
+            .column(Column::exact(84.0))
+            .column(Column::exact(64.0))
+            .column(Column::remainder().clip(true))
+            .column(Column::exact(92.0))
+            .header(18.0, |mut h| {
+                for title in ["Time", "Kind", "Flow", "Outcome"] {
+                    h.col(|ui| {
+                        ui.strong(title);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(20.0, view.list.len(), |mut row| {
+                    let Some(flow) = view
+                        .list
+                        .get(row.index())
+                        .and_then(|id| correlator.get(*id))
+                    else {
+                        return;
+                    };
+                    row.set_selected(view.selected == Some(flow.id));
+                    let final_outcome = correlator.final_of(flow, now);
+                    row.col(|ui| {
+                        ui.label(
+                            RichText::new(format!("+{}", format_duration(flow.started_at - start)))
+                                .monospace()
+                                .size(11.0),
+                        );
+                    });
+                    row.col(|ui| {
+                        ui.label(match flow.kind {
+                            FlowKind::Jetstream => "JetStream",
+                            FlowKind::Request => "request",
+                            FlowKind::Publish => "publish",
+                        });
+                    });
+                    row.col(|ui| {
+                        let mut title = crate::flow::export::title(flow);
+                        let retries = flow.deliveries.iter().map(|d| d.count).max().unwrap_or(0);
+                        if retries > 1 {
+                            title.push_str(&format!(" · {retries} deliveries"));
+                        }
+                        if flow.duplicates > 0 || flow.duplicate_of.is_some() {
+                            title.push_str(" · duplicate id");
+                        }
+                        ui.label(title);
+                    });
+                    row.col(|ui| {
+                        let text = match (final_outcome, flow.latency()) {
+                            (Some(Final::Replied), Some(l)) => {
+                                format!("replied {}", format_duration(l))
+                            }
+                            (f, _) => f.map_or("-", Final::label).to_owned(),
+                        };
+                        ui.colored_label(final_color(final_outcome), text);
+                    });
+                    if row.response().clicked() {
+                        clicked = Some(flow.id);
+                    }
+                });
+            });
+    });
+    if let Some(id) = clicked {
+        view.selected = Some(id);
+    }
+}
+
+pub fn diagram_ui(
+    ui: &mut egui::Ui,
+    view: &mut FlowsView,
+    correlator: &Correlator,
+    now: Timestamp,
+) -> Vec<FlowsAction> {
+    let mut actions = Vec::new();
+    let flows = view.shown(correlator);
+    let Some(first) = flows.first() else {
+        ui.centered_and_justified(|ui| {
+            ui.label(
+                RichText::new("Select a flow on the left to see its sequence diagram.").weak(),
+            );
+        });
+        return actions;
+    };
+    let selected = view
+        .selected
+        .and_then(|id| correlator.get(id))
+        .unwrap_or(first);
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(format!(
+            "Flow {}: {}",
+            selected.id,
+            crate::flow::export::title(selected)
+        ));
+        if let Some(p) = &selected.producer {
+            ui.label(format!("producer {p}"));
+        } else {
+            ui.label(RichText::new("producer unknown (no producer header)").weak());
+        }
+        if let Some(id) = &selected.msg_id {
+            ui.label(RichText::new(format!("id {id}")).monospace());
+        }
+        if let Some(trace) = &selected.trace_id {
+            ui.label(RichText::new(format!("trace {trace}")).monospace().weak());
+        }
+        if selected.duplicates > 0 || selected.duplicate_of.is_some() {
+            ui.colored_label(RETRY, "⚠ the same message id was published more than once");
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let mut several = view.window.is_some();
+        if ui.checkbox(&mut several, format!("All {} flows of this subject within", selected.subject)).changed() {
+            view.window = several.then_some(Duration::from_secs(60));
+        }
+        if let Some(window) = &mut view.window {
+            egui::ComboBox::from_id_salt("flow-window")
+                .selected_text(format!("{} s", window.as_secs()))
+                .show_ui(ui, |ui| {
+                    for secs in [10, 60, 300] {
+                        ui.selectable_value(window, Duration::from_secs(secs), format!("{secs} s"));
+                    }
+                });
+        }
+        ui.separator();
+        let text = crate::flow::export::mermaid(&flows);
+        if ui.button("Copy Mermaid").clicked() {
+            actions.push(FlowsAction::CopyMermaid(text.clone()));
+        }
+        if ui.button("Save Mermaid…").clicked() {
+            actions.push(FlowsAction::SaveMermaid(text));
+        }
+        if ui.button("Save PNG…").clicked() {
+            actions.push(FlowsAction::SavePng(ui.max_rect()));
+        }
+        if let Some(seq) = selected.first_record
+            && ui
+                .button("Trace who receives this")
+                .on_hover_text("Publish a traced copy (Nats-Trace-Dest, Nats-Trace-Only: nothing is delivered) and show the server's answer")
+                .clicked()
+        {
+            actions.push(FlowsAction::Trace(seq));
+        }
+        ui.separator();
+        if ui.small_button("-").on_hover_text("Zoom out (Ctrl+wheel)").clicked() {
+            view.zoom = (view.zoom / 1.25).max(MIN_ZOOM);
+        }
+        ui.label(format!("{:.0}%", view.zoom * 100.0));
+        if ui.small_button("+").on_hover_text("Zoom in (Ctrl+wheel)").clicked() {
+            view.zoom = (view.zoom * 1.25).min(MAX_ZOOM);
+        }
+        if ui.small_button("1:1").clicked() {
+            view.zoom = 1.0;
+        }
+    });
+    let no_reply: Vec<bool> = flows
+        .iter()
+        .map(|f| correlator.final_of(f, now) == Some(Final::NoReply) && f.kind == FlowKind::Request)
+        .collect();
+    let diagram = Diagram::new(&flows, &no_reply);
+    let diagram_rect = ui.available_rect_before_wrap();
+    if let Some(FlowsAction::SavePng(rect)) = actions.last_mut() {
+        *rect = diagram_rect;
+    }
+    let mut clicked = None;
+    let zoom = view.zoom;
+    let scroll = egui::ScrollArea::both()
+        .id_salt("diagram-scroll")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let (rect, _) = ui.allocate_exact_size(diagram.size() * zoom, Sense::hover());
+            clicked = diagram.paint(ui, rect.min, zoom);
+        });
+    if ui.rect_contains_pointer(scroll.inner_rect) {
+        let delta = ui.input(|i| i.zoom_delta());
+        if delta != 1.0 {
+            view.zoom = (view.zoom * delta).clamp(MIN_ZOOM, MAX_ZOOM);
+        }
+    }
+    if let Some(seq) = clicked {
+        actions.push(FlowsAction::SelectRecord(seq));
+    }
+    actions
+}
