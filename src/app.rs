@@ -69,6 +69,11 @@ pub struct EventscopeApp {
     file_pick: Option<(FileField, oneshot::Receiver<Option<PathBuf>>)>,
     /// A diagram PNG waiting for its file name: (screen rect, chosen path).
     png_export: Option<(egui::Rect, oneshot::Receiver<Option<PathBuf>>)>,
+    /// A trace asked of the server: (subject, answer).
+    trace_pending: Option<(
+        String,
+        oneshot::Receiver<Result<Vec<crate::flow::trace::TraceEvent>, String>>,
+    )>,
     /// Messages from background work (saved files, errors) for the top bar.
     notices: (
         std::sync::mpsc::Sender<String>,
@@ -125,6 +130,7 @@ impl EventscopeApp {
             show_rates: true,
             file_pick: None,
             png_export: None,
+            trace_pending: None,
             notices: std::sync::mpsc::channel(),
             screenshot: config.screenshot,
             notice: None,
@@ -155,6 +161,7 @@ impl EventscopeApp {
         self.traffic.update(&self.monitor.store);
         self.poll_file_pick();
         self.poll_png_export(ctx);
+        self.poll_trace();
         if let Ok(notice) = self.notices.1.try_recv() {
             self.notice = Some(notice);
         }
@@ -224,6 +231,49 @@ impl EventscopeApp {
             }
             Ok(None) | Err(oneshot::error::TryRecvError::Closed) => self.png_export = None,
             Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+    }
+
+    fn poll_trace(&mut self) {
+        let Some((subject, rx)) = &mut self.trace_pending else {
+            return;
+        };
+        let result = match rx.try_recv() {
+            Err(oneshot::error::TryRecvError::Empty) => return,
+            Ok(result) => result,
+            Err(oneshot::error::TryRecvError::Closed) => {
+                Err("the connection ended before the trace came back".into())
+            }
+        };
+        match result {
+            Ok(events) => {
+                self.flows.trace = Some(crate::flow::trace::trace_flow(
+                    subject,
+                    &events,
+                    now_timestamp(),
+                ));
+                self.view = View::Flows;
+            }
+            Err(e) => self.notice = Some(format!("trace: {e}")),
+        }
+        self.trace_pending = None;
+        self.flows.trace_waiting = false;
+    }
+
+    fn start_trace(&mut self, seq: crate::capture::store::Seq) {
+        let Some(subject) = self.monitor.store.get(seq).map(|r| r.subject.to_string()) else {
+            return;
+        };
+        match self.monitor.trace(seq) {
+            Ok(rx) => {
+                self.trace_pending = Some((subject, rx));
+                self.flows.trace_waiting = true;
+            }
+            Err(e) => {
+                self.notice = Some(format!(
+                    "trace: the record's connection is not available ({e})"
+                ))
+            }
         }
     }
 
@@ -488,9 +538,13 @@ impl EventscopeApp {
                 )
             })
             .inner;
-        if let InspectorAction::FilterSubject(subject) = action {
-            self.traffic.filter_subject(subject);
-            self.view = View::Traffic;
+        match action {
+            InspectorAction::None => {}
+            InspectorAction::FilterSubject(subject) => {
+                self.traffic.filter_subject(subject);
+                self.view = View::Traffic;
+            }
+            InspectorAction::Trace(seq) => self.start_trace(seq),
         }
     }
 
@@ -521,7 +575,7 @@ impl EventscopeApp {
                 FlowsAction::SavePng(rect) => {
                     self.png_export = Some((rect, self.pick_save_path("flow.png")))
                 }
-                FlowsAction::Trace(_) => {}
+                FlowsAction::Trace(seq) => self.start_trace(seq),
             }
         }
     }

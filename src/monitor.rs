@@ -103,6 +103,34 @@ impl Monitor {
         )
     }
 
+    /// Ask the server who would receive a copy of a stored record (message
+    /// tracing; nothing is delivered). The answer arrives on the receiver.
+    pub fn trace(
+        &self,
+        seq: crate::capture::store::Seq,
+    ) -> Result<
+        tokio::sync::oneshot::Receiver<Result<Vec<crate::flow::trace::TraceEvent>, String>>,
+        BrokerError,
+    > {
+        let record = self.store.get(seq).ok_or(BrokerError::UnknownConnection)?;
+        let headers = record
+            .headers
+            .iter()
+            .flat_map(|h| h.iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect();
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.broker.send(
+            record.connection,
+            Command::Trace {
+                subject: record.subject.to_string(),
+                headers,
+                payload: record.payload.clone(),
+                reply,
+            },
+        )?;
+        Ok(rx)
+    }
+
     /// Apply waiting events until none is left or `budget` is spent.
     /// Returns the number of records added.
     pub fn drain(&mut self, budget: Duration) -> usize {

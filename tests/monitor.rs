@@ -261,3 +261,101 @@ fn literal_subscription_to_a_push_deliver_subject_needs_confirmation() {
     }
     assert_eq!(m.pending_confirms.len(), 1);
 }
+
+#[test]
+fn trace_who_receives_a_record_without_delivering_it() {
+    use futures_util::StreamExt;
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let named = |name: &'static str| {
+        let url = server.url();
+        rt.block_on(async move {
+            async_nats::ConnectOptions::new()
+                .name(name)
+                .connect(url)
+                .await
+                .expect("connect")
+        })
+    };
+    let audit = named("audit");
+    let billing_1 = named("billing-1");
+    let billing_2 = named("billing-2");
+    let publisher = named("order-service");
+    let (mut audit_sub, _b1, _b2) = rt.block_on(async {
+        async_nats::jetstream::new(publisher.clone())
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: "ORDERS".into(),
+                subjects: vec!["orders.>".into()],
+                ..Default::default()
+            })
+            .await
+            .expect("stream");
+        let a = audit.subscribe("orders.*").await.expect("sub");
+        let b1 = billing_1
+            .queue_subscribe("orders.created", "billing".into())
+            .await
+            .expect("sub");
+        let b2 = billing_2
+            .queue_subscribe("orders.created", "billing".into())
+            .await
+            .expect("sub");
+        for c in [&audit, &billing_1, &billing_2] {
+            c.flush().await.expect("flush");
+        }
+        (a, b1, b2)
+    });
+    let mut m = monitor(usize::MAX);
+    let key = m.connect(ConnectionProfile::new("tracer", server.url()));
+    wait_state(&mut m, key, "connected", LinkState::is_connected);
+    publish(&rt, &publisher, "orders.created", 0..1);
+    wait_records(&mut m, 1);
+    let seq = m.store.first_seq();
+
+    let answer = m.trace(seq).expect("trace sent");
+    let events = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), answer).await })
+        .expect("answered in time")
+        .expect("sender kept")
+        .expect("trace events");
+    let flow = eventscope::flow::trace::trace_flow("orders.created", &events, 0);
+    let lanes: Vec<&str> = flow.lanes.iter().map(|l| l.name.as_str()).collect();
+    assert!(lanes[0].starts_with("eventscope:tracer (cid"), "{lanes:?}");
+    assert!(
+        lanes.iter().any(|l| l.starts_with("audit (cid")),
+        "{lanes:?}"
+    );
+    assert!(lanes.iter().any(|l| l.starts_with("billing-")), "{lanes:?}");
+    assert!(lanes.contains(&"ORDERS"), "{lanes:?}");
+    let labels: Vec<&str> = flow.steps.iter().map(|s| s.label.as_str()).collect();
+    assert!(
+        labels.contains(&"would deliver (sub orders.*)"),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"would deliver (sub orders.created, queue billing)"),
+        "{labels:?}"
+    );
+    assert_eq!(
+        labels
+            .iter()
+            .filter(|l| l.contains("queue billing"))
+            .count(),
+        1,
+        "one queue member is picked"
+    );
+
+    // Trace-only: the audit subscriber got the original and nothing more.
+    rt.block_on(async {
+        audit_sub.next().await.expect("the original");
+        let more = tokio::time::timeout(Duration::from_millis(300), audit_sub.next()).await;
+        assert!(more.is_err(), "the traced copy must not be delivered");
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while m.dropped_by_clients() != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "trace replies are not counted as losses"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

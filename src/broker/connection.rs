@@ -60,6 +60,13 @@ impl ConnectionTask {
                     Some(Command::Subscribe { spec, confirmed }) => {
                         self.subscribe(&client, spec, confirmed, &busy, &mut pumps).await;
                     }
+                    Some(Command::Trace { subject, headers, payload, reply }) => {
+                        let client = client.clone();
+                        let shared = self.shared.clone();
+                        tokio::spawn(async move {
+                            let _ = reply.send(trace(&client, &shared, subject, headers, payload).await);
+                        });
+                    }
                     Some(Command::Unsubscribe { pattern }) => {
                         if let Some(task) = pumps.remove(&pattern) {
                             task.abort();
@@ -67,7 +74,14 @@ impl ConnectionTask {
                         self.shared.update(|s| s.subscriptions.retain(|x| x.pattern != pattern));
                     }
                 },
-                _ = tick.tick() => self.refresh_server(&client),
+                _ = tick.tick() => {
+                    self.refresh_server(&client);
+                    // Settle the count once traffic pauses (trace replies and
+                    // other in-flight messages may have been counted early).
+                    if busy.all_idle() {
+                        self.shared.measure_drops();
+                    }
+                }
             }
         }
         for (_, task) in pumps {
@@ -263,6 +277,59 @@ impl ConnectionTask {
             .await
             .ok()
             .flatten()
+    }
+}
+
+/// How long to wait for the first trace event, and for more after it (one
+/// per server the message crosses).
+const TRACE_FIRST_WAIT: Duration = Duration::from_secs(2);
+const TRACE_MORE_WAIT: Duration = Duration::from_millis(250);
+
+async fn trace(
+    client: &async_nats::Client,
+    shared: &ConnectionShared,
+    subject: String,
+    headers: Vec<(String, String)>,
+    payload: bytes::Bytes,
+) -> Result<Vec<crate::flow::trace::TraceEvent>, String> {
+    use futures_util::StreamExt;
+    if !client.is_server_compatible(2, 11, 0) {
+        return Err(format!(
+            "message tracing needs nats-server 2.11 or newer; this server is {}",
+            client.server_info().version
+        ));
+    }
+    let inbox = client.new_inbox();
+    let mut events_sub = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut map = async_nats::HeaderMap::new();
+    for (name, value) in &headers {
+        if !name.starts_with("Nats-Trace-") {
+            map.append(name.as_str(), value.as_str());
+        }
+    }
+    map.insert("Nats-Trace-Dest", inbox.as_str());
+    map.insert("Nats-Trace-Only", "true");
+    client
+        .publish_with_headers(subject, map, payload)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = tokio::time::timeout(TRACE_FIRST_WAIT, client.flush()).await;
+    let mut events = Vec::new();
+    let mut wait = TRACE_FIRST_WAIT;
+    while let Ok(Some(message)) = tokio::time::timeout(wait, events_sub.next()).await {
+        shared.add_delivered(1);
+        events.push(crate::flow::trace::parse_trace_event(&message.payload)?);
+        wait = TRACE_MORE_WAIT;
+    }
+    if events.is_empty() {
+        Err(format!(
+            "the server sent no trace event within {TRACE_FIRST_WAIT:?}"
+        ))
+    } else {
+        Ok(events)
     }
 }
 

@@ -42,6 +42,12 @@ pub fn to_record(message: async_nats::Message, connection: ConnectionKey, at: Ti
 #[derive(Default)]
 pub(crate) struct BusyPumps(AtomicUsize);
 
+impl BusyPumps {
+    pub(crate) fn all_idle(&self) -> bool {
+        self.0.load(Ordering::Acquire) == 0
+    }
+}
+
 /// Drain one subscription into batches until it ends or the consumer goes.
 pub(crate) async fn pump(
     mut subscriber: async_nats::Subscriber,

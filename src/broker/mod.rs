@@ -69,6 +69,14 @@ pub enum Command {
     Unsubscribe {
         pattern: String,
     },
+    /// Publish a trace-only copy (`Nats-Trace-Dest`, `Nats-Trace-Only`) and
+    /// return the server's trace events.
+    Trace {
+        subject: String,
+        headers: Vec<(String, String)>,
+        payload: bytes::Bytes,
+        reply: tokio::sync::oneshot::Sender<Result<Vec<crate::flow::trace::TraceEvent>, String>>,
+    },
     Close,
 }
 

@@ -167,7 +167,7 @@ pub struct Flow {
 }
 
 impl Flow {
-    fn new(id: FlowId, kind: FlowKind, subject: &str, at: Timestamp) -> Self {
+    pub(crate) fn new(id: FlowId, kind: FlowKind, subject: &str, at: Timestamp) -> Self {
         Self {
             id,
             kind,
@@ -195,7 +195,7 @@ impl Flow {
         }
     }
 
-    fn lane(&mut self, name: &str, role: Role) -> usize {
+    pub(crate) fn lane(&mut self, name: &str, role: Role) -> usize {
         if let Some(i) = self
             .lanes
             .iter()
@@ -210,7 +210,7 @@ impl Flow {
         self.lanes.len() - 1
     }
 
-    fn step(
+    pub(crate) fn step(
         &mut self,
         at: Timestamp,
         record: Option<Seq>,

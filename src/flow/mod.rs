@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod correlate;
 pub mod export;
+pub mod trace;
 
 pub use correlate::{
     Correlator, Final, Flow, FlowConfig, FlowFilter, FlowId, FlowKind, Outcome, Step, StepKind,

@@ -35,6 +35,11 @@ pub struct FlowsView {
     dirty: bool,
     /// Diagram zoom (1 = natural size).
     pub zoom: f32,
+    /// The server's answer to "who receives this", shown instead of the
+    /// selected flow until closed.
+    pub trace: Option<Flow>,
+    /// A trace was asked for and its answer is awaited.
+    pub trace_waiting: bool,
 }
 
 impl Default for FlowsView {
@@ -51,6 +56,8 @@ impl Default for FlowsView {
             refreshed_at: f64::NEG_INFINITY,
             dirty: true,
             zoom: 1.0,
+            trace: None,
+            trace_waiting: false,
         }
     }
 }
@@ -333,7 +340,9 @@ pub fn diagram_ui(
         if ui.button("Save PNG…").clicked() {
             actions.push(FlowsAction::SavePng(ui.max_rect()));
         }
-        if let Some(seq) = selected.first_record
+        if view.trace_waiting {
+            ui.spinner();
+        } else if let Some(seq) = selected.first_record
             && ui
                 .button("Trace who receives this")
                 .on_hover_text("Publish a traced copy (Nats-Trace-Dest, Nats-Trace-Only: nothing is delivered) and show the server's answer")

@@ -152,6 +152,7 @@ impl InspectorView {
 pub enum InspectorAction {
     None,
     FilterSubject(String),
+    Trace(Seq),
 }
 
 pub fn inspector_ui(
@@ -188,6 +189,13 @@ pub fn inspector_ui(
             .clicked()
         {
             action = InspectorAction::FilterSubject(record.subject.to_string());
+        }
+        if ui
+            .small_button("Trace who receives this")
+            .on_hover_text("Publish a trace-only copy (Nats-Trace-Dest, Nats-Trace-Only: nothing is delivered) and draw the server's answer")
+            .clicked()
+        {
+            action = InspectorAction::Trace(seq);
         }
     });
     egui::Grid::new("inspector-meta")
