@@ -70,10 +70,7 @@ pub struct EventscopeApp {
     /// A diagram PNG waiting for its file name: (screen rect, chosen path).
     png_export: Option<(egui::Rect, oneshot::Receiver<Option<PathBuf>>)>,
     /// A trace asked of the server: (subject, answer).
-    trace_pending: Option<(
-        String,
-        oneshot::Receiver<Result<Vec<crate::flow::trace::TraceEvent>, String>>,
-    )>,
+    trace_pending: Option<(String, oneshot::Receiver<crate::flow::trace::TraceAnswer>)>,
     /// Messages from background work (saved files, errors) for the top bar.
     notices: (
         std::sync::mpsc::Sender<String>,

@@ -108,10 +108,7 @@ impl Monitor {
     pub fn trace(
         &self,
         seq: crate::capture::store::Seq,
-    ) -> Result<
-        tokio::sync::oneshot::Receiver<Result<Vec<crate::flow::trace::TraceEvent>, String>>,
-        BrokerError,
-    > {
+    ) -> Result<tokio::sync::oneshot::Receiver<crate::flow::trace::TraceAnswer>, BrokerError> {
         let record = self.store.get(seq).ok_or(BrokerError::UnknownConnection)?;
         let headers = record
             .headers

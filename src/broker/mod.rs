@@ -75,7 +75,7 @@ pub enum Command {
         subject: String,
         headers: Vec<(String, String)>,
         payload: bytes::Bytes,
-        reply: tokio::sync::oneshot::Sender<Result<Vec<crate::flow::trace::TraceEvent>, String>>,
+        reply: tokio::sync::oneshot::Sender<crate::flow::trace::TraceAnswer>,
     },
     Close,
 }

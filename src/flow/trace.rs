@@ -58,6 +58,9 @@ impl TraceHop {
     }
 }
 
+/// The answer to a trace request: the server's events, or why there are none.
+pub type TraceAnswer = Result<Vec<TraceEvent>, String>;
+
 pub fn parse_trace_event(payload: &[u8]) -> Result<TraceEvent, String> {
     serde_json::from_slice(payload).map_err(|e| format!("not a trace event: {e}"))
 }
