@@ -553,9 +553,21 @@ impl EventscopeApp {
             .show(ui, |ui| {
                 flow_list_ui(ui, &mut self.flows, &self.monitor.flows, now)
             });
+        let directory = self
+            .monitor
+            .profiles()
+            .iter()
+            .find_map(|(key, _)| self.monitor.shared(*key)?.directory())
+            .map(|(d, _)| d);
         let actions = egui::CentralPanel::default()
             .show(ui, |ui| {
-                diagram_ui(ui, &mut self.flows, &self.monitor.flows, now)
+                diagram_ui(
+                    ui,
+                    &mut self.flows,
+                    &self.monitor.flows,
+                    directory.as_deref(),
+                    now,
+                )
             })
             .inner;
         for action in actions {
@@ -589,6 +601,8 @@ impl EventscopeApp {
                     status: shared.status(),
                     delivered: shared.delivered(),
                     dropped: shared.dropped(),
+                    directory: shared.directory().map(|(d, _)| d.connections.len()),
+                    directory_error: shared.directory_error(),
                 })
             })
             .collect();

@@ -197,6 +197,11 @@ pub struct ConnectArgs {
     /// Refuse to connect without TLS.
     #[arg(long)]
     pub tls_required: bool,
+
+    /// The server's HTTP monitoring URL (e.g. http://host:8222): names the
+    /// connections behind subjects and inboxes in flow diagrams.
+    #[arg(long, value_name = "URL")]
+    pub monitoring_url: Option<String>,
 }
 
 impl ConnectArgs {
@@ -244,6 +249,9 @@ impl ConnectArgs {
             client_key: self.tls_key.clone().or(tls.client_key.take()),
             require_tls: self.tls_required || tls.require_tls,
         };
+        if self.monitoring_url.is_some() {
+            profile.monitoring_url = self.monitoring_url.clone();
+        }
         if !subjects.is_empty() {
             profile.subscriptions = subjects.iter().map(SubscriptionSpec::new).collect();
         }

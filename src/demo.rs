@@ -37,6 +37,10 @@ impl Demo {
         self.server.url()
     }
 
+    pub fn monitoring_url(&self) -> String {
+        self.server.monitoring_url()
+    }
+
     /// Start the simulated services on `runtime`; they stop with it.
     pub fn spawn_services(&self, runtime: &tokio::runtime::Handle) {
         let url = self.url();
@@ -242,9 +246,11 @@ async fn fulfillment_worker(url: String) -> DemoResult {
     let mut shipping_dice = Dice::new(0x5eed_0002);
     loop {
         let mut batch = consumer
-            .fetch()
+            // A waiting pull keeps its inbox subscribed, so the server's
+            // connection list can name this worker behind the consumer.
+            .batch()
             .max_messages(5)
-            .expires(Duration::from_secs(1))
+            .expires(Duration::from_secs(2))
             .messages()
             .await?;
         while let Some(message) = batch.next().await {

@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let mut connect = Vec::new();
     if let Some(demo) = &demo {
         let mut profile = ConnectionProfile::new("demo", demo.url());
+        profile.monitoring_url = Some(demo.monitoring_url());
         if !cli.subjects.is_empty() {
             profile.subscriptions = cli.subjects.iter().map(SubscriptionSpec::new).collect();
         }

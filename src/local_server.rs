@@ -46,6 +46,8 @@ pub struct LocalServer {
     bin: PathBuf,
     args: Vec<String>,
     pub port: u16,
+    /// HTTP monitoring port (`/connz`, `/jsz`…).
+    pub monitoring_port: u16,
     /// JetStream store and any config files live here.
     dir: tempfile::TempDir,
     log_path: PathBuf,
@@ -64,12 +66,15 @@ impl LocalServer {
             .prefix("eventscope-nats-")
             .tempdir()?;
         let port = free_port()?;
+        let monitoring_port = free_port()?;
         let log_path = dir.path().join("server.log");
         let mut args = vec![
             "-a".to_owned(),
             "127.0.0.1".to_owned(),
             "-p".to_owned(),
             port.to_string(),
+            "-m".to_owned(),
+            monitoring_port.to_string(),
             "-js".to_owned(),
             "-sd".to_owned(),
             dir.path().join("js").display().to_string(),
@@ -87,6 +92,7 @@ impl LocalServer {
             bin,
             args,
             port,
+            monitoring_port,
             dir,
             log_path,
         };
@@ -146,6 +152,10 @@ impl LocalServer {
 
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn monitoring_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.monitoring_port)
     }
 
     pub fn dir(&self) -> &Path {

@@ -359,3 +359,131 @@ fn trace_who_receives_a_record_without_delivering_it() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
+    use async_nats::jetstream::{self, consumer::pull, stream};
+    use futures_util::StreamExt;
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let named = |name: &'static str| {
+        let url = server.url();
+        rt.block_on(async move {
+            async_nats::ConnectOptions::new()
+                .name(name)
+                .connect(url)
+                .await
+                .expect("connect")
+        })
+    };
+    let pricing = named("pricing");
+    let checkout = named("checkout");
+    let worker = named("worker-conn");
+    let mut m = monitor(usize::MAX);
+    let mut profile = ConnectionProfile::new("ids", server.url());
+    profile.monitoring_url = Some(server.monitoring_url());
+    let key = m.connect(profile);
+    wait_state(&mut m, key, "connected", LinkState::is_connected);
+
+    let (consumer, _service) = rt.block_on(async {
+        let mut service = pricing.subscribe("svc.quote").await.expect("sub");
+        let responder = pricing.clone();
+        let task = tokio::spawn(async move {
+            while let Some(request) = service.next().await {
+                if let Some(reply) = request.reply {
+                    responder.publish(reply, "42".into()).await.expect("reply");
+                }
+            }
+        });
+        pricing.flush().await.expect("flush");
+        checkout
+            .request("svc.quote", "{}".into())
+            .await
+            .expect("reply");
+        let js = jetstream::new(worker.clone());
+        let s = js
+            .create_stream(stream::Config {
+                name: "JOBS".into(),
+                subjects: vec!["jobs.>".into()],
+                ..Default::default()
+            })
+            .await
+            .expect("stream");
+        let consumer: jetstream::consumer::PullConsumer = s
+            .create_consumer(pull::Config {
+                durable_name: Some("runner".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        js.publish("jobs.one", "job".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("ack");
+        (consumer, task)
+    });
+    // A long pull keeps the worker's inbox subscribed while the list is read.
+    let pull = rt.spawn(async move {
+        let mut batch = consumer
+            .batch()
+            .max_messages(2)
+            .expires(Duration::from_secs(8))
+            .messages()
+            .await
+            .expect("pull");
+        while let Some(Ok(message)) = batch.next().await {
+            message.ack().await.expect("ack");
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (request, job) = loop {
+        m.drain(Duration::from_millis(5));
+        let directory = m.shared(key).expect("conn").directory().map(|(d, _)| d);
+        let found = directory.as_ref().and_then(|d| {
+            let request = m.flows.flows().find(|f| f.subject == "svc.quote")?;
+            let job = m
+                .flows
+                .flows()
+                .find(|f| f.subject == "jobs.one" && !f.deliveries.is_empty())?;
+            let pulls = |s: &str, c: &str| {
+                m.flows
+                    .pull_inboxes(s, c)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let request = eventscope::flow::identity::annotate(request, d, pulls);
+            let job = eventscope::flow::identity::annotate(job, d, pulls);
+            let named = job.lanes.iter().any(|l| l.name.starts_with("runner · "))
+                && request.lanes.iter().any(|l| l.name.contains("checkout"));
+            named.then_some((request, job))
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the connection list never named them: {:?}",
+            m.shared(key).expect("conn").directory_error()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lanes: Vec<&str> = request.lanes.iter().map(|l| l.name.as_str()).collect();
+    assert!(lanes[0].starts_with("checkout (cid "), "{lanes:?}");
+    assert!(
+        lanes[1].starts_with("svc.quote (pricing (cid "),
+        "{lanes:?}"
+    );
+    let consumer_lane = job
+        .lanes
+        .iter()
+        .find(|l| l.name.starts_with("runner"))
+        .expect("consumer lane");
+    assert!(
+        consumer_lane.name.starts_with("runner · worker-conn (cid "),
+        "{}",
+        consumer_lane.name
+    );
+    pull.abort();
+}

@@ -25,6 +25,9 @@ pub(crate) struct ConnectionTask {
     pub commands: mpsc::Receiver<Command>,
 }
 
+/// The connection list is fetched every this many seconds.
+const CONNZ_EVERY_TICKS: u64 = 5;
+
 /// Longest wait between two first-connect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -53,6 +56,7 @@ impl ConnectionTask {
             })
             .await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut ticks: u64 = 0;
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -76,6 +80,13 @@ impl ConnectionTask {
                 },
                 _ = tick.tick() => {
                     self.refresh_server(&client);
+                    if ticks.is_multiple_of(CONNZ_EVERY_TICKS)
+                        && let Some(url) = self.profile.monitoring_url.clone()
+                    {
+                        let shared = self.shared.clone();
+                        tokio::task::spawn_blocking(move || shared.set_directory(super::connz::fetch(&url)));
+                    }
+                    ticks += 1;
                     // Settle the count once traffic pauses (trace replies and
                     // other in-flight messages may have been counted early).
                     if busy.all_idle() {

@@ -3,6 +3,7 @@
 //! (or a headless command) sends. Nothing here blocks the caller's thread.
 
 pub mod connection;
+pub mod connz;
 pub mod contexts;
 pub mod ingest;
 pub mod profile;

@@ -23,6 +23,10 @@ pub struct ConnectionProfile {
     pub tls: TlsSettings,
     #[serde(default = "default_subscriptions")]
     pub subscriptions: Vec<SubscriptionSpec>,
+    /// The server's HTTP monitoring endpoint (`http://host:8222`): names the
+    /// connections behind subjects and inboxes in flow diagrams.
+    #[serde(default)]
+    pub monitoring_url: Option<String>,
     /// Keep tokens, passwords and seeds when saving profiles (plain text).
     #[serde(default)]
     pub save_secrets: bool,
@@ -40,6 +44,7 @@ impl ConnectionProfile {
             auth: Auth::None,
             tls: TlsSettings::default(),
             subscriptions: default_subscriptions(),
+            monitoring_url: None,
             save_secrets: false,
         }
     }
@@ -91,6 +96,11 @@ impl ConnectionProfile {
         }
         for sub in &self.subscriptions {
             validate_pattern(&sub.pattern)?;
+        }
+        if let Some(url) = &self.monitoring_url
+            && !url.starts_with("http://")
+        {
+            return Err(ProfileError::BadMonitoringUrl(url.clone()));
         }
         match &self.auth {
             Auth::CredsFile { path } | Auth::NkeyFile { path } if !path.is_file() => {
@@ -195,6 +205,8 @@ pub enum ProfileError {
     MissingFile(PathBuf),
     #[error("cannot use credentials file {}: {reason}", .path.display())]
     BadCredentials { path: PathBuf, reason: String },
+    #[error("'{0}': the monitoring URL must look like http://host:8222")]
+    BadMonitoringUrl(String),
     #[error("a TLS client certificate needs both the certificate and its key")]
     HalfClientCert,
     #[error(transparent)]

@@ -108,6 +108,9 @@ pub struct ConnectionShared {
     /// empty (see `Pumps`).
     dropped: AtomicU64,
     stats: OnceLock<Arc<async_nats::Statistics>>,
+    /// The server's connection list, when a monitoring URL is set.
+    directory: Mutex<Option<(Arc<crate::flow::identity::Directory>, Timestamp)>>,
+    directory_error: Mutex<Option<String>>,
 }
 
 impl ConnectionShared {
@@ -162,6 +165,33 @@ impl ConnectionShared {
     /// full (slow consumer on our side).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_directory(&self, result: Result<crate::flow::identity::Directory, String>) {
+        match result {
+            Ok(directory) => {
+                if let Ok(mut slot) = self.directory.lock() {
+                    *slot = Some((Arc::new(directory), now_timestamp()));
+                }
+                if let Ok(mut e) = self.directory_error.lock() {
+                    *e = None;
+                }
+            }
+            Err(error) => {
+                if let Ok(mut e) = self.directory_error.lock() {
+                    *e = Some(error);
+                }
+            }
+        }
+    }
+
+    /// The latest connection list and when it was fetched.
+    pub fn directory(&self) -> Option<(Arc<crate::flow::identity::Directory>, Timestamp)> {
+        self.directory.lock().ok().and_then(|d| d.clone())
+    }
+
+    pub fn directory_error(&self) -> Option<String> {
+        self.directory_error.lock().ok().and_then(|e| e.clone())
     }
 
     /// Bytes and messages read from the socket, if connected once.

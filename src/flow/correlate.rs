@@ -235,6 +235,11 @@ impl Flow {
         self.lane(&name, Role::Stream)
     }
 
+    /// The reply subject of a request (its inbox).
+    pub fn reply_subject(&self) -> Option<&str> {
+        self.reply_subject.as_deref()
+    }
+
     pub fn is_visible(&self) -> bool {
         self.merged_into.is_none()
     }
@@ -388,6 +393,10 @@ pub struct Correlator {
     by_reply: HashMap<Box<str>, FlowId>,
     by_stream_seq: HashMap<(String, u64), FlowId>,
     by_msg_id: HashMap<String, FlowId>,
+    /// Recent `MSG.NEXT` reply inboxes per (stream, consumer), newest
+    /// last: each pull has its own inbox, and naming the worker needs one
+    /// that the server's connection list still shows.
+    pull_inboxes: HashMap<(String, String), VecDeque<Box<str>>>,
 }
 
 impl Default for Correlator {
@@ -407,7 +416,16 @@ impl Correlator {
             by_reply: HashMap::new(),
             by_stream_seq: HashMap::new(),
             by_msg_id: HashMap::new(),
+            pull_inboxes: HashMap::new(),
         }
+    }
+
+    /// Reply inboxes of a consumer's recent pull requests, newest first.
+    pub fn pull_inboxes(&self, stream: &str, consumer: &str) -> Vec<&str> {
+        self.pull_inboxes
+            .get(&(stream.to_owned(), consumer.to_owned()))
+            .map(|q| q.iter().rev().map(|s| &**s).collect())
+            .unwrap_or_default()
     }
 
     pub fn clear(&mut self) {
@@ -504,7 +522,27 @@ impl Correlator {
             Class::Delivery(ack) => self.on_delivery(seq, record, &ack),
             Class::Ack { ack, body, sync } => self.on_ack(seq, record, &ack, body, sync),
             Class::Advisory(advisory) => self.on_advisory(seq, record, &advisory),
-            Class::Control => {}
+            Class::Control => self.on_control(record),
+        }
+    }
+
+    fn on_control(&mut self, record: &Record) {
+        if let (Some(rest), Some(reply)) = (
+            record.subject.strip_prefix("$JS.API.CONSUMER.MSG.NEXT."),
+            &record.reply,
+        ) && let Some((stream, consumer)) = rest.split_once('.')
+        {
+            const KEEP: usize = 32;
+            let recent = self
+                .pull_inboxes
+                .entry((stream.to_owned(), consumer.to_owned()))
+                .or_default();
+            if recent.back() != Some(reply) {
+                recent.push_back(reply.clone());
+                if recent.len() > KEEP {
+                    recent.pop_front();
+                }
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod correlate;
 pub mod export;
+pub mod identity;
 pub mod trace;
 
 pub use correlate::{

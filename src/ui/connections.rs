@@ -75,6 +75,7 @@ pub struct ConnectionForm {
     pub tls_key: String,
     pub require_tls: bool,
     pub subjects: String,
+    pub monitoring_url: String,
     pub save_secrets: bool,
     pub error: Option<String>,
 }
@@ -96,6 +97,7 @@ impl Default for ConnectionForm {
             tls_key: String::new(),
             require_tls: false,
             subjects: ">".into(),
+            monitoring_url: String::new(),
             save_secrets: false,
             error: None,
         }
@@ -126,6 +128,7 @@ impl ConnectionForm {
                 .collect::<Vec<_>>()
                 .join(" "),
             save_secrets: p.save_secrets,
+            monitoring_url: p.monitoring_url.clone().unwrap_or_default(),
             require_tls: p.tls.require_tls,
             tls_ca: path_text(&p.tls.ca_file),
             tls_cert: path_text(&p.tls.client_cert),
@@ -201,6 +204,8 @@ impl ConnectionForm {
             patterns.into_iter().map(SubscriptionSpec::new).collect()
         };
         profile.save_secrets = self.save_secrets;
+        let monitoring = self.monitoring_url.trim();
+        profile.monitoring_url = (!monitoring.is_empty()).then(|| monitoring.to_owned());
         profile.validate().map_err(|e| e.to_string())?;
         Ok(profile)
     }
@@ -255,6 +260,9 @@ pub struct ConnectionRow<'a> {
     pub status: ConnectionStatus,
     pub delivered: u64,
     pub dropped: u64,
+    /// Connections in the server's list, when a monitoring URL is set.
+    pub directory: Option<usize>,
+    pub directory_error: Option<String>,
 }
 
 pub fn connections_ui(
@@ -383,6 +391,13 @@ fn connection_card_ui(
                 None => format!("gap: disconnected since {}", format::clock(gap.from)),
             };
             ui.colored_label(Color32::from_rgb(230, 150, 60), text);
+        }
+        if let Some(url) = &row.profile.monitoring_url {
+            match (&row.directory, &row.directory_error) {
+                (_, Some(e)) => ui.colored_label(Color32::from_rgb(230, 150, 60), format!("connection list: {e}")),
+                (Some(n), None) => ui.label(format!("connection list from {url}: {n} connections")),
+                (None, None) => ui.label(format!("connection list from {url}: waiting")),
+            };
         }
         for error in status.server_errors.iter().rev().take(3) {
             ui.colored_label(Color32::from_rgb(230, 90, 80), error);
@@ -522,6 +537,8 @@ fn form_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<Conne
             "Remember the secret (saved in plain text)",
         );
     }
+    labelled_text_edit(ui, "Monitoring URL (optional)", &mut form.monitoring_url, 220.0)
+        .on_hover_text("The server's HTTP monitoring port, e.g. http://127.0.0.1:8222: flow diagrams then name the connections behind subjects and inboxes");
     ui.collapsing("TLS", |ui| {
         file_row_ui(
             ui,

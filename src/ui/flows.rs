@@ -12,6 +12,7 @@ use super::sequence_diagram::{BAD, Diagram, GOOD, RETRY};
 use crate::capture::store::Seq;
 use crate::capture::{SubjectPattern, Timestamp};
 use crate::flow::correlate::FlowCounts;
+use crate::flow::identity::{Directory, annotate, audience};
 use crate::flow::{Correlator, Final, Flow, FlowFilter, FlowId, FlowKind, format_duration};
 
 /// How often the list and its counts are recomputed (they walk all flows).
@@ -274,13 +275,45 @@ pub fn flow_list_ui(
     }
 }
 
+/// The diagram of a trace result, with the way back.
+fn trace_ui(ui: &mut egui::Ui, view: &mut FlowsView) {
+    let Some(trace) = &view.trace else {
+        return;
+    };
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(format!("Who receives {}", trace.subject));
+        ui.label(
+            RichText::new("the server's trace of a copy published with Nats-Trace-Only: nothing was delivered or stored")
+                .weak(),
+        );
+    });
+    let diagram = Diagram::new(&[trace], &[]);
+    let zoom = view.zoom;
+    let close = ui.button("Back to the flow").clicked();
+    egui::ScrollArea::both()
+        .id_salt("trace-scroll")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let (rect, _) = ui.allocate_exact_size(diagram.size() * zoom, Sense::hover());
+            diagram.paint(ui, rect.min, zoom);
+        });
+    if close {
+        view.trace = None;
+    }
+}
+
 pub fn diagram_ui(
     ui: &mut egui::Ui,
     view: &mut FlowsView,
     correlator: &Correlator,
+    directory: Option<&Directory>,
     now: Timestamp,
 ) -> Vec<FlowsAction> {
     let mut actions = Vec::new();
+    if view.trace.is_some() {
+        trace_ui(ui, view);
+        return actions;
+    }
     let flows = view.shown(correlator);
     let Some(first) = flows.first() else {
         ui.centered_and_justified(|ui| {
@@ -362,6 +395,41 @@ pub fn diagram_ui(
             view.zoom = 1.0;
         }
     });
+    if let Some(directory) = directory
+        && selected.kind == FlowKind::Publish
+    {
+        let audience = audience(directory, &selected.subject);
+        let text = if audience.is_empty() {
+            "no subscriber (per the server's connection list)".to_owned()
+        } else {
+            format!(
+                "subscribed, per the server's connection list: {}",
+                audience.join("; ")
+            )
+        };
+        ui.label(RichText::new(text).weak());
+    }
+    // Lanes named from the server's connection list, where it knows them.
+    let annotated: Vec<Flow> = match directory {
+        Some(d) => flows
+            .iter()
+            .map(|f| {
+                annotate(f, d, |s, c| {
+                    correlator
+                        .pull_inboxes(s, c)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect()
+                })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let flows: Vec<&Flow> = if annotated.is_empty() {
+        flows
+    } else {
+        annotated.iter().collect()
+    };
     let no_reply: Vec<bool> = flows
         .iter()
         .map(|f| correlator.final_of(f, now) == Some(Final::NoReply) && f.kind == FlowKind::Request)
