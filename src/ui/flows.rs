@@ -336,7 +336,7 @@ pub fn diagram_ui(
         if let Some(p) = &selected.producer {
             ui.label(format!("producer {p}"));
         } else {
-            ui.label(RichText::new("producer unknown (no producer header)").weak());
+            ui.label(RichText::new("no producer header").weak());
         }
         if let Some(id) = &selected.msg_id {
             ui.label(RichText::new(format!("id {id}")).monospace());
