@@ -10,7 +10,12 @@ use bytes::Bytes;
 use eventscope::capture::{HeaderBlock, Record};
 use eventscope::flow::{Correlator, FlowConfig};
 
-fn record(subject: String, reply: Option<String>, payload: &'static [u8], headers: Option<HeaderBlock>) -> Record {
+fn record(
+    subject: String,
+    reply: Option<String>,
+    payload: &'static [u8],
+    headers: Option<HeaderBlock>,
+) -> Record {
     Record {
         received_at: 0,
         connection: 0,
@@ -26,8 +31,14 @@ fn mix(messages: u64) -> Vec<Record> {
     let mut out = Vec::with_capacity(messages as usize * 8);
     for seq in 1..=messages {
         let inbox = format!("_INBOX.bench.{seq}");
-        let headers = HeaderBlock::build(None, [("ce-source", "order-service"), ("Nats-Msg-Id", "m")]);
-        out.push(record("orders.created".into(), Some(inbox.clone()), br#"{"id":1}"#, Some(headers)));
+        let headers =
+            HeaderBlock::build(None, [("ce-source", "order-service"), ("Nats-Msg-Id", "m")]);
+        out.push(record(
+            "orders.created".into(),
+            Some(inbox.clone()),
+            br#"{"id":1}"#,
+            Some(headers),
+        ));
         let ack = format!(r#"{{"stream":"ORDERS","seq":{seq}}}"#);
         out.push(Record {
             payload: Bytes::from(ack),
@@ -35,8 +46,14 @@ fn mix(messages: u64) -> Vec<Record> {
         });
         let deliveries = if seq % 5 == 0 { 3 } else { 1 };
         for count in 1..=deliveries {
-            let ack_subject = format!("$JS.ACK.ORDERS.worker.{count}.{seq}.{seq}.1795352350348894744.0");
-            out.push(record("orders.created".into(), Some(ack_subject.clone()), br#"{"id":1}"#, None));
+            let ack_subject =
+                format!("$JS.ACK.ORDERS.worker.{count}.{seq}.{seq}.1795352350348894744.0");
+            out.push(record(
+                "orders.created".into(),
+                Some(ack_subject.clone()),
+                br#"{"id":1}"#,
+                None,
+            ));
             let body: &'static [u8] = if count < deliveries { b"-NAK" } else { b"+ACK" };
             out.push(record(ack_subject, None, body, None));
         }
@@ -50,7 +67,12 @@ fn mix(messages: u64) -> Vec<Record> {
         }
         if seq % 4 == 0 {
             let reply = format!("_INBOX.req.{seq}");
-            out.push(record("pricing.quote".into(), Some(reply.clone()), br#"{"sku":"A"}"#, None));
+            out.push(record(
+                "pricing.quote".into(),
+                Some(reply.clone()),
+                br#"{"sku":"A"}"#,
+                None,
+            ));
             out.push(record(reply, None, br#"{"price":1}"#, None));
         }
     }

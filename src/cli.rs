@@ -82,6 +82,54 @@ pub enum Command {
     /// Reconstruct flows (requests, JetStream deliveries, retries) from a
     /// capture file.
     Flows(FlowsArgs),
+    /// Replay a capture file into a server, with timing and subject remapping.
+    Replay(Box<ReplayArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A capture file written by `eventscope record` or the app.
+    pub capture: PathBuf,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Original timing, this many times faster (0.1 to 100).
+    #[arg(long, value_name = "X", conflicts_with_all = ["rate", "max"])]
+    pub speed: Option<f64>,
+
+    /// A fixed rate, messages per second.
+    #[arg(long, value_name = "N", conflicts_with = "max")]
+    pub rate: Option<f64>,
+
+    /// As fast as possible.
+    #[arg(long)]
+    pub max: bool,
+
+    /// Send subjects matching FROM to TO (token wildcards carry over),
+    /// e.g. `orders.>=replay.orders.>`. Repeatable; first match wins.
+    #[arg(long, value_name = "FROM=TO")]
+    pub remap: Vec<String>,
+
+    /// Keep `Nats-Msg-Id` (JetStream then deduplicates within its window).
+    #[arg(long)]
+    pub keep_msg_id: bool,
+
+    /// Drop all other headers too.
+    #[arg(long)]
+    pub no_headers: bool,
+
+    /// Do not add the `Eventscope-Replay` header.
+    #[arg(long)]
+    pub no_replay_header: bool,
+
+    /// Only replay records whose subject matches this pattern.
+    #[arg(long, value_name = "PATTERN")]
+    pub subject: Option<String>,
+
+    /// Print the first subjects after remapping and exit without sending.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

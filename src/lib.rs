@@ -4,6 +4,7 @@
 //! `broker` produces `capture::Record`s; `capture` knows nothing of egui or
 //! the network. The headless CLI uses the same `broker` and `capture` code.
 
+pub mod act;
 pub mod app;
 pub mod broker;
 pub mod capture;
@@ -15,5 +16,6 @@ pub mod headless;
 pub mod local_server;
 pub mod monitor;
 pub mod record;
+pub mod replay;
 pub mod screenshot;
 pub mod ui;

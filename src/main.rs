@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Record(args)) => eventscope::headless::record_command(*args),
         Some(Command::Flows(args)) => eventscope::headless::flows_command(args),
+        Some(Command::Replay(args)) => eventscope::replay::replay_command(*args),
         None => eventscope::gui::run(cli),
     }
 }

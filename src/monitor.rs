@@ -128,6 +128,42 @@ impl Monitor {
         Ok(rx)
     }
 
+    /// Send one message on a connection; the outcome arrives on the receiver.
+    pub fn send(
+        &self,
+        key: ConnectionKey,
+        message: crate::act::replay::OutMessage,
+        mode: crate::broker::act::SendMode,
+    ) -> Result<tokio::sync::oneshot::Receiver<crate::broker::act::SendOutcome>, BrokerError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.broker.send(
+            key,
+            Command::Send {
+                message,
+                mode,
+                reply,
+            },
+        )?;
+        Ok(rx)
+    }
+
+    /// Start a background publishing job (repeat or replay) on a connection.
+    pub fn start_job(
+        &self,
+        key: ConnectionKey,
+        job: crate::broker::act::JobSpec,
+    ) -> Result<std::sync::Arc<crate::broker::act::JobProgress>, BrokerError> {
+        let progress = crate::broker::act::JobProgress::new(job.total);
+        self.broker.send(
+            key,
+            Command::Job {
+                job,
+                progress: progress.clone(),
+            },
+        )?;
+        Ok(progress)
+    }
+
     /// Apply waiting events until none is left or `budget` is spent.
     /// Returns the number of records added.
     pub fn drain(&mut self, budget: Duration) -> usize {

@@ -64,6 +64,16 @@ impl ConnectionTask {
                     Some(Command::Subscribe { spec, confirmed }) => {
                         self.subscribe(&client, spec, confirmed, &busy, &mut pumps).await;
                     }
+                    Some(Command::Send { message, mode, reply }) => {
+                        let client = client.clone();
+                        let shared = self.shared.clone();
+                        tokio::spawn(async move {
+                            let _ = reply.send(super::act::send(&client, &shared, message, mode).await);
+                        });
+                    }
+                    Some(Command::Job { job, progress }) => {
+                        tokio::spawn(super::act::run_job(client.clone(), job, progress));
+                    }
                     Some(Command::Trace { subject, headers, payload, reply }) => {
                         let client = client.clone();
                         let shared = self.shared.clone();

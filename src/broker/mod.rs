@@ -2,6 +2,7 @@
 //! subscriptions that hand records over in batches, and the commands the UI
 //! (or a headless command) sends. Nothing here blocks the caller's thread.
 
+pub mod act;
 pub mod connection;
 pub mod connz;
 pub mod contexts;
@@ -69,6 +70,17 @@ pub enum Command {
     },
     Unsubscribe {
         pattern: String,
+    },
+    /// Send one message and report what became of it.
+    Send {
+        message: crate::act::replay::OutMessage,
+        mode: act::SendMode,
+        reply: tokio::sync::oneshot::Sender<act::SendOutcome>,
+    },
+    /// Publish a series of messages in the background.
+    Job {
+        job: act::JobSpec,
+        progress: std::sync::Arc<act::JobProgress>,
     },
     /// Publish a trace-only copy (`Nats-Trace-Dest`, `Nats-Trace-Only`) and
     /// return the server's trace events.

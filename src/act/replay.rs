@@ -1,0 +1,190 @@
+//! Planning a replay: which message goes where and when. Order is always
+//! the captured order; timing is the original spacing divided by a speed
+//! factor, a fixed rate, or as fast as possible.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::remap::{Remap, remap_subject};
+use crate::capture::{Record, Timestamp};
+
+/// Marks replayed messages, so they can be told from the real thing.
+pub const REPLAY_HEADER: &str = "Eventscope-Replay";
+/// JetStream's deduplication id: kept, a replay into the same stream is
+/// deduplicated away within the window; dropped, it is stored again.
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+
+/// A message ready to publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutMessage {
+    pub subject: String,
+    pub reply: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub payload: Bytes,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Timing {
+    /// The captured spacing divided by this factor (2.0 = twice as fast).
+    Original { speed: f64 },
+    /// A fixed number of messages per second.
+    Rate { per_second: f64 },
+    /// As fast as the client can publish.
+    Max,
+}
+
+pub const MIN_SPEED: f64 = 0.1;
+pub const MAX_SPEED: f64 = 100.0;
+
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    pub remaps: Vec<Remap>,
+    pub timing: Timing,
+    pub keep_msg_id: bool,
+    /// Keep the other headers (all but `Nats-Msg-Id`).
+    pub keep_headers: bool,
+    /// Add `Eventscope-Replay: <original time>`.
+    pub mark: bool,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        Self {
+            remaps: Vec::new(),
+            timing: Timing::Original { speed: 1.0 },
+            keep_msg_id: false,
+            keep_headers: true,
+            mark: true,
+        }
+    }
+}
+
+/// When to send message `index` (captured at `at`), from the replay start.
+pub fn send_offset(timing: Timing, first: Timestamp, at: Timestamp, index: usize) -> Duration {
+    match timing {
+        Timing::Original { speed } => {
+            let speed = speed.clamp(MIN_SPEED, MAX_SPEED);
+            let ns = (at - first).max(0) as f64 / speed;
+            Duration::from_nanos(ns as u64)
+        }
+        Timing::Rate { per_second } if per_second > 0.0 => {
+            Duration::from_secs_f64(index as f64 / per_second)
+        }
+        _ => Duration::ZERO,
+    }
+}
+
+/// The message to send for a captured record. Status lines are not sent
+/// (they are the server's, not a client's); replies are dropped, since the
+/// requester's inbox is long gone.
+pub fn replay_message(record: &Record, options: &ReplayOptions) -> OutMessage {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if let Some(block) = &record.headers {
+        for (name, value) in block.iter() {
+            let is_id = name.eq_ignore_ascii_case(MSG_ID_HEADER);
+            if (is_id && options.keep_msg_id)
+                || (!is_id && options.keep_headers && !name.eq_ignore_ascii_case(REPLAY_HEADER))
+            {
+                headers.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+    if options.mark {
+        headers.push((
+            REPLAY_HEADER.to_owned(),
+            crate::capture::file::format_timestamp(record.received_at),
+        ));
+    }
+    OutMessage {
+        subject: remap_subject(&options.remaps, &record.subject),
+        reply: None,
+        headers,
+        payload: record.payload.clone(),
+    }
+}
+
+/// The first `n` (original, replayed) subjects: the dry run.
+pub fn preview(records: &[Record], options: &ReplayOptions, n: usize) -> Vec<(String, String)> {
+    records
+        .iter()
+        .take(n)
+        .map(|r| {
+            (
+                r.subject.to_string(),
+                remap_subject(&options.remaps, &r.subject),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::HeaderBlock;
+
+    fn rec(at_ms: i64) -> Record {
+        Record {
+            received_at: at_ms * 1_000_000,
+            connection: 0,
+            subject: "orders.created".into(),
+            reply: Some("_INBOX.x".into()),
+            headers: Some(HeaderBlock::build(
+                Some((100, "Idle")),
+                [("Nats-Msg-Id", "m1"), ("ce-id", "a")],
+            )),
+            payload: Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[test]
+    fn timing_modes() {
+        let o = |speed| send_offset(Timing::Original { speed }, 0, 2_000_000_000, 5);
+        assert_eq!(o(1.0), Duration::from_secs(2));
+        assert_eq!(o(4.0), Duration::from_millis(500));
+        assert_eq!(o(1000.0), Duration::from_millis(20), "clamped to 100x");
+        assert_eq!(
+            send_offset(Timing::Rate { per_second: 10.0 }, 0, 0, 5),
+            Duration::from_millis(500)
+        );
+        assert_eq!(send_offset(Timing::Max, 0, 9, 5), Duration::ZERO);
+    }
+
+    #[test]
+    fn headers_ids_and_marks() {
+        let options = ReplayOptions {
+            remaps: vec![Remap::parse("orders.>=replay.orders.>").expect("valid")],
+            ..ReplayOptions::default()
+        };
+        let m = replay_message(&rec(0), &options);
+        assert_eq!(m.subject, "replay.orders.created");
+        assert_eq!(m.reply, None);
+        assert_eq!(m.headers[0], ("ce-id".to_owned(), "a".to_owned()));
+        assert_eq!(m.headers[1].0, REPLAY_HEADER);
+        assert_eq!(
+            m.headers.len(),
+            2,
+            "Nats-Msg-Id dropped by default, status never sent"
+        );
+        let keep = ReplayOptions {
+            keep_msg_id: true,
+            mark: false,
+            ..ReplayOptions::default()
+        };
+        let m = replay_message(&rec(0), &keep);
+        assert_eq!(
+            m.headers,
+            [
+                ("Nats-Msg-Id".to_owned(), "m1".to_owned()),
+                ("ce-id".to_owned(), "a".to_owned())
+            ]
+        );
+        assert_eq!(
+            preview(&[rec(0)], &options, 5),
+            [(
+                "orders.created".to_owned(),
+                "replay.orders.created".to_owned()
+            )]
+        );
+    }
+}

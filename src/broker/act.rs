@@ -1,0 +1,330 @@
+//! Publishing on a connection: one message (publish, request, JetStream
+//! publish) with an exact outcome, and background jobs (repeat at a rate,
+//! replay with timing) with progress, pause, resume and cancel.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::status::ConnectionShared;
+use crate::act::replay::OutMessage;
+
+/// How to send one message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SendMode {
+    Publish,
+    Request { timeout: Duration },
+    JetStream { timeout: Duration },
+}
+
+/// What became of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    Published,
+    Reply {
+        headers: Vec<(String, String)>,
+        status: Option<u16>,
+        payload: Bytes,
+        latency: Duration,
+    },
+    PubAck {
+        stream: String,
+        seq: u64,
+        duplicate: bool,
+    },
+    Failed(String),
+}
+
+fn header_map(headers: &[(String, String)]) -> async_nats::HeaderMap {
+    let mut map = async_nats::HeaderMap::new();
+    for (name, value) in headers {
+        map.append(name.as_str(), value.as_str());
+    }
+    map
+}
+
+/// Publish without waiting for anything but the client's buffer.
+pub(crate) async fn publish(
+    client: &async_nats::Client,
+    message: OutMessage,
+) -> Result<(), String> {
+    let headers = header_map(&message.headers);
+    let result = match message.reply {
+        Some(reply) => {
+            client
+                .publish_with_reply_and_headers(message.subject, reply, headers, message.payload)
+                .await
+        }
+        None => {
+            client
+                .publish_with_headers(message.subject, headers, message.payload)
+                .await
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
+
+pub(crate) async fn send(
+    client: &async_nats::Client,
+    shared: &ConnectionShared,
+    message: OutMessage,
+    mode: SendMode,
+) -> SendOutcome {
+    let subject = message.subject.clone();
+    match mode {
+        SendMode::Publish => match publish(client, message).await {
+            Ok(()) => match tokio::time::timeout(Duration::from_secs(5), client.flush()).await {
+                Ok(Ok(())) => SendOutcome::Published,
+                _ => SendOutcome::Failed(
+                    "published, but the server did not confirm in 5 s (disconnected?)".into(),
+                ),
+            },
+            Err(e) => SendOutcome::Failed(e),
+        },
+        SendMode::Request { timeout } => {
+            let request = async_nats::Request::new()
+                .headers(header_map(&message.headers))
+                .payload(message.payload)
+                .timeout(Some(timeout));
+            let started = Instant::now();
+            match client.send_request(subject.clone(), request).await {
+                Ok(reply) => {
+                    shared.add_delivered(1);
+                    SendOutcome::Reply {
+                        headers: reply
+                            .headers
+                            .iter()
+                            .flat_map(|h| {
+                                h.iter().flat_map(|(k, vs)| {
+                                    vs.iter().map(move |v| (k.to_string(), v.to_string()))
+                                })
+                            })
+                            .collect(),
+                        status: reply.status.map(|s| s.as_u16()),
+                        payload: reply.payload,
+                        latency: started.elapsed(),
+                    }
+                }
+                Err(e) => SendOutcome::Failed(match e.kind() {
+                    async_nats::RequestErrorKind::NoResponders => {
+                        format!("no responders: nothing subscribes to {subject}")
+                    }
+                    async_nats::RequestErrorKind::TimedOut => format!(
+                        "timeout: no reply within {timeout:?} (a wildcard monitor in the account, this one included, \
+                         turns 'no responders' into a timeout)"
+                    ),
+                    _ => e.to_string(),
+                }),
+            }
+        }
+        SendMode::JetStream { timeout } => {
+            let mut js = async_nats::jetstream::new(client.clone());
+            js.set_timeout(timeout);
+            let ack = match js
+                .publish_with_headers(
+                    subject.clone(),
+                    header_map(&message.headers),
+                    message.payload,
+                )
+                .await
+            {
+                Ok(future) => future.await,
+                Err(e) => return SendOutcome::Failed(e.to_string()),
+            };
+            match ack {
+                Ok(ack) => {
+                    shared.add_delivered(1);
+                    SendOutcome::PubAck {
+                        stream: ack.stream,
+                        seq: ack.sequence,
+                        duplicate: ack.duplicate,
+                    }
+                }
+                Err(e) => SendOutcome::Failed(match e.kind() {
+                    async_nats::jetstream::context::PublishErrorKind::StreamNotFound => {
+                        format!("no stream matches {subject}")
+                    }
+                    async_nats::jetstream::context::PublishErrorKind::TimedOut => format!(
+                        "no PubAck within {timeout:?}: no stream matches {subject}, or a wildcard monitor hides the \
+                         'no responders' answer"
+                    ),
+                    _ => e.to_string(),
+                }),
+            }
+        }
+    }
+}
+
+/// Produces the `i`-th message of a job and when to send it (from the start).
+pub type MessageSource = Box<dyn FnMut(u64) -> Result<(OutMessage, Duration), String> + Send>;
+
+pub struct JobSpec {
+    pub total: u64,
+    pub next: MessageSource,
+    /// Stop when the next message would be due after this.
+    pub deadline: Option<Duration>,
+}
+
+impl std::fmt::Debug for JobSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobSpec")
+            .field("total", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Live progress of a job; shared with whoever started it.
+#[derive(Debug, Default)]
+pub struct JobProgress {
+    pub total: AtomicU64,
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+    paused: AtomicBool,
+    cancelled: AtomicBool,
+    finished: AtomicBool,
+    elapsed_ms: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl JobProgress {
+    pub fn new(total: u64) -> Arc<Self> {
+        let progress = Self::default();
+        progress.total.store(total, Ordering::Relaxed);
+        Arc::new(progress)
+    }
+
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    pub fn pause(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Time from start to finish (0 while running).
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_millis(self.elapsed_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn fail(&self, error: String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut slot) = self.last_error.lock() {
+            *slot = Some(error);
+        }
+    }
+}
+
+/// Run a job to the end, cancel, or deadline. Order is the source's order.
+pub(crate) async fn run_job(
+    client: async_nats::Client,
+    mut job: JobSpec,
+    progress: Arc<JobProgress>,
+) {
+    let start = Instant::now();
+    let mut paused_for = Duration::ZERO;
+    for i in 0..job.total {
+        while progress.is_paused() && !progress.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            paused_for += Duration::from_millis(20);
+        }
+        if progress.is_cancelled() {
+            break;
+        }
+        let (message, offset) = match (job.next)(i) {
+            Ok(next) => next,
+            Err(e) => {
+                progress.fail(e);
+                continue;
+            }
+        };
+        if job.deadline.is_some_and(|d| offset > d) {
+            break;
+        }
+        let due = start + paused_for + offset;
+        if due > Instant::now() {
+            tokio::time::sleep_until(due.into()).await;
+        }
+        match publish(&client, message).await {
+            Ok(()) => {
+                progress.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => progress.fail(e),
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), client.flush()).await;
+    progress
+        .elapsed_ms
+        .store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    progress.finished.store(true, Ordering::Release);
+}
+
+/// Replay captured records in order, with the options' timing.
+pub fn replay_job(
+    records: Vec<crate::capture::Record>,
+    options: crate::act::replay::ReplayOptions,
+) -> JobSpec {
+    use crate::act::replay::{replay_message, send_offset};
+    let first = records.first().map_or(0, |r| r.received_at);
+    JobSpec {
+        total: records.len() as u64,
+        next: Box::new(move |i| {
+            let record = records.get(i as usize).ok_or("no such record")?;
+            Ok((
+                replay_message(record, &options),
+                send_offset(options.timing, first, record.received_at, i as usize),
+            ))
+        }),
+        deadline: None,
+    }
+}
+
+/// Send a template `count` times, at `rate` per second (or as fast as
+/// possible), stopping after `duration` if given.
+pub fn repeat_job(
+    template: crate::act::template::PublishTemplate,
+    count: u64,
+    rate: Option<f64>,
+    duration: Option<Duration>,
+) -> JobSpec {
+    JobSpec {
+        total: count,
+        next: Box::new(move |i| {
+            let offset = match rate {
+                Some(r) if r > 0.0 => Duration::from_secs_f64(i as f64 / r),
+                _ => Duration::ZERO,
+            };
+            Ok((template.message(i + 1)?, offset))
+        }),
+        deadline: duration,
+    }
+}

@@ -1,0 +1,174 @@
+//! `eventscope replay`: the headless twin of the replay panel. Reads a
+//! capture, connects (no subscriptions), and runs the same replay job as
+//! the GUI, with a progress line and a summary.
+
+use std::io::{BufReader, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::act::remap::Remap;
+use crate::act::replay::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing, preview};
+use crate::broker::act::{JobProgress, replay_job};
+use crate::broker::{Broker, Command, InitialConnect, LinkState};
+use crate::capture::file::CaptureReader;
+use crate::capture::{Record, SubjectPattern};
+use crate::cli::ReplayArgs;
+
+pub fn replay_command(args: ReplayArgs) -> ExitCode {
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eventscope replay: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Read every record of a capture (stopping at the first bad line, said).
+pub fn read_capture(
+    path: &std::path::Path,
+    subject: Option<&SubjectPattern>,
+) -> anyhow::Result<Vec<Record>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader =
+        CaptureReader::new(BufReader::new(file)).with_context(|| path.display().to_string())?;
+    let mut records = Vec::new();
+    while let Some(next) = reader.next_record() {
+        match next {
+            Ok(loaded) if subject.is_none_or(|p| p.matches(&loaded.record.subject)) => {
+                records.push(loaded.record)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!(
+                    "eventscope replay: {e}; replaying the {} records before it",
+                    records.len()
+                );
+                break;
+            }
+        }
+    }
+    Ok(records)
+}
+
+fn options(args: &ReplayArgs) -> anyhow::Result<ReplayOptions> {
+    let timing = match (args.speed, args.rate, args.max) {
+        (_, _, true) => Timing::Max,
+        (_, Some(rate), _) if rate > 0.0 => Timing::Rate { per_second: rate },
+        (_, Some(_), _) => bail!("--rate must be above 0"),
+        (Some(speed), _, _) if (MIN_SPEED..=MAX_SPEED).contains(&speed) => {
+            Timing::Original { speed }
+        }
+        (Some(_), _, _) => bail!("--speed must be between {MIN_SPEED} and {MAX_SPEED}"),
+        _ => Timing::Original { speed: 1.0 },
+    };
+    let remaps = args
+        .remap
+        .iter()
+        .map(|r| Remap::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ReplayOptions {
+        remaps,
+        timing,
+        keep_msg_id: args.keep_msg_id,
+        keep_headers: !args.no_headers,
+        mark: !args.no_replay_header,
+    })
+}
+
+fn run(args: &ReplayArgs) -> anyhow::Result<()> {
+    let options = options(args)?;
+    let subject = args
+        .subject
+        .as_deref()
+        .map(SubjectPattern::parse)
+        .transpose()?;
+    let records = read_capture(&args.capture, subject.as_ref())?;
+    if records.is_empty() {
+        bail!("nothing to replay in {}", args.capture.display());
+    }
+    if args.dry_run {
+        for (from, to) in preview(&records, &options, 20) {
+            println!("{from} -> {to}");
+        }
+        eprintln!("{} records would be replayed", records.len());
+        return Ok(());
+    }
+    let mut profile = args
+        .connect
+        .to_profile(&[])
+        .map_err(anyhow::Error::msg)?
+        .context("give --server URL (or --context NAME)")?;
+    profile.subscriptions.clear();
+    let total = records.len() as u64;
+    let (mut broker, _events) = Broker::new(Arc::new(|| {}))?;
+    let shared = broker.connect(0, profile.clone(), InitialConnect::FailFast);
+    broker.block_on(async {
+        loop {
+            match shared.state() {
+                LinkState::Connected => break,
+                LinkState::Failed(e) | LinkState::AuthError(e) => bail!("{e}"),
+                _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        eprintln!(
+            "eventscope: replaying {total} messages to {} ({:?})",
+            profile.servers, options.timing
+        );
+        let progress = JobProgress::new(total);
+        broker
+            .send(
+                0,
+                Command::Job {
+                    job: replay_job(records, options),
+                    progress: progress.clone(),
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        while !progress.is_finished() {
+            tokio::select! {
+                _ = tick.tick() => print_progress(&progress),
+                _ = tokio::signal::ctrl_c() => progress.cancel(),
+                _ = sigterm.recv() => progress.cancel(),
+            }
+        }
+        print_progress(&progress);
+        eprintln!();
+        let elapsed = progress.elapsed().as_secs_f64();
+        eprintln!(
+            "eventscope: {}: sent {}, failed {}, of {total} in {elapsed:.2} s ({:.0} msg/s)",
+            if progress.is_cancelled() {
+                "cancelled"
+            } else {
+                "done"
+            },
+            progress.sent(),
+            progress.failed(),
+            progress.sent() as f64 / elapsed.max(1e-9)
+        );
+        if let Some(e) = progress.last_error() {
+            eprintln!("eventscope: last error: {e}");
+        }
+        anyhow::Ok(())
+    })?;
+    broker.disconnect(0);
+    Ok(())
+}
+
+fn print_progress(progress: &JobProgress) {
+    let total = progress.total().max(1);
+    let sent = progress.sent();
+    eprint!(
+        "\r{sent}/{total} sent ({:.0}%), {} failed",
+        sent as f64 * 100.0 / total as f64,
+        progress.failed()
+    );
+    let _ = std::io::stderr().flush();
+}
