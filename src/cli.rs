@@ -61,6 +61,7 @@ pub struct Cli {
 pub enum ViewArg {
     Traffic,
     Flows,
+    Publish,
     Connections,
 }
 

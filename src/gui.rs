@@ -60,6 +60,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let view = match cli.view {
         ViewArg::Traffic => View::Traffic,
         ViewArg::Flows => View::Flows,
+        ViewArg::Publish => View::Act,
         ViewArg::Connections => View::Connections,
     };
     let view = if connect.is_empty() {

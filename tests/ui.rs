@@ -362,3 +362,137 @@ fn flow_list_filters_and_the_diagram_selects_records() {
         "shown in the inspector"
     );
 }
+
+fn connected_app(server: &common::LocalServer, view: View) -> Harness<'static, EventscopeApp> {
+    let mut app = app(view);
+    let mut profile = eventscope::broker::ConnectionProfile::new("local", server.url());
+    profile.subscriptions.clear();
+    app.connect(profile);
+    let mut h = harness(app);
+    step_until(&mut h, "connected", |h| {
+        let key = h.state().monitor.profiles()[0].0;
+        h.state()
+            .monitor
+            .shared(key)
+            .is_some_and(|s| s.state().is_connected())
+    });
+    h
+}
+
+#[test]
+fn publish_form_sends_and_validates() {
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(common::client(&server));
+    let mut sub = rt.block_on(async {
+        let s = client.subscribe("ui.>").await.expect("sub");
+        client.flush().await.expect("flush");
+        s
+    });
+    let mut h = connected_app(&server, View::Act);
+    replace_text(&mut h, "Subject", "bad subject");
+    h.get_by_label("Send").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("subject: 'bad subject' contains whitespace")
+            .is_some()
+    );
+
+    replace_text(&mut h, "Subject", "ui.orders");
+    replace_text(&mut h, "Header 1 name", "ce-type");
+    replace_text(&mut h, "value", "order.created");
+    h.get_by_label("Send").click();
+    step_until(&mut h, "published", |h| {
+        h.query_by_label("Published.").is_some()
+    });
+    let got = rt
+        .block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                futures_util::StreamExt::next(&mut sub),
+            )
+            .await
+        })
+        .expect("received")
+        .expect("message");
+    assert_eq!(got.subject.as_str(), "ui.orders");
+    assert_eq!(
+        got.headers
+            .expect("headers")
+            .get("ce-type")
+            .map(|v| v.as_str()),
+        Some("order.created")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&got.payload).expect("JSON payload");
+    assert_eq!(body["order_id"], "ord-1", "placeholders filled in");
+}
+
+#[test]
+fn templates_save_load_and_delete() {
+    let mut h = harness(app(View::Act));
+    h.run_steps(2);
+    replace_text(&mut h, "Subject", "saved.subject");
+    replace_text(&mut h, "Template name", "first");
+    h.get_by_label("Save template").click();
+    h.run_steps(2);
+    assert_eq!(h.state().publish.templates.len(), 1);
+    replace_text(&mut h, "Subject", "changed.subject");
+    h.run_steps(1);
+    h.get_by_label("Load").click();
+    h.run_steps(2);
+    assert_eq!(h.state().publish.template.subject, "saved.subject");
+    h.get_by_label("Delete").click();
+    h.run_steps(2);
+    assert!(h.state().publish.templates.is_empty());
+}
+
+#[test]
+fn replay_panel_runs_with_progress() {
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(common::client(&server));
+    let mut sub = rt.block_on(async {
+        let s = client.subscribe("again.>").await.expect("sub");
+        client.flush().await.expect("flush");
+        s
+    });
+    let mut h = connected_app(&server, View::Act);
+    let key = h.state().monitor.profiles()[0].0;
+    let records: Vec<Record> = (0..50)
+        .map(|i| Record {
+            connection: key,
+            ..wire(&format!("orders.{i}"), None, "{}", i)
+        })
+        .collect();
+    h.state_mut().monitor.add_records(records);
+    h.run_steps(3);
+    replace_text(
+        &mut h,
+        "Remap subjects (FROM=TO, one per line, e.g. orders.>=replay.orders.>)",
+        "orders.>=again.orders.>",
+    );
+    h.get_by_label("as fast as possible").click();
+    h.get_by_label("Preview").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("again.orders.0").is_some(),
+        "dry-run preview"
+    );
+    h.get_by_label("Start replay").click();
+    step_until(&mut h, "the replay to finish", |h| {
+        h.query_by_label_contains("done: sent 50, failed 0")
+            .is_some()
+    });
+    rt.block_on(async {
+        for i in 0..50 {
+            let got = tokio::time::timeout(
+                Duration::from_secs(5),
+                futures_util::StreamExt::next(&mut sub),
+            )
+            .await
+            .expect("in time")
+            .expect("message");
+            assert_eq!(got.subject.as_str(), format!("again.orders.{i}"));
+        }
+    });
+}

@@ -7,6 +7,7 @@
 pub mod file;
 pub mod filter;
 pub mod headers;
+pub mod load;
 pub mod record;
 pub mod store;
 pub mod subject;

@@ -153,6 +153,7 @@ pub enum InspectorAction {
     None,
     FilterSubject(String),
     Trace(Seq),
+    EditAndResend(Seq),
 }
 
 pub fn inspector_ui(
@@ -196,6 +197,13 @@ pub fn inspector_ui(
             .clicked()
         {
             action = InspectorAction::Trace(seq);
+        }
+        if ui
+            .small_button("Edit and resend")
+            .on_hover_text("Fill the publish form from this message")
+            .clicked()
+        {
+            action = InspectorAction::EditAndResend(seq);
         }
     });
     egui::Grid::new("inspector-meta")

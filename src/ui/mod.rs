@@ -7,7 +7,9 @@ pub mod flows;
 pub mod format;
 pub mod inspector;
 pub mod json_tree;
+pub mod publish;
 pub mod rates;
+pub mod replay;
 pub mod sequence_diagram;
 pub mod status_bar;
 pub mod subject_tree;
@@ -18,16 +20,18 @@ pub mod traffic;
 pub enum View {
     Traffic,
     Flows,
+    Act,
     Connections,
 }
 
 impl View {
-    pub const ALL: [View; 3] = [View::Traffic, View::Flows, View::Connections];
+    pub const ALL: [View; 4] = [View::Traffic, View::Flows, View::Act, View::Connections];
 
     pub fn label(self) -> &'static str {
         match self {
             View::Traffic => "Traffic",
             View::Flows => "Flows",
+            View::Act => "Publish & replay",
             View::Connections => "Connections",
         }
     }

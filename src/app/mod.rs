@@ -26,11 +26,15 @@ use crate::ui::status_bar::{StatusFigures, status_bar_ui};
 use crate::ui::subject_tree::subject_tree_ui;
 use crate::ui::traffic::{TrafficView, filter_bar_ui, table_ui};
 
+mod act;
+mod capture_files;
+
 /// Time per frame spent moving records from the broker into the store.
 pub const DRAIN_BUDGET: Duration = Duration::from_millis(4);
 
 const PROFILES_KEY: &str = "eventscope.profiles";
 const BUDGET_KEY: &str = "eventscope.budget_mib";
+const TEMPLATES_KEY: &str = "eventscope.templates";
 
 /// How the app starts.
 pub struct AppConfig {
@@ -62,6 +66,13 @@ pub struct EventscopeApp {
     rates: RatesView,
     pub connections: ConnectionsView,
     pub flows: FlowsView,
+    pub publish: crate::ui::publish::PublishView,
+    pub replay: crate::ui::replay::ReplayView,
+    pending_send: Option<oneshot::Receiver<crate::broker::act::SendOutcome>>,
+    payload_pick: Option<oneshot::Receiver<Option<PathBuf>>>,
+    replay_file: Option<oneshot::Receiver<act::ReplayFile>>,
+    capture_pick: Option<oneshot::Receiver<Option<PathBuf>>>,
+    capture_load: Option<crate::capture::load::CaptureLoad>,
     pub saved_profiles: Vec<ConnectionProfile>,
     contexts: Vec<ConnectionProfile>,
     budget_mib: usize,
@@ -121,6 +132,18 @@ impl EventscopeApp {
             rates: RatesView::default(),
             connections,
             flows: FlowsView::default(),
+            publish: crate::ui::publish::PublishView {
+                templates: storage
+                    .and_then(|s| eframe::get_value(s, TEMPLATES_KEY))
+                    .unwrap_or_default(),
+                ..Default::default()
+            },
+            replay: crate::ui::replay::ReplayView::default(),
+            pending_send: None,
+            payload_pick: None,
+            replay_file: None,
+            capture_pick: None,
+            capture_load: None,
             saved_profiles,
             contexts,
             budget_mib,
@@ -159,6 +182,8 @@ impl EventscopeApp {
         self.poll_file_pick();
         self.poll_png_export(ctx);
         self.poll_trace();
+        self.poll_act();
+        self.poll_capture_files();
         if let Ok(notice) = self.notices.1.try_recv() {
             self.notice = Some(notice);
         }
@@ -331,6 +356,7 @@ impl EventscopeApp {
         match self.view {
             View::Traffic => self.traffic_view_ui(ui, now),
             View::Flows => self.flows_view_ui(ui, now),
+            View::Act => self.act_view_ui(ui),
             View::Connections => self.connections_view_ui(ui),
         }
     }
@@ -365,6 +391,13 @@ impl EventscopeApp {
             (
                 Modifiers::NONE,
                 Key::Num2,
+                Shortcut::Show(View::Flows),
+                false,
+            ),
+            (Modifiers::NONE, Key::Num3, Shortcut::Show(View::Act), false),
+            (
+                Modifiers::NONE,
+                Key::Num4,
                 Shortcut::Show(View::Connections),
                 false,
             ),
@@ -400,6 +433,22 @@ impl EventscopeApp {
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.label(RichText::new("eventscope").strong().size(16.0));
+            ui.separator();
+            ui.menu_button("File", |ui| {
+                if ui.button("Save capture…").clicked() {
+                    self.save_capture();
+                }
+                if ui.button("Load capture…").clicked() {
+                    self.capture_pick = Some(self.pick_open_path());
+                }
+            });
+            if let Some(load) = &self.capture_load {
+                ui.add(
+                    egui::ProgressBar::new(load.progress())
+                        .desired_width(160.0)
+                        .text(format!("loading: {} messages", load.loaded)),
+                );
+            }
             ui.separator();
             for view in View::ALL {
                 ui.selectable_value(&mut self.view, view, view.label());
@@ -542,6 +591,7 @@ impl EventscopeApp {
                 self.view = View::Traffic;
             }
             InspectorAction::Trace(seq) => self.start_trace(seq),
+            InspectorAction::EditAndResend(seq) => self.edit_and_resend(seq),
         }
     }
 
@@ -670,5 +720,6 @@ impl eframe::App for EventscopeApp {
             .collect();
         eframe::set_value(storage, PROFILES_KEY, &profiles);
         eframe::set_value(storage, BUDGET_KEY, &self.budget_mib);
+        eframe::set_value(storage, TEMPLATES_KEY, &self.publish.templates);
     }
 }

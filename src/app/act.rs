@@ -1,0 +1,349 @@
+//! The app's side of publishing and replay: turning the panels' state into
+//! broker jobs and showing what came back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::EventscopeApp;
+use crate::act::replay::preview;
+use crate::act::template::{Encoding, PublishTemplate};
+use crate::broker::act::{SendMode, repeat_job, replay_job};
+use crate::capture::store::Seq;
+use crate::capture::{ConnectionKey, Record};
+use crate::ui::View;
+use crate::ui::publish::{Mode, PublishAction, Repeat, publish_ui};
+use crate::ui::replay::{ReplayAction, Source, replay_ui};
+
+/// A capture file read for replay: (path, records or error).
+pub(super) type ReplayFile = (PathBuf, Result<Vec<Record>, String>);
+
+impl EventscopeApp {
+    /// Connections to publish on: (key, name, connected?).
+    fn targets(&self) -> Vec<(ConnectionKey, String, bool)> {
+        self.monitor
+            .profiles()
+            .iter()
+            .map(|(k, p)| {
+                let up = self
+                    .monitor
+                    .shared(*k)
+                    .is_some_and(|s| s.state().is_connected());
+                (*k, p.name.clone(), up)
+            })
+            .collect()
+    }
+
+    pub(super) fn act_view_ui(&mut self, ui: &mut egui::Ui) {
+        let targets = self.targets();
+        let filtered = self.traffic.visible_rows();
+        let recent = self.recent_records().len();
+        let mut publish_actions = Vec::new();
+        let mut replay_actions = Vec::new();
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.columns(2, |cols| {
+                egui::ScrollArea::vertical()
+                    .id_salt("publish-scroll")
+                    .show(&mut cols[0], |ui| {
+                        publish_actions = publish_ui(ui, &mut self.publish, &targets);
+                    });
+                egui::ScrollArea::vertical()
+                    .id_salt("replay-scroll")
+                    .show(&mut cols[1], |ui| {
+                        replay_actions =
+                            replay_ui(ui, &mut self.replay, &targets, (filtered, recent));
+                    });
+            });
+        });
+        for action in publish_actions {
+            match action {
+                PublishAction::Send => self.send_publish(),
+                PublishAction::LoadPayloadFile => self.payload_pick = Some(self.pick_open_path()),
+                PublishAction::StopJob => {
+                    if let Some(job) = &self.publish.job {
+                        job.cancel();
+                    }
+                }
+            }
+        }
+        self.replay.other_server = self.replay_source_warning();
+        for action in replay_actions {
+            match action {
+                ReplayAction::PickFile => {
+                    let rx = self.pick_open_path();
+                    let (tx, file_rx) = oneshot::channel();
+                    self.monitor.spawn(async move {
+                        if let Ok(Some(path)) = rx.await {
+                            let read_path = path.clone();
+                            let records = tokio::task::spawn_blocking(move || {
+                                crate::replay::read_capture(&read_path, None)
+                                    .map_err(|e| format!("{e:#}"))
+                            })
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()));
+                            let _ = tx.send((path, records));
+                        }
+                    });
+                    self.replay_file = Some(file_rx);
+                }
+                ReplayAction::Preview => match (self.replay.options(), self.replay_records()) {
+                    (Ok(options), Ok(records)) => {
+                        self.replay.preview = preview(&records, &options, 10);
+                        self.replay.error = None;
+                    }
+                    (Err(e), _) | (_, Err(e)) => self.replay.error = Some(e),
+                },
+                ReplayAction::Start => self.start_replay(),
+            }
+        }
+    }
+
+    fn send_publish(&mut self) {
+        let view = &mut self.publish;
+        view.error = None;
+        view.outcome = None;
+        let Some(key) = view.connection else {
+            view.error = Some("add a connection first".into());
+            return;
+        };
+        if let Err(e) = view.template.check() {
+            view.error = Some(e);
+            return;
+        }
+        let timeout = Duration::from_millis(view.timeout_ms);
+        let mode = match view.mode {
+            Mode::Publish => SendMode::Publish,
+            Mode::Request => SendMode::Request { timeout },
+            Mode::JetStream => SendMode::JetStream { timeout },
+        };
+        let result = match view.repeat {
+            Repeat::Once => match view.template.message(1) {
+                Ok(message) => self.monitor.send(key, message, mode).map(|rx| {
+                    self.pending_send = Some(rx);
+                    self.publish.waiting = true;
+                }),
+                Err(e) => {
+                    view.error = Some(e);
+                    return;
+                }
+            },
+            Repeat::Times | Repeat::Rate => {
+                let (count, rate, duration) = match view.repeat {
+                    Repeat::Times => (view.count, None, None),
+                    _ => (
+                        (view.rate * view.duration_s).ceil() as u64,
+                        Some(view.rate),
+                        Some(Duration::from_secs_f64(view.duration_s)),
+                    ),
+                };
+                let job = repeat_job(view.template.clone(), count, rate, duration);
+                self.monitor
+                    .start_job(key, job)
+                    .map(|progress| self.publish.job = Some(progress))
+            }
+        };
+        if let Err(e) = result {
+            self.publish.error = Some(format!("cannot send: {e}"));
+        }
+    }
+
+    /// Records seen in the last `replay.last_seconds` before the newest.
+    fn recent_records(&self) -> Vec<Seq> {
+        let store = &self.monitor.store;
+        let Some(latest) = store.latest().map(|r| r.received_at) else {
+            return Vec::new();
+        };
+        let from = latest - (self.replay.last_seconds * 1e9) as i64;
+        let mut seqs: Vec<Seq> = store
+            .iter()
+            .rev()
+            .take_while(|(_, r)| r.received_at >= from)
+            .map(|(s, _)| s)
+            .collect();
+        seqs.reverse();
+        seqs
+    }
+
+    /// The records the replay panel points at, in order.
+    fn replay_records(&self) -> Result<Vec<Record>, String> {
+        let store = &self.monitor.store;
+        let seqs: Vec<Seq> = match self.replay.source {
+            Source::Selected => self.traffic.selected.into_iter().collect(),
+            Source::Filtered => self.traffic.index.seqs().collect(),
+            Source::LastSeconds => self.recent_records(),
+            Source::File => {
+                return self
+                    .replay
+                    .file_records
+                    .as_ref()
+                    .map(|r| r.as_ref().clone())
+                    .ok_or_else(|| "choose a capture file first".to_owned());
+            }
+        };
+        let records: Vec<Record> = seqs
+            .into_iter()
+            .filter_map(|s| store.get(s).cloned())
+            .collect();
+        if records.is_empty() {
+            return Err("nothing to replay: select a message or widen the filter".into());
+        }
+        Ok(records)
+    }
+
+    /// A warning when the records come from another connection than the target.
+    fn replay_source_warning(&self) -> Option<String> {
+        let target = self.replay.connection?;
+        let store = &self.monitor.store;
+        let target_name = store.connection_name(target).to_owned();
+        let from_file = self.replay.source == Source::File;
+        let sample: Vec<ConnectionKey> = match self.replay.source {
+            Source::Selected => self
+                .traffic
+                .selected
+                .and_then(|s| store.get(s))
+                .map(|r| r.connection)
+                .into_iter()
+                .collect(),
+            Source::Filtered => self
+                .traffic
+                .index
+                .seqs()
+                .take(1000)
+                .filter_map(|s| store.get(s))
+                .map(|r| r.connection)
+                .collect(),
+            _ => Vec::new(),
+        };
+        if from_file {
+            return Some(format!(
+                "These records come from a file, not from {target_name}."
+            ));
+        }
+        let others: Vec<&str> = sample
+            .iter()
+            .filter(|k| **k != target)
+            .map(|k| store.connection_name(*k))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        (!others.is_empty()).then(|| {
+            format!(
+                "These records were captured on {}; you are replaying into {target_name}.",
+                others.join(", ")
+            )
+        })
+    }
+
+    fn start_replay(&mut self) {
+        self.replay.error = None;
+        let Some(key) = self.replay.connection else {
+            self.replay.error = Some("add a connection first".into());
+            return;
+        };
+        let options = match self.replay.options() {
+            Ok(o) => o,
+            Err(e) => {
+                self.replay.error = Some(e);
+                return;
+            }
+        };
+        let records = match self.replay_records() {
+            Ok(r) => r,
+            Err(e) => {
+                self.replay.error = Some(e);
+                return;
+            }
+        };
+        match self.monitor.start_job(key, replay_job(records, options)) {
+            Ok(progress) => self.replay.job = Some(progress),
+            Err(e) => self.replay.error = Some(format!("cannot start: {e}")),
+        }
+    }
+
+    /// Outcomes, payload files and replay files that came back.
+    pub(super) fn poll_act(&mut self) {
+        if let Some(rx) = &mut self.pending_send {
+            match rx.try_recv() {
+                Ok(outcome) => {
+                    self.publish.outcome = Some(outcome);
+                    self.publish.waiting = false;
+                    self.pending_send = None;
+                }
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    self.publish.error = Some("the connection ended before an answer".into());
+                    self.publish.waiting = false;
+                    self.pending_send = None;
+                }
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+        }
+        if let Some(rx) = &mut self.payload_pick {
+            match rx.try_recv() {
+                Ok(Some(path)) => {
+                    match std::fs::read(&path) {
+                        Ok(bytes) => set_payload(&mut self.publish.template, bytes),
+                        Err(e) => {
+                            self.publish.error =
+                                Some(format!("cannot read {}: {e}", path.display()))
+                        }
+                    }
+                    self.payload_pick = None;
+                }
+                Ok(None) | Err(oneshot::error::TryRecvError::Closed) => self.payload_pick = None,
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+        }
+        if let Some(rx) = &mut self.replay_file {
+            match rx.try_recv() {
+                Ok((path, result)) => {
+                    match result {
+                        Ok(records) => {
+                            self.replay.file_records = Some(Arc::new(records));
+                            self.replay.source = Source::File;
+                        }
+                        Err(e) => self.replay.error = Some(e),
+                    }
+                    self.replay.file = Some(path);
+                    self.replay_file = None;
+                }
+                Err(oneshot::error::TryRecvError::Closed) => self.replay_file = None,
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+        }
+    }
+
+    /// Fill the publish form from a captured record.
+    pub(super) fn edit_and_resend(&mut self, seq: Seq) {
+        if let Some(record) = self.monitor.store.get(seq) {
+            let name = self.publish.template.name.clone();
+            self.publish.template = PublishTemplate {
+                name,
+                ..PublishTemplate::from_record(record)
+            };
+            self.publish.connection = Some(record.connection);
+            self.publish.outcome = None;
+            self.view = View::Act;
+        }
+    }
+}
+
+/// A file's bytes as the payload: text if it is UTF-8, else base64.
+fn set_payload(template: &mut PublishTemplate, bytes: Vec<u8>) {
+    use base64::Engine;
+    match String::from_utf8(bytes) {
+        Ok(text) => {
+            template.encoding = if serde_json::from_str::<serde_json::Value>(&text).is_ok() {
+                Encoding::Json
+            } else {
+                Encoding::Text
+            };
+            template.payload = text;
+        }
+        Err(e) => {
+            template.encoding = Encoding::Base64;
+            template.payload = base64::engine::general_purpose::STANDARD.encode(e.into_bytes());
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Saving the store as a capture file and loading one back, both off the
+//! UI thread; loading feeds the store and the flows in per-frame batches.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use super::{DRAIN_BUDGET, EventscopeApp};
+use crate::capture::file::{CaptureHeader, CaptureWriter};
+use crate::capture::load::{CaptureLoad, LoadEvent};
+
+impl EventscopeApp {
+    /// Ask for a file to open, on the background runtime.
+    pub(super) fn pick_open_path(&self) -> oneshot::Receiver<Option<PathBuf>> {
+        let (tx, rx) = oneshot::channel();
+        self.monitor.spawn(async move {
+            let picked = rfd::AsyncFileDialog::new()
+                .pick_file()
+                .await
+                .map(|f| f.path().to_path_buf());
+            let _ = tx.send(picked);
+        });
+        rx
+    }
+
+    /// Save every retained record (a snapshot: records share their bytes).
+    pub(super) fn save_capture(&mut self) {
+        let rx = self.pick_save_path("capture.jsonl");
+        let store = &self.monitor.store;
+        let names = store.connection_names().to_vec();
+        let records: Vec<_> = store.iter().map(|(_, r)| r.clone()).collect();
+        let servers: Vec<String> = self
+            .monitor
+            .profiles()
+            .iter()
+            .flat_map(|(_, p)| p.server_list())
+            .collect();
+        let notices = self.notices.0.clone();
+        self.monitor.spawn(async move {
+            let Ok(Some(path)) = rx.await else {
+                return;
+            };
+            let message = tokio::task::spawn_blocking(move || {
+                let write = || -> std::io::Result<u64> {
+                    let file = std::fs::File::create(&path)?;
+                    let mut w = CaptureWriter::new(
+                        std::io::BufWriter::with_capacity(1 << 20, file),
+                        &CaptureHeader::new(servers),
+                    )?;
+                    for r in &records {
+                        w.write(r, names.get(usize::from(r.connection)).map_or("?", |n| n))?;
+                    }
+                    w.flush()?;
+                    Ok(w.written())
+                };
+                match write() {
+                    Ok(n) => format!("saved {n} messages to {}", path.display()),
+                    Err(e) => format!("cannot save {}: {e}", path.display()),
+                }
+            })
+            .await
+            .unwrap_or_else(|e| e.to_string());
+            let _ = notices.send(message);
+        });
+    }
+
+    pub(super) fn load_capture(&mut self, path: PathBuf) {
+        match CaptureLoad::start(&path) {
+            Ok(load) => {
+                self.traffic.clear();
+                self.monitor.clear();
+                self.capture_load = Some(load);
+            }
+            Err(e) => self.notice = Some(format!("cannot open {}: {e}", path.display())),
+        }
+    }
+
+    /// Take in loaded batches within the frame budget.
+    pub(super) fn poll_capture_files(&mut self) {
+        if let Some(rx) = &mut self.capture_pick {
+            match rx.try_recv() {
+                Ok(Some(path)) => {
+                    self.capture_pick = None;
+                    self.load_capture(path);
+                }
+                Ok(None) | Err(oneshot::error::TryRecvError::Closed) => self.capture_pick = None,
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+        }
+        let Some(load) = &mut self.capture_load else {
+            return;
+        };
+        let start = Instant::now();
+        while start.elapsed() < DRAIN_BUDGET {
+            match load.events.try_recv() {
+                Ok(LoadEvent::Records(batch)) => {
+                    load.loaded += batch.len() as u64;
+                    let records: Vec<_> = batch
+                        .into_iter()
+                        .map(|mut item| {
+                            item.record.connection =
+                                self.monitor.store.intern_connection(&item.connection);
+                            item.record
+                        })
+                        .collect();
+                    self.monitor.add_records(records);
+                }
+                Ok(LoadEvent::Done(error)) => {
+                    let path = load.path.display().to_string();
+                    self.notice = Some(match error {
+                        None => format!("loaded {} messages from {path}", load.loaded),
+                        Some(e) => {
+                            format!("{path}: {e}; kept the {} messages before it", load.loaded)
+                        }
+                    });
+                    self.capture_load = None;
+                    return;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
