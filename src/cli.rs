@@ -52,6 +52,12 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "KIND")]
     pub flow: Option<FlowPick>,
 
+    /// With --screenshot: start replaying the captured `orders.>` traffic
+    /// (remapped to `replay.orders.>`, at a quarter of the original speed)
+    /// and take the picture while it runs.
+    #[arg(long, requires = "screenshot")]
+    pub start_replay: bool,
+
     /// Window size for screenshots, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900")]
     pub window_size: String,

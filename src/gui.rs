@@ -75,7 +75,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } else {
             Duration::from_secs(2)
         };
-        ScreenshotPlan::new(path, select, cli.flow, wait)
+        ScreenshotPlan::new(path, select, cli.flow, cli.start_replay, wait)
     });
     if screenshot_mode {
         std::thread::spawn(|| {

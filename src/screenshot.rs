@@ -22,6 +22,8 @@ pub struct ScreenshotPlan {
     path: PathBuf,
     select: Option<SubjectPattern>,
     flow: Option<FlowPick>,
+    /// Start a replay of the captured orders first (to show one running).
+    replay: bool,
     /// Records the store must hold before the picture is worth taking.
     min_records: usize,
     /// Time for the rate plot to show some history.
@@ -36,6 +38,7 @@ pub enum PlanStep {
     Nothing,
     Select(Seq),
     SelectFlow(FlowId, Option<Seq>),
+    StartReplay,
     Exit(Result<(), String>),
 }
 
@@ -44,12 +47,14 @@ impl ScreenshotPlan {
         path: PathBuf,
         select: Option<SubjectPattern>,
         flow: Option<FlowPick>,
+        replay: bool,
         min_wait: Duration,
     ) -> Self {
         Self {
             path,
             select,
             flow,
+            replay,
             min_records: 20,
             min_wait,
             started: Instant::now(),
@@ -100,6 +105,11 @@ impl ScreenshotPlan {
             Phase::Waiting => {
                 if store.len() < self.min_records || self.started.elapsed() < self.min_wait {
                     return PlanStep::Nothing;
+                }
+                if self.replay {
+                    // Let the replay run a few seconds before the picture.
+                    self.phase = Phase::Settling { frames_left: 50 };
+                    return PlanStep::StartReplay;
                 }
                 if self.flow.is_some() {
                     let Some((flow, record)) = self.pick_flow(flows) else {

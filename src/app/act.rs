@@ -314,6 +314,23 @@ impl EventscopeApp {
         }
     }
 
+    /// Screenshot mode: replay the captured orders, slowed down, remapped.
+    pub(super) fn start_demo_replay(&mut self) {
+        self.view = View::Act;
+        self.traffic.filter_subject("orders.>".into());
+        self.traffic.index.update(&self.monitor.store, usize::MAX);
+        self.replay.source = Source::Filtered;
+        self.replay.remaps = "orders.>=replay.orders.>".into();
+        self.replay.speed = 0.25;
+        self.replay.connection = self.monitor.profiles().first().map(|(k, _)| *k);
+        if let Ok(options) = self.replay.options()
+            && let Ok(records) = self.replay_records()
+        {
+            self.replay.preview = preview(&records, &options, 6);
+        }
+        self.start_replay();
+    }
+
     /// Fill the publish form from a captured record.
     pub(super) fn edit_and_resend(&mut self, seq: Seq) {
         if let Some(record) = self.monitor.store.get(seq) {

@@ -190,6 +190,7 @@ impl EventscopeApp {
         if let Some(plan) = &mut self.screenshot {
             match plan.step(ctx, &self.monitor.store, &self.monitor.flows) {
                 PlanStep::Nothing => {}
+                PlanStep::StartReplay => self.start_demo_replay(),
                 PlanStep::SelectFlow(flow, record) => {
                     self.flows.selected = Some(flow);
                     self.traffic.selected = record;
