@@ -142,7 +142,10 @@ impl Broker {
     /// Start the runtime. Events arrive on the returned receiver.
     pub fn new(waker: Waker) -> Result<(Self, mpsc::Receiver<BrokerEvent>), BrokerError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            // One thread: the client's reader and our subscription tasks hand
+            // messages to each other without cross-thread wake-ups, and the
+            // other core stays free for the UI thread.
+            .worker_threads(1)
             .thread_name("eventscope-net")
             .enable_all()
             .build()?;

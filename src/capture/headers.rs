@@ -23,7 +23,8 @@ impl HeaderBlock {
         status: Option<(u16, &str)>,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Self {
-        let mut text = String::new();
+        let pairs = pairs.into_iter();
+        let mut text = String::with_capacity(64 * pairs.size_hint().0.max(1));
         if let Some((code, description)) = status {
             text.push_str(STATUS_PREFIX);
             text.push_str(&code.to_string());
@@ -96,7 +97,7 @@ impl HeaderBlock {
 }
 
 fn push_clean(out: &mut String, s: &str) {
-    if s.contains(['\n', '\r']) {
+    if memchr::memchr2(b'\n', b'\r', s.as_bytes()).is_some() {
         out.extend(
             s.chars()
                 .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),

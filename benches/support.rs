@@ -1,0 +1,84 @@
+//! Shared by the benchmarks: a private nats-server, a publisher in a child
+//! process (the bench binary re-run with `--publish`), RSS, medians.
+#![allow(dead_code)]
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use bytes::Bytes;
+pub use eventscope::local_server::LocalServer;
+
+pub const SUBJECT_PREFIX: &str = "bench";
+
+pub fn server() -> LocalServer {
+    LocalServer::start().unwrap_or_else(|e| panic!("benchmarks need nats-server: {e}"))
+}
+
+/// If this process was started as the publisher, publish and exit.
+pub fn maybe_publisher() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--publish") {
+        let url = args[i + 1].clone();
+        let count: u64 = args[i + 2].parse().expect("count");
+        let size: usize = args[i + 3].parse().expect("size");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(publish(&url, count, size));
+        std::process::exit(0);
+    }
+}
+
+/// 3 `ce-*` headers and a `size`-byte payload, on 4 subjects.
+pub fn headers() -> async_nats::HeaderMap {
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("ce-source", "bench-publisher");
+    h.insert("ce-type", "com.example.bench");
+    h.insert("ce-id", "0000000000000000");
+    h
+}
+
+pub async fn publish(url: &str, count: u64, size: usize) {
+    let client = async_nats::connect(url).await.expect("publisher connects");
+    let payload = Bytes::from(vec![b'x'; size]);
+    let subjects: Vec<String> = (0..4).map(|i| format!("{SUBJECT_PREFIX}.s{i}")).collect();
+    let headers = headers();
+    for i in 0..count {
+        client
+            .publish_with_headers(
+                subjects[(i % 4) as usize].clone(),
+                headers.clone(),
+                payload.clone(),
+            )
+            .await
+            .expect("publish");
+    }
+    client.flush().await.expect("flush");
+}
+
+/// Start the publisher process.
+pub fn start_publisher(url: &str, count: u64, size: usize) -> Child {
+    Command::new(std::env::current_exe().expect("bench binary"))
+        .args(["--publish", url, &count.to_string(), &size.to_string()])
+        .spawn()
+        .expect("start publisher")
+}
+
+/// Resident set size of this process, in bytes.
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+pub const IDLE: Duration = Duration::from_secs(3);
