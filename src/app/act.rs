@@ -39,7 +39,7 @@ impl EventscopeApp {
     pub(super) fn act_view_ui(&mut self, ui: &mut egui::Ui) {
         let targets = self.targets();
         let filtered = self.traffic.visible_rows();
-        let recent = self.recent_records().len();
+        let recent = self.recent_count();
         let mut publish_actions = Vec::new();
         let mut replay_actions = Vec::new();
         egui::CentralPanel::default().show(ui, |ui| {
@@ -149,21 +149,22 @@ impl EventscopeApp {
         }
     }
 
+    /// Where "the last N seconds" starts: N seconds before the newest record.
+    fn recent_start(&self) -> Option<crate::capture::Timestamp> {
+        let latest = self.monitor.store.latest()?.received_at;
+        Some(latest - (self.replay.last_seconds * 1e9) as i64)
+    }
+
+    fn recent_count(&self) -> usize {
+        self.recent_start()
+            .map_or(0, |from| self.monitor.store.count_since(from))
+    }
+
     /// Records seen in the last `replay.last_seconds` before the newest.
     fn recent_records(&self) -> Vec<Seq> {
-        let store = &self.monitor.store;
-        let Some(latest) = store.latest().map(|r| r.received_at) else {
-            return Vec::new();
-        };
-        let from = latest - (self.replay.last_seconds * 1e9) as i64;
-        let mut seqs: Vec<Seq> = store
-            .iter()
-            .rev()
-            .take_while(|(_, r)| r.received_at >= from)
-            .map(|(s, _)| s)
-            .collect();
-        seqs.reverse();
-        seqs
+        self.recent_start()
+            .map(|from| self.monitor.store.seqs_since(from).collect())
+            .unwrap_or_default()
     }
 
     /// The records the replay panel points at, in order.

@@ -163,6 +163,18 @@ impl Store {
             .map(move |(i, r)| (first + i as Seq, r))
     }
 
+    /// Retained records received at or after `since` (records arrive in
+    /// time order, so this is a binary search).
+    pub fn count_since(&self, since: Timestamp) -> usize {
+        self.records.len() - self.records.partition_point(|r| r.received_at < since)
+    }
+
+    /// Sequence numbers of the records received at or after `since`.
+    pub fn seqs_since(&self, since: Timestamp) -> std::ops::Range<Seq> {
+        let skip = self.records.partition_point(|r| r.received_at < since);
+        self.first_seq + skip as Seq..self.end_seq()
+    }
+
     pub fn latest(&self) -> Option<&Record> {
         self.records.back()
     }

@@ -166,6 +166,22 @@ impl SubjectTree {
         children
     }
 
+    /// At most `max` children for display: the busiest, sorted by name, and
+    /// how many were left out. Linear in the child count, never sorting all.
+    pub fn children_for_display(&self, id: NodeId, max: usize) -> (Vec<NodeId>, usize) {
+        let mut children: Vec<NodeId> =
+            self.nodes[id as usize].children.values().copied().collect();
+        let hidden = children.len().saturating_sub(max);
+        if hidden > 0 {
+            children.select_nth_unstable_by(max, |a, b| {
+                self.node(*b).messages.cmp(&self.node(*a).messages)
+            });
+            children.truncate(max);
+        }
+        children.sort_by(|a, b| self.node(*a).name.cmp(&self.node(*b).name));
+        (children, hidden)
+    }
+
     /// The dotted path of a node, e.g. `orders.created`.
     pub fn path(&self, id: NodeId) -> String {
         let mut tokens = Vec::new();
@@ -330,6 +346,20 @@ mod tests {
         let rest = tree.sorted_children(inbox)[0];
         assert_eq!(tree.node(rest).messages, 100);
         assert_eq!(tree.filter_pattern(rest), "_INBOX.>");
+    }
+
+    #[test]
+    fn display_keeps_the_busiest_children() {
+        let mut tree = SubjectTree::new();
+        for i in 0..50 {
+            for _ in 0..=i {
+                tree.record(&format!("s.{i:02}"), 1, 0);
+            }
+        }
+        let s = tree.sorted_children(ROOT)[0];
+        let (shown, hidden) = tree.children_for_display(s, 3);
+        let names: Vec<&str> = shown.iter().map(|&c| &*tree.node(c).name).collect();
+        assert_eq!((names, hidden), (vec!["47", "48", "49"], 47));
     }
 
     #[test]

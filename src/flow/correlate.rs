@@ -496,6 +496,37 @@ impl Correlator {
             .filter(move |f| subject.is_none_or(|p| p.matches(&f.subject)))
     }
 
+    /// The ids passing a filter and subject pattern, and the counts of each
+    /// kind, in one walk over the flows.
+    pub fn select_and_count(
+        &self,
+        filter: FlowFilter,
+        subject: Option<&SubjectPattern>,
+        now: Timestamp,
+    ) -> (Vec<FlowId>, FlowCounts) {
+        let mut counts = FlowCounts::default();
+        let mut list = Vec::new();
+        for flow in self.flows() {
+            let retries = flow.has_retries();
+            let failed = self.final_of(flow, now).is_some_and(Final::is_failure);
+            let slow = flow.latency().is_some_and(|l| l > self.config.slow_ns);
+            counts.all += 1;
+            counts.retries += usize::from(retries);
+            counts.failed += usize::from(failed);
+            counts.slow += usize::from(slow);
+            let wanted = match filter {
+                FlowFilter::All => true,
+                FlowFilter::Retries => retries,
+                FlowFilter::Failed => failed,
+                FlowFilter::Slow => slow,
+            };
+            if wanted && subject.is_none_or(|p| p.matches(&flow.subject)) {
+                list.push(flow.id);
+            }
+        }
+        (list, counts)
+    }
+
     /// Walks every flow: call a few times a second, not per frame.
     pub fn counts(&self, now: Timestamp) -> FlowCounts {
         let mut counts = FlowCounts::default();

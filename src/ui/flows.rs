@@ -105,11 +105,10 @@ impl FlowsView {
         if !self.dirty && time - self.refreshed_at < REFRESH_EVERY {
             return;
         }
-        self.list = correlator
-            .select(self.filter, self.pattern.as_ref(), now)
-            .map(|f| f.id)
-            .collect();
-        self.counts = correlator.counts(now);
+        // One pass for both the list and the counts: this walks every flow.
+        let (list, counts) = correlator.select_and_count(self.filter, self.pattern.as_ref(), now);
+        self.list = list;
+        self.counts = counts;
         self.refreshed_at = time;
         self.dirty = false;
         if self.selected.is_some_and(|id| correlator.get(id).is_none()) {

@@ -44,11 +44,36 @@ pub fn subject_tree_ui(
             if all.clicked() {
                 action.filter = Some(String::new());
             }
-            for child in tree.sorted_children(ROOT) {
-                node_ui(ui, tree, child, now, selected_filter, &mut action);
-            }
+            children_ui(ui, tree, ROOT, now, selected_filter, &mut action);
         });
     action
+}
+
+/// Children shown under one node; the rest are counted, never laid out.
+const MAX_SHOWN_CHILDREN: usize = 200;
+
+fn children_ui(
+    ui: &mut egui::Ui,
+    tree: &SubjectTree,
+    id: NodeId,
+    now: Timestamp,
+    selected_filter: &str,
+    action: &mut TreeAction,
+) {
+    let (children, hidden) = tree.children_for_display(id, MAX_SHOWN_CHILDREN);
+    for child in children {
+        node_ui(ui, tree, child, now, selected_filter, action);
+    }
+    if hidden > 0 {
+        ui.label(
+            RichText::new(format!(
+                "… {} quieter subjects not shown: use the subject filter",
+                format::count(hidden as u64)
+            ))
+            .small()
+            .weak(),
+        );
+    }
 }
 
 fn node_ui(
@@ -72,16 +97,13 @@ fn node_ui(
         let header = egui::collapsing_header::CollapsingState::load_with_default_open(
             ui.ctx(),
             state_id,
-            node.depth <= 1,
+            // Small branches start open; big ones wait for a click.
+            node.depth <= 1 && node.child_count() <= 12,
         )
         .show_header(ui, |ui| {
             clicked = node_label_ui(ui, tree, id, &pattern, now, selected_filter)
         });
-        header.body(|ui| {
-            for child in tree.sorted_children(id) {
-                node_ui(ui, tree, child, now, selected_filter, action);
-            }
-        });
+        header.body(|ui| children_ui(ui, tree, id, now, selected_filter, action));
     }
     if clicked {
         action.filter = Some(pattern);
@@ -107,13 +129,15 @@ fn node_label_ui(
     };
     let response = ui
         .selectable_label(pattern == selected_filter, name_text)
-        .on_hover_text(format!(
-            "{}\n{} messages, {}\nlast seen {}\nclick to filter the table",
-            pattern,
-            format::count(node.messages),
-            format::bytes(node.bytes),
-            format::age(node.last_seen, now)
-        ));
+        .on_hover_ui(|ui| {
+            ui.label(format!(
+                "{}\n{} messages, {}\nlast seen {}\nclick to filter the table",
+                pattern,
+                format::count(node.messages),
+                format::bytes(node.bytes),
+                format::age(node.last_seen, now)
+            ));
+        });
     ui.label(
         RichText::new(format!(
             "{} · {}",

@@ -1,0 +1,156 @@
+//! Frame cost of the real UI, headless (egui context without a GPU, as
+//! egui_kittest runs it): 1,000,000 records in the store, 10,000 distinct
+//! subjects, a live flow diagram, and 50,000 msg/s arriving (833 records
+//! a frame at 60 Hz). CPU time per frame (logic + UI + tessellation),
+//! median and p99, for each view.
+//!
+//! `cargo bench --bench frames` (EVENTSCOPE_BENCH_COUNT to change 1,000,000).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use eventscope::app::{AppConfig, EventscopeApp};
+use eventscope::capture::{HeaderBlock, Record};
+use eventscope::ui::View;
+
+const RATE: usize = 50_000;
+const FPS: usize = 60;
+const FRAMES: usize = 240;
+
+struct Feed {
+    i: u64,
+    payload: Bytes,
+}
+
+impl Feed {
+    /// The next record: 10,000 subjects round-robin, and every 50th message
+    /// part of a JetStream flow that is NAKed once, then ACKed.
+    fn next(&mut self, at: i64) -> Vec<Record> {
+        self.i += 1;
+        let i = self.i;
+        let rec = |subject: String, reply: Option<String>, payload: Bytes| Record {
+            received_at: at,
+            connection: 0,
+            subject: subject.into(),
+            reply: reply.map(Into::into),
+            headers: Some(HeaderBlock::build(
+                None,
+                [("ce-source", "bench"), ("ce-type", "t"), ("ce-id", "x")],
+            )),
+            payload,
+        };
+        if !i.is_multiple_of(50) {
+            return vec![rec(
+                format!("s{}.e{}", i % 100, (i / 100) % 100),
+                None,
+                self.payload.clone(),
+            )];
+        }
+        let seq = i / 50;
+        let inbox = format!("_INBOX.b.{seq}");
+        let ack = |n: u64| format!("$JS.ACK.ORDERS.w.{n}.{seq}.{seq}.1.0");
+        vec![
+            rec(
+                "orders.created".into(),
+                Some(inbox.clone()),
+                self.payload.clone(),
+            ),
+            rec(
+                inbox,
+                None,
+                Bytes::from(format!(r#"{{"stream":"ORDERS","seq":{seq}}}"#)),
+            ),
+            rec("orders.created".into(), Some(ack(1)), self.payload.clone()),
+            rec(ack(1), None, Bytes::from_static(b"-NAK")),
+            rec("orders.created".into(), Some(ack(2)), self.payload.clone()),
+            rec(ack(2), None, Bytes::from_static(b"+ACK")),
+        ]
+    }
+}
+
+fn main() {
+    let count: usize = std::env::var("EVENTSCOPE_BENCH_COUNT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1_000_000);
+    let ctx = egui::Context::default();
+    let config = AppConfig {
+        budget_mib: 8192,
+        ..AppConfig::default()
+    };
+    let mut app = EventscopeApp::new(&ctx, None, config).expect("app");
+    app.monitor.store.intern_connection("bench");
+    let mut feed = Feed {
+        i: 0,
+        payload: Bytes::from(format!(
+            r#"{{"order_id":"ord-1","note":"{}"}}"#,
+            "x".repeat(220)
+        )),
+    };
+    let mut now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - 60_000_000_000;
+    let fill = Instant::now();
+    while app.monitor.store.len() < count {
+        let batch: Vec<Record> = (0..1000).flat_map(|_| feed.next(now)).collect();
+        now += 20_000_000;
+        app.monitor.add_records(batch);
+    }
+    println!(
+        "frames: {} records, {} subject tree nodes, {} flows (filled in {:.1} s)",
+        app.monitor.store.len(),
+        app.monitor.store.subjects().len(),
+        app.monitor.flows.len(),
+        fill.elapsed().as_secs_f64()
+    );
+    app.traffic.selected = Some(app.monitor.store.end_seq() - 1);
+    app.flows.selected = app
+        .monitor
+        .flows
+        .flows()
+        .rev()
+        .find(|f| f.deliveries.len() == 2)
+        .map(|f| f.id);
+    let per_frame = RATE / FPS;
+    let mut time = 0.0;
+    for view in [View::Traffic, View::Flows, View::Act, View::Connections] {
+        app.view = view;
+        let mut samples = Vec::with_capacity(FRAMES);
+        for frame in 0..(FRAMES + 20) {
+            let arriving: Vec<Record> = (0..per_frame)
+                .flat_map(|_| feed.next(now))
+                .take(per_frame)
+                .collect();
+            now += 1_000_000_000 / FPS as i64;
+            time += 1.0 / FPS as f64;
+            let input = egui::RawInput {
+                screen_rect: Some(egui::Rect::from_min_size(
+                    egui::Pos2::ZERO,
+                    egui::vec2(1440.0, 900.0),
+                )),
+                time: Some(time),
+                ..Default::default()
+            };
+            let start = Instant::now();
+            // What arrives between two frames, then one frame of the app.
+            app.monitor.add_records(arriving);
+            let output = ctx.run_ui(input, |ui| {
+                app.logic_step(ui.ctx());
+                app.ui_root(ui);
+            });
+            let _primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
+            if frame >= 20 {
+                samples.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        samples.sort_by(f64::total_cmp);
+        let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+        println!(
+            "{:<16} median {:6.2} ms   p99 {:6.2} ms   max {:6.2} ms   ({} frames, {} msg/s arriving)",
+            view.label(),
+            p(0.5),
+            p(0.99),
+            p(1.0),
+            samples.len(),
+            RATE
+        );
+    }
+}
