@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use super::file::{CaptureReader, LoadedRecord};
 
 /// Records per batch handed to the consumer.
-pub const LOAD_BATCH: usize = 5_000;
+pub const LOAD_BATCH: usize = 1_000;
 
 pub enum LoadEvent {
     Records(Vec<LoadedRecord>),

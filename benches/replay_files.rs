@@ -1,0 +1,163 @@
+//! Replay and capture files with 1,000,000 messages of 256 bytes and 3
+//! headers:
+//! - max-rate replay through eventscope's replay job vs a bare async-nats
+//!   publisher sending the same messages, side by side, 3 rounds;
+//! - saving and loading the capture file (records/s), loading the way the
+//!   app does (a background thread, taken in per frame within the 4 ms
+//!   budget), with the longest frame share it took.
+//!
+//! `cargo bench --bench replay_files` (EVENTSCOPE_BENCH_COUNT to change 1,000,000).
+
+#[path = "support.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use eventscope::act::replay::{ReplayOptions, Timing};
+use eventscope::broker::ConnectionProfile;
+use eventscope::broker::act::replay_job;
+use eventscope::capture::file::{CaptureHeader, CaptureWriter};
+use eventscope::capture::load::{CaptureLoad, LoadEvent};
+use eventscope::capture::{HeaderBlock, Record};
+use eventscope::monitor::Monitor;
+
+fn records(count: usize) -> Vec<Record> {
+    let payload = Bytes::from(vec![b'x'; 256]);
+    (0..count)
+        .map(|i| Record {
+            received_at: 1_795_352_350_000_000_000 + i as i64 * 1000,
+            connection: 0,
+            subject: format!("bench.s{}", i % 4).into(),
+            reply: None,
+            headers: Some(HeaderBlock::build(
+                None,
+                [
+                    ("ce-source", "bench-publisher"),
+                    ("ce-type", "com.example.bench"),
+                    ("ce-id", "0000000000000000"),
+                ],
+            )),
+            payload: payload.clone(),
+        })
+        .collect()
+}
+
+fn bare_publisher(url: &str, count: u64) -> f64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let start = Instant::now();
+    rt.block_on(support::publish(url, count, 256));
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+fn eventscope_replay(url: &str, records: &[Record]) -> f64 {
+    let mut m = Monitor::new(Arc::new(|| {}), 1 << 30).expect("monitor");
+    let mut profile = ConnectionProfile::new("replay", url);
+    profile.subscriptions.clear();
+    let key = m.connect(profile);
+    while !m.shared(key).is_some_and(|s| s.state().is_connected()) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let options = ReplayOptions {
+        timing: Timing::Max,
+        mark: false,
+        ..ReplayOptions::default()
+    };
+    let progress = m
+        .start_job(key, replay_job(records.to_vec(), options))
+        .expect("job");
+    while !progress.is_finished() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(progress.failed(), 0);
+    progress.sent() as f64 / progress.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let count: usize = std::env::var("EVENTSCOPE_BENCH_COUNT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1_000_000);
+    let server = support::server();
+    let url = server.url();
+    let records = records(count);
+    let (mut bare, mut ours, mut ratios) = (vec![], vec![], vec![]);
+    for round in 1..=3 {
+        let a = bare_publisher(&url, count as u64);
+        let b = eventscope_replay(&url, &records);
+        println!(
+            "round {round}: bare publisher {a:.0} msg/s, eventscope replay --max {b:.0} msg/s, ratio {:.2}",
+            b / a
+        );
+        bare.push(a);
+        ours.push(b);
+        ratios.push(b / a);
+    }
+    println!(
+        "replay: median bare {:.0} msg/s, replay {:.0} msg/s, ratio {:.2}",
+        support::median(&mut bare),
+        support::median(&mut ours),
+        support::median(&mut ratios)
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bench.jsonl");
+    let start = Instant::now();
+    let file = std::fs::File::create(&path).expect("create");
+    let mut w = CaptureWriter::new(
+        std::io::BufWriter::with_capacity(1 << 20, file),
+        &CaptureHeader::new(vec![]),
+    )
+    .expect("header");
+    for r in &records {
+        w.write(r, "bench").expect("write");
+    }
+    w.flush().expect("flush");
+    let save = start.elapsed().as_secs_f64();
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    drop(records);
+
+    let mut m = Monitor::new(Arc::new(|| {}), 4 << 30).expect("monitor");
+    let start = Instant::now();
+    let load = CaptureLoad::start(&path).expect("load");
+    let budget = eventscope::app::DRAIN_BUDGET;
+    let (mut loaded, mut longest, mut frames) = (0u64, Duration::ZERO, 0u64);
+    'frames: loop {
+        let frame = Instant::now();
+        while frame.elapsed() < budget {
+            match load.events.try_recv() {
+                Ok(LoadEvent::Records(batch)) => {
+                    loaded += batch.len() as u64;
+                    let connection = m.store.intern_connection("bench");
+                    m.add_records(batch.into_iter().map(|mut item| {
+                        item.record.connection = connection;
+                        item.record
+                    }));
+                }
+                Ok(LoadEvent::Done(error)) => {
+                    assert!(error.is_none(), "{error:?}");
+                    longest = longest.max(frame.elapsed());
+                    break 'frames;
+                }
+                Err(_) => break,
+            }
+        }
+        longest = longest.max(frame.elapsed());
+        frames += 1;
+        std::thread::sleep(Duration::from_millis(2)); // the rest of a frame
+    }
+    let load_secs = start.elapsed().as_secs_f64();
+    println!(
+        "capture file: {} records, {:.0} MiB; save {:.0} records/s; load into store and flows {:.0} records/s over {frames} frames, longest frame share {:.1} ms (budget {} ms + one batch)",
+        count,
+        size as f64 / 1048576.0,
+        count as f64 / save,
+        loaded as f64 / load_secs,
+        longest.as_secs_f64() * 1000.0,
+        budget.as_millis()
+    );
+}
