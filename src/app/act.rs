@@ -39,6 +39,7 @@ impl EventscopeApp {
     pub(super) fn act_view_ui(&mut self, ui: &mut egui::Ui) {
         let targets = self.targets();
         let filtered = self.traffic.visible_rows();
+        let selected = self.traffic.chosen().len();
         let recent = self.recent_count();
         let mut publish_actions = Vec::new();
         let mut replay_actions = Vec::new();
@@ -53,7 +54,7 @@ impl EventscopeApp {
                     .id_salt("replay-scroll")
                     .show(&mut cols[1], |ui| {
                         replay_actions =
-                            replay_ui(ui, &mut self.replay, &targets, (filtered, recent));
+                            replay_ui(ui, &mut self.replay, &targets, (selected, filtered, recent));
                     });
             });
         });
@@ -171,7 +172,7 @@ impl EventscopeApp {
     fn replay_records(&self) -> Result<Vec<Record>, String> {
         let store = &self.monitor.store;
         let seqs: Vec<Seq> = match self.replay.source {
-            Source::Selected => self.traffic.selected.into_iter().collect(),
+            Source::Selected => self.traffic.chosen(),
             Source::Filtered => self.traffic.index.seqs().collect(),
             Source::LastSeconds => self.recent_records(),
             Source::File => {

@@ -118,13 +118,20 @@ pub fn replay_ui(
     ui: &mut egui::Ui,
     view: &mut ReplayView,
     targets: Targets<'_>,
-    counts: (usize, usize),
+    // (selected rows, filter result, last N seconds)
+    counts: (usize, usize, usize),
 ) -> Vec<ReplayAction> {
     let mut actions = Vec::new();
     ui.heading("Replay");
-    let (filtered, recent) = counts;
+    let (selected, filtered, recent) = counts;
     ui.label("What");
-    ui.radio_value(&mut view.source, Source::Selected, "the selected message");
+    ui.radio_value(
+        &mut view.source,
+        Source::Selected,
+        format!(
+            "the selected rows ({selected}; Ctrl+click or Shift+click in Traffic to select more)"
+        ),
+    );
     ui.radio_value(
         &mut view.source,
         Source::Filtered,

@@ -20,6 +20,9 @@ pub struct TrafficView {
     pub filter_error: Option<String>,
     pub index: FilteredIndex,
     pub selected: Option<Seq>,
+    /// Rows marked with Ctrl+click (toggle) or Shift+click (range), for
+    /// replaying several messages; the inspector shows `selected`.
+    pub marked: std::collections::BTreeSet<Seq>,
     /// While paused, the table shows records up to this sequence number
     /// only; capture goes on underneath.
     pub paused_at: Option<Seq>,
@@ -90,7 +93,34 @@ impl TrafficView {
         self.scroll_to_selected = true;
     }
 
+    /// A click on a row: select it; with Ctrl also mark or unmark it; with
+    /// Shift mark every shown row from the selection to it.
+    pub fn click(&mut self, seq: Seq, toggle: bool, range: bool) {
+        if range && let Some(anchor) = self.selected {
+            let (from, to) = (anchor.min(seq), anchor.max(seq));
+            let rows = self.index.seqs().filter(|s| (from..=to).contains(s));
+            self.marked.extend(rows);
+        } else if toggle {
+            if !self.marked.remove(&seq) {
+                self.marked.insert(seq);
+            }
+        } else {
+            self.marked.clear();
+        }
+        self.selected = Some(seq);
+    }
+
+    /// The rows to act on: the marked ones, else the selected one.
+    pub fn chosen(&self) -> Vec<Seq> {
+        if self.marked.is_empty() {
+            self.selected.into_iter().collect()
+        } else {
+            self.marked.iter().copied().collect()
+        }
+    }
+
     pub fn clear(&mut self) {
+        self.marked.clear();
         self.index = FilteredIndex::default();
         self.apply_filter();
         self.selected = None;
@@ -190,7 +220,7 @@ pub fn table_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
                 let Some(record) = store.get(seq) else {
                     return;
                 };
-                row.set_selected(view.selected == Some(seq));
+                row.set_selected(view.selected == Some(seq) || view.marked.contains(&seq));
                 row.col(|ui| {
                     ui.label(RichText::new(format::clock(record.received_at)).monospace());
                 });
@@ -227,6 +257,43 @@ pub fn table_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
             });
         });
     if let Some(seq) = clicked {
-        view.selected = Some(seq);
+        let modifiers = ui.input(|i| i.modifiers);
+        view.click(seq, modifiers.command, modifiers.shift);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Record;
+
+    #[test]
+    fn ctrl_and_shift_clicks_choose_rows() {
+        let mut store = Store::default();
+        for i in 0..10 {
+            store.push(Record {
+                received_at: i,
+                connection: 0,
+                subject: if i % 2 == 0 { "a".into() } else { "b".into() },
+                reply: None,
+                headers: None,
+                payload: bytes::Bytes::new(),
+            });
+        }
+        let mut view = TrafficView::default();
+        view.filter_subject("a".into());
+        view.update(&store);
+        view.click(2, false, false);
+        assert_eq!(view.chosen(), [2]);
+        view.click(8, false, true);
+        assert_eq!(
+            view.chosen(),
+            [2, 4, 6, 8],
+            "shift: the shown rows in between"
+        );
+        view.click(4, true, false);
+        assert_eq!(view.chosen(), [2, 6, 8], "ctrl: toggled off");
+        view.click(0, false, false);
+        assert_eq!(view.chosen(), [0], "a plain click starts over");
     }
 }
