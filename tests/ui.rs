@@ -496,3 +496,28 @@ fn replay_panel_runs_with_progress() {
         }
     });
 }
+
+#[test]
+fn edit_and_resend_fills_the_publish_form_from_the_inspector() {
+    let mut app = app(View::Traffic);
+    record(
+        &mut app,
+        "orders.created",
+        r#"{"id":7}"#,
+        &[("ce-type", "order.created")],
+    );
+    let mut h = harness(app);
+    h.run_steps(2);
+    h.get_by_label("orders.created").click();
+    h.run_steps(2);
+    h.get_by_label("Edit and resend").click();
+    h.run_steps(2);
+    let state = h.state();
+    assert_eq!(state.view, View::Act);
+    assert_eq!(state.publish.template.subject, "orders.created");
+    assert_eq!(state.publish.template.payload, r#"{"id":7}"#);
+    assert_eq!(
+        state.publish.template.headers,
+        [("ce-type".to_owned(), "order.created".to_owned())]
+    );
+}

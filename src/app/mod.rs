@@ -331,15 +331,7 @@ impl EventscopeApp {
 
     /// Open a file dialog on the background runtime; the UI never waits.
     fn pick_file(&mut self, field: FileField) {
-        let (tx, rx) = oneshot::channel();
-        self.monitor.spawn(async move {
-            let picked = rfd::AsyncFileDialog::new()
-                .pick_file()
-                .await
-                .map(|f| f.path().to_path_buf());
-            let _ = tx.send(picked);
-        });
-        self.file_pick = Some((field, rx));
+        self.file_pick = Some((field, self.pick_open_path()));
     }
 
     fn report(&mut self, result: Result<(), BrokerError>) {
@@ -543,21 +535,7 @@ impl EventscopeApp {
         if let Some(pattern) = tree_action.filter {
             self.traffic.filter_subject(pattern);
         }
-        let inspector_action = egui::Panel::right("inspector")
-            .resizable(true)
-            .default_size(420.0)
-            .show(ui, |ui| {
-                inspector_ui(
-                    ui,
-                    &mut self.inspector,
-                    &self.monitor.store,
-                    self.traffic.selected,
-                )
-            })
-            .inner;
-        if let InspectorAction::FilterSubject(subject) = inspector_action {
-            self.traffic.filter_subject(subject);
-        }
+        self.inspector_panel_ui(ui);
         if self.show_rates {
             egui::Panel::bottom("rates")
                 .resizable(true)
