@@ -290,16 +290,7 @@ fn jetstream_publish_shows_the_puback_the_duplicate_and_the_error() {
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let admin = rt.block_on(common::client(&server));
-    rt.block_on(async {
-        async_nats::jetstream::new(admin)
-            .create_stream(async_nats::jetstream::stream::Config {
-                name: "ORDERS".into(),
-                subjects: vec!["orders.>".into()],
-                ..Default::default()
-            })
-            .await
-            .expect("stream");
-    });
+    rt.block_on(common::orders_stream(&admin));
     let (m, key) = actor(&server);
     let mode = SendMode::JetStream {
         timeout: Duration::from_secs(2),

@@ -209,15 +209,7 @@ fn literal_subscription_to_a_push_deliver_subject_needs_confirmation() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
     rt.block_on(async {
-        let js = async_nats::jetstream::new(client.clone());
-        let stream = js
-            .create_stream(async_nats::jetstream::stream::Config {
-                name: "ORDERS".into(),
-                subjects: vec!["orders.>".into()],
-                ..Default::default()
-            })
-            .await
-            .expect("stream");
+        let stream = common::orders_stream(&client).await;
         stream
             .create_consumer(async_nats::jetstream::consumer::push::Config {
                 durable_name: Some("mailer".into()),
@@ -267,29 +259,13 @@ fn trace_who_receives_a_record_without_delivering_it() {
     use futures_util::StreamExt;
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let named = |name: &'static str| {
-        let url = server.url();
-        rt.block_on(async move {
-            async_nats::ConnectOptions::new()
-                .name(name)
-                .connect(url)
-                .await
-                .expect("connect")
-        })
-    };
+    let named = |name: &'static str| rt.block_on(common::named_client(&server, name));
     let audit = named("audit");
     let billing_1 = named("billing-1");
     let billing_2 = named("billing-2");
     let publisher = named("order-service");
     let (mut audit_sub, _b1, _b2) = rt.block_on(async {
-        async_nats::jetstream::new(publisher.clone())
-            .create_stream(async_nats::jetstream::stream::Config {
-                name: "ORDERS".into(),
-                subjects: vec!["orders.>".into()],
-                ..Default::default()
-            })
-            .await
-            .expect("stream");
+        common::orders_stream(&publisher).await;
         let a = audit.subscribe("orders.*").await.expect("sub");
         let b1 = billing_1
             .queue_subscribe("orders.created", "billing".into())
@@ -366,16 +342,7 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
     use futures_util::StreamExt;
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let named = |name: &'static str| {
-        let url = server.url();
-        rt.block_on(async move {
-            async_nats::ConnectOptions::new()
-                .name(name)
-                .connect(url)
-                .await
-                .expect("connect")
-        })
-    };
+    let named = |name: &'static str| rt.block_on(common::named_client(&server, name));
     let pricing = named("pricing");
     let checkout = named("checkout");
     let worker = named("worker-conn");

@@ -50,3 +50,24 @@ pub async fn wait_for_async(what: &str, timeout: Duration, mut check: impl FnMut
     }
     panic!("timed out after {timeout:?} waiting for {what}");
 }
+
+/// A client with a connection name, as a service would connect.
+pub async fn named_client(server: &LocalServer, name: &str) -> async_nats::Client {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .connect(server.url())
+        .await
+        .expect("named client connects")
+}
+
+/// The stream most tests use: `ORDERS` on `orders.>`.
+pub async fn orders_stream(client: &async_nats::Client) -> async_nats::jetstream::stream::Stream {
+    async_nats::jetstream::new(client.clone())
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream ORDERS")
+}
