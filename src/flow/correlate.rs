@@ -235,6 +235,36 @@ impl Flow {
         self.lane(&name, Role::Stream)
     }
 
+    /// Lanes and the first arrow, from the producer and subject.
+    fn add_first_step(&mut self) {
+        let producer_name = match (&self.producer, self.kind) {
+            (Some(p), _) => p.clone(),
+            (None, FlowKind::Publish) => "producer (unknown)".into(),
+            (None, _) => "requester (unknown)".into(),
+        };
+        let producer = self.lane(&producer_name, Role::Producer);
+        let subject = self.subject.clone();
+        let target = self.lane(&subject, Role::Subject);
+        let (step, label) = match self.kind {
+            FlowKind::Publish => (StepKind::Publish, format!("publish {subject}")),
+            _ => (StepKind::Request, format!("request {subject}")),
+        };
+        let at = self.started_at;
+        self.step(at, self.first_record, step, producer, target, label);
+    }
+
+    /// The flow with every lane and step, for drawing and export (a core
+    /// publish keeps them implicit until then).
+    pub fn materialized(&self) -> std::borrow::Cow<'_, Flow> {
+        if self.kind == FlowKind::Publish && self.steps.is_empty() {
+            let mut flow = self.clone();
+            flow.add_first_step();
+            std::borrow::Cow::Owned(flow)
+        } else {
+            std::borrow::Cow::Borrowed(self)
+        }
+    }
+
     /// The reply subject of a request (its inbox).
     pub fn reply_subject(&self) -> Option<&str> {
         self.reply_subject.as_deref()
@@ -627,19 +657,11 @@ impl Correlator {
             .and_then(|tp| tp.split('-').nth(1))
             .map(str::to_owned);
         flow.msg_id = self.header_value(record, &self.config.id_headers);
-        let producer_name = match (&flow.producer, kind) {
-            (Some(p), _) => p.clone(),
-            (None, FlowKind::Request) => "requester (unknown)".into(),
-            (None, _) => "producer (unknown)".into(),
-        };
-        let producer = flow.lane(&producer_name, Role::Producer);
-        let target = flow.lane(&record.subject, Role::Subject);
-        let (step, label) = match kind {
-            FlowKind::Request => (StepKind::Request, format!("request {}", record.subject)),
-            _ => (StepKind::Publish, format!("publish {}", record.subject)),
-        };
-        flow.step(at, Some(seq), step, producer, target, label);
+        // A core publish is one arrow; its lanes and step are drawn from the
+        // flow's fields when needed (`materialized`), which keeps the most
+        // frequent kind of flow cheap to make.
         if kind == FlowKind::Request {
+            flow.add_first_step();
             flow.request_at = Some(at);
             if let Some(reply) = &record.reply {
                 flow.reply_subject = Some(reply.clone());

@@ -8,10 +8,13 @@ use crate::capture::file::format_timestamp;
 
 /// One diagram of one or more flows (several flows share participants).
 pub fn mermaid(flows: &[&Flow]) -> String {
+    let materialized: Vec<std::borrow::Cow<'_, Flow>> =
+        flows.iter().map(|f| f.materialized()).collect();
+    let flows: Vec<&Flow> = materialized.iter().map(|f| f.as_ref()).collect();
     let mut participants: Vec<(String, Role)> = Vec::new();
     let mut lines = Vec::new();
     let start = flows.iter().map(|f| f.started_at).min().unwrap_or(0);
-    for flow in flows {
+    for flow in &flows {
         let ids: Vec<usize> = flow
             .lanes
             .iter()

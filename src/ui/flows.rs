@@ -313,7 +313,12 @@ pub fn diagram_ui(
         trace_ui(ui, view);
         return actions;
     }
-    let flows = view.shown(correlator);
+    let materialized: Vec<std::borrow::Cow<'_, Flow>> = view
+        .shown(correlator)
+        .into_iter()
+        .map(|f| f.materialized())
+        .collect();
+    let flows: Vec<&Flow> = materialized.iter().map(|f| f.as_ref()).collect();
     let Some(first) = flows.first() else {
         ui.centered_and_justified(|ui| {
             ui.label(
