@@ -454,3 +454,55 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
     );
     pull.abort();
 }
+
+#[test]
+fn when_the_client_falls_behind_the_drop_count_is_exactly_what_was_lost() {
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(common::client(&server));
+    let mut m = monitor(usize::MAX);
+    let mut profile = ConnectionProfile::new("slow", server.url());
+    profile.subscriptions = vec![SubscriptionSpec::new("flood.>")];
+    profile.subscription_capacity = Some(256);
+    let key = m.connect(profile);
+    wait_state(&mut m, key, "connected", LinkState::is_connected);
+
+    // Nobody drains for a while: our batch channel fills, then the
+    // client's small subscription buffer, and the client has to drop.
+    let sent: u64 = 300_000;
+    rt.block_on(async {
+        for i in 0..sent {
+            client
+                .publish("flood.x", Bytes::from(i.to_string()))
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        m.drain(Duration::from_millis(20));
+        let shared = m.shared(key).expect("conn");
+        let read = shared.in_messages();
+        let settled = read == sent && m.store.counters().captured + m.dropped_by_clients() == sent;
+        if settled {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "read {read} of {sent}, captured {}, dropped {}",
+            m.store.counters().captured,
+            m.dropped_by_clients()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dropped = m.dropped_by_clients();
+    assert!(dropped > 0, "the test must make the client drop");
+    assert_eq!(
+        m.store.counters().captured + dropped,
+        sent,
+        "every message is captured or counted as dropped"
+    );
+    assert!(m.shared(key).expect("conn").status().slow_consumer_events > 0);
+}

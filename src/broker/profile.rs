@@ -30,6 +30,10 @@ pub struct ConnectionProfile {
     /// Keep tokens, passwords and seeds when saving profiles (plain text).
     #[serde(default)]
     pub save_secrets: bool,
+    /// Messages the client buffers per subscription before it must drop
+    /// (default [`SUBSCRIPTION_CAPACITY`]); small values are for tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_capacity: Option<usize>,
 }
 
 fn default_subscriptions() -> Vec<SubscriptionSpec> {
@@ -46,6 +50,7 @@ impl ConnectionProfile {
             subscriptions: default_subscriptions(),
             monitoring_url: None,
             save_secrets: false,
+            subscription_capacity: None,
         }
     }
 
@@ -268,7 +273,11 @@ pub async fn connect_options(
         .name(format!("eventscope:{}", profile.name))
         .no_echo()
         .ping_interval(PING_INTERVAL)
-        .subscription_capacity(SUBSCRIPTION_CAPACITY)
+        .subscription_capacity(
+            profile
+                .subscription_capacity
+                .unwrap_or(SUBSCRIPTION_CAPACITY),
+        )
         .connection_timeout(Duration::from_secs(5))
         .max_reconnects(None))
 }
