@@ -31,6 +31,20 @@ fn wait_state(m: &mut Monitor, key: ConnectionKey, what: &str, check: impl Fn(&L
     }
 }
 
+/// Poll the connection's subscription list until `check` holds.
+fn wait_subscription(
+    m: &Monitor,
+    key: ConnectionKey,
+    what: &str,
+    check: impl Fn(&[eventscope::broker::status::SubscriptionState]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check(&m.shared(key).expect("conn").status().subscriptions) {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn wait_records(m: &mut Monitor, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while m.store.len() < n {
@@ -159,18 +173,9 @@ fn subscriptions_change_at_runtime() {
 
     m.subscribe(key, SubscriptionSpec::new("b.>"), false)
         .expect("command sent");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !m
-        .shared(key)
-        .expect("conn")
-        .status()
-        .subscriptions
-        .iter()
-        .any(|s| s.pattern == "b.>" && s.active)
-    {
-        assert!(Instant::now() < deadline, "b.> never became active");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_subscription(&m, key, "b.> never became active", |subs| {
+        subs.iter().any(|s| s.pattern == "b.>" && s.active) == true
+    });
     rt.block_on(client.flush()).expect("flush");
     std::thread::sleep(Duration::from_millis(100));
     publish(&rt, &client, "a.1", 0..1);
@@ -179,18 +184,9 @@ fn subscriptions_change_at_runtime() {
     wait_records(&mut m, 2);
 
     m.unsubscribe(key, "a.*").expect("command sent");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while m
-        .shared(key)
-        .expect("conn")
-        .status()
-        .subscriptions
-        .iter()
-        .any(|s| s.pattern == "a.*")
-    {
-        assert!(Instant::now() < deadline, "a.* never went away");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_subscription(&m, key, "a.* never went away", |subs| {
+        subs.iter().any(|s| s.pattern == "a.*") == false
+    });
     std::thread::sleep(Duration::from_millis(100));
     publish(&rt, &client, "a.2", 0..1);
     publish(&rt, &client, "b.2", 0..1);
@@ -239,18 +235,9 @@ fn literal_subscription_to_a_push_deliver_subject_needs_confirmation() {
     // A wildcard over the same subject is safe and needs no confirmation.
     m.subscribe(key, SubscriptionSpec::new("deliver.*"), false)
         .expect("sent");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !m
-        .shared(key)
-        .expect("conn")
-        .status()
-        .subscriptions
-        .iter()
-        .any(|s| s.pattern == "deliver.*" && s.active)
-    {
-        assert!(Instant::now() < deadline, "deliver.* not active");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_subscription(&m, key, "deliver.* not active", |subs| {
+        subs.iter().any(|s| s.pattern == "deliver.*" && s.active) == true
+    });
     assert_eq!(m.pending_confirms.len(), 1);
 }
 
