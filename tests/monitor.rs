@@ -174,7 +174,7 @@ fn subscriptions_change_at_runtime() {
     m.subscribe(key, SubscriptionSpec::new("b.>"), false)
         .expect("command sent");
     wait_subscription(&m, key, "b.> never became active", |subs| {
-        subs.iter().any(|s| s.pattern == "b.>" && s.active) == true
+        subs.iter().any(|s| s.pattern == "b.>" && s.active)
     });
     rt.block_on(client.flush()).expect("flush");
     std::thread::sleep(Duration::from_millis(100));
@@ -185,7 +185,7 @@ fn subscriptions_change_at_runtime() {
 
     m.unsubscribe(key, "a.*").expect("command sent");
     wait_subscription(&m, key, "a.* never went away", |subs| {
-        subs.iter().any(|s| s.pattern == "a.*") == false
+        !subs.iter().any(|s| s.pattern == "a.*")
     });
     std::thread::sleep(Duration::from_millis(100));
     publish(&rt, &client, "a.2", 0..1);
@@ -236,7 +236,7 @@ fn literal_subscription_to_a_push_deliver_subject_needs_confirmation() {
     m.subscribe(key, SubscriptionSpec::new("deliver.*"), false)
         .expect("sent");
     wait_subscription(&m, key, "deliver.* not active", |subs| {
-        subs.iter().any(|s| s.pattern == "deliver.*" && s.active) == true
+        subs.iter().any(|s| s.pattern == "deliver.*" && s.active)
     });
     assert_eq!(m.pending_confirms.len(), 1);
 }
