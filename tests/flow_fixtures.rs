@@ -103,6 +103,14 @@ fn jetstream_pull_session_reconstructs_every_retry() {
     assert_eq!(c.flows().filter(|f| f.kind == FlowKind::Request).count(), 0);
     let counts = c.counts(now);
     assert_eq!((counts.retries, counts.failed), (2, 3));
+
+    // The time window the diagram uses finds exactly the flows in it.
+    let starts: Vec<i64> = c.flows().map(|f| f.started_at).collect();
+    let (first, last) = (starts[0], starts[starts.len() - 1]);
+    assert_eq!(c.started_within(first, last).count(), starts.len());
+    let later = starts.iter().filter(|&&s| s > first).count();
+    assert_eq!(c.started_within(first + 1, last).count(), later);
+    assert_eq!(c.started_within(last + 1, i64::MAX).count(), 0);
 }
 
 #[test]

@@ -488,6 +488,18 @@ impl Correlator {
         self.flows.len()
     }
 
+    /// Visible flows that started in `from..=to`. Flows are made in arrival
+    /// order, so their start times rise: a binary search finds the first,
+    /// and nothing outside the window is visited (the diagram asks every
+    /// frame).
+    pub fn started_within(&self, from: Timestamp, to: Timestamp) -> impl Iterator<Item = &Flow> {
+        let first = self.flows.partition_point(|f| f.started_at < from);
+        self.flows
+            .range(first..)
+            .take_while(move |f| f.started_at <= to)
+            .filter(|f| f.is_visible())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
     }

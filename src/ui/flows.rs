@@ -128,12 +128,8 @@ impl FlowsView {
         let from = selected.started_at - window / 2;
         let to = selected.started_at + window / 2;
         let mut flows: Vec<&Flow> = correlator
-            .flows()
-            .filter(|f| {
-                f.subject == selected.subject
-                    && f.kind == selected.kind
-                    && (from..=to).contains(&f.started_at)
-            })
+            .started_within(from, to)
+            .filter(|f| f.subject == selected.subject && f.kind == selected.kind)
             .collect();
         if flows.len() > MAX_DIAGRAM_FLOWS {
             // Keep those nearest the selected flow.
@@ -367,12 +363,12 @@ pub fn diagram_ui(
                 });
         }
         ui.separator();
-        let text = crate::flow::export::mermaid(&flows);
+        // The text is made on a click, not every frame.
         if ui.button("Copy Mermaid").clicked() {
-            actions.push(FlowsAction::CopyMermaid(text.clone()));
+            actions.push(FlowsAction::CopyMermaid(crate::flow::export::mermaid(&flows)));
         }
         if ui.button("Save Mermaid…").clicked() {
-            actions.push(FlowsAction::SaveMermaid(text));
+            actions.push(FlowsAction::SaveMermaid(crate::flow::export::mermaid(&flows)));
         }
         if ui.button("Save PNG…").clicked() {
             actions.push(FlowsAction::SavePng(ui.max_rect()));
