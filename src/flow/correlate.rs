@@ -404,6 +404,25 @@ impl FlowFilter {
     }
 }
 
+/// What the list's filters look at, worked out once per flow.
+#[derive(Clone, Copy)]
+struct FlowTraits {
+    retries: bool,
+    failed: bool,
+    slow: bool,
+}
+
+impl FlowFilter {
+    fn accepts(self, traits: FlowTraits) -> bool {
+        match self {
+            FlowFilter::All => true,
+            FlowFilter::Retries => traits.retries,
+            FlowFilter::Failed => traits.failed,
+            FlowFilter::Slow => traits.slow,
+        }
+    }
+}
+
 /// Counts of each kind of flow, for the list's header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowCounts {
@@ -517,13 +536,17 @@ impl Correlator {
         flow.final_outcome(now, self.config.reply_timeout_ns)
     }
 
-    pub fn matches(&self, flow: &Flow, filter: FlowFilter, now: Timestamp) -> bool {
-        match filter {
-            FlowFilter::All => true,
-            FlowFilter::Retries => flow.has_retries(),
-            FlowFilter::Failed => self.final_of(flow, now).is_some_and(Final::is_failure),
-            FlowFilter::Slow => flow.latency().is_some_and(|l| l > self.config.slow_ns),
+    /// Which of the list's filters a flow passes.
+    fn traits(&self, flow: &Flow, now: Timestamp) -> FlowTraits {
+        FlowTraits {
+            retries: flow.has_retries(),
+            failed: self.final_of(flow, now).is_some_and(Final::is_failure),
+            slow: flow.latency().is_some_and(|l| l > self.config.slow_ns),
         }
+    }
+
+    pub fn matches(&self, flow: &Flow, filter: FlowFilter, now: Timestamp) -> bool {
+        filter.accepts(self.traits(flow, now))
     }
 
     /// Flows passing a filter and an optional subject pattern.
@@ -539,7 +562,8 @@ impl Correlator {
     }
 
     /// The ids passing a filter and subject pattern, and the counts of each
-    /// kind, in one walk over the flows.
+    /// kind, in one walk over the flows (call a few times a second, not per
+    /// frame).
     pub fn select_and_count(
         &self,
         filter: FlowFilter,
@@ -549,36 +573,16 @@ impl Correlator {
         let mut counts = FlowCounts::default();
         let mut list = Vec::new();
         for flow in self.flows() {
-            let retries = flow.has_retries();
-            let failed = self.final_of(flow, now).is_some_and(Final::is_failure);
-            let slow = flow.latency().is_some_and(|l| l > self.config.slow_ns);
+            let traits = self.traits(flow, now);
             counts.all += 1;
-            counts.retries += usize::from(retries);
-            counts.failed += usize::from(failed);
-            counts.slow += usize::from(slow);
-            let wanted = match filter {
-                FlowFilter::All => true,
-                FlowFilter::Retries => retries,
-                FlowFilter::Failed => failed,
-                FlowFilter::Slow => slow,
-            };
-            if wanted && subject.is_none_or(|p| p.matches(&flow.subject)) {
+            counts.retries += usize::from(traits.retries);
+            counts.failed += usize::from(traits.failed);
+            counts.slow += usize::from(traits.slow);
+            if filter.accepts(traits) && subject.is_none_or(|p| p.matches(&flow.subject)) {
                 list.push(flow.id);
             }
         }
         (list, counts)
-    }
-
-    /// Walks every flow: call a few times a second, not per frame.
-    pub fn counts(&self, now: Timestamp) -> FlowCounts {
-        let mut counts = FlowCounts::default();
-        for flow in self.flows() {
-            counts.all += 1;
-            counts.retries += usize::from(flow.has_retries());
-            counts.failed += usize::from(self.final_of(flow, now).is_some_and(Final::is_failure));
-            counts.slow += usize::from(flow.latency().is_some_and(|l| l > self.config.slow_ns));
-        }
-        counts
     }
 
     /// Correlate one record (in arrival order) stored under `seq`.
