@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use crate::broker::{Broker, BrokerEvent, Command, ConnectionProfile, InitialConnect, LinkState};
+use crate::broker::{Broker, BrokerEvent, Command, ConnectionProfile, InitialConnect};
 use crate::capture::Record;
 use crate::capture::file::{CaptureHeader, CaptureWriter, format_timestamp};
 
@@ -58,7 +58,7 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
     let (mut broker, mut events) = Broker::new(Arc::new(|| {}))?;
     let shared = broker.connect(0, options.profile.clone(), InitialConnect::FailFast);
     let outcome = broker.block_on(async {
-        wait_connected(&shared).await?;
+        shared.connected().await.map_err(anyhow::Error::msg)?;
         let status = shared.status();
         let server = status
             .server
@@ -177,17 +177,6 @@ fn forward(
                 spec.pattern
             );
             false
-        }
-    }
-}
-
-async fn wait_connected(shared: &crate::broker::ConnectionShared) -> anyhow::Result<()> {
-    loop {
-        match shared.state() {
-            LinkState::Connected => return Ok(()),
-            LinkState::Failed(e) | LinkState::AuthError(e) => bail!("{e}"),
-            LinkState::Closed => bail!("the connection was closed"),
-            _ => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }
 }

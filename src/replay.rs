@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use crate::act::remap::Remap;
 use crate::act::replay::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing, preview};
 use crate::broker::act::{JobProgress, replay_job};
-use crate::broker::{Broker, Command, InitialConnect, LinkState};
+use crate::broker::{Broker, Command, InitialConnect};
 use crate::capture::file::CaptureReader;
 use crate::capture::{Record, SubjectPattern};
 use crate::cli::ReplayArgs;
@@ -108,13 +108,7 @@ fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let (mut broker, _events) = Broker::new(Arc::new(|| {}))?;
     let shared = broker.connect(0, profile.clone(), InitialConnect::FailFast);
     broker.block_on(async {
-        loop {
-            match shared.state() {
-                LinkState::Connected => break,
-                LinkState::Failed(e) | LinkState::AuthError(e) => bail!("{e}"),
-                _ => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
+        shared.connected().await.map_err(anyhow::Error::msg)?;
         eprintln!(
             "eventscope: replaying {total} messages to {} ({:?})",
             profile.servers, options.timing

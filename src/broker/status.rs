@@ -137,6 +137,19 @@ impl ConnectionShared {
         self.status().state
     }
 
+    /// Wait until connected, or until the connection gives up (headless
+    /// commands, which connect with `InitialConnect::FailFast`).
+    pub async fn connected(&self) -> Result<(), String> {
+        loop {
+            match self.state() {
+                LinkState::Connected => return Ok(()),
+                LinkState::Failed(e) | LinkState::AuthError(e) => return Err(e),
+                LinkState::Closed => return Err("the connection was closed".into()),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        }
+    }
+
     pub(crate) fn set_stats(&self, stats: Arc<async_nats::Statistics>) {
         let _ = self.stats.set(stats);
     }
