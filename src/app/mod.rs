@@ -503,7 +503,7 @@ impl EventscopeApp {
         let wildcard_warning = profiles.iter().any(|(_, p)| {
             p.subscriptions
                 .iter()
-                .any(|s| s.pattern.contains('>') || s.pattern.contains('*'))
+                .any(|s| crate::capture::subject::has_wildcards(&s.pattern))
         });
         let figures = StatusFigures {
             dropped_by_client: self.monitor.dropped_by_clients(),

@@ -227,7 +227,7 @@ impl ConnectionTask {
         if pumps.contains_key(&spec.pattern) {
             return;
         }
-        let literal = !spec.pattern.split('.').any(|t| t == "*" || t == ">");
+        let literal = !crate::capture::subject::has_wildcards(&spec.pattern);
         if literal
             && !confirmed
             && let Some(consumer) = self.push_consumer_bound_to(&spec.pattern).await

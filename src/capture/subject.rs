@@ -17,10 +17,16 @@ pub enum SubjectError {
     MisplacedWildcard(String),
 }
 
+/// Whether a pattern has a `*` or `>` token (and so may match subjects
+/// nobody listed: requests it turns into timeouts, several streams).
+pub fn has_wildcards(pattern: &str) -> bool {
+    pattern.split('.').any(|t| t == "*" || t == ">")
+}
+
 /// Check a subject that will be published to: no wildcards.
 pub fn validate_subject(subject: &str) -> Result<(), SubjectError> {
     validate_tokens(subject)?;
-    if subject.split('.').any(|t| t == "*" || t == ">") {
+    if has_wildcards(subject) {
         return Err(SubjectError::WildcardInSubject(subject.to_owned()));
     }
     Ok(())

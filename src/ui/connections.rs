@@ -9,7 +9,7 @@ use egui::{Color32, RichText};
 use super::{format, labelled_text_edit};
 use crate::broker::status::{ConnectionStatus, LinkState};
 use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
-use crate::capture::subject::{patterns_overlap, validate_pattern};
+use crate::capture::subject::{has_wildcards, patterns_overlap, validate_pattern};
 use crate::capture::{ConnectionKey, Store};
 use crate::monitor::PendingConfirm;
 
@@ -418,7 +418,7 @@ fn connection_card_ui(
                     actions.push(ConnectionsAction::Unsubscribe(row.key, sub.pattern.clone()));
                 }
             });
-            if sub.pattern.contains('*') || sub.pattern.contains('>') {
+            if has_wildcards(&sub.pattern) {
                 ui.label(RichText::new(format!("⚠ {WILDCARD_WARNING}")).small().color(Color32::from_rgb(220, 170, 60)));
             }
             for other in status.subscriptions.iter().skip(i + 1) {
