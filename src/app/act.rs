@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::EventscopeApp;
+use super::{EventscopeApp, take_ready};
 use crate::act::replay::preview;
 use crate::act::template::{Encoding, PublishTemplate};
 use crate::broker::act::{SendMode, repeat_job, replay_job};
@@ -266,53 +266,28 @@ impl EventscopeApp {
 
     /// Outcomes, payload files and replay files that came back.
     pub(super) fn poll_act(&mut self) {
-        if let Some(rx) = &mut self.pending_send {
-            match rx.try_recv() {
-                Ok(outcome) => {
-                    self.publish.outcome = Some(outcome);
-                    self.publish.waiting = false;
-                    self.pending_send = None;
-                }
-                Err(oneshot::error::TryRecvError::Closed) => {
-                    self.publish.error = Some("the connection ended before an answer".into());
-                    self.publish.waiting = false;
-                    self.pending_send = None;
-                }
-                Err(oneshot::error::TryRecvError::Empty) => {}
+        if let Some(outcome) = take_ready(&mut self.pending_send) {
+            self.publish.waiting = false;
+            match outcome {
+                Some(outcome) => self.publish.outcome = Some(outcome),
+                None => self.publish.error = Some("the connection ended before an answer".into()),
             }
         }
-        if let Some(rx) = &mut self.payload_pick {
-            match rx.try_recv() {
-                Ok(Some(path)) => {
-                    match std::fs::read(&path) {
-                        Ok(bytes) => set_payload(&mut self.publish.template, bytes),
-                        Err(e) => {
-                            self.publish.error =
-                                Some(format!("cannot read {}: {e}", path.display()))
-                        }
-                    }
-                    self.payload_pick = None;
-                }
-                Ok(None) | Err(oneshot::error::TryRecvError::Closed) => self.payload_pick = None,
-                Err(oneshot::error::TryRecvError::Empty) => {}
+        if let Some(Some(Some(path))) = take_ready(&mut self.payload_pick) {
+            match std::fs::read(&path) {
+                Ok(bytes) => set_payload(&mut self.publish.template, bytes),
+                Err(e) => self.publish.error = Some(format!("cannot read {}: {e}", path.display())),
             }
         }
-        if let Some(rx) = &mut self.replay_file {
-            match rx.try_recv() {
-                Ok((path, result)) => {
-                    match result {
-                        Ok(records) => {
-                            self.replay.file_records = Some(Arc::new(records));
-                            self.replay.source = Source::File;
-                        }
-                        Err(e) => self.replay.error = Some(e),
-                    }
-                    self.replay.file = Some(path);
-                    self.replay_file = None;
+        if let Some(Some((path, result))) = take_ready(&mut self.replay_file) {
+            match result {
+                Ok(records) => {
+                    self.replay.file_records = Some(Arc::new(records));
+                    self.replay.source = Source::File;
                 }
-                Err(oneshot::error::TryRecvError::Closed) => self.replay_file = None,
-                Err(oneshot::error::TryRecvError::Empty) => {}
+                Err(e) => self.replay.error = Some(e),
             }
+            self.replay.file = Some(path);
         }
     }
 

@@ -4,26 +4,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tokio::sync::oneshot;
-
-use super::{DRAIN_BUDGET, EventscopeApp};
+use super::{DRAIN_BUDGET, EventscopeApp, take_ready};
 use crate::capture::file::{CaptureHeader, CaptureWriter};
 use crate::capture::load::{CaptureLoad, LoadEvent};
 
 impl EventscopeApp {
-    /// Ask for a file to open, on the background runtime.
-    pub(super) fn pick_open_path(&self) -> oneshot::Receiver<Option<PathBuf>> {
-        let (tx, rx) = oneshot::channel();
-        self.monitor.spawn(async move {
-            let picked = rfd::AsyncFileDialog::new()
-                .pick_file()
-                .await
-                .map(|f| f.path().to_path_buf());
-            let _ = tx.send(picked);
-        });
-        rx
-    }
-
     /// Save every retained record (a snapshot: records share their bytes).
     pub(super) fn save_capture(&mut self) {
         let rx = self.pick_save_path("capture.jsonl");
@@ -78,15 +63,8 @@ impl EventscopeApp {
 
     /// Take in loaded batches within the frame budget.
     pub(super) fn poll_capture_files(&mut self) {
-        if let Some(rx) = &mut self.capture_pick {
-            match rx.try_recv() {
-                Ok(Some(path)) => {
-                    self.capture_pick = None;
-                    self.load_capture(path);
-                }
-                Ok(None) | Err(oneshot::error::TryRecvError::Closed) => self.capture_pick = None,
-                Err(oneshot::error::TryRecvError::Empty) => {}
-            }
+        if let Some(Some(Some(path))) = take_ready(&mut self.capture_pick) {
+            self.load_capture(path);
         }
         let Some(load) = &mut self.capture_load else {
             return;

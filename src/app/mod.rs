@@ -29,6 +29,30 @@ use crate::ui::traffic::{TrafficView, filter_bar_ui, table_ui};
 mod act;
 mod capture_files;
 
+/// A background task's answer, if it came: `Some(Some(answer))`, or
+/// `Some(None)` when the task ended without one; `None` while waiting.
+fn ready<T>(rx: &mut oneshot::Receiver<T>) -> Option<Option<T>> {
+    match rx.try_recv() {
+        Ok(answer) => Some(Some(answer)),
+        Err(oneshot::error::TryRecvError::Closed) => Some(None),
+        Err(oneshot::error::TryRecvError::Empty) => None,
+    }
+}
+
+/// Like `ready`, emptying the slot once the wait is over.
+fn take_ready<T>(slot: &mut Option<oneshot::Receiver<T>>) -> Option<Option<T>> {
+    let answer = ready(slot.as_mut()?)?;
+    *slot = None;
+    Some(answer)
+}
+
+/// `take_ready` for a slot that also holds what the answer is for.
+fn take_ready_for<K, T>(slot: &mut Option<(K, oneshot::Receiver<T>)>) -> Option<(K, Option<T>)> {
+    let answer = ready(&mut slot.as_mut()?.1)?;
+    let (key, _) = slot.take()?;
+    Some((key, answer))
+}
+
 /// Time per frame spent moving records from the broker into the store.
 pub const DRAIN_BUDGET: Duration = Duration::from_millis(4);
 
@@ -220,58 +244,38 @@ impl EventscopeApp {
     }
 
     fn poll_file_pick(&mut self) {
-        let Some((field, rx)) = &mut self.file_pick else {
-            return;
-        };
-        match rx.try_recv() {
-            Ok(Some(path)) => {
-                self.connections.form.set_file(*field, path);
-                self.file_pick = None;
-            }
-            Ok(None) | Err(oneshot::error::TryRecvError::Closed) => self.file_pick = None,
-            Err(oneshot::error::TryRecvError::Empty) => {}
+        if let Some((field, Some(Some(path)))) = take_ready_for(&mut self.file_pick) {
+            self.connections.form.set_file(field, path);
         }
     }
 
     fn poll_png_export(&mut self, ctx: &egui::Context) {
-        let Some((rect, rx)) = &mut self.png_export else {
+        let Some((rect, Some(Some(path)))) = take_ready_for(&mut self.png_export) else {
             return;
         };
-        match rx.try_recv() {
-            Ok(Some(path)) => {
-                let rect = *rect;
-                let notices = self.notices.0.clone();
-                let ppp = ctx.pixels_per_point();
-                ctx.request_screenshot(move |image| {
-                    let region = image.region(&rect, Some(ppp));
-                    let message = match crate::screenshot::save_png(&path, &region) {
-                        Ok(()) => format!("diagram saved to {}", path.display()),
-                        Err(e) => e,
-                    };
-                    let _ = notices.send(message);
-                });
-                self.png_export = None;
-            }
-            Ok(None) | Err(oneshot::error::TryRecvError::Closed) => self.png_export = None,
-            Err(oneshot::error::TryRecvError::Empty) => {}
-        }
+        let notices = self.notices.0.clone();
+        let ppp = ctx.pixels_per_point();
+        ctx.request_screenshot(move |image| {
+            let region = image.region(&rect, Some(ppp));
+            let message = match crate::screenshot::save_png(&path, &region) {
+                Ok(()) => format!("diagram saved to {}", path.display()),
+                Err(e) => e,
+            };
+            let _ = notices.send(message);
+        });
     }
 
     fn poll_trace(&mut self) {
-        let Some((subject, rx)) = &mut self.trace_pending else {
+        let Some((subject, answer)) = take_ready_for(&mut self.trace_pending) else {
             return;
         };
-        let result = match rx.try_recv() {
-            Err(oneshot::error::TryRecvError::Empty) => return,
-            Ok(result) => result,
-            Err(oneshot::error::TryRecvError::Closed) => {
-                Err("the connection ended before the trace came back".into())
-            }
-        };
-        match result {
+        self.flows.trace_waiting = false;
+        match answer
+            .unwrap_or_else(|| Err("the connection ended before the trace came back".into()))
+        {
             Ok(events) => {
                 self.flows.trace = Some(crate::flow::trace::trace_flow(
-                    subject,
+                    &subject,
                     &events,
                     now_timestamp(),
                 ));
@@ -279,8 +283,6 @@ impl EventscopeApp {
             }
             Err(e) => self.notice = Some(format!("trace: {e}")),
         }
-        self.trace_pending = None;
-        self.flows.trace_waiting = false;
     }
 
     fn start_trace(&mut self, seq: crate::capture::store::Seq) {
@@ -302,15 +304,25 @@ impl EventscopeApp {
 
     /// Ask for a file name to save to, on the background runtime.
     fn pick_save_path(&self, name: &str) -> oneshot::Receiver<Option<PathBuf>> {
+        self.file_dialog(Some(name.to_owned()))
+    }
+
+    /// Ask for a file to open, on the background runtime.
+    pub(super) fn pick_open_path(&self) -> oneshot::Receiver<Option<PathBuf>> {
+        self.file_dialog(None)
+    }
+
+    /// A file dialog (save when a file name is suggested, else open), run on
+    /// the background runtime so the UI never waits for it.
+    fn file_dialog(&self, save_as: Option<String>) -> oneshot::Receiver<Option<PathBuf>> {
         let (tx, rx) = oneshot::channel();
-        let name = name.to_owned();
         self.monitor.spawn(async move {
-            let picked = rfd::AsyncFileDialog::new()
-                .set_file_name(name)
-                .save_file()
-                .await
-                .map(|f| f.path().to_path_buf());
-            let _ = tx.send(picked);
+            let dialog = rfd::AsyncFileDialog::new();
+            let picked = match save_as {
+                Some(name) => dialog.set_file_name(name).save_file().await,
+                None => dialog.pick_file().await,
+            };
+            let _ = tx.send(picked.map(|f| f.path().to_path_buf()));
         });
         rx
     }
