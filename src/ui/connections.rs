@@ -497,17 +497,21 @@ fn form_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<Conne
         AuthKind::None => {}
         AuthKind::Token => {
             ui.horizontal(|ui| {
-                let label = ui.label("Token");
-                ui.add(egui::TextEdit::singleline(&mut form.token).password(true))
-                    .labelled_by(label.id);
+                super::labelled(
+                    ui,
+                    "Token",
+                    egui::TextEdit::singleline(&mut form.token).password(true),
+                );
             });
         }
         AuthKind::UserPassword => {
             labelled_text_edit(ui, "User", &mut form.user, 160.0);
             ui.horizontal(|ui| {
-                let label = ui.label("Password");
-                ui.add(egui::TextEdit::singleline(&mut form.password).password(true))
-                    .labelled_by(label.id);
+                super::labelled(
+                    ui,
+                    "Password",
+                    egui::TextEdit::singleline(&mut form.password).password(true),
+                );
             });
         }
         AuthKind::CredsFile => {
@@ -522,9 +526,11 @@ fn form_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<Conne
         ),
         AuthKind::NkeySeed => {
             ui.horizontal(|ui| {
-                let label = ui.label("NKey seed");
-                ui.add(egui::TextEdit::singleline(&mut form.nkey_seed).password(true))
-                    .labelled_by(label.id);
+                super::labelled(
+                    ui,
+                    "NKey seed",
+                    egui::TextEdit::singleline(&mut form.nkey_seed).password(true),
+                );
             });
         }
     }

@@ -37,14 +37,23 @@ impl View {
     }
 }
 
-/// A text field with an accessible name (egui_kittest finds it by label).
+/// A widget after a label that names it for accessibility (egui_kittest
+/// finds it by that label).
+pub fn labelled(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget) -> egui::Response {
+    let label = ui.label(label);
+    ui.add(widget).labelled_by(label.id)
+}
+
+/// A named one-line text field.
 pub fn labelled_text_edit(
     ui: &mut egui::Ui,
     label: &str,
     value: &mut String,
     width: f32,
 ) -> egui::Response {
-    let label_response = ui.label(label);
-    ui.add(egui::TextEdit::singleline(value).desired_width(width))
-        .labelled_by(label_response.id)
+    labelled(
+        ui,
+        label,
+        egui::TextEdit::singleline(value).desired_width(width),
+    )
 }

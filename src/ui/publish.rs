@@ -130,13 +130,13 @@ pub fn publish_ui(
         ui.radio_value(&mut view.mode, Mode::Request, "Request");
         ui.radio_value(&mut view.mode, Mode::JetStream, "JetStream publish");
         if view.mode != Mode::Publish {
-            let label = ui.label("timeout");
-            ui.add(
+            super::labelled(
+                ui,
+                "timeout",
                 egui::DragValue::new(&mut view.timeout_ms)
                     .range(10..=120_000)
                     .suffix(" ms"),
-            )
-            .labelled_by(label.id);
+            );
         }
     });
     ui.separator();
@@ -210,27 +210,29 @@ pub fn publish_ui(
         Repeat::Once => {}
         Repeat::Times => {
             ui.horizontal(|ui| {
-                let label = ui.label("count");
-                ui.add(egui::DragValue::new(&mut view.count).range(1..=10_000_000))
-                    .labelled_by(label.id);
+                super::labelled(
+                    ui,
+                    "count",
+                    egui::DragValue::new(&mut view.count).range(1..=10_000_000),
+                );
             });
         }
         Repeat::Rate => {
             ui.horizontal(|ui| {
-                let label = ui.label("rate");
-                ui.add(
+                super::labelled(
+                    ui,
+                    "rate",
                     egui::DragValue::new(&mut view.rate)
                         .range(0.1..=1_000_000.0)
                         .suffix(" msg/s"),
-                )
-                .labelled_by(label.id);
-                let label = ui.label("for");
-                ui.add(
+                );
+                super::labelled(
+                    ui,
+                    "for",
                     egui::DragValue::new(&mut view.duration_s)
                         .range(0.1..=86_400.0)
                         .suffix(" s"),
-                )
-                .labelled_by(label.id);
+                );
             });
         }
     }

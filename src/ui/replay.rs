@@ -146,13 +146,13 @@ pub fn replay_ui(
             Source::LastSeconds,
             format!("the last ({} messages)", format::count(recent as u64)),
         );
-        let label = ui.label("seconds");
-        ui.add(
+        super::labelled(
+            ui,
+            "seconds",
             egui::DragValue::new(&mut view.last_seconds)
                 .range(1.0..=86_400.0)
                 .suffix(" s"),
-        )
-        .labelled_by(label.id);
+        );
     });
     ui.horizontal(|ui| {
         ui.radio_value(&mut view.source, Source::File, "a capture file");
@@ -181,13 +181,13 @@ pub fn replay_ui(
         &mut view.connection,
         targets,
     );
-    let label = ui.label("Remap subjects (FROM=TO, one per line, e.g. orders.>=replay.orders.>)");
-    ui.add(
+    super::labelled(
+        ui,
+        "Remap subjects (FROM=TO, one per line, e.g. orders.>=replay.orders.>)",
         egui::TextEdit::multiline(&mut view.remaps)
             .desired_rows(2)
             .code_editor(),
-    )
-    .labelled_by(label.id);
+    );
     ui.checkbox(&mut view.keep_headers, "keep headers");
     ui.checkbox(
         &mut view.keep_msg_id,
@@ -211,13 +211,13 @@ pub fn replay_ui(
     });
     ui.horizontal(|ui| {
         ui.radio_value(&mut view.timing, TimingChoice::Rate, "fixed rate");
-        let label = ui.label("per second");
-        ui.add(
+        super::labelled(
+            ui,
+            "per second",
             egui::DragValue::new(&mut view.rate)
                 .range(0.1..=1_000_000.0)
                 .suffix(" msg/s"),
-        )
-        .labelled_by(label.id);
+        );
     });
     ui.radio_value(&mut view.timing, TimingChoice::Max, "as fast as possible");
     if let Some(other) = &view.other_server {
