@@ -274,6 +274,9 @@ pub fn classify(record: &Record) -> Class {
         },
         Some(reply) if reply.starts_with("$JS.FC.") => Class::Control,
         Some(_) => Class::Request,
+        // An answer on an inbox whose request was not seen (replies to
+        // requests that were are matched first, by the correlator).
+        None if subject.starts_with("_INBOX.") => Class::Control,
         None => Class::Publish,
     }
 }
@@ -386,6 +389,7 @@ mod tests {
     #[test]
     fn classes_from_real_subjects() {
         assert_eq!(classify(&rec("orders.created", None, "{}")), Class::Publish);
+        assert_eq!(classify(&rec("_INBOX.a.b", None, "{}")), Class::Control);
         assert_eq!(
             classify(&rec("svc.price", Some("_INBOX.a.b"), "{}")),
             Class::Request

@@ -593,7 +593,6 @@ impl Correlator {
             return;
         }
         match classify(record) {
-            Class::Publish if record.subject.starts_with("_INBOX.") => {} // an answer we did not see asked
             Class::Publish => self.on_publish(seq, record, FlowKind::Publish),
             Class::Request => self.on_publish(seq, record, FlowKind::Request),
             Class::Delivery(ack) => self.on_delivery(seq, record, &ack),
