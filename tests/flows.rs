@@ -5,9 +5,10 @@
 
 mod common;
 
+use common::recorder::Recorder;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
@@ -15,28 +16,6 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, consumer::push, strea
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::Value;
-
-fn start_recorder(url: &str, out: &std::path::Path) -> std::process::Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(["record", "--server", url, "-o", out.to_str().expect("utf8")])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start recorder");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    loop {
-        let line = lines
-            .next()
-            .expect("recorder says something")
-            .expect("line");
-        if line.contains("recording") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    child
-}
 
 async fn drive(url: &str) {
     let client = async_nats::connect(url).await.expect("connect");
@@ -166,14 +145,16 @@ async fn recorded_traffic_reconstructs_into_exact_flows() {
     let server = common::server();
     let dir = tempfile::tempdir().expect("tempdir");
     let capture = dir.path().join("flows.jsonl");
-    let mut recorder = start_recorder(&server.url(), &capture);
+    let url = server.url();
+    let mut recorder = Recorder::start(&["--server", &url, "-o", capture.to_str().expect("utf8")]);
+    recorder.wait_line("recording");
     drive(&server.url()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    Command::new("kill")
-        .args(["-INT", &recorder.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(recorder.wait().expect("recorder exits").success());
+    recorder.signal("INT");
+    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
+        .await
+        .expect("join");
+    assert!(status.success(), "{text}");
 
     let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
         .args(["flows", capture.to_str().expect("utf8"), "--json"])
