@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,8 +48,8 @@ pub struct LocalServer {
     pub port: u16,
     /// HTTP monitoring port (`/connz`, `/jsz`…).
     pub monitoring_port: u16,
-    /// JetStream store and any config files live here.
-    dir: tempfile::TempDir,
+    /// JetStream store and any config files live here; removed on drop.
+    _dir: tempfile::TempDir,
     log_path: PathBuf,
 }
 
@@ -93,7 +93,7 @@ impl LocalServer {
             args,
             port,
             monitoring_port,
-            dir,
+            _dir: dir,
             log_path,
         };
         server.spawn()?;
@@ -156,10 +156,6 @@ impl LocalServer {
 
     pub fn monitoring_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.monitoring_port)
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Kill the process (SIGKILL), as a crash would.

@@ -31,9 +31,6 @@ pub struct Monitor {
     /// Profiles by connection key, in the order they were added.
     profiles: Vec<(ConnectionKey, ConnectionProfile)>,
     pub pending_confirms: Vec<PendingConfirm>,
-    /// Records that arrived while the view was paused are still stored;
-    /// this counts batches ignored because they predate a clear.
-    pub stale_batches: u64,
 }
 
 impl Monitor {
@@ -47,7 +44,6 @@ impl Monitor {
             session: 0,
             profiles: Vec::new(),
             pending_confirms: Vec::new(),
-            stale_batches: 0,
         })
     }
 
@@ -182,8 +178,8 @@ impl Monitor {
         match event {
             BrokerEvent::Batch(batch) => {
                 let known = self.profiles.iter().any(|(k, _)| *k == batch.connection);
+                // Batches from before a clear, or from a removed connection.
                 if batch.session != self.session || !known {
-                    self.stale_batches += 1;
                     return 0;
                 }
                 let n = batch.records.len();

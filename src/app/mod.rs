@@ -114,9 +114,8 @@ pub struct EventscopeApp {
     screenshot: Option<ScreenshotPlan>,
     /// Errors to show once in the top bar (e.g. a command that could not be sent).
     pub notice: Option<String>,
-    /// Set when the app should close (screenshot done).
-    pub exit_code: Option<i32>,
-    /// Where the process exit code goes (the GUI runner reads it).
+    /// Where the process exit code goes when screenshot mode ends the app
+    /// (the GUI runner reads it).
     pub exit_code_sink: Option<Arc<std::sync::atomic::AtomicI32>>,
     /// Things that must live as long as the app (the demo's server).
     keep_alive: Vec<Box<dyn std::any::Any>>,
@@ -178,7 +177,6 @@ impl EventscopeApp {
             notices: std::sync::mpsc::channel(),
             screenshot: config.screenshot,
             notice: None,
-            exit_code: None,
             exit_code_sink: None,
             keep_alive: Vec::new(),
         };
@@ -231,7 +229,6 @@ impl EventscopeApp {
                             1
                         }
                     };
-                    self.exit_code = Some(code);
                     if let Some(sink) = &self.exit_code_sink {
                         sink.store(code, std::sync::atomic::Ordering::Relaxed);
                     }

@@ -234,17 +234,9 @@ impl Broker {
         self.connections.get(&key).map(|h| &h.shared)
     }
 
-    pub fn connection_keys(&self) -> impl Iterator<Item = ConnectionKey> + '_ {
-        self.connections.keys().copied()
-    }
-
     /// Batches made before this call are stale from now on.
     pub fn new_session(&self) -> u64 {
         self.sink.session.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    pub fn session(&self) -> u64 {
-        self.sink.session()
     }
 }
 

@@ -233,12 +233,6 @@ pub enum Class {
     Control,
 }
 
-impl Class {
-    pub fn is_control(&self) -> bool {
-        matches!(self, Class::Control)
-    }
-}
-
 /// Classify from the record alone.
 pub fn classify(record: &Record) -> Class {
     let subject = &*record.subject;
