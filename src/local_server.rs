@@ -49,7 +49,7 @@ pub struct LocalServer {
     /// HTTP monitoring port (`/connz`, `/jsz`…).
     pub monitoring_port: u16,
     /// JetStream store and any config files live here; removed on drop.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     log_path: PathBuf,
 }
 
@@ -65,39 +65,54 @@ impl LocalServer {
         let dir = tempfile::Builder::new()
             .prefix("eventscope-nats-")
             .tempdir()?;
-        let port = free_port()?;
-        let monitoring_port = free_port()?;
         let log_path = dir.path().join("server.log");
+        let mut server = Self {
+            child: None,
+            bin,
+            args: Vec::new(),
+            port: 0,
+            monitoring_port: 0,
+            dir,
+            log_path,
+        };
+        // A port found free can be taken (by another process's outgoing
+        // connection, say) before the server binds it: try fresh ports.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            server.port = free_port()?;
+            server.monitoring_port = free_port()?;
+            server.args = server.arguments(config)?;
+            match server.spawn() {
+                Err(LocalServerError::NotReady { log, .. })
+                    if attempt < 5 && log.contains("address already in use") => {}
+                result => return result.map(|()| server),
+            }
+        }
+    }
+
+    fn arguments(&self, config: Option<&str>) -> Result<Vec<String>, LocalServerError> {
+        let dir = self.dir.path();
         let mut args = vec![
             "-a".to_owned(),
             "127.0.0.1".to_owned(),
             "-p".to_owned(),
-            port.to_string(),
+            self.port.to_string(),
             "-m".to_owned(),
-            monitoring_port.to_string(),
+            self.monitoring_port.to_string(),
             "-js".to_owned(),
             "-sd".to_owned(),
-            dir.path().join("js").display().to_string(),
+            dir.join("js").display().to_string(),
             "-l".to_owned(),
-            log_path.display().to_string(),
+            self.log_path.display().to_string(),
         ];
         if let Some(text) = config {
-            let conf = dir.path().join("server.conf");
+            let conf = dir.join("server.conf");
             std::fs::write(&conf, text)?;
             args.push("-c".to_owned());
             args.push(conf.display().to_string());
         }
-        let mut server = Self {
-            child: None,
-            bin,
-            args,
-            port,
-            monitoring_port,
-            _dir: dir,
-            log_path,
-        };
-        server.spawn()?;
-        Ok(server)
+        Ok(args)
     }
 
     fn spawn(&mut self) -> Result<(), LocalServerError> {
