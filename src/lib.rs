@@ -5,6 +5,7 @@
 //! the network. The headless CLI uses the same `broker` and `capture` code.
 
 pub mod act;
+pub mod allocator;
 pub mod app;
 pub mod broker;
 pub mod capture;

@@ -5,6 +5,7 @@ use clap::Parser;
 use eventscope::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    eventscope::allocator::tune();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Record(args)) => eventscope::headless::record_command(*args),
