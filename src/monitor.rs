@@ -107,7 +107,7 @@ impl Monitor {
     ) -> Result<tokio::sync::oneshot::Receiver<crate::flow::trace::TraceAnswer>, BrokerError> {
         let record = self.store.get(seq).ok_or(BrokerError::UnknownConnection)?;
         let headers = record
-            .headers
+            .headers()
             .iter()
             .flat_map(|h| h.iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
             .collect();
@@ -115,9 +115,9 @@ impl Monitor {
         self.broker.send(
             record.connection,
             Command::Trace {
-                subject: record.subject.to_string(),
+                subject: record.subject().to_string(),
                 headers,
-                payload: record.payload.clone(),
+                payload: record.payload_bytes(),
                 reply,
             },
         )?;

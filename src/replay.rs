@@ -39,7 +39,7 @@ pub fn read_capture(
     let mut records = Vec::new();
     while let Some(next) = reader.next_record() {
         match next {
-            Ok(loaded) if subject.is_none_or(|p| p.matches(&loaded.record.subject)) => {
+            Ok(loaded) if subject.is_none_or(|p| p.matches(loaded.record.subject())) => {
                 records.push(loaded.record)
             }
             Ok(_) => {}

@@ -71,8 +71,8 @@ impl ScreenshotPlan {
             .rev()
             .take(5_000)
             .find(|(_, r)| {
-                pattern.matches(&r.subject)
-                    && serde_json::from_slice::<serde_json::Value>(&r.payload).is_ok()
+                pattern.matches(r.subject())
+                    && serde_json::from_slice::<serde_json::Value>(r.payload()).is_ok()
             })
             .map(|(seq, _)| seq)
     }

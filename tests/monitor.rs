@@ -105,8 +105,8 @@ fn capture_survives_a_server_restart_and_shows_the_gap() {
         .iter()
         .map(|(_, r)| {
             (
-                r.subject.to_string(),
-                String::from_utf8_lossy(&r.payload).into_owned(),
+                r.subject().to_string(),
+                String::from_utf8_lossy(r.payload()).into_owned(),
             )
         })
         .collect();
@@ -156,7 +156,7 @@ fn small_budget_evicts_oldest_with_honest_counters() {
     assert!(c.evicted > 4000, "{c:?}");
     // The newest survive, in order.
     let last = m.store.latest().expect("records");
-    assert_eq!(last.payload[0], (4999 % 251) as u8);
+    assert_eq!(last.payload()[0], (4999 % 251) as u8);
     assert_eq!(m.store.subjects().node(0).messages, 5000);
 }
 
@@ -194,7 +194,11 @@ fn subscriptions_change_at_runtime() {
     std::thread::sleep(Duration::from_millis(200));
     m.drain(Duration::from_millis(50));
     // Two subscriptions are two streams: order holds within each only.
-    let mut subjects: Vec<String> = m.store.iter().map(|(_, r)| r.subject.to_string()).collect();
+    let mut subjects: Vec<String> = m
+        .store
+        .iter()
+        .map(|(_, r)| r.subject().to_string())
+        .collect();
     subjects.sort();
     assert_eq!(subjects, ["a.1", "b.1.2", "b.2"]);
 }

@@ -122,15 +122,15 @@ async fn record_is_byte_exact() {
     assert_eq!(got.len(), sent.len());
     for (i, (g, s)) in got.iter().zip(&sent).enumerate() {
         assert_eq!(g.connection, "exactness");
-        assert_eq!(&*g.record.subject, s.subject, "message {i}");
+        assert_eq!(g.record.subject(), s.subject, "message {i}");
         assert_eq!(
-            g.record.payload.as_ref(),
+            g.record.payload(),
             s.payload.as_slice(),
             "payload of message {i}"
         );
         let mut headers: Vec<(String, String)> = g
             .record
-            .headers
+            .headers()
             .iter()
             .flat_map(|h| h.iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
             .collect();
@@ -232,7 +232,7 @@ async fn server_side_wildcards_match_our_filter_semantics() {
     // Two subscriptions are two streams: order is kept within each only.
     let mut got: Vec<String> = read_capture(&out)
         .iter()
-        .map(|r| r.record.subject.to_string())
+        .map(|r| r.record.subject().to_string())
         .collect();
     got.sort();
     let mut expected = expected;

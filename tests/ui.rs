@@ -61,14 +61,15 @@ fn replace_text(h: &mut Harness<'static, EventscopeApp>, label: &str, text: &str
 
 fn record(app: &mut EventscopeApp, subject: &str, payload: &str, headers: &[(&str, &str)]) {
     let connection = app.monitor.store.intern_connection("test");
-    app.monitor.store.push(Record {
-        received_at: 1_795_352_350_000_000_000,
+    let headers = (!headers.is_empty()).then(|| HeaderBlock::build(None, headers.iter().copied()));
+    app.monitor.store.push(Record::new(
+        1_795_352_350_000_000_000,
         connection,
-        subject: subject.into(),
-        reply: None,
-        headers: (!headers.is_empty()).then(|| HeaderBlock::build(None, headers.iter().copied())),
-        payload: Bytes::from(payload.to_owned()),
-    });
+        subject,
+        None,
+        headers.as_ref(),
+        payload.as_bytes(),
+    ));
 }
 
 #[test]
@@ -276,14 +277,14 @@ fn subject_filter_narrows_the_table() {
 }
 
 fn wire(subject: &str, reply: Option<&str>, payload: &str, at_ms: i64) -> Record {
-    Record {
-        received_at: 1_795_352_350_000_000_000 + at_ms * 1_000_000,
-        connection: 0,
-        subject: subject.into(),
-        reply: reply.map(Into::into),
-        headers: None,
-        payload: Bytes::from(payload.to_owned()),
-    }
+    Record::new(
+        1_795_352_350_000_000_000 + at_ms * 1_000_000,
+        0,
+        subject,
+        reply,
+        None,
+        payload.as_bytes(),
+    )
 }
 
 /// A retried message (NAK then ACK), one that reaches max deliveries, and a
@@ -459,9 +460,10 @@ fn replay_panel_runs_with_progress() {
     let mut h = connected_app(&server, View::Act);
     let key = h.state().monitor.profiles()[0].0;
     let records: Vec<Record> = (0..50)
-        .map(|i| Record {
-            connection: key,
-            ..wire(&format!("orders.{i}"), None, "{}", i)
+        .map(|i| {
+            let mut r = wire(&format!("orders.{i}"), None, "{}", i);
+            r.connection = key;
+            r
         })
         .collect();
     h.state_mut().monitor.add_records(records);

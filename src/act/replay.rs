@@ -80,7 +80,7 @@ pub fn send_offset(timing: Timing, first: Timestamp, at: Timestamp, index: usize
 /// requester's inbox is long gone.
 pub fn replay_message(record: &Record, options: &ReplayOptions) -> OutMessage {
     let mut headers: Vec<(String, String)> = Vec::new();
-    if let Some(block) = &record.headers {
+    if let Some(block) = record.headers() {
         for (name, value) in block.iter() {
             let is_id = name.eq_ignore_ascii_case(MSG_ID_HEADER);
             if (is_id && options.keep_msg_id)
@@ -97,10 +97,10 @@ pub fn replay_message(record: &Record, options: &ReplayOptions) -> OutMessage {
         ));
     }
     OutMessage {
-        subject: remap_subject(&options.remaps, &record.subject),
+        subject: remap_subject(&options.remaps, record.subject()),
         reply: None,
         headers,
-        payload: record.payload.clone(),
+        payload: record.payload_bytes(),
     }
 }
 
@@ -111,8 +111,8 @@ pub fn preview(records: &[Record], options: &ReplayOptions, n: usize) -> Vec<(St
         .take(n)
         .map(|r| {
             (
-                r.subject.to_string(),
-                remap_subject(&options.remaps, &r.subject),
+                r.subject().to_string(),
+                remap_subject(&options.remaps, r.subject()),
             )
         })
         .collect()
@@ -124,17 +124,17 @@ mod tests {
     use crate::capture::HeaderBlock;
 
     fn rec(at_ms: i64) -> Record {
-        Record {
-            received_at: at_ms * 1_000_000,
-            connection: 0,
-            subject: "orders.created".into(),
-            reply: Some("_INBOX.x".into()),
-            headers: Some(HeaderBlock::build(
+        Record::new(
+            at_ms * 1_000_000,
+            0,
+            "orders.created",
+            Some("_INBOX.x"),
+            Some(&HeaderBlock::build(
                 Some((100, "Idle")),
                 [("Nats-Msg-Id", "m1"), ("ce-id", "a")],
             )),
-            payload: Bytes::from_static(b"{}"),
-        }
+            b"{}",
+        )
     }
 
     #[test]

@@ -46,19 +46,19 @@ pub struct PublishTemplate {
 impl PublishTemplate {
     /// Fill from a captured record ("edit and resend").
     pub fn from_record(record: &Record) -> Self {
-        let (payload, encoding) = match std::str::from_utf8(&record.payload) {
+        let (payload, encoding) = match std::str::from_utf8(record.payload()) {
             Ok(text) if serde_json::from_str::<serde_json::Value>(text).is_ok() => {
                 (text.to_owned(), Encoding::Json)
             }
             Ok(text) => (text.to_owned(), Encoding::Text),
-            Err(_) => (BASE64.encode(&record.payload), Encoding::Base64),
+            Err(_) => (BASE64.encode(record.payload()), Encoding::Base64),
         };
         Self {
             name: String::new(),
-            subject: record.subject.to_string(),
-            reply: record.reply.as_deref().unwrap_or("").to_owned(),
+            subject: record.subject().to_string(),
+            reply: record.reply().unwrap_or("").to_owned(),
             headers: record
-                .headers
+                .headers()
                 .iter()
                 .flat_map(|h| h.iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
                 .collect(),

@@ -283,7 +283,7 @@ impl EventscopeApp {
     }
 
     fn start_trace(&mut self, seq: crate::capture::store::Seq) {
-        let Some(subject) = self.monitor.store.get(seq).map(|r| r.subject.to_string()) else {
+        let Some(subject) = self.monitor.store.get(seq).map(|r| r.subject().to_string()) else {
             return;
         };
         match self.monitor.trace(seq) {

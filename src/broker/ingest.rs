@@ -9,31 +9,44 @@ use futures_util::{FutureExt, StreamExt};
 use super::status::ConnectionShared;
 use super::{Batch, BrokerEvent, EventSink, MAX_BATCH};
 use crate::capture::record::now_timestamp;
-use crate::capture::{ConnectionKey, HeaderBlock, Record, Timestamp};
+use crate::capture::{ConnectionKey, HeaderBlock, Record, RecordPacker, Timestamp};
 
-/// Convert without copying the payload.
-pub fn to_record(message: async_nats::Message, connection: ConnectionKey, at: Timestamp) -> Record {
-    let headers = if message.headers.is_some() || message.status.is_some() {
-        let status = message
-            .status
-            .map(|s| (s.as_u16(), message.description.as_deref().unwrap_or("")));
-        let pairs = message.headers.iter().flat_map(|map| {
-            map.iter().flat_map(|(name, values)| {
-                let name: &str = name.as_ref();
-                values.iter().map(move |v| (name, v.as_str()))
-            })
-        });
-        Some(HeaderBlock::build(status, pairs))
-    } else {
-        None
-    };
-    Record {
-        received_at: at,
-        connection,
-        subject: message.subject.as_str().into(),
-        reply: message.reply.map(|r| r.as_str().into()),
-        headers,
-        payload: message.payload,
+/// Turns client messages into compact records: header text built in one
+/// reused block, everything packed into shared blocks (see [`Record`]).
+#[derive(Default)]
+pub struct RecordMaker {
+    packer: RecordPacker,
+    headers: HeaderBlock,
+}
+
+impl RecordMaker {
+    pub fn make(
+        &mut self,
+        message: &async_nats::Message,
+        connection: ConnectionKey,
+        at: Timestamp,
+    ) -> Record {
+        let has_headers = message.headers.is_some() || message.status.is_some();
+        if has_headers {
+            let status = message
+                .status
+                .map(|s| (s.as_u16(), message.description.as_deref().unwrap_or("")));
+            let pairs = message.headers.iter().flat_map(|map| {
+                map.iter().flat_map(|(name, values)| {
+                    let name: &str = name.as_ref();
+                    values.iter().map(move |v| (name, v.as_str()))
+                })
+            });
+            self.headers.rebuild(status, pairs);
+        }
+        self.packer.pack(
+            at,
+            connection,
+            message.subject.as_str(),
+            message.reply.as_ref().map(|r| r.as_str()),
+            has_headers.then_some(&self.headers),
+            &message.payload,
+        )
     }
 }
 
@@ -56,6 +69,7 @@ pub(crate) async fn pump(
     busy: Arc<BusyPumps>,
     sink: EventSink,
 ) {
+    let mut maker = RecordMaker::default();
     let mut guard = BusyGuard {
         busy,
         is_busy: false,
@@ -63,12 +77,12 @@ pub(crate) async fn pump(
     while let Some(first) = subscriber.next().await {
         guard.set(true);
         let mut records = Vec::with_capacity(64);
-        records.push(to_record(first, connection, now_timestamp()));
+        records.push(maker.make(&first, connection, now_timestamp()));
         let mut emptied = false;
         while records.len() < MAX_BATCH {
             match subscriber.next().now_or_never() {
                 Some(Some(message)) => {
-                    records.push(to_record(message, connection, now_timestamp()))
+                    records.push(maker.make(&message, connection, now_timestamp()))
                 }
                 Some(None) => break,
                 None => {
@@ -81,7 +95,9 @@ pub(crate) async fn pump(
         if emptied && guard.set(false) {
             shared.measure_drops();
         }
+        let bytes = records.iter().map(Record::cost).sum();
         let batch = Batch {
+            _in_flight: sink.reserve(bytes).await,
             session: sink.session(),
             connection,
             records,

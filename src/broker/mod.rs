@@ -26,10 +26,15 @@ pub use status::{ConnectionShared, ConnectionStatus, LinkState};
 /// once per batch, never per message.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
-/// Batches in flight between the network and the consumer. When full, the
-/// subscription tasks wait, and async-nats' own large buffer takes the
-/// slack; whatever it has to drop is counted exactly (see `ConnectionShared`).
+/// Batches in flight between the network and the consumer, at most.
 pub const EVENT_CHANNEL_BATCHES: usize = 1024;
+/// Record bytes in flight between the network and the consumer, at most.
+/// When reached, the subscription tasks wait, and async-nats' own large
+/// buffer takes the slack; whatever it has to drop is counted exactly (see
+/// `ConnectionShared`).
+pub const MAX_IN_FLIGHT_BYTES: usize = 128 << 20;
+/// The unit of the in-flight semaphore's permits.
+const PERMIT_BYTES: usize = 1024;
 /// Records per batch at most.
 pub const MAX_BATCH: usize = 4096;
 
@@ -41,6 +46,8 @@ pub struct Batch {
     pub session: u64,
     pub connection: ConnectionKey,
     pub records: Vec<Record>,
+    /// Returns the batch's bytes to the in-flight allowance when dropped.
+    pub(crate) _in_flight: tokio::sync::OwnedSemaphorePermit,
 }
 
 #[derive(Debug)]
@@ -111,6 +118,7 @@ pub(crate) struct EventSink {
     tx: mpsc::Sender<BrokerEvent>,
     waker: Waker,
     session: Arc<AtomicU64>,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl EventSink {
@@ -119,6 +127,19 @@ impl EventSink {
         let ok = self.tx.send(event).await.is_ok();
         (self.waker)();
         ok
+    }
+
+    /// Wait until `bytes` more may be in flight; the permit travels with
+    /// the batch.
+    pub(crate) async fn reserve(&self, bytes: usize) -> tokio::sync::OwnedSemaphorePermit {
+        let permits = bytes
+            .div_ceil(PERMIT_BYTES)
+            .clamp(1, MAX_IN_FLIGHT_BYTES / PERMIT_BYTES);
+        self.in_flight
+            .clone()
+            .acquire_many_owned(u32::try_from(permits).unwrap_or(u32::MAX))
+            .await
+            .expect("the in-flight semaphore is never closed")
     }
 
     pub(crate) fn session(&self) -> u64 {
@@ -145,7 +166,7 @@ impl Broker {
             // One thread: the client's reader and our subscription tasks hand
             // messages to each other without cross-thread wake-ups, and the
             // other core stays free for the UI thread.
-            .worker_threads(1)
+            .worker_threads(2)
             .thread_name("eventscope-net")
             .enable_all()
             .build()?;
@@ -154,6 +175,9 @@ impl Broker {
             tx,
             waker,
             session: Arc::new(AtomicU64::new(0)),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(
+                MAX_IN_FLIGHT_BYTES / PERMIT_BYTES,
+            )),
         };
         Ok((
             Self {

@@ -11,14 +11,13 @@ use std::io::{self, BufRead, Write};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
-use super::headers::HeaderBlock;
-use super::record::{Record, Timestamp, timestamp_to_utc};
+use super::headers::{HeaderBlock, Headers};
+use super::record::{Record, RecordPacker, Timestamp, timestamp_to_utc};
 use super::store::Store;
 
 /// The format version this build writes and the newest it reads.
@@ -91,16 +90,16 @@ impl<W: Write> CaptureWriter<W> {
         let line = LineOut {
             received_at: format_timestamp(record.received_at),
             connection,
-            subject: &record.subject,
-            reply: record.reply.as_deref(),
-            headers: record.headers.as_ref().map(HeadersOut),
-            status: record.headers.as_ref().and_then(|h| {
+            subject: record.subject(),
+            reply: record.reply(),
+            headers: record.headers().map(HeadersOut),
+            status: record.headers().and_then(|h| {
                 Some(StatusLine {
                     code: h.status()?,
                     description: h.status_description().unwrap_or("").to_owned(),
                 })
             }),
-            payload_b64: BASE64.encode(&record.payload),
+            payload_b64: BASE64.encode(record.payload()),
         };
         serde_json::to_writer(&mut self.out, &line)?;
         self.out.write_all(b"\n")?;
@@ -151,7 +150,7 @@ struct StatusLine {
 }
 
 /// Headers as `{"name": ["v1", "v2"]}`, names in first-seen order.
-struct HeadersOut<'a>(&'a HeaderBlock);
+struct HeadersOut<'a>(Headers<'a>);
 
 impl Serialize for HeadersOut<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -220,6 +219,7 @@ pub struct CaptureReader<R: BufRead> {
     input: R,
     line_no: usize,
     buf: String,
+    packer: RecordPacker,
     pub header: CaptureHeader,
 }
 
@@ -247,6 +247,7 @@ impl<R: BufRead> CaptureReader<R> {
             input,
             line_no: 1,
             buf,
+            packer: RecordPacker::default(),
             header,
         })
     }
@@ -271,19 +272,21 @@ impl<R: BufRead> CaptureReader<R> {
                 continue;
             }
             let complete = self.buf.ends_with('\n');
-            return Some(parse_line(text).map_err(|reason| CaptureError::BadLine {
-                line: self.line_no,
-                reason: if complete {
-                    reason
-                } else {
-                    format!("{reason} (the file ends here: truncated?)")
-                },
+            return Some(parse_line(text, &mut self.packer).map_err(|reason| {
+                CaptureError::BadLine {
+                    line: self.line_no,
+                    reason: if complete {
+                        reason
+                    } else {
+                        format!("{reason} (the file ends here: truncated?)")
+                    },
+                }
             }));
         }
     }
 }
 
-fn parse_line(text: &str) -> Result<LoadedRecord, String> {
+fn parse_line(text: &str, packer: &mut RecordPacker) -> Result<LoadedRecord, String> {
     let line: LineIn = serde_json::from_str(text).map_err(|e| format!("invalid record: {e}"))?;
     let received_at = parse_timestamp(&line.received_at)?;
     let payload = BASE64
@@ -306,14 +309,14 @@ fn parse_line(text: &str) -> Result<LoadedRecord, String> {
     };
     Ok(LoadedRecord {
         connection: line.connection,
-        record: Record {
+        record: packer.pack(
             received_at,
-            connection: 0,
-            subject: line.subject.into(),
-            reply: line.reply.map(String::into_boxed_str),
-            headers,
-            payload: Bytes::from(payload),
-        },
+            0,
+            &line.subject,
+            line.reply.as_deref(),
+            headers.as_ref(),
+            &payload,
+        ),
     })
 }
 
@@ -354,17 +357,17 @@ mod tests {
     use super::*;
 
     fn sample() -> Record {
-        Record {
-            received_at: 1_795_352_350_348_894_744,
-            connection: 0,
-            subject: "orders.created".into(),
-            reply: Some("_INBOX.x.y".into()),
-            headers: Some(HeaderBlock::build(
+        Record::new(
+            1_795_352_350_348_894_744,
+            0,
+            "orders.created",
+            Some("_INBOX.x.y"),
+            Some(&HeaderBlock::build(
                 Some((408, "Request Timeout")),
                 [("b", "2"), ("a", "1"), ("b", "3")],
             )),
-            payload: Bytes::from_static(&[0, 159, 146, 150, 255]),
-        }
+            &[0, 159, 146, 150, 255],
+        )
     }
 
     #[test]
@@ -383,12 +386,11 @@ mod tests {
         assert_eq!(r.header.servers, ["nats://x"]);
         let back = r.next_record().expect("one").expect("valid");
         assert_eq!(back.connection, "prod");
-        let mut expected = sample();
         // Grouping by name puts b's values together: order per name is kept.
-        expected.headers = Some(HeaderBlock::build(
+        let expected = sample().with_headers(Some(&HeaderBlock::build(
             Some((408, "Request Timeout")),
             [("b", "2"), ("b", "3"), ("a", "1")],
-        ));
+        )));
         assert_eq!(back.record, expected);
         assert!(r.next_record().is_none());
     }

@@ -46,15 +46,15 @@ impl Filter {
             return false;
         }
         if let Some(pattern) = &self.subject
-            && !pattern.matches(&record.subject)
+            && !pattern.matches(record.subject())
         {
             return false;
         }
         if let Some(text) = &self.text {
             let needle = text.as_bytes();
-            let in_payload = memmem::find(&record.payload, needle).is_some();
+            let in_payload = memmem::find(record.payload(), needle).is_some();
             let in_headers = record
-                .headers
+                .headers()
                 .as_ref()
                 .is_some_and(|h| h.as_text().contains(text.as_str()));
             if !in_payload && !in_headers {
@@ -170,17 +170,10 @@ impl FilteredIndex {
 mod tests {
     use super::*;
     use crate::capture::HeaderBlock;
-    use bytes::Bytes;
 
     fn rec(subject: &str, payload: &str, header: Option<(&str, &str)>) -> Record {
-        Record {
-            received_at: 0,
-            connection: 0,
-            subject: subject.into(),
-            reply: None,
-            headers: header.map(|h| HeaderBlock::build(None, [h])),
-            payload: Bytes::from(payload.to_owned()),
-        }
+        let headers = header.map(|h| HeaderBlock::build(None, [h]));
+        Record::new(0, 0, subject, None, headers.as_ref(), payload.as_bytes())
     }
 
     #[test]

@@ -118,14 +118,7 @@ mod tests {
         let path = dir.path().join("c.jsonl");
         let mut out = Vec::new();
         let mut w = CaptureWriter::new(&mut out, &CaptureHeader::new(vec![])).expect("header");
-        let r = Record {
-            received_at: 0,
-            connection: 0,
-            subject: "a".into(),
-            reply: None,
-            headers: None,
-            payload: bytes::Bytes::from_static(b"x"),
-        };
+        let r = Record::new(0, 0, "a", None, None, b"x");
         for _ in 0..(LOAD_BATCH + 10) {
             w.write(&r, "c").expect("write");
         }

@@ -14,8 +14,8 @@ pub mod subject;
 pub mod subject_tree;
 
 pub use filter::{Filter, FilteredIndex};
-pub use headers::HeaderBlock;
-pub use record::{ConnectionKey, Record, Timestamp};
+pub use headers::{HeaderBlock, HeaderMeta, Headers};
+pub use record::{ConnectionKey, Record, RecordPacker, Timestamp};
 pub use store::{Store, StoreCounters};
 pub use subject::{SubjectError, SubjectPattern};
 pub use subject_tree::SubjectTree;

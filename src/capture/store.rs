@@ -85,7 +85,7 @@ impl Store {
     /// Add a record, evicting the oldest ones while over budget.
     pub fn push(&mut self, record: Record) {
         self.tree
-            .record(&record.subject, record.wire_size(), record.received_at);
+            .record(record.subject(), record.wire_size(), record.received_at);
         self.bytes_used += record.cost();
         self.records.push_back(record);
         self.counters.captured += 1;
@@ -224,17 +224,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn rec(subject: &str, payload: usize) -> Record {
-        Record {
-            received_at: 0,
-            connection: 0,
-            subject: subject.into(),
-            reply: None,
-            headers: None,
-            payload: Bytes::from(vec![7u8; payload]),
-        }
+        Record::new(0, 0, subject, None, None, &vec![7u8; payload])
     }
 
     #[test]
@@ -271,7 +263,7 @@ mod tests {
         store.clear();
         store.push(rec("b", 1));
         assert_eq!(store.first_seq(), 5);
-        assert_eq!(store.get(5).map(|r| &*r.subject), Some("b"));
+        assert_eq!(store.get(5).map(|r| r.subject()), Some("b"));
         assert_eq!(store.counters().captured, 1);
     }
 

@@ -7,7 +7,7 @@
 //! a node never gets more than [`MAX_CHILDREN`] children (the rest are
 //! counted in an overflow node), so the tree stays small under any traffic.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::record::Timestamp;
 

@@ -235,8 +235,8 @@ pub enum Class {
 
 /// Classify from the record alone.
 pub fn classify(record: &Record) -> Class {
-    let subject = &*record.subject;
-    if let Some(headers) = &record.headers
+    let subject = record.subject();
+    if let Some(headers) = record.headers()
         && headers.status().is_some()
     {
         return Class::Control; // 100 heartbeats/flow control, 408, 503...
@@ -244,24 +244,24 @@ pub fn classify(record: &Record) -> Class {
     if subject.starts_with('$') {
         if subject.starts_with("$JS.ACK.") {
             if let (Some(ack), Some(body)) =
-                (parse_ack_subject(subject), parse_ack_body(&record.payload))
+                (parse_ack_subject(subject), parse_ack_body(record.payload()))
             {
                 return Class::Ack {
                     ack,
                     body,
-                    sync: record.reply.is_some(),
+                    sync: record.reply().is_some(),
                 };
             }
             return Class::Control;
         }
         if subject.starts_with("$JS.EVENT.ADVISORY.CONSUMER.")
-            && let Some(advisory) = parse_message_advisory(subject, &record.payload)
+            && let Some(advisory) = parse_message_advisory(subject, record.payload())
         {
             return Class::Advisory(advisory);
         }
         return Class::Control; // $JS.API, $JS.FC, $JS.EVENT, $SYS, $KV…
     }
-    match &record.reply {
+    match record.reply() {
         Some(reply) if reply.starts_with("$JS.ACK.") => match parse_ack_subject(reply) {
             Some(ack) => Class::Delivery(ack),
             None => Class::Control,
@@ -278,17 +278,9 @@ pub fn classify(record: &Record) -> Class {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn rec(subject: &str, reply: Option<&str>, payload: &str) -> Record {
-        Record {
-            received_at: 0,
-            connection: 0,
-            subject: subject.into(),
-            reply: reply.map(Into::into),
-            headers: None,
-            payload: Bytes::from(payload.to_owned()),
-        }
+        Record::new(0, 0, subject, reply, None, payload.as_bytes())
     }
 
     #[test]

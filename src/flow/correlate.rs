@@ -9,7 +9,9 @@
 //!
 //! Bounded: the oldest flows are evicted (and counted) past `max_flows`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt};
 
 use serde::Serialize;
 
@@ -588,7 +590,7 @@ impl Correlator {
     /// Correlate one record (in arrival order) stored under `seq`.
     pub fn ingest(&mut self, seq: Seq, record: &Record) {
         self.latest = self.latest.max(record.received_at);
-        if let Some(id) = self.by_reply.remove(&*record.subject) {
+        if let Some(id) = self.by_reply.remove(record.subject()) {
             self.on_reply(id, seq, record);
             return;
         }
@@ -604,8 +606,8 @@ impl Correlator {
 
     fn on_control(&mut self, record: &Record) {
         if let (Some(rest), Some(reply)) = (
-            record.subject.strip_prefix("$JS.API.CONSUMER.MSG.NEXT."),
-            &record.reply,
+            record.subject().strip_prefix("$JS.API.CONSUMER.MSG.NEXT."),
+            record.reply(),
         ) && let Some((stream, consumer)) = rest.split_once('.')
         {
             const KEEP: usize = 32;
@@ -613,8 +615,8 @@ impl Correlator {
                 .pull_inboxes
                 .entry((stream.to_owned(), consumer.to_owned()))
                 .or_default();
-            if recent.back() != Some(reply) {
-                recent.push_back(reply.clone());
+            if recent.back().map(|r| &**r) != Some(reply) {
+                recent.push_back(reply.into());
                 if recent.len() > KEEP {
                     recent.pop_front();
                 }
@@ -656,17 +658,17 @@ impl Correlator {
     }
 
     fn header_value(&self, record: &Record, names: &[String]) -> Option<String> {
-        let headers = record.headers.as_ref()?;
-        names.iter().find_map(|n| headers.get(n)).map(str::to_owned)
+        let headers = record.headers()?;
+        headers.first_of(names).map(str::to_owned)
     }
 
     fn on_publish(&mut self, seq: Seq, record: &Record, kind: FlowKind) {
         let at = record.received_at;
-        let mut flow = Flow::new(self.next_id(), kind, &record.subject, at);
+        let mut flow = Flow::new(self.next_id(), kind, record.subject(), at);
         flow.first_record = Some(seq);
         flow.producer = self.header_value(record, &self.config.producer_headers);
         flow.trace_id = record
-            .headers
+            .headers()
             .as_ref()
             .and_then(|h| h.get("traceparent"))
             .and_then(|tp| tp.split('-').nth(1))
@@ -678,9 +680,9 @@ impl Correlator {
         if kind == FlowKind::Request {
             flow.add_first_step();
             flow.request_at = Some(at);
-            if let Some(reply) = &record.reply {
-                flow.reply_subject = Some(reply.clone());
-                self.by_reply.insert(reply.clone(), flow.id);
+            if let Some(reply) = record.reply() {
+                flow.reply_subject = Some(reply.into());
+                self.by_reply.insert(reply.into(), flow.id);
             }
         }
         if let Some(msg_id) = flow.msg_id.clone() {
@@ -702,9 +704,9 @@ impl Correlator {
     fn on_reply(&mut self, id: FlowId, seq: Seq, record: &Record) {
         let at = record.received_at;
         let responder = self.header_value(record, &self.config.producer_headers);
-        let pub_ack = parse_pub_ack(&record.payload);
+        let pub_ack = parse_pub_ack(record.payload());
         let api_error = if pub_ack.is_none() {
-            parse_api_error(&record.payload)
+            parse_api_error(record.payload())
         } else {
             None
         };
@@ -850,7 +852,7 @@ impl Correlator {
 
     fn on_delivery(&mut self, seq: Seq, record: &Record, ack: &AckSubject) {
         let at = record.received_at;
-        let id = self.flow_for_stream_seq(ack, &record.subject, at, Some(record));
+        let id = self.flow_for_stream_seq(ack, record.subject(), at, Some(record));
         let Some(flow) = self.get_mut(id) else {
             return;
         };

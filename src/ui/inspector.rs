@@ -37,7 +37,7 @@ pub struct Decoded {
 
 impl Decoded {
     pub fn new(seq: Seq, record: &Record) -> Self {
-        let payload = &record.payload;
+        let payload = &record.payload();
         let (json, json_error) = if payload.len() <= MAX_JSON_PARSE_BYTES && !payload.is_empty() {
             match serde_json::from_slice::<serde_json::Value>(payload) {
                 Ok(v) => (Some(v), None),
@@ -169,7 +169,7 @@ pub fn inspector_ui(
     let mut action = InspectorAction::None;
     ui.add(
         egui::Label::new(
-            RichText::new(&*record.subject)
+            RichText::new(record.subject())
                 .monospace()
                 .strong()
                 .size(15.0),
@@ -182,14 +182,14 @@ pub fn inspector_ui(
             .on_hover_text("Copy the subject")
             .clicked()
         {
-            ui.ctx().copy_text(record.subject.to_string());
+            ui.ctx().copy_text(record.subject().to_string());
         }
         if ui
             .small_button("Filter")
             .on_hover_text("Show only this subject")
             .clicked()
         {
-            action = InspectorAction::FilterSubject(record.subject.to_string());
+            action = InspectorAction::FilterSubject(record.subject().to_string());
         }
         if ui
             .small_button("Trace who receives this")
@@ -217,20 +217,20 @@ pub fn inspector_ui(
             ui.label(store.connection_name(record.connection));
             ui.end_row();
             ui.label("Reply to");
-            match &record.reply {
-                Some(reply) => ui.label(RichText::new(&**reply).monospace()),
+            match record.reply() {
+                Some(reply) => ui.label(RichText::new(reply).monospace()),
                 None => ui.label(RichText::new("none").weak()),
             };
             ui.end_row();
             ui.label("Size");
             ui.label(format!(
                 "{} payload ({} bytes), {} on the wire",
-                format::bytes(record.payload.len() as u64),
-                format::count(record.payload.len() as u64),
+                format::bytes(record.payload().len() as u64),
+                format::count(record.payload().len() as u64),
                 format::bytes(record.wire_size() as u64)
             ));
             ui.end_row();
-            if let Some(headers) = &record.headers
+            if let Some(headers) = record.headers()
                 && let Some(code) = headers.status()
             {
                 ui.label("Status");
@@ -260,22 +260,22 @@ pub fn inspector_ui(
         });
         ui.selectable_value(&mut tab, PayloadTab::Hex, "Hex");
         if ui.small_button("Copy payload").clicked() {
-            let text = match std::str::from_utf8(&record.payload) {
+            let text = match std::str::from_utf8(record.payload()) {
                 Ok(t) => t.to_owned(),
-                Err(_) => hex_dump(&record.payload),
+                Err(_) => hex_dump(record.payload()),
             };
             ui.ctx().copy_text(text);
         }
     });
     view.tab = tab;
     if !has_json
-        && !record.payload.is_empty()
+        && !record.payload().is_empty()
         && has_text
         && let Some(e) = json_error
     {
         ui.label(RichText::new(format!("Not JSON: {e}")).weak());
     }
-    let payload_len = record.payload.len();
+    let payload_len = record.payload().len();
     let limit = if tab == PayloadTab::Hex {
         MAX_HEX_BYTES
     } else {
@@ -331,7 +331,7 @@ fn code_ui(ui: &mut egui::Ui, text: &str) {
 }
 
 fn headers_ui(ui: &mut egui::Ui, record: &Record) {
-    let Some(headers) = record.headers.as_ref().filter(|h| !h.is_empty()) else {
+    let Some(headers) = record.headers().filter(|h| !h.is_empty()) else {
         ui.label(RichText::new("No headers").weak());
         return;
     };
@@ -366,15 +366,8 @@ mod tests {
 
     #[test]
     fn decoding_is_bounded() {
-        let big = bytes::Bytes::from(vec![b'a'; MAX_TEXT_BYTES * 3]);
-        let record = Record {
-            received_at: 0,
-            connection: 0,
-            subject: "s".into(),
-            reply: None,
-            headers: None,
-            payload: big,
-        };
+        let big = vec![b'a'; MAX_TEXT_BYTES * 3];
+        let record = Record::new(0, 0, "s", None, None, &big);
         let d = Decoded::new(1, &record);
         assert_eq!(d.text.as_ref().map(String::len), Some(MAX_TEXT_BYTES));
         assert!(d.hex.lines().count() <= MAX_HEX_BYTES / 16);

@@ -228,15 +228,15 @@ pub fn table_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
                     ui.label(store.connection_name(record.connection));
                 });
                 row.col(|ui| {
-                    ui.label(RichText::new(&*record.subject).monospace());
+                    ui.label(RichText::new(record.subject()).monospace());
                 });
                 row.col(|ui| {
-                    if let Some(reply) = &record.reply {
-                        ui.label(RichText::new(&**reply).monospace().weak());
+                    if let Some(reply) = record.reply() {
+                        ui.label(RichText::new(reply).monospace().weak());
                     }
                 });
                 row.col(|ui| {
-                    ui.label(format::bytes(record.payload.len() as u64));
+                    ui.label(format::bytes(record.payload().len() as u64));
                 });
                 row.col(|ui| {
                     let n = record.header_count();
@@ -246,7 +246,7 @@ pub fn table_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
                 });
                 row.col(|ui| {
                     ui.label(
-                        RichText::new(format::payload_preview(&record.payload, 160))
+                        RichText::new(format::payload_preview(record.payload(), 160))
                             .monospace()
                             .weak(),
                     );
@@ -271,14 +271,8 @@ mod tests {
     fn ctrl_and_shift_clicks_choose_rows() {
         let mut store = Store::default();
         for i in 0..10 {
-            store.push(Record {
-                received_at: i,
-                connection: 0,
-                subject: if i % 2 == 0 { "a".into() } else { "b".into() },
-                reply: None,
-                headers: None,
-                payload: bytes::Bytes::new(),
-            });
+            let subject = if i % 2 == 0 { "a" } else { "b" };
+            store.push(Record::new(i, 0, subject, None, None, b""));
         }
         let mut view = TrafficView::default();
         view.filter_subject("a".into());

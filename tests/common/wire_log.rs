@@ -2,7 +2,6 @@
 //! from nats-server 2.15 by a raw-socket monitor, see ../shared/nats-captures)
 //! into records, so classifier and correlator tests run on real traffic.
 
-use bytes::Bytes;
 use eventscope::capture::{HeaderBlock, Record};
 
 /// Python-repr string content: `\r`, `\n`, `\t`, `\\`, `\'`, `\xNN`.
@@ -65,17 +64,20 @@ fn header_block(raw: &[u8]) -> HeaderBlock {
 
 /// Every MSG/HMSG of a log, as records stamped with the log's clock.
 pub fn records(log: &str) -> Vec<Record> {
-    let mut out: Vec<Record> = Vec::new();
+    // (time, subject, reply, headers, payload): headers and payload come on
+    // the log's lines after the MSG line.
+    type Parts = (i64, String, Option<String>, Option<HeaderBlock>, Vec<u8>);
+    let mut out: Vec<Parts> = Vec::new();
     for line in log.lines() {
         if let Some(payload) = quoted(line, "payload") {
             if let Some(last) = out.last_mut() {
-                last.payload = Bytes::from(payload);
+                last.4 = payload;
             }
             continue;
         }
         if let Some(headers) = quoted(line, "headers") {
             if let Some(last) = out.last_mut() {
-                last.headers = Some(header_block(&headers));
+                last.3 = Some(header_block(&headers));
             }
             continue;
         }
@@ -91,14 +93,24 @@ pub fn records(log: &str) -> Vec<Record> {
         let numbers = if verb == "MSG" { 1 } else { 2 };
         let reply = (args.len() == 2 + numbers + 1).then(|| args[2].into());
         let seconds: f64 = stamp.trim().parse().expect("timestamp");
-        out.push(Record {
-            received_at: 1_795_353_284_000_000_000 + (seconds * 1e9) as i64,
-            connection: 0,
-            subject: args[0].into(),
+        out.push((
+            1_795_353_284_000_000_000 + (seconds * 1e9) as i64,
+            args[0].to_owned(),
             reply,
-            headers: None,
-            payload: Bytes::new(),
-        });
+            None,
+            Vec::new(),
+        ));
     }
-    out
+    out.into_iter()
+        .map(|(at, subject, reply, headers, payload)| {
+            Record::new(
+                at,
+                0,
+                &subject,
+                reply.as_deref(),
+                headers.as_ref(),
+                &payload,
+            )
+        })
+        .collect()
 }
