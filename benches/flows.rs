@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use eventscope::capture::{HeaderBlock, Record};
 use eventscope::flow::{Correlator, FlowConfig};
 
@@ -16,14 +15,7 @@ fn record(
     payload: &'static [u8],
     headers: Option<HeaderBlock>,
 ) -> Record {
-    Record {
-        received_at: 0,
-        connection: 0,
-        subject: subject.into(),
-        reply: reply.map(Into::into),
-        headers,
-        payload: Bytes::from_static(payload),
-    }
+    Record::new(0, 0, &subject, reply.as_deref(), headers.as_ref(), payload)
 }
 
 /// About 8 records per message: publish, PubAck, deliveries and answers.
@@ -40,10 +32,7 @@ fn mix(messages: u64) -> Vec<Record> {
             Some(headers),
         ));
         let ack = format!(r#"{{"stream":"ORDERS","seq":{seq}}}"#);
-        out.push(Record {
-            payload: Bytes::from(ack),
-            ..record(inbox, None, b"", None)
-        });
+        out.push(Record::new(0, 0, &inbox, None, None, ack.as_bytes()));
         let deliveries = if seq % 5 == 0 { 3 } else { 1 };
         for count in 1..=deliveries {
             let ack_subject =

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use eventscope::app::{AppConfig, EventscopeApp};
-use eventscope::capture::{HeaderBlock, Record};
+use eventscope::capture::{HeaderBlock, Record, RecordPacker};
 use eventscope::ui::View;
 
 const RATE: usize = 50_000;
@@ -20,6 +20,7 @@ const FRAMES: usize = 240;
 struct Feed {
     i: u64,
     payload: Bytes,
+    packer: RecordPacker,
 }
 
 impl Feed {
@@ -28,16 +29,13 @@ impl Feed {
     fn next(&mut self, at: i64) -> Vec<Record> {
         self.i += 1;
         let i = self.i;
-        let rec = |subject: String, reply: Option<String>, payload: Bytes| Record {
-            received_at: at,
-            connection: 0,
-            subject: subject.into(),
-            reply: reply.map(Into::into),
-            headers: Some(HeaderBlock::build(
-                None,
-                [("ce-source", "bench"), ("ce-type", "t"), ("ce-id", "x")],
-            )),
-            payload,
+        let headers = HeaderBlock::build(
+            None,
+            [("ce-source", "bench"), ("ce-type", "t"), ("ce-id", "x")],
+        );
+        let packer = &mut self.packer;
+        let mut rec = |subject: String, reply: Option<String>, payload: Bytes| {
+            packer.pack(at, 0, &subject, reply.as_deref(), Some(&headers), &payload)
         };
         if !i.is_multiple_of(50) {
             return vec![rec(
@@ -82,6 +80,7 @@ fn main() {
     app.monitor.store.intern_connection("bench");
     let mut feed = Feed {
         i: 0,
+        packer: RecordPacker::default(),
         payload: Bytes::from(format!(
             r#"{{"order_id":"ord-1","note":"{}"}}"#,
             "x".repeat(220)

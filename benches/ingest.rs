@@ -5,8 +5,11 @@
 //!   (b) eventscope's full ingest path: subscription -> batches -> store
 //!       with subject stats and flow correlation, drained as the UI does,
 //!   (c) `eventscope record` to a file.
-//! Rounds alternate; the medians and median ratios are printed, with the
-//! client-side drops of each and, for (b), the memory per retained message.
+//! (b) and (c) run in processes of their own, as the app does (allocator
+//! settings included). Rounds alternate; the medians and median ratios are
+//! printed, with the client-side drops of each and, for (b), RSS against
+//! the raw bytes retained; a last run with a 128 MiB budget shows whether
+//! RSS stays flat once the store is full.
 //!
 //! `cargo bench --bench ingest` (EVENTSCOPE_BENCH_COUNT to change 1,000,000).
 
@@ -22,6 +25,8 @@ use eventscope::monitor::Monitor;
 use futures_util::StreamExt;
 
 const SIZE: usize = 256;
+/// A budget that retains all 1,000,000 messages.
+const UNBOUNDED: usize = 4 << 30;
 
 struct Run {
     rate: f64,
@@ -63,9 +68,59 @@ fn bare(url: &str, count: u64) -> Run {
     })
 }
 
-fn eventscope_path(url: &str, count: u64) -> (Run, f64, u64) {
+/// What (b) reports from its child process.
+struct PathRun {
+    run: Run,
+    raw: u64,
+    store: u64,
+    rss: u64,
+    /// RSS when the store first reached its budget (0 if it never did).
+    rss_when_full: u64,
+    evicted: u64,
+}
+
+/// (b) in a child process of its own, so that its allocator settings (those
+/// of the app) and its RSS are not shared with the other two.
+fn eventscope_path(url: &str, count: u64, budget: usize) -> PathRun {
+    let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
+        .args([
+            "--eventscope-path",
+            url,
+            &count.to_string(),
+            &budget.to_string(),
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run (b)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("(b) printed no result: {text}"));
+    let n: Vec<f64> = line
+        .split_whitespace()
+        .map(|v| v.parse().expect("number"))
+        .collect();
+    PathRun {
+        run: Run {
+            rate: n[0],
+            received: n[1] as u64,
+            dropped: n[2] as u64,
+        },
+        raw: n[3] as u64,
+        store: n[4] as u64,
+        rss: n[5] as u64,
+        rss_when_full: n[6] as u64,
+        evicted: n[7] as u64,
+    }
+}
+
+/// The child side of (b): the app's allocator settings, a `Monitor` fed by a
+/// real connection, drained as the UI thread does.
+fn eventscope_path_child(url: &str, count: u64, budget: usize) {
+    eventscope::allocator::tune();
     let rss_before = support::rss_bytes();
-    let mut m = Monitor::new(Arc::new(|| {}), 4 << 30).expect("monitor");
+    let mut m = Monitor::new(Arc::new(|| {}), budget).expect("monitor");
     let mut profile = ConnectionProfile::new("bench", url);
     profile.subscriptions = vec![SubscriptionSpec::new("bench.>")];
     let key = m.connect(profile);
@@ -75,6 +130,7 @@ fn eventscope_path(url: &str, count: u64) -> (Run, f64, u64) {
     let started = Instant::now();
     let mut publisher = support::start_publisher(url, count, SIZE);
     let mut last_progress = Instant::now();
+    let mut rss_when_full = 0;
     while m.store.counters().captured < count && last_progress.elapsed() < support::IDLE {
         // The UI thread's share of a frame: drain within the budget.
         if m.drain(eventscope::app::DRAIN_BUDGET) > 0 {
@@ -82,32 +138,27 @@ fn eventscope_path(url: &str, count: u64) -> (Run, f64, u64) {
         } else {
             std::thread::sleep(Duration::from_micros(200));
         }
+        if rss_when_full == 0 && m.store.counters().evicted > 0 {
+            rss_when_full = support::rss_bytes().saturating_sub(rss_before);
+        }
     }
     let secs = started.elapsed().as_secs_f64();
     let _ = publisher.wait();
     std::thread::sleep(Duration::from_millis(1200)); // let the drop count settle
-    let received = m.store.counters().captured;
+    let counters = m.store.counters();
     let raw: u64 = m.store.iter().map(|(_, r)| r.wire_size() as u64).sum();
     let rss = support::rss_bytes().saturating_sub(rss_before);
-    let ratio = rss as f64 / raw.max(1) as f64;
     println!(
-        "      memory: {} retained, store {:.1} MiB, RSS +{:.1} MiB, raw {:.1} MiB: RSS/raw {:.2}, store/raw {:.2}",
-        m.store.len(),
-        m.store.bytes_used() as f64 / 1048576.0,
-        rss as f64 / 1048576.0,
-        raw as f64 / 1048576.0,
-        ratio,
-        m.store.bytes_used() as f64 / raw.max(1) as f64,
-    );
-    (
-        Run {
-            rate: received as f64 / secs,
-            received,
-            dropped: m.dropped_by_clients(),
-        },
-        ratio,
+        "RESULT {} {} {} {} {} {} {} {}",
+        counters.captured as f64 / secs,
+        counters.captured,
+        m.dropped_by_clients(),
+        raw,
+        m.store.bytes_used(),
         rss,
-    )
+        rss_when_full,
+        counters.evicted,
+    );
 }
 
 fn record(url: &str, count: u64) -> Run {
@@ -181,6 +232,12 @@ fn record(url: &str, count: u64) -> Run {
 
 fn main() {
     support::maybe_publisher();
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--eventscope-path") {
+        let number = |k: usize| args[i + k].parse().expect("number");
+        eventscope_path_child(&args[i + 1], number(2), number(3) as usize);
+        return;
+    }
     let count: u64 = std::env::var("EVENTSCOPE_BENCH_COUNT")
         .ok()
         .and_then(|c| c.parse().ok())
@@ -191,12 +248,14 @@ fn main() {
         "ingest: {count} messages of {SIZE} B with 3 headers, {} cores",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    let mib = |b: u64| b as f64 / 1048576.0;
     if std::env::var("EVENTSCOPE_BENCH_ONLY").as_deref() == Ok("b") {
-        // For profiling the eventscope path alone.
-        let (rb, _, _) = eventscope_path(&url, count);
+        // For profiling the eventscope path alone:
+        // `perf record -g --inherit` follows it into the child.
+        let rb = eventscope_path(&url, count, UNBOUNDED);
         println!(
             "(b) eventscope ingest: {:.0} msg/s, received {}, dropped {}",
-            rb.rate, rb.received, rb.dropped
+            rb.run.rate, rb.run.received, rb.run.dropped
         );
         return;
     }
@@ -208,20 +267,30 @@ fn main() {
             "round {round} (a) bare subscriber: {:.0} msg/s, received {}, dropped {}",
             ra.rate, ra.received, ra.dropped
         );
-        let (rb, ratio, _) = eventscope_path(&url, count);
+        let rb = eventscope_path(&url, count, UNBOUNDED);
         println!(
             "round {round} (b) eventscope ingest: {:.0} msg/s, received {}, dropped {}",
-            rb.rate, rb.received, rb.dropped
+            rb.run.rate, rb.run.received, rb.run.dropped
+        );
+        let ratio = rb.rss as f64 / rb.raw.max(1) as f64;
+        println!(
+            "      memory: {} retained, raw {:.1} MiB, store {:.1} MiB ({:.2}x), RSS +{:.1} MiB ({:.2}x raw)",
+            rb.run.received,
+            mib(rb.raw),
+            mib(rb.store),
+            rb.store as f64 / rb.raw.max(1) as f64,
+            mib(rb.rss),
+            ratio,
         );
         let rc = record(&url, count);
         println!(
             "round {round} (c) eventscope record: {:.0} msg/s, received {}, dropped {}",
             rc.rate, rc.received, rc.dropped
         );
-        ba.push(rb.rate / ra.rate);
+        ba.push(rb.run.rate / ra.rate);
         ca.push(rc.rate / ra.rate);
         a.push(ra.rate);
-        b.push(rb.rate);
+        b.push(rb.run.rate);
         c.push(rc.rate);
         mem.push(ratio);
     }
@@ -233,5 +302,16 @@ fn main() {
         support::median(&mut ba),
         support::median(&mut ca),
         support::median(&mut mem)
+    );
+    // Once the budget is full, RSS must stay where it was.
+    let budget = 128 << 20;
+    let full = eventscope_path(&url, count, budget);
+    println!(
+        "budget {:.0} MiB: RSS +{:.1} MiB when first full, +{:.1} MiB at the end ({} evicted, {} dropped)",
+        mib(budget as u64),
+        mib(full.rss_when_full),
+        mib(full.rss),
+        full.evicted,
+        full.run.dropped,
     );
 }

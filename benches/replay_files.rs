@@ -20,26 +20,30 @@ use eventscope::broker::ConnectionProfile;
 use eventscope::broker::act::replay_job;
 use eventscope::capture::file::{CaptureHeader, CaptureWriter};
 use eventscope::capture::load::{CaptureLoad, LoadEvent};
-use eventscope::capture::{HeaderBlock, Record};
+use eventscope::capture::{HeaderBlock, Record, RecordPacker};
 use eventscope::monitor::Monitor;
 
 fn records(count: usize) -> Vec<Record> {
     let payload = Bytes::from(vec![b'x'; 256]);
+    let headers = HeaderBlock::build(
+        None,
+        [
+            ("ce-source", "bench-publisher"),
+            ("ce-type", "com.example.bench"),
+            ("ce-id", "0000000000000000"),
+        ],
+    );
+    let mut packer = RecordPacker::default();
     (0..count)
-        .map(|i| Record {
-            received_at: 1_795_352_350_000_000_000 + i as i64 * 1000,
-            connection: 0,
-            subject: format!("bench.s{}", i % 4).into(),
-            reply: None,
-            headers: Some(HeaderBlock::build(
+        .map(|i| {
+            packer.pack(
+                1_795_352_350_000_000_000 + i as i64 * 1000,
+                0,
+                &format!("bench.s{}", i % 4),
                 None,
-                [
-                    ("ce-source", "bench-publisher"),
-                    ("ce-type", "com.example.bench"),
-                    ("ce-id", "0000000000000000"),
-                ],
-            )),
-            payload: payload.clone(),
+                Some(&headers),
+                &payload,
+            )
         })
         .collect()
 }
