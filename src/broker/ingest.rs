@@ -80,7 +80,10 @@ pub(crate) async fn pump(
         records.push(maker.make(&first, connection, now_timestamp()));
         let mut emptied = false;
         while records.len() < MAX_BATCH {
-            match subscriber.next().now_or_never() {
+            // Unconstrained: with tokio's cooperative budget spent, `next`
+            // says "not ready" while messages wait, and an empty buffer
+            // must really be empty before drops are measured.
+            match tokio::task::unconstrained(subscriber.next()).now_or_never() {
                 Some(Some(message)) => {
                     records.push(maker.make(&message, connection, now_timestamp()))
                 }

@@ -107,6 +107,8 @@ pub struct ConnectionShared {
     /// Client-side loss, re-measured whenever every subscription buffer is
     /// empty (see `Pumps`).
     dropped: AtomicU64,
+    /// The last measurement, published only when the next one agrees.
+    dropped_candidate: AtomicU64,
     stats: OnceLock<Arc<async_nats::Statistics>>,
     /// The server's connection list, when a monitoring URL is set.
     directory: Mutex<Option<(Arc<crate::flow::identity::Directory>, Timestamp)>>,
@@ -164,8 +166,14 @@ impl ConnectionShared {
         if let Some(stats) = self.stats.get() {
             let read = stats.in_messages.load(Ordering::Relaxed);
             let delivered = self.delivered.load(Ordering::Relaxed);
-            self.dropped
-                .store(read.saturating_sub(delivered), Ordering::Relaxed);
+            let lost = read.saturating_sub(delivered);
+            // The client counts a message a moment before it hands it
+            // over, so under load one can read as lost for an instant; a
+            // real loss reads the same twice (the connection re-measures
+            // every second while idle).
+            if self.dropped_candidate.swap(lost, Ordering::Relaxed) == lost {
+                self.dropped.store(lost, Ordering::Relaxed);
+            }
         }
     }
 
