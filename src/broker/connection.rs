@@ -23,6 +23,8 @@ pub(crate) struct ConnectionTask {
     pub shared: Arc<ConnectionShared>,
     pub sink: EventSink,
     pub commands: mpsc::Receiver<Command>,
+    /// Where subscription tasks run (see `Broker::new`).
+    pub ingest: tokio::runtime::Handle,
 }
 
 /// The connection list is fetched every this many seconds.
@@ -260,7 +262,7 @@ impl ConnectionTask {
             s.subscriptions.push(state);
         });
         if let Ok(subscriber) = subscribed {
-            let task = tokio::spawn(pump(
+            let task = self.ingest.spawn(pump(
                 subscriber,
                 self.key,
                 self.shared.clone(),

@@ -155,6 +155,7 @@ struct ConnectionHandle {
 /// Owns the background runtime and every connection task.
 pub struct Broker {
     runtime: Option<tokio::runtime::Runtime>,
+    ingest: Option<tokio::runtime::Runtime>,
     sink: EventSink,
     connections: HashMap<ConnectionKey, ConnectionHandle>,
 }
@@ -163,11 +164,20 @@ impl Broker {
     /// Start the runtime. Events arrive on the returned receiver.
     pub fn new(waker: Waker) -> Result<(Self, mpsc::Receiver<BrokerEvent>), BrokerError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            // One thread: the client's reader and our subscription tasks hand
-            // messages to each other without cross-thread wake-ups, and the
-            // other core stays free for the UI thread.
-            .worker_threads(2)
+            // One thread for the clients and the publishing jobs: a job and
+            // the client's writer hand messages over without cross-thread
+            // wake-ups (two threads halved max-rate replay).
+            .worker_threads(1)
             .thread_name("eventscope-net")
+            .enable_all()
+            .build()?;
+        // Subscription tasks get a thread of their own: beside the client's
+        // reader, which reads for as long as the socket has data, they
+        // starved (perf on benches/ingest: the backlog sat in the client's
+        // buffer, 1 GB).
+        let ingest = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("eventscope-ingest")
             .enable_all()
             .build()?;
         let (tx, rx) = mpsc::channel(EVENT_CHANNEL_BATCHES);
@@ -182,6 +192,7 @@ impl Broker {
         Ok((
             Self {
                 runtime: Some(runtime),
+                ingest: Some(ingest),
                 sink,
                 connections: HashMap::new(),
             },
@@ -193,6 +204,14 @@ impl Broker {
         self.runtime
             .as_ref()
             .expect("the runtime lives until Broker is dropped")
+    }
+
+    fn ingest_handle(&self) -> tokio::runtime::Handle {
+        self.ingest
+            .as_ref()
+            .expect("the ingest runtime lives until Broker is dropped")
+            .handle()
+            .clone()
     }
 
     pub fn handle(&self) -> tokio::runtime::Handle {
@@ -222,6 +241,7 @@ impl Broker {
             shared: shared.clone(),
             sink: self.sink.clone(),
             commands: command_rx,
+            ingest: self.ingest_handle(),
         };
         self.runtime().spawn(task.run());
         self.connections.insert(
@@ -268,6 +288,9 @@ impl Drop for Broker {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_millis(500));
+        }
+        if let Some(ingest) = self.ingest.take() {
+            ingest.shutdown_timeout(Duration::from_millis(500));
         }
     }
 }
