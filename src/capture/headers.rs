@@ -120,17 +120,12 @@ impl<'a> Headers<'a> {
     }
 
     /// Name/value pairs in order; multi-valued names appear once per value.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
-        let skip = usize::from(self.meta.status.is_some());
-        // Byte searches only: this runs several times per record in the
-        // flow correlator, so no substring searcher is built per line.
-        self.text
-            .split_terminator('\n')
-            .skip(skip)
-            .filter_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                Some((name, value.strip_prefix(' ').unwrap_or(value)))
-            })
+    pub fn iter(&self) -> Pairs<'a> {
+        let mut pairs = Pairs { rest: self.text };
+        if self.meta.status.is_some() {
+            pairs.next_line();
+        }
+        pairs
     }
 
     /// All values of a name (case-insensitive, as NATS header names are).
@@ -161,6 +156,41 @@ impl<'a> Headers<'a> {
             }
         }
         best.map(|(_, value)| value)
+    }
+}
+
+/// The name/value pairs of a header block. Hand-rolled over `memchr`: this
+/// runs several times per record in the flow correlator and once per
+/// message in a replay, where `str::split` and `split_once` showed up as a
+/// quarter of the time in `perf`.
+pub struct Pairs<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Pairs<'a> {
+    fn next_line(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        // '\n' is ASCII, so these byte offsets are character boundaries.
+        let end = memchr::memchr(b'\n', self.rest.as_bytes()).unwrap_or(self.rest.len());
+        let line = &self.rest[..end];
+        self.rest = self.rest.get(end + 1..).unwrap_or("");
+        Some(line)
+    }
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let line = self.next_line()?;
+            if let Some(colon) = memchr::memchr(b':', line.as_bytes()) {
+                let value = &line[colon + 1..];
+                return Some((&line[..colon], value.strip_prefix(' ').unwrap_or(value)));
+            }
+        }
     }
 }
 

@@ -104,9 +104,12 @@ impl Record {
 
     fn text(&self, from: u32, to: u32) -> &str {
         let bytes = &self.data[from as usize..to as usize];
-        // Only `assemble` writes these ranges, and only from `&str`s, so
-        // this cannot fail; an empty string keeps it panic-free regardless.
-        std::str::from_utf8(bytes).unwrap_or_default()
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: `data` is private and written only by `write_parts`, which
+        // copies the subject, reply and header text from `&str`s and
+        // records where each ends, so these ranges are whole UTF-8 strings.
+        // (Checking on every read cost 12% of a max-rate replay.)
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     /// Bytes this record holds on to, as charged against the store budget.
