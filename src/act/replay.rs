@@ -75,32 +75,26 @@ pub fn send_offset(timing: Timing, first: Timestamp, at: Timestamp, index: usize
     }
 }
 
-/// The message to send for a captured record. Status lines are not sent
-/// (they are the server's, not a client's); replies are dropped, since the
-/// requester's inbox is long gone.
-pub fn replay_message(record: &Record, options: &ReplayOptions) -> OutMessage {
-    let mut headers: Vec<(String, String)> = Vec::new();
+/// The headers a replayed copy of a record carries, in order, handed to
+/// `add` (the replay job builds the client's header map from them without
+/// an intermediate list). Status lines are not sent (they are the server's,
+/// not a client's); nor are replies, since the requester's inbox is gone.
+pub fn replay_headers(record: &Record, options: &ReplayOptions, mut add: impl FnMut(&str, &str)) {
     if let Some(block) = record.headers() {
         for (name, value) in block.iter() {
             let is_id = name.eq_ignore_ascii_case(MSG_ID_HEADER);
             if (is_id && options.keep_msg_id)
                 || (!is_id && options.keep_headers && !name.eq_ignore_ascii_case(REPLAY_HEADER))
             {
-                headers.push((name.to_owned(), value.to_owned()));
+                add(name, value);
             }
         }
     }
     if options.mark {
-        headers.push((
-            REPLAY_HEADER.to_owned(),
-            crate::capture::file::format_timestamp(record.received_at),
-        ));
-    }
-    OutMessage {
-        subject: remap_subject(&options.remaps, record.subject()),
-        reply: None,
-        headers,
-        payload: record.payload_bytes(),
+        add(
+            REPLAY_HEADER,
+            &crate::capture::file::format_timestamp(record.received_at),
+        );
     }
 }
 
@@ -122,6 +116,19 @@ pub fn preview(records: &[Record], options: &ReplayOptions, n: usize) -> Vec<(St
 mod tests {
     use super::*;
     use crate::capture::HeaderBlock;
+
+    fn replay_message(record: &Record, options: &ReplayOptions) -> OutMessage {
+        let mut headers: Vec<(String, String)> = Vec::new();
+        replay_headers(record, options, |name, value| {
+            headers.push((name.to_owned(), value.to_owned()));
+        });
+        OutMessage {
+            subject: remap_subject(&options.remaps, record.subject()),
+            reply: None,
+            headers,
+            payload: record.payload_bytes(),
+        }
+    }
 
     fn rec(at_ms: i64) -> Record {
         Record::new(
