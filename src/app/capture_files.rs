@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{DRAIN_BUDGET, EventscopeApp, take_ready};
+use super::{EventscopeApp, LOAD_BUDGET, take_ready};
 use crate::capture::file::{CaptureHeader, CaptureWriter};
 use crate::capture::load::{CaptureLoad, LoadEvent};
 
@@ -70,7 +70,7 @@ impl EventscopeApp {
             return;
         };
         let start = Instant::now();
-        while start.elapsed() < DRAIN_BUDGET {
+        while start.elapsed() < LOAD_BUDGET {
             match load.events.try_recv() {
                 Ok(LoadEvent::Records(batch)) => {
                     load.loaded += batch.len() as u64;
