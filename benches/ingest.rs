@@ -133,7 +133,7 @@ fn eventscope_path_child(url: &str, count: u64, budget: usize) {
     let mut rss_when_full = 0;
     while m.store.counters().captured < count && last_progress.elapsed() < support::IDLE {
         // The UI thread's share of a frame: drain within the budget.
-        if m.drain(eventscope::app::DRAIN_BUDGET) > 0 {
+        if m.drain(eventscope::app::LIVE_DRAIN_BUDGET) > 0 {
             last_progress = Instant::now();
         } else {
             std::thread::sleep(Duration::from_micros(200));
@@ -261,7 +261,7 @@ fn main() {
     }
     let (mut a, mut b, mut c, mut ba, mut ca, mut mem) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for round in 1..=3 {
+    for round in 1..=5 {
         let ra = bare(&url, count);
         println!(
             "round {round} (a) bare subscriber: {:.0} msg/s, received {}, dropped {}",

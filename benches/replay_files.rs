@@ -90,7 +90,7 @@ fn main() {
     let url = server.url();
     let records = records(count);
     let (mut bare, mut ours, mut ratios) = (vec![], vec![], vec![]);
-    for round in 1..=3 {
+    for round in 1..=5 {
         let a = bare_publisher(&url, count as u64);
         let b = eventscope_replay(&url, &records);
         println!(
@@ -128,7 +128,7 @@ fn main() {
     let mut m = Monitor::new(Arc::new(|| {}), 4 << 30).expect("monitor");
     let start = Instant::now();
     let load = CaptureLoad::start(&path).expect("load");
-    let budget = eventscope::app::DRAIN_BUDGET;
+    let budget = eventscope::app::LOAD_BUDGET;
     let (mut loaded, mut longest, mut frames) = (0u64, Duration::ZERO, 0u64);
     'frames: loop {
         let frame = Instant::now();

@@ -19,6 +19,7 @@ use crate::ui::View;
 const SCREENSHOT_WATCHDOG: Duration = Duration::from_secs(120);
 
 pub fn run(cli: Cli) -> ExitCode {
+    let started = std::env::var_os("EVENTSCOPE_STARTUP_TIMING").map(|_| std::time::Instant::now());
     let demo = if cli.demo {
         match Demo::start() {
             Ok(demo) => Some(demo),
@@ -111,6 +112,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Box::new(move |cc| {
             let mut app = EventscopeApp::new(&cc.egui_ctx, cc.storage, config)?;
             app.exit_code_sink = Some(exit_code_app);
+            app.report_first_frame = started;
             close_on_signals(&app, cc.egui_ctx.clone());
             if let Some(demo) = demo {
                 demo.spawn_services(&app.monitor.runtime_handle());

@@ -122,6 +122,9 @@ pub struct EventscopeApp {
     /// Where the process exit code goes when screenshot mode ends the app
     /// (the GUI runner reads it).
     pub exit_code_sink: Option<Arc<std::sync::atomic::AtomicI32>>,
+    /// Set by `EVENTSCOPE_STARTUP_TIMING`: the first frame reports how long
+    /// after this instant it was drawn.
+    pub report_first_frame: Option<std::time::Instant>,
     /// Things that must live as long as the app (the demo's server).
     keep_alive: Vec<Box<dyn std::any::Any>>,
 }
@@ -183,6 +186,7 @@ impl EventscopeApp {
             screenshot: config.screenshot,
             notice: None,
             exit_code_sink: None,
+            report_first_frame: None,
             keep_alive: Vec::new(),
         };
         for profile in config.connect {
@@ -703,6 +707,12 @@ impl eframe::App for EventscopeApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.ui_root(ui);
+        if let Some(started) = self.report_first_frame.take() {
+            eprintln!(
+                "eventscope: first frame drawn {} ms after start",
+                started.elapsed().as_millis()
+            );
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
