@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use eventscope::act::replay::OutMessage;
+use eventscope::act::replay::{OutMessage, ReplayOptions, Timing};
 use eventscope::act::template::{Encoding, PublishTemplate};
-use eventscope::broker::act::{SendMode, SendOutcome, repeat_job};
+use eventscope::broker::act::{SendMode, SendOutcome, repeat_job, replay_job};
 use eventscope::broker::{ConnectionProfile, LinkState};
 use eventscope::capture::file::{CaptureHeader, CaptureWriter};
 use eventscope::capture::{HeaderBlock, Record};
@@ -370,4 +370,61 @@ fn repeat_jobs_expand_placeholders_and_keep_count() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!((progress.sent(), progress.failed()), (5, 0));
+}
+
+/// Header names and values the client cannot send (from a hand-edited
+/// capture, or typed) are reported per message; nothing panics and the
+/// rest is sent.
+#[test]
+fn unsendable_headers_are_reported_not_fatal() {
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(common::client(&server));
+    let mut sub = rt.block_on(async {
+        let s = client.subscribe("odd.>").await.expect("sub");
+        client.flush().await.expect("flush");
+        s
+    });
+    let (m, key) = actor(&server);
+    let bad_name = HeaderBlock::build(None, [("bad name", "v")]);
+    let non_ascii = HeaderBlock::build(None, [("ünï", "v")]);
+    let good = HeaderBlock::build(None, [("ce-id", "ok")]);
+    let records = vec![
+        Record::new(1, 0, "odd.a", None, Some(&bad_name), b"1"),
+        Record::new(2, 0, "odd.b", None, Some(&non_ascii), b"2"),
+        Record::new(3, 0, "odd.c", None, Some(&good), b"3"),
+    ];
+    let options = ReplayOptions {
+        timing: Timing::Max,
+        mark: false,
+        ..ReplayOptions::default()
+    };
+    let progress = m
+        .start_job(key, replay_job(records, options))
+        .expect("started");
+    let got = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .expect("in time")
+            .expect("message")
+    });
+    assert_eq!(got.subject.as_str(), "odd.c");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !progress.is_finished() {
+        assert!(Instant::now() < deadline, "the job finishes");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!((progress.sent(), progress.failed()), (1, 2));
+    assert!(
+        progress
+            .last_error()
+            .is_some_and(|e| e.contains("cannot be sent"))
+    );
+
+    let mut typed = msg("odd.typed", "{}");
+    typed.headers.push(("X-Note".into(), "two\r\nlines".into()));
+    match outcome(&m, key, &rt, typed, SendMode::Publish) {
+        SendOutcome::Failed(e) => assert!(e.contains("line break"), "{e}"),
+        other => panic!("expected a clear failure, got {other:?}"),
+    }
 }

@@ -74,9 +74,10 @@ impl PublishTemplate {
             validate_subject(self.reply.trim()).map_err(|e| format!("reply-to: {e}"))?;
         }
         for (name, _) in &self.headers {
-            if name.trim().is_empty() || name.contains([':', ' ', '\r', '\n']) {
+            if name.trim().is_empty() || name.contains(|c: char| !c.is_ascii_graphic() || c == ':')
+            {
                 return Err(format!(
-                    "header name '{name}' is not valid (no spaces or colons)"
+                    "header name '{name}' is not valid (visible ASCII only: no spaces or colons)"
                 ));
             }
         }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::headers::HeaderNames;
 use super::status::ConnectionShared;
 use crate::act::replay::OutMessage;
 
@@ -37,12 +38,8 @@ pub enum SendOutcome {
     Failed(String),
 }
 
-fn header_map(headers: &[(String, String)]) -> async_nats::HeaderMap {
-    let mut map = async_nats::HeaderMap::new();
-    for (name, value) in headers {
-        map.append(name.as_str(), value.as_str());
-    }
-    map
+fn header_map(headers: &[(String, String)]) -> Result<async_nats::HeaderMap, String> {
+    HeaderNames::default().map(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
 /// A message in the client's own terms, ready to publish: jobs build these
@@ -55,14 +52,16 @@ pub struct WireMessage {
     pub payload: Bytes,
 }
 
-impl From<OutMessage> for WireMessage {
-    fn from(message: OutMessage) -> Self {
-        Self {
-            headers: header_map(&message.headers),
+impl TryFrom<OutMessage> for WireMessage {
+    type Error = String;
+
+    fn try_from(message: OutMessage) -> Result<Self, String> {
+        Ok(Self {
+            headers: header_map(&message.headers)?,
             subject: message.subject,
             reply: message.reply,
             payload: message.payload,
-        }
+        })
     }
 }
 
@@ -95,7 +94,12 @@ pub(crate) async fn send(
 ) -> SendOutcome {
     let subject = message.subject.clone();
     match mode {
-        SendMode::Publish => match publish(client, message.into()).await {
+        SendMode::Publish => match async {
+            let message = WireMessage::try_from(message)?;
+            publish(client, message).await
+        }
+        .await
+        {
             Ok(()) => match tokio::time::timeout(Duration::from_secs(5), client.flush()).await {
                 Ok(Ok(())) => SendOutcome::Published,
                 _ => SendOutcome::Failed(
@@ -105,8 +109,12 @@ pub(crate) async fn send(
             Err(e) => SendOutcome::Failed(e),
         },
         SendMode::Request { timeout } => {
+            let headers = match header_map(&message.headers) {
+                Ok(headers) => headers,
+                Err(e) => return SendOutcome::Failed(e),
+            };
             let request = async_nats::Request::new()
-                .headers(header_map(&message.headers))
+                .headers(headers)
                 .payload(message.payload)
                 .timeout(Some(timeout));
             let started = Instant::now();
@@ -143,12 +151,12 @@ pub(crate) async fn send(
         SendMode::JetStream { timeout } => {
             let mut js = async_nats::jetstream::new(client.clone());
             js.set_timeout(timeout);
+            let headers = match header_map(&message.headers) {
+                Ok(headers) => headers,
+                Err(e) => return SendOutcome::Failed(e),
+            };
             let ack = match js
-                .publish_with_headers(
-                    subject.clone(),
-                    header_map(&message.headers),
-                    message.payload,
-                )
+                .publish_with_headers(subject.clone(), headers, message.payload)
                 .await
             {
                 Ok(future) => future.await,
@@ -317,12 +325,19 @@ pub fn replay_job(
     use crate::act::remap::remap_subject;
     use crate::act::replay::{replay_headers, send_offset};
     let first = records.first().map_or(0, |r| r.received_at);
+    let mut names = HeaderNames::default();
     JobSpec {
         total: records.len() as u64,
         next: Box::new(move |i| {
             let record = records.get(i as usize).ok_or("no such record")?;
             let mut headers = async_nats::HeaderMap::new();
-            replay_headers(record, &options, |name, value| headers.append(name, value));
+            let mut bad = Ok(());
+            replay_headers(record, &options, |name, value| {
+                if bad.is_ok() {
+                    bad = names.append(&mut headers, name, value);
+                }
+            });
+            bad?;
             let message = WireMessage {
                 subject: remap_subject(&options.remaps, record.subject()),
                 reply: None,
@@ -353,7 +368,7 @@ pub fn repeat_job(
                 Some(r) if r > 0.0 => Duration::from_secs_f64(i as f64 / r),
                 _ => Duration::ZERO,
             };
-            Ok((template.message(i + 1)?.into(), offset))
+            Ok((template.message(i + 1)?.try_into()?, offset))
         }),
         deadline: duration,
     }

@@ -327,12 +327,12 @@ async fn trace(
         .subscribe(inbox.clone())
         .await
         .map_err(|e| e.to_string())?;
-    let mut map = async_nats::HeaderMap::new();
-    for (name, value) in &headers {
-        if !name.starts_with("Nats-Trace-") {
-            map.append(name.as_str(), value.as_str());
-        }
-    }
+    let mut map = super::headers::HeaderNames::default().map(
+        headers
+            .iter()
+            .filter(|(name, _)| !name.starts_with("Nats-Trace-"))
+            .map(|(n, v)| (n.as_str(), v.as_str())),
+    )?;
     map.insert("Nats-Trace-Dest", inbox.as_str());
     map.insert("Nats-Trace-Only", "true");
     client

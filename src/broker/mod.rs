@@ -6,6 +6,7 @@ pub mod act;
 pub mod connection;
 pub mod connz;
 pub mod contexts;
+pub mod headers;
 pub mod ingest;
 pub mod profile;
 pub mod status;
