@@ -299,8 +299,9 @@ pub(crate) async fn run_job(
         if job.deadline.is_some_and(|d| offset > d) {
             break;
         }
+        // A zero offset (as fast as possible) is always due: no clock read.
         let due = start + paused_for + offset;
-        if due > Instant::now() {
+        if !offset.is_zero() && due > Instant::now() {
             tokio::time::sleep_until(due.into()).await;
         }
         match publish(&client, message).await {
@@ -330,14 +331,7 @@ pub fn replay_job(
         total: records.len() as u64,
         next: Box::new(move |i| {
             let record = records.get(i as usize).ok_or("no such record")?;
-            let mut headers = async_nats::HeaderMap::new();
-            let mut bad = Ok(());
-            replay_headers(record, &options, |name, value| {
-                if bad.is_ok() {
-                    bad = names.append(&mut headers, name, value);
-                }
-            });
-            bad?;
+            let headers = names.build(|add| replay_headers(record, &options, add))?;
             let message = WireMessage {
                 subject: remap_subject(&options.remaps, record.subject()),
                 reply: None,

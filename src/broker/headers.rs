@@ -13,6 +13,8 @@ use async_nats::{HeaderMap, HeaderName, HeaderValue};
 #[derive(Default)]
 pub struct HeaderNames {
     known: Vec<(Box<str>, HeaderName)>,
+    /// Reused by `build` for the names already in the map being built.
+    added: Vec<HeaderName>,
 }
 
 /// Distinct names kept at most; past that, names are parsed each time.
@@ -37,18 +39,50 @@ impl HeaderNames {
         &mut self,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<HeaderMap, String> {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            self.append(&mut map, name, value)?;
-        }
-        Ok(map)
+        self.build(|add| {
+            for (name, value) in pairs {
+                add(name, value);
+            }
+        })
     }
 
-    /// Add one value to `map`, or say what is wrong with it.
-    pub fn append(&mut self, map: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    /// A header map of the pairs `fill` hands to `add`, or the first thing
+    /// wrong with them.
+    pub fn build(
+        &mut self,
+        fill: impl FnOnce(&mut dyn FnMut(&str, &str)),
+    ) -> Result<HeaderMap, String> {
+        let mut map = HeaderMap::new();
+        // Names already in the map: `append` hashes twice (a lookup, then
+        // an insert), `insert` once, and names rarely repeat in a message.
+        let mut added = std::mem::take(&mut self.added);
+        added.clear();
+        let mut result = Ok(());
+        fill(&mut |name, value| {
+            if result.is_ok() {
+                result = self.add(&mut map, &mut added, name, value);
+            }
+        });
+        self.added = added;
+        result.map(|()| map)
+    }
+
+    fn add(
+        &mut self,
+        map: &mut HeaderMap,
+        added: &mut Vec<HeaderName>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), String> {
         let value = HeaderValue::from_str(value)
             .map_err(|_| format!("header {name} cannot be sent: its value has a line break"))?;
-        map.append(self.get(name)?, value);
+        let name = self.get(name)?;
+        if added.contains(&name) {
+            map.append(name, value);
+        } else {
+            added.push(name.clone());
+            map.insert(name, value);
+        }
         Ok(())
     }
 }
