@@ -12,7 +12,7 @@ use crate::act::replay::preview;
 use crate::act::template::{Encoding, PublishTemplate};
 use crate::broker::act::{SendMode, repeat_job, replay_job};
 use crate::capture::store::Seq;
-use crate::capture::{ConnectionKey, Record};
+use crate::capture::{ConnectionKey, Record, RecordPacker};
 use crate::ui::View;
 use crate::ui::publish::{Mode, PublishAction, Repeat, publish_ui};
 use crate::ui::replay::{ReplayAction, Source, replay_ui};
@@ -184,9 +184,12 @@ impl EventscopeApp {
                     .ok_or_else(|| "choose a capture file first".to_owned());
             }
         };
+        // Copied, not cloned: a clone would keep each record's whole block
+        // alive after the store evicts it, for as long as the replay runs.
+        let mut packer = RecordPacker::default();
         let records: Vec<Record> = seqs
             .into_iter()
-            .filter_map(|s| store.get(s).cloned())
+            .filter_map(|s| store.get(s).map(|r| packer.copy(r)))
             .collect();
         if records.is_empty() {
             return Err("nothing to replay: select a message or widen the filter".into());

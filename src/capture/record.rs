@@ -180,6 +180,22 @@ impl RecordPacker {
         let data = self.block.split().freeze();
         Record::from_parts(received_at, connection, data, ends, headers)
     }
+
+    /// The same record in this packer's blocks. For records kept apart
+    /// from the store (a replay selection): a clone would keep the store's
+    /// whole block alive after the store evicted it.
+    pub fn copy(&mut self, record: &Record) -> Record {
+        let data = if record.data.len() > BLOCK_BYTES / 4 {
+            Bytes::copy_from_slice(&record.data)
+        } else {
+            if self.block.capacity() - self.block.len() < record.data.len() {
+                self.block = BytesMut::with_capacity(BLOCK_BYTES);
+            }
+            self.block.put_slice(&record.data);
+            self.block.split().freeze()
+        };
+        Record { data, ..*record }
+    }
 }
 
 fn parts_len(
@@ -262,6 +278,12 @@ mod tests {
             )
         );
         assert_eq!(r.wire_size(), 10 + 8 + headers.as_text().len() + 4);
+        let copied = RecordPacker::default().copy(&r);
+        assert_eq!(copied, r);
+        assert!(!std::ptr::eq(
+            copied.payload().as_ptr(),
+            r.payload().as_ptr()
+        ));
     }
 
     #[test]
