@@ -88,19 +88,7 @@ fn main() {
         let frame_start = Instant::now();
         let cpu_start = thread_cpu_ms();
         time += FRAME.as_secs_f64();
-        let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(1440.0, 900.0),
-            )),
-            time: Some(time),
-            ..Default::default()
-        };
-        let output = ctx.run_ui(input, |ui| {
-            app.logic_step(ui.ctx());
-            app.ui_root(ui);
-        });
-        let _primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
+        support::headless_frame(&ctx, &mut app, time);
         frames.push(frame_start.elapsed().as_secs_f64() * 1000.0);
         frames_cpu.push(thread_cpu_ms() - cpu_start);
 

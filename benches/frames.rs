@@ -6,6 +6,9 @@
 //!
 //! `cargo bench --bench frames` (EVENTSCOPE_BENCH_COUNT to change 1,000,000).
 
+#[path = "support.rs"]
+mod support;
+
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -120,22 +123,10 @@ fn main() {
                 .collect();
             now += 1_000_000_000 / FPS as i64;
             time += 1.0 / FPS as f64;
-            let input = egui::RawInput {
-                screen_rect: Some(egui::Rect::from_min_size(
-                    egui::Pos2::ZERO,
-                    egui::vec2(1440.0, 900.0),
-                )),
-                time: Some(time),
-                ..Default::default()
-            };
             let start = Instant::now();
             // What arrives between two frames, then one frame of the app.
             app.monitor.add_records(arriving);
-            let output = ctx.run_ui(input, |ui| {
-                app.logic_step(ui.ctx());
-                app.ui_root(ui);
-            });
-            let _primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
+            support::headless_frame(&ctx, &mut app, time);
             if frame >= 20 {
                 samples.push(start.elapsed().as_secs_f64() * 1000.0);
             }

@@ -76,6 +76,24 @@ pub fn rss_bytes() -> u64 {
     pages * 4096
 }
 
+/// One frame of the real app, headless (as egui_kittest runs it, without a
+/// GPU): logic, drawing, tessellation, on a 1440x900 screen at `time`.
+pub fn headless_frame(ctx: &egui::Context, app: &mut eventscope::app::EventscopeApp, time: f64) {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1440.0, 900.0),
+        )),
+        time: Some(time),
+        ..Default::default()
+    };
+    let output = ctx.run_ui(input, |ui| {
+        app.logic_step(ui.ctx());
+        app.ui_root(ui);
+    });
+    let _primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
+}
+
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
