@@ -122,7 +122,7 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
         eprintln!("eventscope: {stop_reason}");
         anyhow::Ok(())
     });
-    shared.measure_drops();
+    shared.settle_drops();
     let dropped = shared.dropped();
     drop(broker);
     drop(tx);

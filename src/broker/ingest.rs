@@ -78,8 +78,9 @@ pub(crate) async fn pump(
         guard.set(true);
         let mut records = Vec::with_capacity(64);
         records.push(maker.make(&first, connection, now_timestamp()));
-        let mut emptied = false;
+        let mut read_when_emptied = None;
         while records.len() < MAX_BATCH {
+            let read = shared.messages_read();
             // Unconstrained: with tokio's cooperative budget spent, `next`
             // says "not ready" while messages wait, and an empty buffer
             // must really be empty before drops are measured.
@@ -89,14 +90,17 @@ pub(crate) async fn pump(
                 }
                 Some(None) => break,
                 None => {
-                    emptied = true;
+                    read_when_emptied = Some(read);
                     break;
                 }
             }
         }
         shared.add_delivered(records.len() as u64);
-        if emptied && guard.set(false) {
-            shared.measure_drops();
+        if let Some(read) = read_when_emptied
+            && guard.set(false)
+            && let Some(read) = read
+        {
+            shared.measure_drops(read);
         }
         let bytes = records.iter().map(Record::cost).sum();
         let batch = Batch {

@@ -98,6 +98,23 @@ impl Default for ConnectionStatus {
     }
 }
 
+/// Drop measurements of the current second.
+struct DropWindow {
+    smallest: Option<u64>,
+    started: std::time::Instant,
+}
+
+impl Default for DropWindow {
+    fn default() -> Self {
+        Self {
+            smallest: None,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+const DROP_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Shared between a connection task and its readers.
 #[derive(Default)]
 pub struct ConnectionShared {
@@ -105,10 +122,9 @@ pub struct ConnectionShared {
     /// Messages our subscription tasks handed on.
     delivered: AtomicU64,
     /// Client-side loss, re-measured whenever every subscription buffer is
-    /// empty (see `Pumps`).
+    /// empty (see `BusyPumps`).
     dropped: AtomicU64,
-    /// The last measurement, published only when the next one agrees.
-    dropped_candidate: AtomicU64,
+    drop_window: Mutex<DropWindow>,
     stats: OnceLock<Arc<async_nats::Statistics>>,
     /// The server's connection list, when a monitoring URL is set.
     directory: Mutex<Option<(Arc<crate::flow::identity::Directory>, Timestamp)>>,
@@ -160,20 +176,37 @@ impl ConnectionShared {
         self.delivered.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Called when no subscription buffer holds anything: every message the
-    /// client read is then either delivered or lost.
-    pub(crate) fn measure_drops(&self) {
-        if let Some(stats) = self.stats.get() {
-            let read = stats.in_messages.load(Ordering::Relaxed);
-            let delivered = self.delivered.load(Ordering::Relaxed);
-            let lost = read.saturating_sub(delivered);
-            // The client counts a message a moment before it hands it
-            // over, so under load one can read as lost for an instant; a
-            // real loss reads the same twice (the connection re-measures
-            // every second while idle).
-            if self.dropped_candidate.swap(lost, Ordering::Relaxed) == lost {
-                self.dropped.store(lost, Ordering::Relaxed);
-            }
+    /// Messages the client has read from the socket, if connected once.
+    pub(crate) fn messages_read(&self) -> Option<u64> {
+        Some(self.stats.get()?.in_messages.load(Ordering::Relaxed))
+    }
+
+    /// `read` was taken just before every subscription buffer was seen
+    /// empty: each of those messages was then delivered or lost, except
+    /// one the client had counted but not yet handed over. That one reads
+    /// as lost for an instant, and under a flood such instants follow each
+    /// other; a real loss stays. So the smallest measurement of each second
+    /// is published (the connection re-measures every second while idle).
+    pub(crate) fn measure_drops(&self, read: u64) {
+        let lost = read.saturating_sub(self.delivered.load(Ordering::Relaxed));
+        let Ok(mut window) = self.drop_window.lock() else {
+            return;
+        };
+        let smallest = window.smallest.map_or(lost, |s| s.min(lost));
+        if window.started.elapsed() >= DROP_WINDOW {
+            self.dropped.store(smallest, Ordering::Relaxed);
+            *window = DropWindow::default();
+        } else {
+            window.smallest = Some(smallest);
+        }
+    }
+
+    /// Measure once more and publish at once: for a command that stops
+    /// reading and reports.
+    pub(crate) fn settle_drops(&self) {
+        if let Some(read) = self.messages_read() {
+            let lost = read.saturating_sub(self.delivered.load(Ordering::Relaxed));
+            self.dropped.store(lost, Ordering::Relaxed);
         }
     }
 
