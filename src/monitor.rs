@@ -32,11 +32,14 @@ pub struct Monitor {
     profiles: Vec<(ConnectionKey, ConnectionProfile)>,
     pub pending_confirms: Vec<PendingConfirm>,
     last_release: Instant,
+    /// The last drain ran out of time with events still waiting.
+    behind: bool,
 }
 
 /// How often free heap memory is handed back (see
 /// `allocator::release_free_memory`).
 const RELEASE_EVERY: Duration = Duration::from_secs(5);
+const RELEASE_AFTER_BURST: Duration = Duration::from_secs(1);
 
 impl Monitor {
     pub fn new(waker: Waker, budget_bytes: usize) -> Result<Self, BrokerError> {
@@ -50,6 +53,7 @@ impl Monitor {
             profiles: Vec::new(),
             pending_confirms: Vec::new(),
             last_release: Instant::now(),
+            behind: false,
         })
     }
 
@@ -170,19 +174,26 @@ impl Monitor {
     /// Returns the number of records added.
     pub fn drain(&mut self, budget: Duration) -> usize {
         let start = Instant::now();
-        if self.last_release.elapsed() >= RELEASE_EVERY {
-            // About 10 ms with a few hundred MiB retained: not on this thread.
-            self.last_release = start;
-            self.broker
-                .handle()
-                .spawn_blocking(crate::allocator::release_free_memory);
-        }
         let mut added = 0;
+        let mut out_of_time = false;
         while let Ok(event) = self.events.try_recv() {
             added += self.apply(event);
             if start.elapsed() >= budget {
+                out_of_time = true;
                 break;
             }
+        }
+        // Free memory goes back every few seconds, and as soon as a burst
+        // that outran the budget is over (what its backlog held is free now).
+        let burst_over = self.behind && !out_of_time;
+        self.behind = out_of_time;
+        let since = self.last_release.elapsed();
+        if since >= RELEASE_EVERY || (burst_over && since >= RELEASE_AFTER_BURST) {
+            // About 10 ms with a few hundred MiB retained: not on this thread.
+            self.last_release = Instant::now();
+            self.broker
+                .handle()
+                .spawn_blocking(crate::allocator::release_free_memory);
         }
         added
     }
