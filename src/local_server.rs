@@ -141,7 +141,11 @@ impl LocalServer {
                     log: format!("exited with {status}; {}", self.log_tail()),
                 });
             }
-            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+            // Ours, not another test's server that took the port first: the
+            // log line is stamped with this child's pid.
+            if self.listening()
+                && let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port))
+            {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut line = String::new();
                 if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO") {
@@ -154,6 +158,20 @@ impl LocalServer {
             port: self.port,
             log: self.log_tail(),
         })
+    }
+
+    /// This process has logged that it listens for clients.
+    fn listening(&self) -> bool {
+        let Some(pid) = self.child.as_ref().map(Child::id) else {
+            return false;
+        };
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log_path) {
+            let _ = f.read_to_string(&mut text);
+        }
+        let stamp = format!("[{pid}]");
+        text.lines()
+            .any(|l| l.starts_with(&stamp) && l.contains("Listening for client connections"))
     }
 
     fn log_tail(&self) -> String {
