@@ -14,7 +14,7 @@ pub mod subject;
 pub mod subject_tree;
 
 pub use filter::{Filter, FilteredIndex};
-pub use headers::{HeaderBlock, HeaderMeta, Headers};
+pub use headers::{HeaderBlock, Headers};
 pub use record::{ConnectionKey, Record, RecordPacker, Timestamp};
 pub use store::{Store, StoreCounters};
 pub use subject::{SubjectError, SubjectPattern};

@@ -90,18 +90,6 @@ impl Record {
         self.data.slice(self.headers_end as usize..)
     }
 
-    /// The same message with other headers (editing before a resend).
-    pub fn with_headers(&self, headers: Option<&HeaderBlock>) -> Self {
-        Self::new(
-            self.received_at,
-            self.connection,
-            self.subject(),
-            self.reply(),
-            headers,
-            self.payload(),
-        )
-    }
-
     fn text(&self, from: u32, to: u32) -> &str {
         let bytes = &self.data[from as usize..to as usize];
         debug_assert!(std::str::from_utf8(bytes).is_ok());
@@ -168,31 +156,36 @@ impl RecordPacker {
         payload: &[u8],
     ) -> Record {
         let size = parts_len(subject, reply, headers, payload);
-        if size > BLOCK_BYTES / 4 {
-            // A large message gets its own block rather than wasting most
-            // of a shared one.
+        let Some(block) = self.room_for(size) else {
             return Record::new(received_at, connection, subject, reply, headers, payload);
+        };
+        let ends = write_parts(block, subject, reply, headers, payload);
+        let data = block.split().freeze();
+        Record::from_parts(received_at, connection, data, ends, headers)
+    }
+
+    /// The shared block with `size` bytes free, or `None` for a large
+    /// message, which gets its own block rather than wasting most of one.
+    fn room_for(&mut self, size: usize) -> Option<&mut BytesMut> {
+        if size > BLOCK_BYTES / 4 {
+            return None;
         }
         if self.block.capacity() - self.block.len() < size {
             self.block = BytesMut::with_capacity(BLOCK_BYTES);
         }
-        let ends = write_parts(&mut self.block, subject, reply, headers, payload);
-        let data = self.block.split().freeze();
-        Record::from_parts(received_at, connection, data, ends, headers)
+        Some(&mut self.block)
     }
 
     /// The same record in this packer's blocks. For records kept apart
     /// from the store (a replay selection): a clone would keep the store's
     /// whole block alive after the store evicted it.
     pub fn copy(&mut self, record: &Record) -> Record {
-        let data = if record.data.len() > BLOCK_BYTES / 4 {
-            Bytes::copy_from_slice(&record.data)
-        } else {
-            if self.block.capacity() - self.block.len() < record.data.len() {
-                self.block = BytesMut::with_capacity(BLOCK_BYTES);
+        let data = match self.room_for(record.data.len()) {
+            Some(block) => {
+                block.put_slice(&record.data);
+                block.split().freeze()
             }
-            self.block.put_slice(&record.data);
-            self.block.split().freeze()
+            None => Bytes::copy_from_slice(&record.data),
         };
         Record { data, ..*record }
     }
