@@ -98,7 +98,6 @@ pub(crate) async fn pump(
         shared.add_delivered(records.len() as u64);
         if let Some(read) = read_when_emptied
             && guard.set(false)
-            && let Some(read) = read
         {
             shared.measure_drops(read);
         }

@@ -176,9 +176,15 @@ impl ConnectionShared {
         self.delivered.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Messages the client has read from the socket, if connected once.
-    pub(crate) fn messages_read(&self) -> Option<u64> {
-        Some(self.stats.get()?.in_messages.load(Ordering::Relaxed))
+    /// Messages the client has read from the socket (0 before it exists).
+    pub(crate) fn messages_read(&self) -> u64 {
+        self.stats
+            .get()
+            .map_or(0, |s| s.in_messages.load(Ordering::Relaxed))
+    }
+
+    fn lost(&self, read: u64) -> u64 {
+        read.saturating_sub(self.delivered.load(Ordering::Relaxed))
     }
 
     /// `read` was taken just before every subscription buffer was seen
@@ -188,7 +194,7 @@ impl ConnectionShared {
     /// other; a real loss stays. So the smallest measurement of each second
     /// is published (the connection re-measures every second while idle).
     pub(crate) fn measure_drops(&self, read: u64) {
-        let lost = read.saturating_sub(self.delivered.load(Ordering::Relaxed));
+        let lost = self.lost(read);
         let Ok(mut window) = self.drop_window.lock() else {
             return;
         };
@@ -204,10 +210,8 @@ impl ConnectionShared {
     /// Measure once more and publish at once: for a command that stops
     /// reading and reports.
     pub(crate) fn settle_drops(&self) {
-        if let Some(read) = self.messages_read() {
-            let lost = read.saturating_sub(self.delivered.load(Ordering::Relaxed));
-            self.dropped.store(lost, Ordering::Relaxed);
-        }
+        let lost = self.lost(self.messages_read());
+        self.dropped.store(lost, Ordering::Relaxed);
     }
 
     /// Messages delivered to the app by this connection.
