@@ -89,7 +89,7 @@ impl EventscopeApp {
                     });
                     self.replay_file = Some(file_rx);
                 }
-                ReplayAction::Preview => match (self.replay.options(), self.replay_records()) {
+                ReplayAction::Preview => match (self.replay.options(), self.replay_records(10)) {
                     (Ok(options), Ok(records)) => {
                         self.replay.preview = preview(&records, &options, 10);
                         self.replay.error = None;
@@ -168,19 +168,20 @@ impl EventscopeApp {
             .unwrap_or_default()
     }
 
-    /// The records the replay panel points at, in order.
-    fn replay_records(&self) -> Result<Vec<Record>, String> {
+    /// The first `limit` records the replay panel points at, in order (a
+    /// preview needs a few, not a copy of the whole selection).
+    fn replay_records(&self, limit: usize) -> Result<Vec<Record>, String> {
         let store = &self.monitor.store;
         let seqs: Vec<Seq> = match self.replay.source {
             Source::Selected => self.traffic.chosen(),
-            Source::Filtered => self.traffic.index.seqs().collect(),
+            Source::Filtered => self.traffic.index.seqs().take(limit).collect(),
             Source::LastSeconds => self.recent_records(),
             Source::File => {
                 return self
                     .replay
                     .file_records
                     .as_ref()
-                    .map(|r| r.as_ref().clone())
+                    .map(|r| r.iter().take(limit).cloned().collect())
                     .ok_or_else(|| "choose a capture file first".to_owned());
             }
         };
@@ -189,6 +190,7 @@ impl EventscopeApp {
         let mut packer = RecordPacker::default();
         let records: Vec<Record> = seqs
             .into_iter()
+            .take(limit)
             .filter_map(|s| store.get(s).map(|r| packer.copy(r)))
             .collect();
         if records.is_empty() {
@@ -254,7 +256,7 @@ impl EventscopeApp {
                 return;
             }
         };
-        let records = match self.replay_records() {
+        let records = match self.replay_records(usize::MAX) {
             Ok(r) => r,
             Err(e) => {
                 self.replay.error = Some(e);
@@ -304,7 +306,7 @@ impl EventscopeApp {
         self.replay.speed = 0.25;
         self.replay.connection = self.monitor.profiles().first().map(|(k, _)| *k);
         if let Ok(options) = self.replay.options()
-            && let Ok(records) = self.replay_records()
+            && let Ok(records) = self.replay_records(6)
         {
             self.replay.preview = preview(&records, &options, 6);
         }
