@@ -38,10 +38,6 @@ pub enum SendOutcome {
     Failed(String),
 }
 
-fn header_map(headers: &[(String, String)]) -> Result<async_nats::HeaderMap, String> {
-    HeaderNames::default().map(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-}
-
 /// A message in the client's own terms, ready to publish: jobs build these
 /// directly (max-rate replay spent a third of its time on an intermediate
 /// header list).
@@ -57,7 +53,12 @@ impl TryFrom<OutMessage> for WireMessage {
 
     fn try_from(message: OutMessage) -> Result<Self, String> {
         Ok(Self {
-            headers: header_map(&message.headers)?,
+            headers: HeaderNames::default().map(
+                message
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str())),
+            )?,
             subject: message.subject,
             reply: message.reply,
             payload: message.payload,
@@ -92,14 +93,13 @@ pub(crate) async fn send(
     message: OutMessage,
     mode: SendMode,
 ) -> SendOutcome {
+    let message = match WireMessage::try_from(message) {
+        Ok(message) => message,
+        Err(e) => return SendOutcome::Failed(e),
+    };
     let subject = message.subject.clone();
     match mode {
-        SendMode::Publish => match async {
-            let message = WireMessage::try_from(message)?;
-            publish(client, message).await
-        }
-        .await
-        {
+        SendMode::Publish => match publish(client, message).await {
             Ok(()) => match tokio::time::timeout(Duration::from_secs(5), client.flush()).await {
                 Ok(Ok(())) => SendOutcome::Published,
                 _ => SendOutcome::Failed(
@@ -109,12 +109,8 @@ pub(crate) async fn send(
             Err(e) => SendOutcome::Failed(e),
         },
         SendMode::Request { timeout } => {
-            let headers = match header_map(&message.headers) {
-                Ok(headers) => headers,
-                Err(e) => return SendOutcome::Failed(e),
-            };
             let request = async_nats::Request::new()
-                .headers(headers)
+                .headers(message.headers)
                 .payload(message.payload)
                 .timeout(Some(timeout));
             let started = Instant::now();
@@ -151,12 +147,8 @@ pub(crate) async fn send(
         SendMode::JetStream { timeout } => {
             let mut js = async_nats::jetstream::new(client.clone());
             js.set_timeout(timeout);
-            let headers = match header_map(&message.headers) {
-                Ok(headers) => headers,
-                Err(e) => return SendOutcome::Failed(e),
-            };
             let ack = match js
-                .publish_with_headers(subject.clone(), headers, message.payload)
+                .publish_with_headers(subject.clone(), message.headers, message.payload)
                 .await
             {
                 Ok(future) => future.await,
