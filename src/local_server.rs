@@ -1,7 +1,7 @@
 //! A private `nats-server` child process on a free loopback port, with
 //! JetStream in a temporary directory. Used by `--demo` and by the tests.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -165,20 +165,18 @@ impl LocalServer {
         let Some(pid) = self.child.as_ref().map(Child::id) else {
             return false;
         };
-        let mut text = String::new();
-        if let Ok(mut f) = std::fs::File::open(&self.log_path) {
-            let _ = f.read_to_string(&mut text);
-        }
         let stamp = format!("[{pid}]");
-        text.lines()
+        self.log_text()
+            .lines()
             .any(|l| l.starts_with(&stamp) && l.contains("Listening for client connections"))
     }
 
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
     fn log_tail(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut f) = std::fs::File::open(&self.log_path) {
-            let _ = f.read_to_string(&mut text);
-        }
+        let text = self.log_text();
         let lines: Vec<&str> = text.lines().rev().take(5).collect();
         lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
     }
