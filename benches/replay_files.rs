@@ -1,7 +1,11 @@
 //! Replay and capture files with 1,000,000 messages of 256 bytes and 3
 //! headers:
 //! - max-rate replay through eventscope's replay job vs a bare async-nats
-//!   publisher sending the same messages, side by side, 3 rounds;
+//!   publisher sending messages of the same shape (one prebuilt header map,
+//!   cloned), side by side, 5 rounds; once for a capture whose headers are
+//!   the same in every message (the replay job reuses their header map),
+//!   once for one with a distinct `ce-id` per message (each map is built);
+//!   with each sending thread's CPU time per message;
 //! - saving and loading the capture file (records/s), loading the way the
 //!   app does (a background thread, taken in per frame within the 4 ms
 //!   budget), with the longest frame share it took.
@@ -23,42 +27,68 @@ use eventscope::capture::load::{CaptureLoad, LoadEvent};
 use eventscope::capture::{HeaderBlock, Record, RecordPacker};
 use eventscope::monitor::Monitor;
 
-fn records(count: usize) -> Vec<Record> {
+/// A capture of `count` messages; `distinct_ids`: each with its own `ce-id`.
+fn records(count: usize, distinct_ids: bool) -> Vec<Record> {
     let payload = Bytes::from(vec![b'x'; 256]);
-    let headers = HeaderBlock::build(
-        None,
-        [
-            ("ce-source", "bench-publisher"),
-            ("ce-type", "com.example.bench"),
-            ("ce-id", "0000000000000000"),
-        ],
-    );
+    let headers = |id: &str| {
+        HeaderBlock::build(
+            None,
+            [
+                ("ce-source", "bench-publisher"),
+                ("ce-type", "com.example.bench"),
+                ("ce-id", id),
+            ],
+        )
+    };
+    let same = headers("0000000000000000");
     let mut packer = RecordPacker::default();
     (0..count)
         .map(|i| {
+            let own = distinct_ids.then(|| headers(&format!("{i:016}")));
             packer.pack(
                 1_795_352_350_000_000_000 + i as i64 * 1000,
                 0,
                 &format!("bench.s{}", i % 4),
                 None,
-                Some(&headers),
+                Some(own.as_ref().unwrap_or(&same)),
                 &payload,
             )
         })
         .collect()
 }
 
-fn bare_publisher(url: &str, count: u64) -> f64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt");
-    let start = Instant::now();
-    rt.block_on(support::publish(url, count, 256));
-    count as f64 / start.elapsed().as_secs_f64()
+/// Messages per second, and CPU time per message of the sending thread.
+struct Sent {
+    rate: f64,
+    cpu_per_message: Duration,
 }
 
-fn eventscope_replay(url: &str, records: &[Record]) -> f64 {
+const BARE_THREAD: &str = "bare-publisher";
+/// The app's network runtime thread, where replay jobs and clients run.
+const NET_THREAD: &str = "eventscope-net";
+
+fn bare_publisher(url: &str, count: u64) -> Sent {
+    let url = url.to_owned();
+    std::thread::Builder::new()
+        .name(BARE_THREAD.into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
+            let (start, cpu) = (Instant::now(), support::thread_cpu(BARE_THREAD));
+            rt.block_on(support::publish(&url, count, 256));
+            Sent {
+                rate: count as f64 / start.elapsed().as_secs_f64(),
+                cpu_per_message: (support::thread_cpu(BARE_THREAD) - cpu) / count as u32,
+            }
+        })
+        .expect("thread")
+        .join()
+        .expect("bare publisher")
+}
+
+fn eventscope_replay(url: &str, records: &[Record]) -> Sent {
     let mut m = Monitor::new(Arc::new(|| {}), 1 << 30).expect("monitor");
     let mut profile = ConnectionProfile::new("replay", url);
     profile.subscriptions.clear();
@@ -71,14 +101,48 @@ fn eventscope_replay(url: &str, records: &[Record]) -> f64 {
         mark: false,
         ..ReplayOptions::default()
     };
+    let cpu = support::thread_cpu(NET_THREAD);
     let progress = m
         .start_job(key, replay_job(records.to_vec(), options))
         .expect("job");
+    // The job times itself; polling often would only take CPU from it.
     while !progress.is_finished() {
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(progress.failed(), 0);
-    progress.sent() as f64 / progress.elapsed().as_secs_f64()
+    Sent {
+        rate: progress.sent() as f64 / progress.elapsed().as_secs_f64(),
+        cpu_per_message: (support::thread_cpu(NET_THREAD) - cpu) / progress.sent() as u32,
+    }
+}
+
+/// Bare publisher and replay side by side, 5 rounds, and the medians.
+fn replay_rounds(url: &str, records: &[Record], shape: &str) {
+    let (mut bare, mut ours, mut ratios, mut cpu_ratios) = (vec![], vec![], vec![], vec![]);
+    for round in 1..=5 {
+        let a = bare_publisher(url, records.len() as u64);
+        let b = eventscope_replay(url, records);
+        let cpu_ratio = a.cpu_per_message.as_secs_f64() / b.cpu_per_message.as_secs_f64();
+        println!(
+            "round {round}: bare publisher {:.0} msg/s ({} ns CPU each), eventscope replay --max {:.0} msg/s ({} ns CPU each), ratio {:.2} (by CPU {cpu_ratio:.2})",
+            a.rate,
+            a.cpu_per_message.as_nanos(),
+            b.rate,
+            b.cpu_per_message.as_nanos(),
+            b.rate / a.rate
+        );
+        bare.push(a.rate);
+        ours.push(b.rate);
+        ratios.push(b.rate / a.rate);
+        cpu_ratios.push(cpu_ratio);
+    }
+    println!(
+        "replay ({shape}): median bare {:.0} msg/s, replay {:.0} msg/s, ratio {:.2}; by CPU per message {:.2}",
+        support::median(&mut bare),
+        support::median(&mut ours),
+        support::median(&mut ratios),
+        support::median(&mut cpu_ratios)
+    );
 }
 
 fn main() {
@@ -88,25 +152,13 @@ fn main() {
         .unwrap_or(1_000_000);
     let server = support::server();
     let url = server.url();
-    let records = records(count);
-    let (mut bare, mut ours, mut ratios) = (vec![], vec![], vec![]);
-    for round in 1..=5 {
-        let a = bare_publisher(&url, count as u64);
-        let b = eventscope_replay(&url, &records);
-        println!(
-            "round {round}: bare publisher {a:.0} msg/s, eventscope replay --max {b:.0} msg/s, ratio {:.2}",
-            b / a
-        );
-        bare.push(a);
-        ours.push(b);
-        ratios.push(b / a);
-    }
-    println!(
-        "replay: median bare {:.0} msg/s, replay {:.0} msg/s, ratio {:.2}",
-        support::median(&mut bare),
-        support::median(&mut ours),
-        support::median(&mut ratios)
+    replay_rounds(
+        &url,
+        &records(count, false),
+        "the same headers in every message",
     );
+    let records = records(count, true);
+    replay_rounds(&url, &records, "a distinct ce-id per message");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bench.jsonl");

@@ -77,9 +77,19 @@ pub fn send_offset(timing: Timing, first: Timestamp, at: Timestamp, index: usize
 
 /// The headers a replayed copy of a record carries, in order, handed to
 /// `add` (the replay job builds the client's header map from them without
-/// an intermediate list). Status lines are not sent (they are the server's,
-/// not a client's); nor are replies, since the requester's inbox is gone.
+/// an intermediate list): the captured ones kept, then the mark.
 pub fn replay_headers(record: &Record, options: &ReplayOptions, mut add: impl FnMut(&str, &str)) {
+    kept_headers(record, options, &mut add);
+    if let Some(mark) = replay_mark(record, options) {
+        add(REPLAY_HEADER, &mark);
+    }
+}
+
+/// The captured headers a replayed copy keeps, in order: the same for two
+/// records with the same header text. Status lines are not sent (they are
+/// the server's, not a client's); nor are replies, since the requester's
+/// inbox is gone.
+pub fn kept_headers(record: &Record, options: &ReplayOptions, mut add: impl FnMut(&str, &str)) {
     if let Some(block) = record.headers() {
         for (name, value) in block.iter() {
             let is_id = name.eq_ignore_ascii_case(MSG_ID_HEADER);
@@ -90,12 +100,14 @@ pub fn replay_headers(record: &Record, options: &ReplayOptions, mut add: impl Fn
             }
         }
     }
-    if options.mark {
-        add(
-            REPLAY_HEADER,
-            &crate::capture::file::format_timestamp(record.received_at),
-        );
-    }
+}
+
+/// The `Eventscope-Replay` value for a record (its original time), if
+/// replays are marked.
+pub fn replay_mark(record: &Record, options: &ReplayOptions) -> Option<String> {
+    options
+        .mark
+        .then(|| crate::capture::file::format_timestamp(record.received_at))
 }
 
 /// The first `n` (original, replayed) subjects: the dry run.

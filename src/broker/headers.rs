@@ -13,25 +13,35 @@ use async_nats::{HeaderMap, HeaderName, HeaderValue};
 #[derive(Default)]
 pub struct HeaderNames {
     known: Vec<(Box<str>, HeaderName)>,
-    /// Reused by `build` for the names already in the map being built.
-    added: Vec<HeaderName>,
 }
 
-/// Distinct names kept at most; past that, names are parsed each time.
+/// Distinct names kept at most (one bit each in `Added`); past that, names
+/// are parsed each time.
 const MAX_KNOWN: usize = 64;
 
+/// Which known names the map being built already holds, by index in
+/// `known`: a bit test instead of comparing (and cloning) names.
+type Added = u64;
+
+/// A name to insert: one of the known ones, or one parsed just now.
+enum Name {
+    Known(usize),
+    Parsed(HeaderName),
+}
+
 impl HeaderNames {
-    fn get(&mut self, name: &str) -> Result<HeaderName, String> {
-        if let Some((_, parsed)) = self.known.iter().find(|(n, _)| &**n == name) {
-            return Ok(parsed.clone());
+    fn get(&mut self, name: &str) -> Result<Name, String> {
+        if let Some(index) = self.known.iter().position(|(n, _)| &**n == name) {
+            return Ok(Name::Known(index));
         }
         let parsed = HeaderName::from_str(name).map_err(|_| {
             format!("header name {name:?} cannot be sent: only visible ASCII characters, no ':'")
         })?;
         if self.known.len() < MAX_KNOWN {
-            self.known.push((name.into(), parsed.clone()));
+            self.known.push((name.into(), parsed));
+            return Ok(Name::Known(self.known.len() - 1));
         }
-        Ok(parsed)
+        Ok(Name::Parsed(parsed))
     }
 
     /// A header map of `pairs` (multi-valued names kept), or what is wrong.
@@ -53,35 +63,41 @@ impl HeaderNames {
         fill: impl FnOnce(&mut dyn FnMut(&str, &str)),
     ) -> Result<HeaderMap, String> {
         let mut map = HeaderMap::new();
-        // Names already in the map: `append` hashes twice (a lookup, then
-        // an insert), `insert` once, and names rarely repeat in a message.
-        let mut added = std::mem::take(&mut self.added);
-        added.clear();
+        let mut added: Added = 0;
         let mut result = Ok(());
         fill(&mut |name, value| {
             if result.is_ok() {
                 result = self.add(&mut map, &mut added, name, value);
             }
         });
-        self.added = added;
         result.map(|()| map)
+    }
+
+    /// Add one header to a map built earlier (appended: the map may hold
+    /// the name already).
+    pub fn append(&mut self, map: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+        let mut all_added = Added::MAX;
+        self.add(map, &mut all_added, name, value)
     }
 
     fn add(
         &mut self,
         map: &mut HeaderMap,
-        added: &mut Vec<HeaderName>,
+        added: &mut Added,
         name: &str,
         value: &str,
     ) -> Result<(), String> {
         let value = HeaderValue::from_str(value)
             .map_err(|_| format!("header {name} cannot be sent: its value has a line break"))?;
-        let name = self.get(name)?;
-        if added.contains(&name) {
-            map.append(name, value);
-        } else {
-            added.push(name.clone());
-            map.insert(name, value);
+        // `append` hashes twice (a lookup, then an insert), `insert` once,
+        // and names rarely repeat within a message.
+        match self.get(name)? {
+            Name::Known(index) if *added & (1 << index) == 0 => {
+                *added |= 1 << index;
+                map.insert(self.known[index].1.clone(), value);
+            }
+            Name::Known(index) => map.append(self.known[index].1.clone(), value),
+            Name::Parsed(name) => map.append(name, value),
         }
         Ok(())
     }
