@@ -109,7 +109,7 @@ fn main() {
         .flows
         .flows()
         .rev()
-        .find(|f| f.deliveries.len() == 2)
+        .find(|f| f.detail().deliveries.len() == 2)
         .map(|f| f.id);
     let per_frame = RATE / FPS;
     let mut time = 0.0;

@@ -90,10 +90,10 @@ impl ScreenshotPlan {
                         && f.has_retries()
                         && flows.final_of(f, now) == Some(Final::Acked)
                 }
-                FlowPick::Request => f.kind == FlowKind::Request && f.reply_at.is_some(),
+                FlowPick::Request => f.kind == FlowKind::Request && f.detail().reply_at.is_some(),
                 FlowPick::MaxDeliveries => flows.final_of(f, now) == Some(Final::MaxDeliveries),
             })
-            .map(|f| (f.id, f.steps.last().and_then(|s| s.record)))
+            .map(|f| (f.id, f.detail().steps.last().and_then(|s| s.record)))
     }
 
     /// Advance; call once per frame from `logic`.

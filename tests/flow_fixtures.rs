@@ -23,11 +23,14 @@ fn jetstream_pull_session_reconstructs_every_retry() {
     let now = c.latest();
     let by_seq = |seq: u64| {
         c.flows()
-            .find(|f| f.stream.as_deref() == Some("ORDERS") && f.stream_seq == Some(seq))
+            .find(|f| {
+                f.detail().stream.as_deref() == Some("ORDERS") && f.detail().stream_seq == Some(seq)
+            })
             .unwrap_or_else(|| panic!("a flow for ORDERS #{seq}"))
     };
     let outcomes = |seq: u64| -> Vec<(String, u64, Outcome)> {
         by_seq(seq)
+            .detail()
             .deliveries
             .iter()
             .map(|d| (d.consumer.clone(), d.count, d.outcome))
@@ -65,6 +68,7 @@ fn jetstream_pull_session_reconstructs_every_retry() {
     );
     assert_eq!(c.final_of(by_seq(3), now), Some(Final::MaxDeliveries));
     let expiries = by_seq(3)
+        .detail()
         .steps
         .iter()
         .filter(|s| s.label.contains("ack wait expired"))
@@ -75,6 +79,7 @@ fn jetstream_pull_session_reconstructs_every_retry() {
     assert_eq!(outcomes(4), [w(1, Outcome::Ack)]);
     assert_eq!(
         by_seq(4)
+            .detail()
             .steps
             .iter()
             .filter(|s| s.label.starts_with("WPI"))
@@ -84,9 +89,15 @@ fn jetstream_pull_session_reconstructs_every_retry() {
     for seq in [5, 6, 7] {
         assert_eq!(outcomes(seq), [w(1, Outcome::Ack)], "message {seq}");
     }
-    assert!(by_seq(7).steps.iter().any(|s| s.label == "ACK (sync)"));
+    assert!(
+        by_seq(7)
+            .detail()
+            .steps
+            .iter()
+            .any(|s| s.label == "ACK (sync)")
+    );
     assert_eq!(
-        by_seq(8).deliveries[0].reason.as_deref(),
+        by_seq(8).detail().deliveries[0].reason.as_deref(),
         Some("invalid schema")
     );
     assert_eq!(c.final_of(by_seq(8), now), Some(Final::Terminated));

@@ -285,7 +285,12 @@ fn trace_who_receives_a_record_without_delivering_it() {
         .expect("sender kept")
         .expect("trace events");
     let flow = eventscope::flow::trace::trace_flow("orders.created", &events, 0);
-    let lanes: Vec<&str> = flow.lanes.iter().map(|l| l.name.as_str()).collect();
+    let lanes: Vec<&str> = flow
+        .detail()
+        .lanes
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
     assert!(lanes[0].starts_with("eventscope:tracer (cid"), "{lanes:?}");
     assert!(
         lanes.iter().any(|l| l.starts_with("audit (cid")),
@@ -293,7 +298,12 @@ fn trace_who_receives_a_record_without_delivering_it() {
     );
     assert!(lanes.iter().any(|l| l.starts_with("billing-")), "{lanes:?}");
     assert!(lanes.contains(&"ORDERS"), "{lanes:?}");
-    let labels: Vec<&str> = flow.steps.iter().map(|s| s.label.as_str()).collect();
+    let labels: Vec<&str> = flow
+        .detail()
+        .steps
+        .iter()
+        .map(|s| s.label.as_str())
+        .collect();
     assert!(
         labels.contains(&"would deliver (sub orders.*)"),
         "{labels:?}"
@@ -403,7 +413,7 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
             let job = m
                 .flows
                 .flows()
-                .find(|f| f.subject == "jobs.one" && !f.deliveries.is_empty())?;
+                .find(|f| f.subject == "jobs.one" && !f.detail().deliveries.is_empty())?;
             let pulls = |s: &str, c: &str| {
                 m.flows
                     .pull_inboxes(s, c)
@@ -413,8 +423,16 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
             };
             let request = eventscope::flow::identity::annotate(request, d, pulls);
             let job = eventscope::flow::identity::annotate(job, d, pulls);
-            let named = job.lanes.iter().any(|l| l.name.starts_with("runner · "))
-                && request.lanes.iter().any(|l| l.name.contains("checkout"));
+            let named = job
+                .detail()
+                .lanes
+                .iter()
+                .any(|l| l.name.starts_with("runner · "))
+                && request
+                    .detail()
+                    .lanes
+                    .iter()
+                    .any(|l| l.name.contains("checkout"));
             named.then_some((request, job))
         });
         if let Some(found) = found {
@@ -427,13 +445,19 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let lanes: Vec<&str> = request.lanes.iter().map(|l| l.name.as_str()).collect();
+    let lanes: Vec<&str> = request
+        .detail()
+        .lanes
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
     assert!(lanes[0].starts_with("checkout (cid "), "{lanes:?}");
     assert!(
         lanes[1].starts_with("svc.quote (pricing (cid "),
         "{lanes:?}"
     );
     let consumer_lane = job
+        .detail()
         .lanes
         .iter()
         .find(|l| l.name.starts_with("runner"))

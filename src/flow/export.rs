@@ -16,6 +16,7 @@ pub fn mermaid(flows: &[&Flow]) -> String {
     let start = flows.iter().map(|f| f.started_at).min().unwrap_or(0);
     for flow in &flows {
         let ids: Vec<usize> = flow
+            .detail()
             .lanes
             .iter()
             .map(|lane| {
@@ -39,7 +40,7 @@ pub fn mermaid(flows: &[&Flow]) -> String {
                 escape(&title(flow))
             ));
         }
-        for step in &flow.steps {
+        for step in &flow.detail().steps {
             let (from, to) = (
                 ids.get(step.from).copied().unwrap_or(0),
                 ids.get(step.to).copied().unwrap_or(0),
@@ -95,7 +96,7 @@ fn escape(text: &str) -> String {
 
 /// A one-line description of a flow.
 pub fn title(flow: &Flow) -> String {
-    match (flow.kind, &flow.stream, flow.stream_seq) {
+    match (flow.kind, &flow.detail().stream, flow.detail().stream_seq) {
         (FlowKind::Jetstream, Some(stream), Some(seq)) => {
             format!("{} -> {stream} #{seq}", flow.subject)
         }
@@ -139,14 +140,15 @@ impl<'a> FlowJson<'a> {
             id: flow.id,
             kind: flow.kind,
             subject: &flow.subject,
-            stream: flow.stream.as_deref(),
-            stream_seq: flow.stream_seq,
+            stream: flow.detail().stream.as_deref(),
+            stream_seq: flow.detail().stream_seq,
             producer: flow.producer.as_deref(),
             msg_id: flow.msg_id.as_deref(),
             duplicates: flow.duplicates,
             duplicate_of: flow.duplicate_of,
             trace_id: flow.trace_id.as_deref(),
             deliveries: flow
+                .detail()
                 .deliveries
                 .iter()
                 .map(|d| DeliveryJson {
@@ -157,8 +159,8 @@ impl<'a> FlowJson<'a> {
                 .collect(),
             final_outcome,
             latency_ms: flow.latency().map(|ns| ns as f64 / 1e6),
-            responder: flow.responder.as_deref(),
-            publish_error: flow.publish_error.as_deref(),
+            responder: flow.detail().responder.as_deref(),
+            publish_error: flow.detail().publish_error.as_deref(),
             started_at: format_timestamp(flow.started_at),
         }
     }
@@ -167,6 +169,7 @@ impl<'a> FlowJson<'a> {
 /// A short text line per flow, for terminals.
 pub fn summary_line(flow: &Flow, final_outcome: Option<Final>, start: Timestamp) -> String {
     let deliveries: Vec<String> = flow
+        .detail()
         .deliveries
         .iter()
         .map(|d| format!("{}#{}:{:?}", d.consumer, d.count, d.outcome).to_lowercase())

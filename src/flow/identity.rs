@@ -127,10 +127,10 @@ pub fn annotate(
 ) -> Flow {
     let mut flow = flow.clone();
     let reply = flow.reply_subject().map(str::to_owned);
-    let stream = flow.stream.clone();
+    let stream = flow.detail().stream.clone();
     let subject = flow.subject.clone();
     let kind = flow.kind;
-    for lane in &mut flow.lanes {
+    for lane in &mut flow.detail_mut().lanes {
         match lane.role {
             Role::Producer if lane.name.ends_with("(unknown)") && kind != FlowKind::Publish => {
                 if let Some(owner) = reply.as_deref().and_then(|r| directory.owner_of(r)) {

@@ -10,7 +10,8 @@ pub mod identity;
 pub mod trace;
 
 pub use correlate::{
-    Correlator, Final, Flow, FlowConfig, FlowFilter, FlowId, FlowKind, Outcome, Step, StepKind,
+    Correlator, Final, Flow, FlowConfig, FlowDetail, FlowFilter, FlowId, FlowKind, Outcome, Step,
+    StepKind,
 };
 
 /// `1.5 s`, `12 ms`, `830 µs`: a duration in nanoseconds for people.

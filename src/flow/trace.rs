@@ -117,6 +117,7 @@ pub fn trace_flow(subject: &str, events: &[TraceEvent], at: Timestamp) -> Flow {
         }
     }
     if flow
+        .detail()
         .steps
         .iter()
         .all(|s| !matches!(s.kind, StepKind::Deliver { .. }))
@@ -148,7 +149,12 @@ mod tests {
         let event = parse_trace_event(body).expect("parses");
         assert_eq!(event.server.ver, "2.15.1");
         let flow = trace_flow("orders.created", &[event], 0);
-        let lanes: Vec<&str> = flow.lanes.iter().map(|l| l.name.as_str()).collect();
+        let lanes: Vec<&str> = flow
+            .detail()
+            .lanes
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
         assert_eq!(
             lanes,
             [
@@ -159,7 +165,12 @@ mod tests {
                 "ORDERS"
             ]
         );
-        let labels: Vec<&str> = flow.steps.iter().map(|s| s.label.as_str()).collect();
+        let labels: Vec<&str> = flow
+            .detail()
+            .steps
+            .iter()
+            .map(|s| s.label.as_str())
+            .collect();
         assert_eq!(
             labels,
             [

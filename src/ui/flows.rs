@@ -241,7 +241,13 @@ pub fn flow_list_ui(
                     });
                     row.col(|ui| {
                         let mut title = crate::flow::export::title(flow);
-                        let retries = flow.deliveries.iter().map(|d| d.count).max().unwrap_or(0);
+                        let retries = flow
+                            .detail()
+                            .deliveries
+                            .iter()
+                            .map(|d| d.count)
+                            .max()
+                            .unwrap_or(0);
                         if retries > 1 {
                             title.push_str(&format!(" · {retries} deliveries"));
                         }

@@ -77,6 +77,7 @@ impl<'a> Diagram<'a> {
         let start = flows.iter().map(|f| f.started_at).min().unwrap_or(0);
         for (i, flow) in flows.iter().enumerate() {
             let map: Vec<usize> = flow
+                .detail()
                 .lanes
                 .iter()
                 .map(|lane| match lanes.iter().position(|l| l == lane) {
@@ -97,7 +98,7 @@ impl<'a> Diagram<'a> {
                     label: format!("flow {}: {}", flow.id, crate::flow::export::title(flow)),
                 });
             }
-            for step in &flow.steps {
+            for step in &flow.detail().steps {
                 rows.push(Row {
                     at: step.at,
                     record: step.record,
@@ -109,6 +110,7 @@ impl<'a> Diagram<'a> {
             }
             if no_reply.get(i).copied().unwrap_or(false) {
                 let lane = flow
+                    .detail()
                     .steps
                     .first()
                     .map_or(0, |s| map.get(s.from).copied().unwrap_or(0));
