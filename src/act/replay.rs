@@ -80,8 +80,11 @@ pub fn send_offset(timing: Timing, first: Timestamp, at: Timestamp, index: usize
 /// an intermediate list): the captured ones kept, then the mark.
 pub fn replay_headers(record: &Record, options: &ReplayOptions, mut add: impl FnMut(&str, &str)) {
     kept_headers(record, options, &mut add);
-    if let Some(mark) = replay_mark(record, options) {
-        add(REPLAY_HEADER, &mark);
+    if options.mark {
+        add(
+            REPLAY_HEADER,
+            &crate::capture::file::format_timestamp(record.received_at),
+        );
     }
 }
 
@@ -100,14 +103,6 @@ pub fn kept_headers(record: &Record, options: &ReplayOptions, mut add: impl FnMu
             }
         }
     }
-}
-
-/// The `Eventscope-Replay` value for a record (its original time), if
-/// replays are marked.
-pub fn replay_mark(record: &Record, options: &ReplayOptions) -> Option<String> {
-    options
-        .mark
-        .then(|| crate::capture::file::format_timestamp(record.received_at))
 }
 
 /// The first `n` (original, replayed) subjects: the dry run.

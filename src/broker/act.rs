@@ -316,12 +316,15 @@ pub fn replay_job(
     options: crate::act::replay::ReplayOptions,
 ) -> JobSpec {
     use crate::act::remap::remap_subject;
-    use crate::act::replay::{REPLAY_HEADER, kept_headers, replay_mark, send_offset};
+    use crate::act::replay::{REPLAY_HEADER, kept_headers, send_offset};
     let first = records.first().map_or(0, |r| r.received_at);
     let mut names = HeaderNames::default();
+    let mut marks = crate::capture::file::TimestampFormatter::default();
     // The kept headers of the previous record while records repeat the same
     // header text (one producer's static headers): cloning a map costs half
     // of parsing and hashing it again, which was a third of max-rate replay.
+    // The map kept holds a mark too, replaced per message: adding a fourth
+    // header to a cloned map of three regrows and rehashes its table.
     let mut repeated: Option<async_nats::HeaderMap> = None;
     JobSpec {
         total: records.len() as u64,
@@ -335,17 +338,24 @@ pub fn replay_job(
                 .checked_sub(1)
                 .and_then(|previous| records.get(previous))
                 .is_some_and(|previous| header_text(previous) == header_text(record));
-            let mut headers = match &repeated {
-                Some(map) if repeats => map.clone(),
+            let original_time = options.mark.then(|| marks.format(record.received_at));
+            let headers = match &repeated {
+                Some(map) if repeats => {
+                    let mut map = map.clone();
+                    if let Some(time) = original_time {
+                        names.set(&mut map, REPLAY_HEADER, time)?;
+                    }
+                    map
+                }
                 _ => {
-                    let map = names.build(|add| kept_headers(record, &options, add))?;
+                    let mut map = names.build(|add| kept_headers(record, &options, add))?;
+                    if let Some(time) = original_time {
+                        names.append(&mut map, REPLAY_HEADER, time)?;
+                    }
                     repeated = repeats.then(|| map.clone());
                     map
                 }
             };
-            if let Some(mark) = replay_mark(record, &options) {
-                names.append(&mut headers, REPLAY_HEADER, &mark)?;
-            }
             let message = WireMessage {
                 subject: remap_subject(&options.remaps, record.subject()),
                 reply: None,

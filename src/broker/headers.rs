@@ -76,8 +76,23 @@ impl HeaderNames {
     /// Add one header to a map built earlier (appended: the map may hold
     /// the name already).
     pub fn append(&mut self, map: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
-        let mut all_added = Added::MAX;
-        self.add(map, &mut all_added, name, value)
+        let value = header_value(name, value)?;
+        map.append(self.name(name)?, value);
+        Ok(())
+    }
+
+    /// Set one header of a map built earlier, replacing its values.
+    pub fn set(&mut self, map: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+        let value = header_value(name, value)?;
+        map.insert(self.name(name)?, value);
+        Ok(())
+    }
+
+    fn name(&mut self, name: &str) -> Result<HeaderName, String> {
+        Ok(match self.get(name)? {
+            Name::Known(index) => self.known[index].1.clone(),
+            Name::Parsed(name) => name,
+        })
     }
 
     fn add(
@@ -87,8 +102,7 @@ impl HeaderNames {
         name: &str,
         value: &str,
     ) -> Result<(), String> {
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| format!("header {name} cannot be sent: its value has a line break"))?;
+        let value = header_value(name, value)?;
         // `append` hashes twice (a lookup, then an insert), `insert` once,
         // and names rarely repeat within a message.
         match self.get(name)? {
@@ -101,6 +115,11 @@ impl HeaderNames {
         }
         Ok(())
     }
+}
+
+fn header_value(name: &str, value: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(value)
+        .map_err(|_| format!("header {name} cannot be sent: its value has a line break"))
 }
 
 #[cfg(test)]
