@@ -67,13 +67,7 @@ pub fn start_publisher(url: &str, count: u64, size: usize) -> Child {
 
 /// Resident set size of this process, in bytes.
 pub fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
+    eventscope::process_memory::resident_bytes().unwrap_or(0)
 }
 
 /// One frame of the real app, headless (as egui_kittest runs it, without a

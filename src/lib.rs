@@ -16,6 +16,7 @@ pub mod gui;
 pub mod headless;
 pub mod local_server;
 pub mod monitor;
+pub mod process_memory;
 pub mod record;
 pub mod replay;
 pub mod screenshot;

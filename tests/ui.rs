@@ -239,6 +239,42 @@ fn selecting_a_message_shows_pretty_json_and_headers() {
     assert!(h.query_by_label_contains("70 6c 61 69 6e").is_some());
 }
 
+/// The status bar shows the store against its budget and, beside it, what
+/// the whole process holds: more than the store, never less.
+#[test]
+fn status_bar_shows_retained_bytes_budget_and_process_memory() {
+    use egui_kittest::kittest::NodeT;
+    let mut app = app(View::Traffic);
+    let payload = "x".repeat(4 << 20);
+    for _ in 0..8 {
+        record(&mut app, "big.blob", &payload, &[]);
+    }
+    let store_bytes = app.monitor.store.bytes_used() as f64;
+    let mut h = harness(app);
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("retained 8").is_some());
+    assert!(h.query_by_label_contains("32.0 MiB of").is_some());
+    let label = h
+        .get_by_label_contains("process ")
+        .accesskit_node()
+        .value()
+        .expect("a label");
+    let (number, unit) = label
+        .trim_start_matches("process ")
+        .split_once(' ')
+        .expect("a figure and a unit");
+    let factor = match unit {
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        other => panic!("unexpected unit in {label:?}: {other}"),
+    };
+    let process_bytes = number.parse::<f64>().expect("a number") * factor;
+    assert!(
+        process_bytes > store_bytes,
+        "{label} for {store_bytes} stored bytes"
+    );
+}
+
 #[test]
 fn subject_filter_narrows_the_table() {
     let mut app = app(View::Traffic);

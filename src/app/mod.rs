@@ -127,6 +127,7 @@ pub struct EventscopeApp {
     pub report_first_frame: Option<std::time::Instant>,
     /// Things that must live as long as the app (the demo's server).
     keep_alive: Vec<Box<dyn std::any::Any>>,
+    resident: crate::process_memory::ResidentSampler,
 }
 
 impl EventscopeApp {
@@ -188,6 +189,7 @@ impl EventscopeApp {
             exit_code_sink: None,
             report_first_frame: None,
             keep_alive: Vec::new(),
+            resident: Default::default(),
         };
         for profile in config.connect {
             app.connect(profile);
@@ -530,6 +532,7 @@ impl EventscopeApp {
             connections_up,
             connections: profiles.len(),
             wildcard_warning,
+            resident_bytes: self.resident.current(),
         };
         if let Some(budget) = status_bar_ui(ui, &self.monitor.store, &figures, &mut self.budget_mib)
         {

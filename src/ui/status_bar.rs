@@ -13,6 +13,8 @@ pub struct StatusFigures {
     pub connections_up: usize,
     pub connections: usize,
     pub wildcard_warning: bool,
+    /// The whole process's resident memory, where the system says.
+    pub resident_bytes: Option<u64>,
 }
 
 /// Returns a new budget in bytes if the user changed it.
@@ -50,6 +52,13 @@ pub fn status_bar_ui(
             .on_hover_text("Memory budget for retained messages");
         if drag.changed() {
             new_budget = Some(*budget_mib * 1024 * 1024);
+        }
+        if let Some(resident) = figures.resident_bytes {
+            ui.label(format!("process {}", format::bytes(resident))).on_hover_text(
+                "Resident memory of eventscope as a whole: the retained messages, the index of \
+                 recent flows, buffers between the network and the UI, and memory the \
+                 allocator keeps for reuse. The budget bounds the retained messages.",
+            );
         }
         ui.separator();
         ui.label(format::rate(figures.rate));
