@@ -76,7 +76,16 @@ pub fn run(cli: Cli) -> ExitCode {
         } else {
             Duration::from_secs(2)
         };
-        ScreenshotPlan::new(path, select, cli.flow, cli.start_replay, wait)
+        // With no server to connect to, no traffic will come to wait for.
+        let expect_traffic = !connect.is_empty();
+        ScreenshotPlan::new(
+            path,
+            select,
+            cli.flow,
+            cli.start_replay,
+            wait,
+            expect_traffic,
+        )
     });
     if screenshot_mode {
         std::thread::spawn(|| {

@@ -49,13 +49,14 @@ impl ScreenshotPlan {
         flow: Option<FlowPick>,
         replay: bool,
         min_wait: Duration,
+        expect_traffic: bool,
     ) -> Self {
         Self {
             path,
             select,
             flow,
             replay,
-            min_records: 20,
+            min_records: if expect_traffic { 20 } else { 0 },
             min_wait,
             started: Instant::now(),
             phase: Phase::Waiting,
@@ -170,4 +171,38 @@ pub fn save_png(path: &std::path::Path, image: &egui::ColorImage) -> Result<(), 
     }
     image::save_buffer(path, &rgba, w as u32, h as u32, image::ColorType::Rgba8)
         .map_err(|e| format!("cannot save {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With a server to watch, the picture waits for traffic; with none,
+    /// there is nothing to wait for (it used to wait until the watchdog).
+    #[test]
+    fn waits_for_traffic_only_when_some_can_come() {
+        let ctx = egui::Context::default();
+        let (store, flows) = (Store::default(), Correlator::default());
+        let plan = |expect_traffic| {
+            ScreenshotPlan::new(
+                PathBuf::from("unused.png"),
+                None,
+                None,
+                false,
+                Duration::ZERO,
+                expect_traffic,
+            )
+        };
+        let (mut connected, mut alone) = (plan(true), plan(false));
+        for _ in 0..3 {
+            connected.step(&ctx, &store, &flows);
+            alone.step(&ctx, &store, &flows);
+        }
+        assert_eq!(connected.phase, Phase::Waiting);
+        assert!(
+            matches!(alone.phase, Phase::Settling { .. }),
+            "{:?}",
+            alone.phase
+        );
+    }
 }
