@@ -316,46 +316,15 @@ pub fn replay_job(
     options: crate::act::replay::ReplayOptions,
 ) -> JobSpec {
     use crate::act::remap::remap_subject;
-    use crate::act::replay::{REPLAY_HEADER, kept_headers, send_offset};
+    use crate::act::replay::send_offset;
     let first = records.first().map_or(0, |r| r.received_at);
-    let mut names = HeaderNames::default();
-    let mut marks = crate::capture::file::TimestampFormatter::default();
-    // The kept headers of the previous record while records repeat the same
-    // header text (one producer's static headers): cloning a map costs half
-    // of parsing and hashing it again, which was a third of max-rate replay.
-    // The map kept holds a mark too, replaced per message: adding a fourth
-    // header to a cloned map of three regrows and rehashes its table.
-    let mut repeated: Option<async_nats::HeaderMap> = None;
+    let mut header_maps = ReplayHeaderMaps::default();
     JobSpec {
         total: records.len() as u64,
         next: Box::new(move |i| {
             let index = i as usize;
             let record = records.get(index).ok_or("no such record")?;
-            fn header_text(r: &crate::capture::Record) -> Option<&str> {
-                r.headers().map(|h| h.as_text())
-            }
-            let repeats = index
-                .checked_sub(1)
-                .and_then(|previous| records.get(previous))
-                .is_some_and(|previous| header_text(previous) == header_text(record));
-            let original_time = options.mark.then(|| marks.format(record.received_at));
-            let headers = match &repeated {
-                Some(map) if repeats => {
-                    let mut map = map.clone();
-                    if let Some(time) = original_time {
-                        names.set(&mut map, REPLAY_HEADER, time)?;
-                    }
-                    map
-                }
-                _ => {
-                    let mut map = names.build(|add| kept_headers(record, &options, add))?;
-                    if let Some(time) = original_time {
-                        names.append(&mut map, REPLAY_HEADER, time)?;
-                    }
-                    repeated = repeats.then(|| map.clone());
-                    map
-                }
-            };
+            let headers = header_maps.for_record(&records, index, &options)?;
             let message = WireMessage {
                 subject: remap_subject(&options.remaps, record.subject()),
                 reply: None,
@@ -368,6 +337,55 @@ pub fn replay_job(
             ))
         }),
         deadline: None,
+    }
+}
+
+/// The client's header map for each replayed record. Building one (a
+/// `HashMap` with SipHash, a `Vec` and a `String` per value) was a third of
+/// a max-rate replay; while records repeat the previous one's header text
+/// (one producer's static headers), the map is cloned instead, which costs
+/// about half. The map kept holds a mark too, replaced per message: adding
+/// a fourth header to a clone of three would regrow and rehash its table.
+#[derive(Default)]
+struct ReplayHeaderMaps {
+    names: HeaderNames,
+    marks: crate::capture::file::TimestampFormatter,
+    /// The map of the current run of records with the same header text.
+    repeated: Option<async_nats::HeaderMap>,
+}
+
+impl ReplayHeaderMaps {
+    fn for_record(
+        &mut self,
+        records: &[crate::capture::Record],
+        index: usize,
+        options: &crate::act::replay::ReplayOptions,
+    ) -> Result<async_nats::HeaderMap, String> {
+        use crate::act::replay::{REPLAY_HEADER, kept_headers};
+        fn header_text(record: &crate::capture::Record) -> Option<&str> {
+            record.headers().map(|h| h.as_text())
+        }
+        let record = &records[index];
+        let repeats = index
+            .checked_sub(1)
+            .and_then(|previous| records.get(previous))
+            .is_some_and(|previous| header_text(previous) == header_text(record));
+        let original_time = options.mark.then(|| self.marks.format(record.received_at));
+        if let Some(map) = &self.repeated
+            && repeats
+        {
+            let mut map = map.clone();
+            if let Some(time) = original_time {
+                self.names.set(&mut map, REPLAY_HEADER, time)?;
+            }
+            return Ok(map);
+        }
+        let mut map = self.names.build(|add| kept_headers(record, options, add))?;
+        if let Some(time) = original_time {
+            self.names.append(&mut map, REPLAY_HEADER, time)?;
+        }
+        self.repeated = repeats.then(|| map.clone());
+        Ok(map)
     }
 }
 
