@@ -68,8 +68,9 @@ const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 /// `format_timestamp` for runs of close timestamps (a capture being saved,
 /// a replay's marks): chrono formats the date and time once per second and
-/// only the nine fraction digits are written per call. Chrono's formatting
-/// per message was a fifth of a marked max-rate replay.
+/// only the nine fraction digits are written per call: 16 ns a call instead
+/// of chrono's 82 (release build, a million timestamps 1 µs apart), paid
+/// once per replayed message and per saved capture line.
 #[derive(Default)]
 pub struct TimestampFormatter {
     /// The second formatted last.
