@@ -47,10 +47,7 @@ fn server_in_msgs(monitoring_url: &str) -> Option<u64> {
 fn main() {
     support::maybe_publisher();
     eventscope::allocator::tune();
-    let count: u64 = std::env::var("EVENTSCOPE_BENCH_COUNT")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(3_000_000);
+    let count = support::message_count(3_000_000);
     let server = support::server();
     let url = server.url();
     let rss_before = support::rss_bytes();

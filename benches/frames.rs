@@ -70,10 +70,7 @@ impl Feed {
 }
 
 fn main() {
-    let count: usize = std::env::var("EVENTSCOPE_BENCH_COUNT")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1_000_000);
+    let count = support::message_count(1_000_000) as usize;
     let ctx = egui::Context::default();
     let config = AppConfig {
         budget_mib: 8192,

@@ -238,10 +238,7 @@ fn main() {
         eventscope_path_child(&args[i + 1], number(2), number(3) as usize);
         return;
     }
-    let count: u64 = std::env::var("EVENTSCOPE_BENCH_COUNT")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1_000_000);
+    let count = support::message_count(1_000_000);
     let server = support::server();
     let url = server.url();
     println!(

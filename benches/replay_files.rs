@@ -146,10 +146,7 @@ fn replay_rounds(url: &str, records: &[Record], shape: &str) {
 }
 
 fn main() {
-    let count: usize = std::env::var("EVENTSCOPE_BENCH_COUNT")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1_000_000);
+    let count = support::message_count(1_000_000) as usize;
     let server = support::server();
     let url = server.url();
     replay_rounds(

@@ -95,6 +95,15 @@ pub fn median(values: &mut [f64]) -> f64 {
 
 pub const IDLE: Duration = Duration::from_secs(3);
 
+/// How many messages a benchmark uses: `EVENTSCOPE_BENCH_COUNT`, or its
+/// default.
+pub fn message_count(default: u64) -> u64 {
+    std::env::var("EVENTSCOPE_BENCH_COUNT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default)
+}
+
 /// CPU time used so far by this process's threads named `name` (from
 /// /proc, in clock ticks of 10 ms): what a thread costs, apart from the
 /// waiting that a 2-core machine shared with the server adds to wall time.

@@ -285,12 +285,7 @@ fn trace_who_receives_a_record_without_delivering_it() {
         .expect("sender kept")
         .expect("trace events");
     let flow = eventscope::flow::trace::trace_flow("orders.created", &events, 0);
-    let lanes: Vec<&str> = flow
-        .detail()
-        .lanes
-        .iter()
-        .map(|l| l.name.as_str())
-        .collect();
+    let lanes = flow.detail().lane_names();
     assert!(lanes[0].starts_with("eventscope:tracer (cid"), "{lanes:?}");
     assert!(
         lanes.iter().any(|l| l.starts_with("audit (cid")),
@@ -298,12 +293,7 @@ fn trace_who_receives_a_record_without_delivering_it() {
     );
     assert!(lanes.iter().any(|l| l.starts_with("billing-")), "{lanes:?}");
     assert!(lanes.contains(&"ORDERS"), "{lanes:?}");
-    let labels: Vec<&str> = flow
-        .detail()
-        .steps
-        .iter()
-        .map(|s| s.label.as_str())
-        .collect();
+    let labels = flow.detail().step_labels();
     assert!(
         labels.contains(&"would deliver (sub orders.*)"),
         "{labels:?}"
@@ -445,12 +435,7 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let lanes: Vec<&str> = request
-        .detail()
-        .lanes
-        .iter()
-        .map(|l| l.name.as_str())
-        .collect();
+    let lanes = request.detail().lane_names();
     assert!(lanes[0].starts_with("checkout (cid "), "{lanes:?}");
     assert!(
         lanes[1].starts_with("svc.quote (pricing (cid "),

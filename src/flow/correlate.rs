@@ -179,6 +179,18 @@ pub struct FlowDetail {
     merged_into: Option<FlowId>,
 }
 
+impl FlowDetail {
+    /// The lanes' names, left to right.
+    pub fn lane_names(&self) -> Vec<&str> {
+        self.lanes.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// The steps' labels, top to bottom.
+    pub fn step_labels(&self) -> Vec<&str> {
+        self.steps.iter().map(|s| s.label.as_str()).collect()
+    }
+}
+
 /// The detail of a flow that has none.
 static NO_DETAIL: FlowDetail = FlowDetail {
     stream: None,

@@ -149,12 +149,7 @@ mod tests {
         let event = parse_trace_event(body).expect("parses");
         assert_eq!(event.server.ver, "2.15.1");
         let flow = trace_flow("orders.created", &[event], 0);
-        let lanes: Vec<&str> = flow
-            .detail()
-            .lanes
-            .iter()
-            .map(|l| l.name.as_str())
-            .collect();
+        let lanes = flow.detail().lane_names();
         assert_eq!(
             lanes,
             [
@@ -165,12 +160,7 @@ mod tests {
                 "ORDERS"
             ]
         );
-        let labels: Vec<&str> = flow
-            .detail()
-            .steps
-            .iter()
-            .map(|s| s.label.as_str())
-            .collect();
+        let labels = flow.detail().step_labels();
         assert_eq!(
             labels,
             [
