@@ -51,8 +51,13 @@ fn wait_records(m: &mut Monitor, n: usize) {
         m.drain(Duration::from_millis(5));
         assert!(
             Instant::now() < deadline,
-            "waiting for {n} records, have {}",
-            m.store.len()
+            "waiting for {n} records, have {}; dropped {}; statuses {:?}",
+            m.store.len(),
+            m.dropped_by_clients(),
+            m.profiles()
+                .iter()
+                .filter_map(|(k, _)| m.shared(*k).map(|s| (s.state(), s.status().server_errors)))
+                .collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -96,6 +101,11 @@ fn capture_survives_a_server_restart_and_shows_the_gap() {
     });
     server.restart().expect("server restarts on the same port");
     wait_state(&mut m, key, "connected again", LinkState::is_connected);
+    // The publisher reconnects on its own schedule; what it sends before
+    // it has is not ours to count (on a loaded machine it once was late).
+    common::wait_for("the publisher reconnected", Duration::from_secs(20), || {
+        client.connection_state() == async_nats::connection::State::Connected
+    });
 
     publish(&rt, &client, "after", 100..200);
     wait_records(&mut m, 200);
@@ -354,10 +364,18 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
             }
         });
         pricing.flush().await.expect("flush");
-        checkout
-            .request("svc.quote", "{}".into())
-            .await
-            .expect("reply");
+        // The test needs one answered request. Under artificial load (two
+        // CPU hogs beside all seven tests and their servers on 2 cores) a
+        // first request went unanswered once in ~20 runs, even with 60 s to
+        // wait; not reproduced otherwise, so a second try is allowed.
+        let mut answered = false;
+        for _ in 0..2 {
+            if checkout.request("svc.quote", "{}".into()).await.is_ok() {
+                answered = true;
+                break;
+            }
+        }
+        assert!(answered, "svc.quote answered one of two requests");
         let js = jetstream::new(worker.clone());
         let s = js
             .create_stream(stream::Config {
@@ -457,7 +475,10 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
 
 #[test]
 fn when_the_client_falls_behind_the_drop_count_is_exactly_what_was_lost() {
-    let server = common::server();
+    // The client is made slow on purpose; the server must not cut it off
+    // as a slow consumer of its own (on a loaded machine it did, once, and
+    // what it dropped then never reached the client to be counted).
+    let server = common::server_with_config(Some("write_deadline: \"120s\"\nmax_pending: 1GB"));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
     let mut m = monitor(usize::MAX);
@@ -491,9 +512,11 @@ fn when_the_client_falls_behind_the_drop_count_is_exactly_what_was_lost() {
         }
         assert!(
             Instant::now() < deadline,
-            "read {read} of {sent}, captured {}, dropped {}",
+            "read {read} of {sent}, captured {}, dropped {}; link {:?}, server errors {:?}",
             m.store.counters().captured,
-            m.dropped_by_clients()
+            m.dropped_by_clients(),
+            shared.state(),
+            shared.status().server_errors
         );
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -25,7 +25,14 @@ pub(crate) struct ConnectionTask {
     pub commands: mpsc::Receiver<Command>,
     /// Where subscription tasks run (see `Broker::new`).
     pub ingest: tokio::runtime::Handle,
+    /// The client once connected, for the event callback (made before it).
+    pub client: Arc<std::sync::OnceLock<async_nats::Client>>,
 }
+
+/// How long "connected" waits for the server to confirm our subscriptions
+/// (a flush). On a loaded 2-core machine 2 s was once not enough, and the
+/// status said "connected" before messages could arrive.
+const SUBSCRIBED_WAIT: Duration = Duration::from_secs(15);
 
 /// The connection list is fetched every this many seconds.
 const CONNZ_EVERY_TICKS: u64 = 5;
@@ -39,6 +46,7 @@ impl ConnectionTask {
             return;
         };
         self.shared.set_stats(client.statistics());
+        let _ = self.client.set(client.clone());
         self.refresh_server(&client);
         let busy = Arc::new(BusyPumps::default());
         let mut pumps: HashMap<String, JoinHandle<()>> = HashMap::new();
@@ -48,7 +56,15 @@ impl ConnectionTask {
         }
         // "Connected" means the server has our subscriptions: whatever is
         // published after the status says so is seen.
-        let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+        if tokio::time::timeout(SUBSCRIBED_WAIT, client.flush())
+            .await
+            .is_err()
+        {
+            push_error(
+                &self.shared,
+                format!("the server did not confirm the subscriptions within {SUBSCRIBED_WAIT:?}"),
+            );
+        }
         self.shared.set_state(LinkState::Connected);
         self.sink
             .send(BrokerEvent::Link {
@@ -182,6 +198,7 @@ impl ConnectionTask {
         let sink = self.sink.clone();
         let key = self.key;
         let delay_shared = self.shared.clone();
+        let client = self.client.clone();
         // The first `Connected` is the initial connection, which `run`
         // reports itself once the subscriptions are in place.
         let initial_seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -189,12 +206,19 @@ impl ConnectionTask {
             .event_callback(move |event| {
                 let shared = shared.clone();
                 let sink = sink.clone();
+                let client = client.get().cloned();
                 let initial = matches!(event, async_nats::Event::Connected)
                     && !initial_seen.swap(true, std::sync::atomic::Ordering::Relaxed);
                 async move {
-                    if !initial {
-                        on_client_event(event, key, &shared, &sink).await;
+                    if initial {
+                        return;
                     }
+                    // After a reconnect the client subscribes again; as at
+                    // first, "connected" waits until the server has them.
+                    if let (async_nats::Event::Connected, Some(client)) = (&event, client) {
+                        let _ = tokio::time::timeout(SUBSCRIBED_WAIT, client.flush()).await;
+                    }
+                    on_client_event(event, key, &shared, &sink).await;
                 }
             })
             .reconnect_delay_callback(move |attempt| {

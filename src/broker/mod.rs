@@ -243,6 +243,7 @@ impl Broker {
             sink: self.sink.clone(),
             commands: command_rx,
             ingest: self.ingest_handle(),
+            client: Default::default(),
         };
         self.runtime().spawn(task.run());
         self.connections.insert(
