@@ -88,9 +88,11 @@ pub fn headless_frame(ctx: &egui::Context, app: &mut eventscope::app::Eventscope
     let _primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
 }
 
+/// The median; NaN (printed "NaN") when a run was too short to measure,
+/// as with a small `EVENTSCOPE_BENCH_COUNT`.
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 pub const IDLE: Duration = Duration::from_secs(3);
