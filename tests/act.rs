@@ -326,11 +326,7 @@ fn repeat_jobs_expand_placeholders_and_keep_count() {
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
-    let mut sub = rt.block_on(async {
-        let s = client.subscribe("gen.>").await.expect("sub");
-        client.flush().await.expect("flush");
-        s
-    });
+    let mut sub = rt.block_on(common::subscribed(&client, "gen.>"));
     let (m, key) = actor(&server);
     let template = PublishTemplate {
         subject: "gen.event".into(),
@@ -380,11 +376,7 @@ fn unsendable_headers_are_reported_not_fatal() {
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
-    let mut sub = rt.block_on(async {
-        let s = client.subscribe("odd.>").await.expect("sub");
-        client.flush().await.expect("flush");
-        s
-    });
+    let mut sub = rt.block_on(common::subscribed(&client, "odd.>"));
     let (m, key) = actor(&server);
     let bad_name = HeaderBlock::build(None, [("bad name", "v")]);
     let non_ascii = HeaderBlock::build(None, [("ünï", "v")]);

@@ -421,11 +421,7 @@ fn publish_form_sends_and_validates() {
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
-    let mut sub = rt.block_on(async {
-        let s = client.subscribe("ui.>").await.expect("sub");
-        client.flush().await.expect("flush");
-        s
-    });
+    let mut sub = rt.block_on(common::subscribed(&client, "ui.>"));
     let mut h = connected_app(&server, View::Act);
     replace_text(&mut h, "Subject", "bad subject");
     h.get_by_label("Send").click();
@@ -488,11 +484,7 @@ fn replay_panel_runs_with_progress() {
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
-    let mut sub = rt.block_on(async {
-        let s = client.subscribe("again.>").await.expect("sub");
-        client.flush().await.expect("flush");
-        s
-    });
+    let mut sub = rt.block_on(common::subscribed(&client, "again.>"));
     let mut h = connected_app(&server, View::Act);
     let key = h.state().monitor.profiles()[0].0;
     let records: Vec<Record> = (0..50)

@@ -29,6 +29,17 @@ pub async fn client(server: &LocalServer) -> async_nats::Client {
         .expect("test client connects")
 }
 
+/// A subscription the server already has (flushed), so nothing published
+/// after this returns is missed.
+pub async fn subscribed(client: &async_nats::Client, subject: &str) -> async_nats::Subscriber {
+    let subscriber = client
+        .subscribe(subject.to_owned())
+        .await
+        .expect("subscribe");
+    client.flush().await.expect("flush");
+    subscriber
+}
+
 /// Poll `check` until it holds or the timeout passes.
 pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
