@@ -681,12 +681,13 @@ impl Correlator {
 
     /// Drop an evicted flow's index entries (only those still pointing to it).
     fn forget(&mut self, flow: &Flow) {
-        if let Some(reply) = &flow.detail().reply_subject
+        let detail = flow.detail();
+        if let Some(reply) = &detail.reply_subject
             && self.by_reply.get(reply) == Some(&flow.id)
         {
             self.by_reply.remove(reply);
         }
-        if let (Some(stream), Some(seq)) = (&flow.detail().stream, flow.detail().stream_seq) {
+        if let (Some(stream), Some(seq)) = (&detail.stream, detail.stream_seq) {
             let key = (stream.clone(), seq);
             if self.by_stream_seq.get(&key) == Some(&flow.id) {
                 self.by_stream_seq.remove(&key);

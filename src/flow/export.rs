@@ -96,7 +96,8 @@ fn escape(text: &str) -> String {
 
 /// A one-line description of a flow.
 pub fn title(flow: &Flow) -> String {
-    match (flow.kind, &flow.detail().stream, flow.detail().stream_seq) {
+    let detail = flow.detail();
+    match (flow.kind, &detail.stream, detail.stream_seq) {
         (FlowKind::Jetstream, Some(stream), Some(seq)) => {
             format!("{} -> {stream} #{seq}", flow.subject)
         }

@@ -37,7 +37,7 @@ pub struct Decoded {
 
 impl Decoded {
     pub fn new(seq: Seq, record: &Record) -> Self {
-        let payload = &record.payload();
+        let payload = record.payload();
         let (json, json_error) = if payload.len() <= MAX_JSON_PARSE_BYTES && !payload.is_empty() {
             match serde_json::from_slice::<serde_json::Value>(payload) {
                 Ok(v) => (Some(v), None),
