@@ -75,10 +75,12 @@ const NANOS_PER_SECOND: i64 = 1_000_000_000;
 pub struct TimestampFormatter {
     /// The second formatted last.
     second: Option<i64>,
-    /// Its text, up to and including the '.'.
-    prefix_len: usize,
+    /// The last timestamp's text; it ends in the nine digits and 'Z'.
     text: String,
 }
+
+/// The part of the text written per call: nine fraction digits and 'Z'.
+const FRACTION_LEN: usize = "000000000Z".len();
 
 impl TimestampFormatter {
     pub fn format(&mut self, ts: Timestamp) -> &str {
@@ -91,7 +93,6 @@ impl TimestampFormatter {
                 return &self.text;
             };
             self.text = format_timestamp(whole);
-            self.prefix_len = self.text.len() - "000000000Z".len();
             self.second = Some(second);
         }
         let mut digits = [b'0'; 9];
@@ -100,7 +101,7 @@ impl TimestampFormatter {
             *digit = b'0' + (nanos % 10) as u8;
             nanos /= 10;
         }
-        self.text.truncate(self.prefix_len);
+        self.text.truncate(self.text.len() - FRACTION_LEN);
         self.text
             .push_str(std::str::from_utf8(&digits).unwrap_or("000000000"));
         self.text.push('Z');
