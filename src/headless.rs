@@ -54,11 +54,20 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
     };
     match run(options) {
         Ok(summary) => {
+            eprintln!("eventscope: {}", summary.stop_reason);
             eprintln!(
-                "eventscope: recorded {} messages ({} bytes) to {out_name}; dropped by client: {}",
-                summary.messages, summary.bytes, summary.dropped
+                "eventscope: recorded {} messages ({} bytes) to {out_name}; {}",
+                summary.messages,
+                summary.bytes,
+                summary.losses.summary()
             );
-            ExitCode::SUCCESS
+            match summary.write_error {
+                None => ExitCode::SUCCESS,
+                Some(error) => {
+                    eprintln!("eventscope record: writing {out_name} failed: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("eventscope record: {e:#}");
@@ -69,7 +78,10 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
 
 pub fn flows_command(args: FlowsArgs) -> ExitCode {
     match flows(&args, &mut std::io::stdout().lock()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Complete::Yes) => ExitCode::SUCCESS,
+        // What came before the bad line was printed; the exit says it was
+        // not the whole file.
+        Ok(Complete::StoppedAtBadLine) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("eventscope flows: {e:#}");
             ExitCode::FAILURE
@@ -77,8 +89,15 @@ pub fn flows_command(args: FlowsArgs) -> ExitCode {
     }
 }
 
+/// Whether a command read its whole capture.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Complete {
+    Yes,
+    StoppedAtBadLine,
+}
+
 /// Read a capture, correlate it with the same code as the app, print.
-fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<()> {
+fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<Complete> {
     use anyhow::Context;
     let subject = args
         .subject
@@ -99,6 +118,7 @@ fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<()> {
         .extend(args.producer_header.iter().cloned());
     let mut correlator = Correlator::new(config);
     let mut seq = 0;
+    let mut complete = Complete::Yes;
     while let Some(next) = reader.next_record() {
         match next {
             Ok(loaded) => {
@@ -107,6 +127,7 @@ fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<()> {
             }
             Err(e) => {
                 eprintln!("eventscope flows: {e}; using the {seq} records before it");
+                complete = Complete::StoppedAtBadLine;
                 break;
             }
         }
@@ -143,5 +164,5 @@ fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<()> {
         }
         eprintln!("{} flows ({} records)", selected.len(), seq);
     }
-    Ok(())
+    Ok(complete)
 }

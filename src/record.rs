@@ -1,18 +1,28 @@
 //! `eventscope record`: the headless twin of live capture. Same broker and
 //! capture code as the GUI; records go to a capture file written on a
 //! thread of its own so disk stalls never slow the subscriptions.
+//!
+//! Durable and honest: the file is flushed at least once a second and
+//! synced to disk every few seconds, so a dropped SSH session, SIGKILL or a
+//! crash loses about a second; SIGHUP, SIGQUIT, SIGTERM and Ctrl-C end it
+//! cleanly; a write error (full disk, closed pipe) stops it at once with a
+//! summary and a non-zero exit. What waits for the disk is bounded in bytes
+//! by the network side's in-flight allowance (batches carry their share of
+//! it to the writer); past it, messages are dropped and counted.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
 
-use crate::broker::{Broker, BrokerEvent, Command, ConnectionProfile, InitialConnect};
-use crate::capture::Record;
+use crate::broker::{
+    Batch, Broker, BrokerEvent, Command, ConnectionProfile, InitialConnect, Losses,
+};
 use crate::capture::file::{CaptureHeader, CaptureWriter, format_timestamp};
 
 pub enum Output {
@@ -29,43 +39,71 @@ pub struct RecordOptions {
 
 #[derive(Debug)]
 pub struct RecordSummary {
+    /// Messages written to the capture.
     pub messages: u64,
     pub bytes: u64,
-    pub dropped: u64,
+    /// Everything that was missed, by cause.
+    pub losses: Losses,
+    /// Why recording ended.
+    pub stop_reason: String,
+    /// The write error that ended it, if one did: the exit is non-zero.
+    pub write_error: Option<String>,
 }
 
-/// How long to wait, after being told to stop, for messages the client had
-/// already read to come through.
+/// How long to wait, after being told to stop, for messages already read
+/// to come through.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// The capture reaches the file (the kernel) at least this often.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// And the disk at least this often (`fsync`; a regular file only).
+pub const SYNC_EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
-    let sink: Box<dyn Write + Send> = match &options.out {
-        Output::Stdout => Box::new(io::stdout()),
-        Output::File(path) => Box::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        ),
+    let mut profile = options.profile;
+    profile.take_url_credentials();
+    let (sink, file): (Box<dyn Write + Send>, Option<File>) = match &options.out {
+        Output::Stdout => (Box::new(io::stdout()), None),
+        Output::File(path) => {
+            let file = create_private(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let sync = file.try_clone().ok();
+            (Box::new(file), sync)
+        }
     };
-    let header = CaptureHeader::new(options.profile.server_list());
-    let writer = CaptureWriter::new(BufWriter::with_capacity(1 << 20, sink), &header)
+    let header = CaptureHeader::new(profile.server_list());
+    let mut writer = CaptureWriter::new(BufWriter::with_capacity(1 << 20, sink), &header)
         .context("cannot write the capture header")?;
-    let connection_name = options.profile.name.clone();
-    let (tx, rx) = sync_channel::<Vec<Record>>(256);
+    writer.flush().context("cannot write the capture header")?;
+    let connection_name = profile.name.clone();
+    // Unbounded in count, bounded in bytes: every batch holds its share of
+    // the in-flight allowance until the writer has written it.
+    let (tx, rx) = channel::<Batch>();
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
     let writer_thread = std::thread::Builder::new()
         .name("eventscope-writer".into())
-        .spawn(move || write_all(writer, &connection_name, rx))
+        .spawn(move || {
+            let result = write_all(writer, file, &connection_name, rx);
+            if let Err(e) = &result {
+                let _ = failed_tx.send(e.error.to_string());
+            }
+            result
+        })
         .context("cannot start the writer thread")?;
 
     let (mut broker, mut events) = Broker::new(Arc::new(|| {}))?;
-    let shared = broker.connect(0, options.profile.clone(), InitialConnect::FailFast);
+    let shared = broker.connect(0, profile.clone(), InitialConnect::FailFast);
     let outcome = broker.block_on(async {
-        shared.connected().await.map_err(anyhow::Error::msg)?;
+        let mut signals = Signals::new()?;
+        tokio::select! {
+            connected = shared.connected() => connected.map_err(anyhow::Error::msg)?,
+            name = signals.recv() => return Ok(format!("{name} before connecting")),
+        }
         let status = shared.status();
         let server = status
             .server
             .map(|s| format!(" ({} {})", s.name, s.version))
             .unwrap_or_default();
-        let patterns: Vec<&str> = options
-            .profile
+        let patterns: Vec<&str> = profile
             .subscriptions
             .iter()
             .map(|s| s.pattern.as_str())
@@ -73,38 +111,39 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
         eprintln!(
             "eventscope: recording {} from {}{server}; Ctrl-C to stop",
             patterns.join(" "),
-            options.profile.servers
+            profile.servers
         );
         let mut remaining = options.count;
         let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
-        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("cannot listen for SIGTERM")?;
-        let mut messages: u64 = 0;
-        let mut stop_reason = "stopped";
+        let mut failed = std::pin::pin!(failed_rx);
+        let mut stop_reason = "stopped".to_owned();
         loop {
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => {
-                        if forward(event, &tx, &mut remaining, &mut messages) {
-                            stop_reason = "count reached";
+                        if forward(event, &tx, &mut remaining) {
+                            stop_reason = "count reached".into();
                             break;
                         }
                     }
                     None => break,
                 },
-                _ = sleep_until(deadline) => { stop_reason = "duration reached"; break; }
-                _ = tokio::signal::ctrl_c() => { stop_reason = "interrupted"; break; }
-                _ = sigterm.recv() => { stop_reason = "terminated"; break; }
+                _ = sleep_until(deadline) => { stop_reason = "duration reached".into(); break; }
+                name = signals.recv() => { stop_reason = name.to_owned(); break; }
+                error = &mut failed => {
+                    stop_reason = format!("the capture could not be written ({})", error.unwrap_or_default());
+                    let _ = broker.send(0, Command::Close);
+                    return Ok(stop_reason);
+                }
             }
         }
         if remaining != Some(0) {
-            // Everything the client already read is written too.
-            let target = shared.in_messages();
+            // Everything already read is written too.
             let grace = Instant::now() + STOP_GRACE;
-            while shared.delivered() < target && Instant::now() < grace {
+            while shared.in_flight() > 0 && Instant::now() < grace {
                 match tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
                     Ok(Some(event)) => {
-                        if forward(event, &tx, &mut remaining, &mut messages) {
+                        if forward(event, &tx, &mut remaining) {
                             break;
                         }
                     }
@@ -113,38 +152,82 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
                 }
             }
             while let Ok(event) = events.try_recv() {
-                if forward(event, &tx, &mut remaining, &mut messages) {
+                if forward(event, &tx, &mut remaining) {
                     break;
                 }
             }
         }
         let _ = broker.send(0, Command::Close);
-        eprintln!("eventscope: {stop_reason}");
-        anyhow::Ok(())
+        anyhow::Ok(stop_reason)
     });
-    shared.settle_drops();
-    let dropped = shared.dropped();
+    let losses = shared.losses();
     drop(broker);
     drop(tx);
     let written = writer_thread
         .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?
-        .context("writing the capture failed")?;
-    outcome?;
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    let stop_reason = outcome?;
+    let (messages, bytes, write_error) = match written {
+        Ok((messages, bytes)) => (messages, bytes, None),
+        Err(failure) => (
+            failure.written,
+            failure.bytes,
+            Some(failure.error.to_string()),
+        ),
+    };
     Ok(RecordSummary {
-        messages: written.0,
-        bytes: written.1,
-        dropped,
+        messages,
+        bytes,
+        losses,
+        stop_reason,
+        write_error,
     })
 }
 
+/// A new capture file readable by its owner only: captures hold whatever
+/// the system sent, secrets included.
+fn create_private(path: &std::path::Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// The signals that end a recording cleanly: a dropped SSH session (HUP),
+/// Ctrl-C, Ctrl-\ (QUIT), and a service manager's TERM.
+struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        let listen = |kind| signal(kind).context("cannot listen for signals");
+        Ok(Self {
+            hangup: listen(SignalKind::hangup())?,
+            interrupt: listen(SignalKind::interrupt())?,
+            quit: listen(SignalKind::quit())?,
+            terminate: listen(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.hangup.recv() => "hung up (SIGHUP)",
+            _ = self.interrupt.recv() => "interrupted",
+            _ = self.quit.recv() => "quit (SIGQUIT)",
+            _ = self.terminate.recv() => "terminated",
+        }
+    }
+}
+
 /// Hand an event's records to the writer; true once the count is reached.
-fn forward(
-    event: BrokerEvent,
-    tx: &SyncSender<Vec<Record>>,
-    remaining: &mut Option<u64>,
-    messages: &mut u64,
-) -> bool {
+fn forward(event: BrokerEvent, tx: &Sender<Batch>, remaining: &mut Option<u64>) -> bool {
     match event {
         BrokerEvent::Batch(mut batch) => {
             if let Some(left) = remaining {
@@ -153,10 +236,9 @@ fn forward(
                     .truncate(usize::try_from(*left).unwrap_or(usize::MAX));
                 *left -= batch.records.len() as u64;
             }
-            *messages += batch.records.len() as u64;
-            // The writer thread is the only receiver; if it died, the error
-            // surfaces when it is joined.
-            let _ = tx.send(batch.records);
+            // The writer thread is the only receiver; if it died, its error
+            // has been or will be reported.
+            let _ = tx.send(batch);
             *remaining == Some(0)
         }
         BrokerEvent::Link { up, at, .. } => {
@@ -188,18 +270,63 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// A write that failed, with what had been written before it.
+struct WriteFailure {
+    error: io::Error,
+    written: u64,
+    bytes: u64,
+}
+
 fn write_all(
     mut writer: CaptureWriter<BufWriter<Box<dyn Write + Send>>>,
+    file: Option<File>,
     connection: &str,
-    rx: Receiver<Vec<Record>>,
-) -> io::Result<(u64, u64)> {
+    rx: Receiver<Batch>,
+) -> Result<(u64, u64), WriteFailure> {
     let mut bytes = 0;
-    for batch in rx {
-        for record in &batch {
-            bytes += record.wire_size() as u64;
-            writer.write(record, connection)?;
+    let mut flushed = Instant::now();
+    let mut synced = Instant::now();
+    let mut dirty = false;
+    let fail = |error: io::Error, writer: &CaptureWriter<_>, bytes| WriteFailure {
+        error,
+        written: writer.written(),
+        bytes,
+    };
+    loop {
+        match rx.recv_timeout(FLUSH_EVERY) {
+            Ok(batch) => {
+                for record in &batch.records {
+                    if let Err(e) = writer.write(record, connection) {
+                        return Err(fail(e, &writer, bytes));
+                    }
+                    bytes += record.wire_size() as u64;
+                }
+                dirty = true;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if dirty && flushed.elapsed() >= FLUSH_EVERY {
+            if let Err(e) = writer.flush() {
+                return Err(fail(e, &writer, bytes));
+            }
+            flushed = Instant::now();
+            dirty = false;
+            if let Some(file) = &file
+                && synced.elapsed() >= SYNC_EVERY
+            {
+                if let Err(e) = file.sync_data() {
+                    return Err(fail(e, &writer, bytes));
+                }
+                synced = Instant::now();
+            }
         }
     }
-    writer.flush()?;
+    if let Err(e) = writer.flush() {
+        return Err(fail(e, &writer, bytes));
+    }
+    if let Some(file) = &file {
+        let _ = file.sync_data();
+    }
     Ok((writer.written(), bytes))
 }

@@ -2,7 +2,7 @@
 //! capture, connects (no subscriptions), and runs the same replay job as
 //! the GUI, with a progress line and a summary.
 
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,46 +13,22 @@ use crate::act::remap::Remap;
 use crate::act::replay::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing, preview};
 use crate::broker::act::{JobProgress, replay_job};
 use crate::broker::{Broker, Command, InitialConnect};
-use crate::capture::file::CaptureReader;
-use crate::capture::{Record, SubjectPattern};
+use crate::capture::SubjectPattern;
+use crate::capture::file::read_all;
 use crate::cli::ReplayArgs;
+use crate::headless::Complete;
 
 pub fn replay_command(args: ReplayArgs) -> ExitCode {
     match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Complete::Yes) => ExitCode::SUCCESS,
+        // What came before the bad line was replayed (or listed); the exit
+        // says it was not the whole file.
+        Ok(Complete::StoppedAtBadLine) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("eventscope replay: {e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// Read every record of a capture (stopping at the first bad line, said).
-pub fn read_capture(
-    path: &std::path::Path,
-    subject: Option<&SubjectPattern>,
-) -> anyhow::Result<Vec<Record>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader =
-        CaptureReader::new(BufReader::new(file)).with_context(|| path.display().to_string())?;
-    let mut records = Vec::new();
-    while let Some(next) = reader.next_record() {
-        match next {
-            Ok(loaded) if subject.is_none_or(|p| p.matches(loaded.record.subject())) => {
-                records.push(loaded.record)
-            }
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!(
-                    "eventscope replay: {e}; replaying the {} records before it",
-                    records.len()
-                );
-                break;
-            }
-        }
-    }
-    Ok(records)
 }
 
 fn options(args: &ReplayArgs) -> anyhow::Result<ReplayOptions> {
@@ -80,14 +56,28 @@ fn options(args: &ReplayArgs) -> anyhow::Result<ReplayOptions> {
     })
 }
 
-fn run(args: &ReplayArgs) -> anyhow::Result<()> {
+fn run(args: &ReplayArgs) -> anyhow::Result<Complete> {
     let options = options(args)?;
     let subject = args
         .subject
         .as_deref()
         .map(SubjectPattern::parse)
         .transpose()?;
-    let records = read_capture(&args.capture, subject.as_ref())?;
+    let read = read_all(&args.capture, |r| {
+        subject.as_ref().is_none_or(|p| p.matches(r.subject()))
+    })
+    .with_context(|| args.capture.display().to_string())?;
+    let complete = match &read.stopped_at {
+        None => Complete::Yes,
+        Some(e) => {
+            eprintln!(
+                "eventscope replay: {e}; using the {} records before it",
+                read.records.len()
+            );
+            Complete::StoppedAtBadLine
+        }
+    };
+    let records = read.records;
     if records.is_empty() {
         bail!("nothing to replay in {}", args.capture.display());
     }
@@ -96,7 +86,7 @@ fn run(args: &ReplayArgs) -> anyhow::Result<()> {
             println!("{from} -> {to}");
         }
         eprintln!("{} records would be replayed", records.len());
-        return Ok(());
+        return Ok(complete);
     }
     let mut profile = args
         .connect
@@ -153,7 +143,7 @@ fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     broker.disconnect(0);
-    Ok(())
+    Ok(complete)
 }
 
 fn print_progress(progress: &JobProgress) {

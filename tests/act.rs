@@ -164,7 +164,9 @@ fn corrupt_and_newer_captures_are_reported() {
     text.push_str("{\"received_at\": not json\n");
     std::fs::write(&file, text).expect("write");
     let (ok, out) = replay(&[file.to_str().expect("utf8"), "--dry-run"]);
-    assert!(ok, "{out}");
+    // The records before the bad line are listed, and the exit says the
+    // file was not read whole.
+    assert!(!ok, "a dry run that stopped at a bad line must fail: {out}");
     assert!(out.contains("line 7:"), "{out}");
     assert!(out.contains("5 records would be replayed"), "{out}");
 

@@ -302,10 +302,10 @@ fn subject_filter_narrows_the_table() {
     h.run_steps(2);
     assert!(h.query_by_label_contains("Filter not applied").is_some());
 
-    // Clicking a node of the subject tree filters to it.
+    // Clicking a branch of the subject tree filters to everything below it.
     h.get_by_label("billing").click();
     h.run_steps(3);
-    assert_eq!(h.state().traffic.subject_filter, "billing");
+    assert_eq!(h.state().traffic.subject_filter, "billing.>");
     replace_text(&mut h, "Subject filter", "billing.>");
     replace_text(&mut h, "Text filter", "gold");
     h.run_steps(3);

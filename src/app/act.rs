@@ -18,7 +18,7 @@ use crate::ui::publish::{Mode, PublishAction, Repeat, publish_ui};
 use crate::ui::replay::{ReplayAction, Source, replay_ui};
 
 /// A capture file read for replay: (path, records or error).
-pub(super) type ReplayFile = (PathBuf, Result<Vec<Record>, String>);
+pub(super) type ReplayFile = (PathBuf, Result<crate::capture::file::ReadAll, String>);
 
 impl EventscopeApp {
     /// Connections to publish on: (key, name, connected?).
@@ -79,8 +79,8 @@ impl EventscopeApp {
                         if let Ok(Some(path)) = rx.await {
                             let read_path = path.clone();
                             let records = tokio::task::spawn_blocking(move || {
-                                crate::replay::read_capture(&read_path, None)
-                                    .map_err(|e| format!("{e:#}"))
+                                crate::capture::file::read_all(&read_path, |_| true)
+                                    .map_err(|e| format!("{}: {e}", read_path.display()))
                             })
                             .await
                             .unwrap_or_else(|e| Err(e.to_string()));
@@ -286,8 +286,17 @@ impl EventscopeApp {
         }
         if let Some(Some((path, result))) = take_ready(&mut self.replay_file) {
             match result {
-                Ok(records) => {
-                    self.replay.file_records = Some(Arc::new(records));
+                Ok(read) => {
+                    // A bad line is shown where the user looks, with its
+                    // number; what came before it can still be replayed.
+                    self.replay.error = read.stopped_at.map(|e| {
+                        format!(
+                            "{}: {e}; the {} records before it can be replayed",
+                            path.display(),
+                            read.records.len()
+                        )
+                    });
+                    self.replay.file_records = Some(Arc::new(read.records));
                     self.replay.source = Source::File;
                 }
                 Err(e) => self.replay.error = Some(e),

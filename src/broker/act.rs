@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::headers::HeaderNames;
-use super::status::ConnectionShared;
 use crate::act::replay::OutMessage;
 
 /// How to send one message.
@@ -89,7 +88,6 @@ pub(crate) async fn publish(
 
 pub(crate) async fn send(
     client: &async_nats::Client,
-    shared: &ConnectionShared,
     message: OutMessage,
     mode: SendMode,
 ) -> SendOutcome {
@@ -115,23 +113,20 @@ pub(crate) async fn send(
                 .timeout(Some(timeout));
             let started = Instant::now();
             match client.send_request(subject.clone(), request).await {
-                Ok(reply) => {
-                    shared.add_delivered(1);
-                    SendOutcome::Reply {
-                        headers: reply
-                            .headers
-                            .iter()
-                            .flat_map(|h| {
-                                h.iter().flat_map(|(k, vs)| {
-                                    vs.iter().map(move |v| (k.to_string(), v.to_string()))
-                                })
+                Ok(reply) => SendOutcome::Reply {
+                    headers: reply
+                        .headers
+                        .iter()
+                        .flat_map(|h| {
+                            h.iter().flat_map(|(k, vs)| {
+                                vs.iter().map(move |v| (k.to_string(), v.to_string()))
                             })
-                            .collect(),
-                        status: reply.status.map(|s| s.as_u16()),
-                        payload: reply.payload,
-                        latency: started.elapsed(),
-                    }
-                }
+                        })
+                        .collect(),
+                    status: reply.status.map(|s| s.as_u16()),
+                    payload: reply.payload,
+                    latency: started.elapsed(),
+                },
                 Err(e) => SendOutcome::Failed(match e.kind() {
                     async_nats::RequestErrorKind::NoResponders => {
                         format!("no responders: nothing subscribes to {subject}")
@@ -155,14 +150,11 @@ pub(crate) async fn send(
                 Err(e) => return SendOutcome::Failed(e.to_string()),
             };
             match ack {
-                Ok(ack) => {
-                    shared.add_delivered(1);
-                    SendOutcome::PubAck {
-                        stream: ack.stream,
-                        seq: ack.sequence,
-                        duplicate: ack.duplicate,
-                    }
-                }
+                Ok(ack) => SendOutcome::PubAck {
+                    stream: ack.stream,
+                    seq: ack.sequence,
+                    duplicate: ack.duplicate,
+                },
                 Err(e) => SendOutcome::Failed(match e.kind() {
                     async_nats::jetstream::context::PublishErrorKind::StreamNotFound => {
                         format!("no stream matches {subject}")
@@ -255,6 +247,16 @@ impl JobProgress {
 
     pub fn last_error(&self) -> Option<String> {
         self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// The job could not start (no publishing connection): it ends with
+    /// everything failed.
+    pub(crate) fn abandon(&self, error: String) {
+        self.failed.store(self.total(), Ordering::Relaxed);
+        if let Ok(mut slot) = self.last_error.lock() {
+            *slot = Some(error);
+        }
+        self.finished.store(true, Ordering::Release);
     }
 
     fn fail(&self, error: String) {
@@ -362,8 +364,8 @@ impl ReplayHeaderMaps {
         options: &crate::act::replay::ReplayOptions,
     ) -> Result<async_nats::HeaderMap, String> {
         use crate::act::replay::{REPLAY_HEADER, kept_headers};
-        fn header_text(record: &crate::capture::Record) -> Option<&str> {
-            record.headers().map(|h| h.as_text())
+        fn header_text(record: &crate::capture::Record) -> Option<&[u8]> {
+            record.headers().map(|h| h.as_bytes())
         }
         let record = &records[index];
         let repeats = index

@@ -1,7 +1,6 @@
 //! The task behind one connection: connect (with clear errors), follow the
 //! client's events into the shared status, run subscriptions, obey commands.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,9 +8,9 @@ use futures_util::TryStreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::ingest::{BusyPumps, pump};
 use super::profile::{ConnectionProfile, InitialConnect, SubscriptionSpec, connect_options};
-use super::status::{ConnectionShared, LinkState, ServerSummary, SubscriptionState};
+use super::status::{ConnectionShared, LinkState};
+use super::wire::session::{EndedLink, WireCommand, WireSession, push_error};
 use super::{BrokerEvent, Command, EventSink};
 use crate::capture::ConnectionKey;
 use crate::capture::record::now_timestamp;
@@ -23,56 +22,27 @@ pub(crate) struct ConnectionTask {
     pub shared: Arc<ConnectionShared>,
     pub sink: EventSink,
     pub commands: mpsc::Receiver<Command>,
-    /// Where subscription tasks run (see `Broker::new`).
+    /// Where the monitoring session runs (see `Broker::new`).
     pub ingest: tokio::runtime::Handle,
-    /// The client once connected, for the event callback (made before it).
-    pub client: Arc<std::sync::OnceLock<async_nats::Client>>,
 }
-
-/// How long "connected" waits for the server to confirm our subscriptions
-/// (a flush). On a loaded 2-core machine 2 s was once not enough, and the
-/// status said "connected" before messages could arrive.
-const SUBSCRIBED_WAIT: Duration = Duration::from_secs(15);
 
 /// The connection list is fetched every this many seconds.
 const CONNZ_EVERY_TICKS: u64 = 5;
 
-/// Longest wait between two first-connect attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The monitoring session of the moment, and how to reach it.
+struct Wire {
+    commands: mpsc::Sender<WireCommand>,
+    task: JoinHandle<()>,
+    running: bool,
+}
 
 impl ConnectionTask {
     pub async fn run(mut self) {
-        let Some(client) = self.connect().await else {
-            return;
-        };
-        self.shared.set_stats(client.statistics());
-        let _ = self.client.set(client.clone());
-        self.refresh_server(&client);
-        let busy = Arc::new(BusyPumps::default());
-        let mut pumps: HashMap<String, JoinHandle<()>> = HashMap::new();
-        for spec in self.profile.subscriptions.clone() {
-            self.subscribe(&client, spec, false, &busy, &mut pumps)
-                .await;
-        }
-        // "Connected" means the server has our subscriptions: whatever is
-        // published after the status says so is seen.
-        if tokio::time::timeout(SUBSCRIBED_WAIT, client.flush())
-            .await
-            .is_err()
-        {
-            push_error(
-                &self.shared,
-                format!("the server did not confirm the subscriptions within {SUBSCRIBED_WAIT:?}"),
-            );
-        }
-        self.shared.set_state(LinkState::Connected);
-        self.sink
-            .send(BrokerEvent::Link {
-                connection: self.key,
-                up: true,
-                at: now_timestamp(),
-            })
-            .await;
+        let (ended_tx, mut ended_rx) = mpsc::channel(16);
+        let mut wire = self.start_wire(ended_tx.clone());
+        // Publishing, requests and the JetStream API go through async-nats
+        // on a connection of their own, opened when first needed.
+        let publisher = Arc::new(Publisher::new(self.profile.clone(), self.shared.clone()));
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut ticks: u64 = 0;
         loop {
@@ -80,34 +50,75 @@ impl ConnectionTask {
                 command = self.commands.recv() => match command {
                     None | Some(Command::Close) => break,
                     Some(Command::Subscribe { spec, confirmed }) => {
-                        self.subscribe(&client, spec, confirmed, &busy, &mut pumps).await;
+                        self.subscribe(&wire, &publisher, spec, confirmed).await;
+                    }
+                    Some(Command::Unsubscribe { pattern }) => {
+                        self.profile.subscriptions.retain(|s| s.pattern != pattern);
+                        let _ = wire.commands.send(WireCommand::Unsubscribe(pattern)).await;
                     }
                     Some(Command::Send { message, mode, reply }) => {
-                        let client = client.clone();
-                        let shared = self.shared.clone();
+                        let publisher = publisher.clone();
                         tokio::spawn(async move {
-                            let _ = reply.send(super::act::send(&client, &shared, message, mode).await);
+                            let outcome = match publisher.client().await {
+                                Ok(client) => super::act::send(&client, message, mode).await,
+                                Err(e) => super::act::SendOutcome::Failed(e),
+                            };
+                            let _ = reply.send(outcome);
                         });
                     }
                     Some(Command::Job { job, progress }) => {
-                        tokio::spawn(super::act::run_job(client.clone(), job, progress));
-                    }
-                    Some(Command::Trace { subject, headers, payload, reply }) => {
-                        let client = client.clone();
-                        let shared = self.shared.clone();
+                        let publisher = publisher.clone();
                         tokio::spawn(async move {
-                            let _ = reply.send(trace(&client, &shared, subject, headers, payload).await);
+                            match publisher.client().await {
+                                Ok(client) => super::act::run_job(client, job, progress).await,
+                                Err(e) => progress.abandon(e),
+                            }
                         });
                     }
-                    Some(Command::Unsubscribe { pattern }) => {
-                        if let Some(task) = pumps.remove(&pattern) {
-                            task.abort();
-                        }
-                        self.shared.update(|s| s.subscriptions.retain(|x| x.pattern != pattern));
+                    Some(Command::Trace { subject, headers, payload, reply }) => {
+                        let publisher = publisher.clone();
+                        tokio::spawn(async move {
+                            let answer = match publisher.client().await {
+                                Ok(client) => trace(&client, subject, headers, payload).await,
+                                Err(e) => Err(e),
+                            };
+                            let _ = reply.send(answer);
+                        });
                     }
                 },
+                done = &mut wire.task, if wire.running => {
+                    wire.running = false;
+                    match done {
+                        Err(e) if e.is_panic() => {
+                            // A bug of ours must not leave the status saying
+                            // "connected": mark the gap and start again.
+                            let what = e
+                                .into_panic()
+                                .downcast_ref::<&str>()
+                                .map(|s| (*s).to_owned())
+                                .unwrap_or_else(|| "a panic".into());
+                            push_error(&self.shared, format!("the monitoring link failed ({what}); starting it again"));
+                            self.shared.link_down();
+                            self.shared.set_state(LinkState::Reconnecting { attempt: 0 });
+                            self.sink
+                                .send(BrokerEvent::Link { connection: self.key, up: false, at: now_timestamp() })
+                                .await;
+                            wire = self.start_wire(ended_tx.clone());
+                        }
+                        // The session gave up (credentials, configuration) or
+                        // was closed: its state says why.
+                        _ => {}
+                    }
+                }
+                Some(ended) = ended_rx.recv() => {
+                    let shared = self.shared.clone();
+                    let monitoring = self.profile.monitoring_url.clone();
+                    let publisher = publisher.clone();
+                    tokio::spawn(async move {
+                        explain_cut(ended, monitoring, &publisher, &shared).await;
+                    });
+                }
                 _ = tick.tick() => {
-                    self.refresh_server(&client);
                     if ticks.is_multiple_of(CONNZ_EVERY_TICKS)
                         && let Some(url) = self.profile.monitoring_url.clone()
                     {
@@ -115,149 +126,51 @@ impl ConnectionTask {
                         tokio::task::spawn_blocking(move || shared.set_directory(super::connz::fetch(&url)));
                     }
                     ticks += 1;
-                    // Settle the count once traffic pauses (trace replies and
-                    // other in-flight messages may have been counted early).
-                    let read = self.shared.messages_read();
-                    if busy.all_idle() {
-                        self.shared.measure_drops(read);
-                    }
                 }
             }
         }
-        for (_, task) in pumps {
-            task.abort();
-        }
+        wire.task.abort();
+        publisher.close().await;
         self.shared.set_state(LinkState::Closed);
     }
 
-    /// Connect once, or keep trying while the server is unreachable (GUI).
-    /// Credential and configuration errors end the attempt: retrying cannot
-    /// fix them.
-    async fn connect(&mut self) -> Option<async_nats::Client> {
-        let servers = self.profile.server_list();
-        let mut attempt: u32 = 0;
-        loop {
-            let options = match connect_options(&self.profile).await {
-                Ok(options) => options,
-                Err(e) => {
-                    self.shared.set_state(LinkState::Failed(e.to_string()));
-                    return None;
-                }
-            };
-            let options = self.with_callbacks(options);
-            let addrs: Vec<async_nats::ServerAddr> =
-                servers.iter().filter_map(|s| s.parse().ok()).collect();
-            let error = match options.connect(addrs).await {
-                Ok(client) => return Some(client),
-                Err(e) => e,
-            };
-            use async_nats::ConnectErrorKind as Kind;
-            let tls = self.profile.tls.require_tls
-                || self.profile.tls.ca_file.is_some()
-                || self.profile.tls.client_cert.is_some();
-            let message = describe_connect_error(&error, &servers, tls);
-            match error.kind() {
-                Kind::AuthorizationViolation | Kind::Authentication => {
-                    self.shared.set_state(LinkState::AuthError(message));
-                    return None;
-                }
-                Kind::Tls | Kind::ServerParse => {
-                    self.shared.set_state(LinkState::Failed(message));
-                    return None;
-                }
-                _ if self.mode == InitialConnect::FailFast => {
-                    self.shared.set_state(LinkState::Failed(message));
-                    return None;
-                }
-                _ => {}
-            }
-            attempt += 1;
-            self.shared.set_state(LinkState::Connecting {
-                attempt,
-                last_error: Some(message),
-            });
-            let backoff = (Duration::from_millis(250) * attempt).min(MAX_BACKOFF);
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                command = self.commands.recv() => {
-                    if matches!(command, None | Some(Command::Close)) {
-                        self.shared.set_state(LinkState::Closed);
-                        return None;
-                    }
-                    // Subscriptions asked for while connecting are kept.
-                    if let Some(Command::Subscribe { spec, .. }) = command {
-                        self.profile.subscriptions.push(spec);
-                    }
-                }
-            }
-        }
-    }
-
-    fn with_callbacks(&self, options: async_nats::ConnectOptions) -> async_nats::ConnectOptions {
-        let shared = self.shared.clone();
-        let sink = self.sink.clone();
-        let key = self.key;
-        let delay_shared = self.shared.clone();
-        let client = self.client.clone();
-        // The first `Connected` is the initial connection, which `run`
-        // reports itself once the subscriptions are in place.
-        let initial_seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        options
-            .event_callback(move |event| {
-                let shared = shared.clone();
-                let sink = sink.clone();
-                let client = client.get().cloned();
-                let initial = matches!(event, async_nats::Event::Connected)
-                    && !initial_seen.swap(true, std::sync::atomic::Ordering::Relaxed);
-                async move {
-                    if initial {
-                        return;
-                    }
-                    // After a reconnect the client subscribes again; as at
-                    // first, "connected" waits until the server has them.
-                    if let (async_nats::Event::Connected, Some(client)) = (&event, client) {
-                        let _ = tokio::time::timeout(SUBSCRIBED_WAIT, client.flush()).await;
-                    }
-                    on_client_event(event, key, &shared, &sink).await;
-                }
-            })
-            .reconnect_delay_callback(move |attempt| {
-                delay_shared.set_state(LinkState::Reconnecting { attempt });
-                (Duration::from_millis(100) * attempt as u32).min(Duration::from_secs(2))
-            })
-    }
-
-    fn refresh_server(&self, client: &async_nats::Client) {
-        if let Some(info) = client.try_server_info() {
-            let summary = ServerSummary {
-                name: info.server_name.clone(),
-                version: info.version.clone(),
-                address: format!("{}:{}", info.host, info.port),
-                jetstream: info.jetstream,
-            };
-            self.shared.update(|s| {
-                if s.server.as_ref() != Some(&summary) {
-                    s.server = Some(summary);
-                }
-            });
+    fn start_wire(&self, ended: mpsc::Sender<EndedLink>) -> Wire {
+        let (commands, command_rx) = mpsc::channel(64);
+        let session = WireSession {
+            key: self.key,
+            profile: self.profile.clone(),
+            mode: self.mode,
+            shared: self.shared.clone(),
+            sink: self.sink.clone(),
+            commands: command_rx,
+            ended_links: ended,
+        };
+        Wire {
+            commands,
+            task: self.ingest.spawn(session.run()),
+            running: true,
         }
     }
 
     async fn subscribe(
-        &self,
-        client: &async_nats::Client,
+        &mut self,
+        wire: &Wire,
+        publisher: &Publisher,
         spec: SubscriptionSpec,
         confirmed: bool,
-        busy: &Arc<BusyPumps>,
-        pumps: &mut HashMap<String, JoinHandle<()>>,
     ) {
-        if pumps.contains_key(&spec.pattern) {
+        if self
+            .profile
+            .subscriptions
+            .iter()
+            .any(|s| s.pattern == spec.pattern)
+        {
             return;
         }
         let literal = !crate::capture::subject::has_wildcards(&spec.pattern);
         if literal
             && !confirmed
-            && let Some(consumer) = self.push_consumer_bound_to(&spec.pattern).await
+            && let Some(consumer) = self.push_consumer_bound_to(publisher, &spec.pattern).await
         {
             self.sink
                 .send(BrokerEvent::ConfirmLiteral {
@@ -268,43 +181,16 @@ impl ConnectionTask {
                 .await;
             return;
         }
-        let subscribed = match &spec.queue_group {
-            Some(group) => {
-                client
-                    .queue_subscribe(spec.pattern.clone(), group.clone())
-                    .await
-            }
-            None => client.subscribe(spec.pattern.clone()).await,
-        };
-        let state = SubscriptionState {
-            pattern: spec.pattern.clone(),
-            queue_group: spec.queue_group.clone(),
-            active: subscribed.is_ok(),
-            error: subscribed.as_ref().err().map(|e| e.to_string()),
-        };
-        self.shared.update(|s| {
-            s.subscriptions.retain(|x| x.pattern != state.pattern);
-            s.subscriptions.push(state);
-        });
-        if let Ok(subscriber) = subscribed {
-            let task = self.ingest.spawn(pump(
-                subscriber,
-                self.key,
-                self.shared.clone(),
-                busy.clone(),
-                self.sink.clone(),
-            ));
-            pumps.insert(spec.pattern, task);
-        }
+        self.profile.subscriptions.push(spec.clone());
+        let _ = wire.commands.send(WireCommand::Subscribe(spec)).await;
     }
 
     /// The `stream/consumer` of a push consumer whose deliver subject is
     /// exactly `subject`, if any. Uses a short-lived connection of its own so
     /// that its API replies do not count as monitor traffic.
-    async fn push_consumer_bound_to(&self, subject: &str) -> Option<String> {
+    async fn push_consumer_bound_to(&self, publisher: &Publisher, subject: &str) -> Option<String> {
         let lookup = async {
-            let options = connect_options(&self.profile).await.ok()?;
-            let client = options.connect(self.profile.server_list()).await.ok()?;
+            let client = publisher.client().await.ok()?;
             let js = async_nats::jetstream::new(client);
             let names: Vec<String> = js.stream_names().try_collect().await.ok()?;
             for name in names {
@@ -328,6 +214,149 @@ impl ConnectionTask {
     }
 }
 
+/// The async-nats client for everything eventscope sends (publish,
+/// request, replay, JetStream, tracing), opened on first use: a headless
+/// `record` never opens it.
+struct Publisher {
+    profile: ConnectionProfile,
+    shared: Arc<ConnectionShared>,
+    client: tokio::sync::OnceCell<async_nats::Client>,
+}
+
+impl Publisher {
+    fn new(profile: ConnectionProfile, shared: Arc<ConnectionShared>) -> Self {
+        Self {
+            profile,
+            shared,
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> Result<async_nats::Client, String> {
+        self.client
+            .get_or_try_init(|| async {
+                let options = connect_options(&self.profile)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let shared = self.shared.clone();
+                let options = options.event_callback(move |event| {
+                    let shared = shared.clone();
+                    async move {
+                        use async_nats::Event;
+                        match event {
+                            Event::ServerError(e) => {
+                                push_error(&shared, format!("publishing connection: {e}"))
+                            }
+                            Event::ClientError(e) => {
+                                push_error(&shared, format!("publishing connection: {e}"))
+                            }
+                            _ => {}
+                        }
+                    }
+                });
+                let servers = self.profile.server_list();
+                let tls = self.profile.tls.wants_tls();
+                match tokio::time::timeout(PUBLISHER_CONNECT, options.connect(servers.clone()))
+                    .await
+                {
+                    Ok(Ok(client)) => Ok(client),
+                    Ok(Err(e)) => Err(describe_connect_error(&e, &servers, tls)),
+                    Err(_) => Err(format!(
+                        "the publishing connection to {} did not come up within {PUBLISHER_CONNECT:?}",
+                        servers.join(", ")
+                    )),
+                }
+            })
+            .await
+            .cloned()
+    }
+
+    async fn close(&self) {
+        if let Some(client) = self.client.get() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), client.drain()).await;
+        }
+    }
+}
+
+const PUBLISHER_CONNECT: Duration = Duration::from_secs(10);
+
+/// After a link ended: did the server cut us off as a slow consumer, and
+/// how many messages did it send on that link that never arrived? Asked of
+/// the monitoring port when there is one, else of the server over NATS
+/// (`$SYS.REQ.ACCOUNT.PING.CONNZ`, which answers for our own account).
+async fn explain_cut(
+    ended: EndedLink,
+    monitoring: Option<String>,
+    publisher: &Publisher,
+    shared: &ConnectionShared,
+) {
+    let Some(cid) = ended.client_id else {
+        return;
+    };
+    let closed = match monitoring {
+        Some(url) => {
+            tokio::task::spawn_blocking(move || super::connz::closed_connection(&url, cid))
+                .await
+                .ok()
+                .flatten()
+        }
+        None => match publisher.client().await {
+            Ok(client) => closed_via_system(&client, cid, &ended.server_name).await,
+            Err(_) => None,
+        },
+    };
+    let said_slow = ended.reason.to_ascii_lowercase().contains("slow consumer");
+    match closed {
+        Some(closed) if closed.reason.to_ascii_lowercase().contains("slow consumer") => {
+            let lost = closed.out_msgs.saturating_sub(ended.received);
+            shared.add_server_cut(Some(lost));
+            push_error(
+                shared,
+                format!(
+                    "the server cut this monitor off as a slow consumer ({}): it sent {} messages on that link, {} arrived, {lost} lost",
+                    closed.reason, closed.out_msgs, ended.received
+                ),
+            );
+        }
+        Some(closed) => push_error(
+            shared,
+            format!("the server closed the link: {}", closed.reason),
+        ),
+        None if said_slow => {
+            shared.add_server_cut(None);
+            push_error(
+                shared,
+                "the server cut this monitor off as a slow consumer; how many messages were lost is unknown (no statistics reachable)".into(),
+            );
+        }
+        None => {}
+    }
+}
+
+async fn closed_via_system(
+    client: &async_nats::Client,
+    cid: u64,
+    server_name: &str,
+) -> Option<super::connz::ClosedConnection> {
+    use futures_util::StreamExt;
+    let inbox = client.new_inbox();
+    let mut answers = client.subscribe(inbox.clone()).await.ok()?;
+    let request = serde_json::json!({ "cid": cid, "state": 2 }).to_string();
+    client
+        .publish_with_reply("$SYS.REQ.ACCOUNT.PING.CONNZ", inbox, request.into())
+        .await
+        .ok()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await {
+        if let Some(found) =
+            super::connz::closed_from_system_answer(&answer.payload, cid, server_name)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
+
 /// How long to wait for the first trace event, and for more after it (one
 /// per server the message crosses).
 const TRACE_FIRST_WAIT: Duration = Duration::from_secs(2);
@@ -335,7 +364,6 @@ const TRACE_MORE_WAIT: Duration = Duration::from_millis(250);
 
 async fn trace(
     client: &async_nats::Client,
-    shared: &ConnectionShared,
     subject: String,
     headers: Vec<(String, String)>,
     payload: bytes::Bytes,
@@ -368,7 +396,6 @@ async fn trace(
     let mut events = Vec::new();
     let mut wait = TRACE_FIRST_WAIT;
     while let Ok(Some(message)) = tokio::time::timeout(wait, events_sub.next()).await {
-        shared.add_delivered(1);
         events.push(crate::flow::trace::parse_trace_event(&message.payload)?);
         wait = TRACE_MORE_WAIT;
     }
@@ -379,58 +406,6 @@ async fn trace(
     } else {
         Ok(events)
     }
-}
-
-async fn on_client_event(
-    event: async_nats::Event,
-    key: ConnectionKey,
-    shared: &ConnectionShared,
-    sink: &EventSink,
-) {
-    use async_nats::Event;
-    let now = now_timestamp();
-    match event {
-        Event::Connected => {
-            shared.set_state(LinkState::Connected);
-            sink.send(BrokerEvent::Link {
-                connection: key,
-                up: true,
-                at: now,
-            })
-            .await;
-        }
-        Event::Disconnected => {
-            if !matches!(shared.state(), LinkState::Reconnecting { .. }) {
-                shared.set_state(LinkState::Reconnecting { attempt: 0 });
-            }
-            sink.send(BrokerEvent::Link {
-                connection: key,
-                up: false,
-                at: now,
-            })
-            .await;
-        }
-        Event::SlowConsumer(_) => shared.update(|s| s.slow_consumer_events += 1),
-        Event::ServerError(async_nats::ServerError::AuthorizationViolation) => {
-            shared.set_state(LinkState::AuthError("authorization violation".into()));
-            push_error(shared, "authorization violation".into());
-        }
-        Event::ServerError(e) => push_error(shared, e.to_string()),
-        Event::ClientError(e) => push_error(shared, e.to_string()),
-        Event::LameDuckMode => push_error(shared, "server entered lame duck mode".into()),
-        Event::Closed => shared.set_state(LinkState::Closed),
-        Event::Draining => {}
-    }
-}
-
-fn push_error(shared: &ConnectionShared, message: String) {
-    const KEEP: usize = 20;
-    shared.update(|s| {
-        s.server_errors.push(message);
-        if s.server_errors.len() > KEEP {
-            s.server_errors.remove(0);
-        }
-    });
 }
 
 /// A sentence a user can act on, naming the servers tried.

@@ -7,9 +7,9 @@ pub mod connection;
 pub mod connz;
 pub mod contexts;
 pub mod headers;
-pub mod ingest;
 pub mod profile;
 pub mod status;
+pub(crate) mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::capture::{ConnectionKey, Record, Timestamp};
 pub use profile::{Auth, ConnectionProfile, InitialConnect, SubscriptionSpec, TlsSettings};
-pub use status::{ConnectionShared, ConnectionStatus, LinkState};
+pub use status::{ConnectionShared, ConnectionStatus, LinkState, Losses};
 
 /// Wakes whoever consumes events (the UI asks egui for a repaint). Called
 /// once per batch, never per message.
@@ -34,8 +34,9 @@ pub const EVENT_CHANNEL_BATCHES: usize = 1024;
 /// buffer takes the slack; whatever it has to drop is counted exactly (see
 /// `ConnectionShared`).
 pub const MAX_IN_FLIGHT_BYTES: usize = 128 << 20;
-/// The unit of the in-flight semaphore's permits.
-const PERMIT_BYTES: usize = 1024;
+/// The unit of the in-flight semaphore's permits (records reserve room one
+/// by one, so the unit is small).
+const PERMIT_BYTES: usize = 16;
 /// Records per batch at most.
 pub const MAX_BATCH: usize = 4096;
 
@@ -130,17 +131,37 @@ impl EventSink {
         ok
     }
 
-    /// Wait until `bytes` more may be in flight; the permit travels with
-    /// the batch.
-    pub(crate) async fn reserve(&self, bytes: usize) -> tokio::sync::OwnedSemaphorePermit {
+    /// Room for `bytes` more in flight now, or `None` when the allowance
+    /// is spent.
+    pub(crate) fn try_reserve(&self, bytes: usize) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let permits = bytes
             .div_ceil(PERMIT_BYTES)
             .clamp(1, MAX_IN_FLIGHT_BYTES / PERMIT_BYTES);
         self.in_flight
             .clone()
-            .acquire_many_owned(u32::try_from(permits).unwrap_or(u32::MAX))
-            .await
-            .expect("the in-flight semaphore is never closed")
+            .try_acquire_many_owned(u32::try_from(permits).unwrap_or(u32::MAX))
+            .ok()
+    }
+
+    /// Hand a batch over if the consumer has room; gives it back otherwise.
+    /// Returns the number of records handed over.
+    pub(crate) fn try_send(&self, batch: Batch) -> Result<usize, Batch> {
+        let n = batch.records.len();
+        match self.tx.try_send(BrokerEvent::Batch(batch)) {
+            Ok(()) => {
+                (self.waker)();
+                Ok(n)
+            }
+            Err(
+                mpsc::error::TrySendError::Full(BrokerEvent::Batch(batch))
+                | mpsc::error::TrySendError::Closed(BrokerEvent::Batch(batch)),
+            ) => Err(batch),
+            Err(_) => Ok(0),
+        }
+    }
+
+    pub(crate) fn wake(&self) {
+        (self.waker)();
     }
 
     pub(crate) fn session(&self) -> u64 {
@@ -232,6 +253,8 @@ impl Broker {
         profile: ConnectionProfile,
         mode: InitialConnect,
     ) -> Arc<ConnectionShared> {
+        let mut profile = profile;
+        profile.take_url_credentials();
         self.disconnect(key);
         let shared = Arc::new(ConnectionShared::default());
         let (commands, command_rx) = mpsc::channel(64);
@@ -243,7 +266,6 @@ impl Broker {
             sink: self.sink.clone(),
             commands: command_rx,
             ingest: self.ingest_handle(),
-            client: Default::default(),
         };
         self.runtime().spawn(task.run());
         self.connections.insert(

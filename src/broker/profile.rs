@@ -30,8 +30,10 @@ pub struct ConnectionProfile {
     /// Keep tokens, passwords and seeds when saving profiles (plain text).
     #[serde(default)]
     pub save_secrets: bool,
-    /// Messages the client buffers per subscription before it must drop
-    /// (default [`SUBSCRIPTION_CAPACITY`]); small values are for tests.
+    /// Messages read but not yet handed to the app that the monitoring
+    /// link may hold before it drops (and counts) more; unlimited by
+    /// default, where the in-flight byte allowance bounds it. Small values
+    /// are for tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_capacity: Option<usize>,
 }
@@ -64,9 +66,37 @@ impl ConnectionProfile {
             .collect()
     }
 
+    /// Move credentials written into server URLs (`nats://user:pw@host`,
+    /// `nats://token@host`, as natscli and the other clients accept them)
+    /// into `auth`, and strip them from the URLs, so that nothing that
+    /// shows or saves the server list can leak them. Explicit credentials
+    /// win over ones in a URL.
+    pub fn take_url_credentials(&mut self) {
+        let mut found: Option<Auth> = None;
+        let servers: Vec<String> = self
+            .server_list()
+            .iter()
+            .map(|url| {
+                let (clean, credentials) = split_url_credentials(url);
+                if found.is_none() {
+                    found = credentials;
+                }
+                clean
+            })
+            .collect();
+        if found.is_none() && !self.servers.contains('@') {
+            return;
+        }
+        self.servers = servers.join(", ");
+        if let (Auth::None, Some(auth)) = (&self.auth, found) {
+            self.auth = auth;
+        }
+    }
+
     /// A copy fit for saving: secrets removed unless `save_secrets`.
     pub fn for_storage(&self) -> Self {
         let mut copy = self.clone();
+        copy.take_url_credentials();
         if !self.save_secrets {
             copy.auth = match &self.auth {
                 Auth::Token { .. } => Auth::Token {
@@ -97,7 +127,7 @@ impl ConnectionProfile {
         for server in &servers {
             server
                 .parse::<async_nats::ServerAddr>()
-                .map_err(|e| ProfileError::BadServer(server.clone(), e.to_string()))?;
+                .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?;
         }
         for sub in &self.subscriptions {
             validate_pattern(&sub.pattern)?;
@@ -180,6 +210,70 @@ pub struct TlsSettings {
     pub require_tls: bool,
 }
 
+impl TlsSettings {
+    /// TLS is asked for by the profile (the URL or the server may ask too).
+    pub fn wants_tls(&self) -> bool {
+        self.require_tls || self.ca_file.is_some() || self.client_cert.is_some()
+    }
+}
+
+/// `scheme://[userinfo@]host...`: the URL without its userinfo, and the
+/// credentials it held (`user:password`, or a lone token).
+fn split_url_credentials(url: &str) -> (String, Option<Auth>) {
+    let (scheme, rest) = match url.find("://") {
+        Some(at) => (&url[..at + 3], &url[at + 3..]),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (url.to_owned(), None);
+    };
+    let userinfo = &rest[..at];
+    let clean = format!("{scheme}{}", &rest[at + 1..]);
+    let auth = match userinfo.split_once(':') {
+        Some((user, password)) => Auth::UserPassword {
+            user: percent_decode(user),
+            password: percent_decode(password),
+        },
+        None if userinfo.is_empty() => return (clean, None),
+        None => Auth::Token {
+            token: percent_decode(userinfo),
+        },
+    };
+    (clean, Some(auth))
+}
+
+/// A server URL fit to show: any credentials in it replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match split_url_credentials(url) {
+        (clean, Some(_)) => match clean.find("://") {
+            Some(at) => format!("{}***@{}", &clean[..at + 3], &clean[at + 3..]),
+            None => format!("***@{clean}"),
+        },
+        (clean, None) => clean,
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = text
+                .get(i + 1..i + 3)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionSpec {
     pub pattern: String,
@@ -227,15 +321,12 @@ pub enum InitialConnect {
     FailFast,
 }
 
-/// How often the client pings: the status bar must notice a silent network
-/// within seconds, not after the 60 s default.
+/// How often the publishing client pings (the monitoring link has its own
+/// watchdog, see `wire::session`).
 pub const PING_INTERVAL: Duration = Duration::from_secs(2);
-/// Per-subscription buffer in async-nats: large, because its default (65,536
-/// messages) silently drops during a short UI stall. Memory is bounded by the
-/// store, downstream.
-pub const SUBSCRIPTION_CAPACITY: usize = 1 << 20;
 
-/// Build async-nats options from a profile. Reads the creds/seed files.
+/// Build async-nats options for the publishing connection from a profile.
+/// Reads the creds/seed files.
 pub async fn connect_options(
     profile: &ConnectionProfile,
 ) -> Result<async_nats::ConnectOptions, ProfileError> {
@@ -273,11 +364,6 @@ pub async fn connect_options(
         .name(format!("eventscope:{}", profile.name))
         .no_echo()
         .ping_interval(PING_INTERVAL)
-        .subscription_capacity(
-            profile
-                .subscription_capacity
-                .unwrap_or(SUBSCRIPTION_CAPACITY),
-        )
         .connection_timeout(Duration::from_secs(5))
         .max_reconnects(None))
 }
@@ -300,6 +386,33 @@ mod tests {
         p.save_secrets = true;
         let stored = serde_json::to_string(&p.for_storage()).expect("json");
         assert!(stored.contains("hunter2"));
+    }
+
+    #[test]
+    fn url_credentials_become_auth_and_leave_the_urls() {
+        let mut p = ConnectionProfile::new("x", "nats://me:s%40cret@a:4222, nats://b:4222");
+        p.take_url_credentials();
+        assert_eq!(p.servers, "nats://a:4222, nats://b:4222");
+        assert_eq!(
+            p.auth,
+            Auth::UserPassword {
+                user: "me".into(),
+                password: "s@cret".into()
+            }
+        );
+        let mut t = ConnectionProfile::new("x", "tls://tok123@host:4443");
+        t.take_url_credentials();
+        assert_eq!(t.servers, "tls://host:4443");
+        assert_eq!(
+            t.auth,
+            Auth::Token {
+                token: "tok123".into()
+            }
+        );
+        assert_eq!(redact_url("nats://u:p@h:1"), "nats://***@h:1");
+        assert_eq!(redact_url("nats://h:1"), "nats://h:1");
+        let stored = ConnectionProfile::new("x", "nats://u:pw@h:1").for_storage();
+        assert!(!serde_json::to_string(&stored).expect("json").contains("pw"));
     }
 
     #[test]

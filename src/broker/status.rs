@@ -2,7 +2,7 @@
 //! the UI each frame (a short lock to clone; never held while drawing).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::capture::Timestamp;
 use crate::capture::record::now_timestamp;
@@ -75,7 +75,8 @@ pub struct ConnectionStatus {
     pub since: Timestamp,
     pub server: Option<ServerSummary>,
     pub subscriptions: Vec<SubscriptionState>,
-    /// Times the client reported a full subscription buffer.
+    /// Times eventscope began dropping because its own buffers were full
+    /// (each such episode; the count of messages is in `Losses`).
     pub slow_consumer_events: u64,
     /// Server-side errors seen while connected (e.g. the server cut us off
     /// as a slow consumer), latest last.
@@ -98,34 +99,88 @@ impl Default for ConnectionStatus {
     }
 }
 
-/// Drop measurements of the current second.
-struct DropWindow {
-    smallest: Option<u64>,
-    started: std::time::Instant,
+/// Every way a connection can miss messages, as counted so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Losses {
+    /// Messages eventscope read but had no room for (its in-flight
+    /// allowance was full): counted one by one.
+    pub dropped: u64,
+    /// Times the server closed the connection as a slow consumer.
+    pub server_cuts: u64,
+    /// Of those, messages the server counted as sent that never arrived,
+    /// where its statistics could be read.
+    pub lost_in_cuts: u64,
+    /// Times the link went down after it was up.
+    pub disconnects: u64,
+    /// Time without a working link since it first came up, now included.
+    pub disconnected: std::time::Duration,
+    /// Breaks in the protocol stream; each one ends the link, and whatever
+    /// the server sent until the new link is up is missed.
+    pub unparseable: u64,
+    /// Messages kept although they broke the protocol's rules (flagged).
+    pub malformed: u64,
 }
 
-impl Default for DropWindow {
-    fn default() -> Self {
-        Self {
-            smallest: None,
-            started: std::time::Instant::now(),
+impl Losses {
+    pub fn add(&mut self, other: &Losses) {
+        self.dropped += other.dropped;
+        self.server_cuts += other.server_cuts;
+        self.lost_in_cuts += other.lost_in_cuts;
+        self.disconnects += other.disconnects;
+        self.disconnected += other.disconnected;
+        self.unparseable += other.unparseable;
+        self.malformed += other.malformed;
+    }
+
+    /// Nothing was missed.
+    pub fn is_clean(&self) -> bool {
+        self.dropped == 0
+            && self.server_cuts == 0
+            && self.disconnects == 0
+            && self.unparseable == 0
+            && self.disconnected.is_zero()
+    }
+
+    /// One line for a summary or the status bar.
+    pub fn summary(&self) -> String {
+        let mut text = format!("dropped by client: {}", self.dropped);
+        if self.server_cuts > 0 {
+            text.push_str(&format!(
+                "; cut off by the server as a slow consumer: {}x ({} messages lost by the server's count)",
+                self.server_cuts, self.lost_in_cuts
+            ));
+        } else {
+            text.push_str("; slow-consumer cuts by the server: 0");
         }
+        text.push_str(&format!(
+            "; disconnected: {:.1} s ({} times); unparseable stream breaks: {}; malformed messages kept: {}",
+            self.disconnected.as_secs_f64(),
+            self.disconnects,
+            self.unparseable,
+            self.malformed
+        ));
+        text
     }
 }
-
-const DROP_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Shared between a connection task and its readers.
 #[derive(Default)]
 pub struct ConnectionShared {
     status: Mutex<ConnectionStatus>,
-    /// Messages our subscription tasks handed on.
+    /// Messages framed from the wire.
+    read: AtomicU64,
+    /// Messages handed on to the consumer.
     delivered: AtomicU64,
-    /// Client-side loss, re-measured whenever every subscription buffer is
-    /// empty (see `BusyPumps`).
     dropped: AtomicU64,
-    drop_window: Mutex<DropWindow>,
-    stats: OnceLock<Arc<async_nats::Statistics>>,
+    malformed: AtomicU64,
+    unparseable: AtomicU64,
+    server_cuts: AtomicU64,
+    lost_in_cuts: AtomicU64,
+    disconnects: AtomicU64,
+    /// Closed periods without a link, in nanoseconds.
+    disconnected_nanos: AtomicU64,
+    /// When the current period without a link began.
+    down_since: Mutex<Option<std::time::Instant>>,
     /// The server's connection list, when a monitoring URL is set.
     directory: Mutex<Option<(Arc<crate::flow::identity::Directory>, Timestamp)>>,
     directory_error: Mutex<Option<String>>,
@@ -168,50 +223,50 @@ impl ConnectionShared {
         }
     }
 
-    pub(crate) fn set_stats(&self, stats: Arc<async_nats::Statistics>) {
-        let _ = self.stats.set(stats);
+    pub(crate) fn add_read(&self, n: u64) {
+        self.read.fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn add_delivered(&self, n: u64) {
         self.delivered.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Messages the client has read from the socket (0 before it exists).
-    pub(crate) fn messages_read(&self) -> u64 {
-        self.stats
-            .get()
-            .map_or(0, |s| s.in_messages.load(Ordering::Relaxed))
+    pub(crate) fn add_dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn lost(&self, read: u64) -> u64 {
-        read.saturating_sub(self.delivered.load(Ordering::Relaxed))
+    pub(crate) fn add_malformed(&self, n: u64) {
+        self.malformed.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// `read` was taken just before every subscription buffer was seen
-    /// empty: each of those messages was then delivered or lost, except
-    /// one the client had counted but not yet handed over. That one reads
-    /// as lost for an instant, and under a flood such instants follow each
-    /// other; a real loss stays. So the smallest measurement of each second
-    /// is published (the connection re-measures every second while idle).
-    pub(crate) fn measure_drops(&self, read: u64) {
-        let lost = self.lost(read);
-        let Ok(mut window) = self.drop_window.lock() else {
-            return;
-        };
-        let smallest = window.smallest.map_or(lost, |s| s.min(lost));
-        if window.started.elapsed() >= DROP_WINDOW {
-            self.dropped.store(smallest, Ordering::Relaxed);
-            *window = DropWindow::default();
-        } else {
-            window.smallest = Some(smallest);
+    pub(crate) fn add_unparseable(&self) {
+        self.unparseable.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_server_cut(&self, lost: Option<u64>) {
+        self.server_cuts.fetch_add(1, Ordering::Relaxed);
+        self.lost_in_cuts
+            .fetch_add(lost.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// The link went down: time without it counts from now.
+    pub(crate) fn link_down(&self) {
+        if let Ok(mut since) = self.down_since.lock()
+            && since.is_none()
+        {
+            *since = Some(std::time::Instant::now());
+            self.disconnects.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Measure once more and publish at once: for a command that stops
-    /// reading and reports.
-    pub(crate) fn settle_drops(&self) {
-        let lost = self.lost(self.messages_read());
-        self.dropped.store(lost, Ordering::Relaxed);
+    /// The link is back: the period without it is closed.
+    pub(crate) fn link_up(&self) {
+        if let Ok(mut since) = self.down_since.lock()
+            && let Some(start) = since.take()
+        {
+            let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.disconnected_nanos.fetch_add(nanos, Ordering::Relaxed);
+        }
     }
 
     /// Messages delivered to the app by this connection.
@@ -219,10 +274,41 @@ impl ConnectionShared {
         self.delivered.load(Ordering::Relaxed)
     }
 
-    /// Messages the client read but lost because a subscription buffer was
-    /// full (slow consumer on our side).
+    /// Messages eventscope read but had to drop (no room in flight).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Messages framed from the wire so far (delivered, dropped, or on
+    /// their way).
+    pub fn in_messages(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// Read messages not yet delivered nor dropped.
+    pub fn in_flight(&self) -> u64 {
+        self.in_messages()
+            .saturating_sub(self.delivered() + self.dropped())
+    }
+
+    pub fn losses(&self) -> Losses {
+        let open = self
+            .down_since
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .map_or(std::time::Duration::ZERO, |s| s.elapsed());
+        Losses {
+            dropped: self.dropped(),
+            server_cuts: self.server_cuts.load(Ordering::Relaxed),
+            lost_in_cuts: self.lost_in_cuts.load(Ordering::Relaxed),
+            disconnects: self.disconnects.load(Ordering::Relaxed),
+            disconnected: std::time::Duration::from_nanos(
+                self.disconnected_nanos.load(Ordering::Relaxed),
+            ) + open,
+            unparseable: self.unparseable.load(Ordering::Relaxed),
+            malformed: self.malformed.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn set_directory(&self, result: Result<crate::flow::identity::Directory, String>) {
@@ -250,12 +336,5 @@ impl ConnectionShared {
 
     pub fn directory_error(&self) -> Option<String> {
         self.directory_error.lock().ok().and_then(|e| e.clone())
-    }
-
-    /// Bytes and messages read from the socket, if connected once.
-    pub fn in_messages(&self) -> u64 {
-        self.stats
-            .get()
-            .map_or(0, |s| s.in_messages.load(Ordering::Relaxed))
     }
 }

@@ -138,6 +138,7 @@ impl<W: Write> CaptureWriter<W> {
     }
 
     pub fn write(&mut self, record: &Record, connection: &str) -> io::Result<()> {
+        let raw = record.raw_names();
         let line = LineOut {
             received_at: self.stamps.format(record.received_at),
             connection,
@@ -151,6 +152,15 @@ impl<W: Write> CaptureWriter<W> {
                 })
             }),
             payload_b64: BASE64.encode(record.payload()),
+            headers_raw_b64: record
+                .headers()
+                .filter(|h| h.meta().needs_raw())
+                .map(|h| BASE64.encode(h.as_bytes())),
+            subject_b64: raw.map(|r| BASE64.encode(r.subject)),
+            reply_b64: raw
+                .filter(|r| !r.reply.is_empty())
+                .map(|r| BASE64.encode(r.reply)),
+            malformed: record.is_malformed(),
         };
         serde_json::to_writer(&mut self.out, &line)?;
         self.out.write_all(b"\n")?;
@@ -191,6 +201,19 @@ struct LineOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<StatusLine>,
     payload_b64: String,
+    /// The header block exactly as received, when `headers` cannot give it
+    /// back (malformed, not UTF-8, or in an order the grouped form loses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers_raw_b64: Option<String>,
+    /// Subject and reply bytes when they were not UTF-8 (`subject` then
+    /// holds a lossy copy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject_b64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_b64: Option<String>,
+    /// Something in the message broke the protocol's rules; kept as sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    malformed: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -240,6 +263,12 @@ struct LineIn {
     #[serde(default)]
     status: Option<StatusLine>,
     payload_b64: String,
+    #[serde(default)]
+    headers_raw_b64: Option<String>,
+    #[serde(default)]
+    subject_b64: Option<String>,
+    #[serde(default)]
+    reply_b64: Option<String>,
 }
 
 /// Headers in file order (serde_json's map would sort them).
@@ -265,30 +294,102 @@ impl<'de> Deserialize<'de> for HeadersIn {
     }
 }
 
+/// Longest line a capture file may have: a 64 MiB payload (the most
+/// nats-server can be configured to carry) in base64 with its headers.
+/// A longer line is refused before it is read whole.
+pub const MAX_LINE_BYTES: usize = 100 << 20;
+
 /// Reads a capture file line by line.
 pub struct CaptureReader<R: BufRead> {
     input: R,
     line_no: usize,
-    buf: String,
+    buf: Vec<u8>,
     packer: RecordPacker,
     pub header: CaptureHeader,
+}
+
+/// Outcome of reading one line into a buffer.
+enum LineRead {
+    End,
+    Line { complete: bool },
+    TooLong,
+}
+
+/// Read up to and including the next '\n', at most `MAX_LINE_BYTES`; the
+/// rest of an over-long line is skipped.
+fn read_line_bounded<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> io::Result<LineRead> {
+    buf.clear();
+    let mut too_long = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match (too_long, buf.is_empty()) {
+                (true, _) => LineRead::TooLong,
+                (false, true) => LineRead::End,
+                (false, false) => LineRead::Line { complete: false },
+            });
+        }
+        let (take, done) = match memchr::memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        if !too_long {
+            if buf.len() + take > MAX_LINE_BYTES {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(&available[..take]);
+            }
+        }
+        input.consume(take);
+        if done {
+            return Ok(if too_long {
+                LineRead::TooLong
+            } else {
+                LineRead::Line { complete: true }
+            });
+        }
+    }
 }
 
 impl<R: BufRead> CaptureReader<R> {
     /// Read and check the header line.
     pub fn new(mut input: R) -> Result<Self, CaptureError> {
-        let mut buf = String::new();
-        if input.read_line(&mut buf)? == 0 {
-            return Err(CaptureError::Empty);
+        let mut buf = Vec::new();
+        match read_line_bounded(&mut input, &mut buf)? {
+            LineRead::End => return Err(CaptureError::Empty),
+            LineRead::TooLong => {
+                return Err(CaptureError::NotACapture(format!(
+                    "the first line is longer than {MAX_LINE_BYTES} bytes"
+                )));
+            }
+            LineRead::Line { .. } => {}
         }
-        let value: serde_json::Value = serde_json::from_str(buf.trim_end())
+        // Editors on some systems start UTF-8 files with a byte order mark.
+        let first = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf);
+        let text = std::str::from_utf8(first)
+            .map_err(|e| CaptureError::NotACapture(format!("line 1 is not UTF-8: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(text.trim_end())
             .map_err(|e| CaptureError::NotACapture(format!("not JSON: {e}")))?;
-        let version = value
-            .get("eventscope_capture")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| {
-                CaptureError::NotACapture("no \"eventscope_capture\" version field".into())
-            })?;
+        let version = match value.get("eventscope_capture") {
+            None => {
+                return Err(CaptureError::NotACapture(
+                    "no \"eventscope_capture\" version field".into(),
+                ));
+            }
+            Some(found) => match found.as_u64() {
+                Some(version) if version >= 1 => version,
+                _ => {
+                    return Err(CaptureError::NotACapture(format!(
+                        "\"eventscope_capture\" must be a whole number from 1 up, found {found}"
+                    )));
+                }
+            },
+        };
         if version > FORMAT_VERSION {
             return Err(CaptureError::NewerVersion { found: version });
         }
@@ -311,63 +412,127 @@ impl<R: BufRead> CaptureReader<R> {
     /// The next record, `None` at the end. Blank lines are skipped.
     pub fn next_record(&mut self) -> Option<Result<LoadedRecord, CaptureError>> {
         loop {
-            self.buf.clear();
-            match self.input.read_line(&mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) => return Some(Err(CaptureError::Io(e))),
-            }
+            let read = match read_line_bounded(&mut self.input, &mut self.buf) {
+                Ok(read) => read,
+                Err(e) => {
+                    return Some(Err(CaptureError::BadLine {
+                        line: self.line_no + 1,
+                        reason: format!("cannot read: {e}"),
+                    }));
+                }
+            };
+            let complete = match read {
+                LineRead::End => return None,
+                LineRead::TooLong => {
+                    self.line_no += 1;
+                    return Some(Err(CaptureError::BadLine {
+                        line: self.line_no,
+                        reason: format!("longer than {MAX_LINE_BYTES} bytes"),
+                    }));
+                }
+                LineRead::Line { complete } => complete,
+            };
             self.line_no += 1;
-            let text = self.buf.trim_end_matches(['\n', '\r']);
+            let line_no = self.line_no;
+            let bad = |reason: String| CaptureError::BadLine {
+                line: line_no,
+                reason: if complete {
+                    reason
+                } else {
+                    format!("{reason} (the file ends here: truncated?)")
+                },
+            };
+            let text = match std::str::from_utf8(&self.buf) {
+                Ok(text) => text.trim_end_matches(['\n', '\r']),
+                Err(e) => return Some(Err(bad(format!("not UTF-8: {e}")))),
+            };
             if text.trim().is_empty() {
                 continue;
             }
-            let complete = self.buf.ends_with('\n');
-            return Some(parse_line(text, &mut self.packer).map_err(|reason| {
-                CaptureError::BadLine {
-                    line: self.line_no,
-                    reason: if complete {
-                        reason
-                    } else {
-                        format!("{reason} (the file ends here: truncated?)")
-                    },
-                }
-            }));
+            return Some(parse_line(text, &mut self.packer).map_err(bad));
         }
     }
+}
+
+fn decode_b64(field: &str, text: &str) -> Result<Vec<u8>, String> {
+    BASE64
+        .decode(text.as_bytes())
+        .map_err(|e| format!("{field} is not base64: {e}"))
 }
 
 fn parse_line(text: &str, packer: &mut RecordPacker) -> Result<LoadedRecord, String> {
     let line: LineIn = serde_json::from_str(text).map_err(|e| format!("invalid record: {e}"))?;
     let received_at = parse_timestamp(&line.received_at)?;
-    let payload = BASE64
-        .decode(line.payload_b64.as_bytes())
-        .map_err(|e| format!("payload_b64 is not base64: {e}"))?;
+    let payload = decode_b64("payload_b64", &line.payload_b64)?;
     let status = line
         .status
         .as_ref()
         .map(|s| (s.code, s.description.as_str()));
-    let headers = match (&line.headers, status) {
-        (None, None) => None,
-        (headers, status) => {
+    let headers = match (&line.headers_raw_b64, &line.headers, status) {
+        (Some(raw), _, _) => Some(decode_b64("headers_raw_b64", raw)?),
+        (None, None, None) => None,
+        (None, headers, status) => {
             let pairs = headers.iter().flat_map(|h| {
                 h.0.iter().flat_map(|(name, values)| {
                     values.iter().map(move |v| (name.as_str(), v.as_str()))
                 })
             });
-            Some(HeaderBlock::build(status, pairs))
+            Some(HeaderBlock::build(status, pairs).as_bytes().to_vec())
         }
+    };
+    let subject = match &line.subject_b64 {
+        Some(raw) => decode_b64("subject_b64", raw)?,
+        None => line.subject.into_bytes(),
+    };
+    let reply = match (&line.reply_b64, line.reply) {
+        (Some(raw), _) => Some(decode_b64("reply_b64", raw)?),
+        (None, reply) => reply.map(String::into_bytes),
     };
     Ok(LoadedRecord {
         connection: line.connection,
-        record: packer.pack(
+        record: packer.pack_wire(
             received_at,
             0,
-            &line.subject,
-            line.reply.as_deref(),
-            headers.as_ref(),
+            &subject,
+            reply.as_deref(),
+            headers.as_deref(),
             &payload,
         ),
+    })
+}
+
+/// Every record of a capture file that `keep` accepts, up to the first bad
+/// line.
+#[derive(Debug)]
+pub struct ReadAll {
+    pub records: Vec<Record>,
+    /// The bad line reading stopped at, if any.
+    pub stopped_at: Option<CaptureError>,
+}
+
+/// Read a whole capture file (replay selections).
+pub fn read_all(
+    path: &std::path::Path,
+    keep: impl Fn(&Record) -> bool,
+) -> Result<ReadAll, CaptureError> {
+    let file = std::fs::File::open(path)?;
+    let mut reader = CaptureReader::new(io::BufReader::new(file))?;
+    let mut records = Vec::new();
+    while let Some(next) = reader.next_record() {
+        match next {
+            Ok(loaded) if keep(&loaded.record) => records.push(loaded.record),
+            Ok(_) => {}
+            Err(e) => {
+                return Ok(ReadAll {
+                    records,
+                    stopped_at: Some(e),
+                });
+            }
+        }
+    }
+    Ok(ReadAll {
+        records,
+        stopped_at: None,
     })
 }
 
@@ -464,9 +629,50 @@ mod tests {
         assert_eq!(r.header.servers, ["nats://x"]);
         let back = r.next_record().expect("one").expect("valid");
         assert_eq!(back.connection, "prod");
-        // Grouping by name puts b's values together: order per name is kept.
-        let expected = sample_with(&[("b", "2"), ("b", "3"), ("a", "1")]);
-        assert_eq!(back.record, expected);
+        // The grouped form would put b's values together: the raw block
+        // keeps the wire's order.
+        assert!(text.contains("headers_raw_b64"), "{text}");
+        assert_eq!(back.record, sample());
+        assert!(r.next_record().is_none());
+    }
+
+    #[test]
+    fn malformed_messages_round_trip_byte_exact() {
+        let mut packer = RecordPacker::default();
+        let block = b"NATS/1.0\r\nX-A: a\rb\r\nbad name: \xff\r\n\r\n";
+        let record = packer.pack_wire(7, 0, b"odd.\xc3", Some(b"r.\xff"), Some(block), b"\x00x");
+        let mut buf = Vec::new();
+        let mut w = CaptureWriter::new(&mut buf, &CaptureHeader::new(vec![])).expect("header");
+        w.write(&record, "c").expect("write");
+        let text = String::from_utf8(buf).expect("utf8");
+        assert!(text.contains("\"malformed\":true"), "{text}");
+        let mut r = CaptureReader::new(text.as_bytes()).expect("reader");
+        let back = r.next_record().expect("one").expect("valid").record;
+        assert_eq!(back, record);
+        assert_eq!(back.raw_names().map(|n| n.subject), Some(&b"odd.\xc3"[..]));
+    }
+
+    #[test]
+    fn reader_edge_cases_are_named() {
+        let header = "{\"eventscope_capture\":1,\"created\":\"x\",\"tool\":\"y\"}\n";
+        let bom = format!("\u{feff}{header}");
+        assert!(CaptureReader::new(bom.as_bytes()).is_ok());
+        for version in ["0", "-1", "\"1\"", "1.0"] {
+            let text = header.replace(":1,", &format!(":{version},"));
+            let err = CaptureReader::new(text.as_bytes()).err().expect("refused");
+            assert!(err.to_string().contains("whole number"), "{version}: {err}");
+        }
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\n{\"bad\xff\"}\n");
+        let mut r = CaptureReader::new(&bytes[..]).expect("reader");
+        let err = r.next_record().expect("line").expect_err("bad");
+        assert!(err.to_string().starts_with("line 3: not UTF-8"), "{err}");
+        let mut long = header.as_bytes().to_vec();
+        long.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
+        long.extend_from_slice(b"\n");
+        let mut r = CaptureReader::new(&long[..]).expect("reader");
+        let err = r.next_record().expect("line").expect_err("long");
+        assert!(err.to_string().starts_with("line 2: longer than"), "{err}");
         assert!(r.next_record().is_none());
     }
 

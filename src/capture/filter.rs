@@ -56,7 +56,7 @@ impl Filter {
             let in_headers = record
                 .headers()
                 .as_ref()
-                .is_some_and(|h| h.as_text().contains(text.as_str()));
+                .is_some_and(|h| memmem::find(h.as_bytes(), needle).is_some());
             if !in_payload && !in_headers {
                 return false;
             }

@@ -12,23 +12,100 @@ pub type Timestamp = i64;
 /// Index of a connection name in the store's connection table.
 pub type ConnectionKey = u16;
 
-/// A received message. Subject, reply, header text and payload sit back to
-/// back in one shared byte block: records made by one [`RecordPacker`]
+/// A received message. Subject, reply, header block and payload sit back
+/// to back in one shared byte block: records made by one [`RecordPacker`]
 /// share large blocks, so a retained record costs its wire bytes plus this
 /// struct, with no allocation of its own (small allocations per record,
 /// freed out of order, fragment the heap and keep RSS far above what is
-/// retained). Subject and reply are UTF-8 on the wire (the protocol
-/// requires it); the payload is kept as the exact bytes.
+/// retained). The header block and payload are the exact bytes received.
+/// Subject and reply are text; the rare subject or reply that is not UTF-8
+/// (nats-server forwards one) is kept raw in front, beside its lossy text.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Record {
     pub received_at: Timestamp,
     pub connection: ConnectionKey,
-    /// `subject | reply | header text | payload`; the first three are UTF-8.
+    /// `[raw names] subject | reply | header block | payload`; subject and
+    /// reply are UTF-8.
     data: Bytes,
     subject_end: u32,
     reply_end: u32,
     headers_end: u32,
     headers: Option<HeaderMeta>,
+    /// Whether `data` starts with the raw subject and reply (see
+    /// [`RawNames`]).
+    raw_names: bool,
+}
+
+/// The parts of a message to pack, as borrowed text and bytes.
+struct Parts<'a> {
+    /// The raw subject and reply, when either is not UTF-8.
+    raw_names: Option<(&'a [u8], &'a [u8])>,
+    subject: &'a str,
+    reply: Option<&'a str>,
+    headers: Option<(&'a [u8], HeaderMeta)>,
+    payload: &'a [u8],
+}
+
+/// Length prefix of the raw names: two little-endian u32 lengths.
+const RAW_NAMES_PREFIX: usize = 8;
+
+impl Parts<'_> {
+    fn len(&self) -> usize {
+        self.raw_names
+            .map_or(0, |(s, r)| RAW_NAMES_PREFIX + s.len() + r.len())
+            + self.subject.len()
+            + self.reply.map_or(0, str::len)
+            + self.headers.map_or(0, |(h, _)| h.len())
+            + self.payload.len()
+    }
+
+    /// Append the parts; returns where subject, reply and headers end.
+    fn write(&self, out: &mut impl BufMut) -> [u32; 3] {
+        let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut at = 0;
+        if let Some((subject, reply)) = self.raw_names {
+            out.put_u32_le(offset(subject.len()));
+            out.put_u32_le(offset(reply.len()));
+            out.put_slice(subject);
+            out.put_slice(reply);
+            at = RAW_NAMES_PREFIX + subject.len() + reply.len();
+        }
+        let subject_end = at + self.subject.len();
+        let reply_end = subject_end + self.reply.map_or(0, str::len);
+        let header_bytes = self.headers.map_or(&b""[..], |(h, _)| h);
+        let headers_end = reply_end + header_bytes.len();
+        out.put_slice(self.subject.as_bytes());
+        out.put_slice(self.reply.unwrap_or("").as_bytes());
+        out.put_slice(header_bytes);
+        out.put_slice(self.payload);
+        [offset(subject_end), offset(reply_end), offset(headers_end)]
+    }
+
+    fn into_record(
+        self,
+        received_at: Timestamp,
+        connection: ConnectionKey,
+        data: Bytes,
+        ends: [u32; 3],
+    ) -> Record {
+        let [subject_end, reply_end, headers_end] = ends;
+        Record {
+            received_at,
+            connection,
+            data,
+            subject_end,
+            reply_end,
+            headers_end,
+            headers: self.headers.map(|(_, meta)| meta),
+            raw_names: self.raw_names.is_some(),
+        }
+    }
+
+    fn alone(self, received_at: Timestamp, connection: ConnectionKey) -> Record {
+        let mut data = Vec::with_capacity(self.len());
+        let ends = self.write(&mut data);
+        self.into_record(received_at, connection, data.into(), ends)
+    }
 }
 
 impl Record {
@@ -42,43 +119,70 @@ impl Record {
         headers: Option<&HeaderBlock>,
         payload: &[u8],
     ) -> Self {
-        let mut data = Vec::with_capacity(parts_len(subject, reply, headers, payload));
-        let ends = write_parts(&mut data, subject, reply, headers, payload);
-        Self::from_parts(received_at, connection, data.into(), ends, headers)
-    }
-
-    fn from_parts(
-        received_at: Timestamp,
-        connection: ConnectionKey,
-        data: Bytes,
-        [subject_end, reply_end, headers_end]: [u32; 3],
-        headers: Option<&HeaderBlock>,
-    ) -> Self {
-        Self {
-            received_at,
-            connection,
-            data,
-            subject_end,
-            reply_end,
-            headers_end,
-            headers: headers.map(HeaderBlock::meta),
+        Parts {
+            raw_names: None,
+            subject,
+            reply,
+            headers: headers.map(|h| (h.as_bytes(), h.meta())),
+            payload,
         }
+        .alone(received_at, connection)
     }
 
+    fn subject_start(&self) -> u32 {
+        if !self.raw_names {
+            return 0;
+        }
+        let (subject, reply) = self.raw_lengths();
+        (RAW_NAMES_PREFIX + subject + reply) as u32
+    }
+
+    fn raw_lengths(&self) -> (usize, usize) {
+        let le = |at: usize| {
+            let mut four = [0u8; 4];
+            four.copy_from_slice(&self.data[at..at + 4]);
+            u32::from_le_bytes(four) as usize
+        };
+        (le(0), le(4))
+    }
+
+    /// The subject as text. Not UTF-8 on the wire: a lossy copy (U+FFFD for
+    /// bad bytes), and [`Record::raw_names`] has the bytes.
     pub fn subject(&self) -> &str {
-        self.text(0, self.subject_end)
+        self.text(self.subject_start(), self.subject_end)
     }
 
     pub fn reply(&self) -> Option<&str> {
         (self.reply_end > self.subject_end).then(|| self.text(self.subject_end, self.reply_end))
     }
 
+    /// The raw subject and reply bytes when either was not UTF-8.
+    pub fn raw_names(&self) -> Option<RawNames<'_>> {
+        if !self.raw_names {
+            return None;
+        }
+        let (subject, reply) = self.raw_lengths();
+        let subject_at = RAW_NAMES_PREFIX;
+        let reply_at = subject_at + subject;
+        Some(RawNames {
+            subject: &self.data[subject_at..reply_at],
+            reply: &self.data[reply_at..reply_at + reply],
+        })
+    }
+
     pub fn headers(&self) -> Option<Headers<'_>> {
         let meta = self.headers?;
         Some(Headers::new(
-            self.text(self.reply_end, self.headers_end),
+            &self.data[self.reply_end as usize..self.headers_end as usize],
             meta,
         ))
+    }
+
+    /// Something in the message was not what the protocol allows (a
+    /// malformed header block, a subject that is not UTF-8): it is kept as
+    /// received and flagged.
+    pub fn is_malformed(&self) -> bool {
+        self.raw_names || self.headers.is_some_and(|h| h.is_malformed())
     }
 
     pub fn payload(&self) -> &[u8] {
@@ -93,10 +197,10 @@ impl Record {
     fn text(&self, from: u32, to: u32) -> &str {
         let bytes = &self.data[from as usize..to as usize];
         debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: `data` is private and written only by `write_parts`, which
-        // copies the subject, reply and header text from `&str`s and
-        // records where each ends, so these ranges are whole UTF-8 strings.
-        // (Checking on every read cost 12% of a max-rate replay.)
+        // SAFETY: `data` is private and written only by `Parts::write`,
+        // which copies the subject and reply from `&str`s and records where
+        // each ends, so these ranges are whole UTF-8 strings. (Checking on
+        // every read cost 12% of a max-rate replay.)
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
@@ -107,7 +211,10 @@ impl Record {
 
     /// Subject, reply, headers and payload: what the wire carried.
     pub fn wire_size(&self) -> usize {
-        self.data.len()
+        let names = self.raw_names().map_or(self.reply_end as usize, |raw| {
+            raw.subject.len() + raw.reply.len()
+        });
+        names + self.data.len() - self.reply_end as usize
     }
 
     pub fn header_count(&self) -> usize {
@@ -120,6 +227,14 @@ impl Record {
     }
 }
 
+/// A subject and reply exactly as received, for messages where one of them
+/// was not UTF-8 (an empty reply means none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawNames<'a> {
+    pub subject: &'a [u8],
+    pub reply: &'a [u8],
+}
+
 impl fmt::Debug for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Record")
@@ -127,7 +242,13 @@ impl fmt::Debug for Record {
             .field("connection", &self.connection)
             .field("subject", &self.subject())
             .field("reply", &self.reply())
-            .field("headers", &self.headers().map(|h| h.as_text()))
+            .field("raw_names", &self.raw_names())
+            .field(
+                "headers",
+                &self
+                    .headers()
+                    .map(|h| String::from_utf8_lossy(h.as_bytes())),
+            )
             .field("payload", &Bytes::copy_from_slice(self.payload()))
             .finish()
     }
@@ -155,13 +276,75 @@ impl RecordPacker {
         headers: Option<&HeaderBlock>,
         payload: &[u8],
     ) -> Record {
-        let size = parts_len(subject, reply, headers, payload);
-        let Some(block) = self.room_for(size) else {
-            return Record::new(received_at, connection, subject, reply, headers, payload);
+        self.pack_parts(
+            received_at,
+            connection,
+            Parts {
+                raw_names: None,
+                subject,
+                reply,
+                headers: headers.map(|h| (h.as_bytes(), h.meta())),
+                payload,
+            },
+        )
+    }
+
+    /// A message as the wire carried it: subject and reply as bytes (kept
+    /// raw beside a lossy copy when not UTF-8), the header block exactly as
+    /// received (scanned and flagged, never rejected).
+    pub fn pack_wire(
+        &mut self,
+        received_at: Timestamp,
+        connection: ConnectionKey,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> Record {
+        let headers = headers.map(|h| (h, super::headers::scan(h)));
+        let (Ok(subject_text), Ok(reply_text)) = (
+            std::str::from_utf8(subject),
+            reply.map(std::str::from_utf8).transpose(),
+        ) else {
+            let subject_text = String::from_utf8_lossy(subject);
+            let reply_text = reply.map(String::from_utf8_lossy);
+            return self.pack_parts(
+                received_at,
+                connection,
+                Parts {
+                    raw_names: Some((subject, reply.unwrap_or(b""))),
+                    subject: &subject_text,
+                    reply: reply_text.as_deref(),
+                    headers,
+                    payload,
+                },
+            );
         };
-        let ends = write_parts(block, subject, reply, headers, payload);
+        self.pack_parts(
+            received_at,
+            connection,
+            Parts {
+                raw_names: None,
+                subject: subject_text,
+                reply: reply_text,
+                headers,
+                payload,
+            },
+        )
+    }
+
+    fn pack_parts(
+        &mut self,
+        received_at: Timestamp,
+        connection: ConnectionKey,
+        parts: Parts<'_>,
+    ) -> Record {
+        let Some(block) = self.room_for(parts.len()) else {
+            return parts.alone(received_at, connection);
+        };
+        let ends = parts.write(block);
         let data = block.split().freeze();
-        Record::from_parts(received_at, connection, data, ends, headers)
+        parts.into_record(received_at, connection, data, ends)
     }
 
     /// The shared block with `size` bytes free, or `None` for a large
@@ -189,38 +372,6 @@ impl RecordPacker {
         };
         Record { data, ..*record }
     }
-}
-
-fn parts_len(
-    subject: &str,
-    reply: Option<&str>,
-    headers: Option<&HeaderBlock>,
-    payload: &[u8],
-) -> usize {
-    subject.len()
-        + reply.map_or(0, str::len)
-        + headers.map_or(0, |h| h.as_text().len())
-        + payload.len()
-}
-
-/// Append the parts; returns where subject, reply and header text end.
-fn write_parts(
-    out: &mut impl BufMut,
-    subject: &str,
-    reply: Option<&str>,
-    headers: Option<&HeaderBlock>,
-    payload: &[u8],
-) -> [u32; 3] {
-    let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-    let subject_end = subject.len();
-    let reply_end = subject_end + reply.map_or(0, str::len);
-    let header_text = headers.map_or("", HeaderBlock::as_text);
-    let headers_end = reply_end + header_text.len();
-    out.put_slice(subject.as_bytes());
-    out.put_slice(reply.unwrap_or("").as_bytes());
-    out.put_slice(header_text.as_bytes());
-    out.put_slice(payload);
-    [offset(subject_end), offset(reply_end), offset(headers_end)]
 }
 
 pub fn timestamp_to_utc(ts: Timestamp) -> chrono::DateTime<chrono::Utc> {
@@ -270,13 +421,34 @@ mod tests {
                 &binary
             )
         );
-        assert_eq!(r.wire_size(), 10 + 8 + headers.as_text().len() + 4);
+        assert_eq!(r.wire_size(), 10 + 8 + headers.as_bytes().len() + 4);
         let copied = RecordPacker::default().copy(&r);
         assert_eq!(copied, r);
         assert!(!std::ptr::eq(
             copied.payload().as_ptr(),
             r.payload().as_ptr()
         ));
+    }
+
+    #[test]
+    fn wire_parts_keep_bad_names_and_blocks_exactly() {
+        let mut packer = RecordPacker::default();
+        let block = b"NATS/1.0\r\nX-A: a\rb\r\n\r\n";
+        let r = packer.pack_wire(1, 0, b"bad.\xff", Some(b"_INBOX.\xfe"), Some(block), b"p");
+        assert_eq!(r.subject(), "bad.\u{fffd}");
+        assert_eq!(r.reply(), Some("_INBOX.\u{fffd}"));
+        let raw = r.raw_names().expect("raw names");
+        assert_eq!(
+            (raw.subject, raw.reply),
+            (&b"bad.\xff"[..], &b"_INBOX.\xfe"[..])
+        );
+        assert_eq!(r.headers().map(|h| h.as_bytes()), Some(&block[..]));
+        assert!(r.is_malformed());
+        assert_eq!(r.payload(), b"p");
+        assert_eq!(r.wire_size(), 5 + 8 + block.len() + 1);
+        let fine = packer.pack_wire(2, 0, b"ok", None, None, b"");
+        assert!(fine.raw_names().is_none() && !fine.is_malformed());
+        assert_eq!(RecordPacker::default().copy(&r), r);
     }
 
     #[test]

@@ -68,6 +68,9 @@ impl Node {
 #[derive(Debug)]
 pub struct SubjectTree {
     nodes: Vec<Node>,
+    /// Changes whenever node ids stop meaning what they meant (a clear):
+    /// views that keep ids across frames compare it before using them.
+    generation: u64,
 }
 
 impl Default for SubjectTree {
@@ -80,11 +83,19 @@ impl SubjectTree {
     pub fn new() -> Self {
         Self {
             nodes: vec![Node::new("", ROOT, 0)],
+            generation: 0,
         }
     }
 
     pub fn clear(&mut self) {
+        let generation = self.generation + 1;
         *self = Self::new();
+        self.generation = generation;
+    }
+
+    /// See the field: ids from an older generation are stale.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn node(&self, id: NodeId) -> &Node {
@@ -209,6 +220,11 @@ impl SubjectTree {
             } else {
                 format!("{parent}.>")
             };
+        }
+        // A branch stands for everything below it (`orders` -> `orders.>`),
+        // not for the one subject that happens to equal its path.
+        if !node.is_leaf() {
+            return format!("{}.>", self.path(id));
         }
         self.path(id)
     }
@@ -377,5 +393,20 @@ mod tests {
             .expect("overflow node");
         assert_eq!(tree.node(overflow).messages, 50);
         assert_eq!(tree.filter_pattern(overflow), "dev.>");
+        assert_eq!(
+            tree.filter_pattern(dev),
+            "dev.>",
+            "a branch filters to all below it"
+        );
+    }
+
+    #[test]
+    fn clear_moves_to_a_new_generation() {
+        let mut tree = SubjectTree::new();
+        tree.record("a.b", 1, 0);
+        let before = tree.generation();
+        tree.clear();
+        assert_ne!(tree.generation(), before);
+        assert_eq!(tree.len(), 1);
     }
 }

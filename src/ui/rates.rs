@@ -15,18 +15,22 @@ const TOP_SUBJECTS: usize = 5;
 pub struct RatesView {
     top: Vec<NodeId>,
     chosen_at_second: i64,
+    /// The tree's generation the ids belong to (a clear or a load makes
+    /// them stale).
+    generation: u64,
 }
 
 pub fn rates_ui(ui: &mut egui::Ui, view: &mut RatesView, store: &Store, now: Timestamp) {
     let tree = store.subjects();
     let second = now.div_euclid(1_000_000_000);
-    if second != view.chosen_at_second {
+    if second != view.chosen_at_second || view.generation != tree.generation() {
         view.top = tree
             .top_leaves(now, TOP_SUBJECTS)
             .into_iter()
             .map(|(id, _)| id)
             .collect();
         view.chosen_at_second = second;
+        view.generation = tree.generation();
     }
     let to_points = |id: NodeId| -> Vec<[f64; 2]> {
         tree.history(id, now)

@@ -1,0 +1,8 @@
+//! The monitoring side of the NATS protocol, read directly: subscriptions,
+//! pings and the server's messages, kept byte-exact. Publishing, requests
+//! and the JetStream API stay on async-nats (see the README's "How it is
+//! built" for why the two sides differ).
+
+pub mod frame;
+pub(crate) mod link;
+pub(crate) mod session;

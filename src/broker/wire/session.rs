@@ -1,0 +1,612 @@
+//! The monitoring side of one connection: subscriptions read straight from
+//! the protocol, every message kept as it came, every loss counted, and the
+//! link made again whatever ended it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Buf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
+use tokio::sync::mpsc;
+
+use super::frame::{self, Frame, Parsed};
+use super::link::{self, Link, ResolvedAuth, Stream};
+use crate::broker::profile::{ConnectionProfile, InitialConnect, SubscriptionSpec};
+use crate::broker::status::{ConnectionShared, LinkState, ServerSummary, SubscriptionState};
+use crate::broker::{Batch, BrokerEvent, EventSink, MAX_BATCH};
+use crate::capture::record::now_timestamp;
+use crate::capture::{ConnectionKey, Record, RecordPacker};
+
+/// A ping goes out this often; the server answers within milliseconds.
+pub const PING_EVERY: Duration = Duration::from_secs(1);
+/// Nothing at all read for this long while a ping waits for its answer:
+/// the link is dead even if the socket says nothing (a blackhole). Data
+/// arriving counts as life, so a busy link never trips it.
+pub const STALE_AFTER: Duration = Duration::from_millis(2200);
+/// Longest wait between two attempts to connect.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Bytes asked of the socket per read at least.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What the connection task asks of its monitoring session.
+#[derive(Debug)]
+pub(crate) enum WireCommand {
+    Subscribe(SubscriptionSpec),
+    Unsubscribe(String),
+}
+
+/// Why a link ended.
+#[derive(Debug)]
+enum Ended {
+    /// The consumer is gone or the user closed the connection.
+    Closed,
+    /// The server refused our credentials.
+    Auth(String),
+    /// The link broke; reconnect.
+    Broken(String),
+}
+
+/// The last link's identity, to ask the server afterwards why it ended.
+#[derive(Clone, Debug)]
+pub(crate) struct EndedLink {
+    pub client_id: Option<u64>,
+    pub server_name: String,
+    /// Messages read on that link.
+    pub received: u64,
+    pub reason: String,
+}
+
+pub(crate) struct WireSession {
+    pub key: ConnectionKey,
+    pub profile: ConnectionProfile,
+    pub mode: InitialConnect,
+    pub shared: Arc<ConnectionShared>,
+    pub sink: EventSink,
+    pub commands: mpsc::Receiver<WireCommand>,
+    /// Links that ended, for the connection task to look up.
+    pub ended_links: mpsc::Sender<EndedLink>,
+}
+
+struct Subscription {
+    sid: u64,
+    spec: SubscriptionSpec,
+}
+
+impl WireSession {
+    pub async fn run(mut self) {
+        let name = format!("eventscope:{} (monitor)", self.profile.name);
+        let mut subscriptions: Vec<Subscription> = Vec::new();
+        let mut next_sid: u64 = 1;
+        for spec in std::mem::take(&mut self.profile.subscriptions) {
+            subscriptions.push(Subscription {
+                sid: next_sid,
+                spec,
+            });
+            next_sid += 1;
+        }
+        let mut servers = self.profile.server_list();
+        let mut attempt: u32 = 0;
+        let mut ever_up = false;
+        let mut server_index = 0;
+        loop {
+            let server = servers[server_index % servers.len()].clone();
+            let opened = match ResolvedAuth::from_profile(&self.profile).await {
+                Ok(auth) => link::open(&server, &self.profile, &auth, &name).await,
+                Err(e) => Err(e),
+            };
+            let failure = match opened {
+                Ok(link) => {
+                    for url in &link.info.connect_urls {
+                        if !servers.contains(url) {
+                            servers.push(url.clone());
+                        }
+                    }
+                    let client_id = link.info.client_id;
+                    let server_name = link.info.server_name.clone();
+                    let read_before = self.shared.in_messages();
+                    let ended = self
+                        .serve(link, &mut subscriptions, &mut next_sid, &mut ever_up)
+                        .await;
+                    let received = self.shared.in_messages() - read_before;
+                    match ended {
+                        Ended::Closed => return,
+                        Ended::Auth(reason) => {
+                            self.shared.set_state(LinkState::AuthError(reason));
+                            return;
+                        }
+                        Ended::Broken(reason) => {
+                            if ever_up {
+                                let _ = self.ended_links.try_send(EndedLink {
+                                    client_id,
+                                    server_name,
+                                    received,
+                                    reason: reason.clone(),
+                                });
+                            }
+                            attempt = 0;
+                            reason
+                        }
+                    }
+                }
+                Err(error) => {
+                    if error.is_configuration()
+                        || (!ever_up && self.mode == InitialConnect::FailFast)
+                    {
+                        self.shared.set_state(LinkState::Failed(error.to_string()));
+                        return;
+                    }
+                    error.to_string()
+                }
+            };
+            attempt += 1;
+            server_index += 1;
+            self.shared.set_state(if ever_up {
+                LinkState::Reconnecting {
+                    attempt: attempt as usize,
+                }
+            } else {
+                LinkState::Connecting {
+                    attempt,
+                    last_error: Some(failure),
+                }
+            });
+            // The first retry goes at once (another server may be up), then
+            // back off.
+            let backoff = (Duration::from_millis(100) * attempt.saturating_sub(1)).min(MAX_BACKOFF);
+            let wait = tokio::time::sleep(backoff);
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    command = self.commands.recv() => match command {
+                        None => {
+                            self.shared.set_state(LinkState::Closed);
+                            return;
+                        }
+                        Some(command) => apply_offline(command, &mut subscriptions, &mut next_sid),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Read one link until it ends. Everything read is handed on or
+    /// counted as dropped before this returns.
+    async fn serve(
+        &mut self,
+        link: Link,
+        subscriptions: &mut Vec<Subscription>,
+        next_sid: &mut u64,
+        ever_up: &mut bool,
+    ) -> Ended {
+        let Link {
+            stream,
+            info,
+            leftover,
+            server,
+        } = link;
+        self.shared.update(|s| {
+            s.server = Some(ServerSummary {
+                name: info.server_name.clone(),
+                version: info.version.clone(),
+                address: format!("{}:{}", info.host, info.port),
+                jetstream: info.jetstream,
+            });
+        });
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let mut hello = String::new();
+        for sub in subscriptions.iter() {
+            hello.push_str(&sub_line(sub));
+        }
+        hello.push_str("PING\r\n");
+        if let Err(e) = write(&mut writer, hello.as_bytes()).await {
+            return Ended::Broken(format!("{server}: {e}"));
+        }
+        self.publish_subscriptions(subscriptions, true);
+        let mut reading = Reading {
+            key: self.key,
+            shared: self.shared.clone(),
+            packer: RecordPacker::default(),
+            current: Vec::new(),
+            ready: VecDeque::new(),
+            sink: self.sink.clone(),
+            permit: None,
+            dropping: false,
+            limit: self.profile.subscription_capacity.unwrap_or(usize::MAX),
+            waiting: 0,
+        };
+        // Reserving room is cancel-safe; sending a batch inside `select!`
+        // would lose it when another branch wins.
+        let tx = self.sink.tx.clone();
+        let mut buf = leftover;
+        let mut confirmed = false;
+        let mut pings_waiting: u32 = 1;
+        let mut last_read = Instant::now();
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        let ended = loop {
+            // Frame everything complete in the buffer.
+            let mut used = 0;
+            let mut needed = 0;
+            let now = now_timestamp();
+            let mut to_write: Vec<u8> = Vec::new();
+            let mut outcome = None;
+            loop {
+                match frame::parse(&buf[used..]) {
+                    Ok(Parsed::Frame(frame, n)) => {
+                        used += n;
+                        match frame {
+                            Frame::Msg {
+                                subject,
+                                reply,
+                                headers,
+                                payload,
+                                ..
+                            } => reading.message(now, subject, reply, headers, payload),
+                            Frame::Ping => to_write.extend_from_slice(b"PONG\r\n"),
+                            Frame::Pong => {
+                                pings_waiting = pings_waiting.saturating_sub(1);
+                                if !confirmed {
+                                    confirmed = true;
+                                    self.went_up(ever_up).await;
+                                }
+                            }
+                            Frame::Ok => {}
+                            Frame::Info(json) => {
+                                if let Ok(update) = link::ServerInfo::parse(json)
+                                    && update.lame_duck
+                                {
+                                    push_error(
+                                        &self.shared,
+                                        format!("{server} entered lame duck mode"),
+                                    );
+                                }
+                            }
+                            Frame::Err(text) => {
+                                let text =
+                                    String::from_utf8_lossy(text).trim_matches('\'').to_owned();
+                                if let Some(end) =
+                                    self.server_error(&text, confirmed, subscriptions)
+                                {
+                                    outcome = Some(end);
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Ok(Parsed::Incomplete(n)) => {
+                        needed = n;
+                        break;
+                    }
+                    Err(e) => {
+                        self.shared.add_unparseable();
+                        outcome = Some(Ended::Broken(format!(
+                            "{server} sent a stream that cannot be framed ({e}); reconnecting"
+                        )));
+                        break;
+                    }
+                }
+            }
+            buf.advance(used);
+            reading.finish_batch();
+            if let Some(end) = outcome {
+                break end;
+            }
+            if !to_write.is_empty()
+                && let Err(e) = write(&mut writer, &to_write).await
+            {
+                break Ended::Broken(format!("{server}: {e}"));
+            }
+            buf.reserve(needed.saturating_sub(buf.len()).max(READ_CHUNK));
+            tokio::select! {
+                biased;
+                room = tx.reserve(), if !reading.ready.is_empty() => match room {
+                    Ok(room) => reading.send_with(room),
+                    Err(_) => break Ended::Closed,
+                },
+                read = reader.read_buf(&mut buf) => match read {
+                    Ok(0) => break Ended::Broken(format!("{server} closed the connection")),
+                    Ok(_) => last_read = Instant::now(),
+                    Err(e) => break Ended::Broken(format!("reading from {server}: {e}")),
+                },
+                _ = ping.tick() => {
+                    if pings_waiting > 0 && last_read.elapsed() >= STALE_AFTER {
+                        break Ended::Broken(format!(
+                            "{server} sent nothing for {:.1} s and did not answer a ping: the link is dead",
+                            last_read.elapsed().as_secs_f64()
+                        ));
+                    }
+                    pings_waiting += 1;
+                    if let Err(e) = write(&mut writer, b"PING\r\n").await {
+                        break Ended::Broken(format!("{server}: {e}"));
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    None => break Ended::Closed,
+                    Some(WireCommand::Subscribe(spec)) => {
+                        if subscriptions.iter().any(|s| s.spec.pattern == spec.pattern) {
+                            continue;
+                        }
+                        let sub = Subscription { sid: *next_sid, spec };
+                        *next_sid += 1;
+                        let line = sub_line(&sub) + "PING\r\n";
+                        pings_waiting += 1;
+                        subscriptions.push(sub);
+                        self.publish_subscriptions(subscriptions, true);
+                        if let Err(e) = write(&mut writer, line.as_bytes()).await {
+                            break Ended::Broken(format!("{server}: {e}"));
+                        }
+                    }
+                    Some(WireCommand::Unsubscribe(pattern)) => {
+                        let Some(at) = subscriptions.iter().position(|s| s.spec.pattern == pattern) else {
+                            continue;
+                        };
+                        let sub = subscriptions.remove(at);
+                        self.publish_subscriptions(subscriptions, true);
+                        if let Err(e) = write(&mut writer, format!("UNSUB {}\r\n", sub.sid).as_bytes()).await {
+                            break Ended::Broken(format!("{server}: {e}"));
+                        }
+                    }
+                },
+            }
+        };
+        // What was read is handed on (or counted) before the gap is marked.
+        reading.finish_batch();
+        while !reading.ready.is_empty() {
+            match tx.reserve().await {
+                Ok(room) => reading.send_with(room),
+                Err(_) => return Ended::Closed,
+            }
+        }
+        if confirmed && !matches!(ended, Ended::Closed) {
+            self.went_down(&ended).await;
+        }
+        if matches!(ended, Ended::Closed) {
+            let _ = tokio::time::timeout(Duration::from_millis(200), writer.shutdown()).await;
+        }
+        ended
+    }
+
+    /// What a `-ERR` means: the end of the link, or a note.
+    fn server_error(
+        &self,
+        text: &str,
+        confirmed: bool,
+        subscriptions: &[Subscription],
+    ) -> Option<Ended> {
+        push_error(&self.shared, text.to_owned());
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("permissions violation for subscription") {
+            self.shared.update(|s| {
+                for state in &mut s.subscriptions {
+                    if text.contains(&format!("\"{}\"", state.pattern)) {
+                        state.active = false;
+                        state.error = Some(text.to_owned());
+                    }
+                }
+            });
+            let _ = subscriptions;
+            return None;
+        }
+        if lower.contains("permissions violation") {
+            return None;
+        }
+        let auth = lower.contains("authorization violation")
+            || lower.contains("authentication")
+            || lower.contains("user authentication");
+        if auth && !confirmed {
+            return Some(Ended::Auth(format!(
+                "the server refused the credentials ({text})"
+            )));
+        }
+        // The server closes the connection after any other error.
+        Some(Ended::Broken(format!("the server said: {text}")))
+    }
+
+    async fn went_up(&self, ever_up: &mut bool) {
+        *ever_up = true;
+        self.shared.link_up();
+        self.shared.set_state(LinkState::Connected);
+        self.sink
+            .send(BrokerEvent::Link {
+                connection: self.key,
+                up: true,
+                at: now_timestamp(),
+            })
+            .await;
+    }
+
+    async fn went_down(&self, ended: &Ended) {
+        self.shared.link_down();
+        if let Ended::Broken(reason) | Ended::Auth(reason) = ended {
+            push_error(&self.shared, reason.clone());
+        }
+        self.shared
+            .set_state(LinkState::Reconnecting { attempt: 0 });
+        self.sink
+            .send(BrokerEvent::Link {
+                connection: self.key,
+                up: false,
+                at: now_timestamp(),
+            })
+            .await;
+    }
+
+    fn publish_subscriptions(&self, subscriptions: &[Subscription], active: bool) {
+        self.shared.update(|s| {
+            s.subscriptions = subscriptions
+                .iter()
+                .map(|sub| {
+                    let previous = s
+                        .subscriptions
+                        .iter()
+                        .find(|x| x.pattern == sub.spec.pattern && x.error.is_some());
+                    SubscriptionState {
+                        pattern: sub.spec.pattern.clone(),
+                        queue_group: sub.spec.queue_group.clone(),
+                        active: active && previous.is_none(),
+                        error: previous.and_then(|p| p.error.clone()),
+                    }
+                })
+                .collect();
+        });
+    }
+}
+
+fn apply_offline(command: WireCommand, subscriptions: &mut Vec<Subscription>, next_sid: &mut u64) {
+    match command {
+        WireCommand::Subscribe(spec) => {
+            if !subscriptions.iter().any(|s| s.spec.pattern == spec.pattern) {
+                subscriptions.push(Subscription {
+                    sid: *next_sid,
+                    spec,
+                });
+                *next_sid += 1;
+            }
+        }
+        WireCommand::Unsubscribe(pattern) => subscriptions.retain(|s| s.spec.pattern != pattern),
+    }
+}
+
+fn sub_line(sub: &Subscription) -> String {
+    match &sub.spec.queue_group {
+        Some(group) => format!("SUB {} {} {}\r\n", sub.spec.pattern, group, sub.sid),
+        None => format!("SUB {} {}\r\n", sub.spec.pattern, sub.sid),
+    }
+}
+
+/// Writes are a few bytes (pings, subscriptions); a socket that cannot take
+/// them within the stale limit is as dead as one that sends nothing.
+async fn write(writer: &mut WriteHalf<Box<dyn Stream>>, bytes: &[u8]) -> Result<(), String> {
+    match tokio::time::timeout(STALE_AFTER, async {
+        writer.write_all(bytes).await?;
+        writer.flush().await
+    })
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Err(_) => Err("the server does not take our writes (blackhole?)".into()),
+    }
+}
+
+pub(crate) fn push_error(shared: &ConnectionShared, message: String) {
+    const KEEP: usize = 20;
+    shared.update(|s| {
+        s.server_errors.push(message);
+        if s.server_errors.len() > KEEP {
+            s.server_errors.remove(0);
+        }
+    });
+}
+
+/// Records of one link on their way to the consumer, in batches, within
+/// the in-flight allowance: a record with no room is dropped and counted
+/// (reading on keeps the server from cutting us off, which would lose more).
+struct Reading {
+    key: ConnectionKey,
+    shared: Arc<ConnectionShared>,
+    packer: RecordPacker,
+    current: Vec<Record>,
+    ready: VecDeque<Batch>,
+    sink: EventSink,
+    /// In-flight bytes held by `current`.
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Dropping since the last record that found room (one episode).
+    dropping: bool,
+    /// Records that may wait to be handed over, at most (a profile knob
+    /// for tests; the byte allowance bounds it anyway).
+    limit: usize,
+    /// Records read and kept but not yet handed over.
+    waiting: usize,
+}
+
+impl Reading {
+    fn message(
+        &mut self,
+        at: crate::capture::Timestamp,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        self.shared.add_read(1);
+        let cost = std::mem::size_of::<Record>()
+            + subject.len()
+            + reply.map_or(0, <[u8]>::len)
+            + headers.map_or(0, <[u8]>::len)
+            + payload.len();
+        let permit = if self.waiting < self.limit {
+            self.sink.try_reserve(cost)
+        } else {
+            None
+        };
+        let Some(permit) = permit else {
+            self.shared.add_dropped(1);
+            if !self.dropping {
+                self.dropping = true;
+                self.shared.update(|s| s.slow_consumer_events += 1);
+            }
+            return;
+        };
+        self.dropping = false;
+        match &mut self.permit {
+            Some(held) => held.merge(permit),
+            None => self.permit = Some(permit),
+        }
+        let record = self
+            .packer
+            .pack_wire(at, self.key, subject, reply, headers, payload);
+        if record.is_malformed() {
+            self.shared.add_malformed(1);
+        }
+        self.current.push(record);
+        self.waiting += 1;
+        if self.current.len() >= MAX_BATCH {
+            self.finish_batch();
+        }
+    }
+
+    /// Close the batch being filled; it waits in `ready` to be sent.
+    fn finish_batch(&mut self) {
+        if self.current.is_empty() {
+            return;
+        }
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        let records = std::mem::take(&mut self.current);
+        self.ready.push_back(Batch {
+            session: self.sink.session(),
+            connection: self.key,
+            records,
+            _in_flight: permit,
+        });
+        // Hand over at once when there is room: no waiting for the select.
+        while let Some(batch) = self.ready.pop_front() {
+            match self.sink.try_send(batch) {
+                Ok(n) => self.handed_over(n),
+                Err(batch) => {
+                    self.ready.push_front(batch);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Send the oldest ready batch into the room the consumer made.
+    fn send_with(&mut self, room: tokio::sync::mpsc::Permit<'_, BrokerEvent>) {
+        if let Some(batch) = self.ready.pop_front() {
+            let n = batch.records.len();
+            room.send(BrokerEvent::Batch(batch));
+            self.sink.wake();
+            self.handed_over(n);
+        }
+    }
+
+    fn handed_over(&mut self, n: usize) {
+        self.waiting -= n;
+        self.shared.add_delivered(n as u64);
+    }
+}
