@@ -275,6 +275,8 @@ impl ConnectArgs {
         } else {
             return Ok(None);
         };
+        // Before anything derives a name or a line of output from the URLs.
+        profile.take_url_credentials();
         if profile.name.is_empty() {
             profile.name = self.name.clone().unwrap_or_else(|| default_name(&profile));
         } else if let Some(name) = &self.name {

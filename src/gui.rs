@@ -101,11 +101,26 @@ pub fn run(cli: Cli) -> ExitCode {
             .with_title("eventscope"),
         ..Default::default()
     };
-    if screenshot_mode {
-        // Screenshots must not read or change the user's saved state.
-        options.persistence_path =
-            Some(std::env::temp_dir().join(format!("eventscope-shot-{}", std::process::id())));
-    }
+    // Screenshots must not read or change the user's saved state; their
+    // own goes in a temp dir removed at exit.
+    let _screenshot_state = if screenshot_mode {
+        match tempfile::Builder::new()
+            .prefix("eventscope-shot-")
+            .tempdir()
+        {
+            Ok(dir) => {
+                options.persistence_path = Some(dir.path().join("state.ron"));
+                Some(dir)
+            }
+            Err(e) => {
+                eprintln!("eventscope: cannot make a temp dir for screenshot mode: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        keep_state_private();
+        None
+    };
     let config = AppConfig {
         budget_mib: cli.budget_mib,
         connect,
@@ -135,6 +150,19 @@ pub fn run(cli: Cli) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::from(exit_code.load(Ordering::Relaxed).clamp(0, 255) as u8)
+}
+
+/// The saved state (profiles, and secrets where the user asked to keep
+/// them) lives in a directory only the user can read: eframe writes its
+/// file with the default mode.
+fn keep_state_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(dir) = eframe::storage_dir("eventscope") else {
+        return;
+    };
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
 }
 
 /// Ctrl-C or SIGTERM close the window normally, so the demo's server and

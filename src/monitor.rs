@@ -58,7 +58,8 @@ impl Monitor {
     }
 
     /// Start monitoring with a profile; replaces a profile of the same name.
-    pub fn connect(&mut self, profile: ConnectionProfile) -> ConnectionKey {
+    pub fn connect(&mut self, mut profile: ConnectionProfile) -> ConnectionKey {
+        profile.take_url_credentials();
         let key = self.store.intern_connection(&profile.name);
         self.profiles.retain(|(k, _)| *k != key);
         self.profiles.push((key, profile.clone()));
@@ -262,6 +263,12 @@ impl Monitor {
 
     pub fn runtime_handle(&self) -> tokio::runtime::Handle {
         self.broker.handle()
+    }
+
+    /// See `Command::InjectPanic` (tests only).
+    #[doc(hidden)]
+    pub fn inject_link_panic(&self, key: ConnectionKey) -> Result<(), BrokerError> {
+        self.broker.send(key, Command::InjectPanic)
     }
 
     /// Messages lost by the clients of all connections (slow consumer).

@@ -23,7 +23,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::broker::{
     Batch, Broker, BrokerEvent, Command, ConnectionProfile, InitialConnect, Losses,
 };
-use crate::capture::file::{CaptureHeader, CaptureWriter, format_timestamp};
+use crate::capture::file::{CaptureHeader, CaptureWriter, create_private, format_timestamp};
 
 pub enum Output {
     Stdout,
@@ -182,18 +182,6 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
         stop_reason,
         write_error,
     })
-}
-
-/// A new capture file readable by its owner only: captures hold whatever
-/// the system sent, secrets included.
-fn create_private(path: &std::path::Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
 }
 
 /// The signals that end a recording cleanly: a dropped SSH session (HUP),

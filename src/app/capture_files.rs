@@ -28,7 +28,7 @@ impl EventscopeApp {
             };
             let message = tokio::task::spawn_blocking(move || {
                 let write = || -> std::io::Result<u64> {
-                    let file = std::fs::File::create(&path)?;
+                    let file = crate::capture::file::create_private(&path)?;
                     let mut w = CaptureWriter::new(
                         std::io::BufWriter::with_capacity(1 << 20, file),
                         &CaptureHeader::new(servers),

@@ -52,6 +52,9 @@ impl ConnectionTask {
                     Some(Command::Subscribe { spec, confirmed }) => {
                         self.subscribe(&wire, &publisher, spec, confirmed).await;
                     }
+                    Some(Command::InjectPanic) => {
+                        let _ = wire.commands.send(WireCommand::Panic).await;
+                    }
                     Some(Command::Unsubscribe { pattern }) => {
                         self.profile.subscriptions.retain(|s| s.pattern != pattern);
                         let _ = wire.commands.send(WireCommand::Unsubscribe(pattern)).await;

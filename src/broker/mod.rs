@@ -100,6 +100,11 @@ pub enum Command {
         reply: tokio::sync::oneshot::Sender<crate::flow::trace::TraceAnswer>,
     },
     Close,
+    /// Make the monitoring link's task panic, as a bug would: the
+    /// connection must notice, mark the gap and start it again. For tests;
+    /// nothing in the app sends it.
+    #[doc(hidden)]
+    InjectPanic,
 }
 
 #[derive(Debug, Error)]

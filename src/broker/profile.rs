@@ -73,17 +73,23 @@ impl ConnectionProfile {
     /// win over ones in a URL.
     pub fn take_url_credentials(&mut self) {
         let mut found: Option<Auth> = None;
+        let mut name = self.name.clone();
         let servers: Vec<String> = self
             .server_list()
             .iter()
             .map(|url| {
                 let (clean, credentials) = split_url_credentials(url);
+                if credentials.is_some() {
+                    // A name made from the URL must not carry it either.
+                    name = name.replace(url.as_str(), &clean);
+                }
                 if found.is_none() {
                     found = credentials;
                 }
                 clean
             })
             .collect();
+        self.name = name;
         if found.is_none() && !self.servers.contains('@') {
             return;
         }

@@ -251,10 +251,16 @@ impl ConnectionShared {
 
     /// The link went down: time without it counts from now.
     pub(crate) fn link_down(&self) {
+        self.link_down_since(std::time::Instant::now());
+    }
+
+    /// The link went down at `at` (a silent link: when it last carried
+    /// anything).
+    pub(crate) fn link_down_since(&self, at: std::time::Instant) {
         if let Ok(mut since) = self.down_since.lock()
             && since.is_none()
         {
-            *since = Some(std::time::Instant::now());
+            *since = Some(at);
             self.disconnects.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -181,6 +181,18 @@ impl<W: Write> CaptureWriter<W> {
     }
 }
 
+/// A new capture file readable by its owner only: captures hold whatever
+/// the watched system sent, secrets included.
+pub fn create_private(path: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Write every retained record of a store.
 pub fn save_store<W: Write>(store: &Store, out: W, servers: Vec<String>) -> io::Result<u64> {
     let mut writer = CaptureWriter::new(out, &CaptureHeader::new(servers))?;

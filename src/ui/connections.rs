@@ -156,20 +156,22 @@ impl ConnectionForm {
 
     /// The profile the form describes, validated.
     pub fn to_profile(&self) -> Result<ConnectionProfile, String> {
-        let name = if self.name.trim().is_empty() {
-            self.servers
-                .split([',', ' '])
-                .next()
-                .unwrap_or("nats")
-                .trim()
+        let mut profile = ConnectionProfile::new("", self.servers.trim());
+        // Credentials typed into a URL move to `auth` before anything (the
+        // default name, the state file) is made from the URLs.
+        profile.take_url_credentials();
+        profile.name = if self.name.trim().is_empty() {
+            profile
+                .server_list()
+                .first()
+                .map_or("nats", |s| s.as_str())
                 .trim_start_matches("nats://")
                 .to_owned()
         } else {
             self.name.trim().to_owned()
         };
-        let mut profile = ConnectionProfile::new(name, self.servers.trim());
         profile.auth = match self.auth {
-            AuthKind::None => Auth::None,
+            AuthKind::None => std::mem::take(&mut profile.auth),
             AuthKind::Token => Auth::Token {
                 token: self.token.clone(),
             },

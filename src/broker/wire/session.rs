@@ -34,6 +34,8 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(crate) enum WireCommand {
     Subscribe(SubscriptionSpec),
     Unsubscribe(String),
+    /// See `Command::InjectPanic`.
+    Panic,
 }
 
 /// Why a link ended.
@@ -221,8 +223,10 @@ impl WireSession {
         let tx = self.sink.tx.clone();
         let mut buf = leftover;
         let mut confirmed = false;
+        let mut silent_since: Option<(Instant, crate::capture::Timestamp)> = None;
         let mut pings_waiting: u32 = 1;
         let mut last_read = Instant::now();
+        let mut last_read_at = now_timestamp();
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let ended = loop {
@@ -307,11 +311,17 @@ impl WireSession {
                 },
                 read = reader.read_buf(&mut buf) => match read {
                     Ok(0) => break Ended::Broken(format!("{server} closed the connection")),
-                    Ok(_) => last_read = Instant::now(),
+                    Ok(_) => {
+                        last_read = Instant::now();
+                        last_read_at = now_timestamp();
+                    }
                     Err(e) => break Ended::Broken(format!("reading from {server}: {e}")),
                 },
                 _ = ping.tick() => {
                     if pings_waiting > 0 && last_read.elapsed() >= STALE_AFTER {
+                        // The link was dead from the last byte it carried:
+                        // the gap starts there, not when we noticed.
+                        silent_since = Some((last_read, last_read_at));
                         break Ended::Broken(format!(
                             "{server} sent nothing for {:.1} s and did not answer a ping: the link is dead",
                             last_read.elapsed().as_secs_f64()
@@ -324,6 +334,7 @@ impl WireSession {
                 }
                 command = self.commands.recv() => match command {
                     None => break Ended::Closed,
+                    Some(WireCommand::Panic) => panic!("a panic injected by a test"),
                     Some(WireCommand::Subscribe(spec)) => {
                         if subscriptions.iter().any(|s| s.spec.pattern == spec.pattern) {
                             continue;
@@ -360,7 +371,7 @@ impl WireSession {
             }
         }
         if confirmed && !matches!(ended, Ended::Closed) {
-            self.went_down(&ended).await;
+            self.went_down(&ended, silent_since).await;
         }
         if matches!(ended, Ended::Closed) {
             let _ = tokio::time::timeout(Duration::from_millis(200), writer.shutdown()).await;
@@ -417,8 +428,9 @@ impl WireSession {
             .await;
     }
 
-    async fn went_down(&self, ended: &Ended) {
-        self.shared.link_down();
+    async fn went_down(&self, ended: &Ended, since: Option<(Instant, crate::capture::Timestamp)>) {
+        let (since, at) = since.unwrap_or_else(|| (Instant::now(), now_timestamp()));
+        self.shared.link_down_since(since);
         if let Ended::Broken(reason) | Ended::Auth(reason) = ended {
             push_error(&self.shared, reason.clone());
         }
@@ -428,7 +440,7 @@ impl WireSession {
             .send(BrokerEvent::Link {
                 connection: self.key,
                 up: false,
-                at: now_timestamp(),
+                at,
             })
             .await;
     }
@@ -466,6 +478,7 @@ fn apply_offline(command: WireCommand, subscriptions: &mut Vec<Subscription>, ne
             }
         }
         WireCommand::Unsubscribe(pattern) => subscriptions.retain(|s| s.spec.pattern != pattern),
+        WireCommand::Panic => panic!("a panic injected by a test"),
     }
 }
 
