@@ -150,7 +150,7 @@ async fn record_is_byte_exact() {
 async fn sigint_and_sigterm_stop_cleanly_with_everything_flushed() {
     let server = common::server();
     let url = server.url();
-    for signal in ["INT", "TERM"] {
+    for signal in ["INT", "TERM", "HUP", "QUIT"] {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("sig.jsonl");
         let mut rec = Recorder::start(&["--server", &url, "--out", out.to_str().expect("utf8")]);
@@ -169,6 +169,120 @@ async fn sigint_and_sigterm_stop_cleanly_with_everything_flushed() {
         );
         assert_eq!(read_capture(&out).len(), 500);
     }
+}
+
+/// Publish one message every 100 ms for `seconds`, returning how many.
+async fn trickle(url: &str, seconds: u64) -> usize {
+    let client = async_nats::connect(url).await.expect("connect");
+    let n = (seconds * 10) as usize;
+    for i in 0..n {
+        client
+            .publish(format!("slow.{i}"), "x".into())
+            .await
+            .expect("publish");
+        client.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_a_low_rate_loses_about_a_second_at_most() {
+    let server = common::server();
+    let url = server.url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("killed.jsonl");
+    let mut rec = Recorder::start(&["--server", &url, "--out", out.to_str().expect("utf8")]);
+    rec.wait_line("recording");
+    let sent = trickle(&url, 4).await;
+    rec.signal("KILL");
+    let _ = tokio::task::spawn_blocking(move || rec.finish()).await;
+    // At 10 msg/s, a second is 10 messages; allow 1.5 s for scheduling.
+    let got = read_capture(&out).len();
+    assert!(
+        got + 15 >= sent,
+        "only {got} of {sent} messages reached the file before SIGKILL"
+    );
+}
+
+#[test]
+fn a_full_disk_is_reported_at_once() {
+    let server = common::server();
+    let started = std::time::Instant::now();
+    let rec = Recorder::start(&[
+        "--server",
+        &server.url(),
+        "--out",
+        "/dev/full",
+        "--duration",
+        "30",
+    ]);
+    let (status, text) = rec.finish();
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_closed_pipe_stops_recording_at_once_with_a_summary() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let server = common::server();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args([
+            "record",
+            "--server",
+            &server.url(),
+            "--out",
+            "-",
+            "--duration",
+            "30",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut header = String::new();
+    stdout.read_line(&mut header).expect("the capture header");
+    assert!(header.contains("eventscope_capture"), "{header}");
+    drop(stdout); // the reader goes away, as `| head -1` would
+    let started = std::time::Instant::now();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let client = async_nats::connect(server.url()).await.expect("connect");
+        for i in 0..50 {
+            client
+                .publish(format!("p.{i}"), "x".into())
+                .await
+                .expect("publish");
+            client.flush().await.expect("flush");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "still running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut text)
+        .expect("stderr");
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("Broken pipe"), "{text}");
+    assert!(text.contains("recorded "), "the summary is printed: {text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
