@@ -23,6 +23,10 @@ pub struct Cli {
     #[arg(long)]
     pub demo: bool,
 
+    /// A capture file (`.jsonl`) to open in the window.
+    #[arg(value_name = "CAPTURE")]
+    pub capture: Option<PathBuf>,
+
     #[command(flatten)]
     pub connect: ConnectArgs,
 

@@ -64,7 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
         ViewArg::Publish => View::Act,
         ViewArg::Connections => View::Connections,
     };
-    let view = if connect.is_empty() {
+    let view = if connect.is_empty() && cli.capture.is_none() {
         View::Connections
     } else {
         view
@@ -127,6 +127,7 @@ pub fn run(cli: Cli) -> ExitCode {
         view,
         screenshot,
         load_profiles: !screenshot_mode,
+        open_capture: cli.capture.clone(),
     };
     let exit_code = Arc::new(AtomicI32::new(0));
     let exit_code_app = exit_code.clone();

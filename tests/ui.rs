@@ -551,3 +551,80 @@ fn edit_and_resend_fills_the_publish_form_from_the_inspector() {
         [("ce-type".to_owned(), "order.created".to_owned())]
     );
 }
+
+fn record_now(app: &mut EventscopeApp, subject: &str) {
+    let connection = app.monitor.store.intern_connection("test");
+    let now = eventscope::capture::record::now_timestamp();
+    app.monitor
+        .store
+        .push(Record::new(now, connection, subject, None, None, b"{}"));
+}
+
+#[test]
+fn clear_and_load_under_a_live_rate_plot_do_not_crash() {
+    let mut app = app(View::Traffic);
+    for i in 0..40 {
+        record_now(&mut app, &format!("busy.{i}.x"));
+    }
+    let mut h = harness(app);
+    // The plot picks its busiest subjects once a second: let it.
+    std::thread::sleep(Duration::from_millis(1100));
+    h.run_steps(3);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::L);
+    h.run_steps(3);
+    assert_eq!(h.state().monitor.store.len(), 0);
+    record_now(h.state_mut(), "after.clear");
+    h.run_steps(3);
+
+    // Loading a capture clears the same way first.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.jsonl");
+    let mut out = Vec::new();
+    let mut w = eventscope::capture::file::CaptureWriter::new(
+        &mut out,
+        &eventscope::capture::file::CaptureHeader::new(vec![]),
+    )
+    .expect("header");
+    w.write(&Record::new(1, 0, "loaded.one", None, None, b"1"), "c")
+        .expect("write");
+    std::fs::write(&path, out).expect("write file");
+    h.state_mut().load_capture(path);
+    step_until(&mut h, "the capture to load", |h| {
+        h.state()
+            .monitor
+            .store
+            .iter()
+            .any(|(_, r)| r.subject() == "loaded.one")
+    });
+    h.run_steps(3);
+}
+
+#[test]
+fn end_follows_the_newest_rows_again_after_pause_and_moving() {
+    let mut app = app(View::Traffic);
+    for i in 0..300 {
+        record(&mut app, &format!("row.{i}"), "{}", &[]);
+    }
+    let mut h = harness(app);
+    h.run_steps(3);
+    h.key_press(Key::Space);
+    h.run_steps(1);
+    for _ in 0..3 {
+        h.key_press(Key::J);
+        h.run_steps(1);
+    }
+    assert!(
+        h.query_by_label("row.299").is_none(),
+        "moved away from the end"
+    );
+    h.key_press(Key::End);
+    h.run_steps(3);
+    assert!(!h.state().traffic.is_paused());
+    assert!(
+        h.query_by_label("row.299").is_some(),
+        "End shows the newest row"
+    );
+    record(h.state_mut(), "row.300", "{}", &[]);
+    h.run_steps(3);
+    assert!(h.query_by_label("row.300").is_some(), "and keeps following");
+}

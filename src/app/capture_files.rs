@@ -50,7 +50,8 @@ impl EventscopeApp {
         });
     }
 
-    pub(super) fn load_capture(&mut self, path: PathBuf) {
+    /// Replace what is shown with a capture file, read in the background.
+    pub fn load_capture(&mut self, path: PathBuf) {
         match CaptureLoad::start(&path) {
             Ok(load) => {
                 self.traffic.clear();

@@ -73,6 +73,8 @@ pub struct AppConfig {
     pub screenshot: Option<ScreenshotPlan>,
     /// Read NATS CLI contexts and saved profiles (off in tests).
     pub load_profiles: bool,
+    /// A capture file to open at start (`eventscope FILE.jsonl`).
+    pub open_capture: Option<PathBuf>,
 }
 
 impl Default for AppConfig {
@@ -83,6 +85,7 @@ impl Default for AppConfig {
             view: View::Traffic,
             screenshot: None,
             load_profiles: false,
+            open_capture: None,
         }
     }
 }
@@ -193,6 +196,9 @@ impl EventscopeApp {
         };
         for profile in config.connect {
             app.connect(profile);
+        }
+        if let Some(path) = config.open_capture {
+            app.load_capture(path);
         }
         Ok(app)
     }
@@ -433,10 +439,7 @@ impl EventscopeApp {
                 Shortcut::Pause => self.traffic.toggle_pause(&self.monitor.store),
                 Shortcut::Down => self.traffic.move_selection(1),
                 Shortcut::Up => self.traffic.move_selection(-1),
-                Shortcut::Follow => {
-                    self.traffic.selected = None;
-                    self.traffic.paused_at = None;
-                }
+                Shortcut::Follow => self.traffic.follow(),
                 Shortcut::Deselect => self.traffic.selected = None,
                 Shortcut::Show(view) => self.view = view,
             }
@@ -503,7 +506,7 @@ impl EventscopeApp {
             if let Some(notice) = self.notice.clone() {
                 ui.separator();
                 ui.colored_label(egui::Color32::from_rgb(230, 90, 80), notice);
-                if ui.small_button("✕").clicked() {
+                if ui.small_button("×").clicked() {
                     self.notice = None;
                 }
             }

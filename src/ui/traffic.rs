@@ -28,6 +28,9 @@ pub struct TrafficView {
     pub paused_at: Option<Seq>,
     /// Bring the selected row into view on the next frame.
     pub scroll_to_selected: bool,
+    /// Scroll to the newest row on the next frame (End): sticking to the
+    /// bottom only holds once the table is at the bottom.
+    pub scroll_to_end: bool,
 }
 
 impl TrafficView {
@@ -56,6 +59,13 @@ impl TrafficView {
         {
             self.selected = None; // evicted
         }
+    }
+
+    /// Show the newest rows again and keep following them (End).
+    pub fn follow(&mut self) {
+        self.selected = None;
+        self.paused_at = None;
+        self.scroll_to_end = true;
     }
 
     pub fn is_paused(&self) -> bool {
@@ -175,6 +185,8 @@ pub fn table_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
         .then(|| view.selected.and_then(|s| view.index.row_of(s)))
         .flatten();
     view.scroll_to_selected = false;
+    let scroll_row = scroll_row.or_else(|| (view.scroll_to_end && rows > 0).then(|| rows - 1));
+    view.scroll_to_end = false;
     // A click anywhere on a row selects it; selectable cell text would
     // swallow the click.
     ui.style_mut().interaction.selectable_labels = false;
