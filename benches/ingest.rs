@@ -1,6 +1,9 @@
 //! Ingest, side by side in one run (PERF-NOTES.md's method): 1,000,000
 //! messages of 256 bytes with 3 headers, published by a bare async-nats
 //! publisher in another process, received by
+//!   (w) the wire's limit: a bare blocking socket reader that sends
+//!       CONNECT and SUB, answers PING and frames MSG/HMSG by their byte
+//!       counts, parsing nothing else,
 //!   (a) a bare async-nats subscriber that only counts,
 //!   (b) eventscope's full ingest path: subscription -> batches -> store
 //!       with subject stats and flow correlation, drained as the UI does,
@@ -66,6 +69,67 @@ fn bare(url: &str, count: u64) -> Run {
             dropped: read.saturating_sub(received),
         }
     })
+}
+
+/// (w): what the socket delivers, framed and nothing more.
+fn socket_reader(url: &str, count: u64) -> Run {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let address = url.trim_start_matches("nats://");
+    let stream = std::net::TcpStream::connect(address).expect("connect");
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::with_capacity(256 * 1024, stream);
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line).expect("INFO");
+    writer
+        .write_all(b"CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB bench.> 1\r\nPING\r\n")
+        .expect("write");
+    loop {
+        line.clear();
+        reader.read_until(b'\n', &mut line).expect("PONG");
+        if line.starts_with(b"PONG") {
+            break;
+        }
+    }
+    reader
+        .get_ref()
+        .set_read_timeout(Some(support::IDLE))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut publisher = support::start_publisher(url, count, SIZE);
+    let mut received = 0;
+    let mut body = Vec::new();
+    while received < count {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.starts_with(b"PING") {
+            writer.write_all(b"PONG\r\n").expect("pong");
+            continue;
+        }
+        let is_msg = line.starts_with(b"MSG ") || line.starts_with(b"HMSG ");
+        if !is_msg {
+            continue;
+        }
+        let text = std::str::from_utf8(&line).expect("control line");
+        let total: usize = text
+            .split_ascii_whitespace()
+            .last()
+            .and_then(|n| n.parse().ok())
+            .expect("size");
+        body.resize(total + 2, 0);
+        if reader.read_exact(&mut body).is_err() {
+            break;
+        }
+        received += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let _ = publisher.wait();
+    Run {
+        rate: received as f64 / secs,
+        received,
+        dropped: count.saturating_sub(received),
+    }
 }
 
 /// What (b) reports from its child process.
@@ -258,7 +322,13 @@ fn main() {
     }
     let (mut a, mut b, mut c, mut ba, mut ca, mut mem) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut w, mut bw, mut cw) = (vec![], vec![], vec![]);
     for round in 1..=5 {
+        let rw = socket_reader(&url, count);
+        println!(
+            "round {round} (w) bare socket reader: {:.0} msg/s, received {}",
+            rw.rate, rw.received
+        );
         let ra = bare(&url, count);
         println!(
             "round {round} (a) bare subscriber: {:.0} msg/s, received {}, dropped {}",
@@ -284,6 +354,9 @@ fn main() {
             "round {round} (c) eventscope record: {:.0} msg/s, received {}, dropped {}",
             rc.rate, rc.received, rc.dropped
         );
+        w.push(rw.rate);
+        bw.push(rb.run.rate / rw.rate);
+        cw.push(rc.rate / rw.rate);
         ba.push(rb.run.rate / ra.rate);
         ca.push(rc.rate / ra.rate);
         a.push(ra.rate);
@@ -299,6 +372,12 @@ fn main() {
         support::median(&mut ba),
         support::median(&mut ca),
         support::median(&mut mem)
+    );
+    println!(
+        "median vs the wire: (w) {:.0} msg/s; b/w {:.2}, c/w {:.2}",
+        support::median(&mut w),
+        support::median(&mut bw),
+        support::median(&mut cw)
     );
     // Once the budget is full, RSS must stay where it was.
     let budget = 128 << 20;
