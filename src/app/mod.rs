@@ -654,6 +654,7 @@ impl EventscopeApp {
                     status: shared.status(),
                     delivered: shared.delivered(),
                     dropped: shared.dropped(),
+                    losses: shared.losses(),
                     directory: shared.directory().map(|(d, _)| d.connections.len()),
                     directory_error: shared.directory_error(),
                 })

@@ -262,6 +262,8 @@ pub struct ConnectionRow<'a> {
     pub status: ConnectionStatus,
     pub delivered: u64,
     pub dropped: u64,
+    /// Every loss by cause.
+    pub losses: crate::broker::Losses,
     /// Connections in the server's list, when a monitoring URL is set.
     pub directory: Option<usize>,
     pub directory_error: Option<String>,
@@ -382,6 +384,21 @@ fn connection_card_ui(
             status.slow_consumer_events,
             row.profile.auth.label()
         ));
+        let losses = &row.losses;
+        let text = format!(
+            "cut off by the server {}x ({} lost) · disconnected {:.1} s ({}x) · stream breaks {} · malformed kept {}",
+            losses.server_cuts,
+            format::count(losses.lost_in_cuts),
+            losses.disconnected.as_secs_f64(),
+            losses.disconnects,
+            losses.unparseable,
+            format::count(losses.malformed)
+        );
+        if losses.is_clean() {
+            ui.label(text);
+        } else {
+            ui.colored_label(Color32::from_rgb(230, 150, 60), text);
+        }
         for gap in store.gaps().iter().filter(|g| g.connection == row.key) {
             let text = match gap.to {
                 Some(to) => format!(
