@@ -254,17 +254,7 @@ fn a_closed_pipe_stops_recording_at_once_with_a_summary() {
     drop(stdout); // the reader goes away, as `| head -1` would
     let started = std::time::Instant::now();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let client = async_nats::connect(server.url()).await.expect("connect");
-        for i in 0..50 {
-            client
-                .publish(format!("p.{i}"), "x".into())
-                .await
-                .expect("publish");
-            client.flush().await.expect("flush");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
+    rt.block_on(trickle(&server.url(), 5));
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;

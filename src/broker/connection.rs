@@ -26,6 +26,9 @@ pub(crate) struct ConnectionTask {
     pub ingest: tokio::runtime::Handle,
 }
 
+/// A monitoring link that panicked starts again after this long.
+const PANIC_RESTART_DELAY: Duration = Duration::from_millis(200);
+
 /// The connection list is fetched every this many seconds.
 const CONNZ_EVERY_TICKS: u64 = 5;
 
@@ -39,7 +42,7 @@ struct Wire {
 impl ConnectionTask {
     pub async fn run(mut self) {
         let (ended_tx, mut ended_rx) = mpsc::channel(16);
-        let mut wire = self.start_wire(ended_tx.clone());
+        let mut wire = self.start_wire(ended_tx.clone(), Duration::ZERO);
         // Publishing, requests and the JetStream API go through async-nats
         // on a connection of their own, opened when first needed.
         let publisher = Arc::new(Publisher::new(self.profile.clone(), self.shared.clone()));
@@ -106,7 +109,7 @@ impl ConnectionTask {
                             self.sink
                                 .send(BrokerEvent::Link { connection: self.key, up: false, at: now_timestamp() })
                                 .await;
-                            wire = self.start_wire(ended_tx.clone());
+                            wire = self.start_wire(ended_tx.clone(), PANIC_RESTART_DELAY);
                         }
                         // The session gave up (credentials, configuration) or
                         // was closed: its state says why.
@@ -137,7 +140,7 @@ impl ConnectionTask {
         self.shared.set_state(LinkState::Closed);
     }
 
-    fn start_wire(&self, ended: mpsc::Sender<EndedLink>) -> Wire {
+    fn start_wire(&self, ended: mpsc::Sender<EndedLink>, start_delay: Duration) -> Wire {
         let (commands, command_rx) = mpsc::channel(64);
         let session = WireSession {
             key: self.key,
@@ -147,6 +150,7 @@ impl ConnectionTask {
             sink: self.sink.clone(),
             commands: command_rx,
             ended_links: ended,
+            start_delay,
         };
         Wire {
             commands,

@@ -49,7 +49,23 @@ struct Parts<'a> {
 /// Length prefix of the raw names: two little-endian u32 lengths.
 const RAW_NAMES_PREFIX: usize = 8;
 
-impl Parts<'_> {
+impl<'a> Parts<'a> {
+    /// Parts given as text (tests, capture files, single messages).
+    fn text(
+        subject: &'a str,
+        reply: Option<&'a str>,
+        headers: Option<&'a HeaderBlock>,
+        payload: &'a [u8],
+    ) -> Self {
+        Self {
+            raw_names: None,
+            subject,
+            reply,
+            headers: headers.map(|h| (h.as_bytes(), h.meta())),
+            payload,
+        }
+    }
+
     fn len(&self) -> usize {
         self.raw_names
             .map_or(0, |(s, r)| RAW_NAMES_PREFIX + s.len() + r.len())
@@ -119,14 +135,7 @@ impl Record {
         headers: Option<&HeaderBlock>,
         payload: &[u8],
     ) -> Self {
-        Parts {
-            raw_names: None,
-            subject,
-            reply,
-            headers: headers.map(|h| (h.as_bytes(), h.meta())),
-            payload,
-        }
-        .alone(received_at, connection)
+        Parts::text(subject, reply, headers, payload).alone(received_at, connection)
     }
 
     fn subject_start(&self) -> u32 {
@@ -206,7 +215,12 @@ impl Record {
 
     /// Bytes this record holds on to, as charged against the store budget.
     pub fn cost(&self) -> usize {
-        std::mem::size_of::<Record>() + self.data.len()
+        Self::cost_for(self.data.len())
+    }
+
+    /// What a record of `bytes` bytes will cost, before it is made.
+    pub fn cost_for(bytes: usize) -> usize {
+        std::mem::size_of::<Record>() + bytes
     }
 
     /// Subject, reply, headers and payload: what the wire carried.
@@ -279,13 +293,7 @@ impl RecordPacker {
         self.pack_parts(
             received_at,
             connection,
-            Parts {
-                raw_names: None,
-                subject,
-                reply,
-                headers: headers.map(|h| (h.as_bytes(), h.meta())),
-                payload,
-            },
+            Parts::text(subject, reply, headers, payload),
         )
     }
 

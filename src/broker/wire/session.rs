@@ -68,6 +68,8 @@ pub(crate) struct WireSession {
     pub commands: mpsc::Receiver<WireCommand>,
     /// Links that ended, for the connection task to look up.
     pub ended_links: mpsc::Sender<EndedLink>,
+    /// Wait this long before the first attempt.
+    pub start_delay: Duration,
 }
 
 struct Subscription {
@@ -88,6 +90,14 @@ impl WireSession {
             next_sid += 1;
         }
         let mut servers = self.profile.server_list();
+        if servers.is_empty() {
+            self.shared
+                .set_state(LinkState::Failed("no server URL to connect to".into()));
+            return;
+        }
+        // A link restarted after a panic waits a little: a panic that
+        // repeats must not turn into a busy loop.
+        tokio::time::sleep(self.start_delay).await;
         let mut attempt: u32 = 0;
         let mut ever_up = false;
         let mut server_index = 0;
@@ -205,7 +215,7 @@ impl WireSession {
         if let Err(e) = write(&mut writer, hello.as_bytes()).await {
             return Ended::Broken(format!("{server}: {e}"));
         }
-        self.publish_subscriptions(subscriptions, true);
+        self.publish_subscriptions(subscriptions);
         let mut reading = Reading {
             key: self.key,
             shared: self.shared.clone(),
@@ -270,9 +280,7 @@ impl WireSession {
                             Frame::Err(text) => {
                                 let text =
                                     String::from_utf8_lossy(text).trim_matches('\'').to_owned();
-                                if let Some(end) =
-                                    self.server_error(&text, confirmed, subscriptions)
-                                {
+                                if let Some(end) = self.server_error(&text, confirmed) {
                                     outcome = Some(end);
                                     break;
                                 }
@@ -344,7 +352,7 @@ impl WireSession {
                         let line = sub_line(&sub) + "PING\r\n";
                         pings_waiting += 1;
                         subscriptions.push(sub);
-                        self.publish_subscriptions(subscriptions, true);
+                        self.publish_subscriptions(subscriptions);
                         if let Err(e) = write(&mut writer, line.as_bytes()).await {
                             break Ended::Broken(format!("{server}: {e}"));
                         }
@@ -354,7 +362,7 @@ impl WireSession {
                             continue;
                         };
                         let sub = subscriptions.remove(at);
-                        self.publish_subscriptions(subscriptions, true);
+                        self.publish_subscriptions(subscriptions);
                         if let Err(e) = write(&mut writer, format!("UNSUB {}\r\n", sub.sid).as_bytes()).await {
                             break Ended::Broken(format!("{server}: {e}"));
                         }
@@ -380,12 +388,7 @@ impl WireSession {
     }
 
     /// What a `-ERR` means: the end of the link, or a note.
-    fn server_error(
-        &self,
-        text: &str,
-        confirmed: bool,
-        subscriptions: &[Subscription],
-    ) -> Option<Ended> {
+    fn server_error(&self, text: &str, confirmed: bool) -> Option<Ended> {
         push_error(&self.shared, text.to_owned());
         let lower = text.to_ascii_lowercase();
         if lower.contains("permissions violation for subscription") {
@@ -397,7 +400,6 @@ impl WireSession {
                     }
                 }
             });
-            let _ = subscriptions;
             return None;
         }
         if lower.contains("permissions violation") {
@@ -445,7 +447,9 @@ impl WireSession {
             .await;
     }
 
-    fn publish_subscriptions(&self, subscriptions: &[Subscription], active: bool) {
+    /// The subscriptions as the status shows them; one the server refused
+    /// keeps its error.
+    fn publish_subscriptions(&self, subscriptions: &[Subscription]) {
         self.shared.update(|s| {
             s.subscriptions = subscriptions
                 .iter()
@@ -457,7 +461,7 @@ impl WireSession {
                     SubscriptionState {
                         pattern: sub.spec.pattern.clone(),
                         queue_group: sub.spec.queue_group.clone(),
-                        active: active && previous.is_none(),
+                        active: previous.is_none(),
                         error: previous.and_then(|p| p.error.clone()),
                     }
                 })
@@ -545,11 +549,14 @@ impl Reading {
         payload: &[u8],
     ) {
         self.shared.add_read(1);
-        let cost = std::mem::size_of::<Record>()
-            + subject.len()
-            + reply.map_or(0, <[u8]>::len)
-            + headers.map_or(0, <[u8]>::len)
-            + payload.len();
+        // Room is reserved before the bytes are copied: under overload,
+        // the only time there is none, copying for nothing would cost more.
+        let cost = Record::cost_for(
+            subject.len()
+                + reply.map_or(0, <[u8]>::len)
+                + headers.map_or(0, <[u8]>::len)
+                + payload.len(),
+        );
         let permit = if self.waiting < self.limit {
             self.sink.try_reserve(cost)
         } else {
