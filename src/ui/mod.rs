@@ -2,6 +2,7 @@
 //! returns what the user asked for; none touches the network or the store's
 //! internals.
 
+pub mod connection_form;
 pub mod connections;
 pub mod flows;
 pub mod format;
