@@ -111,7 +111,7 @@ fn main() {
                 rss_mib: support::rss_bytes().saturating_sub(rss_before) as f64 / 1048576.0,
                 store_mib: app.monitor.store.bytes_used() as f64 / 1048576.0,
             };
-            if samples.len() % 60 == 0 {
+            if samples.len().is_multiple_of(60) {
                 println!(
                     "{:>6.0} s: RSS +{:.1} MiB, store {:.1} MiB, captured {}, evicted {}, {}",
                     sample.second,
