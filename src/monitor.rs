@@ -34,6 +34,32 @@ pub struct Monitor {
     last_release: Instant,
     /// The last drain ran out of time with events still waiting.
     behind: bool,
+    /// Records taken out of batches per connection (stored, or ignored as
+    /// stale): with what the connection read and dropped, the backlog.
+    taken: std::collections::HashMap<ConnectionKey, u64>,
+    /// When the newest record applied was received.
+    newest_applied: Option<crate::capture::Timestamp>,
+    /// Messages read from the network, sampled once a second.
+    read_rate: ReadRate,
+    /// Wakes the consumer (the UI) when background work has a result.
+    waker: Waker,
+}
+
+/// How far the view is behind the network.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Backlog {
+    /// Messages read from the network and not yet in the store.
+    pub messages: u64,
+    /// How old the newest message in the store is while some wait.
+    pub seconds: f64,
+}
+
+/// Messages per second read from the network (all connections), over the
+/// last whole second.
+#[derive(Default)]
+struct ReadRate {
+    last: Option<(Instant, u64)>,
+    per_second: f64,
 }
 
 /// How often free heap memory is handed back (see
@@ -43,7 +69,7 @@ const RELEASE_AFTER_BURST: Duration = Duration::from_secs(1);
 
 impl Monitor {
     pub fn new(waker: Waker, budget_bytes: usize) -> Result<Self, BrokerError> {
-        let (broker, events) = Broker::new(waker)?;
+        let (broker, events) = Broker::new(waker.clone())?;
         Ok(Self {
             store: Store::new(budget_bytes),
             flows: Correlator::default(),
@@ -54,6 +80,10 @@ impl Monitor {
             pending_confirms: Vec::new(),
             last_release: Instant::now(),
             behind: false,
+            taken: std::collections::HashMap::new(),
+            newest_applied: None,
+            read_rate: ReadRate::default(),
+            waker,
         })
     }
 
@@ -63,6 +93,8 @@ impl Monitor {
         let key = self.store.intern_connection(&profile.name);
         self.profiles.retain(|(k, _)| *k != key);
         self.profiles.push((key, profile.clone()));
+        // A new connection's counters start at zero.
+        self.taken.remove(&key);
         self.broker.connect(key, profile, InitialConnect::Retry);
         key
     }
@@ -132,7 +164,22 @@ impl Monitor {
                 reply,
             },
         )?;
-        Ok(rx)
+        Ok(self.woken(rx))
+    }
+
+    /// The same answer, with the consumer woken when it comes: an idle UI
+    /// does not poll.
+    fn woken<T: Send + 'static>(
+        &self,
+        rx: tokio::sync::oneshot::Receiver<T>,
+    ) -> tokio::sync::oneshot::Receiver<T> {
+        let (tx, out) = tokio::sync::oneshot::channel();
+        self.spawn(async move {
+            if let Ok(answer) = rx.await {
+                let _ = tx.send(answer);
+            }
+        });
+        out
     }
 
     /// Send one message on a connection; the outcome arrives on the receiver.
@@ -151,7 +198,7 @@ impl Monitor {
                 reply,
             },
         )?;
-        Ok(rx)
+        Ok(self.woken(rx))
     }
 
     /// Start a background publishing job (repeat or replay) on a connection.
@@ -202,6 +249,7 @@ impl Monitor {
     fn apply(&mut self, event: BrokerEvent) -> usize {
         match event {
             BrokerEvent::Batch(batch) => {
+                *self.taken.entry(batch.connection).or_default() += batch.records.len() as u64;
                 let known = self.profiles.iter().any(|(k, _)| *k == batch.connection);
                 // Batches from before a clear, or from a removed connection.
                 if batch.session != self.session || !known {
@@ -240,6 +288,7 @@ impl Monitor {
     /// Store records and correlate them into flows, in arrival order.
     pub fn add_records(&mut self, records: impl IntoIterator<Item = crate::capture::Record>) {
         for record in records {
+            self.newest_applied = Some(record.received_at);
             self.flows.ingest(self.store.end_seq(), &record);
             self.store.push(record);
         }
@@ -252,17 +301,90 @@ impl Monitor {
         self.flows.clear();
     }
 
-    /// Run a future on the background runtime (file dialogs, demo services).
+    /// Run a future on the background runtime (file dialogs, demo
+    /// services); the consumer is woken when it ends, to take its result.
     pub fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.broker.handle().spawn(future)
+        let waker = self.waker.clone();
+        self.broker.handle().spawn(async move {
+            let output = future.await;
+            waker();
+            output
+        })
     }
 
     pub fn runtime_handle(&self) -> tokio::runtime::Handle {
         self.broker.handle()
+    }
+
+    /// The last drain ran out of time with events still waiting.
+    pub fn is_behind(&self) -> bool {
+        self.behind
+    }
+
+    /// When the newest record in the store was received.
+    pub fn newest_applied(&self) -> Option<crate::capture::Timestamp> {
+        self.newest_applied
+    }
+
+    /// Messages read from the network but not yet stored, and how far
+    /// behind the newest stored one is while they wait.
+    pub fn backlog(&self, now: crate::capture::Timestamp) -> Backlog {
+        let messages = self
+            .profiles
+            .iter()
+            .filter_map(|(k, _)| {
+                let shared = self.broker.shared(*k)?;
+                let taken = self.taken.get(k).copied().unwrap_or(0);
+                Some(
+                    shared
+                        .in_messages()
+                        .saturating_sub(shared.dropped() + taken),
+                )
+            })
+            .sum();
+        let seconds = match (messages, self.newest_applied) {
+            (0, _) | (_, None) => 0.0,
+            (_, Some(newest)) => (now - newest).max(0) as f64 / 1e9,
+        };
+        Backlog { messages, seconds }
+    }
+
+    /// Messages per second arriving from the network (all connections):
+    /// what the server really delivered, whatever the view has caught up
+    /// with. Measured over whole seconds.
+    pub fn network_rate(&mut self) -> f64 {
+        let read: u64 = self
+            .profiles
+            .iter()
+            .filter_map(|(k, _)| self.broker.shared(*k))
+            .map(|s| s.in_messages())
+            .sum();
+        let now = Instant::now();
+        match self.read_rate.last {
+            Some((at, before)) if now.duration_since(at) >= Duration::from_secs(1) => {
+                let seconds = now.duration_since(at).as_secs_f64();
+                self.read_rate.per_second = read.saturating_sub(before) as f64 / seconds;
+                self.read_rate.last = Some((now, read));
+            }
+            Some(_) => {}
+            None => self.read_rate.last = Some((now, read)),
+        }
+        self.read_rate.per_second
+    }
+
+    /// Every loss of every connection, added up.
+    pub fn losses(&self) -> crate::broker::Losses {
+        let mut total = crate::broker::Losses::default();
+        for (k, _) in &self.profiles {
+            if let Some(shared) = self.broker.shared(*k) {
+                total.add(&shared.losses());
+            }
+        }
+        total
     }
 
     /// See `Command::InjectPanic` (tests only).

@@ -529,3 +529,27 @@ fn when_the_client_falls_behind_the_drop_count_is_exactly_what_was_lost() {
     );
     assert!(m.shared(key).expect("conn").status().slow_consumer_events > 0);
 }
+
+#[test]
+fn the_backlog_counts_what_was_read_but_not_yet_stored() {
+    let server = common::server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(common::client(&server));
+    let mut m = monitor(usize::MAX);
+    let mut profile = ConnectionProfile::new("lagging", server.url());
+    profile.subscriptions = vec![SubscriptionSpec::new("lag.>")];
+    let key = m.connect(profile);
+    wait_state(&mut m, key, "connected", LinkState::is_connected);
+    // Nobody drains: everything read waits.
+    publish(&rt, &client, "lag.x", 0..500);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m.shared(key).expect("conn").in_messages() < 500 {
+        assert!(Instant::now() < deadline, "the link read them");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let now = eventscope::capture::record::now_timestamp();
+    assert_eq!(m.backlog(now).messages, 500);
+    wait_records(&mut m, 500);
+    assert_eq!(m.backlog(now).messages, 0);
+    assert!(m.network_rate() >= 0.0);
+}

@@ -62,6 +62,9 @@ pub const LIVE_DRAIN_BUDGET: Duration = Duration::from_millis(10);
 pub const LOAD_BUDGET: Duration = Duration::from_millis(4);
 
 const PROFILES_KEY: &str = "eventscope.profiles";
+/// Traffic this recent keeps the rates and the plot moving (the plot shows
+/// the last 60 s).
+const RATES_WINDOW_NS: i64 = 65_000_000_000;
 const BUDGET_KEY: &str = "eventscope.budget_mib";
 const TEMPLATES_KEY: &str = "eventscope.templates";
 
@@ -253,8 +256,40 @@ impl EventscopeApp {
                 }
             }
         }
-        // Rates and ages move on without traffic.
-        ctx.request_repaint_after(Duration::from_millis(500));
+        // Rates move on by whole seconds while the last minute had traffic
+        // (the plot and the rates show it); after that only ages ("3 min
+        // ago") change, and a repaint every 10 s keeps an idle app near
+        // 0% CPU. New data and input wake the UI by themselves.
+        let recent = self
+            .monitor
+            .newest_applied()
+            .is_some_and(|at| crate::capture::record::now_timestamp() - at < RATES_WINDOW_NS);
+        // A link on its way up changes its status without an event.
+        let settling = self.monitor.profiles().iter().any(|(k, _)| {
+            self.monitor.shared(*k).is_some_and(|s| {
+                matches!(
+                    s.state(),
+                    crate::broker::LinkState::Connecting { .. }
+                        | crate::broker::LinkState::Reconnecting { .. }
+                )
+            })
+        });
+        let job_running = [&self.publish.job, &self.replay.job]
+            .into_iter()
+            .flatten()
+            .any(|job| !job.is_finished());
+        ctx.request_repaint_after(if self.monitor.is_behind() || self.capture_load.is_some() {
+            // Batches wait whose wake-ups were spent, or a file is loading:
+            // carry on next frame.
+            Duration::ZERO
+        } else if job_running {
+            // Progress of a publishing job.
+            Duration::from_millis(100)
+        } else if recent || settling {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(10)
+        });
     }
 
     fn poll_file_pick(&mut self) {
@@ -514,6 +549,7 @@ impl EventscopeApp {
     }
 
     fn status_bar_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
+        let network_rate = self.monitor.network_rate();
         let profiles = self.monitor.profiles();
         let connections_up = profiles
             .iter()
@@ -531,6 +567,9 @@ impl EventscopeApp {
         let figures = StatusFigures {
             dropped_by_client: self.monitor.dropped_by_clients(),
             rate: self.monitor.store.subjects().rate(ROOT, now),
+            network_rate,
+            backlog: self.monitor.backlog(now),
+            losses: self.monitor.losses(),
             paused: self.traffic.is_paused(),
             connections_up,
             connections: profiles.len(),
