@@ -134,6 +134,12 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub no_replay_header: bool,
 
+    /// Also send JetStream API calls, acks, deliveries, inbox replies,
+    /// advisories and `$SYS` messages (skipped by default: sent again they
+    /// act on the live system).
+    #[arg(long)]
+    pub include_machinery: bool,
+
     /// Only replay records whose subject matches this pattern.
     #[arg(long, value_name = "PATTERN")]
     pub subject: Option<String>,

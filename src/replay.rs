@@ -53,6 +53,7 @@ fn options(args: &ReplayArgs) -> anyhow::Result<ReplayOptions> {
         keep_msg_id: args.keep_msg_id,
         keep_headers: !args.no_headers,
         mark: !args.no_replay_header,
+        include_machinery: args.include_machinery,
     })
 }
 
@@ -63,10 +64,20 @@ fn run(args: &ReplayArgs) -> anyhow::Result<Complete> {
         .as_deref()
         .map(SubjectPattern::parse)
         .transpose()?;
+    let mut skipped = 0;
     let read = read_all(&args.capture, |r| {
-        subject.as_ref().is_none_or(|p| p.matches(r.subject()))
+        let chosen = subject.as_ref().is_none_or(|p| p.matches(r.subject()));
+        let sent = options.replays(r);
+        skipped += usize::from(chosen && !sent);
+        chosen && sent
     })
     .with_context(|| args.capture.display().to_string())?;
+    if skipped > 0 {
+        eprintln!(
+            "eventscope replay: skipping {skipped} JetStream API calls, acks, deliveries, inbox replies, \
+             advisories and $SYS messages (--include-machinery sends them too)"
+        );
+    }
     let complete = match &read.stopped_at {
         None => Complete::Yes,
         Some(e) => {

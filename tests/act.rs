@@ -422,3 +422,35 @@ fn unsendable_headers_are_reported_not_fatal() {
         other => panic!("expected a clear failure, got {other:?}"),
     }
 }
+
+#[test]
+fn a_replay_skips_the_machinery_unless_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("mixed.jsonl");
+    let mut out = Vec::new();
+    let mut w = eventscope::capture::file::CaptureWriter::new(
+        &mut out,
+        &eventscope::capture::file::CaptureHeader::new(vec![]),
+    )
+    .expect("header");
+    for (subject, reply) in [
+        ("orders.created", None),
+        ("$JS.API.STREAM.DELETE.ORDERS", Some("_INBOX.a.b")),
+        ("_INBOX.a.b", None),
+        ("$JS.ACK.ORDERS.w.1.1.1.1.0", None),
+        ("orders.created", Some("$JS.ACK.ORDERS.w.1.1.1.1.0")),
+        ("orders.paid", None),
+    ] {
+        w.write(&Record::new(1, 0, subject, reply, None, b"{}"), "c")
+            .expect("write");
+    }
+    std::fs::write(&file, out).expect("write file");
+    let path = file.to_str().expect("utf8");
+    let (ok, text) = replay(&[path, "--dry-run"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("skipping 4"), "{text}");
+    assert!(text.contains("2 records would be replayed"), "{text}");
+    let (ok, text) = replay(&[path, "--dry-run", "--include-machinery"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("6 records would be replayed"), "{text}");
+}

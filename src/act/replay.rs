@@ -46,6 +46,8 @@ pub struct ReplayOptions {
     pub keep_headers: bool,
     /// Add `Eventscope-Replay: <original time>`.
     pub mark: bool,
+    /// Also replay the machinery (see [`is_machinery`]); off by default.
+    pub include_machinery: bool,
 }
 
 impl Default for ReplayOptions {
@@ -56,7 +58,31 @@ impl Default for ReplayOptions {
             keep_msg_id: false,
             keep_headers: true,
             mark: true,
+            include_machinery: false,
         }
+    }
+}
+
+/// Traffic of the servers' and clients' machinery rather than the system's
+/// events: JetStream API calls and their answers, acks, flow control,
+/// advisories, `$SYS` subjects, replies on inboxes, status messages, and
+/// JetStream deliveries (copies of a stored message, whose publish is
+/// replayed instead). Sent again into a live system, these would act on it
+/// (create or delete streams, ack messages that are not theirs), so a
+/// replay skips them unless asked.
+pub fn is_machinery(record: &Record) -> bool {
+    let subject = record.subject();
+    subject.starts_with("$JS.")
+        || subject.starts_with("$SYS.")
+        || subject.starts_with("_INBOX.")
+        || record.reply().is_some_and(|r| r.starts_with("$JS."))
+        || record.headers().is_some_and(|h| h.status().is_some())
+}
+
+impl ReplayOptions {
+    /// Whether a record is sent by a replay with these options.
+    pub fn replays(&self, record: &Record) -> bool {
+        self.include_machinery || !is_machinery(record)
     }
 }
 
@@ -122,6 +148,41 @@ pub fn preview(records: &[Record], options: &ReplayOptions, n: usize) -> Vec<(St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machinery_is_skipped_unless_asked() {
+        let plain =
+            |subject: &str, reply: Option<&str>| Record::new(0, 0, subject, reply, None, b"");
+        let mut options = ReplayOptions::default();
+        for (record, machinery) in [
+            (plain("orders.created", None), false),
+            (plain("svc.price", Some("_INBOX.a.b")), false),
+            (plain("$KV.cfg.key", None), false),
+            (plain("$JS.API.STREAM.CREATE.X", Some("_INBOX.a")), true),
+            (plain("$JS.ACK.S.C.1.1.1.1.0", None), true),
+            (
+                plain("$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.S.C", None),
+                true,
+            ),
+            (plain("_INBOX.a.b", None), true),
+            (plain("$SYS.REQ.SERVER.PING", None), true),
+            (plain("orders.paid", Some("$JS.ACK.S.C.1.1.1.1.0")), true),
+        ] {
+            assert_eq!(is_machinery(&record), machinery, "{}", record.subject());
+            assert_eq!(options.replays(&record), !machinery);
+        }
+        let status = Record::new(
+            0,
+            0,
+            "_x",
+            None,
+            Some(&crate::capture::HeaderBlock::build(Some((503, "")), [])),
+            b"",
+        );
+        assert!(is_machinery(&status));
+        options.include_machinery = true;
+        assert!(options.replays(&status));
+    }
     use crate::capture::HeaderBlock;
 
     fn replay_message(record: &Record, options: &ReplayOptions) -> OutMessage {

@@ -170,31 +170,58 @@ impl EventscopeApp {
 
     /// The first `limit` records the replay panel points at, in order (a
     /// preview needs a few, not a copy of the whole selection).
-    fn replay_records(&self, limit: usize) -> Result<Vec<Record>, String> {
+    /// The records a replay would send, at most `limit`: the chosen ones
+    /// less the machinery the options skip (counted in `replay.skipped`).
+    fn replay_records(&mut self, limit: usize) -> Result<Vec<Record>, String> {
+        let options = self.replay.options()?;
         let store = &self.monitor.store;
-        let seqs: Vec<Seq> = match self.replay.source {
-            Source::Selected => self.traffic.chosen(),
-            Source::Filtered => self.traffic.index.seqs().take(limit).collect(),
-            Source::LastSeconds => self.recent_records(),
+        // Every chosen record is looked at, so that the count of skipped
+        // ones is whole even when only a preview's worth is kept.
+        let mut skipped = 0;
+        let mut records: Vec<Record> = Vec::new();
+        let mut take = |r: &Record, copy: &mut dyn FnMut(&Record) -> Record| {
+            if !options.replays(r) {
+                skipped += 1;
+            } else if records.len() < limit {
+                records.push(copy(r));
+            }
+        };
+        match self.replay.source {
             Source::File => {
-                return self
+                let file = self
                     .replay
                     .file_records
                     .as_ref()
-                    .map(|r| r.iter().take(limit).cloned().collect())
-                    .ok_or_else(|| "choose a capture file first".to_owned());
+                    .ok_or_else(|| "choose a capture file first".to_owned())?;
+                for r in file.iter() {
+                    take(r, &mut |r| r.clone());
+                }
             }
-        };
-        // Copied, not cloned: a clone would keep each record's whole block
-        // alive after the store evicts it, for as long as the replay runs.
-        let mut packer = RecordPacker::default();
-        let records: Vec<Record> = seqs
-            .into_iter()
-            .take(limit)
-            .filter_map(|s| store.get(s).map(|r| packer.copy(r)))
-            .collect();
+            source => {
+                let seqs: Vec<Seq> = match source {
+                    Source::Selected => self.traffic.chosen(),
+                    Source::LastSeconds => self.recent_records(),
+                    _ => self.traffic.index.seqs().collect(),
+                };
+                // Copied, not cloned: a clone would keep each record's whole
+                // block alive after the store evicts it, for as long as the
+                // replay runs.
+                let mut packer = RecordPacker::default();
+                for r in seqs.into_iter().filter_map(|s| store.get(s)) {
+                    take(r, &mut |r| packer.copy(r));
+                }
+            }
+        }
+        self.replay.skipped = skipped;
         if records.is_empty() {
-            return Err("nothing to replay: select a message or widen the filter".into());
+            return Err(if skipped > 0 {
+                format!(
+                    "nothing to replay: all {skipped} chosen messages are JetStream API calls, acks, \
+                     inbox replies or advisories (tick \"include\" to send them)"
+                )
+            } else {
+                "nothing to replay: select a message or widen the filter".into()
+            });
         }
         Ok(records)
     }

@@ -42,6 +42,10 @@ pub struct ReplayView {
     pub keep_msg_id: bool,
     pub keep_headers: bool,
     pub mark: bool,
+    /// Also replay JetStream API calls, acks, inbox replies, advisories.
+    pub include_machinery: bool,
+    /// How many chosen records the last selection skipped as machinery.
+    pub skipped: usize,
     pub timing: TimingChoice,
     pub speed: f64,
     pub rate: f64,
@@ -65,6 +69,8 @@ impl Default for ReplayView {
             keep_msg_id: false,
             keep_headers: true,
             mark: true,
+            include_machinery: false,
+            skipped: 0,
             timing: TimingChoice::Original,
             speed: 1.0,
             rate: 100.0,
@@ -100,6 +106,7 @@ impl ReplayView {
             keep_msg_id: self.keep_msg_id,
             keep_headers: self.keep_headers,
             mark: self.mark,
+            include_machinery: self.include_machinery,
         })
     }
 
@@ -194,6 +201,20 @@ pub fn replay_ui(
         "keep Nats-Msg-Id (JetStream deduplicates the replay)",
     );
     ui.checkbox(&mut view.mark, "mark with an Eventscope-Replay header");
+    ui.checkbox(
+        &mut view.include_machinery,
+        "include JetStream API calls, acks, deliveries, inbox replies, advisories and $SYS",
+    )
+    .on_hover_text(
+        "Off by default: sent again into a live system they act on it (create or delete \
+         streams, ack messages that are not theirs)",
+    );
+    if view.skipped > 0 && !view.include_machinery {
+        ui.weak(format!(
+            "{} of the chosen messages are such machinery and will be skipped",
+            view.skipped
+        ));
+    }
     ui.separator();
     ui.label("When");
     ui.horizontal(|ui| {

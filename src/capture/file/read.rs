@@ -281,7 +281,7 @@ pub struct ReadAll {
 /// Read a whole capture file (replay selections).
 pub fn read_all(
     path: &std::path::Path,
-    keep: impl Fn(&Record) -> bool,
+    mut keep: impl FnMut(&Record) -> bool,
 ) -> Result<ReadAll, CaptureError> {
     let file = std::fs::File::open(path)?;
     let mut reader = CaptureReader::new(io::BufReader::new(file))?;
