@@ -99,6 +99,19 @@ fn connection_form_connects_and_validates() {
     );
     // The '>' default subscription comes with the observer-effect warning.
     assert!(h.query_by_label_contains("counts as a responder").is_some());
+
+    // Disconnect asks first; "Keep" leaves it as it was.
+    h.get_by_label("Disconnect").click();
+    h.run_steps(2);
+    assert_eq!(h.state().monitor.profiles().len(), 1);
+    h.get_by_label("Keep").click();
+    h.run_steps(2);
+    assert_eq!(h.state().monitor.profiles().len(), 1);
+    h.get_by_label("Disconnect").click();
+    h.run_steps(2);
+    h.get_by_label("Yes, disconnect").click();
+    h.run_steps(2);
+    assert!(h.state().monitor.profiles().is_empty());
 }
 
 #[test]

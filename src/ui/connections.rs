@@ -29,6 +29,8 @@ pub struct ConnectionsView {
     pub form: ConnectionForm,
     pub subscribe_inputs: std::collections::HashMap<ConnectionKey, SubscribeInput>,
     pub contexts_problems: Vec<String>,
+    /// A connection whose Disconnect was clicked, waiting for a yes.
+    pub confirm_disconnect: Option<ConnectionKey>,
 }
 
 /// What the user asked for.
@@ -150,8 +152,22 @@ fn connection_card_ui(
             ui.strong(&row.profile.name);
             ui.colored_label(state_color(&status.state), format!("• {}", status.state.label()));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("Disconnect").clicked() {
-                    actions.push(ConnectionsAction::Disconnect(row.key));
+                if view.confirm_disconnect == Some(row.key) {
+                    // Asked first: it stops the capture and forgets the
+                    // connection (what was captured stays).
+                    if ui.button("Keep").clicked() {
+                        view.confirm_disconnect = None;
+                    }
+                    if ui.button("Yes, disconnect").clicked() {
+                        view.confirm_disconnect = None;
+                        actions.push(ConnectionsAction::Disconnect(row.key));
+                    }
+                    ui.colored_label(
+                        Color32::from_rgb(230, 150, 60),
+                        "Stop capturing and remove this connection? Captured messages stay.",
+                    );
+                } else if ui.button("Disconnect").clicked() {
+                    view.confirm_disconnect = Some(row.key);
                 }
             });
         });
