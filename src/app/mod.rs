@@ -28,6 +28,7 @@ use crate::ui::traffic::{TrafficView, filter_bar_ui, table_ui};
 
 mod act;
 mod capture_files;
+mod file_dialog;
 
 /// A background task's answer, if it came: `Some(Some(answer))`, or
 /// `Some(None)` when the task ended without one; `None` while waiting.
@@ -134,6 +135,7 @@ pub struct EventscopeApp {
     /// Things that must live as long as the app (the demo's server).
     keep_alive: Vec<Box<dyn std::any::Any>>,
     resident: crate::process_memory::ResidentSampler,
+    file_dialogs: file_dialog::FileDialogs,
 }
 
 impl EventscopeApp {
@@ -196,6 +198,7 @@ impl EventscopeApp {
             report_first_frame: None,
             keep_alive: Vec::new(),
             resident: Default::default(),
+            file_dialogs: Default::default(),
         };
         for profile in config.connect {
             app.connect(profile);
@@ -361,19 +364,8 @@ impl EventscopeApp {
         self.file_dialog(None)
     }
 
-    /// A file dialog (save when a file name is suggested, else open), run on
-    /// the background runtime so the UI never waits for it.
     fn file_dialog(&self, save_as: Option<String>) -> oneshot::Receiver<Option<PathBuf>> {
-        let (tx, rx) = oneshot::channel();
-        self.monitor.spawn(async move {
-            let dialog = rfd::AsyncFileDialog::new();
-            let picked = match save_as {
-                Some(name) => dialog.set_file_name(name).save_file().await,
-                None => dialog.pick_file().await,
-            };
-            let _ = tx.send(picked.map(|f| f.path().to_path_buf()));
-        });
-        rx
+        self.file_dialogs.ask(&self.monitor, save_as)
     }
 
     fn save_text_as(&self, name: &str, text: String) {
@@ -407,6 +399,7 @@ impl EventscopeApp {
         self.shortcuts(ui.ctx());
         egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui, now));
+        self.file_dialogs.ui(ui.ctx());
         match self.view {
             View::Traffic => self.traffic_view_ui(ui, now),
             View::Flows => self.flows_view_ui(ui, now),
