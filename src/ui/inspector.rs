@@ -15,6 +15,16 @@ pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 pub const MAX_HEX_BYTES: usize = 16 * 1024;
 /// Payloads above this are not parsed as JSON at all.
 const MAX_JSON_PARSE_BYTES: usize = 8 * 1024 * 1024;
+/// Payloads above this are decoded on a thread of their own: parsing and
+/// pretty-printing megabytes of JSON takes longer than a frame.
+pub const DECODE_IN_FRAME_BYTES: usize = 128 * 1024;
+/// Text laid out at once: a page. A galley of a whole 256 KiB document
+/// stalled frames and held hundreds of MiB of meshes.
+pub const PAGE_BYTES: usize = 16 * 1024;
+/// Header rows shown; the rest are counted.
+const MAX_HEADER_ROWS: usize = 200;
+/// Characters of one header value shown (the rest on hover).
+const MAX_HEADER_VALUE_CHARS: usize = 300;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum PayloadTab {
@@ -128,13 +138,23 @@ pub fn hex_dump(bytes: &[u8]) -> String {
 pub struct InspectorView {
     pub tab: PayloadTab,
     decoded: Option<Decoded>,
+    /// A large payload being decoded on a thread of its own.
+    pending: Option<(Seq, std::sync::mpsc::Receiver<Decoded>)>,
+    /// Which page of the text shown (see [`PAGE_BYTES`]).
+    pub page: usize,
 }
 
 impl InspectorView {
-    /// Decoded payload of `seq`, decoding it if the selection changed.
-    pub fn decoded(&mut self, seq: Seq, record: &Record) -> &Decoded {
+    /// Decoded payload of `seq`: decoded now if small, else started on a
+    /// thread and `None` until it is done (the caller repaints).
+    pub fn decoded(&mut self, seq: Seq, record: &Record) -> Option<&Decoded> {
         if self.decoded.as_ref().is_none_or(|d| d.seq != seq) {
-            let decoded = Decoded::new(seq, record);
+            let ready = if record.payload().len() <= DECODE_IN_FRAME_BYTES {
+                Some(Decoded::new(seq, record))
+            } else {
+                self.decode_aside(seq, record)
+            };
+            let decoded = ready?;
             if !decoded.is_json() && matches!(self.tab, PayloadTab::Pretty | PayloadTab::Tree) {
                 self.tab = if decoded.text.is_some() {
                     PayloadTab::Text
@@ -142,9 +162,41 @@ impl InspectorView {
                     PayloadTab::Hex
                 };
             }
+            self.page = 0;
             self.decoded = Some(decoded);
         }
-        self.decoded.as_ref().expect("just set")
+        self.decoded.as_ref()
+    }
+
+    /// Start (or check on) decoding `seq` on a thread; one at a time, and a
+    /// new selection abandons the old one.
+    fn decode_aside(&mut self, seq: Seq, record: &Record) -> Option<Decoded> {
+        if let Some((pending, rx)) = &self.pending
+            && *pending == seq
+        {
+            return match rx.try_recv() {
+                Ok(decoded) => {
+                    self.pending = None;
+                    Some(decoded)
+                }
+                Err(_) => None,
+            };
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let copy = record.clone();
+        let started = std::thread::Builder::new()
+            .name("eventscope-decode".into())
+            .spawn(move || {
+                let _ = tx.send(Decoded::new(seq, &copy));
+            });
+        match started {
+            Ok(_) => {
+                self.pending = Some((seq, rx));
+                None
+            }
+            // No thread to be had: decode here rather than not at all.
+            Err(_) => Some(Decoded::new(seq, record)),
+        }
     }
 }
 
@@ -244,7 +296,18 @@ pub fn inspector_ui(
     ui.separator();
     headers_ui(ui, record);
     ui.separator();
-    let decoded = view.decoded(seq, record);
+    let Some(decoded) = view.decoded(seq, record) else {
+        ui.label(
+            RichText::new(format!(
+                "Decoding {} of payload…",
+                format::bytes(record.payload().len() as u64)
+            ))
+            .weak(),
+        );
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(30));
+        return action;
+    };
     let has_json = decoded.is_json();
     let has_text = decoded.text.is_some();
     let json_error = decoded.json_error.clone();
@@ -296,30 +359,62 @@ pub fn inspector_ui(
         ui.label(RichText::new("(empty payload)").weak());
         return action;
     }
-    let decoded = view.decoded(seq, record);
-    egui::ScrollArea::both()
-        .id_salt("payload-scroll")
-        .auto_shrink([false, false])
-        .show(ui, |ui| match tab {
-            PayloadTab::Pretty => {
-                if let Some(pretty) = decoded.pretty() {
-                    code_ui(ui, pretty);
-                }
+    let mut page = view.page;
+    let Some(decoded) = view.decoded(seq, record) else {
+        return action;
+    };
+    let text = match tab {
+        PayloadTab::Pretty => decoded.pretty(),
+        PayloadTab::Text => decoded.text.as_deref(),
+        PayloadTab::Hex => Some(decoded.hex.as_str()),
+        PayloadTab::Tree => None,
+    };
+    let pages = text.map_or(1, |t| t.len().div_ceil(PAGE_BYTES).max(1));
+    page = page.min(pages - 1);
+    if pages > 1 {
+        ui.horizontal(|ui| {
+            if ui.add_enabled(page > 0, egui::Button::new("◀")).clicked() {
+                page -= 1;
             }
-            PayloadTab::Tree => {
+            ui.label(format!("page {} of {pages}", page + 1));
+            if ui
+                .add_enabled(page + 1 < pages, egui::Button::new("▶"))
+                .clicked()
+            {
+                page += 1;
+            }
+        });
+    }
+    egui::ScrollArea::both()
+        .id_salt(("payload-scroll", page))
+        .auto_shrink([false, false])
+        .show(ui, |ui| match (tab, text) {
+            (PayloadTab::Tree, _) => {
                 if let Some(json) = &decoded.json {
                     let id = ui.make_persistent_id(("json-tree", seq));
                     json_tree_ui(ui, json, id);
                 }
             }
-            PayloadTab::Text => {
-                if let Some(text) = &decoded.text {
-                    code_ui(ui, text);
-                }
-            }
-            PayloadTab::Hex => code_ui(ui, &decoded.hex),
+            (_, Some(text)) => code_ui(ui, page_of(text, page)),
+            (_, None) => {}
         });
+    view.page = page;
     action
+}
+
+/// Page `page` of `text`, cut at line ends where one is near (and always at
+/// a character boundary).
+fn page_of(text: &str, page: usize) -> &str {
+    let boundary = |mut at: usize| {
+        at = at.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    let start = boundary(page * PAGE_BYTES);
+    let end = boundary(start + PAGE_BYTES);
+    &text[start..end]
 }
 
 fn code_ui(ui: &mut egui::Ui, text: &str) {
@@ -336,17 +431,42 @@ fn headers_ui(ui: &mut egui::Ui, record: &Record) {
         return;
     };
     ui.strong(format!("Headers ({})", headers.len()));
+    if headers.is_malformed() {
+        ui.colored_label(
+            Color32::from_rgb(230, 150, 60),
+            "Malformed header block (kept exactly as received):",
+        );
+        let raw = String::from_utf8_lossy(headers.as_bytes());
+        let shown: String = raw.chars().take(MAX_HEADER_VALUE_CHARS * 4).collect();
+        ui.add(egui::Label::new(RichText::new(format!("{shown:?}")).monospace()).wrap());
+    }
+    // Values wrap within the panel (a 300-character JWT pushed the
+    // inspector off-screen) and are cut; thousands of headers are counted.
     egui::Grid::new("inspector-headers")
         .num_columns(2)
         .striped(true)
         .spacing([12.0, 2.0])
+        .max_col_width(ui.available_width().max(120.0))
         .show(ui, |ui| {
-            for (name, value) in headers.iter() {
+            for (name, value) in headers.iter().take(MAX_HEADER_ROWS) {
                 ui.label(RichText::new(name).monospace());
-                ui.label(RichText::new(value).monospace());
+                let shown: String = value.chars().take(MAX_HEADER_VALUE_CHARS).collect();
+                let label = ui.add(egui::Label::new(RichText::new(&shown).monospace()).wrap());
+                if shown.len() < value.len() {
+                    label.on_hover_text(value);
+                }
                 ui.end_row();
             }
         });
+    if headers.len() > MAX_HEADER_ROWS {
+        ui.label(
+            RichText::new(format!(
+                "… {} more headers",
+                format::count((headers.len() - MAX_HEADER_ROWS) as u64)
+            ))
+            .weak(),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -362,6 +482,51 @@ mod tests {
         assert!(lines[0].ends_with("ABCDEFGHIJKLMNOP"));
         assert!(lines[1].starts_with("00000010  51 00"));
         assert!(lines[1].ends_with("Q."));
+    }
+
+    #[test]
+    fn json_keeps_the_payload_key_order() {
+        let record = Record::new(
+            0,
+            0,
+            "s",
+            None,
+            None,
+            br#"{"zeta":1,"alpha":{"y":2,"b":3}}"#,
+        );
+        let d = Decoded::new(1, &record);
+        let pretty = d.pretty().expect("json");
+        let zeta = pretty.find("zeta").expect("zeta");
+        let alpha = pretty.find("alpha").expect("alpha");
+        assert!(zeta < alpha, "{pretty}");
+        assert!(pretty.find("\"y\"") < pretty.find("\"b\""), "{pretty}");
+    }
+
+    #[test]
+    fn pages_cut_at_character_boundaries() {
+        let text = "é".repeat(PAGE_BYTES);
+        let first = page_of(&text, 0);
+        assert!(first.len() <= PAGE_BYTES && !first.is_empty());
+        let all: usize = (0..4).map(|p| page_of(&text, p).len()).sum();
+        assert!(all <= text.len());
+        assert_eq!(page_of("short", 3), "");
+    }
+
+    #[test]
+    fn large_payloads_decode_aside() {
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(DECODE_IN_FRAME_BYTES * 2));
+        let record = Record::new(0, 0, "s", None, None, big.as_bytes());
+        let mut view = InspectorView::default();
+        assert!(
+            view.decoded(7, &record).is_none(),
+            "not decoded in the frame"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while view.decoded(7, &record).is_none() {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(view.decoded(7, &record).is_some_and(Decoded::is_json));
     }
 
     #[test]

@@ -6,6 +6,9 @@ use serde_json::Value;
 
 /// Children shown per array/object before "… N more".
 const MAX_CHILDREN: usize = 500;
+/// Characters of a string leaf shown; a megabyte-long string laid out whole
+/// cost hundreds of MiB of meshes.
+const MAX_LEAF_CHARS: usize = 400;
 
 pub fn json_tree_ui(ui: &mut egui::Ui, value: &Value, id: egui::Id) {
     node_ui(ui, None, value, id, 0);
@@ -40,6 +43,13 @@ fn node_ui(ui: &mut egui::Ui, key: Option<&str>, value: &Value, id: egui::Id, de
         }
         leaf => {
             let (text, color) = match leaf {
+                Value::String(s) if s.len() > MAX_LEAF_CHARS => {
+                    let head: String = s.chars().take(MAX_LEAF_CHARS).collect();
+                    (
+                        format!("{head:?}… ({} bytes)", s.len()),
+                        Color32::from_rgb(152, 195, 121),
+                    )
+                }
                 Value::String(s) => (format!("{s:?}"), Color32::from_rgb(152, 195, 121)),
                 Value::Number(n) => (n.to_string(), Color32::from_rgb(209, 154, 102)),
                 Value::Bool(b) => (b.to_string(), Color32::from_rgb(86, 182, 194)),
