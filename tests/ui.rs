@@ -685,3 +685,42 @@ fn without_a_file_dialog_a_path_field_takes_its_place() {
             .any(|(_, r)| r.subject() == "typed.path")
     });
 }
+
+#[test]
+fn a_secret_kept_in_the_keyring_never_reaches_the_state_file() {
+    use eventscope::broker::{Auth, ConnectionProfile, SecretStorage};
+    let mut profile = ConnectionProfile::new("keyring-test", "nats://127.0.0.1:1");
+    profile.auth = Auth::Token {
+        token: "tok-7c1d".into(),
+    };
+    profile.secret_storage = SecretStorage::Keyring;
+    let mut app = app(View::Connections);
+    app.connect(profile);
+    assert!(
+        app.saved_profiles
+            .iter()
+            .all(|p| !serde_json::to_string(&p.for_storage())
+                .expect("json")
+                .contains("tok-7c1d")),
+        "the state file never holds a keyring secret"
+    );
+    let mut h = harness(app);
+    // Either the keyring took it, or the app says it could not, with the
+    // way out; never silence.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        h.run_steps(1);
+        if let Some(notice) = &h.state().notice {
+            assert!(notice.contains("was not remembered"), "{notice}");
+            assert!(notice.contains("in plain text"), "{notice}");
+            break;
+        }
+        if let Ok(Some(secret)) = eventscope::app::keyring::load("keyring-test") {
+            assert_eq!(secret, "tok-7c1d");
+            eventscope::app::keyring::forget("keyring-test");
+            break;
+        }
+        assert!(Instant::now() < deadline, "neither kept nor reported");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -29,6 +29,7 @@ use crate::ui::traffic::{TrafficView, filter_bar_ui, table_ui};
 mod act;
 mod capture_files;
 mod file_dialog;
+pub mod keyring;
 
 /// A background task's answer, if it came: `Some(Some(answer))`, or
 /// `Some(None)` when the task ended without one; `None` while waiting.
@@ -136,6 +137,8 @@ pub struct EventscopeApp {
     keep_alive: Vec<Box<dyn std::any::Any>>,
     resident: crate::process_memory::ResidentSampler,
     file_dialogs: file_dialog::FileDialogs,
+    /// Secrets of saved profiles on their way from the keyring.
+    keyring_secrets: Option<oneshot::Receiver<Vec<(String, String)>>>,
 }
 
 impl EventscopeApp {
@@ -199,7 +202,11 @@ impl EventscopeApp {
             keep_alive: Vec::new(),
             resident: Default::default(),
             file_dialogs: Default::default(),
+            keyring_secrets: None,
         };
+        if storage.is_some() {
+            app.fetch_keyring_secrets();
+        }
         for profile in config.connect {
             app.connect(profile);
         }
@@ -217,6 +224,7 @@ impl EventscopeApp {
     pub fn connect(&mut self, profile: ConnectionProfile) {
         self.saved_profiles.retain(|p| p.name != profile.name);
         self.saved_profiles.push(profile.clone());
+        self.remember_secret(&profile);
         self.monitor.connect(profile);
     }
 
@@ -229,6 +237,7 @@ impl EventscopeApp {
         self.poll_trace();
         self.poll_act();
         self.poll_capture_files();
+        self.apply_keyring_secrets();
         if let Ok(notice) = self.notices.1.try_recv() {
             self.notice = Some(notice);
         }
@@ -732,7 +741,8 @@ impl EventscopeApp {
                     }
                 }
                 ConnectionsAction::ForgetProfile(name) => {
-                    self.saved_profiles.retain(|p| p.name != name)
+                    self.saved_profiles.retain(|p| p.name != name);
+                    self.forget_secret(name);
                 }
             }
         }

@@ -20,7 +20,9 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use crate::capture::{ConnectionKey, Record, Timestamp};
-pub use profile::{Auth, ConnectionProfile, InitialConnect, SubscriptionSpec, TlsSettings};
+pub use profile::{
+    Auth, ConnectionProfile, InitialConnect, SecretStorage, SubscriptionSpec, TlsSettings,
+};
 pub use status::{ConnectionShared, ConnectionStatus, LinkState, Losses};
 
 /// Wakes whoever consumes events (the UI asks egui for a repaint). Called

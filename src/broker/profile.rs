@@ -27,9 +27,9 @@ pub struct ConnectionProfile {
     /// connections behind subjects and inboxes in flow diagrams.
     #[serde(default)]
     pub monitoring_url: Option<String>,
-    /// Keep tokens, passwords and seeds when saving profiles (plain text).
+    /// Where a token, password or typed seed is remembered between runs.
     #[serde(default)]
-    pub save_secrets: bool,
+    pub secret_storage: SecretStorage,
     /// Messages read but not yet handed to the app that the monitoring
     /// link may hold before it drops (and counts) more; unlimited by
     /// default, where the in-flight byte allowance bounds it. Small values
@@ -51,7 +51,7 @@ impl ConnectionProfile {
             tls: TlsSettings::default(),
             subscriptions: default_subscriptions(),
             monitoring_url: None,
-            save_secrets: false,
+            secret_storage: SecretStorage::Forget,
             subscription_capacity: None,
         }
     }
@@ -99,24 +99,13 @@ impl ConnectionProfile {
         }
     }
 
-    /// A copy fit for saving: secrets removed unless `save_secrets`.
+    /// A copy fit for the state file: secrets removed unless the user chose
+    /// plain text for them (the keyring keeps them otherwise).
     pub fn for_storage(&self) -> Self {
         let mut copy = self.clone();
         copy.take_url_credentials();
-        if !self.save_secrets {
-            copy.auth = match &self.auth {
-                Auth::Token { .. } => Auth::Token {
-                    token: String::new(),
-                },
-                Auth::UserPassword { user, .. } => Auth::UserPassword {
-                    user: user.clone(),
-                    password: String::new(),
-                },
-                Auth::NkeySeed { .. } => Auth::NkeySeed {
-                    seed: String::new(),
-                },
-                other => other.clone(),
-            };
+        if self.secret_storage != SecretStorage::PlainText {
+            copy.auth.set_secret(String::new());
         }
         copy
     }
@@ -165,6 +154,42 @@ impl ConnectionProfile {
             return Err(ProfileError::HalfClientCert);
         }
         Ok(())
+    }
+}
+
+/// Where a profile's secret is kept between runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretStorage {
+    /// Asked for again after a restart.
+    #[default]
+    Forget,
+    /// In the desktop's keyring (Secret Service).
+    Keyring,
+    /// In eventscope's state file, in plain text (a directory only the
+    /// user can read): the labelled fallback where no keyring runs.
+    PlainText,
+}
+
+impl Auth {
+    /// The secret part of the credentials, if they have one.
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            Auth::Token { token } => Some(token),
+            Auth::UserPassword { password, .. } => Some(password),
+            Auth::NkeySeed { seed } => Some(seed),
+            _ => None,
+        }
+    }
+
+    /// Put a remembered secret back.
+    pub fn set_secret(&mut self, secret: String) {
+        match self {
+            Auth::Token { token } => *token = secret,
+            Auth::UserPassword { password, .. } => *password = secret,
+            Auth::NkeySeed { seed } => *seed = secret,
+            _ => {}
+        }
     }
 }
 
@@ -389,7 +414,11 @@ mod tests {
         let stored = serde_json::to_string(&p.for_storage()).expect("json");
         assert!(!stored.contains("hunter2"));
         assert!(stored.contains("\"me\""));
-        p.save_secrets = true;
+        // The keyring keeps it, not the file.
+        p.secret_storage = SecretStorage::Keyring;
+        let stored = serde_json::to_string(&p.for_storage()).expect("json");
+        assert!(!stored.contains("hunter2"));
+        p.secret_storage = SecretStorage::PlainText;
         let stored = serde_json::to_string(&p.for_storage()).expect("json");
         assert!(stored.contains("hunter2"));
     }

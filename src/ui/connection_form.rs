@@ -8,7 +8,7 @@ use egui::Color32;
 
 use super::connections::ConnectionsAction;
 use super::labelled_text_edit;
-use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
+use crate::broker::{Auth, ConnectionProfile, SecretStorage, SubscriptionSpec, TlsSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthKind {
@@ -69,7 +69,7 @@ pub struct ConnectionForm {
     pub require_tls: bool,
     pub subjects: String,
     pub monitoring_url: String,
-    pub save_secrets: bool,
+    pub secret_storage: SecretStorage,
     pub error: Option<String>,
 }
 
@@ -91,7 +91,7 @@ impl Default for ConnectionForm {
             require_tls: false,
             subjects: ">".into(),
             monitoring_url: String::new(),
-            save_secrets: false,
+            secret_storage: SecretStorage::Forget,
             error: None,
         }
     }
@@ -120,7 +120,7 @@ impl ConnectionForm {
                 .map(|s| s.pattern.as_str())
                 .collect::<Vec<_>>()
                 .join(" "),
-            save_secrets: p.save_secrets,
+            secret_storage: p.secret_storage,
             monitoring_url: p.monitoring_url.clone().unwrap_or_default(),
             require_tls: p.tls.require_tls,
             tls_ca: path_text(&p.tls.ca_file),
@@ -198,7 +198,7 @@ impl ConnectionForm {
         } else {
             patterns.into_iter().map(SubscriptionSpec::new).collect()
         };
-        profile.save_secrets = self.save_secrets;
+        profile.secret_storage = self.secret_storage;
         let monitoring = self.monitoring_url.trim();
         profile.monitoring_url = (!monitoring.is_empty()).then(|| monitoring.to_owned());
         profile.validate().map_err(|e| e.to_string())?;
@@ -303,10 +303,28 @@ pub(super) fn form_ui(
         form.auth,
         AuthKind::Token | AuthKind::UserPassword | AuthKind::NkeySeed
     ) {
-        ui.checkbox(
-            &mut form.save_secrets,
-            "Remember the secret (saved in plain text)",
-        );
+        ui.label("Remember the secret");
+        ui.horizontal(|ui| {
+            ui.radio_value(
+                &mut form.secret_storage,
+                SecretStorage::Forget,
+                "no, ask again",
+            );
+            ui.radio_value(
+                &mut form.secret_storage,
+                SecretStorage::Keyring,
+                "in the system keyring",
+            );
+            ui.radio_value(
+                &mut form.secret_storage,
+                SecretStorage::PlainText,
+                "in plain text (no keyring here)",
+            )
+            .on_hover_text(
+                "Saved in eventscope's state file, readable only by you: for machines where no \
+                 keyring (Secret Service) runs",
+            );
+        });
     }
     labelled_text_edit(ui, "Monitoring URL (optional)", &mut form.monitoring_url, 220.0)
         .on_hover_text("The server's HTTP monitoring port, e.g. http://127.0.0.1:8222: flow diagrams then name the connections behind subjects and inboxes");
