@@ -31,7 +31,15 @@ pub struct ScreenshotPlan {
     started: Instant,
     phase: Phase,
     result: Arc<Mutex<Option<Result<(), String>>>>,
+    /// The data waited for never came: the picture shows the app as it was
+    /// (a connection that never came up, say), and the run fails.
+    gave_up: bool,
 }
+
+/// How long screenshot mode waits for the data it needs before it takes
+/// the picture anyway and says so (the watchdog's 120 s was all a failing
+/// connection got before).
+const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
 /// What the app should do this frame.
 pub enum PlanStep {
@@ -61,6 +69,7 @@ impl ScreenshotPlan {
             started: Instant::now(),
             phase: Phase::Waiting,
             result: Arc::new(Mutex::new(None)),
+            gave_up: false,
         }
     }
 
@@ -104,6 +113,11 @@ impl ScreenshotPlan {
         ctx.global_style_mut(|style| style.interaction.tooltip_delay = f32::INFINITY);
         match self.phase.clone() {
             Phase::Waiting => {
+                if self.started.elapsed() >= GIVE_UP_AFTER.max(self.min_wait) {
+                    self.gave_up = true;
+                    self.phase = Phase::Settling { frames_left: 2 };
+                    return PlanStep::Nothing;
+                }
                 if store.len() < self.min_records || self.started.elapsed() < self.min_wait {
                     return PlanStep::Nothing;
                 }
@@ -150,7 +164,17 @@ impl ScreenshotPlan {
             Phase::Requested => match self.result.lock().ok().and_then(|mut r| r.take()) {
                 Some(result) => {
                     self.phase = Phase::Finished;
-                    PlanStep::Exit(result)
+                    PlanStep::Exit(result.and_then(|()| {
+                        if self.gave_up {
+                            Err(format!(
+                                "what the view needed did not arrive within {GIVE_UP_AFTER:?}; \
+                                 the picture ({}) shows the app as it was",
+                                self.path.display()
+                            ))
+                        } else {
+                            Ok(())
+                        }
+                    }))
                 }
                 None => PlanStep::Nothing,
             },

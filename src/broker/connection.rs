@@ -424,6 +424,19 @@ pub fn describe_connect_error(
     use async_nats::ConnectErrorKind as Kind;
     let servers = servers.join(", ");
     match error.kind() {
+        // A certificate problem is named as such; the port hint is only
+        // for a handshake that never got that far.
+        Kind::Io
+            if tls
+                && error
+                    .to_string()
+                    .to_ascii_lowercase()
+                    .contains("certificate") =>
+        {
+            format!(
+                "TLS with {servers} failed: the server's certificate was not accepted ({error})"
+            )
+        }
         Kind::Io if tls => format!(
             "TLS with {servers} failed: {error} (is TLS enabled on the server, and is it the right port?)"
         ),
