@@ -484,3 +484,73 @@ fn tls_links_verify_the_server_and_name_what_is_wrong() {
     assert!(!status.success());
     assert!(text.contains("not signed by a trusted CA"), "{text}");
 }
+
+#[test]
+fn nkey_and_token_authentication_on_the_monitoring_link() {
+    let user = nkeys::KeyPair::new_user();
+    let seed = user.seed().expect("seed");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seed_file = dir.path().join("user.nk");
+    std::fs::write(&seed_file, &seed).expect("seed file");
+    let out = dir.path().join("out.jsonl");
+    let out = out.to_str().expect("utf8");
+    let server = common::server_with_config(Some(&format!(
+        "authorization {{ users = [ {{ nkey: \"{}\" }} ] }}",
+        user.public_key()
+    )));
+    let url = server.url();
+    let signed = common::recorder::Recorder::start(&[
+        "--server",
+        &url,
+        "--nkey",
+        seed_file.to_str().expect("utf8"),
+        "--out",
+        out,
+        "--duration",
+        "1",
+    ])
+    .finish();
+    assert!(
+        signed.0.success() && signed.1.contains("connected at"),
+        "{}",
+        signed.1
+    );
+    let stranger = nkeys::KeyPair::new_user();
+    std::fs::write(&seed_file, stranger.seed().expect("seed")).expect("seed file");
+    let refused = common::recorder::Recorder::start(&[
+        "--server",
+        &url,
+        "--nkey",
+        seed_file.to_str().expect("utf8"),
+        "--out",
+        out,
+        "--duration",
+        "1",
+    ])
+    .finish();
+    assert!(!refused.0.success());
+    assert!(
+        refused.1.contains("refused the credentials"),
+        "{}",
+        refused.1
+    );
+
+    let server = common::server_with_config(Some("authorization { token: \"t0k3n\" }"));
+    let url = server.url();
+    let token = common::recorder::Recorder::start(&[
+        "--server",
+        &url,
+        "--token",
+        "t0k3n",
+        "--out",
+        out,
+        "--duration",
+        "1",
+    ])
+    .finish();
+    assert!(
+        token.0.success() && token.1.contains("connected at"),
+        "{}",
+        token.1
+    );
+}
