@@ -554,3 +554,23 @@ fn nkey_and_token_authentication_on_the_monitoring_link() {
         token.1
     );
 }
+
+#[test]
+fn a_seed_list_fails_over_to_the_server_that_answers() {
+    let server = common::server();
+    let dead = format!(
+        "nats://127.0.0.1:{}",
+        eventscope::local_server::free_port().expect("port")
+    );
+    let mut m = monitor();
+    let key = m.connect(ConnectionProfile::new(
+        "seeds",
+        format!("{dead}, {}", server.url()),
+    ));
+    wait(
+        &mut m,
+        "connected through the second seed",
+        Duration::from_secs(20),
+        |m| state(m, key).is_connected(),
+    );
+}
