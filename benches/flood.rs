@@ -16,10 +16,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use eventscope::app::{AppConfig, EventscopeApp};
-use eventscope::broker::{ConnectionProfile, SubscriptionSpec};
 use eventscope::capture::subject_tree::ROOT;
-use eventscope::ui::View;
 
 const BUDGET_MIB: usize = 256;
 const FRAME: Duration = Duration::from_micros(16_667);
@@ -52,24 +49,7 @@ fn main() {
     let url = server.url();
     let rss_before = support::rss_bytes();
 
-    let ctx = egui::Context::default();
-    let config = AppConfig {
-        budget_mib: BUDGET_MIB,
-        view: View::Traffic,
-        ..AppConfig::default()
-    };
-    let mut app = EventscopeApp::new(&ctx, None, config).expect("app");
-    let mut profile = ConnectionProfile::new("flooded", &url);
-    profile.subscriptions = vec![SubscriptionSpec::new(">")];
-    app.connect(profile);
-    let key = app.monitor.profiles()[0].0;
-    while !app
-        .monitor
-        .shared(key)
-        .is_some_and(|s| s.state().is_connected())
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (ctx, mut app, _) = support::connected_app(&url, "flooded", BUDGET_MIB);
 
     let mut publisher = support::start_publisher(&url, count, 256);
     let started = Instant::now();

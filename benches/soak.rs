@@ -15,9 +15,6 @@ mod support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use eventscope::app::{AppConfig, EventscopeApp};
-use eventscope::broker::{ConnectionProfile, SubscriptionSpec};
-use eventscope::ui::View;
 
 const BUDGET_MIB: usize = 64;
 const FRAME: Duration = Duration::from_micros(16_667);
@@ -75,24 +72,7 @@ fn main() {
     let server = support::server();
     let url = server.url();
     let rss_before = support::rss_bytes();
-    let ctx = egui::Context::default();
-    let config = AppConfig {
-        budget_mib: BUDGET_MIB,
-        view: View::Traffic,
-        ..AppConfig::default()
-    };
-    let mut app = EventscopeApp::new(&ctx, None, config).expect("app");
-    let mut profile = ConnectionProfile::new("soak", &url);
-    profile.subscriptions = vec![SubscriptionSpec::new(">")];
-    app.connect(profile);
-    let key = app.monitor.profiles()[0].0;
-    while !app
-        .monitor
-        .shared(key)
-        .is_some_and(|s| s.state().is_connected())
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (ctx, mut app, key) = support::connected_app(&url, "soak", BUDGET_MIB);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let publisher = {
         let (url, stop) = (url.clone(), stop.clone());

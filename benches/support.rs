@@ -138,3 +138,36 @@ pub fn thread_cpu(name: &str) -> Duration {
     }
     Duration::from_millis(ticks * 10)
 }
+
+/// The real app, headless, with a `budget_mib` budget, connected to `url`
+/// with a `>` subscription (returns once connected).
+pub fn connected_app(
+    url: &str,
+    name: &str,
+    budget_mib: usize,
+) -> (
+    egui::Context,
+    eventscope::app::EventscopeApp,
+    eventscope::capture::ConnectionKey,
+) {
+    use eventscope::broker::{ConnectionProfile, SubscriptionSpec};
+    let ctx = egui::Context::default();
+    let config = eventscope::app::AppConfig {
+        budget_mib,
+        view: eventscope::ui::View::Traffic,
+        ..eventscope::app::AppConfig::default()
+    };
+    let mut app = eventscope::app::EventscopeApp::new(&ctx, None, config).expect("app");
+    let mut profile = ConnectionProfile::new(name, url);
+    profile.subscriptions = vec![SubscriptionSpec::new(">")];
+    app.connect(profile);
+    let key = app.monitor.profiles()[0].0;
+    while !app
+        .monitor
+        .shared(key)
+        .is_some_and(|s| s.state().is_connected())
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (ctx, app, key)
+}

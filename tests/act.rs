@@ -427,24 +427,18 @@ fn unsendable_headers_are_reported_not_fatal() {
 fn a_replay_skips_the_machinery_unless_asked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("mixed.jsonl");
-    let mut out = Vec::new();
-    let mut w = eventscope::capture::file::CaptureWriter::new(
-        &mut out,
-        &eventscope::capture::file::CaptureHeader::new(vec![]),
-    )
-    .expect("header");
-    for (subject, reply) in [
+    let records: Vec<Record> = [
         ("orders.created", None),
         ("$JS.API.STREAM.DELETE.ORDERS", Some("_INBOX.a.b")),
         ("_INBOX.a.b", None),
         ("$JS.ACK.ORDERS.w.1.1.1.1.0", None),
         ("orders.created", Some("$JS.ACK.ORDERS.w.1.1.1.1.0")),
         ("orders.paid", None),
-    ] {
-        w.write(&Record::new(1, 0, subject, reply, None, b"{}"), "c")
-            .expect("write");
-    }
-    std::fs::write(&file, out).expect("write file");
+    ]
+    .into_iter()
+    .map(|(subject, reply)| Record::new(1, 0, subject, reply, None, b"{}"))
+    .collect();
+    common::write_capture_file(&file, &records);
     let path = file.to_str().expect("utf8");
     let (ok, text) = replay(&[path, "--dry-run"]);
     assert!(ok, "{text}");

@@ -592,15 +592,7 @@ fn clear_and_load_under_a_live_rate_plot_do_not_crash() {
     // Loading a capture clears the same way first.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("c.jsonl");
-    let mut out = Vec::new();
-    let mut w = eventscope::capture::file::CaptureWriter::new(
-        &mut out,
-        &eventscope::capture::file::CaptureHeader::new(vec![]),
-    )
-    .expect("header");
-    w.write(&Record::new(1, 0, "loaded.one", None, None, b"1"), "c")
-        .expect("write");
-    std::fs::write(&path, out).expect("write file");
+    common::write_capture_file(&path, &[Record::new(1, 0, "loaded.one", None, None, b"1")]);
     h.state_mut().load_capture(path);
     step_until(&mut h, "the capture to load", |h| {
         h.state()
@@ -649,15 +641,7 @@ fn without_a_file_dialog_a_path_field_takes_its_place() {
     // and ask for a path instead of doing nothing.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("typed.jsonl");
-    let mut out = Vec::new();
-    let mut w = eventscope::capture::file::CaptureWriter::new(
-        &mut out,
-        &eventscope::capture::file::CaptureHeader::new(vec![]),
-    )
-    .expect("header");
-    w.write(&Record::new(1, 0, "typed.path", None, None, b"1"), "c")
-        .expect("write");
-    std::fs::write(&path, out).expect("write file");
+    common::write_capture_file(&path, &[Record::new(1, 0, "typed.path", None, None, b"1")]);
 
     let mut h = harness(app(View::Traffic));
     h.run_steps(2);

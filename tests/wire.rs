@@ -499,17 +499,21 @@ fn nkey_and_token_authentication_on_the_monitoring_link() {
         user.public_key()
     )));
     let url = server.url();
-    let signed = common::recorder::Recorder::start(&[
-        "--server",
-        &url,
-        "--nkey",
-        seed_file.to_str().expect("utf8"),
-        "--out",
-        out,
-        "--duration",
-        "1",
-    ])
-    .finish();
+    let seed_path = seed_file.to_str().expect("utf8");
+    let with_seed = || {
+        common::recorder::Recorder::start(&[
+            "--server",
+            &url,
+            "--nkey",
+            seed_path,
+            "--out",
+            out,
+            "--duration",
+            "1",
+        ])
+        .finish()
+    };
+    let signed = with_seed();
     assert!(
         signed.0.success() && signed.1.contains("connected at"),
         "{}",
@@ -517,17 +521,7 @@ fn nkey_and_token_authentication_on_the_monitoring_link() {
     );
     let stranger = nkeys::KeyPair::new_user();
     std::fs::write(&seed_file, stranger.seed().expect("seed")).expect("seed file");
-    let refused = common::recorder::Recorder::start(&[
-        "--server",
-        &url,
-        "--nkey",
-        seed_file.to_str().expect("utf8"),
-        "--out",
-        out,
-        "--duration",
-        "1",
-    ])
-    .finish();
+    let refused = with_seed();
     assert!(!refused.0.success());
     assert!(
         refused.1.contains("refused the credentials"),

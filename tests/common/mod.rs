@@ -84,3 +84,17 @@ pub async fn orders_stream(client: &async_nats::Client) -> async_nats::jetstream
         .await
         .expect("stream ORDERS")
 }
+
+/// Write `records` as a capture file (connection "c").
+pub fn write_capture_file(path: &std::path::Path, records: &[eventscope::capture::Record]) {
+    let mut out = Vec::new();
+    let mut w = eventscope::capture::file::CaptureWriter::new(
+        &mut out,
+        &eventscope::capture::file::CaptureHeader::new(vec![]),
+    )
+    .expect("header");
+    for record in records {
+        w.write(record, "c").expect("write");
+    }
+    std::fs::write(path, out).expect("write capture file");
+}
