@@ -15,7 +15,6 @@ mod support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-
 const BUDGET_MIB: usize = 64;
 const FRAME: Duration = Duration::from_micros(16_667);
 

@@ -425,3 +425,17 @@ fn bad_input_gives_clear_errors() {
     ]);
     assert!(text.contains("bad.creds"), "{text}");
 }
+
+#[test]
+fn record_tries_every_seed_before_it_gives_up() {
+    let server = common::server();
+    let dead = format!(
+        "nats://127.0.0.1:{}",
+        eventscope::local_server::free_port().expect("port")
+    );
+    let seeds = format!("{dead},{}", server.url());
+    let (status, text) =
+        Recorder::start(&["--server", &seeds, "--out", "/dev/null", "--duration", "1"]).finish();
+    assert!(status.success(), "{text}");
+    assert!(text.contains("connected at"), "{text}");
+}

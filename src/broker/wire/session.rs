@@ -142,8 +142,10 @@ impl WireSession {
                     }
                 }
                 Err(error) => {
+                    // Fail fast means: every seed tried once.
+                    let all_tried = server_index + 1 >= servers.len();
                     if error.is_configuration()
-                        || (!ever_up && self.mode == InitialConnect::FailFast)
+                        || (!ever_up && self.mode == InitialConnect::FailFast && all_tried)
                     {
                         self.shared.set_state(LinkState::Failed(error.to_string()));
                         return;
