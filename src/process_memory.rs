@@ -48,10 +48,13 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn resident_size_follows_memory_in_use() {
-        let before = resident_bytes().expect("linux has /proc/self/statm");
+        // Other tests in this process allocate and free at the same time,
+        // so a difference of two readings can shrink; a block this test
+        // holds written is resident whatever they do.
         let block = vec![1u8; 64 << 20];
-        let after = resident_bytes().expect("still readable");
-        assert!(after >= before + (60 << 20), "{before} -> {after}");
+        let resident = resident_bytes().expect("linux has /proc/self/statm");
+        assert!(resident >= 64 << 20, "{resident} bytes resident");
+        assert!(resident < 64 << 30, "{resident} bytes is not a plausible size");
         drop(block);
     }
 }
