@@ -54,7 +54,10 @@ mod tests {
         let block = vec![1u8; 64 << 20];
         let resident = resident_bytes().expect("linux has /proc/self/statm");
         assert!(resident >= 64 << 20, "{resident} bytes resident");
-        assert!(resident < 64 << 30, "{resident} bytes is not a plausible size");
+        assert!(
+            resident < 64 << 30,
+            "{resident} bytes is not a plausible size"
+        );
         drop(block);
     }
 }
