@@ -201,18 +201,22 @@ impl<'a> Iterator for Lines<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        match memchr::memmem::find(self.rest, b"\r\n") {
-            Some(end) => {
-                let line = &self.rest[..end];
-                self.rest = &self.rest[end + 2..];
-                Some(line)
+        // A '\n' search with a look back for '\r': `memmem` built a
+        // searcher per call, an eighth of the ingest path's time in perf. A
+        // bare '\n' (malformed) stays inside its line.
+        let mut from = 0;
+        while let Some(at) = memchr::memchr(b'\n', &self.rest[from..]) {
+            let newline = from + at;
+            if newline > 0 && self.rest[newline - 1] == b'\r' {
+                let line = &self.rest[..newline - 1];
+                self.rest = &self.rest[newline + 1..];
+                return Some(line);
             }
-            None => {
-                let line = self.rest;
-                self.rest = b"";
-                Some(line)
-            }
+            from = newline + 1;
         }
+        let line = self.rest;
+        self.rest = b"";
+        Some(line)
     }
 }
 
