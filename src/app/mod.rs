@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use egui::{Key, Modifiers, RichText};
+use egui::RichText;
 use tokio::sync::oneshot;
 
 use crate::broker::contexts::{load_contexts, nats_config_dir};
@@ -30,6 +30,7 @@ mod act;
 mod capture_files;
 mod file_dialog;
 pub mod keyring;
+mod shortcuts;
 
 /// A background task's answer, if it came: `Some(Some(answer))`, or
 /// `Some(None)` when the task ended without one; `None` while waiting.
@@ -414,72 +415,6 @@ impl EventscopeApp {
             View::Flows => self.flows_view_ui(ui, now),
             View::Act => self.act_view_ui(ui),
             View::Connections => self.connections_view_ui(ui),
-        }
-    }
-
-    fn shortcuts(&mut self, ctx: &egui::Context) {
-        #[derive(PartialEq)]
-        enum Shortcut {
-            Clear,
-            Pause,
-            Down,
-            Up,
-            Follow,
-            Deselect,
-            Show(View),
-        }
-        let typing = ctx.memory(|m| m.focused().is_some());
-        let bindings = [
-            (Modifiers::COMMAND, Key::L, Shortcut::Clear, true),
-            (Modifiers::NONE, Key::Space, Shortcut::Pause, false),
-            (Modifiers::NONE, Key::ArrowDown, Shortcut::Down, false),
-            (Modifiers::NONE, Key::J, Shortcut::Down, false),
-            (Modifiers::NONE, Key::ArrowUp, Shortcut::Up, false),
-            (Modifiers::NONE, Key::K, Shortcut::Up, false),
-            (Modifiers::NONE, Key::End, Shortcut::Follow, false),
-            (Modifiers::NONE, Key::Escape, Shortcut::Deselect, false),
-            (
-                Modifiers::NONE,
-                Key::Num1,
-                Shortcut::Show(View::Traffic),
-                false,
-            ),
-            (
-                Modifiers::NONE,
-                Key::Num2,
-                Shortcut::Show(View::Flows),
-                false,
-            ),
-            (Modifiers::NONE, Key::Num3, Shortcut::Show(View::Act), false),
-            (
-                Modifiers::NONE,
-                Key::Num4,
-                Shortcut::Show(View::Connections),
-                false,
-            ),
-        ];
-        let pressed: Vec<Shortcut> = ctx.input_mut(|input| {
-            bindings
-                .into_iter()
-                .filter(|(mods, key, _, while_typing)| {
-                    (*while_typing || !typing) && input.consume_key(*mods, *key)
-                })
-                .map(|(_, _, shortcut, _)| shortcut)
-                .collect()
-        });
-        for shortcut in pressed {
-            match shortcut {
-                Shortcut::Clear => {
-                    self.traffic.clear();
-                    self.monitor.clear();
-                }
-                Shortcut::Pause => self.traffic.toggle_pause(&self.monitor.store),
-                Shortcut::Down => self.traffic.move_selection(1),
-                Shortcut::Up => self.traffic.move_selection(-1),
-                Shortcut::Follow => self.traffic.follow(),
-                Shortcut::Deselect => self.traffic.selected = None,
-                Shortcut::Show(view) => self.view = view,
-            }
         }
     }
 
