@@ -43,7 +43,7 @@ fn server_in_msgs(monitoring_url: &str) -> Option<u64> {
 
 fn main() {
     support::maybe_publisher();
-    eventscope::allocator::tune();
+    eventscope::process::allocator::tune();
     let count = support::message_count(3_000_000);
     let server = support::server();
     let url = server.url();
@@ -75,7 +75,7 @@ fn main() {
                 let secs = last_second.0.elapsed().as_secs_f64();
                 let server_rate = (now - before) as f64 / secs;
                 let now_ts = eventscope::capture::record::now_timestamp();
-                let shown_rate = app.monitor.store.subjects().rate(ROOT, now_ts);
+                let shown_rate = app.session.store.subjects().rate(ROOT, now_ts);
                 server_seconds.push(server_rate);
                 // The status bar shows a 5 s average: compare it with the
                 // server's over the same 5 s, once inside the flood.
@@ -90,9 +90,9 @@ fn main() {
                     started.elapsed().as_secs_f64(),
                     server_rate,
                     shown_rate,
-                    app.monitor.store.len(),
-                    app.monitor.store.counters().evicted,
-                    app.monitor.dropped_by_clients(),
+                    app.session.store.len(),
+                    app.session.store.counters().evicted,
+                    app.session.dropped_by_clients(),
                     support::rss_bytes().saturating_sub(rss_before) >> 20,
                 );
             }
@@ -139,14 +139,14 @@ fn main() {
         "rate (5 s averages): status bar median {shown_median:.0} msg/s vs server {server_median:.0} msg/s ({:.2})",
         shown_median / server_median.max(1.0)
     );
-    let counters = app.monitor.store.counters();
+    let counters = app.session.store.counters();
     let rss = support::rss_bytes().saturating_sub(rss_before);
     println!(
         "memory: budget {BUDGET_MIB} MiB, store {} MiB, RSS +{} MiB; captured {}, evicted {}, dropped by client {}",
-        app.monitor.store.bytes_used() >> 20,
+        app.session.store.bytes_used() >> 20,
         rss >> 20,
         counters.captured,
         counters.evicted,
-        app.monitor.dropped_by_clients()
+        app.session.dropped_by_clients()
     );
 }

@@ -77,7 +77,7 @@ fn main() {
         ..AppConfig::default()
     };
     let mut app = EventscopeApp::new(&ctx, None, config).expect("app");
-    app.monitor.store.intern_connection("bench");
+    app.session.store.intern_connection("bench");
     let mut feed = Feed {
         i: 0,
         packer: RecordPacker::default(),
@@ -88,21 +88,21 @@ fn main() {
     };
     let mut now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - 60_000_000_000;
     let fill = Instant::now();
-    while app.monitor.store.len() < count {
+    while app.session.store.len() < count {
         let batch: Vec<Record> = (0..1000).flat_map(|_| feed.next(now)).collect();
         now += 20_000_000;
-        app.monitor.add_records(batch);
+        app.session.add_records(batch);
     }
     println!(
         "frames: {} records, {} subject tree nodes, {} flows (filled in {:.1} s)",
-        app.monitor.store.len(),
-        app.monitor.store.subjects().len(),
-        app.monitor.flows.len(),
+        app.session.store.len(),
+        app.session.store.subjects().len(),
+        app.session.flows.len(),
         fill.elapsed().as_secs_f64()
     );
-    app.traffic.selected = Some(app.monitor.store.end_seq() - 1);
+    app.traffic.selected = Some(app.session.store.end_seq() - 1);
     app.flows.selected = app
-        .monitor
+        .session
         .flows
         .flows()
         .rev()
@@ -110,7 +110,7 @@ fn main() {
         .map(|f| f.id);
     let per_frame = RATE / FPS;
     let mut time = 0.0;
-    for view in [View::Traffic, View::Flows, View::Act, View::Connections] {
+    for view in [View::Traffic, View::Flows, View::Publish, View::Connections] {
         app.view = view;
         let mut samples = Vec::with_capacity(FRAMES);
         for frame in 0..(FRAMES + 20) {
@@ -122,7 +122,7 @@ fn main() {
             time += 1.0 / FPS as f64;
             let start = Instant::now();
             // What arrives between two frames, then one frame of the app.
-            app.monitor.add_records(arriving);
+            app.session.add_records(arriving);
             support::headless_frame(&ctx, &mut app, time);
             if frame >= 20 {
                 samples.push(start.elapsed().as_secs_f64() * 1000.0);

@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use eventscope::broker::{ConnectionProfile, SubscriptionSpec};
-use eventscope::monitor::Monitor;
+use eventscope::session::Session;
 use futures_util::StreamExt;
 
 const SIZE: usize = 256;
@@ -179,12 +179,12 @@ fn eventscope_path(url: &str, count: u64, budget: usize) -> PathRun {
     }
 }
 
-/// The child side of (b): the app's allocator settings, a `Monitor` fed by a
+/// The child side of (b): the app's allocator settings, a `Session` fed by a
 /// real connection, drained as the UI thread does.
 fn eventscope_path_child(url: &str, count: u64, budget: usize) {
-    eventscope::allocator::tune();
+    eventscope::process::allocator::tune();
     let rss_before = support::rss_bytes();
-    let mut m = Monitor::new(Arc::new(|| {}), budget).expect("monitor");
+    let mut m = Session::new(Arc::new(|| {}), budget).expect("monitor");
     let mut profile = ConnectionProfile::new("bench", url);
     profile.subscriptions = vec![SubscriptionSpec::new("bench.>")];
     let key = m.connect(profile);

@@ -19,13 +19,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use eventscope::act::replay::{ReplayOptions, Timing};
 use eventscope::broker::ConnectionProfile;
-use eventscope::broker::act::replay_job;
+use eventscope::broker::send::replay_job;
 use eventscope::capture::file::{CaptureHeader, CaptureWriter};
 use eventscope::capture::load::{CaptureLoad, LoadEvent};
 use eventscope::capture::{HeaderBlock, Record, RecordPacker};
-use eventscope::monitor::Monitor;
+use eventscope::outgoing::replay::{ReplayOptions, Timing};
+use eventscope::session::Session;
 
 /// A capture of `count` messages; `distinct_ids`: each with its own `ce-id`.
 fn records(count: usize, distinct_ids: bool) -> Vec<Record> {
@@ -89,7 +89,7 @@ fn bare_publisher(url: &str, count: u64) -> Sent {
 }
 
 fn eventscope_replay(url: &str, records: &[Record]) -> Sent {
-    let mut m = Monitor::new(Arc::new(|| {}), 1 << 30).expect("monitor");
+    let mut m = Session::new(Arc::new(|| {}), 1 << 30).expect("monitor");
     let mut profile = ConnectionProfile::new("replay", url);
     profile.subscriptions.clear();
     let key = m.connect(profile);
@@ -174,7 +174,7 @@ fn main() {
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     drop(records);
 
-    let mut m = Monitor::new(Arc::new(|| {}), 4 << 30).expect("monitor");
+    let mut m = Session::new(Arc::new(|| {}), 4 << 30).expect("monitor");
     let start = Instant::now();
     let load = CaptureLoad::start(&path).expect("load");
     let budget = eventscope::app::LOAD_BUDGET;

@@ -62,7 +62,7 @@ fn paced_publisher(url: String, rate: u64, stop: std::sync::Arc<std::sync::atomi
 }
 
 fn main() {
-    eventscope::allocator::tune();
+    eventscope::process::allocator::tune();
     let seconds = env_number("EVENTSCOPE_SOAK_SECONDS", 3600);
     let rate = env_number("EVENTSCOPE_SOAK_RATE", 20_000);
     let out = std::path::PathBuf::from(
@@ -88,7 +88,7 @@ fn main() {
             let sample = Sample {
                 second: started.elapsed().as_secs_f64(),
                 rss_mib: support::rss_bytes().saturating_sub(rss_before) as f64 / 1048576.0,
-                store_mib: app.monitor.store.bytes_used() as f64 / 1048576.0,
+                store_mib: app.session.store.bytes_used() as f64 / 1048576.0,
             };
             if samples.len().is_multiple_of(60) {
                 println!(
@@ -96,9 +96,9 @@ fn main() {
                     sample.second,
                     sample.rss_mib,
                     sample.store_mib,
-                    app.monitor.store.counters().captured,
-                    app.monitor.store.counters().evicted,
-                    app.monitor
+                    app.session.store.counters().captured,
+                    app.session.store.counters().evicted,
+                    app.session
                         .shared(key)
                         .map(|s| s.losses().summary())
                         .unwrap_or_default()

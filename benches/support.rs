@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use bytes::Bytes;
-pub use eventscope::local_server::LocalServer;
+pub use eventscope::demo::local_server::LocalServer;
 
 pub const SUBJECT_PREFIX: &str = "bench";
 
@@ -67,7 +67,7 @@ pub fn start_publisher(url: &str, count: u64, size: usize) -> Child {
 
 /// Resident set size of this process, in bytes.
 pub fn rss_bytes() -> u64 {
-    eventscope::process_memory::resident_bytes().unwrap_or(0)
+    eventscope::process::memory::resident_bytes().unwrap_or(0)
 }
 
 /// One frame of the real app, headless (as egui_kittest runs it, without a
@@ -161,9 +161,9 @@ pub fn connected_app(
     let mut profile = ConnectionProfile::new(name, url);
     profile.subscriptions = vec![SubscriptionSpec::new(">")];
     app.connect(profile);
-    let key = app.monitor.profiles()[0].0;
+    let key = app.session.profiles()[0].0;
     while !app
-        .monitor
+        .session
         .shared(key)
         .is_some_and(|s| s.state().is_connected())
     {

@@ -1,23 +1,26 @@
 //! eventscope: a native desktop monitor for NATS event-driven systems.
 //!
-//! Layers point one way: `ui` reads `capture` and sends `broker` commands;
-//! `broker` produces `capture::Record`s; `capture` knows nothing of egui or
-//! the network. The headless CLI uses the same `broker` and `capture` code.
+//! The rooms, from the bottom up (README "How it is built" has the map;
+//! `tests/layers.rs` holds the directions):
+//! - `capture`: records, the store, subject statistics, capture files;
+//! - `server_answers`: what the NATS server says of itself (connection
+//!   lists, trace events), parsed;
+//! - `flow`: records become flows, laid out as sequence diagrams;
+//! - `outgoing`: building messages to send (templates, replay plans);
+//! - `broker`: connections to NATS, reading and sending;
+//! - `session`: connections, store and flows together, without a UI;
+//! - `ui`: the views, drawing only;
+//! - `app`: the desktop app (start-up, frames, background work);
+//! - `cli`: the command line and the headless subcommands;
+//! - `demo`, `process`: the demo system, process utilities.
 
-pub mod act;
-pub mod allocator;
 pub mod app;
 pub mod broker;
 pub mod capture;
 pub mod cli;
 pub mod demo;
 pub mod flow;
-pub mod gui;
-pub mod headless;
-pub mod local_server;
-pub mod monitor;
-pub mod process_memory;
-pub mod record;
-pub mod replay;
-pub mod screenshot;
+pub mod outgoing;
+pub mod process;
+pub mod session;
 pub mod ui;

@@ -60,9 +60,9 @@ fn replace_text(h: &mut Harness<'static, EventscopeApp>, label: &str, text: &str
 }
 
 fn record(app: &mut EventscopeApp, subject: &str, payload: &str, headers: &[(&str, &str)]) {
-    let connection = app.monitor.store.intern_connection("test");
+    let connection = app.session.store.intern_connection("test");
     let headers = (!headers.is_empty()).then(|| HeaderBlock::build(None, headers.iter().copied()));
-    app.monitor.store.push(Record::new(
+    app.session.store.push(Record::new(
         1_795_352_350_000_000_000,
         connection,
         subject,
@@ -81,7 +81,7 @@ fn connection_form_connects_and_validates() {
     h.get_by_label("Connect").click();
     h.run_steps(2);
     assert!(h.query_by_label_contains("is not a server URL").is_some());
-    assert!(h.state().monitor.profiles().is_empty());
+    assert!(h.state().session.profiles().is_empty());
 
     replace_text(&mut h, "Name", "local");
     replace_text(&mut h, "Servers", &server.url());
@@ -89,7 +89,7 @@ fn connection_form_connects_and_validates() {
     step_until(&mut h, "the connection to turn green", |h| {
         h.query_by_label_contains("• connected").is_some()
     });
-    let profiles = h.state().monitor.profiles();
+    let profiles = h.state().session.profiles();
     assert_eq!(profiles.len(), 1);
     assert_eq!(profiles[0].1.name, "local");
     assert_eq!(profiles[0].1.servers, server.url());
@@ -103,15 +103,15 @@ fn connection_form_connects_and_validates() {
     // Disconnect asks first; "Keep" leaves it as it was.
     h.get_by_label("Disconnect").click();
     h.run_steps(2);
-    assert_eq!(h.state().monitor.profiles().len(), 1);
+    assert_eq!(h.state().session.profiles().len(), 1);
     h.get_by_label("Keep").click();
     h.run_steps(2);
-    assert_eq!(h.state().monitor.profiles().len(), 1);
+    assert_eq!(h.state().session.profiles().len(), 1);
     h.get_by_label("Disconnect").click();
     h.run_steps(2);
     h.get_by_label("Yes, disconnect").click();
     h.run_steps(2);
-    assert!(h.state().monitor.profiles().is_empty());
+    assert!(h.state().session.profiles().is_empty());
 }
 
 #[test]
@@ -136,10 +136,10 @@ fn adding_a_subscription_validates_and_subscribes() {
     step_until(&mut h, "billing.* to be listed", |h| {
         h.query_by_label("billing.*").is_some()
     });
-    let key = h.state().monitor.profiles()[0].0;
+    let key = h.state().session.profiles()[0].0;
     let subs = h
         .state()
-        .monitor
+        .session
         .shared(key)
         .expect("connection")
         .status()
@@ -168,11 +168,11 @@ fn adding_a_subscription_validates_and_subscribes() {
         client.flush().await.expect("flush");
     });
     step_until(&mut h, "the message", |h| {
-        h.state().monitor.store.len() == 1
+        h.state().session.store.len() == 1
     });
     h.run_steps(5);
     assert_eq!(
-        h.state().monitor.store.len(),
+        h.state().session.store.len(),
         1,
         "only the subscribed subject arrives"
     );
@@ -262,7 +262,7 @@ fn status_bar_shows_retained_bytes_budget_and_process_memory() {
     for _ in 0..8 {
         record(&mut app, "big.blob", &payload, &[]);
     }
-    let store_bytes = app.monitor.store.bytes_used() as f64;
+    let store_bytes = app.session.store.bytes_used() as f64;
     let mut h = harness(app);
     h.run_steps(2);
     assert!(h.query_by_label_contains("retained 8").is_some());
@@ -369,8 +369,8 @@ fn flow_records() -> Vec<Record> {
 #[test]
 fn flow_list_filters_and_the_diagram_selects_records() {
     let mut app = app(View::Flows);
-    app.monitor.store.intern_connection("test");
-    app.monitor.add_records(flow_records());
+    app.session.store.intern_connection("test");
+    app.session.add_records(flow_records());
     let mut h = harness(app);
     h.run_steps(3);
     assert!(h.query_by_label("All (3)").is_some());
@@ -420,9 +420,9 @@ fn connected_app(server: &common::LocalServer, view: View) -> Harness<'static, E
     app.connect(profile);
     let mut h = harness(app);
     step_until(&mut h, "connected", |h| {
-        let key = h.state().monitor.profiles()[0].0;
+        let key = h.state().session.profiles()[0].0;
         h.state()
-            .monitor
+            .session
             .shared(key)
             .is_some_and(|s| s.state().is_connected())
     });
@@ -435,7 +435,7 @@ fn publish_form_sends_and_validates() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
     let mut sub = rt.block_on(common::subscribed(&client, "ui.>"));
-    let mut h = connected_app(&server, View::Act);
+    let mut h = connected_app(&server, View::Publish);
     replace_text(&mut h, "Subject", "bad subject");
     h.get_by_label("Send").click();
     h.run_steps(2);
@@ -475,7 +475,7 @@ fn publish_form_sends_and_validates() {
 
 #[test]
 fn templates_save_load_and_delete() {
-    let mut h = harness(app(View::Act));
+    let mut h = harness(app(View::Publish));
     h.run_steps(2);
     replace_text(&mut h, "Subject", "saved.subject");
     replace_text(&mut h, "Template name", "first");
@@ -498,8 +498,8 @@ fn replay_panel_runs_with_progress() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
     let mut sub = rt.block_on(common::subscribed(&client, "again.>"));
-    let mut h = connected_app(&server, View::Act);
-    let key = h.state().monitor.profiles()[0].0;
+    let mut h = connected_app(&server, View::Publish);
+    let key = h.state().session.profiles()[0].0;
     let records: Vec<Record> = (0..50)
         .map(|i| {
             let mut r = wire(&format!("orders.{i}"), None, "{}", i);
@@ -507,7 +507,7 @@ fn replay_panel_runs_with_progress() {
             r
         })
         .collect();
-    h.state_mut().monitor.add_records(records);
+    h.state_mut().session.add_records(records);
     h.run_steps(3);
     replace_text(
         &mut h,
@@ -556,7 +556,7 @@ fn edit_and_resend_fills_the_publish_form_from_the_inspector() {
     h.get_by_label("Edit and resend").click();
     h.run_steps(2);
     let state = h.state();
-    assert_eq!(state.view, View::Act);
+    assert_eq!(state.view, View::Publish);
     assert_eq!(state.publish.template.subject, "orders.created");
     assert_eq!(state.publish.template.payload, r#"{"id":7}"#);
     assert_eq!(
@@ -566,9 +566,9 @@ fn edit_and_resend_fills_the_publish_form_from_the_inspector() {
 }
 
 fn record_now(app: &mut EventscopeApp, subject: &str) {
-    let connection = app.monitor.store.intern_connection("test");
+    let connection = app.session.store.intern_connection("test");
     let now = eventscope::capture::record::now_timestamp();
-    app.monitor
+    app.session
         .store
         .push(Record::new(now, connection, subject, None, None, b"{}"));
 }
@@ -585,7 +585,7 @@ fn clear_and_load_under_a_live_rate_plot_do_not_crash() {
     h.run_steps(3);
     h.key_press_modifiers(Modifiers::COMMAND, Key::L);
     h.run_steps(3);
-    assert_eq!(h.state().monitor.store.len(), 0);
+    assert_eq!(h.state().session.store.len(), 0);
     record_now(h.state_mut(), "after.clear");
     h.run_steps(3);
 
@@ -596,7 +596,7 @@ fn clear_and_load_under_a_live_rate_plot_do_not_crash() {
     h.state_mut().load_capture(path);
     step_until(&mut h, "the capture to load", |h| {
         h.state()
-            .monitor
+            .session
             .store
             .iter()
             .any(|(_, r)| r.subject() == "loaded.one")
@@ -663,7 +663,7 @@ fn without_a_file_dialog_a_path_field_takes_its_place() {
     h.get_by_label("Open").click();
     step_until(&mut h, "the typed capture to load", |h| {
         h.state()
-            .monitor
+            .session
             .store
             .iter()
             .any(|(_, r)| r.subject() == "typed.path")

@@ -14,15 +14,15 @@ use std::time::{Duration, Instant};
 
 use eventscope::broker::{ConnectionProfile, LinkState, SubscriptionSpec};
 use eventscope::capture::ConnectionKey;
-use eventscope::monitor::Monitor;
+use eventscope::session::Session;
 
 use common::proxy::Proxy;
 
-fn monitor() -> Monitor {
-    Monitor::new(Arc::new(|| {}), usize::MAX).expect("runtime starts")
+fn monitor() -> Session {
+    Session::new(Arc::new(|| {}), usize::MAX).expect("runtime starts")
 }
 
-fn wait(m: &mut Monitor, what: &str, timeout: Duration, mut check: impl FnMut(&Monitor) -> bool) {
+fn wait(m: &mut Session, what: &str, timeout: Duration, mut check: impl FnMut(&Session) -> bool) {
     let deadline = Instant::now() + timeout;
     loop {
         m.drain(Duration::from_millis(5));
@@ -34,7 +34,7 @@ fn wait(m: &mut Monitor, what: &str, timeout: Duration, mut check: impl FnMut(&M
     }
 }
 
-fn state(m: &Monitor, key: ConnectionKey) -> LinkState {
+fn state(m: &Session, key: ConnectionKey) -> LinkState {
     m.shared(key).expect("connection").state()
 }
 
@@ -554,7 +554,7 @@ fn a_seed_list_fails_over_to_the_server_that_answers() {
     let server = common::server();
     let dead = format!(
         "nats://127.0.0.1:{}",
-        eventscope::local_server::free_port().expect("port")
+        eventscope::demo::local_server::free_port().expect("port")
     );
     let mut m = monitor();
     let key = m.connect(ConnectionProfile::new(

@@ -12,17 +12,17 @@ impl EventscopeApp {
     /// Save every retained record (a snapshot: records share their bytes).
     pub(super) fn save_capture(&mut self) {
         let rx = self.pick_save_path("capture.jsonl");
-        let store = &self.monitor.store;
+        let store = &self.session.store;
         let names = store.connection_names().to_vec();
         let records: Vec<_> = store.iter().map(|(_, r)| r.clone()).collect();
         let servers: Vec<String> = self
-            .monitor
+            .session
             .profiles()
             .iter()
             .flat_map(|(_, p)| p.server_list())
             .collect();
         let notices = self.notices.0.clone();
-        self.monitor.spawn(async move {
+        self.session.spawn(async move {
             let Ok(Some(path)) = rx.await else {
                 return;
             };
@@ -55,7 +55,7 @@ impl EventscopeApp {
         match CaptureLoad::start(&path) {
             Ok(load) => {
                 self.traffic.clear();
-                self.monitor.clear();
+                self.session.clear();
                 self.capture_load = Some(load);
             }
             Err(e) => self.notice = Some(format!("cannot open {}: {e}", path.display())),
@@ -79,11 +79,11 @@ impl EventscopeApp {
                         .into_iter()
                         .map(|mut item| {
                             item.record.connection =
-                                self.monitor.store.intern_connection(&item.connection);
+                                self.session.store.intern_connection(&item.connection);
                             item.record
                         })
                         .collect();
-                    self.monitor.add_records(records);
+                    self.session.add_records(records);
                 }
                 Ok(LoadEvent::Done(error)) => {
                     let path = load.path.display().to_string();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::monitor::Monitor;
+use crate::session::Session;
 
 /// Faster than this, a `None` was not a person pressing Cancel.
 const NO_DIALOG_WITHIN: Duration = Duration::from_millis(400);
@@ -44,12 +44,12 @@ impl FileDialogs {
     /// the background runtime so the UI never waits for it.
     pub(super) fn ask(
         &self,
-        monitor: &Monitor,
+        session: &Session,
         save_as: Option<String>,
     ) -> oneshot::Receiver<Option<PathBuf>> {
         let (tx, rx) = oneshot::channel();
         let prompts = self.prompts_tx.clone();
-        monitor.spawn(async move {
+        session.spawn(async move {
             let started = Instant::now();
             let dialog = rfd::AsyncFileDialog::new();
             let picked = match &save_as {

@@ -52,7 +52,7 @@ impl super::EventscopeApp {
             return;
         }
         let notices = self.notices.0.clone();
-        self.monitor.spawn(async move {
+        self.session.spawn(async move {
             let outcome =
                 tokio::task::spawn_blocking(move || store(&name, &secret).map_err(|e| (name, e)))
                     .await;
@@ -78,7 +78,7 @@ impl super::EventscopeApp {
             return;
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.monitor.spawn(async move {
+        self.session.spawn(async move {
             let found = tokio::task::spawn_blocking(move || {
                 names
                     .into_iter()
@@ -105,7 +105,7 @@ impl super::EventscopeApp {
 
     /// A forgotten profile's secret leaves the keyring too.
     pub(super) fn forget_secret(&self, name: String) {
-        self.monitor.spawn(async move {
+        self.session.spawn(async move {
             let _ = tokio::task::spawn_blocking(move || forget(&name)).await;
         });
     }

@@ -8,13 +8,13 @@ use std::time::Duration;
 use egui::RichText;
 use tokio::sync::oneshot;
 
+use crate::app::screenshot::{PlanStep, ScreenshotPlan};
 use crate::broker::contexts::{load_contexts, nats_config_dir};
 use crate::broker::{BrokerError, ConnectionProfile};
 use crate::capture::Timestamp;
 use crate::capture::record::now_timestamp;
 use crate::capture::subject_tree::ROOT;
-use crate::monitor::Monitor;
-use crate::screenshot::{PlanStep, ScreenshotPlan};
+use crate::session::Session;
 use crate::ui::View;
 use crate::ui::connections::{
     ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
@@ -26,11 +26,13 @@ use crate::ui::status_bar::{StatusFigures, status_bar_ui};
 use crate::ui::subject_tree::subject_tree_ui;
 use crate::ui::traffic::{TrafficView, filter_bar_ui, table_ui};
 
-mod act;
 mod capture_files;
 mod file_dialog;
 pub mod keyring;
+mod publish;
+pub mod screenshot;
 mod shortcuts;
+pub mod start;
 
 /// A background task's answer, if it came: `Some(Some(answer))`, or
 /// `Some(None)` when the task ended without one; `None` while waiting.
@@ -97,7 +99,7 @@ impl Default for AppConfig {
 }
 
 pub struct EventscopeApp {
-    pub monitor: Monitor,
+    pub session: Session,
     pub view: View,
     pub traffic: TrafficView,
     pub inspector: InspectorView,
@@ -106,9 +108,9 @@ pub struct EventscopeApp {
     pub flows: FlowsView,
     pub publish: crate::ui::publish::PublishView,
     pub replay: crate::ui::replay::ReplayView,
-    pending_send: Option<oneshot::Receiver<crate::broker::act::SendOutcome>>,
+    pending_send: Option<oneshot::Receiver<crate::broker::send::SendOutcome>>,
     payload_pick: Option<oneshot::Receiver<Option<PathBuf>>>,
-    replay_file: Option<oneshot::Receiver<act::ReplayFile>>,
+    replay_file: Option<oneshot::Receiver<publish::ReplayFile>>,
     capture_pick: Option<oneshot::Receiver<Option<PathBuf>>>,
     capture_load: Option<crate::capture::load::CaptureLoad>,
     pub saved_profiles: Vec<ConnectionProfile>,
@@ -136,7 +138,7 @@ pub struct EventscopeApp {
     pub report_first_frame: Option<std::time::Instant>,
     /// Things that must live as long as the app (the demo's server).
     keep_alive: Vec<Box<dyn std::any::Any>>,
-    resident: crate::process_memory::ResidentSampler,
+    resident: crate::process::memory::ResidentSampler,
     file_dialogs: file_dialog::FileDialogs,
     /// Secrets of saved profiles on their way from the keyring.
     keyring_secrets: Option<oneshot::Receiver<Vec<(String, String)>>>,
@@ -158,7 +160,7 @@ impl EventscopeApp {
                 budget_mib = eframe::get_value(storage, BUDGET_KEY).unwrap_or(budget_mib);
             }
         }
-        let monitor = Monitor::new(waker, budget_mib * 1024 * 1024)?;
+        let session = Session::new(waker, budget_mib * 1024 * 1024)?;
         let mut connections = ConnectionsView::default();
         let mut contexts = Vec::new();
         if config.load_profiles
@@ -169,7 +171,7 @@ impl EventscopeApp {
             connections.contexts_problems = problems;
         }
         let mut app = Self {
-            monitor,
+            session,
             view: config.view,
             traffic: TrafficView::default(),
             inspector: InspectorView::default(),
@@ -226,24 +228,24 @@ impl EventscopeApp {
         self.saved_profiles.retain(|p| p.name != profile.name);
         self.saved_profiles.push(profile.clone());
         self.remember_secret(&profile);
-        self.monitor.connect(profile);
+        self.session.connect(profile);
     }
 
     /// Per-frame work that is not drawing: ingest, indexes, dialogs, plans.
     pub fn logic_step(&mut self, ctx: &egui::Context) {
-        self.monitor.drain(LIVE_DRAIN_BUDGET);
-        self.traffic.update(&self.monitor.store);
+        self.session.drain(LIVE_DRAIN_BUDGET);
+        self.traffic.update(&self.session.store);
         self.poll_file_pick();
         self.poll_png_export(ctx);
         self.poll_trace();
-        self.poll_act();
+        self.poll_publish();
         self.poll_capture_files();
         self.apply_keyring_secrets();
         if let Ok(notice) = self.notices.1.try_recv() {
             self.notice = Some(notice);
         }
         if let Some(plan) = &mut self.screenshot {
-            match plan.step(ctx, &self.monitor.store, &self.monitor.flows) {
+            match plan.step(ctx, &self.session.store, &self.session.flows) {
                 PlanStep::Nothing => {}
                 PlanStep::StartReplay => self.start_demo_replay(),
                 PlanStep::SelectFlow(flow, record) => {
@@ -274,12 +276,12 @@ impl EventscopeApp {
         // ago") change, and a repaint every 10 s keeps an idle app near
         // 0% CPU. New data and input wake the UI by themselves.
         let recent = self
-            .monitor
+            .session
             .newest_applied()
             .is_some_and(|at| crate::capture::record::now_timestamp() - at < RATES_WINDOW_NS);
         // A link on its way up changes its status without an event.
-        let settling = self.monitor.profiles().iter().any(|(k, _)| {
-            self.monitor.shared(*k).is_some_and(|s| {
+        let settling = self.session.profiles().iter().any(|(k, _)| {
+            self.session.shared(*k).is_some_and(|s| {
                 matches!(
                     s.state(),
                     crate::broker::LinkState::Connecting { .. }
@@ -291,7 +293,7 @@ impl EventscopeApp {
             .into_iter()
             .flatten()
             .any(|job| !job.is_finished());
-        ctx.request_repaint_after(if self.monitor.is_behind() || self.capture_load.is_some() {
+        ctx.request_repaint_after(if self.session.is_behind() || self.capture_load.is_some() {
             // Batches wait whose wake-ups were spent, or a file is loading:
             // carry on next frame.
             Duration::ZERO
@@ -319,7 +321,7 @@ impl EventscopeApp {
         let ppp = ctx.pixels_per_point();
         ctx.request_screenshot(move |image| {
             let region = image.region(&rect, Some(ppp));
-            let message = match crate::screenshot::save_png(&path, &region) {
+            let message = match crate::app::screenshot::save_png(&path, &region) {
                 Ok(()) => format!("diagram saved to {}", path.display()),
                 Err(e) => e,
             };
@@ -348,10 +350,10 @@ impl EventscopeApp {
     }
 
     fn start_trace(&mut self, seq: crate::capture::store::Seq) {
-        let Some(subject) = self.monitor.store.get(seq).map(|r| r.subject().to_string()) else {
+        let Some(subject) = self.session.store.get(seq).map(|r| r.subject().to_string()) else {
             return;
         };
-        match self.monitor.trace(seq) {
+        match self.session.trace(seq) {
             Ok(rx) => {
                 self.trace_pending = Some((subject, rx));
                 self.flows.trace_waiting = true;
@@ -375,13 +377,13 @@ impl EventscopeApp {
     }
 
     fn file_dialog(&self, save_as: Option<String>) -> oneshot::Receiver<Option<PathBuf>> {
-        self.file_dialogs.ask(&self.monitor, save_as)
+        self.file_dialogs.ask(&self.session, save_as)
     }
 
     fn save_text_as(&self, name: &str, text: String) {
         let rx = self.pick_save_path(name);
         let notices = self.notices.0.clone();
-        self.monitor.spawn(async move {
+        self.session.spawn(async move {
             if let Ok(Some(path)) = rx.await {
                 let message = match tokio::fs::write(&path, text).await {
                     Ok(()) => format!("saved {}", path.display()),
@@ -413,7 +415,7 @@ impl EventscopeApp {
         match self.view {
             View::Traffic => self.traffic_view_ui(ui, now),
             View::Flows => self.flows_view_ui(ui, now),
-            View::Act => self.act_view_ui(ui),
+            View::Publish => self.publish_view_ui(ui),
             View::Connections => self.connections_view_ui(ui),
         }
     }
@@ -452,7 +454,7 @@ impl EventscopeApp {
                 .on_hover_text("Freeze the view; capture goes on (Space)")
                 .clicked()
             {
-                self.traffic.toggle_pause(&self.monitor.store);
+                self.traffic.toggle_pause(&self.session.store);
             }
             if ui
                 .button("Clear")
@@ -460,10 +462,10 @@ impl EventscopeApp {
                 .clicked()
             {
                 self.traffic.clear();
-                self.monitor.clear();
+                self.session.clear();
             }
             ui.toggle_value(&mut self.show_rates, "Rates");
-            if !self.monitor.pending_confirms.is_empty() {
+            if !self.session.pending_confirms.is_empty() {
                 ui.separator();
                 if ui
                     .button(
@@ -486,12 +488,12 @@ impl EventscopeApp {
     }
 
     fn status_bar_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
-        let network_rate = self.monitor.network_rate();
-        let profiles = self.monitor.profiles();
+        let network_rate = self.session.network_rate();
+        let profiles = self.session.profiles();
         let connections_up = profiles
             .iter()
             .filter(|(k, _)| {
-                self.monitor
+                self.session
                     .shared(*k)
                     .is_some_and(|s| s.state().is_connected())
             })
@@ -502,20 +504,20 @@ impl EventscopeApp {
                 .any(|s| crate::capture::subject::has_wildcards(&s.pattern))
         });
         let figures = StatusFigures {
-            dropped_by_client: self.monitor.dropped_by_clients(),
-            rate: self.monitor.store.subjects().rate(ROOT, now),
+            dropped_by_client: self.session.dropped_by_clients(),
+            rate: self.session.store.subjects().rate(ROOT, now),
             network_rate,
-            backlog: self.monitor.backlog(now),
-            losses: self.monitor.losses(),
+            backlog: self.session.backlog(now),
+            losses: self.session.losses(),
             paused: self.traffic.is_paused(),
             connections_up,
             connections: profiles.len(),
             wildcard_warning,
             resident_bytes: self.resident.current(),
         };
-        if let Some(budget) = status_bar_ui(ui, &self.monitor.store, &figures, &mut self.budget_mib)
+        if let Some(budget) = status_bar_ui(ui, &self.session.store, &figures, &mut self.budget_mib)
         {
-            self.monitor.store.set_budget(budget);
+            self.session.store.set_budget(budget);
         }
     }
 
@@ -526,7 +528,7 @@ impl EventscopeApp {
             .show(ui, |ui| {
                 subject_tree_ui(
                     ui,
-                    self.monitor.store.subjects(),
+                    self.session.store.subjects(),
                     now,
                     self.traffic.subject_filter.trim(),
                 )
@@ -541,12 +543,12 @@ impl EventscopeApp {
                 .resizable(true)
                 .default_size(170.0)
                 .show(ui, |ui| {
-                    rates_ui(ui, &mut self.rates, &self.monitor.store, now)
+                    rates_ui(ui, &mut self.rates, &self.session.store, now)
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            filter_bar_ui(ui, &mut self.traffic, &self.monitor.store);
-            table_ui(ui, &mut self.traffic, &self.monitor.store);
+            filter_bar_ui(ui, &mut self.traffic, &self.session.store);
+            table_ui(ui, &mut self.traffic, &self.session.store);
         });
     }
 
@@ -558,7 +560,7 @@ impl EventscopeApp {
                 inspector_ui(
                     ui,
                     &mut self.inspector,
-                    &self.monitor.store,
+                    &self.session.store,
                     self.traffic.selected,
                 )
             })
@@ -580,20 +582,20 @@ impl EventscopeApp {
             .resizable(true)
             .default_size(400.0)
             .show(ui, |ui| {
-                flow_list_ui(ui, &mut self.flows, &self.monitor.flows, now)
+                flow_list_ui(ui, &mut self.flows, &self.session.flows, now)
             });
         let directory = self
-            .monitor
+            .session
             .profiles()
             .iter()
-            .find_map(|(key, _)| self.monitor.shared(*key)?.directory())
+            .find_map(|(key, _)| self.session.shared(*key)?.directory())
             .map(|(d, _)| d);
         let actions = egui::CentralPanel::default()
             .show(ui, |ui| {
                 diagram_ui(
                     ui,
                     &mut self.flows,
-                    &self.monitor.flows,
+                    &self.session.flows,
                     directory.as_deref(),
                     now,
                 )
@@ -619,11 +621,11 @@ impl EventscopeApp {
     }
 
     fn connections_view_ui(&mut self, ui: &mut egui::Ui) {
-        let profiles: Vec<_> = self.monitor.profiles().to_vec();
+        let profiles: Vec<_> = self.session.profiles().to_vec();
         let rows: Vec<ConnectionRow<'_>> = profiles
             .iter()
             .filter_map(|(key, profile)| {
-                let shared = self.monitor.shared(*key)?;
+                let shared = self.session.shared(*key)?;
                 Some(ConnectionRow {
                     key: *key,
                     profile,
@@ -636,7 +638,7 @@ impl EventscopeApp {
                 })
             })
             .collect();
-        let pending = self.monitor.pending_confirms.clone();
+        let pending = self.session.pending_confirms.clone();
         let actions = egui::CentralPanel::default()
             .show(ui, |ui| {
                 connections_ui(
@@ -646,7 +648,7 @@ impl EventscopeApp {
                     &self.saved_profiles,
                     &self.contexts,
                     &pending,
-                    &self.monitor.store,
+                    &self.session.store,
                 )
             })
             .inner;
@@ -654,22 +656,22 @@ impl EventscopeApp {
         for action in actions {
             match action {
                 ConnectionsAction::Connect(profile) => self.connect(profile),
-                ConnectionsAction::Disconnect(key) => self.monitor.disconnect(key),
+                ConnectionsAction::Disconnect(key) => self.session.disconnect(key),
                 ConnectionsAction::Subscribe(key, spec) => {
-                    let result = self.monitor.subscribe(key, spec, false);
+                    let result = self.session.subscribe(key, spec, false);
                     self.report(result);
                 }
                 ConnectionsAction::Unsubscribe(key, pattern) => {
-                    let result = self.monitor.unsubscribe(key, &pattern);
+                    let result = self.session.unsubscribe(key, &pattern);
                     self.report(result);
                 }
                 ConnectionsAction::PickFile(field) => self.pick_file(field),
                 ConnectionsAction::Confirm(index, yes) => {
-                    if index < self.monitor.pending_confirms.len() {
-                        let pending = self.monitor.pending_confirms.remove(index);
+                    if index < self.session.pending_confirms.len() {
+                        let pending = self.session.pending_confirms.remove(index);
                         if yes {
                             let result =
-                                self.monitor
+                                self.session
                                     .subscribe(pending.connection, pending.spec, true);
                             self.report(result);
                         }

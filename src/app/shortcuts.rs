@@ -40,7 +40,12 @@ impl EventscopeApp {
                 Shortcut::Show(View::Flows),
                 false,
             ),
-            (Modifiers::NONE, Key::Num3, Shortcut::Show(View::Act), false),
+            (
+                Modifiers::NONE,
+                Key::Num3,
+                Shortcut::Show(View::Publish),
+                false,
+            ),
             (
                 Modifiers::NONE,
                 Key::Num4,
@@ -61,9 +66,9 @@ impl EventscopeApp {
             match shortcut {
                 Shortcut::Clear => {
                     self.traffic.clear();
-                    self.monitor.clear();
+                    self.session.clear();
                 }
-                Shortcut::Pause => self.traffic.toggle_pause(&self.monitor.store),
+                Shortcut::Pause => self.traffic.toggle_pause(&self.session.store),
                 Shortcut::Down => self.traffic.move_selection(1),
                 Shortcut::Up => self.traffic.move_selection(-1),
                 Shortcut::Follow => self.traffic.follow(),

@@ -66,8 +66,8 @@ impl ConnectionTask {
                         let publisher = publisher.clone();
                         tokio::spawn(async move {
                             let outcome = match publisher.client().await {
-                                Ok(client) => super::act::send(&client, message, mode).await,
-                                Err(e) => super::act::SendOutcome::Failed(e),
+                                Ok(client) => super::send::send(&client, message, mode).await,
+                                Err(e) => super::send::SendOutcome::Failed(e),
                             };
                             let _ = reply.send(outcome);
                         });
@@ -76,7 +76,7 @@ impl ConnectionTask {
                         let publisher = publisher.clone();
                         tokio::spawn(async move {
                             match publisher.client().await {
-                                Ok(client) => super::act::run_job(client, job, progress).await,
+                                Ok(client) => super::send::run_job(client, job, progress).await,
                                 Err(e) => progress.abandon(e),
                             }
                         });

@@ -2,12 +2,12 @@
 //! subscriptions that hand records over in batches, and the commands the UI
 //! (or a headless command) sends. Nothing here blocks the caller's thread.
 
-pub mod act;
 pub mod connection;
 pub mod connz;
 pub mod contexts;
 pub mod headers;
 pub mod profile;
+pub mod send;
 pub mod status;
 pub(crate) mod wire;
 
@@ -84,14 +84,14 @@ pub enum Command {
     },
     /// Send one message and report what became of it.
     Send {
-        message: crate::act::replay::OutMessage,
-        mode: act::SendMode,
-        reply: tokio::sync::oneshot::Sender<act::SendOutcome>,
+        message: crate::outgoing::replay::OutMessage,
+        mode: send::SendMode,
+        reply: tokio::sync::oneshot::Sender<send::SendOutcome>,
     },
     /// Publish a series of messages in the background.
     Job {
-        job: act::JobSpec,
-        progress: std::sync::Arc<act::JobProgress>,
+        job: send::JobSpec,
+        progress: std::sync::Arc<send::JobProgress>,
     },
     /// Publish a trace-only copy (`Nats-Trace-Dest`, `Nats-Trace-Only`) and
     /// return the server's trace events.

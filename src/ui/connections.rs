@@ -11,7 +11,7 @@ use crate::broker::status::{ConnectionStatus, LinkState};
 use crate::broker::{ConnectionProfile, SubscriptionSpec};
 use crate::capture::subject::{has_wildcards, patterns_overlap, validate_pattern};
 use crate::capture::{ConnectionKey, Store};
-use crate::monitor::PendingConfirm;
+use crate::session::PendingConfirm;
 
 pub const WILDCARD_WARNING: &str = "A wildcard subscription (such as '>') counts as a responder for every \
 request subject it matches: while it is active, a request to a subject with no service gets no \

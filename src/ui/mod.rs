@@ -21,18 +21,19 @@ pub mod traffic;
 pub enum View {
     Traffic,
     Flows,
-    Act,
+    #[serde(alias = "Act")]
+    Publish,
     Connections,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [View::Traffic, View::Flows, View::Act, View::Connections];
+    pub const ALL: [View; 4] = [View::Traffic, View::Flows, View::Publish, View::Connections];
 
     pub fn label(self) -> &'static str {
         match self {
             View::Traffic => "Traffic",
             View::Flows => "Flows",
-            View::Act => "Publish & replay",
+            View::Publish => "Publish & replay",
             View::Connections => "Connections",
         }
     }

@@ -9,9 +9,9 @@ use egui::{Color32, RichText};
 
 use super::format;
 use super::labelled_text_edit;
-use crate::act::template::{Encoding, PublishTemplate};
-use crate::broker::act::{JobProgress, SendOutcome};
+use crate::broker::send::{JobProgress, SendOutcome};
 use crate::capture::ConnectionKey;
+use crate::outgoing::template::{Encoding, PublishTemplate};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {

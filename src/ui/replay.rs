@@ -11,10 +11,10 @@ use egui::{Color32, RichText};
 
 use super::format;
 use super::publish::{Targets, connection_picker_ui};
-use crate::act::remap::Remap;
-use crate::act::replay::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing};
-use crate::broker::act::JobProgress;
+use crate::broker::send::JobProgress;
 use crate::capture::{ConnectionKey, Record};
+use crate::outgoing::remap::Remap;
+use crate::outgoing::replay::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::act::remap::Remap;
-use crate::act::replay::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing, preview};
-use crate::broker::act::{JobProgress, replay_job};
+use super::Complete;
+use crate::broker::send::{JobProgress, replay_job};
 use crate::broker::{Broker, Command, InitialConnect};
 use crate::capture::SubjectPattern;
 use crate::capture::file::read_all;
 use crate::cli::ReplayArgs;
-use crate::headless::Complete;
+use crate::outgoing::remap::Remap;
+use crate::outgoing::replay::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing, preview};
 
 pub fn replay_command(args: ReplayArgs) -> ExitCode {
     match run(&args) {

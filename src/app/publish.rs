@@ -8,11 +8,11 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::{EventscopeApp, take_ready};
-use crate::act::replay::preview;
-use crate::act::template::{Encoding, PublishTemplate};
-use crate::broker::act::{SendMode, repeat_job, replay_job};
+use crate::broker::send::{SendMode, repeat_job, replay_job};
 use crate::capture::store::Seq;
 use crate::capture::{ConnectionKey, Record, RecordPacker};
+use crate::outgoing::replay::preview;
+use crate::outgoing::template::{Encoding, PublishTemplate};
 use crate::ui::View;
 use crate::ui::publish::{Mode, PublishAction, Repeat, publish_ui};
 use crate::ui::replay::{ReplayAction, Source, replay_ui};
@@ -23,12 +23,12 @@ pub(super) type ReplayFile = (PathBuf, Result<crate::capture::file::ReadAll, Str
 impl EventscopeApp {
     /// Connections to publish on: (key, name, connected?).
     fn targets(&self) -> Vec<(ConnectionKey, String, bool)> {
-        self.monitor
+        self.session
             .profiles()
             .iter()
             .map(|(k, p)| {
                 let up = self
-                    .monitor
+                    .session
                     .shared(*k)
                     .is_some_and(|s| s.state().is_connected());
                 (*k, p.name.clone(), up)
@@ -36,7 +36,7 @@ impl EventscopeApp {
             .collect()
     }
 
-    pub(super) fn act_view_ui(&mut self, ui: &mut egui::Ui) {
+    pub(super) fn publish_view_ui(&mut self, ui: &mut egui::Ui) {
         let targets = self.targets();
         let filtered = self.traffic.visible_rows();
         let selected = self.traffic.chosen().len();
@@ -75,7 +75,7 @@ impl EventscopeApp {
                 ReplayAction::PickFile => {
                     let rx = self.pick_open_path();
                     let (tx, file_rx) = oneshot::channel();
-                    self.monitor.spawn(async move {
+                    self.session.spawn(async move {
                         if let Ok(Some(path)) = rx.await {
                             let read_path = path.clone();
                             let records = tokio::task::spawn_blocking(move || {
@@ -121,7 +121,7 @@ impl EventscopeApp {
         };
         let result = match view.repeat {
             Repeat::Once => match view.template.message(1) {
-                Ok(message) => self.monitor.send(key, message, mode).map(|rx| {
+                Ok(message) => self.session.send(key, message, mode).map(|rx| {
                     self.pending_send = Some(rx);
                     self.publish.waiting = true;
                 }),
@@ -140,7 +140,7 @@ impl EventscopeApp {
                     ),
                 };
                 let job = repeat_job(view.template.clone(), count, rate, duration);
-                self.monitor
+                self.session
                     .start_job(key, job)
                     .map(|progress| self.publish.job = Some(progress))
             }
@@ -152,19 +152,19 @@ impl EventscopeApp {
 
     /// Where "the last N seconds" starts: N seconds before the newest record.
     fn recent_start(&self) -> Option<crate::capture::Timestamp> {
-        let latest = self.monitor.store.latest()?.received_at;
+        let latest = self.session.store.latest()?.received_at;
         Some(latest - (self.replay.last_seconds * 1e9) as i64)
     }
 
     fn recent_count(&self) -> usize {
         self.recent_start()
-            .map_or(0, |from| self.monitor.store.count_since(from))
+            .map_or(0, |from| self.session.store.count_since(from))
     }
 
     /// Records seen in the last `replay.last_seconds` before the newest.
     fn recent_records(&self) -> Vec<Seq> {
         self.recent_start()
-            .map(|from| self.monitor.store.seqs_since(from).collect())
+            .map(|from| self.session.store.seqs_since(from).collect())
             .unwrap_or_default()
     }
 
@@ -174,7 +174,7 @@ impl EventscopeApp {
     /// less the machinery the options skip (counted in `replay.skipped`).
     fn replay_records(&mut self, limit: usize) -> Result<Vec<Record>, String> {
         let options = self.replay.options()?;
-        let store = &self.monitor.store;
+        let store = &self.session.store;
         // Every chosen record is looked at, so that the count of skipped
         // ones is whole even when only a preview's worth is kept.
         let mut skipped = 0;
@@ -229,7 +229,7 @@ impl EventscopeApp {
     /// A warning when the records come from another connection than the target.
     fn replay_source_warning(&self) -> Option<String> {
         let target = self.replay.connection?;
-        let store = &self.monitor.store;
+        let store = &self.session.store;
         let target_name = store.connection_name(target).to_owned();
         let from_file = self.replay.source == Source::File;
         let sample: Vec<ConnectionKey> = match self.replay.source {
@@ -290,14 +290,14 @@ impl EventscopeApp {
                 return;
             }
         };
-        match self.monitor.start_job(key, replay_job(records, options)) {
+        match self.session.start_job(key, replay_job(records, options)) {
             Ok(progress) => self.replay.job = Some(progress),
             Err(e) => self.replay.error = Some(format!("cannot start: {e}")),
         }
     }
 
     /// Outcomes, payload files and replay files that came back.
-    pub(super) fn poll_act(&mut self) {
+    pub(super) fn poll_publish(&mut self) {
         if let Some(outcome) = take_ready(&mut self.pending_send) {
             self.publish.waiting = false;
             match outcome {
@@ -334,13 +334,13 @@ impl EventscopeApp {
 
     /// Screenshot mode: replay the captured orders, slowed down, remapped.
     pub(super) fn start_demo_replay(&mut self) {
-        self.view = View::Act;
+        self.view = View::Publish;
         self.traffic.filter_subject("orders.>".into());
-        self.traffic.index.update(&self.monitor.store, usize::MAX);
+        self.traffic.index.update(&self.session.store, usize::MAX);
         self.replay.source = Source::Filtered;
         self.replay.remaps = "orders.>=replay.orders.>".into();
         self.replay.speed = 0.25;
-        self.replay.connection = self.monitor.profiles().first().map(|(k, _)| *k);
+        self.replay.connection = self.session.profiles().first().map(|(k, _)| *k);
         if let Ok(options) = self.replay.options()
             && let Ok(records) = self.replay_records(6)
         {
@@ -351,7 +351,7 @@ impl EventscopeApp {
 
     /// Fill the publish form from a captured record.
     pub(super) fn edit_and_resend(&mut self, seq: Seq) {
-        if let Some(record) = self.monitor.store.get(seq) {
+        if let Some(record) = self.session.store.get(seq) {
             let name = self.publish.template.name.clone();
             self.publish.template = PublishTemplate {
                 name,
@@ -359,7 +359,7 @@ impl EventscopeApp {
             };
             self.publish.connection = Some(record.connection);
             self.publish.outcome = None;
-            self.view = View::Act;
+            self.view = View::Publish;
         }
     }
 }

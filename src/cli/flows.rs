@@ -1,80 +1,14 @@
-//! Entry points of the headless subcommands: parse, run, print, exit code.
-
-use std::process::ExitCode;
-use std::time::Duration;
+//! `eventscope flows`: a capture file's flows, correlated by the same code
+//! as the app, printed as lines, JSON or Mermaid.
 
 use std::io::{BufReader, Write};
+use std::process::ExitCode;
 
+use super::{Complete, FlowsArgs};
 use crate::capture::SubjectPattern;
 use crate::capture::file::CaptureReader;
-use crate::cli::{FlowsArgs, RecordArgs};
 use crate::flow::export::{FlowJson, mermaid, summary_line};
 use crate::flow::{Correlator, FlowConfig};
-use crate::record::{Output, RecordOptions, run};
-
-pub fn record_command(args: RecordArgs) -> ExitCode {
-    let profile = match args.connect.to_profile(&args.subjects) {
-        Ok(Some(profile)) => profile,
-        Ok(None) => {
-            eprintln!("eventscope record: give --server URL (or --context NAME)");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("eventscope record: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let out = match args.out {
-        Some(path) if path.as_os_str() == "-" => Output::Stdout,
-        Some(path) => Output::File(path),
-        None => Output::File(
-            format!(
-                "eventscope-{}.jsonl",
-                chrono::Utc::now().format("%Y%m%d-%H%M%S")
-            )
-            .into(),
-        ),
-    };
-    let out_name = match &out {
-        Output::Stdout => "standard output".to_owned(),
-        Output::File(p) => p.display().to_string(),
-    };
-    let duration = match args.duration.map(Duration::try_from_secs_f64) {
-        Some(Err(_)) => {
-            eprintln!("eventscope record: --duration must be a positive number of seconds");
-            return ExitCode::from(2);
-        }
-        other => other.and_then(Result::ok),
-    };
-    let options = RecordOptions {
-        profile,
-        out,
-        duration,
-        count: args.count,
-    };
-    match run(options) {
-        Ok(summary) => {
-            eprintln!("eventscope: {}", summary.stop_reason);
-            eprintln!(
-                "eventscope: recorded {} messages ({} bytes) to {out_name}; {}",
-                summary.messages,
-                summary.bytes,
-                summary.losses.summary()
-            );
-            match summary.write_error {
-                None => ExitCode::SUCCESS,
-                Some(error) => {
-                    eprintln!("eventscope record: writing {out_name} failed: {error}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Err(e) => {
-            eprintln!("eventscope record: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
 
 pub fn flows_command(args: FlowsArgs) -> ExitCode {
     match flows(&args, &mut std::io::stdout().lock()) {
@@ -87,13 +21,6 @@ pub fn flows_command(args: FlowsArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Whether a command read its whole capture.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Complete {
-    Yes,
-    StoppedAtBadLine,
 }
 
 /// Read a capture, correlate it with the same code as the app, print.

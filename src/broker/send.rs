@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::headers::HeaderNames;
-use crate::act::replay::OutMessage;
+use crate::outgoing::replay::OutMessage;
 
 /// How to send one message.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -315,10 +315,10 @@ pub(crate) async fn run_job(
 /// Replay captured records in order, with the options' timing.
 pub fn replay_job(
     records: Vec<crate::capture::Record>,
-    options: crate::act::replay::ReplayOptions,
+    options: crate::outgoing::replay::ReplayOptions,
 ) -> JobSpec {
-    use crate::act::remap::remap_subject;
-    use crate::act::replay::send_offset;
+    use crate::outgoing::remap::remap_subject;
+    use crate::outgoing::replay::send_offset;
     let first = records.first().map_or(0, |r| r.received_at);
     let mut header_maps = ReplayHeaderMaps::default();
     JobSpec {
@@ -361,9 +361,9 @@ impl ReplayHeaderMaps {
         &mut self,
         records: &[crate::capture::Record],
         index: usize,
-        options: &crate::act::replay::ReplayOptions,
+        options: &crate::outgoing::replay::ReplayOptions,
     ) -> Result<async_nats::HeaderMap, String> {
-        use crate::act::replay::{REPLAY_HEADER, kept_headers};
+        use crate::outgoing::replay::{REPLAY_HEADER, kept_headers};
         fn header_text(record: &crate::capture::Record) -> Option<&[u8]> {
             record.headers().map(|h| h.as_bytes())
         }
@@ -394,7 +394,7 @@ impl ReplayHeaderMaps {
 /// Send a template `count` times, at `rate` per second (or as fast as
 /// possible), stopping after `duration` if given.
 pub fn repeat_job(
-    template: crate::act::template::PublishTemplate,
+    template: crate::outgoing::template::PublishTemplate,
     count: u64,
     rate: Option<f64>,
     duration: Option<Duration>,
@@ -415,8 +415,8 @@ pub fn repeat_job(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::act::replay::{REPLAY_HEADER, ReplayOptions};
     use crate::capture::{HeaderBlock, Record};
+    use crate::outgoing::replay::{REPLAY_HEADER, ReplayOptions};
 
     fn record(at: i64, headers: &[(&str, &str)]) -> Record {
         let block = HeaderBlock::build(None, headers.iter().copied());

@@ -21,7 +21,7 @@ pub struct PendingConfirm {
     pub consumer: String,
 }
 
-pub struct Monitor {
+pub struct Session {
     pub store: Store,
     /// Flows reconstructed from every record, as it arrives.
     pub flows: Correlator,
@@ -67,7 +67,7 @@ struct ReadRate {
 const RELEASE_EVERY: Duration = Duration::from_secs(5);
 const RELEASE_AFTER_BURST: Duration = Duration::from_secs(1);
 
-impl Monitor {
+impl Session {
     pub fn new(waker: Waker, budget_bytes: usize) -> Result<Self, BrokerError> {
         let (broker, events) = Broker::new(waker.clone())?;
         Ok(Self {
@@ -186,9 +186,9 @@ impl Monitor {
     pub fn send(
         &self,
         key: ConnectionKey,
-        message: crate::act::replay::OutMessage,
-        mode: crate::broker::act::SendMode,
-    ) -> Result<tokio::sync::oneshot::Receiver<crate::broker::act::SendOutcome>, BrokerError> {
+        message: crate::outgoing::replay::OutMessage,
+        mode: crate::broker::send::SendMode,
+    ) -> Result<tokio::sync::oneshot::Receiver<crate::broker::send::SendOutcome>, BrokerError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.broker.send(
             key,
@@ -205,9 +205,9 @@ impl Monitor {
     pub fn start_job(
         &self,
         key: ConnectionKey,
-        job: crate::broker::act::JobSpec,
-    ) -> Result<std::sync::Arc<crate::broker::act::JobProgress>, BrokerError> {
-        let progress = crate::broker::act::JobProgress::new(job.total);
+        job: crate::broker::send::JobSpec,
+    ) -> Result<std::sync::Arc<crate::broker::send::JobProgress>, BrokerError> {
+        let progress = crate::broker::send::JobProgress::new(job.total);
         self.broker.send(
             key,
             Command::Job {
@@ -241,7 +241,7 @@ impl Monitor {
             self.last_release = Instant::now();
             self.broker
                 .handle()
-                .spawn_blocking(crate::allocator::release_free_memory);
+                .spawn_blocking(crate::process::allocator::release_free_memory);
         }
         added
     }

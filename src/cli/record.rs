@@ -13,6 +13,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
+use super::RecordArgs;
 use crate::broker::{
     Batch, Broker, BrokerEvent, Command, ConnectionProfile, InitialConnect, Losses,
 };
@@ -317,4 +319,68 @@ fn write_all(
         let _ = file.sync_data();
     }
     Ok((writer.written(), bytes))
+}
+
+pub fn record_command(args: RecordArgs) -> ExitCode {
+    let profile = match args.connect.to_profile(&args.subjects) {
+        Ok(Some(profile)) => profile,
+        Ok(None) => {
+            eprintln!("eventscope record: give --server URL (or --context NAME)");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("eventscope record: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let out = match args.out {
+        Some(path) if path.as_os_str() == "-" => Output::Stdout,
+        Some(path) => Output::File(path),
+        None => Output::File(
+            format!(
+                "eventscope-{}.jsonl",
+                chrono::Utc::now().format("%Y%m%d-%H%M%S")
+            )
+            .into(),
+        ),
+    };
+    let out_name = match &out {
+        Output::Stdout => "standard output".to_owned(),
+        Output::File(p) => p.display().to_string(),
+    };
+    let duration = match args.duration.map(Duration::try_from_secs_f64) {
+        Some(Err(_)) => {
+            eprintln!("eventscope record: --duration must be a positive number of seconds");
+            return ExitCode::from(2);
+        }
+        other => other.and_then(Result::ok),
+    };
+    let options = RecordOptions {
+        profile,
+        out,
+        duration,
+        count: args.count,
+    };
+    match run(options) {
+        Ok(summary) => {
+            eprintln!("eventscope: {}", summary.stop_reason);
+            eprintln!(
+                "eventscope: recorded {} messages ({} bytes) to {out_name}; {}",
+                summary.messages,
+                summary.bytes,
+                summary.losses.summary()
+            );
+            match summary.write_error {
+                None => ExitCode::SUCCESS,
+                Some(error) => {
+                    eprintln!("eventscope record: writing {out_name} failed: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("eventscope record: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use eventscope::act::replay::{OutMessage, ReplayOptions, Timing};
-use eventscope::act::template::{Encoding, PublishTemplate};
-use eventscope::broker::act::{SendMode, SendOutcome, repeat_job, replay_job};
+use eventscope::broker::send::{SendMode, SendOutcome, repeat_job, replay_job};
 use eventscope::broker::{ConnectionProfile, LinkState};
 use eventscope::capture::file::{CaptureHeader, CaptureWriter};
 use eventscope::capture::{HeaderBlock, Record};
-use eventscope::monitor::Monitor;
+use eventscope::outgoing::replay::{OutMessage, ReplayOptions, Timing};
+use eventscope::outgoing::template::{Encoding, PublishTemplate};
+use eventscope::session::Session;
 use futures_util::StreamExt;
 
 /// A capture file of `n` records on `exact.<i>`, `spacing_ms` apart.
@@ -183,8 +183,8 @@ fn corrupt_and_newer_captures_are_reported() {
     );
 }
 
-fn actor(server: &common::LocalServer) -> (Monitor, u16) {
-    let mut m = Monitor::new(Arc::new(|| {}), usize::MAX).expect("runtime");
+fn actor(server: &common::LocalServer) -> (Session, u16) {
+    let mut m = Session::new(Arc::new(|| {}), usize::MAX).expect("runtime");
     let mut profile = ConnectionProfile::new("actor", server.url());
     profile.subscriptions.clear(); // no wildcard: 'no responders' stays visible
     let key = m.connect(profile);
@@ -198,7 +198,7 @@ fn actor(server: &common::LocalServer) -> (Monitor, u16) {
 }
 
 fn outcome(
-    m: &Monitor,
+    m: &Session,
     key: u16,
     rt: &tokio::runtime::Runtime,
     message: OutMessage,

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
+use crate::app::screenshot::ScreenshotPlan;
 use crate::app::{AppConfig, EventscopeApp};
 use crate::broker::{ConnectionProfile, SubscriptionSpec};
 use crate::capture::SubjectPattern;
 use crate::cli::{Cli, ViewArg, parse_size};
 use crate::demo::Demo;
-use crate::screenshot::ScreenshotPlan;
 use crate::ui::View;
 
 /// A screenshot run that has not finished by then is stuck: exit instead
@@ -61,7 +61,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let view = match cli.view {
         ViewArg::Traffic => View::Traffic,
         ViewArg::Flows => View::Flows,
-        ViewArg::Publish => View::Act,
+        ViewArg::Publish => View::Publish,
         ViewArg::Connections => View::Connections,
     };
     let view = if connect.is_empty() && cli.capture.is_none() {
@@ -140,7 +140,7 @@ pub fn run(cli: Cli) -> ExitCode {
             app.report_first_frame = started;
             close_on_signals(&app, cc.egui_ctx.clone());
             if let Some(demo) = demo {
-                demo.spawn_services(&app.monitor.runtime_handle());
+                demo.spawn_services(&app.session.runtime_handle());
                 app.keep(Box::new(demo));
             }
             Ok(Box::new(app))
@@ -169,7 +169,7 @@ fn keep_state_private() {
 /// Ctrl-C or SIGTERM close the window normally, so the demo's server and
 /// every connection are shut down on the way out.
 fn close_on_signals(app: &EventscopeApp, ctx: egui::Context) {
-    app.monitor.spawn(async move {
+    app.session.spawn(async move {
         let Ok(mut term) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         else {

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use eventscope::broker::{ConnectionProfile, LinkState, SubscriptionSpec};
 use eventscope::capture::ConnectionKey;
-use eventscope::monitor::Monitor;
+use eventscope::session::Session;
 
-fn monitor(budget: usize) -> Monitor {
-    Monitor::new(Arc::new(|| {}), budget).expect("runtime starts")
+fn monitor(budget: usize) -> Session {
+    Session::new(Arc::new(|| {}), budget).expect("runtime starts")
 }
 
-fn wait_state(m: &mut Monitor, key: ConnectionKey, what: &str, check: impl Fn(&LinkState) -> bool) {
+fn wait_state(m: &mut Session, key: ConnectionKey, what: &str, check: impl Fn(&LinkState) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         m.drain(Duration::from_millis(5));
@@ -33,7 +33,7 @@ fn wait_state(m: &mut Monitor, key: ConnectionKey, what: &str, check: impl Fn(&L
 
 /// Poll the connection's subscription list until `check` holds.
 fn wait_subscription(
-    m: &Monitor,
+    m: &Session,
     key: ConnectionKey,
     what: &str,
     check: impl Fn(&[eventscope::broker::status::SubscriptionState]) -> bool,
@@ -45,7 +45,7 @@ fn wait_subscription(
     }
 }
 
-fn wait_records(m: &mut Monitor, n: usize) {
+fn wait_records(m: &mut Session, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while m.store.len() < n {
         m.drain(Duration::from_millis(5));

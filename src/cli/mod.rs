@@ -8,6 +8,27 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::broker::contexts::{find_context, nats_config_dir, selected_context};
 use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
 
+pub mod flows;
+pub mod record;
+pub mod replay;
+
+/// Run what the command line asks: a headless subcommand, or the app.
+pub fn run(cli: Cli) -> std::process::ExitCode {
+    match cli.command {
+        Some(Command::Record(args)) => record::record_command(*args),
+        Some(Command::Flows(args)) => flows::flows_command(args),
+        Some(Command::Replay(args)) => replay::replay_command(*args),
+        None => crate::app::start::run(cli),
+    }
+}
+
+/// Whether a command read its whole capture.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Complete {
+    Yes,
+    StoppedAtBadLine,
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "eventscope",

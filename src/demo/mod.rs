@@ -13,6 +13,8 @@
 //! - `shipping-1` and `shipping-2` share the queue group `shipping`;
 //! - `inventory-service` publishes core `inventory.updated` events.
 
+pub mod local_server;
+
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -20,7 +22,7 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use crate::local_server::{LocalServer, LocalServerError};
+use crate::demo::local_server::{LocalServer, LocalServerError};
 
 pub struct Demo {
     server: LocalServer,

@@ -1,0 +1,4 @@
+//! Utilities of the process itself: allocator settings and resident memory.
+
+pub mod allocator;
+pub mod memory;
