@@ -22,5 +22,6 @@ pub mod demo;
 pub mod flow;
 pub mod outgoing;
 pub mod process;
+pub mod server_answers;
 pub mod session;
 pub mod ui;

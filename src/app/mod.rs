@@ -121,7 +121,10 @@ pub struct EventscopeApp {
     /// A diagram PNG waiting for its file name: (screen rect, chosen path).
     png_export: Option<(egui::Rect, oneshot::Receiver<Option<PathBuf>>)>,
     /// A trace asked of the server: (subject, answer).
-    trace_pending: Option<(String, oneshot::Receiver<crate::flow::trace::TraceAnswer>)>,
+    trace_pending: Option<(
+        String,
+        oneshot::Receiver<crate::server_answers::TraceAnswer>,
+    )>,
     /// Messages from background work (saved files, errors) for the top bar.
     notices: (
         std::sync::mpsc::Sender<String>,

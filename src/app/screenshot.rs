@@ -7,8 +7,18 @@ use std::time::{Duration, Instant};
 
 use crate::capture::store::Seq;
 use crate::capture::{Store, SubjectPattern};
-use crate::cli::FlowPick;
 use crate::flow::{Correlator, Final, FlowId, FlowKind};
+
+/// Which flow a screenshot of the flows view selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlowPick {
+    /// A JetStream message that was retried and finally acknowledged.
+    Retried,
+    /// A request that got its reply.
+    Request,
+    /// A message that reached max deliveries.
+    MaxDeliveries,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {

@@ -1,16 +1,16 @@
 //! Starting the desktop app: demo, connections from the command line,
 //! screenshot mode, signals. The app itself lives in `app.rs`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
-use crate::app::screenshot::ScreenshotPlan;
+use crate::app::screenshot::{FlowPick, ScreenshotPlan};
 use crate::app::{AppConfig, EventscopeApp};
 use crate::broker::{ConnectionProfile, SubscriptionSpec};
 use crate::capture::SubjectPattern;
-use crate::cli::{Cli, ViewArg, parse_size};
 use crate::demo::Demo;
 use crate::ui::View;
 
@@ -18,9 +18,33 @@ use crate::ui::View;
 /// of hanging a CI job.
 const SCREENSHOT_WATCHDOG: Duration = Duration::from_secs(120);
 
-pub fn run(cli: Cli) -> ExitCode {
+/// What the app is asked to do at start (the command line makes it).
+pub struct Start {
+    /// Run the demo system and connect to it.
+    pub demo: bool,
+    /// Subjects the demo connection subscribes to (its defaults if empty).
+    pub demo_subjects: Vec<String>,
+    pub connect: Option<ConnectionProfile>,
+    /// Select the newest message whose subject matches (screenshots).
+    pub select: Option<SubjectPattern>,
+    pub view: View,
+    pub screenshot: Option<ScreenshotRequest>,
+    pub window_size: (f32, f32),
+    pub budget_mib: usize,
+    /// A capture file to open.
+    pub capture: Option<PathBuf>,
+}
+
+/// `--screenshot PNG` and what the picture should show.
+pub struct ScreenshotRequest {
+    pub path: PathBuf,
+    pub flow: Option<FlowPick>,
+    pub start_replay: bool,
+}
+
+pub fn run(start: Start) -> ExitCode {
     let started = std::env::var_os("EVENTSCOPE_STARTUP_TIMING").map(|_| std::time::Instant::now());
-    let demo = if cli.demo {
+    let demo = if start.demo {
         match Demo::start() {
             Ok(demo) => Some(demo),
             Err(e) => {
@@ -35,42 +59,23 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Some(demo) = &demo {
         let mut profile = ConnectionProfile::new("demo", demo.url());
         profile.monitoring_url = Some(demo.monitoring_url());
-        if !cli.subjects.is_empty() {
-            profile.subscriptions = cli.subjects.iter().map(SubscriptionSpec::new).collect();
+        if !start.demo_subjects.is_empty() {
+            profile.subscriptions = start
+                .demo_subjects
+                .iter()
+                .map(SubscriptionSpec::new)
+                .collect();
         }
         connect.push(profile);
     }
-    let explicit = !cli.connect.servers.is_empty() || cli.connect.context.is_some();
-    if explicit || demo.is_none() {
-        match cli.connect.to_profile(&cli.subjects) {
-            Ok(Some(profile)) => connect.push(profile),
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("eventscope: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let select = match cli.select.as_deref().map(SubjectPattern::parse).transpose() {
-        Ok(select) => select,
-        Err(e) => {
-            eprintln!("eventscope: --select: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let view = match cli.view {
-        ViewArg::Traffic => View::Traffic,
-        ViewArg::Flows => View::Flows,
-        ViewArg::Publish => View::Publish,
-        ViewArg::Connections => View::Connections,
-    };
-    let view = if connect.is_empty() && cli.capture.is_none() {
+    connect.extend(start.connect);
+    let view = if connect.is_empty() && start.capture.is_none() {
         View::Connections
     } else {
-        view
+        start.view
     };
-    let screenshot_mode = cli.screenshot.is_some();
-    let screenshot = cli.screenshot.clone().map(|path| {
+    let screenshot_mode = start.screenshot.is_some();
+    let screenshot = start.screenshot.map(|request| {
         let wait = if demo.is_some() {
             Duration::from_secs(10)
         } else {
@@ -79,10 +84,10 @@ pub fn run(cli: Cli) -> ExitCode {
         // With no server to connect to, no traffic will come to wait for.
         let expect_traffic = !connect.is_empty();
         ScreenshotPlan::new(
-            path,
-            select,
-            cli.flow,
-            cli.start_replay,
+            request.path,
+            start.select,
+            request.flow,
+            request.start_replay,
             wait,
             expect_traffic,
         )
@@ -94,7 +99,7 @@ pub fn run(cli: Cli) -> ExitCode {
             std::process::exit(3);
         });
     }
-    let (width, height) = parse_size(&cli.window_size).unwrap_or((1440.0, 900.0));
+    let (width, height) = start.window_size;
     let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([width, height])
@@ -122,12 +127,12 @@ pub fn run(cli: Cli) -> ExitCode {
         None
     };
     let config = AppConfig {
-        budget_mib: cli.budget_mib,
+        budget_mib: start.budget_mib,
         connect,
         view,
         screenshot,
         load_profiles: !screenshot_mode,
-        open_capture: cli.capture.clone(),
+        open_capture: start.capture,
     };
     let exit_code = Arc::new(AtomicI32::new(0));
     let exit_code_app = exit_code.clone();

@@ -344,7 +344,7 @@ async fn closed_via_system(
     client: &async_nats::Client,
     cid: u64,
     server_name: &str,
-) -> Option<super::connz::ClosedConnection> {
+) -> Option<crate::server_answers::ClosedConnection> {
     use futures_util::StreamExt;
     let inbox = client.new_inbox();
     let mut answers = client.subscribe(inbox.clone()).await.ok()?;
@@ -356,7 +356,7 @@ async fn closed_via_system(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await {
         if let Some(found) =
-            super::connz::closed_from_system_answer(&answer.payload, cid, server_name)
+            crate::server_answers::closed_from_system_answer(&answer.payload, cid, server_name)
         {
             return Some(found);
         }
@@ -374,7 +374,7 @@ async fn trace(
     subject: String,
     headers: Vec<(String, String)>,
     payload: bytes::Bytes,
-) -> Result<Vec<crate::flow::trace::TraceEvent>, String> {
+) -> Result<Vec<crate::server_answers::TraceEvent>, String> {
     use futures_util::StreamExt;
     if !client.is_server_compatible(2, 11, 0) {
         return Err(format!(
@@ -403,7 +403,10 @@ async fn trace(
     let mut events = Vec::new();
     let mut wait = TRACE_FIRST_WAIT;
     while let Ok(Some(message)) = tokio::time::timeout(wait, events_sub.next()).await {
-        events.push(crate::flow::trace::parse_trace_event(&message.payload)?);
+        events.push(
+            crate::server_answers::parse_trace_event(&message.payload)
+                .map_err(|e| e.to_string())?,
+        );
         wait = TRACE_MORE_WAIT;
     }
     if events.is_empty() {

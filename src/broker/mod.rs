@@ -23,7 +23,7 @@ use crate::capture::{ConnectionKey, Record, Timestamp};
 pub use profile::{
     Auth, ConnectionProfile, InitialConnect, SecretStorage, SubscriptionSpec, TlsSettings,
 };
-pub use status::{ConnectionShared, ConnectionStatus, LinkState, Losses};
+pub use status::{Backlog, ConnectionShared, ConnectionStatus, LinkState, Losses, PendingConfirm};
 
 /// Wakes whoever consumes events (the UI asks egui for a repaint). Called
 /// once per batch, never per message.
@@ -99,7 +99,7 @@ pub enum Command {
         subject: String,
         headers: Vec<(String, String)>,
         payload: bytes::Bytes,
-        reply: tokio::sync::oneshot::Sender<crate::flow::trace::TraceAnswer>,
+        reply: tokio::sync::oneshot::Sender<crate::server_answers::TraceAnswer>,
     },
     Close,
     /// Make the monitoring link's task panic, as a bug would: the

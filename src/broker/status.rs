@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::capture::Timestamp;
+use super::SubscriptionSpec;
 use crate::capture::record::now_timestamp;
+use crate::capture::{ConnectionKey, Timestamp};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkState {
@@ -182,7 +183,7 @@ pub struct ConnectionShared {
     /// When the current period without a link began.
     down_since: Mutex<Option<std::time::Instant>>,
     /// The server's connection list, when a monitoring URL is set.
-    directory: Mutex<Option<(Arc<crate::flow::identity::Directory>, Timestamp)>>,
+    directory: Mutex<Option<(Arc<crate::server_answers::Directory>, Timestamp)>>,
     directory_error: Mutex<Option<String>>,
 }
 
@@ -317,7 +318,7 @@ impl ConnectionShared {
         }
     }
 
-    pub(crate) fn set_directory(&self, result: Result<crate::flow::identity::Directory, String>) {
+    pub(crate) fn set_directory(&self, result: Result<crate::server_answers::Directory, String>) {
         match result {
             Ok(directory) => {
                 if let Ok(mut slot) = self.directory.lock() {
@@ -336,11 +337,28 @@ impl ConnectionShared {
     }
 
     /// The latest connection list and when it was fetched.
-    pub fn directory(&self) -> Option<(Arc<crate::flow::identity::Directory>, Timestamp)> {
+    pub fn directory(&self) -> Option<(Arc<crate::server_answers::Directory>, Timestamp)> {
         self.directory.lock().ok().and_then(|d| d.clone())
     }
 
     pub fn directory_error(&self) -> Option<String> {
         self.directory_error.lock().ok().and_then(|e| e.clone())
     }
+}
+
+/// A literal subscription waiting for the user's yes or no.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingConfirm {
+    pub connection: ConnectionKey,
+    pub spec: SubscriptionSpec,
+    pub consumer: String,
+}
+
+/// How far the view is behind the network.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Backlog {
+    /// Messages read from the network and not yet in the store.
+    pub messages: u64,
+    /// How old the newest message in the store is while some wait.
+    pub seconds: f64,
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::screenshot::FlowPick;
 use crate::broker::contexts::{find_context, nats_config_dir, selected_context};
 use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
 
@@ -18,8 +19,55 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Record(args)) => record::record_command(*args),
         Some(Command::Flows(args)) => flows::flows_command(args),
         Some(Command::Replay(args)) => replay::replay_command(*args),
-        None => crate::app::start::run(cli),
+        None => match gui_start(cli) {
+            Ok(start) => crate::app::start::run(start),
+            Err(e) => {
+                eprintln!("eventscope: {e}");
+                std::process::ExitCode::from(2)
+            }
+        },
     }
+}
+
+/// What the app is asked to do at start, from the command line.
+fn gui_start(cli: Cli) -> anyhow::Result<crate::app::start::Start> {
+    // With --demo, a connection of its own is made only when asked for.
+    let explicit = !cli.connect.servers.is_empty() || cli.connect.context.is_some();
+    let connect = if explicit || !cli.demo {
+        cli.connect
+            .to_profile(&cli.subjects)
+            .map_err(anyhow::Error::msg)?
+    } else {
+        None
+    };
+    let select = cli
+        .select
+        .as_deref()
+        .map(crate::capture::SubjectPattern::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--select: {e}"))?;
+    Ok(crate::app::start::Start {
+        demo: cli.demo,
+        demo_subjects: cli.subjects,
+        connect,
+        select,
+        view: match cli.view {
+            ViewArg::Traffic => crate::ui::View::Traffic,
+            ViewArg::Flows => crate::ui::View::Flows,
+            ViewArg::Publish => crate::ui::View::Publish,
+            ViewArg::Connections => crate::ui::View::Connections,
+        },
+        screenshot: cli
+            .screenshot
+            .map(|path| crate::app::start::ScreenshotRequest {
+                path,
+                flow: cli.flow,
+                start_replay: cli.start_replay,
+            }),
+        window_size: parse_size(&cli.window_size).unwrap_or((1440.0, 900.0)),
+        budget_mib: cli.budget_mib,
+        capture: cli.capture,
+    })
 }
 
 /// Whether a command read its whole capture.
@@ -94,17 +142,6 @@ pub enum ViewArg {
     Flows,
     Publish,
     Connections,
-}
-
-/// Which flow a screenshot of the flows view selects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FlowPick {
-    /// A JetStream message that was retried and finally acknowledged.
-    Retried,
-    /// A request that got its reply.
-    Request,
-    /// A message that reached max deliveries.
-    MaxDeliveries,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,69 +1,12 @@
-//! Message tracing (nats-server 2.11+): the server's answer to a message
-//! published with `Nats-Trace-Dest`, turned into a flow for the diagram.
-//! It names the ingress connection, every connection that would receive the
-//! message (with its subscription and queue group) and the stream that would
-//! store it.
-
-use serde::Deserialize;
+//! Message tracing (nats-server 2.11+): the server's trace events for a
+//! message published with `Nats-Trace-Dest`, turned into a flow for the
+//! diagram: the ingress connection, every connection that would receive
+//! the message (with its subscription and queue group) and the stream that
+//! would store it.
 
 use super::correlate::{Flow, FlowKind, Role, StepKind};
 use crate::capture::Timestamp;
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct TraceEvent {
-    #[serde(default)]
-    pub server: TraceServer,
-    #[serde(default)]
-    pub events: Vec<TraceHop>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct TraceServer {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub ver: String,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct TraceHop {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub cid: u64,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub subj: String,
-    #[serde(default)]
-    pub sub: String,
-    #[serde(default)]
-    pub queue: String,
-    #[serde(default)]
-    pub stream: String,
-    #[serde(default)]
-    pub subject: String,
-    #[serde(default)]
-    pub acc: String,
-}
-
-impl TraceHop {
-    fn connection(&self) -> String {
-        let name = if self.name.is_empty() {
-            "unnamed connection"
-        } else {
-            &self.name
-        };
-        format!("{name} (cid {})", self.cid)
-    }
-}
-
-/// The answer to a trace request: the server's events, or why there are none.
-pub type TraceAnswer = Result<Vec<TraceEvent>, String>;
-
-pub fn parse_trace_event(payload: &[u8]) -> Result<TraceEvent, String> {
-    serde_json::from_slice(payload).map_err(|e| format!("not a trace event: {e}"))
-}
+use crate::server_answers::TraceEvent;
 
 /// One flow drawing what the server said: ingress -> subject -> each
 /// egress and stream.
@@ -138,6 +81,7 @@ pub fn trace_flow(subject: &str, events: &[TraceEvent], at: Timestamp) -> Flow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server_answers::parse_trace_event;
 
     #[test]
     fn trace_of_a_queue_group_and_a_stream() {

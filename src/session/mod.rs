@@ -7,19 +7,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::broker::{
-    Broker, BrokerError, BrokerEvent, Command, ConnectionProfile, ConnectionShared, InitialConnect,
-    SubscriptionSpec, Waker,
+    Backlog, Broker, BrokerError, BrokerEvent, Command, ConnectionProfile, ConnectionShared,
+    InitialConnect, PendingConfirm, SubscriptionSpec, Waker,
 };
 use crate::capture::{ConnectionKey, Store};
 use crate::flow::Correlator;
-
-/// A literal subscription waiting for the user's yes or no.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingConfirm {
-    pub connection: ConnectionKey,
-    pub spec: SubscriptionSpec,
-    pub consumer: String,
-}
 
 pub struct Session {
     pub store: Store,
@@ -43,15 +35,6 @@ pub struct Session {
     read_rate: ReadRate,
     /// Wakes the consumer (the UI) when background work has a result.
     waker: Waker,
-}
-
-/// How far the view is behind the network.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Backlog {
-    /// Messages read from the network and not yet in the store.
-    pub messages: u64,
-    /// How old the newest message in the store is while some wait.
-    pub seconds: f64,
 }
 
 /// Messages per second read from the network (all connections), over the
@@ -147,7 +130,8 @@ impl Session {
     pub fn trace(
         &self,
         seq: crate::capture::store::Seq,
-    ) -> Result<tokio::sync::oneshot::Receiver<crate::flow::trace::TraceAnswer>, BrokerError> {
+    ) -> Result<tokio::sync::oneshot::Receiver<crate::server_answers::TraceAnswer>, BrokerError>
+    {
         let record = self.store.get(seq).ok_or(BrokerError::UnknownConnection)?;
         let headers = record
             .headers()

@@ -7,11 +7,11 @@ use egui::{Color32, RichText};
 use super::connection_form::form_ui;
 pub use super::connection_form::{AuthKind, ConnectionForm, FileField};
 use super::{format, labelled_text_edit};
+use crate::broker::PendingConfirm;
 use crate::broker::status::{ConnectionStatus, LinkState};
 use crate::broker::{ConnectionProfile, SubscriptionSpec};
 use crate::capture::subject::{has_wildcards, patterns_overlap, validate_pattern};
 use crate::capture::{ConnectionKey, Store};
-use crate::session::PendingConfirm;
 
 pub const WILDCARD_WARNING: &str = "A wildcard subscription (such as '>') counts as a responder for every \
 request subject it matches: while it is active, a request to a subject with no service gets no \

@@ -12,8 +12,9 @@ use super::sequence_diagram::{BAD, Diagram, GOOD, RETRY};
 use crate::capture::store::Seq;
 use crate::capture::{SubjectPattern, Timestamp};
 use crate::flow::correlate::FlowCounts;
-use crate::flow::identity::{Directory, annotate, audience};
+use crate::flow::identity::{annotate, audience};
 use crate::flow::{Correlator, Final, Flow, FlowFilter, FlowId, FlowKind, format_duration};
+use crate::server_answers::Directory;
 
 /// How often the list and its counts are recomputed (they walk all flows).
 const REFRESH_EVERY: f64 = 0.25;

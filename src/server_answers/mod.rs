@@ -1,0 +1,21 @@
+//! What the NATS server says about itself, parsed: its connection list
+//! and its trace events. Plain data, read by `broker` (which asks) and by
+//! `flow` (which draws what they say).
+
+mod connz;
+mod trace;
+
+pub use connz::{
+    ClosedConnection, Connection, Directory, Subscription, closed_from_system_answer,
+    closed_in_connz,
+};
+pub use trace::{TraceAnswer, TraceEvent, TraceHop, TraceServer, parse_trace_event};
+
+/// An answer that is not what the server sends.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("not a connz answer: {0}")]
+    NotConnz(serde_json::Error),
+    #[error("not a trace event: {0}")]
+    NotTraceEvent(serde_json::Error),
+}
