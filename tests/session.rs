@@ -294,7 +294,7 @@ fn trace_who_receives_a_record_without_delivering_it() {
         .expect("answered in time")
         .expect("sender kept")
         .expect("trace events");
-    let flow = eventscope::flow::trace::trace_flow("orders.created", &events, 0);
+    let flow = eventscope::flow::trace_flow("orders.created", &events, 0);
     let lanes = flow.detail().lane_names();
     assert!(lanes[0].starts_with("eventscope:tracer (cid"), "{lanes:?}");
     assert!(
@@ -429,8 +429,8 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
                     .map(str::to_owned)
                     .collect()
             };
-            let request = eventscope::flow::identity::annotate(request, d, pulls);
-            let job = eventscope::flow::identity::annotate(job, d, pulls);
+            let request = eventscope::flow::annotate(request, d, pulls);
+            let job = eventscope::flow::annotate(job, d, pulls);
             let named = job
                 .detail()
                 .lanes

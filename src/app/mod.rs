@@ -341,11 +341,8 @@ impl EventscopeApp {
             .unwrap_or_else(|| Err("the connection ended before the trace came back".into()))
         {
             Ok(events) => {
-                self.flows.trace = Some(crate::flow::trace::trace_flow(
-                    &subject,
-                    &events,
-                    now_timestamp(),
-                ));
+                self.flows.trace =
+                    Some(crate::flow::trace_flow(&subject, &events, now_timestamp()));
                 self.view = View::Flows;
             }
             Err(e) => self.notice = Some(format!("trace: {e}")),

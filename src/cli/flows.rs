@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use super::{Complete, FlowsArgs};
 use crate::capture::SubjectPattern;
 use crate::capture::file::CaptureReader;
-use crate::flow::export::{FlowJson, mermaid, summary_line};
 use crate::flow::{Correlator, FlowConfig};
+use crate::flow::{FlowJson, mermaid, summary_line};
 
 pub fn flows_command(args: FlowsArgs) -> ExitCode {
     match flows(&args, &mut std::io::stdout().lock()) {

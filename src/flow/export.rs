@@ -2,78 +2,48 @@
 
 use serde::Serialize;
 
-use super::correlate::{Final, Flow, FlowKind, Outcome, Role, StepKind};
+use super::layout::{Layout, RowKind};
+use super::model::{Final, Flow, FlowKind, Outcome, Role, StepKind};
 use crate::capture::Timestamp;
 use crate::capture::file::format_timestamp;
 
-/// One diagram of one or more flows (several flows share participants).
+/// One diagram of one or more flows (several flows share participants),
+/// laid out as on screen.
 pub fn mermaid(flows: &[&Flow]) -> String {
     let materialized: Vec<std::borrow::Cow<'_, Flow>> =
         flows.iter().map(|f| f.materialized()).collect();
     let flows: Vec<&Flow> = materialized.iter().map(|f| f.as_ref()).collect();
-    let mut participants: Vec<(String, Role)> = Vec::new();
-    let mut lines = Vec::new();
-    let start = flows.iter().map(|f| f.started_at).min().unwrap_or(0);
-    for flow in &flows {
-        let ids: Vec<usize> = flow
-            .detail()
-            .lanes
-            .iter()
-            .map(|lane| {
-                match participants
-                    .iter()
-                    .position(|(n, r)| *n == lane.name && *r == lane.role)
-                {
-                    Some(i) => i,
-                    None => {
-                        participants.push((lane.name.clone(), lane.role));
-                        participants.len() - 1
-                    }
-                }
-            })
-            .collect();
-        if flows.len() > 1 {
-            let first = ids.first().copied().unwrap_or(0);
-            let last = ids.last().copied().unwrap_or(first);
-            lines.push(format!(
-                "    Note over P{first},P{last}: {}",
-                escape(&title(flow))
-            ));
-        }
-        for step in &flow.detail().steps {
-            let (from, to) = (
-                ids.get(step.from).copied().unwrap_or(0),
-                ids.get(step.to).copied().unwrap_or(0),
-            );
-            let label = escape(&format!(
-                "{} (+{})",
-                step.label,
-                super::format_duration(step.at - start)
-            ));
-            let line = match step.kind {
-                _ if from == to => format!("    Note over P{from}: {label}"),
-                StepKind::Advisory(_) => format!("    Note over P{to}: {label}"),
-                StepKind::Publish
-                | StepKind::Request
-                | StepKind::Deliver { .. }
-                | StepKind::DuplicatePublish => {
-                    format!("    P{from}->>P{to}: {label}")
-                }
-                _ => format!("    P{from}-->>P{to}: {label}"),
-            };
-            lines.push(line);
-        }
-    }
+    let layout = Layout::new(&flows, &[]);
     let mut out = String::from("sequenceDiagram\n");
-    for (i, (name, role)) in participants.iter().enumerate() {
-        let keyword = if *role == Role::Producer {
+    for (i, lane) in layout.lanes.iter().enumerate() {
+        let keyword = if lane.role == Role::Producer {
             "actor"
         } else {
             "participant"
         };
-        out.push_str(&format!("    {keyword} P{i} as {}\n", escape(name)));
+        out.push_str(&format!("    {keyword} P{i} as {}\n", escape(&lane.name)));
     }
-    for line in lines {
+    for row in &layout.rows {
+        let (from, to) = (row.from, row.to);
+        let elapsed = super::format_duration(row.at - layout.start);
+        let line = match row.kind {
+            RowKind::FlowTitle(flow) => {
+                format!("    Note over P{from},P{to}: {}", escape(&title(flow)))
+            }
+            RowKind::NoReply => format!("    Note over P{from}: no reply (+{elapsed})"),
+            RowKind::Step(step) => {
+                let label = escape(&format!("{} (+{elapsed})", step.label));
+                match step.kind {
+                    _ if from == to => format!("    Note over P{from}: {label}"),
+                    StepKind::Advisory(_) => format!("    Note over P{to}: {label}"),
+                    StepKind::Publish
+                    | StepKind::Request
+                    | StepKind::Deliver { .. }
+                    | StepKind::DuplicatePublish => format!("    P{from}->>P{to}: {label}"),
+                    _ => format!("    P{from}-->>P{to}: {label}"),
+                }
+            }
+        };
         out.push_str(&line);
         out.push('\n');
     }

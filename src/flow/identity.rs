@@ -2,7 +2,7 @@
 //! for the requester behind an inbox, the worker behind a pull consumer,
 //! the services subscribed to a subject. The wire alone cannot name them.
 
-use super::correlate::{Flow, FlowKind, Role};
+use super::model::{Flow, FlowKind, Role};
 use crate::server_answers::{Connection, Directory};
 
 /// A copy of `flow` with lanes named from the directory: the requester

@@ -1,18 +1,28 @@
 //! Flows reconstructed from what the wire shows: each record classified
-//! (`classify`), correlated into flows incrementally (`correlate`), and
-//! written out as Mermaid sequence diagrams or JSON (`export`).
-//! Plain Rust: no egui, no network.
+//! (`classify`), correlated into flows incrementally (`correlator`) in the
+//! shape of `model`, listed (`selection`), named from the server's
+//! connection list (`identity`, `trace`) and written out as Mermaid or JSON
+//! (`export`). Plain Rust: no egui, no network.
 
-pub mod classify;
-pub mod correlate;
-pub mod export;
-pub mod identity;
-pub mod trace;
+mod classify;
+mod correlator;
+mod export;
+mod identity;
+mod layout;
+mod model;
+mod selection;
+mod trace;
 
-pub use correlate::{
-    Correlator, Final, Flow, FlowConfig, FlowDetail, FlowFilter, FlowId, FlowKind, Outcome, Step,
-    StepKind,
+pub use classify::{AckBody, AdvisoryKind};
+pub use correlator::{Correlator, FlowConfig};
+pub use export::{DeliveryJson, FlowJson, mermaid, summary_line, title};
+pub use identity::{annotate, audience};
+pub use layout::{Layout, Row, RowKind};
+pub use model::{
+    Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, Lane, Outcome, Role, Step, StepKind,
 };
+pub use selection::{FlowCounts, FlowFilter};
+pub use trace::trace_flow;
 
 /// `1.5 s`, `12 ms`, `830 µs`: a duration in nanoseconds for people.
 pub fn format_duration(ns: i64) -> String {

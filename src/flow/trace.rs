@@ -4,7 +4,7 @@
 //! the message (with its subscription and queue group) and the stream that
 //! would store it.
 
-use super::correlate::{Flow, FlowKind, Role, StepKind};
+use super::model::{Flow, FlowKind, Role, StepKind};
 use crate::capture::Timestamp;
 use crate::server_answers::TraceEvent;
 

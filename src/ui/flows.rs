@@ -11,9 +11,9 @@ use super::format;
 use super::sequence_diagram::{BAD, Diagram, GOOD, RETRY};
 use crate::capture::store::Seq;
 use crate::capture::{SubjectPattern, Timestamp};
-use crate::flow::correlate::FlowCounts;
-use crate::flow::identity::{annotate, audience};
+use crate::flow::FlowCounts;
 use crate::flow::{Correlator, Final, Flow, FlowFilter, FlowId, FlowKind, format_duration};
+use crate::flow::{annotate, audience};
 use crate::server_answers::Directory;
 
 /// How often the list and its counts are recomputed (they walk all flows).
@@ -241,7 +241,7 @@ pub fn flow_list_ui(
                         });
                     });
                     row.col(|ui| {
-                        let mut title = crate::flow::export::title(flow);
+                        let mut title = crate::flow::title(flow);
                         let retries = flow
                             .detail()
                             .deliveries
@@ -338,7 +338,7 @@ pub fn diagram_ui(
         ui.strong(format!(
             "Flow {}: {}",
             selected.id,
-            crate::flow::export::title(selected)
+            crate::flow::title(selected)
         ));
         if let Some(p) = &selected.producer {
             ui.label(format!("producer {p}"));
@@ -372,10 +372,10 @@ pub fn diagram_ui(
         ui.separator();
         // The text is made on a click, not every frame.
         if ui.button("Copy Mermaid").clicked() {
-            actions.push(FlowsAction::CopyMermaid(crate::flow::export::mermaid(&flows)));
+            actions.push(FlowsAction::CopyMermaid(crate::flow::mermaid(&flows)));
         }
         if ui.button("Save Mermaid…").clicked() {
-            actions.push(FlowsAction::SaveMermaid(crate::flow::export::mermaid(&flows)));
+            actions.push(FlowsAction::SaveMermaid(crate::flow::mermaid(&flows)));
         }
         if ui.button("Save PNG…").clicked() {
             actions.push(FlowsAction::SavePng(ui.max_rect()));

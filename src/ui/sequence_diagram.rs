@@ -6,11 +6,10 @@
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 
-use crate::capture::Timestamp;
 use crate::capture::store::Seq;
-use crate::flow::classify::{AckBody, AdvisoryKind};
-use crate::flow::correlate::{Lane, Role};
-use crate::flow::{Flow, StepKind, format_duration};
+use crate::flow::{
+    AckBody, AdvisoryKind, Flow, Layout, Role, Row, RowKind, StepKind, format_duration, title,
+};
 
 const LANE_WIDTH: f32 = 180.0;
 const HEADER_HEIGHT: f32 = 54.0;
@@ -25,22 +24,6 @@ const DELIVER: Color32 = Color32::from_rgb(80, 190, 175);
 const REPLY: Color32 = Color32::from_rgb(185, 135, 245);
 const MUTED: Color32 = Color32::from_rgb(150, 150, 150);
 const PROGRESS: Color32 = Color32::from_rgb(220, 200, 80);
-
-/// One row of the diagram, across all shown flows.
-struct Row<'a> {
-    at: Timestamp,
-    record: Option<Seq>,
-    kind: RowKind<'a>,
-    from: usize,
-    to: usize,
-    label: String,
-}
-
-enum RowKind<'a> {
-    Step(&'a StepKind),
-    FlowTitle,
-    NoReply,
-}
 
 fn color(kind: &StepKind) -> Color32 {
     match kind {
@@ -62,77 +45,35 @@ fn color(kind: &StepKind) -> Color32 {
     }
 }
 
-/// The diagram's lanes and rows for the given flows.
+/// The diagram of the given flows, laid out by `flow::Layout` (the same
+/// layout as the Mermaid export).
 pub struct Diagram<'a> {
-    lanes: Vec<Lane>,
-    rows: Vec<Row<'a>>,
-    start: Timestamp,
+    layout: Layout<'a>,
+}
+
+/// What a row says.
+fn label<'a>(row: &Row<'a>) -> std::borrow::Cow<'a, str> {
+    match row.kind {
+        RowKind::Step(step) => step.label.as_str().into(),
+        RowKind::FlowTitle(flow) => format!("flow {}: {}", flow.id, title(flow)).into(),
+        RowKind::NoReply => "no reply (timed out, or no responders)".into(),
+    }
 }
 
 impl<'a> Diagram<'a> {
     /// `no_reply`: flows (by index) whose request went unanswered.
     pub fn new(flows: &[&'a Flow], no_reply: &[bool]) -> Self {
-        let mut lanes: Vec<Lane> = Vec::new();
-        let mut rows = Vec::new();
-        let start = flows.iter().map(|f| f.started_at).min().unwrap_or(0);
-        for (i, flow) in flows.iter().enumerate() {
-            let map: Vec<usize> = flow
-                .detail()
-                .lanes
-                .iter()
-                .map(|lane| match lanes.iter().position(|l| l == lane) {
-                    Some(x) => x,
-                    None => {
-                        lanes.push(lane.clone());
-                        lanes.len() - 1
-                    }
-                })
-                .collect();
-            if flows.len() > 1 {
-                rows.push(Row {
-                    at: flow.started_at,
-                    record: flow.first_record,
-                    kind: RowKind::FlowTitle,
-                    from: 0,
-                    to: 0,
-                    label: format!("flow {}: {}", flow.id, crate::flow::export::title(flow)),
-                });
-            }
-            for step in &flow.detail().steps {
-                rows.push(Row {
-                    at: step.at,
-                    record: step.record,
-                    kind: RowKind::Step(&step.kind),
-                    from: map.get(step.from).copied().unwrap_or(0),
-                    to: map.get(step.to).copied().unwrap_or(0),
-                    label: step.label.clone(),
-                });
-            }
-            if no_reply.get(i).copied().unwrap_or(false) {
-                let lane = flow
-                    .detail()
-                    .steps
-                    .first()
-                    .map_or(0, |s| map.get(s.from).copied().unwrap_or(0));
-                rows.push(Row {
-                    at: flow.updated_at,
-                    record: None,
-                    kind: RowKind::NoReply,
-                    from: lane,
-                    to: lane,
-                    label: "no reply (timed out, or no responders)".to_owned(),
-                });
-            }
+        Self {
+            layout: Layout::new(flows, no_reply),
         }
-        Self { lanes, rows, start }
     }
 
     /// Size at zoom 1.
     pub fn size(&self) -> Vec2 {
         Vec2::new(
             // Room on the right for the labels of markers on the last lane.
-            TIME_MARGIN + self.lanes.len().max(1) as f32 * LANE_WIDTH + LANE_WIDTH,
-            HEADER_HEIGHT + self.rows.len() as f32 * ROW_HEIGHT + 30.0,
+            TIME_MARGIN + self.layout.lanes.len().max(1) as f32 * LANE_WIDTH + LANE_WIDTH,
+            HEADER_HEIGHT + self.layout.rows.len() as f32 * ROW_HEIGHT + 30.0,
         )
     }
 
@@ -148,7 +89,7 @@ impl<'a> Diagram<'a> {
         let visuals = ui.visuals().clone();
         painter.rect_filled(area, 6.0, visuals.extreme_bg_color);
         let bottom = area.bottom() - 10.0 * z;
-        for (i, lane) in self.lanes.iter().enumerate() {
+        for (i, lane) in self.layout.lanes.iter().enumerate() {
             let x = self.lane_x(origin, i, z);
             let head = Rect::from_center_size(
                 Pos2::new(x, origin.y + 24.0 * z),
@@ -189,12 +130,12 @@ impl<'a> Diagram<'a> {
             ));
         }
         let mut clicked = None;
-        for (i, row) in self.rows.iter().enumerate() {
+        for (i, row) in self.layout.rows.iter().enumerate() {
             let y = origin.y + (HEADER_HEIGHT + (i as f32 + 0.7) * ROW_HEIGHT) * z;
             painter.text(
                 Pos2::new(origin.x + (TIME_MARGIN - 10.0) * z, y),
                 Align2::RIGHT_CENTER,
-                format!("+{}", format_duration(row.at - self.start)),
+                format!("+{}", format_duration(row.at - self.layout.start)),
                 FontId::monospace(10.5 * z),
                 visuals.weak_text_color(),
             );
@@ -203,7 +144,7 @@ impl<'a> Diagram<'a> {
                 self.lane_x(origin, row.to, z),
             );
             let (label_rect, color, is_marker) = match row.kind {
-                RowKind::FlowTitle => {
+                RowKind::FlowTitle(_) => {
                     painter.line_segment(
                         [
                             Pos2::new(origin.x + TIME_MARGIN * z, y + 10.0 * z),
@@ -218,10 +159,11 @@ impl<'a> Diagram<'a> {
                     (rect, visuals.strong_text_color(), true)
                 }
                 RowKind::NoReply => (marker(&painter, x1, y, z, BAD, "✖"), BAD, true),
-                RowKind::Step(kind)
+                RowKind::Step(step)
                     if row.from == row.to
-                        || matches!(kind, StepKind::Advisory(AdvisoryKind::MaxDeliveries)) =>
+                        || matches!(step.kind, StepKind::Advisory(AdvisoryKind::MaxDeliveries)) =>
                 {
+                    let kind = &step.kind;
                     let c = color(kind);
                     let x = if row.from == row.to { x1 } else { x2 };
                     let symbol = match kind {
@@ -231,7 +173,8 @@ impl<'a> Diagram<'a> {
                     };
                     (marker(&painter, x, y, z, c, symbol), c, true)
                 }
-                RowKind::Step(kind) => {
+                RowKind::Step(step) => {
+                    let kind = &step.kind;
                     let c = color(kind);
                     let dashed = matches!(
                         kind,
@@ -249,7 +192,7 @@ impl<'a> Diagram<'a> {
                     (rect, c, false)
                 }
             };
-            let text = egui::RichText::new(&row.label).size(11.5 * z).color(color);
+            let text = egui::RichText::new(label(row)).size(11.5 * z).color(color);
             let button = egui::Button::new(text)
                 .frame(false)
                 .wrap_mode(egui::TextWrapMode::Extend)

@@ -1,0 +1,380 @@
+//! The flow model: a flow (a core publish, a request, a JetStream
+//! message), its lanes and steps for the sequence diagram, its deliveries
+//! and how it ended. Built by the `correlator`, read by every view.
+
+use serde::Serialize;
+
+use super::classify::{AckBody, AdvisoryKind};
+use crate::capture::Timestamp;
+use crate::capture::store::Seq;
+
+pub type FlowId = u64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKind {
+    Jetstream,
+    Request,
+    Publish,
+}
+
+/// What became of one delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ack,
+    Nak,
+    Term,
+    Wpi,
+    /// Redelivered (or given up) with no answer: the ack wait expired.
+    Timeout,
+    Pending,
+}
+
+/// How a flow ended, as far as the wire shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Final {
+    Acked,
+    Terminated,
+    MaxDeliveries,
+    Pending,
+    Replied,
+    NoReply,
+}
+
+impl Final {
+    pub fn label(self) -> &'static str {
+        match self {
+            Final::Acked => "acked",
+            Final::Terminated => "terminated",
+            Final::MaxDeliveries => "max deliveries",
+            Final::Pending => "pending",
+            Final::Replied => "replied",
+            Final::NoReply => "no reply",
+        }
+    }
+
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Final::Terminated | Final::MaxDeliveries | Final::NoReply
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub consumer: String,
+    pub count: u64,
+    /// The delivery's record; `None` when only its acknowledgement was seen.
+    pub record: Option<Seq>,
+    pub at: Timestamp,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    Publish,
+    DuplicatePublish,
+    PubAck {
+        duplicate: bool,
+    },
+    PublishError,
+    Request,
+    Reply,
+    NoReply,
+    Deliver {
+        count: u64,
+    },
+    Answer(AckBody),
+    /// No answer before the next delivery: drawn as a gap on the consumer.
+    AckWaitExpired,
+    Advisory(AdvisoryKind),
+}
+
+/// One arrow (or marker, when `from == to`) of the sequence diagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub at: Timestamp,
+    pub record: Option<Seq>,
+    pub kind: StepKind,
+    pub from: usize,
+    pub to: usize,
+    pub label: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Producer,
+    Subject,
+    Stream,
+    Consumer,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lane {
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub id: FlowId,
+    pub kind: FlowKind,
+    pub subject: String,
+    /// From a producer header (`ce-source` or the configured ones); `None`
+    /// when the wire does not say.
+    pub producer: Option<String>,
+    pub trace_id: Option<String>,
+    /// The id header that linked messages (`Nats-Msg-Id`, `ce-id`, …).
+    pub msg_id: Option<String>,
+    /// Other publishes with the same id (a duplicate: idempotency at stake).
+    pub duplicates: u32,
+    /// This flow repeats the id of that earlier flow.
+    pub duplicate_of: Option<FlowId>,
+    pub started_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The first record of the flow.
+    pub first_record: Option<Seq>,
+    /// `None` until the flow is more than a core publish.
+    detail: Option<Box<FlowDetail>>,
+}
+
+/// What a flow beyond a single core publish carries: its stream, lanes and
+/// steps, deliveries, request and reply. Core publishes, by far the most
+/// frequent flows, carry none of it, so it lives behind a pointer that they
+/// leave empty: inline, it made every flow 408 bytes and the 100,000-flow
+/// index 60 MiB.
+#[derive(Clone, Debug, Default)]
+pub struct FlowDetail {
+    pub stream: Option<String>,
+    pub stream_seq: Option<u64>,
+    pub lanes: Vec<Lane>,
+    pub steps: Vec<Step>,
+    pub deliveries: Vec<Delivery>,
+    /// Consumers whose MAX_DELIVERIES advisory named this message.
+    pub max_deliveries: Vec<String>,
+    pub request_at: Option<Timestamp>,
+    pub reply_at: Option<Timestamp>,
+    pub responder: Option<String>,
+    pub publish_error: Option<String>,
+    pub(super) reply_subject: Option<Box<str>>,
+    /// Folded into another flow (a duplicate JetStream publish).
+    pub(super) merged_into: Option<FlowId>,
+}
+
+impl FlowDetail {
+    /// The lanes' names, left to right.
+    pub fn lane_names(&self) -> Vec<&str> {
+        self.lanes.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// The steps' labels, top to bottom.
+    pub fn step_labels(&self) -> Vec<&str> {
+        self.steps.iter().map(|s| s.label.as_str()).collect()
+    }
+}
+
+/// The detail of a flow that has none.
+static NO_DETAIL: FlowDetail = FlowDetail {
+    stream: None,
+    stream_seq: None,
+    lanes: Vec::new(),
+    steps: Vec::new(),
+    deliveries: Vec::new(),
+    max_deliveries: Vec::new(),
+    request_at: None,
+    reply_at: None,
+    responder: None,
+    publish_error: None,
+    reply_subject: None,
+    merged_into: None,
+};
+
+impl Flow {
+    pub(crate) fn new(id: FlowId, kind: FlowKind, subject: &str, at: Timestamp) -> Self {
+        Self {
+            id,
+            kind,
+            subject: subject.to_owned(),
+            producer: None,
+            trace_id: None,
+            msg_id: None,
+            duplicates: 0,
+            duplicate_of: None,
+            started_at: at,
+            updated_at: at,
+            first_record: None,
+            detail: None,
+        }
+    }
+
+    /// Stream, lanes, steps, deliveries, request and reply (all empty for
+    /// a core publish).
+    pub fn detail(&self) -> &FlowDetail {
+        self.detail.as_deref().unwrap_or(&NO_DETAIL)
+    }
+
+    pub(crate) fn detail_mut(&mut self) -> &mut FlowDetail {
+        self.detail.get_or_insert_with(Box::default)
+    }
+
+    pub(crate) fn lane(&mut self, name: &str, role: Role) -> usize {
+        let lanes = &mut self.detail_mut().lanes;
+        if let Some(i) = lanes.iter().position(|l| l.name == name && l.role == role) {
+            return i;
+        }
+        lanes.push(Lane {
+            name: name.to_owned(),
+            role,
+        });
+        lanes.len() - 1
+    }
+
+    pub(crate) fn step(
+        &mut self,
+        at: Timestamp,
+        record: Option<Seq>,
+        kind: StepKind,
+        from: usize,
+        to: usize,
+        label: String,
+    ) {
+        self.updated_at = self.updated_at.max(at);
+        self.detail_mut().steps.push(Step {
+            at,
+            record,
+            kind,
+            from,
+            to,
+            label,
+        });
+    }
+
+    pub(super) fn stream_lane(&mut self) -> usize {
+        let name = self
+            .detail()
+            .stream
+            .clone()
+            .unwrap_or_else(|| "stream".into());
+        self.lane(&name, Role::Stream)
+    }
+
+    /// Lanes and the first arrow, from the producer and subject.
+    pub(super) fn add_first_step(&mut self) {
+        let producer_name = match (&self.producer, self.kind) {
+            (Some(p), _) => p.clone(),
+            (None, FlowKind::Publish) => "producer (unknown)".into(),
+            (None, _) => "requester (unknown)".into(),
+        };
+        let producer = self.lane(&producer_name, Role::Producer);
+        let subject = self.subject.clone();
+        let target = self.lane(&subject, Role::Subject);
+        let (step, label) = match self.kind {
+            FlowKind::Publish => (StepKind::Publish, format!("publish {subject}")),
+            _ => (StepKind::Request, format!("request {subject}")),
+        };
+        let at = self.started_at;
+        self.step(at, self.first_record, step, producer, target, label);
+    }
+
+    /// The flow with every lane and step, for drawing and export (a core
+    /// publish keeps them implicit until then).
+    pub fn materialized(&self) -> std::borrow::Cow<'_, Flow> {
+        if self.kind == FlowKind::Publish && self.detail().steps.is_empty() {
+            let mut flow = self.clone();
+            flow.add_first_step();
+            std::borrow::Cow::Owned(flow)
+        } else {
+            std::borrow::Cow::Borrowed(self)
+        }
+    }
+
+    /// The reply subject of a request (its inbox).
+    pub fn reply_subject(&self) -> Option<&str> {
+        self.detail().reply_subject.as_deref()
+    }
+
+    pub fn is_visible(&self) -> bool {
+        self.detail().merged_into.is_none()
+    }
+
+    /// Request latency, when a reply came.
+    pub fn latency(&self) -> Option<i64> {
+        let detail = self.detail();
+        Some(detail.reply_at? - detail.request_at?)
+    }
+
+    pub fn has_retries(&self) -> bool {
+        self.detail()
+            .deliveries
+            .iter()
+            .any(|d| d.count > 1 || d.outcome == Outcome::Nak)
+    }
+
+    /// Consumers that got this message, in order of first delivery.
+    pub fn consumers(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for d in &self.detail().deliveries {
+            if !out.contains(&d.consumer.as_str()) {
+                out.push(&d.consumer);
+            }
+        }
+        out
+    }
+
+    /// Outcome for one consumer.
+    pub fn consumer_final(&self, consumer: &str) -> Final {
+        if self.detail().max_deliveries.iter().any(|c| c == consumer) {
+            return Final::MaxDeliveries;
+        }
+        let last = self
+            .detail()
+            .deliveries
+            .iter()
+            .filter(|d| d.consumer == consumer)
+            .max_by_key(|d| d.count);
+        match last.map(|d| d.outcome) {
+            Some(Outcome::Ack) => Final::Acked,
+            Some(Outcome::Term) => Final::Terminated,
+            _ => Final::Pending,
+        }
+    }
+
+    /// How the flow ended; `None` for a core publish (the wire shows no
+    /// outcome). `now` and `reply_timeout` decide when a request has had
+    /// its chance to be answered.
+    pub fn final_outcome(&self, now: Timestamp, reply_timeout: i64) -> Option<Final> {
+        match self.kind {
+            FlowKind::Publish => None,
+            FlowKind::Request => Some(if self.detail().reply_at.is_some() {
+                Final::Replied
+            } else if now - self.started_at > reply_timeout {
+                Final::NoReply
+            } else {
+                Final::Pending
+            }),
+            FlowKind::Jetstream => {
+                if self.detail().publish_error.is_some() {
+                    return Some(Final::NoReply);
+                }
+                let finals: Vec<Final> = self
+                    .consumers()
+                    .iter()
+                    .map(|c| self.consumer_final(c))
+                    .collect();
+                Some(if finals.contains(&Final::MaxDeliveries) {
+                    Final::MaxDeliveries
+                } else if finals.contains(&Final::Terminated) {
+                    Final::Terminated
+                } else if !finals.is_empty() && finals.iter().all(|f| *f == Final::Acked) {
+                    Final::Acked
+                } else {
+                    Final::Pending
+                })
+            }
+        }
+    }
+}
