@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{EventscopeApp, LOAD_BUDGET, take_ready};
+use super::{EventscopeApp, LOAD_BUDGET};
 use crate::capture::file::{CaptureHeader, CaptureWriter};
 use crate::capture::load::{CaptureLoad, LoadEvent};
 
@@ -21,7 +21,7 @@ impl EventscopeApp {
             .iter()
             .flat_map(|(_, p)| p.server_list())
             .collect();
-        let notices = self.notices.0.clone();
+        let notices = self.pending.notices();
         self.session.spawn(async move {
             let Ok(Some(path)) = rx.await else {
                 return;
@@ -63,10 +63,7 @@ impl EventscopeApp {
     }
 
     /// Take in loaded batches within the frame budget.
-    pub(super) fn poll_capture_files(&mut self) {
-        if let Some(Some(Some(path))) = take_ready(&mut self.capture_pick) {
-            self.load_capture(path);
-        }
+    pub(super) fn take_in_capture_file(&mut self) {
         let Some(load) = &mut self.capture_load else {
             return;
         };

@@ -51,7 +51,7 @@ impl super::EventscopeApp {
         if profile.secret_storage != SecretStorage::Keyring || secret.is_empty() {
             return;
         }
-        let notices = self.notices.0.clone();
+        let notices = self.pending.notices();
         self.session.spawn(async move {
             let outcome =
                 tokio::task::spawn_blocking(move || store(&name, &secret).map_err(|e| (name, e)))
@@ -89,13 +89,11 @@ impl super::EventscopeApp {
             .unwrap_or_default();
             let _ = tx.send(found);
         });
-        self.keyring_secrets = Some(rx);
+        self.pending
+            .wait(super::pending::Waiting::KeyringSecrets(rx));
     }
 
-    pub(super) fn apply_keyring_secrets(&mut self) {
-        let Some(Some(found)) = super::take_ready(&mut self.keyring_secrets) else {
-            return;
-        };
+    pub(super) fn apply_keyring_secrets(&mut self, found: Vec<(String, String)>) {
         for (name, secret) in found {
             if let Some(profile) = self.saved_profiles.iter_mut().find(|p| p.name == name) {
                 profile.auth.set_secret(secret);

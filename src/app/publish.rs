@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::{EventscopeApp, take_ready};
-use crate::broker::send::{SendMode, repeat_job, replay_job};
+use super::EventscopeApp;
+use super::pending::Waiting;
+use crate::broker::send::{SendMode, SendOutcome, repeat_job, replay_job};
+use crate::capture::file::ReadAll;
 use crate::capture::store::Seq;
 use crate::capture::{ConnectionKey, Record, RecordPacker};
 use crate::outgoing::replay::preview;
@@ -16,9 +18,6 @@ use crate::outgoing::template::{Encoding, PublishTemplate};
 use crate::ui::View;
 use crate::ui::publish::{Mode, PublishAction, Repeat, publish_ui};
 use crate::ui::replay::{ReplayAction, Source, replay_ui};
-
-/// A capture file read for replay: (path, records or error).
-pub(super) type ReplayFile = (PathBuf, Result<crate::capture::file::ReadAll, String>);
 
 impl EventscopeApp {
     /// Connections to publish on: (key, name, connected?).
@@ -61,7 +60,9 @@ impl EventscopeApp {
         for action in publish_actions {
             match action {
                 PublishAction::Send => self.send_publish(),
-                PublishAction::LoadPayloadFile => self.payload_pick = Some(self.pick_open_path()),
+                PublishAction::LoadPayloadFile => self
+                    .pending
+                    .wait(Waiting::PayloadFile(self.pick_open_path())),
                 PublishAction::StopJob => {
                     if let Some(job) = &self.publish.job {
                         job.cancel();
@@ -87,7 +88,7 @@ impl EventscopeApp {
                             let _ = tx.send((path, records));
                         }
                     });
-                    self.replay_file = Some(file_rx);
+                    self.pending.wait(Waiting::ReplayFile(file_rx));
                 }
                 ReplayAction::Preview => match (self.replay.options(), self.replay_records(10)) {
                     (Ok(options), Ok(records)) => {
@@ -122,7 +123,7 @@ impl EventscopeApp {
         let result = match view.repeat {
             Repeat::Once => match view.template.message(1) {
                 Ok(message) => self.session.send(key, message, mode).map(|rx| {
-                    self.pending_send = Some(rx);
+                    self.pending.wait(Waiting::Send(rx));
                     self.publish.waiting = true;
                 }),
                 Err(e) => {
@@ -296,40 +297,39 @@ impl EventscopeApp {
         }
     }
 
-    /// Outcomes, payload files and replay files that came back.
-    pub(super) fn poll_publish(&mut self) {
-        if let Some(outcome) = take_ready(&mut self.pending_send) {
-            self.publish.waiting = false;
-            match outcome {
-                Some(outcome) => self.publish.outcome = Some(outcome),
-                None => self.publish.error = Some("the connection ended before an answer".into()),
-            }
+    pub(super) fn on_sent(&mut self, outcome: Option<SendOutcome>) {
+        self.publish.waiting = false;
+        match outcome {
+            Some(outcome) => self.publish.outcome = Some(outcome),
+            None => self.publish.error = Some("the connection ended before an answer".into()),
         }
-        if let Some(Some(Some(path))) = take_ready(&mut self.payload_pick) {
-            match std::fs::read(&path) {
-                Ok(bytes) => set_payload(&mut self.publish.template, bytes),
-                Err(e) => self.publish.error = Some(format!("cannot read {}: {e}", path.display())),
-            }
+    }
+
+    pub(super) fn on_payload_file(&mut self, path: PathBuf) {
+        match std::fs::read(&path) {
+            Ok(bytes) => set_payload(&mut self.publish.template, bytes),
+            Err(e) => self.publish.error = Some(format!("cannot read {}: {e}", path.display())),
         }
-        if let Some(Some((path, result))) = take_ready(&mut self.replay_file) {
-            match result {
-                Ok(read) => {
-                    // A bad line is shown where the user looks, with its
-                    // number; what came before it can still be replayed.
-                    self.replay.error = read.stopped_at.map(|e| {
-                        format!(
-                            "{}: {e}; the {} records before it can be replayed",
-                            path.display(),
-                            read.records.len()
-                        )
-                    });
-                    self.replay.file_records = Some(Arc::new(read.records));
-                    self.replay.source = Source::File;
-                }
-                Err(e) => self.replay.error = Some(e),
+    }
+
+    pub(super) fn on_replay_file(&mut self, path: PathBuf, result: Result<ReadAll, String>) {
+        match result {
+            Ok(read) => {
+                // A bad line is shown where the user looks, with its
+                // number; what came before it can still be replayed.
+                self.replay.error = read.stopped_at.map(|e| {
+                    format!(
+                        "{}: {e}; the {} records before it can be replayed",
+                        path.display(),
+                        read.records.len()
+                    )
+                });
+                self.replay.file_records = Some(Arc::new(read.records));
+                self.replay.source = Source::File;
             }
-            self.replay.file = Some(path);
+            Err(e) => self.replay.error = Some(e),
         }
+        self.replay.file = Some(path);
     }
 
     /// Screenshot mode: replay the captured orders, slowed down, remapped.

@@ -1,22 +1,38 @@
-//! Starting the desktop app: demo, connections from the command line,
-//! screenshot mode, signals. The app itself lives in `app.rs`.
+//! Starting the desktop app: the demo, the connections asked for,
+//! screenshot mode, the window, signals. What went wrong is returned as
+//! `StartError` for the command line to say.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::app::screenshot::{FlowPick, ScreenshotPlan};
 use crate::app::{AppConfig, EventscopeApp};
 use crate::broker::{ConnectionProfile, SubscriptionSpec};
 use crate::capture::SubjectPattern;
-use crate::demo::Demo;
+use crate::demo::local_server::LocalServerError;
+use crate::demo::{Demo, DemoStopped};
 use crate::ui::View;
 
-/// A screenshot run that has not finished by then is stuck: exit instead
-/// of hanging a CI job.
-const SCREENSHOT_WATCHDOG: Duration = Duration::from_secs(120);
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("--demo: {0}")]
+    Demo(#[from] LocalServerError),
+    #[error("cannot make a temp dir for screenshot mode: {0}")]
+    ScreenshotState(std::io::Error),
+    #[error("cannot open the window: {0}")]
+    Window(#[from] eframe::Error),
+    #[error("screenshot failed: {0}")]
+    Screenshot(String),
+}
+
+/// How a run went, for the command line.
+#[derive(Debug, Default)]
+pub struct StartReport {
+    /// With `EVENTSCOPE_STARTUP_TIMING` set: how long the first frame took
+    /// to be drawn after start.
+    pub first_frame: Option<Duration>,
+}
 
 /// What the app is asked to do at start (the command line makes it).
 pub struct Start {
@@ -42,16 +58,10 @@ pub struct ScreenshotRequest {
     pub start_replay: bool,
 }
 
-pub fn run(start: Start) -> ExitCode {
+pub fn run(start: Start) -> Result<StartReport, StartError> {
     let started = std::env::var_os("EVENTSCOPE_STARTUP_TIMING").map(|_| std::time::Instant::now());
     let demo = if start.demo {
-        match Demo::start() {
-            Ok(demo) => Some(demo),
-            Err(e) => {
-                eprintln!("eventscope --demo: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
+        Some(Demo::start()?)
     } else {
         None
     };
@@ -92,13 +102,6 @@ pub fn run(start: Start) -> ExitCode {
             expect_traffic,
         )
     });
-    if screenshot_mode {
-        std::thread::spawn(|| {
-            std::thread::sleep(SCREENSHOT_WATCHDOG);
-            eprintln!("eventscope: screenshot not taken within {SCREENSHOT_WATCHDOG:?}; giving up");
-            std::process::exit(3);
-        });
-    }
     let (width, height) = start.window_size;
     let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -117,10 +120,7 @@ pub fn run(start: Start) -> ExitCode {
                 options.persistence_path = Some(dir.path().join("state.ron"));
                 Some(dir)
             }
-            Err(e) => {
-                eprintln!("eventscope: cannot make a temp dir for screenshot mode: {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return Err(StartError::ScreenshotState(e)),
         }
     } else {
         keep_state_private();
@@ -134,28 +134,42 @@ pub fn run(start: Start) -> ExitCode {
         load_profiles: !screenshot_mode,
         open_capture: start.capture,
     };
-    let exit_code = Arc::new(AtomicI32::new(0));
-    let exit_code_app = exit_code.clone();
-    let result = eframe::run_native(
+    let screenshot_result = Arc::new(Mutex::new(None));
+    let first_frame = Arc::new(Mutex::new(None));
+    let (result_sink, first_frame_sink) = (screenshot_result.clone(), first_frame.clone());
+    eframe::run_native(
         "eventscope",
         options,
         Box::new(move |cc| {
             let mut app = EventscopeApp::new(&cc.egui_ctx, cc.storage, config)?;
-            app.exit_code_sink = Some(exit_code_app);
-            app.report_first_frame = started;
+            app.screenshot_result = Some(result_sink);
+            app.first_frame = started.map(|at| (at, first_frame_sink));
             close_on_signals(&app, cc.egui_ctx.clone());
             if let Some(demo) = demo {
-                demo.spawn_services(&app.session.runtime_handle());
+                let notices = app.pending.notices();
+                demo.spawn_services(
+                    &app.session.runtime_handle(),
+                    move |stopped: DemoStopped| {
+                        let _ = notices.send(format!(
+                            "demo: {} stopped: {}",
+                            stopped.service, stopped.error
+                        ));
+                    },
+                );
                 app.keep(Box::new(demo));
             }
             Ok(Box::new(app))
         }),
-    );
-    if let Err(e) = result {
-        eprintln!("eventscope: cannot open the window: {e}");
-        return ExitCode::FAILURE;
+    )?;
+    let taken = screenshot_result
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(Err(e)) = taken {
+        return Err(StartError::Screenshot(e));
     }
-    ExitCode::from(exit_code.load(Ordering::Relaxed).clamp(0, 255) as u8)
+    let first_frame = *first_frame.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(StartReport { first_frame })
 }
 
 /// The saved state (profiles, and secrets where the user asked to keep

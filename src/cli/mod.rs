@@ -20,12 +20,42 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Flows(args)) => flows::flows_command(args),
         Some(Command::Replay(args)) => replay::replay_command(*args),
         None => match gui_start(cli) {
-            Ok(start) => crate::app::start::run(start),
+            Ok(start) => gui(start),
             Err(e) => {
                 eprintln!("eventscope: {e}");
                 std::process::ExitCode::from(2)
             }
         },
+    }
+}
+
+/// A screenshot run that has not finished by then is stuck: exit instead
+/// of hanging a CI job.
+const SCREENSHOT_WATCHDOG: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Run the app; say what went wrong, if anything.
+fn gui(start: crate::app::start::Start) -> std::process::ExitCode {
+    if start.screenshot.is_some() {
+        std::thread::spawn(|| {
+            std::thread::sleep(SCREENSHOT_WATCHDOG);
+            eprintln!("eventscope: screenshot not taken within {SCREENSHOT_WATCHDOG:?}; giving up");
+            std::process::exit(3);
+        });
+    }
+    match crate::app::start::run(start) {
+        Ok(report) => {
+            if let Some(first) = report.first_frame {
+                eprintln!(
+                    "eventscope: first frame drawn {} ms after start",
+                    first.as_millis()
+                );
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("eventscope: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

@@ -43,15 +43,31 @@ impl Demo {
         self.server.monitoring_url()
     }
 
-    /// Start the simulated services on `runtime`; they stop with it.
-    pub fn spawn_services(&self, runtime: &tokio::runtime::Handle) {
+    /// Start the simulated services on `runtime`; they stop with it. A
+    /// service that stops early is told to `stopped`.
+    pub fn spawn_services(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        stopped: impl Fn(DemoStopped) + Send + Sync + 'static,
+    ) {
         let url = self.url();
+        let stopped: Stopped = std::sync::Arc::new(stopped);
         runtime.spawn(async move {
-            if let Err(e) = run_services(url).await {
-                eprintln!("eventscope demo: a simulated service stopped: {e}");
+            if let Err(error) = run_services(url, stopped.clone()).await {
+                stopped(DemoStopped {
+                    service: "the demo's services",
+                    error,
+                });
             }
         });
     }
+}
+
+/// A simulated service that stopped, and why.
+#[derive(Debug)]
+pub struct DemoStopped {
+    pub service: &'static str,
+    pub error: Box<dyn std::error::Error + Send + Sync>,
 }
 
 type DemoResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -63,7 +79,24 @@ async fn connect(url: &str, name: &str) -> Result<async_nats::Client, async_nats
         .await
 }
 
-async fn run_services(url: String) -> DemoResult {
+/// Where a stopped service is told.
+type Stopped = std::sync::Arc<dyn Fn(DemoStopped) + Send + Sync>;
+
+/// Run a service; if it stops with an error, say so.
+fn watch(
+    stopped: &Stopped,
+    service: &'static str,
+    run: impl Future<Output = DemoResult> + Send + 'static,
+) {
+    let stopped = stopped.clone();
+    tokio::spawn(async move {
+        if let Err(error) = run.await {
+            stopped(DemoStopped { service, error });
+        }
+    });
+}
+
+async fn run_services(url: String, stopped: Stopped) -> DemoResult {
     // Let the app's monitor subscribe first, so every flow is seen whole.
     tokio::time::sleep(Duration::from_millis(800)).await;
     let admin = connect(&url, "demo-setup").await?;
@@ -89,29 +122,18 @@ async fn run_services(url: String) -> DemoResult {
         )
         .await?;
 
-    tokio::spawn(log_errors("order-service", order_service(url.clone())));
-    tokio::spawn(log_errors(
+    watch(&stopped, "order-service", order_service(url.clone()));
+    watch(
+        &stopped,
         "fulfillment-worker",
         fulfillment_worker(url.clone()),
-    ));
-    tokio::spawn(log_errors("pricing-service", pricing_service(url.clone())));
-    tokio::spawn(log_errors("checkout-web", checkout_web(url.clone())));
-    tokio::spawn(log_errors(
-        "shipping-1",
-        shipping(url.clone(), "shipping-1"),
-    ));
-    tokio::spawn(log_errors(
-        "shipping-2",
-        shipping(url.clone(), "shipping-2"),
-    ));
-    tokio::spawn(log_errors("inventory-service", inventory_service(url)));
+    );
+    watch(&stopped, "pricing-service", pricing_service(url.clone()));
+    watch(&stopped, "checkout-web", checkout_web(url.clone()));
+    watch(&stopped, "shipping-1", shipping(url.clone(), "shipping-1"));
+    watch(&stopped, "shipping-2", shipping(url.clone(), "shipping-2"));
+    watch(&stopped, "inventory-service", inventory_service(url));
     Ok(())
-}
-
-async fn log_errors(name: &'static str, service: impl Future<Output = DemoResult>) {
-    if let Err(e) = service.await {
-        eprintln!("eventscope demo: {name} stopped: {e}");
-    }
 }
 
 /// Small deterministic generator: the demo needs variety, not security.

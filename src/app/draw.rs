@@ -1,0 +1,301 @@
+//! Drawing the window: the top bar, the status bar and each view's panels,
+//! handing the views' actions to the app.
+
+use egui::RichText;
+
+use super::EventscopeApp;
+use super::pending::Waiting;
+use crate::capture::Timestamp;
+use crate::capture::record::now_timestamp;
+use crate::capture::subject_tree::ROOT;
+use crate::ui::View;
+use crate::ui::connections::{ConnectionRow, ConnectionsAction, connections_ui};
+use crate::ui::flows::{FlowsAction, diagram_ui, flow_list_ui};
+use crate::ui::inspector::{InspectorAction, inspector_ui};
+use crate::ui::rates::rates_ui;
+use crate::ui::status_bar::{StatusFigures, status_bar_ui};
+use crate::ui::subject_tree::subject_tree_ui;
+use crate::ui::traffic::{filter_bar_ui, table_ui};
+
+impl EventscopeApp {
+    /// The whole window.
+    pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        let now = now_timestamp();
+        self.shortcuts(ui.ctx());
+        egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui));
+        egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui, now));
+        self.file_dialogs.ui(ui.ctx());
+        match self.view {
+            View::Traffic => self.traffic_view_ui(ui, now),
+            View::Flows => self.flows_view_ui(ui, now),
+            View::Publish => self.publish_view_ui(ui),
+            View::Connections => self.connections_view_ui(ui),
+        }
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("eventscope").strong().size(16.0));
+            ui.separator();
+            ui.menu_button("File", |ui| {
+                if ui.button("Save capture…").clicked() {
+                    self.save_capture();
+                }
+                if ui.button("Load capture…").clicked() {
+                    self.pending
+                        .wait(Waiting::CaptureFile(self.pick_open_path()));
+                }
+            });
+            if let Some(load) = &self.capture_load {
+                ui.add(
+                    egui::ProgressBar::new(load.progress())
+                        .desired_width(160.0)
+                        .text(format!("loading: {} messages", load.loaded)),
+                );
+            }
+            ui.separator();
+            for view in View::ALL {
+                ui.selectable_value(&mut self.view, view, view.label());
+            }
+            ui.separator();
+            let pause_label = if self.traffic.is_paused() {
+                "Resume"
+            } else {
+                "Pause"
+            };
+            if ui
+                .button(pause_label)
+                .on_hover_text("Freeze the view; capture goes on (Space)")
+                .clicked()
+            {
+                self.traffic.toggle_pause(&self.session.store);
+            }
+            if ui
+                .button("Clear")
+                .on_hover_text("Forget everything captured (Ctrl+L)")
+                .clicked()
+            {
+                self.traffic.clear();
+                self.session.clear();
+            }
+            ui.toggle_value(&mut self.show_rates, "Rates");
+            if !self.session.pending_confirms.is_empty() {
+                ui.separator();
+                if ui
+                    .button(
+                        RichText::new("⚠ a subscription needs your confirmation")
+                            .color(egui::Color32::from_rgb(230, 150, 60)),
+                    )
+                    .clicked()
+                {
+                    self.view = View::Connections;
+                }
+            }
+            if let Some(notice) = self.notice.clone() {
+                ui.separator();
+                ui.colored_label(egui::Color32::from_rgb(230, 90, 80), notice);
+                if ui.small_button("×").clicked() {
+                    self.notice = None;
+                }
+            }
+        });
+    }
+
+    fn status_bar_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
+        let network_rate = self.session.network_rate();
+        let profiles = self.session.profiles();
+        let connections_up = profiles
+            .iter()
+            .filter(|(k, _)| {
+                self.session
+                    .shared(*k)
+                    .is_some_and(|s| s.state().is_connected())
+            })
+            .count();
+        let wildcard_warning = profiles.iter().any(|(_, p)| {
+            p.subscriptions
+                .iter()
+                .any(|s| crate::capture::subject::has_wildcards(&s.pattern))
+        });
+        let figures = StatusFigures {
+            dropped_by_client: self.session.dropped_by_clients(),
+            rate: self.session.store.subjects().rate(ROOT, now),
+            network_rate,
+            backlog: self.session.backlog(now),
+            losses: self.session.losses(),
+            paused: self.traffic.is_paused(),
+            connections_up,
+            connections: profiles.len(),
+            wildcard_warning,
+            resident_bytes: self.resident.current(),
+        };
+        if let Some(budget) = status_bar_ui(ui, &self.session.store, &figures, &mut self.budget_mib)
+        {
+            self.session.store.set_budget(budget);
+        }
+    }
+
+    fn traffic_view_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
+        let tree_action = egui::Panel::left("subjects")
+            .resizable(true)
+            .default_size(260.0)
+            .show(ui, |ui| {
+                subject_tree_ui(
+                    ui,
+                    self.session.store.subjects(),
+                    now,
+                    self.traffic.subject_filter.trim(),
+                )
+            })
+            .inner;
+        if let Some(pattern) = tree_action.filter {
+            self.traffic.filter_subject(pattern);
+        }
+        self.inspector_panel_ui(ui);
+        if self.show_rates {
+            egui::Panel::bottom("rates")
+                .resizable(true)
+                .default_size(170.0)
+                .show(ui, |ui| {
+                    rates_ui(ui, &mut self.rates, &self.session.store, now)
+                });
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            filter_bar_ui(ui, &mut self.traffic, &self.session.store);
+            table_ui(ui, &mut self.traffic, &self.session.store);
+        });
+    }
+
+    fn inspector_panel_ui(&mut self, ui: &mut egui::Ui) {
+        let action = egui::Panel::right("inspector")
+            .resizable(true)
+            .default_size(420.0)
+            .show(ui, |ui| {
+                inspector_ui(
+                    ui,
+                    &mut self.inspector,
+                    &self.session.store,
+                    self.traffic.selected,
+                )
+            })
+            .inner;
+        match action {
+            InspectorAction::None => {}
+            InspectorAction::FilterSubject(subject) => {
+                self.traffic.filter_subject(subject);
+                self.view = View::Traffic;
+            }
+            InspectorAction::Trace(seq) => self.start_trace(seq),
+            InspectorAction::EditAndResend(seq) => self.edit_and_resend(seq),
+        }
+    }
+
+    fn flows_view_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
+        self.inspector_panel_ui(ui);
+        egui::Panel::left("flow-list")
+            .resizable(true)
+            .default_size(400.0)
+            .show(ui, |ui| {
+                flow_list_ui(ui, &mut self.flows, &self.session.flows, now)
+            });
+        let directory = self
+            .session
+            .profiles()
+            .iter()
+            .find_map(|(key, _)| self.session.shared(*key)?.directory())
+            .map(|(d, _)| d);
+        let actions = egui::CentralPanel::default()
+            .show(ui, |ui| {
+                diagram_ui(
+                    ui,
+                    &mut self.flows,
+                    &self.session.flows,
+                    directory.as_deref(),
+                    now,
+                )
+            })
+            .inner;
+        for action in actions {
+            match action {
+                FlowsAction::SelectRecord(seq) => {
+                    self.traffic.selected = Some(seq);
+                    self.traffic.scroll_to_selected = true;
+                }
+                FlowsAction::CopyMermaid(text) => {
+                    ui.ctx().copy_text(text);
+                    self.notice = Some("Mermaid diagram copied to the clipboard".into());
+                }
+                FlowsAction::SaveMermaid(text) => self.save_text_as("flow.mmd", text),
+                FlowsAction::SavePng(rect) => self
+                    .pending
+                    .wait(Waiting::PngExport(rect, self.pick_save_path("flow.png"))),
+                FlowsAction::Trace(seq) => self.start_trace(seq),
+            }
+        }
+    }
+
+    fn connections_view_ui(&mut self, ui: &mut egui::Ui) {
+        let profiles: Vec<_> = self.session.profiles().to_vec();
+        let rows: Vec<ConnectionRow<'_>> = profiles
+            .iter()
+            .filter_map(|(key, profile)| {
+                let shared = self.session.shared(*key)?;
+                Some(ConnectionRow {
+                    key: *key,
+                    profile,
+                    status: shared.status(),
+                    delivered: shared.delivered(),
+                    dropped: shared.dropped(),
+                    losses: shared.losses(),
+                    directory: shared.directory().map(|(d, _)| d.connections.len()),
+                    directory_error: shared.directory_error(),
+                })
+            })
+            .collect();
+        let pending = self.session.pending_confirms.clone();
+        let actions = egui::CentralPanel::default()
+            .show(ui, |ui| {
+                connections_ui(
+                    ui,
+                    &mut self.connections,
+                    &rows,
+                    &self.saved_profiles,
+                    &self.contexts,
+                    &pending,
+                    &self.session.store,
+                )
+            })
+            .inner;
+        drop(rows);
+        for action in actions {
+            match action {
+                ConnectionsAction::Connect(profile) => self.connect(profile),
+                ConnectionsAction::Disconnect(key) => self.session.disconnect(key),
+                ConnectionsAction::Subscribe(key, spec) => {
+                    let result = self.session.subscribe(key, spec, false);
+                    self.report(result);
+                }
+                ConnectionsAction::Unsubscribe(key, pattern) => {
+                    let result = self.session.unsubscribe(key, &pattern);
+                    self.report(result);
+                }
+                ConnectionsAction::PickFile(field) => self.pick_file(field),
+                ConnectionsAction::Confirm(index, yes) => {
+                    if index < self.session.pending_confirms.len() {
+                        let pending = self.session.pending_confirms.remove(index);
+                        if yes {
+                            let result =
+                                self.session
+                                    .subscribe(pending.connection, pending.spec, true);
+                            self.report(result);
+                        }
+                    }
+                }
+                ConnectionsAction::ForgetProfile(name) => {
+                    self.saved_profiles.retain(|p| p.name != name);
+                    self.forget_secret(name);
+                }
+            }
+        }
+    }
+}
