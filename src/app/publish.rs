@@ -9,12 +9,13 @@ use tokio::sync::oneshot;
 
 use super::EventscopeApp;
 use super::pending::Waiting;
-use crate::broker::send::{SendMode, SendOutcome, repeat_job, replay_job};
+use crate::broker::send::{SendMode, SendOutcome};
 use crate::capture::file::ReadAll;
 use crate::capture::store::Seq;
 use crate::capture::{ConnectionKey, Record, RecordPacker};
 use crate::outgoing::replay::preview;
 use crate::outgoing::template::{Encoding, PublishTemplate};
+use crate::session::jobs::{repeat_job, replay_job};
 use crate::ui::View;
 use crate::ui::publish::{Mode, PublishAction, Repeat, publish_ui};
 use crate::ui::replay::{ReplayAction, Source, replay_ui};

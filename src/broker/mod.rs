@@ -84,7 +84,7 @@ pub enum Command {
     },
     /// Send one message and report what became of it.
     Send {
-        message: crate::outgoing::replay::OutMessage,
+        message: send::WireMessage,
         mode: send::SendMode,
         reply: tokio::sync::oneshot::Sender<send::SendOutcome>,
     },

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+pub mod jobs;
+
 use tokio::sync::mpsc;
 
 use crate::broker::{
@@ -174,14 +176,19 @@ impl Session {
         mode: crate::broker::send::SendMode,
     ) -> Result<tokio::sync::oneshot::Receiver<crate::broker::send::SendOutcome>, BrokerError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        self.broker.send(
-            key,
-            Command::Send {
-                message,
-                mode,
-                reply,
-            },
-        )?;
+        match jobs::wire_message(message) {
+            Ok(message) => self.broker.send(
+                key,
+                Command::Send {
+                    message,
+                    mode,
+                    reply,
+                },
+            )?,
+            Err(e) => {
+                let _ = reply.send(crate::broker::send::SendOutcome::Failed(e));
+            }
+        }
         Ok(self.woken(rx))
     }
 

@@ -8,7 +8,9 @@ use egui::Color32;
 
 use super::connections::ConnectionsAction;
 use super::labelled_text_edit;
-use crate::broker::{Auth, ConnectionProfile, SecretStorage, SubscriptionSpec, TlsSettings};
+use crate::broker::profile::{
+    Auth, ConnectionProfile, SecretStorage, SubscriptionSpec, TlsSettings,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthKind {

@@ -7,9 +7,9 @@ use egui::{Color32, RichText};
 use super::connection_form::form_ui;
 pub use super::connection_form::{AuthKind, ConnectionForm, FileField};
 use super::{format, labelled_text_edit};
-use crate::broker::PendingConfirm;
+use crate::broker::profile::{ConnectionProfile, SubscriptionSpec};
+use crate::broker::status::PendingConfirm;
 use crate::broker::status::{ConnectionStatus, LinkState};
-use crate::broker::{ConnectionProfile, SubscriptionSpec};
 use crate::capture::subject::{has_wildcards, patterns_overlap, validate_pattern};
 use crate::capture::{ConnectionKey, Store};
 
@@ -53,7 +53,7 @@ pub struct ConnectionRow<'a> {
     pub delivered: u64,
     pub dropped: u64,
     /// Every loss by cause.
-    pub losses: crate::broker::Losses,
+    pub losses: crate::broker::status::Losses,
     /// Connections in the server's list, when a monitoring URL is set.
     pub directory: Option<usize>,
     pub directory_error: Option<String>,

@@ -1,0 +1,322 @@
+//! The layers, held: every path into the crate (`use crate::…`, `super::…`
+//! and paths written inline) from a file under `src/` must point where the
+//! table below allows. A room (a folder or file at the top of `src/`) may
+//! always use itself; `main.rs` and `lib.rs` are the roof.
+//!
+//! An entry names a room (`flow`) or a path inside one (`broker::status`,
+//! `broker::send::JobProgress`): the path and everything below it.
+
+use std::path::{Path, PathBuf};
+
+/// Which rooms each room may import, lowest first.
+const ALLOWED: &[(&str, &[&str])] = &[
+    // Records, the store, capture files: the ground floor.
+    ("capture", &[]),
+    ("process", &[]),
+    ("demo", &[]),
+    // What the server says of itself, parsed.
+    ("server_answers", &["capture"]),
+    ("flow", &["capture", "server_answers"]),
+    // Outgoing-message plans.
+    ("outgoing", &["capture"]),
+    ("broker", &["capture", "server_answers"]),
+    (
+        "session",
+        &[
+            "broker",
+            "flow",
+            "capture",
+            "outgoing",
+            "server_answers",
+            "process",
+        ],
+    ),
+    // Views draw plain data: no connections, no session.
+    (
+        "ui",
+        &[
+            "capture",
+            "flow",
+            "outgoing",
+            "server_answers",
+            "broker::profile",
+            "broker::status",
+            "broker::send::JobProgress",
+            "broker::send::SendOutcome",
+        ],
+    ),
+    (
+        "app",
+        &[
+            "ui",
+            "session",
+            "broker",
+            "flow",
+            "capture",
+            "outgoing",
+            "server_answers",
+            "process",
+            "demo",
+        ],
+    ),
+    (
+        "cli",
+        &[
+            "app",
+            "ui",
+            "session",
+            "broker",
+            "flow",
+            "capture",
+            "outgoing",
+            "server_answers",
+            "process",
+            "demo",
+        ],
+    ),
+];
+
+#[test]
+fn every_import_points_an_allowed_way() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 50, "read the sources: {}", files.len());
+    let mut problems = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        let module = module_path(file.strip_prefix(&src).expect("under src"));
+        let shown = file.strip_prefix(src.parent().unwrap()).unwrap();
+        problems.extend(check(&module, &text).into_iter().map(|(line, path, room)| {
+            format!(
+                "{}:{line}: `{room}` may not import `crate::{path}`",
+                shown.display()
+            )
+        }));
+    }
+    assert!(
+        problems.is_empty(),
+        "imports against the layers (table at the top of tests/layers.rs):\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The checker itself finds a forbidden import, in every form a path takes.
+#[test]
+fn a_forbidden_import_is_named_with_its_line() {
+    let capture = vec!["capture".to_owned(), "store".to_owned()];
+    let text = "//! use crate::ui::View; in a comment is fine\n\
+                use super::record::Record;\n\
+                use crate::{flow::Flow, capture::Timestamp};\n\
+                fn f() -> crate::ui::View {\n    todo!()\n}\n\
+                use super::super::session::Session;\n";
+    let found: Vec<(usize, String)> = check(&capture, text)
+        .into_iter()
+        .map(|(line, path, _)| (line, path))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (3, "flow::Flow".to_owned()),
+            (4, "ui::View".to_owned()),
+            (7, "session::Session".to_owned()),
+        ]
+    );
+    let ui = vec!["ui".to_owned(), "status_bar".to_owned()];
+    let found = check(
+        &ui,
+        "use crate::broker::status::Losses;\nuse crate::broker::send::{JobProgress, WireMessage};\n",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, "broker::send::WireMessage");
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+}
+
+/// `app/pending.rs` -> [app, pending]; `app/mod.rs` -> [app]; `lib.rs` -> [].
+fn module_path(relative: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = relative
+        .iter()
+        .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// Every crate path of `text` (in module `module`) that its room may not
+/// use: (line, path, room).
+fn check(module: &[String], text: &str) -> Vec<(usize, String, String)> {
+    let Some(room) = module.first() else {
+        return Vec::new(); // the roof
+    };
+    let allowed = ALLOWED
+        .iter()
+        .find(|(r, _)| r == room)
+        .map(|(_, a)| *a)
+        .unwrap_or_else(|| panic!("room `{room}` is not in the table of tests/layers.rs"));
+    crate_paths(module, text)
+        .into_iter()
+        .filter(|(_, path)| {
+            let first = path.split("::").next().unwrap_or("");
+            first != room && !allowed.iter().any(|a| within(path, a))
+        })
+        .map(|(line, path)| (line, path, room.clone()))
+        .collect()
+}
+
+/// `path` is `entry` or below it.
+fn within(path: &str, entry: &str) -> bool {
+    path == entry || path.starts_with(&format!("{entry}::"))
+}
+
+/// Code without comments, string contents and char literals, so that
+/// what they say is not read as a path; lines are kept.
+fn code_only(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    in_string = false;
+                    out.push('"');
+                }
+                '\n' => out.push('\n'),
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                in_string = true;
+                out.push('"');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Every path into the crate, made absolute: (line, `room::…`).
+fn crate_paths(module: &[String], text: &str) -> Vec<(usize, String)> {
+    let code = code_only(text);
+    let mut found = Vec::new();
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        let starts_word = i == 0 || !is_ident(bytes[i - 1]) && bytes[i - 1] != b':';
+        let start = if !starts_word {
+            None
+        } else if rest.starts_with(b"crate::") {
+            Some((Vec::new(), "crate::".len()))
+        } else if rest.starts_with(b"super::") {
+            let mut base: Vec<String> = module.to_vec();
+            let mut len = 0;
+            while bytes[i + len..].starts_with(b"super::") {
+                base.pop();
+                len += "super::".len();
+            }
+            Some((base, len))
+        } else {
+            None
+        };
+        let Some((base, len)) = start else {
+            i += 1;
+            continue;
+        };
+        let line = code[..i].matches('\n').count() + 1;
+        let (paths, used) = use_tree(&code[i + len..]);
+        for path in paths {
+            let mut full = base.clone();
+            full.extend(path.into_iter().filter(|s| s != "self"));
+            if !full.is_empty() {
+                found.push((line, full.join("::")));
+            }
+        }
+        i += len + used.max(1);
+    }
+    found
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// A path or a `use` tree (`a::b::{c, d::{e, f as g}, *}`): each leaf's
+/// segments, and how many bytes were read.
+fn use_tree(text: &str) -> (Vec<Vec<String>>, usize) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut prefix = Vec::new();
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i < bytes.len() && bytes[i] == b'{' {
+            i += 1;
+            let mut leaves = Vec::new();
+            loop {
+                while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b',') {
+                    i += 1;
+                }
+                if i >= bytes.len() || bytes[i] == b'}' {
+                    i += 1;
+                    break;
+                }
+                let (inner, used) = use_tree(&text[i..]);
+                for leaf in inner {
+                    let mut path = prefix.clone();
+                    path.extend(leaf);
+                    leaves.push(path);
+                }
+                i += used.max(1);
+            }
+            return (leaves, i);
+        }
+        let start = i;
+        while i < bytes.len() && (is_ident(bytes[i]) || bytes[i] == b'*') {
+            i += 1;
+        }
+        if i == start {
+            return (vec![prefix], i);
+        }
+        let segment = &text[start..i];
+        if segment != "*" {
+            prefix.push(segment.to_owned());
+        }
+        if text[i..].starts_with("::") && !text[i + 2..].starts_with('<') {
+            i += 2;
+        } else {
+            // `as alias`, `;`, `(`, `<`…: the path ends here.
+            return (vec![prefix], i);
+        }
+    }
+}
