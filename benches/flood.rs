@@ -16,7 +16,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use eventscope::capture::subject_tree::ROOT;
+use eventscope::capture::ROOT;
 
 const BUDGET_MIB: usize = 256;
 const FRAME: Duration = Duration::from_micros(16_667);
@@ -43,7 +43,7 @@ fn server_in_msgs(monitoring_url: &str) -> Option<u64> {
 
 fn main() {
     support::maybe_publisher();
-    eventscope::process::allocator::tune();
+    eventscope::process::tune();
     let count = support::message_count(3_000_000);
     let server = support::server();
     let url = server.url();
@@ -74,7 +74,7 @@ fn main() {
             if let (Some(before), Some(now)) = (last_second.1, now_msgs) {
                 let secs = last_second.0.elapsed().as_secs_f64();
                 let server_rate = (now - before) as f64 / secs;
-                let now_ts = eventscope::capture::record::now_timestamp();
+                let now_ts = eventscope::capture::now_timestamp();
                 let shown_rate = app.session.store.subjects().rate(ROOT, now_ts);
                 server_seconds.push(server_rate);
                 // The status bar shows a 5 s average: compare it with the

@@ -182,7 +182,7 @@ fn eventscope_path(url: &str, count: u64, budget: usize) -> PathRun {
 /// The child side of (b): the app's allocator settings, a `Session` fed by a
 /// real connection, drained as the UI thread does.
 fn eventscope_path_child(url: &str, count: u64, budget: usize) {
-    eventscope::process::allocator::tune();
+    eventscope::process::tune();
     let rss_before = support::rss_bytes();
     let mut m = Session::new(Arc::new(|| {}), budget).expect("monitor");
     let mut profile = ConnectionProfile::new("bench", url);

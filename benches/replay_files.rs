@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use eventscope::broker::ConnectionProfile;
 use eventscope::capture::file::{CaptureHeader, CaptureWriter};
-use eventscope::capture::load::{CaptureLoad, LoadEvent};
+use eventscope::capture::{CaptureLoad, LoadEvent};
 use eventscope::capture::{HeaderBlock, Record, RecordPacker};
-use eventscope::outgoing::replay::{ReplayOptions, Timing};
+use eventscope::outgoing::{ReplayOptions, Timing};
 use eventscope::session::Session;
-use eventscope::session::jobs::replay_job;
+use eventscope::session::replay_job;
 
 /// A capture of `count` messages; `distinct_ids`: each with its own `ce-id`.
 fn records(count: usize, distinct_ids: bool) -> Vec<Record> {

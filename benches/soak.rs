@@ -62,7 +62,7 @@ fn paced_publisher(url: String, rate: u64, stop: std::sync::Arc<std::sync::atomi
 }
 
 fn main() {
-    eventscope::process::allocator::tune();
+    eventscope::process::tune();
     let seconds = env_number("EVENTSCOPE_SOAK_SECONDS", 3600);
     let rate = env_number("EVENTSCOPE_SOAK_RATE", 20_000);
     let out = std::path::PathBuf::from(

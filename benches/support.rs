@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use bytes::Bytes;
-pub use eventscope::demo::local_server::LocalServer;
+pub use eventscope::demo::LocalServer;
 
 pub const SUBJECT_PREFIX: &str = "bench";
 
@@ -67,7 +67,7 @@ pub fn start_publisher(url: &str, count: u64, size: usize) -> Child {
 
 /// Resident set size of this process, in bytes.
 pub fn rss_bytes() -> u64 {
-    eventscope::process::memory::resident_bytes().unwrap_or(0)
+    eventscope::process::resident_bytes().unwrap_or(0)
 }
 
 /// One frame of the real app, headless (as egui_kittest runs it, without a

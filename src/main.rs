@@ -3,6 +3,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    eventscope::process::allocator::tune();
+    eventscope::process::tune();
     eventscope::cli::run(eventscope::cli::Cli::parse())
 }

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use eventscope::broker::send::{SendMode, SendOutcome};
 use eventscope::broker::{ConnectionProfile, LinkState};
+use eventscope::broker::{SendMode, SendOutcome};
 use eventscope::capture::file::{CaptureHeader, CaptureWriter};
 use eventscope::capture::{HeaderBlock, Record};
-use eventscope::outgoing::replay::{OutMessage, ReplayOptions, Timing};
-use eventscope::outgoing::template::{Encoding, PublishTemplate};
+use eventscope::outgoing::{Encoding, PublishTemplate};
+use eventscope::outgoing::{OutMessage, ReplayOptions, Timing};
 use eventscope::session::Session;
-use eventscope::session::jobs::{repeat_job, replay_job};
+use eventscope::session::{repeat_job, replay_job};
 use futures_util::StreamExt;
 
 /// A capture file of `n` records on `exact.<i>`, `spacing_ms` apart.

@@ -363,7 +363,7 @@ fn record_error(args: &[&str]) -> String {
 
 #[test]
 fn bad_input_gives_clear_errors() {
-    let port = eventscope::demo::local_server::free_port().expect("port");
+    let port = eventscope::demo::free_port().expect("port");
     let unreachable = format!("nats://127.0.0.1:{port}");
     let text = record_error(&["--server", &unreachable, "-o", "/dev/null"]);
     assert!(text.contains("cannot reach"), "{text}");
@@ -431,7 +431,7 @@ fn record_tries_every_seed_before_it_gives_up() {
     let server = common::server();
     let dead = format!(
         "nats://127.0.0.1:{}",
-        eventscope::demo::local_server::free_port().expect("port")
+        eventscope::demo::free_port().expect("port")
     );
     let seeds = format!("{dead},{}", server.url());
     let (status, text) =

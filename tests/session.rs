@@ -36,7 +36,7 @@ fn wait_subscription(
     m: &Session,
     key: ConnectionKey,
     what: &str,
-    check: impl Fn(&[eventscope::broker::status::SubscriptionState]) -> bool,
+    check: impl Fn(&[eventscope::broker::SubscriptionState]) -> bool,
 ) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check(&m.shared(key).expect("conn").status().subscriptions) {
@@ -547,7 +547,7 @@ fn the_backlog_counts_what_was_read_but_not_yet_stored() {
         assert!(Instant::now() < deadline, "the link read them");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let now = eventscope::capture::record::now_timestamp();
+    let now = eventscope::capture::now_timestamp();
     assert_eq!(m.backlog(now).messages, 500);
     wait_records(&mut m, 500);
     assert_eq!(m.backlog(now).messages, 0);

@@ -567,7 +567,7 @@ fn edit_and_resend_fills_the_publish_form_from_the_inspector() {
 
 fn record_now(app: &mut EventscopeApp, subject: &str) {
     let connection = app.session.store.intern_connection("test");
-    let now = eventscope::capture::record::now_timestamp();
+    let now = eventscope::capture::now_timestamp();
     app.session
         .store
         .push(Record::new(now, connection, subject, None, None, b"{}"));
@@ -699,9 +699,9 @@ fn a_secret_kept_in_the_keyring_never_reaches_the_state_file() {
             assert!(notice.contains("in plain text"), "{notice}");
             break;
         }
-        if let Ok(Some(secret)) = eventscope::app::keyring::load("keyring-test") {
+        if let Ok(Some(secret)) = eventscope::app::keyring_load("keyring-test") {
             assert_eq!(secret, "tok-7c1d");
-            eventscope::app::keyring::forget("keyring-test");
+            eventscope::app::keyring_forget("keyring-test");
             break;
         }
         assert!(Instant::now() < deadline, "neither kept nor reported");

@@ -554,7 +554,7 @@ fn a_seed_list_fails_over_to_the_server_that_answers() {
     let server = common::server();
     let dead = format!(
         "nats://127.0.0.1:{}",
-        eventscope::demo::local_server::free_port().expect("port")
+        eventscope::demo::free_port().expect("port")
     );
     let mut m = monitor();
     let key = m.connect(ConnectionProfile::new(

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{EventscopeApp, LOAD_BUDGET};
 use crate::capture::file::{CaptureHeader, CaptureWriter};
-use crate::capture::load::{CaptureLoad, LoadEvent};
+use crate::capture::{CaptureLoad, LoadEvent};
 
 impl EventscopeApp {
     /// Save every retained record (a snapshot: records share their bytes).

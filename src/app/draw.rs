@@ -5,17 +5,17 @@ use egui::RichText;
 
 use super::EventscopeApp;
 use super::pending::Waiting;
+use crate::capture::ROOT;
 use crate::capture::Timestamp;
-use crate::capture::record::now_timestamp;
-use crate::capture::subject_tree::ROOT;
+use crate::capture::now_timestamp;
 use crate::ui::View;
-use crate::ui::connections::{ConnectionRow, ConnectionsAction, connections_ui};
-use crate::ui::flows::{FlowsAction, diagram_ui, flow_list_ui};
-use crate::ui::inspector::{InspectorAction, inspector_ui};
-use crate::ui::rates::rates_ui;
-use crate::ui::status_bar::{StatusFigures, status_bar_ui};
-use crate::ui::subject_tree::subject_tree_ui;
-use crate::ui::traffic::{filter_bar_ui, table_ui};
+use crate::ui::rates_ui;
+use crate::ui::subject_tree_ui;
+use crate::ui::{ConnectionRow, ConnectionsAction, connections_ui};
+use crate::ui::{FlowsAction, diagram_ui, flow_list_ui};
+use crate::ui::{InspectorAction, inspector_ui};
+use crate::ui::{StatusFigures, status_bar_ui};
+use crate::ui::{filter_bar_ui, table_ui};
 
 impl EventscopeApp {
     /// The whole window.
@@ -115,7 +115,7 @@ impl EventscopeApp {
         let wildcard_warning = profiles.iter().any(|(_, p)| {
             p.subscriptions
                 .iter()
-                .any(|s| crate::capture::subject::has_wildcards(&s.pattern))
+                .any(|s| crate::capture::has_wildcards(&s.pattern))
         });
         let figures = StatusFigures {
             dropped_by_client: self.session.dropped_by_clients(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::pending::Finished;
 use super::screenshot::PlanStep;
 use super::{EventscopeApp, LIVE_DRAIN_BUDGET, RATES_WINDOW_NS};
-use crate::capture::record::now_timestamp;
+use crate::capture::now_timestamp;
 use crate::ui::View;
 
 impl EventscopeApp {
@@ -44,7 +44,7 @@ impl EventscopeApp {
         let recent = self
             .session
             .newest_applied()
-            .is_some_and(|at| crate::capture::record::now_timestamp() - at < RATES_WINDOW_NS);
+            .is_some_and(|at| crate::capture::now_timestamp() - at < RATES_WINDOW_NS);
         // A link on its way up changes its status without an event.
         let settling = self.session.profiles().iter().any(|(k, _)| {
             self.session.shared(*k).is_some_and(|s| {

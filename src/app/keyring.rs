@@ -10,31 +10,41 @@ use keyring_core::{CredentialStore, Entry};
 /// The keyring's service name for eventscope's entries.
 const SERVICE: &str = "eventscope";
 
-fn entry(profile: &str) -> Result<Entry, String> {
-    let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new()
-        .map_err(|e| format!("no system keyring is available ({e})"))?;
-    Entry::new_in_store(&store, SERVICE, profile).map_err(|e| e.to_string())
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error("no system keyring is available ({0})")]
+    Unavailable(keyring_core::Error),
+    #[error("the system keyring refused the secret ({0})")]
+    Refused(keyring_core::Error),
+    #[error("the system keyring could not be read ({0})")]
+    Unreadable(keyring_core::Error),
+}
+
+fn entry(profile: &str) -> Result<Entry, KeyringError> {
+    let store: Arc<CredentialStore> =
+        zbus_secret_service_keyring_store::Store::new().map_err(KeyringError::Unavailable)?;
+    Entry::new_in_store(&store, SERVICE, profile).map_err(KeyringError::Unavailable)
 }
 
 /// Keep `secret` for the profile named `profile`.
-pub fn store(profile: &str, secret: &str) -> Result<(), String> {
+pub fn keyring_store(profile: &str, secret: &str) -> Result<(), KeyringError> {
     entry(profile)?
         .set_password(secret)
-        .map_err(|e| format!("the system keyring refused the secret ({e})"))
+        .map_err(KeyringError::Refused)
 }
 
 /// The secret kept for `profile`, if any.
-pub fn load(profile: &str) -> Result<Option<String>, String> {
+pub fn keyring_load(profile: &str) -> Result<Option<String>, KeyringError> {
     match entry(profile)?.get_password() {
         Ok(secret) => Ok(Some(secret)),
         Err(keyring_core::Error::NoEntry) => Ok(None),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(KeyringError::Unreadable(e)),
     }
 }
 
 /// Forget the secret kept for `profile` (a profile forgotten, or no longer
 /// remembering its secret).
-pub fn forget(profile: &str) {
+pub fn keyring_forget(profile: &str) {
     if let Ok(entry) = entry(profile) {
         let _ = entry.delete_credential();
     }
@@ -53,9 +63,10 @@ impl super::EventscopeApp {
         }
         let notices = self.pending.notices();
         self.session.spawn(async move {
-            let outcome =
-                tokio::task::spawn_blocking(move || store(&name, &secret).map_err(|e| (name, e)))
-                    .await;
+            let outcome = tokio::task::spawn_blocking(move || {
+                keyring_store(&name, &secret).map_err(|e| (name, e))
+            })
+            .await;
             if let Ok(Err((name, error))) = outcome {
                 let _ = notices.send(format!(
                     "the secret of \"{name}\" was not remembered: {error}; it will be asked again \
@@ -82,7 +93,7 @@ impl super::EventscopeApp {
             let found = tokio::task::spawn_blocking(move || {
                 names
                     .into_iter()
-                    .filter_map(|name| Some((name.clone(), load(&name).ok()??)))
+                    .filter_map(|name| Some((name.clone(), keyring_load(&name).ok()??)))
                     .collect::<Vec<_>>()
             })
             .await
@@ -104,7 +115,7 @@ impl super::EventscopeApp {
     /// A forgotten profile's secret leaves the keyring too.
     pub(super) fn forget_secret(&self, name: String) {
         self.session.spawn(async move {
-            let _ = tokio::task::spawn_blocking(move || forget(&name)).await;
+            let _ = tokio::task::spawn_blocking(move || keyring_forget(&name)).await;
         });
     }
 }

@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::broker::contexts::{load_contexts, nats_config_dir};
 use crate::broker::{BrokerError, ConnectionProfile};
+use crate::broker::{load_contexts, nats_config_dir};
 use crate::session::Session;
+use crate::ui::FlowsView;
+use crate::ui::InspectorView;
+use crate::ui::RatesView;
+use crate::ui::TrafficView;
 use crate::ui::View;
-use crate::ui::connections::{ConnectionsView, FileField};
-use crate::ui::flows::FlowsView;
-use crate::ui::inspector::InspectorView;
-use crate::ui::rates::RatesView;
-use crate::ui::traffic::TrafficView;
+use crate::ui::{ConnectionsView, FileField};
 use pending::{Pending, Waiting};
 use screenshot::ScreenshotPlan;
 
@@ -26,12 +26,16 @@ mod capture_files;
 mod draw;
 mod file_dialog;
 mod frame;
-pub mod keyring;
+mod keyring;
 mod pending;
 mod publish;
-pub mod screenshot;
+mod screenshot;
 mod shortcuts;
-pub mod start;
+mod start;
+
+pub use keyring::{KeyringError, keyring_forget, keyring_load};
+pub use screenshot::FlowPick;
+pub use start::{ScreenshotRequest, Start, StartError, StartReport, run};
 
 /// Time per frame at most spent moving live records from the broker into
 /// the store. Normal traffic takes far less; a flood takes it all, which
@@ -84,9 +88,9 @@ pub struct EventscopeApp {
     rates: RatesView,
     pub connections: ConnectionsView,
     pub flows: FlowsView,
-    pub publish: crate::ui::publish::PublishView,
-    pub replay: crate::ui::replay::ReplayView,
-    capture_load: Option<crate::capture::load::CaptureLoad>,
+    pub publish: crate::ui::PublishView,
+    pub replay: crate::ui::ReplayView,
+    capture_load: Option<crate::capture::CaptureLoad>,
     /// Answers from background work, polled each frame.
     pending: Pending,
     pub saved_profiles: Vec<ConnectionProfile>,
@@ -104,7 +108,7 @@ pub struct EventscopeApp {
     pub first_frame: Option<(std::time::Instant, Arc<Mutex<Option<Duration>>>)>,
     /// Things that must live as long as the app (the demo's server).
     keep_alive: Vec<Box<dyn std::any::Any>>,
-    resident: crate::process::memory::ResidentSampler,
+    resident: crate::process::ResidentSampler,
     file_dialogs: file_dialog::FileDialogs,
 }
 
@@ -142,13 +146,13 @@ impl EventscopeApp {
             rates: RatesView::default(),
             connections,
             flows: FlowsView::default(),
-            publish: crate::ui::publish::PublishView {
+            publish: crate::ui::PublishView {
                 templates: storage
                     .and_then(|s| eframe::get_value(s, TEMPLATES_KEY))
                     .unwrap_or_default(),
                 ..Default::default()
             },
-            replay: crate::ui::replay::ReplayView::default(),
+            replay: crate::ui::ReplayView::default(),
             capture_load: None,
             pending: Pending::default(),
             saved_profiles,
@@ -187,7 +191,7 @@ impl EventscopeApp {
         self.session.connect(profile);
     }
 
-    fn start_trace(&mut self, seq: crate::capture::store::Seq) {
+    fn start_trace(&mut self, seq: crate::capture::Seq) {
         let Some(subject) = self.session.store.get(seq).map(|r| r.subject().to_string()) else {
             return;
         };

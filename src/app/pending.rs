@@ -7,9 +7,9 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use crate::broker::send::SendOutcome;
+use crate::broker::SendOutcome;
 use crate::server_answers::TraceAnswer;
-use crate::ui::connections::FileField;
+use crate::ui::FileField;
 
 /// A capture file read for replay: (path, records or why not).
 pub(super) type ReplayFile = (PathBuf, Result<crate::capture::file::ReadAll, String>);

@@ -9,16 +9,16 @@ use tokio::sync::oneshot;
 
 use super::EventscopeApp;
 use super::pending::Waiting;
-use crate::broker::send::{SendMode, SendOutcome};
+use crate::broker::{SendMode, SendOutcome};
+use crate::capture::Seq;
 use crate::capture::file::ReadAll;
-use crate::capture::store::Seq;
 use crate::capture::{ConnectionKey, Record, RecordPacker};
-use crate::outgoing::replay::preview;
-use crate::outgoing::template::{Encoding, PublishTemplate};
-use crate::session::jobs::{repeat_job, replay_job};
+use crate::outgoing::preview;
+use crate::outgoing::{Encoding, PublishTemplate};
+use crate::session::{repeat_job, replay_job};
 use crate::ui::View;
-use crate::ui::publish::{Mode, PublishAction, Repeat, publish_ui};
-use crate::ui::replay::{ReplayAction, Source, replay_ui};
+use crate::ui::{PublishAction, PublishMode, RepeatMode, publish_ui};
+use crate::ui::{ReplayAction, ReplaySource, replay_ui};
 
 impl EventscopeApp {
     /// Connections to publish on: (key, name, connected?).
@@ -117,12 +117,12 @@ impl EventscopeApp {
         }
         let timeout = Duration::from_millis(view.timeout_ms);
         let mode = match view.mode {
-            Mode::Publish => SendMode::Publish,
-            Mode::Request => SendMode::Request { timeout },
-            Mode::JetStream => SendMode::JetStream { timeout },
+            PublishMode::Publish => SendMode::Publish,
+            PublishMode::Request => SendMode::Request { timeout },
+            PublishMode::JetStream => SendMode::JetStream { timeout },
         };
         let result = match view.repeat {
-            Repeat::Once => match view.template.message(1) {
+            RepeatMode::Once => match view.template.message(1) {
                 Ok(message) => self.session.send(key, message, mode).map(|rx| {
                     self.pending.wait(Waiting::Send(rx));
                     self.publish.waiting = true;
@@ -132,9 +132,9 @@ impl EventscopeApp {
                     return;
                 }
             },
-            Repeat::Times | Repeat::Rate => {
+            RepeatMode::Times | RepeatMode::Rate => {
                 let (count, rate, duration) = match view.repeat {
-                    Repeat::Times => (view.count, None, None),
+                    RepeatMode::Times => (view.count, None, None),
                     _ => (
                         (view.rate * view.duration_s).ceil() as u64,
                         Some(view.rate),
@@ -189,7 +189,7 @@ impl EventscopeApp {
             }
         };
         match self.replay.source {
-            Source::File => {
+            ReplaySource::File => {
                 let file = self
                     .replay
                     .file_records
@@ -201,8 +201,8 @@ impl EventscopeApp {
             }
             source => {
                 let seqs: Vec<Seq> = match source {
-                    Source::Selected => self.traffic.chosen(),
-                    Source::LastSeconds => self.recent_records(),
+                    ReplaySource::Selected => self.traffic.chosen(),
+                    ReplaySource::LastSeconds => self.recent_records(),
                     _ => self.traffic.index.seqs().collect(),
                 };
                 // Copied, not cloned: a clone would keep each record's whole
@@ -233,16 +233,16 @@ impl EventscopeApp {
         let target = self.replay.connection?;
         let store = &self.session.store;
         let target_name = store.connection_name(target).to_owned();
-        let from_file = self.replay.source == Source::File;
+        let from_file = self.replay.source == ReplaySource::File;
         let sample: Vec<ConnectionKey> = match self.replay.source {
-            Source::Selected => self
+            ReplaySource::Selected => self
                 .traffic
                 .selected
                 .and_then(|s| store.get(s))
                 .map(|r| r.connection)
                 .into_iter()
                 .collect(),
-            Source::Filtered => self
+            ReplaySource::Filtered => self
                 .traffic
                 .index
                 .seqs()
@@ -326,7 +326,7 @@ impl EventscopeApp {
                     )
                 });
                 self.replay.file_records = Some(Arc::new(read.records));
-                self.replay.source = Source::File;
+                self.replay.source = ReplaySource::File;
             }
             Err(e) => self.replay.error = Some(e),
         }
@@ -338,7 +338,7 @@ impl EventscopeApp {
         self.view = View::Publish;
         self.traffic.filter_subject("orders.>".into());
         self.traffic.index.update(&self.session.store, usize::MAX);
-        self.replay.source = Source::Filtered;
+        self.replay.source = ReplaySource::Filtered;
         self.replay.remaps = "orders.>=replay.orders.>".into();
         self.replay.speed = 0.25;
         self.replay.connection = self.session.profiles().first().map(|(k, _)| *k);

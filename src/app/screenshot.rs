@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::capture::store::Seq;
+use crate::capture::Seq;
 use crate::capture::{Store, SubjectPattern};
 use crate::flow::{Correlator, Final, FlowId, FlowKind};
 

@@ -10,7 +10,7 @@ use crate::app::screenshot::{FlowPick, ScreenshotPlan};
 use crate::app::{AppConfig, EventscopeApp};
 use crate::broker::{ConnectionProfile, SubscriptionSpec};
 use crate::capture::SubjectPattern;
-use crate::demo::local_server::LocalServerError;
+use crate::demo::LocalServerError;
 use crate::demo::{Demo, DemoStopped};
 use crate::ui::View;
 

@@ -13,7 +13,7 @@ use super::status::{ConnectionShared, LinkState};
 use super::wire::session::{EndedLink, WireCommand, WireSession, push_error};
 use super::{BrokerEvent, Command, EventSink};
 use crate::capture::ConnectionKey;
-use crate::capture::record::now_timestamp;
+use crate::capture::now_timestamp;
 
 pub(crate) struct ConnectionTask {
     pub key: ConnectionKey,
@@ -174,7 +174,7 @@ impl ConnectionTask {
         {
             return;
         }
-        let literal = !crate::capture::subject::has_wildcards(&spec.pattern);
+        let literal = !crate::capture::has_wildcards(&spec.pattern);
         if literal
             && !confirmed
             && let Some(consumer) = self.push_consumer_bound_to(publisher, &spec.pattern).await

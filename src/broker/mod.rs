@@ -2,14 +2,14 @@
 //! subscriptions that hand records over in batches, and the commands the UI
 //! (or a headless command) sends. Nothing here blocks the caller's thread.
 
-pub mod connection;
-pub mod connz;
-pub mod contexts;
-pub mod headers;
-pub mod profile;
-pub mod send;
-pub mod status;
-pub(crate) mod wire;
+mod connection;
+mod connz;
+mod contexts;
+mod headers;
+mod profile;
+mod send;
+mod status;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,10 +20,17 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use crate::capture::{ConnectionKey, Record, Timestamp};
+pub use contexts::{find_context, load_contexts, nats_config_dir, selected_context};
+pub use headers::HeaderNames;
 pub use profile::{
     Auth, ConnectionProfile, InitialConnect, SecretStorage, SubscriptionSpec, TlsSettings,
+    redact_url,
 };
-pub use status::{Backlog, ConnectionShared, ConnectionStatus, LinkState, Losses, PendingConfirm};
+pub use send::{JobProgress, JobSpec, SendMode, SendOutcome, WireMessage};
+pub use status::{
+    Backlog, ConnectionShared, ConnectionStatus, LinkState, Losses, PendingConfirm,
+    SubscriptionState,
+};
 
 /// Wakes whoever consumes events (the UI asks egui for a repaint). Called
 /// once per batch, never per message.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::capture::SubjectError;
-use crate::capture::subject::validate_pattern;
+use crate::capture::validate_pattern;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionProfile {

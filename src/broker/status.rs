@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::SubscriptionSpec;
-use crate::capture::record::now_timestamp;
+use crate::capture::now_timestamp;
 use crate::capture::{ConnectionKey, Timestamp};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

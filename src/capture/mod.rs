@@ -5,17 +5,21 @@
 //! headless CLI and the benchmarks share it unchanged.
 
 pub mod file;
-pub mod filter;
-pub mod headers;
-pub mod load;
-pub mod record;
-pub mod store;
-pub mod subject;
-pub mod subject_tree;
+mod filter;
+mod headers;
+mod load;
+mod record;
+mod store;
+mod subject;
+mod subject_tree;
 
 pub use filter::{Filter, FilteredIndex};
 pub use headers::{HeaderBlock, Headers};
-pub use record::{ConnectionKey, Record, RecordPacker, Timestamp};
-pub use store::{Store, StoreCounters};
-pub use subject::{SubjectError, SubjectPattern};
-pub use subject_tree::SubjectTree;
+pub use load::{CaptureLoad, LoadEvent};
+pub use record::{ConnectionKey, Record, RecordPacker, Timestamp, now_timestamp, timestamp_to_utc};
+pub use store::{Seq, Store, StoreCounters};
+pub use subject::{
+    SubjectError, SubjectPattern, has_wildcards, patterns_overlap, validate_pattern,
+    validate_subject,
+};
+pub use subject_tree::{NodeId, ROOT, SubjectTree};

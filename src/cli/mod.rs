@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::app::screenshot::FlowPick;
-use crate::broker::contexts::{find_context, nats_config_dir, selected_context};
+use crate::app::FlowPick;
 use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
+use crate::broker::{find_context, nats_config_dir, selected_context};
 
-pub mod flows;
-pub mod record;
-pub mod replay;
+mod flows;
+mod record;
+mod replay;
 
 /// Run what the command line asks: a headless subcommand, or the app.
 pub fn run(cli: Cli) -> std::process::ExitCode {
@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
 const SCREENSHOT_WATCHDOG: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Run the app; say what went wrong, if anything.
-fn gui(start: crate::app::start::Start) -> std::process::ExitCode {
+fn gui(start: crate::app::Start) -> std::process::ExitCode {
     if start.screenshot.is_some() {
         std::thread::spawn(|| {
             std::thread::sleep(SCREENSHOT_WATCHDOG);
@@ -42,7 +42,7 @@ fn gui(start: crate::app::start::Start) -> std::process::ExitCode {
             std::process::exit(3);
         });
     }
-    match crate::app::start::run(start) {
+    match crate::app::run(start) {
         Ok(report) => {
             if let Some(first) = report.first_frame {
                 eprintln!(
@@ -60,7 +60,7 @@ fn gui(start: crate::app::start::Start) -> std::process::ExitCode {
 }
 
 /// What the app is asked to do at start, from the command line.
-fn gui_start(cli: Cli) -> anyhow::Result<crate::app::start::Start> {
+fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
     // With --demo, a connection of its own is made only when asked for.
     let explicit = !cli.connect.servers.is_empty() || cli.connect.context.is_some();
     let connect = if explicit || !cli.demo {
@@ -76,7 +76,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::start::Start> {
         .map(crate::capture::SubjectPattern::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--select: {e}"))?;
-    Ok(crate::app::start::Start {
+    Ok(crate::app::Start {
         demo: cli.demo,
         demo_subjects: cli.subjects,
         connect,
@@ -87,13 +87,11 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::start::Start> {
             ViewArg::Publish => crate::ui::View::Publish,
             ViewArg::Connections => crate::ui::View::Connections,
         },
-        screenshot: cli
-            .screenshot
-            .map(|path| crate::app::start::ScreenshotRequest {
-                path,
-                flow: cli.flow,
-                start_replay: cli.start_replay,
-            }),
+        screenshot: cli.screenshot.map(|path| crate::app::ScreenshotRequest {
+            path,
+            flow: cli.flow,
+            start_replay: cli.start_replay,
+        }),
         window_size: parse_size(&cli.window_size).unwrap_or((1440.0, 900.0)),
         budget_mib: cli.budget_mib,
         capture: cli.capture,

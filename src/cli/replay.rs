@@ -10,14 +10,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::Complete;
-use crate::broker::send::JobProgress;
+use crate::broker::JobProgress;
 use crate::broker::{Broker, Command, InitialConnect};
 use crate::capture::SubjectPattern;
 use crate::capture::file::read_all;
 use crate::cli::ReplayArgs;
-use crate::outgoing::remap::Remap;
-use crate::outgoing::replay::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing, preview};
-use crate::session::jobs::replay_job;
+use crate::outgoing::Remap;
+use crate::outgoing::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing, preview};
+use crate::session::replay_job;
 
 pub fn replay_command(args: ReplayArgs) -> ExitCode {
     match run(&args) {

@@ -13,7 +13,11 @@
 //! - `shipping-1` and `shipping-2` share the queue group `shipping`;
 //! - `inventory-service` publishes core `inventory.updated` events.
 
-pub mod local_server;
+mod local_server;
+
+pub use local_server::{
+    INSTALL_HINT, LocalServer, LocalServerError, find_server_binary, free_port,
+};
 
 use std::time::Duration;
 
@@ -21,8 +25,6 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
-
-use crate::demo::local_server::{LocalServer, LocalServerError};
 
 pub struct Demo {
     server: LocalServer,

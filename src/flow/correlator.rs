@@ -18,7 +18,7 @@ use super::classify::{
     parse_pub_ack,
 };
 use super::model::{Delivery, Flow, FlowId, FlowKind, Outcome, Role, Step, StepKind};
-use crate::capture::store::Seq;
+use crate::capture::Seq;
 use crate::capture::{Record, Timestamp};
 
 /// Settings for correlation.

@@ -4,8 +4,8 @@
 //! are shown, and a marker row for a request that got no reply.
 
 use super::model::{Flow, Lane, Step};
+use crate::capture::Seq;
 use crate::capture::Timestamp;
-use crate::capture::store::Seq;
 
 pub struct Layout<'a> {
     pub lanes: Vec<Lane>,

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::classify::{AckBody, AdvisoryKind};
+use crate::capture::Seq;
 use crate::capture::Timestamp;
-use crate::capture::store::Seq;
 
 pub type FlowId = u64;
 

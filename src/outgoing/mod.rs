@@ -2,7 +2,14 @@
 //! placeholders), where replayed messages go (subject remapping) and when
 //! (timing). Plain data and functions; `broker::send` sends them.
 
-pub mod placeholders;
-pub mod remap;
-pub mod replay;
-pub mod template;
+mod placeholders;
+mod remap;
+mod replay;
+mod template;
+
+pub use remap::{Remap, RemapError, remap_subject};
+pub use replay::{
+    MAX_SPEED, MIN_SPEED, MSG_ID_HEADER, OutMessage, REPLAY_HEADER, ReplayOptions, Timing,
+    is_machinery, kept_headers, preview, replay_headers, send_offset,
+};
+pub use template::{Encoding, PublishTemplate};

@@ -2,7 +2,7 @@
 //! one template generates a series of distinct events.
 
 use crate::capture::file::format_timestamp;
-use crate::capture::record::now_timestamp;
+use crate::capture::now_timestamp;
 
 pub fn has_placeholders(text: &str) -> bool {
     text.contains("{{seq}}") || text.contains("{{uuid}}") || text.contains("{{now}}")

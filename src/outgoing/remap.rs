@@ -5,7 +5,7 @@
 use thiserror::Error;
 
 use crate::capture::SubjectPattern;
-use crate::capture::subject::validate_pattern;
+use crate::capture::validate_pattern;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum RemapError {

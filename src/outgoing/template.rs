@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::placeholders::expand;
 use super::replay::OutMessage;
 use crate::capture::Record;
-use crate::capture::subject::validate_subject;
+use crate::capture::validate_subject;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Encoding {

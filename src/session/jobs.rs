@@ -4,14 +4,12 @@
 
 use std::time::Duration;
 
-use crate::broker::headers::HeaderNames;
-use crate::broker::send::{JobSpec, WireMessage};
+use crate::broker::HeaderNames;
+use crate::broker::{JobSpec, WireMessage};
 use crate::capture::Record;
-use crate::outgoing::remap::remap_subject;
-use crate::outgoing::replay::{
-    OutMessage, REPLAY_HEADER, ReplayOptions, kept_headers, send_offset,
-};
-use crate::outgoing::template::PublishTemplate;
+use crate::outgoing::PublishTemplate;
+use crate::outgoing::remap_subject;
+use crate::outgoing::{OutMessage, REPLAY_HEADER, ReplayOptions, kept_headers, send_offset};
 
 /// An outgoing message in the client's terms.
 pub fn wire_message(message: OutMessage) -> Result<WireMessage, String> {

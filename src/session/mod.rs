@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-pub mod jobs;
+mod jobs;
+
+pub use jobs::{repeat_job, replay_job, wire_message};
 
 use tokio::sync::mpsc;
 
@@ -131,7 +133,7 @@ impl Session {
     /// tracing; nothing is delivered). The answer arrives on the receiver.
     pub fn trace(
         &self,
-        seq: crate::capture::store::Seq,
+        seq: crate::capture::Seq,
     ) -> Result<tokio::sync::oneshot::Receiver<crate::server_answers::TraceAnswer>, BrokerError>
     {
         let record = self.store.get(seq).ok_or(BrokerError::UnknownConnection)?;
@@ -172,9 +174,9 @@ impl Session {
     pub fn send(
         &self,
         key: ConnectionKey,
-        message: crate::outgoing::replay::OutMessage,
-        mode: crate::broker::send::SendMode,
-    ) -> Result<tokio::sync::oneshot::Receiver<crate::broker::send::SendOutcome>, BrokerError> {
+        message: crate::outgoing::OutMessage,
+        mode: crate::broker::SendMode,
+    ) -> Result<tokio::sync::oneshot::Receiver<crate::broker::SendOutcome>, BrokerError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         match jobs::wire_message(message) {
             Ok(message) => self.broker.send(
@@ -186,7 +188,7 @@ impl Session {
                 },
             )?,
             Err(e) => {
-                let _ = reply.send(crate::broker::send::SendOutcome::Failed(e));
+                let _ = reply.send(crate::broker::SendOutcome::Failed(e));
             }
         }
         Ok(self.woken(rx))
@@ -196,9 +198,9 @@ impl Session {
     pub fn start_job(
         &self,
         key: ConnectionKey,
-        job: crate::broker::send::JobSpec,
-    ) -> Result<std::sync::Arc<crate::broker::send::JobProgress>, BrokerError> {
-        let progress = crate::broker::send::JobProgress::new(job.total);
+        job: crate::broker::JobSpec,
+    ) -> Result<std::sync::Arc<crate::broker::JobProgress>, BrokerError> {
+        let progress = crate::broker::JobProgress::new(job.total);
         self.broker.send(
             key,
             Command::Job {
@@ -232,7 +234,7 @@ impl Session {
             self.last_release = Instant::now();
             self.broker
                 .handle()
-                .spawn_blocking(crate::process::allocator::release_free_memory);
+                .spawn_blocking(crate::process::release_free_memory);
         }
         added
     }

@@ -6,11 +6,8 @@ use std::path::PathBuf;
 
 use egui::Color32;
 
-use super::connections::ConnectionsAction;
 use super::labelled_text_edit;
-use crate::broker::profile::{
-    Auth, ConnectionProfile, SecretStorage, SubscriptionSpec, TlsSettings,
-};
+use crate::broker::{Auth, ConnectionProfile, SecretStorage, SubscriptionSpec, TlsSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthKind {
@@ -223,13 +220,18 @@ fn required_path(text: &str, what: &str) -> Result<PathBuf, String> {
     optional_path(text).ok_or_else(|| format!("choose {what}"))
 }
 
-/// Per-connection "add subscription" inputs.
+/// What the form asks of the app.
+pub enum FormAction {
+    PickFile(FileField),
+    Connect(Box<crate::broker::ConnectionProfile>),
+}
+
 fn file_row_ui(
     ui: &mut egui::Ui,
     label: &str,
     value: &mut String,
     field: FileField,
-    actions: &mut Vec<ConnectionsAction>,
+    actions: &mut Vec<FormAction>,
 ) {
     ui.horizontal(|ui| {
         labelled_text_edit(ui, label, value, 220.0);
@@ -238,16 +240,12 @@ fn file_row_ui(
             .on_hover_text(format!("Choose the {label}"))
             .clicked()
         {
-            actions.push(ConnectionsAction::PickFile(field));
+            actions.push(FormAction::PickFile(field));
         }
     });
 }
 
-pub(super) fn form_ui(
-    ui: &mut egui::Ui,
-    form: &mut ConnectionForm,
-    actions: &mut Vec<ConnectionsAction>,
-) {
+pub(super) fn form_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<FormAction>) {
     labelled_text_edit(ui, "Name", &mut form.name, 220.0);
     labelled_text_edit(ui, "Servers", &mut form.servers, 300.0)
         .on_hover_text("One or more URLs (a cluster's seed list), separated by commas");
@@ -358,7 +356,7 @@ pub(super) fn form_ui(
         match form.to_profile() {
             Ok(profile) => {
                 form.error = None;
-                actions.push(ConnectionsAction::Connect(profile));
+                actions.push(FormAction::Connect(Box::new(profile)));
             }
             Err(e) => form.error = Some(e),
         }

@@ -4,14 +4,14 @@
 
 use egui::{Color32, RichText};
 
-use super::connection_form::form_ui;
-pub use super::connection_form::{AuthKind, ConnectionForm, FileField};
+pub use super::connection_form::{ConnectionForm, FileField};
+use super::connection_form::{FormAction, form_ui};
 use super::{format, labelled_text_edit};
-use crate::broker::profile::{ConnectionProfile, SubscriptionSpec};
-use crate::broker::status::PendingConfirm;
-use crate::broker::status::{ConnectionStatus, LinkState};
-use crate::capture::subject::{has_wildcards, patterns_overlap, validate_pattern};
+use crate::broker::PendingConfirm;
+use crate::broker::{ConnectionProfile, SubscriptionSpec};
+use crate::broker::{ConnectionStatus, LinkState};
 use crate::capture::{ConnectionKey, Store};
+use crate::capture::{has_wildcards, patterns_overlap, validate_pattern};
 
 pub const WILDCARD_WARNING: &str = "A wildcard subscription (such as '>') counts as a responder for every \
 request subject it matches: while it is active, a request to a subject with no service gets no \
@@ -53,7 +53,7 @@ pub struct ConnectionRow<'a> {
     pub delivered: u64,
     pub dropped: u64,
     /// Every loss by cause.
-    pub losses: crate::broker::status::Losses,
+    pub losses: crate::broker::Losses,
     /// Connections in the server's list, when a monitoring URL is set.
     pub directory: Option<usize>,
     pub directory_error: Option<String>,
@@ -102,7 +102,12 @@ pub fn connections_ui(
             .id_salt("new-connection")
             .show(&mut cols[1], |ui| {
                 ui.heading("New connection");
-                form_ui(ui, &mut view.form, &mut actions);
+                let mut form_actions = Vec::new();
+                form_ui(ui, &mut view.form, &mut form_actions);
+                actions.extend(form_actions.into_iter().map(|action| match action {
+                    FormAction::PickFile(field) => ConnectionsAction::PickFile(field),
+                    FormAction::Connect(profile) => ConnectionsAction::Connect(*profile),
+                }));
                 profiles_ui(
                     ui,
                     "Saved profiles",

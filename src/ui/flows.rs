@@ -9,7 +9,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::format;
 use super::sequence_diagram::{BAD, Diagram, GOOD, RETRY};
-use crate::capture::store::Seq;
+use crate::capture::Seq;
 use crate::capture::{SubjectPattern, Timestamp};
 use crate::flow::FlowCounts;
 use crate::flow::{Correlator, Final, Flow, FlowFilter, FlowId, FlowKind, format_duration};

@@ -1,7 +1,7 @@
 //! Human-readable numbers, sizes, rates and times for display.
 
 use crate::capture::Timestamp;
-use crate::capture::record::timestamp_to_utc;
+use crate::capture::timestamp_to_utc;
 
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -6,7 +6,7 @@ use egui::{Color32, RichText};
 
 use super::format;
 use super::json_tree::json_tree_ui;
-use crate::capture::store::Seq;
+use crate::capture::Seq;
 use crate::capture::{Record, Store};
 
 /// Bytes of a payload decoded as text/JSON for display.

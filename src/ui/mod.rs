@@ -2,19 +2,31 @@
 //! returns what the user asked for; none touches the network or the store's
 //! internals.
 
-pub mod connection_form;
-pub mod connections;
-pub mod flows;
-pub mod format;
-pub mod inspector;
-pub mod json_tree;
-pub mod publish;
-pub mod rates;
-pub mod replay;
-pub mod sequence_diagram;
-pub mod status_bar;
-pub mod subject_tree;
-pub mod traffic;
+mod connection_form;
+mod connections;
+mod flows;
+mod format;
+mod inspector;
+mod json_tree;
+mod publish;
+mod rates;
+mod replay;
+mod sequence_diagram;
+mod status_bar;
+mod subject_tree;
+mod traffic;
+
+pub use connections::{
+    ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
+};
+pub use flows::{FlowsAction, FlowsView, diagram_ui, flow_list_ui};
+pub use inspector::{InspectorAction, InspectorView, inspector_ui};
+pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
+pub use rates::{RatesView, rates_ui};
+pub use replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
+pub use status_bar::{StatusFigures, status_bar_ui};
+pub use subject_tree::subject_tree_ui;
+pub use traffic::{TrafficView, filter_bar_ui, table_ui};
 
 /// The main areas of the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

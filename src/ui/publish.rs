@@ -9,19 +9,19 @@ use egui::{Color32, RichText};
 
 use super::format;
 use super::labelled_text_edit;
-use crate::broker::send::{JobProgress, SendOutcome};
+use crate::broker::{JobProgress, SendOutcome};
 use crate::capture::ConnectionKey;
-use crate::outgoing::template::{Encoding, PublishTemplate};
+use crate::outgoing::{Encoding, PublishTemplate};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub enum PublishMode {
     Publish,
     Request,
     JetStream,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Repeat {
+pub enum RepeatMode {
     Once,
     Times,
     Rate,
@@ -30,9 +30,9 @@ pub enum Repeat {
 pub struct PublishView {
     pub template: PublishTemplate,
     pub connection: Option<ConnectionKey>,
-    pub mode: Mode,
+    pub mode: PublishMode,
     pub timeout_ms: u64,
-    pub repeat: Repeat,
+    pub repeat: RepeatMode,
     pub count: u64,
     pub rate: f64,
     pub duration_s: f64,
@@ -55,9 +55,9 @@ impl Default for PublishView {
                 ..PublishTemplate::default()
             },
             connection: None,
-            mode: Mode::Publish,
+            mode: PublishMode::Publish,
             timeout_ms: 2000,
-            repeat: Repeat::Once,
+            repeat: RepeatMode::Once,
             count: 10,
             rate: 10.0,
             duration_s: 10.0,
@@ -126,10 +126,10 @@ pub fn publish_ui(
     labelled_text_edit(ui, "Subject", &mut view.template.subject, 280.0);
     labelled_text_edit(ui, "Reply-to (optional)", &mut view.template.reply, 220.0);
     ui.horizontal(|ui| {
-        ui.radio_value(&mut view.mode, Mode::Publish, "Publish");
-        ui.radio_value(&mut view.mode, Mode::Request, "Request");
-        ui.radio_value(&mut view.mode, Mode::JetStream, "JetStream publish");
-        if view.mode != Mode::Publish {
+        ui.radio_value(&mut view.mode, PublishMode::Publish, "Publish");
+        ui.radio_value(&mut view.mode, PublishMode::Request, "Request");
+        ui.radio_value(&mut view.mode, PublishMode::JetStream, "JetStream publish");
+        if view.mode != PublishMode::Publish {
             super::labelled(
                 ui,
                 "timeout",
@@ -202,13 +202,13 @@ pub fn publish_ui(
     }
     ui.separator();
     ui.horizontal(|ui| {
-        ui.radio_value(&mut view.repeat, Repeat::Once, "once");
-        ui.radio_value(&mut view.repeat, Repeat::Times, "N times");
-        ui.radio_value(&mut view.repeat, Repeat::Rate, "at a rate");
+        ui.radio_value(&mut view.repeat, RepeatMode::Once, "once");
+        ui.radio_value(&mut view.repeat, RepeatMode::Times, "N times");
+        ui.radio_value(&mut view.repeat, RepeatMode::Rate, "at a rate");
     });
     match view.repeat {
-        Repeat::Once => {}
-        Repeat::Times => {
+        RepeatMode::Once => {}
+        RepeatMode::Times => {
             ui.horizontal(|ui| {
                 super::labelled(
                     ui,
@@ -217,7 +217,7 @@ pub fn publish_ui(
                 );
             });
         }
-        Repeat::Rate => {
+        RepeatMode::Rate => {
             ui.horizontal(|ui| {
                 super::labelled(
                     ui,

@@ -5,7 +5,7 @@ use egui_plot::{Corner, Legend, Line, Plot, VLine};
 
 use crate::capture::Store;
 use crate::capture::Timestamp;
-use crate::capture::subject_tree::{NodeId, ROOT};
+use crate::capture::{NodeId, ROOT};
 
 /// Top subjects plotted besides the total.
 const TOP_SUBJECTS: usize = 5;

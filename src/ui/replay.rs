@@ -11,13 +11,13 @@ use egui::{Color32, RichText};
 
 use super::format;
 use super::publish::{Targets, connection_picker_ui};
-use crate::broker::send::JobProgress;
+use crate::broker::JobProgress;
 use crate::capture::{ConnectionKey, Record};
-use crate::outgoing::remap::Remap;
-use crate::outgoing::replay::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing};
+use crate::outgoing::Remap;
+use crate::outgoing::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
+pub enum ReplaySource {
     Selected,
     Filtered,
     LastSeconds,
@@ -32,7 +32,7 @@ pub enum TimingChoice {
 }
 
 pub struct ReplayView {
-    pub source: Source,
+    pub source: ReplaySource,
     pub last_seconds: f64,
     pub file: Option<PathBuf>,
     /// Records read from `file`, ready to replay.
@@ -60,7 +60,7 @@ pub struct ReplayView {
 impl Default for ReplayView {
     fn default() -> Self {
         Self {
-            source: Source::Filtered,
+            source: ReplaySource::Filtered,
             last_seconds: 60.0,
             file: None,
             file_records: None,
@@ -134,14 +134,14 @@ pub fn replay_ui(
     ui.label("What");
     ui.radio_value(
         &mut view.source,
-        Source::Selected,
+        ReplaySource::Selected,
         format!(
             "the selected rows ({selected}; Ctrl+click or Shift+click in Traffic to select more)"
         ),
     );
     ui.radio_value(
         &mut view.source,
-        Source::Filtered,
+        ReplaySource::Filtered,
         format!(
             "the current filter result ({} messages)",
             format::count(filtered as u64)
@@ -150,7 +150,7 @@ pub fn replay_ui(
     ui.horizontal(|ui| {
         ui.radio_value(
             &mut view.source,
-            Source::LastSeconds,
+            ReplaySource::LastSeconds,
             format!("the last ({} messages)", format::count(recent as u64)),
         );
         super::labelled(
@@ -162,7 +162,7 @@ pub fn replay_ui(
         );
     });
     ui.horizontal(|ui| {
-        ui.radio_value(&mut view.source, Source::File, "a capture file");
+        ui.radio_value(&mut view.source, ReplaySource::File, "a capture file");
         if ui.button("Choose file…").clicked() {
             actions.push(ReplayAction::PickFile);
         }

@@ -6,7 +6,7 @@
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 
-use crate::capture::store::Seq;
+use crate::capture::Seq;
 use crate::flow::{
     AckBody, AdvisoryKind, Flow, Layout, Role, Row, RowKind, StepKind, format_duration, title,
 };

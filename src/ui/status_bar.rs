@@ -12,8 +12,8 @@ pub struct StatusFigures {
     pub rate: f64,
     /// Messages per second arriving from the network.
     pub network_rate: f64,
-    pub backlog: crate::broker::status::Backlog,
-    pub losses: crate::broker::status::Losses,
+    pub backlog: crate::broker::Backlog,
+    pub losses: crate::broker::Losses,
     pub paused: bool,
     pub connections_up: usize,
     pub connections: usize,

@@ -6,7 +6,7 @@ use egui::{Color32, RichText};
 
 use super::format;
 use crate::capture::Timestamp;
-use crate::capture::subject_tree::{NodeId, ROOT, SubjectTree};
+use crate::capture::{NodeId, ROOT, SubjectTree};
 
 pub struct TreeAction {
     /// A node was clicked: filter the table to this pattern.

@@ -5,7 +5,7 @@ use egui::{Align, Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::format;
-use crate::capture::store::Seq;
+use crate::capture::Seq;
 use crate::capture::{Filter, FilteredIndex, Store};
 
 /// New records matched against the filter per frame at most: a new filter

@@ -8,7 +8,7 @@ pub mod wire_log;
 
 use std::time::{Duration, Instant};
 
-pub use eventscope::demo::local_server::LocalServer;
+pub use eventscope::demo::LocalServer;
 
 /// Start a server or fail the test saying how to install one.
 pub fn server() -> LocalServer {

@@ -15,7 +15,7 @@ use super::link::{self, Link, ResolvedAuth, Stream};
 use crate::broker::profile::{ConnectionProfile, InitialConnect, SubscriptionSpec};
 use crate::broker::status::{ConnectionShared, LinkState, ServerSummary, SubscriptionState};
 use crate::broker::{Batch, BrokerEvent, EventSink, MAX_BATCH};
-use crate::capture::record::now_timestamp;
+use crate::capture::now_timestamp;
 use crate::capture::{ConnectionKey, Record, RecordPacker};
 
 /// A ping goes out this often; the server answers within milliseconds.
