@@ -112,11 +112,9 @@ impl EventscopeApp {
         });
     }
 
-    fn on_trace(&mut self, subject: String, answer: Option<crate::server_answers::TraceAnswer>) {
+    fn on_trace(&mut self, subject: String, answer: Option<crate::broker::TraceAnswer>) {
         self.flows.trace_waiting = false;
-        match answer
-            .unwrap_or_else(|| Err("the connection ended before the trace came back".into()))
-        {
+        match answer.unwrap_or(Err(crate::broker::TraceError::Ended)) {
             Ok(events) => {
                 self.flows.trace =
                     Some(crate::flow::trace_flow(&subject, &events, now_timestamp()));

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 use crate::broker::SendOutcome;
-use crate::server_answers::TraceAnswer;
+use crate::broker::TraceAnswer;
 use crate::ui::FileField;
 
 /// A capture file read for replay: (path, records or why not).

@@ -112,7 +112,7 @@ impl EventscopeApp {
             return;
         };
         if let Err(e) = view.template.check() {
-            view.error = Some(e);
+            view.error = Some(e.to_string());
             return;
         }
         let timeout = Duration::from_millis(view.timeout_ms);
@@ -128,7 +128,7 @@ impl EventscopeApp {
                     self.publish.waiting = true;
                 }),
                 Err(e) => {
-                    view.error = Some(e);
+                    view.error = Some(e.to_string());
                     return;
                 }
             },

@@ -86,7 +86,7 @@ impl ConnectionTask {
                         tokio::spawn(async move {
                             let answer = match publisher.client().await {
                                 Ok(client) => trace(&client, subject, headers, payload).await,
-                                Err(e) => Err(e),
+                                Err(e) => Err(TraceError::Connection(e)),
                             };
                             let _ = reply.send(answer);
                         });
@@ -369,24 +369,41 @@ async fn closed_via_system(
 const TRACE_FIRST_WAIT: Duration = Duration::from_secs(2);
 const TRACE_MORE_WAIT: Duration = Duration::from_millis(250);
 
+/// The server's trace events, or why there are none.
+pub type TraceAnswer = Result<Vec<crate::server_answers::TraceEvent>, TraceError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("message tracing needs nats-server 2.11 or newer; this server is {0}")]
+    OldServer(String),
+    #[error("cannot open the publishing connection: {0}")]
+    Connection(String),
+    #[error("the connection ended before the trace came back")]
+    Ended,
+    #[error(transparent)]
+    Subscribe(#[from] async_nats::SubscribeError),
+    #[error(transparent)]
+    Publish(#[from] async_nats::PublishError),
+    #[error(transparent)]
+    Header(#[from] super::HeaderError),
+    #[error(transparent)]
+    Answer(#[from] crate::server_answers::AnswerError),
+    #[error("the server sent no trace event within {0:?}")]
+    NoEvents(Duration),
+}
+
 async fn trace(
     client: &async_nats::Client,
     subject: String,
     headers: Vec<(String, String)>,
     payload: bytes::Bytes,
-) -> Result<Vec<crate::server_answers::TraceEvent>, String> {
+) -> TraceAnswer {
     use futures_util::StreamExt;
     if !client.is_server_compatible(2, 11, 0) {
-        return Err(format!(
-            "message tracing needs nats-server 2.11 or newer; this server is {}",
-            client.server_info().version
-        ));
+        return Err(TraceError::OldServer(client.server_info().version));
     }
     let inbox = client.new_inbox();
-    let mut events_sub = client
-        .subscribe(inbox.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut events_sub = client.subscribe(inbox.clone()).await?;
     let mut map = super::headers::HeaderNames::default().map(
         headers
             .iter()
@@ -395,24 +412,16 @@ async fn trace(
     )?;
     map.insert("Nats-Trace-Dest", inbox.as_str());
     map.insert("Nats-Trace-Only", "true");
-    client
-        .publish_with_headers(subject, map, payload)
-        .await
-        .map_err(|e| e.to_string())?;
+    client.publish_with_headers(subject, map, payload).await?;
     let _ = tokio::time::timeout(TRACE_FIRST_WAIT, client.flush()).await;
     let mut events = Vec::new();
     let mut wait = TRACE_FIRST_WAIT;
     while let Ok(Some(message)) = tokio::time::timeout(wait, events_sub.next()).await {
-        events.push(
-            crate::server_answers::parse_trace_event(&message.payload)
-                .map_err(|e| e.to_string())?,
-        );
+        events.push(crate::server_answers::parse_trace_event(&message.payload)?);
         wait = TRACE_MORE_WAIT;
     }
     if events.is_empty() {
-        Err(format!(
-            "the server sent no trace event within {TRACE_FIRST_WAIT:?}"
-        ))
+        Err(TraceError::NoEvents(TRACE_FIRST_WAIT))
     } else {
         Ok(events)
     }

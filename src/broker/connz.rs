@@ -8,12 +8,12 @@ use crate::server_answers::{ClosedConnection, Directory, closed_in_connz};
 const LIMIT: usize = 4096;
 
 /// `GET <base>/connz?subs=detail` (blocking: call from a blocking task).
-pub fn fetch(base_url: &str) -> Result<Directory, String> {
+pub fn fetch(base_url: &str) -> Result<Directory, ConnzError> {
     let url = format!(
         "{}/connz?subs=detail&limit={LIMIT}",
         base_url.trim_end_matches('/')
     );
-    Directory::from_connz(&get(&url)?).map_err(|e| e.to_string())
+    Ok(Directory::from_connz(&get(&url)?)?)
 }
 
 /// One connection by its id, open or closed (blocking).
@@ -25,19 +25,32 @@ pub fn closed_connection(base_url: &str, cid: u64) -> Option<ClosedConnection> {
     closed_in_connz(&get(&url).ok()?, cid)
 }
 
-fn get(url: &str) -> Result<Vec<u8>, String> {
+/// The connection list could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnzError {
+    #[error("cannot read {url}: {source}")]
+    Http {
+        url: String,
+        source: Box<ureq::Error>,
+    },
+    #[error(transparent)]
+    Answer(#[from] crate::server_answers::AnswerError),
+}
+
+fn get(url: &str) -> Result<Vec<u8>, ConnzError> {
+    let failed = |source| ConnzError::Http {
+        url: url.to_owned(),
+        source: Box::new(source),
+    };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(3)))
         .build()
         .into();
-    let mut response = agent
-        .get(url)
-        .call()
-        .map_err(|e| format!("cannot read {url}: {e}"))?;
+    let mut response = agent.get(url).call().map_err(failed)?;
     response
         .body_mut()
         .with_config()
         .limit(64 * 1024 * 1024)
         .read_to_vec()
-        .map_err(|e| format!("cannot read {url}: {e}"))
+        .map_err(failed)
 }

@@ -72,18 +72,28 @@ pub fn selected_context(dir: &Path) -> Option<String> {
 }
 
 /// One context by name, from the default location.
-pub fn find_context(name: &str) -> Result<ConnectionProfile, String> {
-    let dir = nats_config_dir().ok_or("cannot find the home directory")?;
+pub fn find_context(name: &str) -> Result<ConnectionProfile, ContextError> {
+    let dir = nats_config_dir().ok_or(ContextError::NoHome)?;
     let (profiles, _) = load_contexts(&dir);
     profiles
         .into_iter()
         .find(|p| p.name == name)
-        .ok_or_else(|| {
-            format!(
-                "no NATS context named '{name}' in {}/context",
-                dir.display()
-            )
+        .ok_or_else(|| ContextError::NotFound {
+            name: name.to_owned(),
+            dir,
         })
+}
+
+/// A NATS CLI context that cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("cannot find the home directory")]
+    NoHome,
+    #[error("no NATS context named '{name}' in {}/context", dir.display())]
+    NotFound {
+        name: String,
+        dir: std::path::PathBuf,
+    },
 }
 
 fn to_profile(name: &str, c: CliContext) -> ConnectionProfile {

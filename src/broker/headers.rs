@@ -7,6 +7,15 @@ use std::str::FromStr;
 
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 
+/// A header the client cannot send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    #[error("header name {0:?} cannot be sent: only visible ASCII characters, no ':'")]
+    BadName(String),
+    #[error("header {0} cannot be sent: its value has a line break")]
+    BadValue(String),
+}
+
 /// Parsed header names by text: a replay sends the same few names over and
 /// over, and parsing one (a check, a comparison against every standard
 /// name, an allocation) cost more than the lookup.
@@ -30,13 +39,12 @@ enum Name {
 }
 
 impl HeaderNames {
-    fn get(&mut self, name: &str) -> Result<Name, String> {
+    fn get(&mut self, name: &str) -> Result<Name, HeaderError> {
         if let Some(index) = self.known.iter().position(|(n, _)| &**n == name) {
             return Ok(Name::Known(index));
         }
-        let parsed = HeaderName::from_str(name).map_err(|_| {
-            format!("header name {name:?} cannot be sent: only visible ASCII characters, no ':'")
-        })?;
+        let parsed =
+            HeaderName::from_str(name).map_err(|_| HeaderError::BadName(name.to_owned()))?;
         if self.known.len() < MAX_KNOWN {
             self.known.push((name.into(), parsed));
             return Ok(Name::Known(self.known.len() - 1));
@@ -48,7 +56,7 @@ impl HeaderNames {
     pub fn map<'a>(
         &mut self,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<HeaderMap, String> {
+    ) -> Result<HeaderMap, HeaderError> {
         self.build(|add| {
             for (name, value) in pairs {
                 add(name, value);
@@ -61,7 +69,7 @@ impl HeaderNames {
     pub fn build(
         &mut self,
         fill: impl FnOnce(&mut dyn FnMut(&str, &str)),
-    ) -> Result<HeaderMap, String> {
+    ) -> Result<HeaderMap, HeaderError> {
         let mut map = HeaderMap::new();
         let mut added: Added = 0;
         let mut result = Ok(());
@@ -75,20 +83,25 @@ impl HeaderNames {
 
     /// Add one header to a map built earlier (appended: the map may hold
     /// the name already).
-    pub fn append(&mut self, map: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    pub fn append(
+        &mut self,
+        map: &mut HeaderMap,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HeaderError> {
         let value = header_value(name, value)?;
         map.append(self.name(name)?, value);
         Ok(())
     }
 
     /// Set one header of a map built earlier, replacing its values.
-    pub fn set(&mut self, map: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    pub fn set(&mut self, map: &mut HeaderMap, name: &str, value: &str) -> Result<(), HeaderError> {
         let value = header_value(name, value)?;
         map.insert(self.name(name)?, value);
         Ok(())
     }
 
-    fn name(&mut self, name: &str) -> Result<HeaderName, String> {
+    fn name(&mut self, name: &str) -> Result<HeaderName, HeaderError> {
         Ok(match self.get(name)? {
             Name::Known(index) => self.known[index].1.clone(),
             Name::Parsed(name) => name,
@@ -101,7 +114,7 @@ impl HeaderNames {
         added: &mut Added,
         name: &str,
         value: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), HeaderError> {
         let value = header_value(name, value)?;
         // `append` hashes twice (a lookup, then an insert), `insert` once,
         // and names rarely repeat within a message.
@@ -117,9 +130,8 @@ impl HeaderNames {
     }
 }
 
-fn header_value(name: &str, value: &str) -> Result<HeaderValue, String> {
-    HeaderValue::from_str(value)
-        .map_err(|_| format!("header {name} cannot be sent: its value has a line break"))
+fn header_value(name: &str, value: &str) -> Result<HeaderValue, HeaderError> {
+    HeaderValue::from_str(value).map_err(|_| HeaderError::BadValue(name.to_owned()))
 }
 
 #[cfg(test)]
@@ -137,6 +149,7 @@ mod tests {
             names
                 .map([("bad name", "v")])
                 .unwrap_err()
+                .to_string()
                 .contains("bad name")
         );
         assert!(names.map([("ünï", "v")]).is_err());
@@ -145,6 +158,7 @@ mod tests {
             names
                 .map([("ok", "line\r\nbreak")])
                 .unwrap_err()
+                .to_string()
                 .contains("line break")
         );
     }

@@ -20,15 +20,17 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use crate::capture::{ConnectionKey, Record, Timestamp};
-pub use contexts::{find_context, load_contexts, nats_config_dir, selected_context};
-pub use headers::HeaderNames;
+pub use connection::{TraceAnswer, TraceError};
+pub use connz::ConnzError;
+pub use contexts::{ContextError, find_context, load_contexts, nats_config_dir, selected_context};
+pub use headers::{HeaderError, HeaderNames};
 pub use profile::{
     Auth, ConnectionProfile, InitialConnect, SecretStorage, SubscriptionSpec, TlsSettings,
     redact_url,
 };
-pub use send::{JobProgress, JobSpec, SendMode, SendOutcome, WireMessage};
+pub use send::{JobProgress, JobSpec, SendMode, SendOutcome, SourceError, WireMessage};
 pub use status::{
-    Backlog, ConnectionShared, ConnectionStatus, LinkState, Losses, PendingConfirm,
+    Backlog, ConnectionShared, ConnectionStatus, LinkFailure, LinkState, Losses, PendingConfirm,
     SubscriptionState,
 };
 
@@ -106,7 +108,7 @@ pub enum Command {
         subject: String,
         headers: Vec<(String, String)>,
         payload: bytes::Bytes,
-        reply: tokio::sync::oneshot::Sender<crate::server_answers::TraceAnswer>,
+        reply: tokio::sync::oneshot::Sender<crate::broker::TraceAnswer>,
     },
     Close,
     /// Make the monitoring link's task panic, as a bug would: the

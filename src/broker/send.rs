@@ -50,9 +50,9 @@ pub struct WireMessage {
 pub(crate) async fn publish(
     client: &async_nats::Client,
     message: WireMessage,
-) -> Result<(), String> {
+) -> Result<(), async_nats::PublishError> {
     let headers = message.headers;
-    let result = match message.reply {
+    match message.reply {
         Some(reply) => {
             client
                 .publish_with_reply_and_headers(message.subject, reply, headers, message.payload)
@@ -63,8 +63,7 @@ pub(crate) async fn publish(
                 .publish_with_headers(message.subject, headers, message.payload)
                 .await
         }
-    };
-    result.map_err(|e| e.to_string())
+    }
 }
 
 pub(crate) async fn send(
@@ -81,7 +80,7 @@ pub(crate) async fn send(
                     "published, but the server did not confirm in 5 s (disconnected?)".into(),
                 ),
             },
-            Err(e) => SendOutcome::Failed(e),
+            Err(e) => SendOutcome::Failed(e.to_string()),
         },
         SendMode::Request { timeout } => {
             let request = async_nats::Request::new()
@@ -148,7 +147,11 @@ pub(crate) async fn send(
 }
 
 /// Produces the `i`-th message of a job and when to send it (from the start).
-pub type MessageSource = Box<dyn FnMut(u64) -> Result<(WireMessage, Duration), String> + Send>;
+/// Why a job's source could not give a message (a bad header, a template
+/// that does not expand): counted as a failure, the job goes on.
+pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
+
+pub type MessageSource = Box<dyn FnMut(u64) -> Result<(WireMessage, Duration), SourceError> + Send>;
 
 pub struct JobSpec {
     pub total: u64,
@@ -263,7 +266,7 @@ pub(crate) async fn run_job(
         let (message, offset) = match (job.next)(i) {
             Ok(next) => next,
             Err(e) => {
-                progress.fail(e);
+                progress.fail(e.to_string());
                 continue;
             }
         };
@@ -279,7 +282,7 @@ pub(crate) async fn run_job(
             Ok(()) => {
                 progress.sent.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => progress.fail(e),
+            Err(e) => progress.fail(e.to_string()),
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), client.flush()).await;

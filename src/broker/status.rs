@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::SubscriptionSpec;
+use super::connz::ConnzError;
 use crate::capture::now_timestamp;
 use crate::capture::{ConnectionKey, Timestamp};
 
@@ -213,12 +214,13 @@ impl ConnectionShared {
 
     /// Wait until connected, or until the connection gives up (headless
     /// commands, which connect with `InitialConnect::FailFast`).
-    pub async fn connected(&self) -> Result<(), String> {
+    pub async fn connected(&self) -> Result<(), LinkFailure> {
         loop {
             match self.state() {
                 LinkState::Connected => return Ok(()),
-                LinkState::Failed(e) | LinkState::AuthError(e) => return Err(e),
-                LinkState::Closed => return Err("the connection was closed".into()),
+                LinkState::Failed(e) => return Err(LinkFailure::Failed(e)),
+                LinkState::AuthError(e) => return Err(LinkFailure::Auth(e)),
+                LinkState::Closed => return Err(LinkFailure::Closed),
                 _ => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
             }
         }
@@ -318,7 +320,10 @@ impl ConnectionShared {
         }
     }
 
-    pub(crate) fn set_directory(&self, result: Result<crate::server_answers::Directory, String>) {
+    pub(crate) fn set_directory(
+        &self,
+        result: Result<crate::server_answers::Directory, ConnzError>,
+    ) {
         match result {
             Ok(directory) => {
                 if let Ok(mut slot) = self.directory.lock() {
@@ -330,7 +335,7 @@ impl ConnectionShared {
             }
             Err(error) => {
                 if let Ok(mut e) = self.directory_error.lock() {
-                    *e = Some(error);
+                    *e = Some(error.to_string());
                 }
             }
         }
@@ -344,6 +349,17 @@ impl ConnectionShared {
     pub fn directory_error(&self) -> Option<String> {
         self.directory_error.lock().ok().and_then(|e| e.clone())
     }
+}
+
+/// Why a connection never came up.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LinkFailure {
+    #[error("{0}")]
+    Failed(String),
+    #[error("{0}")]
+    Auth(String),
+    #[error("the connection was closed")]
+    Closed,
 }
 
 /// A literal subscription waiting for the user's yes or no.

@@ -362,7 +362,7 @@ impl ConnectArgs {
         let mut profile = if !self.servers.is_empty() {
             ConnectionProfile::new("", self.servers.join(","))
         } else if let Some(name) = &self.context {
-            find_context(name)?
+            find_context(name).map_err(|e| e.to_string())?
         } else if let Some(name) = nats_config_dir().and_then(|d| selected_context(&d)) {
             match find_context(&name) {
                 Ok(p) => p,

@@ -12,4 +12,4 @@ pub use replay::{
     MAX_SPEED, MIN_SPEED, MSG_ID_HEADER, OutMessage, REPLAY_HEADER, ReplayOptions, Timing,
     is_machinery, kept_headers, preview, replay_headers, send_offset,
 };
-pub use template::{Encoding, PublishTemplate};
+pub use template::{Encoding, PublishTemplate, TemplateError};

@@ -9,7 +9,20 @@ use serde::{Deserialize, Serialize};
 use super::placeholders::expand;
 use super::replay::OutMessage;
 use crate::capture::Record;
-use crate::capture::validate_subject;
+use crate::capture::{SubjectError, validate_subject};
+
+/// What keeps a template from being sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("subject: {0}")]
+    Subject(SubjectError),
+    #[error("reply-to: {0}")]
+    Reply(SubjectError),
+    #[error("header name '{0}' is not valid (visible ASCII only: no spaces or colons)")]
+    HeaderName(String),
+    #[error("payload is not base64: {0}")]
+    Base64(base64::DecodeError),
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Encoding {
@@ -68,23 +81,21 @@ impl PublishTemplate {
     }
 
     /// Problems that block sending (subject, reply, base64).
-    pub fn check(&self) -> Result<(), String> {
-        validate_subject(self.subject.trim()).map_err(|e| format!("subject: {e}"))?;
+    pub fn check(&self) -> Result<(), TemplateError> {
+        validate_subject(self.subject.trim()).map_err(TemplateError::Subject)?;
         if !self.reply.trim().is_empty() {
-            validate_subject(self.reply.trim()).map_err(|e| format!("reply-to: {e}"))?;
+            validate_subject(self.reply.trim()).map_err(TemplateError::Reply)?;
         }
         for (name, _) in &self.headers {
             if name.trim().is_empty() || name.contains(|c: char| !c.is_ascii_graphic() || c == ':')
             {
-                return Err(format!(
-                    "header name '{name}' is not valid (visible ASCII only: no spaces or colons)"
-                ));
+                return Err(TemplateError::HeaderName(name.clone()));
             }
         }
         if self.encoding == Encoding::Base64 {
             BASE64
                 .decode(self.payload.trim())
-                .map_err(|e| format!("payload is not base64: {e}"))?;
+                .map_err(TemplateError::Base64)?;
         }
         Ok(())
     }
@@ -101,21 +112,20 @@ impl PublishTemplate {
     }
 
     /// Pretty-print a JSON payload in place; an error leaves it untouched.
-    pub fn format_json(&mut self) -> Result<(), String> {
-        let value: serde_json::Value =
-            serde_json::from_str(&self.payload).map_err(|e| e.to_string())?;
-        self.payload = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+    pub fn format_json(&mut self) -> Result<(), serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_str(&self.payload)?;
+        self.payload = serde_json::to_string_pretty(&value)?;
         Ok(())
     }
 
     /// The `seq`-th message (1-based), placeholders expanded.
-    pub fn message(&self, seq: u64) -> Result<OutMessage, String> {
+    pub fn message(&self, seq: u64) -> Result<OutMessage, TemplateError> {
         self.check()?;
         let payload = match self.encoding {
             Encoding::Base64 => Bytes::from(
                 BASE64
                     .decode(self.payload.trim())
-                    .map_err(|e| e.to_string())?,
+                    .map_err(TemplateError::Base64)?,
             ),
             _ => Bytes::from(expand(&self.payload, seq)),
         };
@@ -163,11 +173,21 @@ mod tests {
             subject: "a.*".into(),
             ..PublishTemplate::default()
         };
-        assert!(t.check().expect_err("wildcard").starts_with("subject:"));
+        assert!(
+            t.check()
+                .expect_err("wildcard")
+                .to_string()
+                .starts_with("subject:")
+        );
         t.subject = "a".into();
         t.encoding = Encoding::Base64;
         t.payload = "!!".into();
-        assert!(t.check().expect_err("base64").contains("not base64"));
+        assert!(
+            t.check()
+                .expect_err("base64")
+                .to_string()
+                .contains("not base64")
+        );
         t.encoding = Encoding::Json;
         t.payload = "{oops".into();
         assert!(t.json_warning().is_some());

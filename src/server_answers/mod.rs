@@ -9,7 +9,7 @@ pub use connz::{
     ClosedConnection, Connection, Directory, Subscription, closed_from_system_answer,
     closed_in_connz,
 };
-pub use trace::{TraceAnswer, TraceEvent, TraceHop, TraceServer, parse_trace_event};
+pub use trace::{TraceEvent, TraceHop, TraceServer, parse_trace_event};
 
 /// An answer that is not what the server sends.
 #[derive(Debug, thiserror::Error)]

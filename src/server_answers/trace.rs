@@ -55,9 +55,6 @@ impl TraceHop {
     }
 }
 
-/// The answer to a trace request: the server's events, or why there are none.
-pub type TraceAnswer = Result<Vec<TraceEvent>, String>;
-
 pub fn parse_trace_event(payload: &[u8]) -> Result<TraceEvent, AnswerError> {
     serde_json::from_slice(payload).map_err(AnswerError::NotTraceEvent)
 }

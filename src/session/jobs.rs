@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::broker::HeaderNames;
+use crate::broker::{HeaderError, HeaderNames};
 use crate::broker::{JobSpec, WireMessage};
 use crate::capture::Record;
 use crate::outgoing::PublishTemplate;
@@ -12,7 +12,7 @@ use crate::outgoing::remap_subject;
 use crate::outgoing::{OutMessage, REPLAY_HEADER, ReplayOptions, kept_headers, send_offset};
 
 /// An outgoing message in the client's terms.
-pub fn wire_message(message: OutMessage) -> Result<WireMessage, String> {
+pub fn wire_message(message: OutMessage) -> Result<WireMessage, HeaderError> {
     Ok(WireMessage {
         headers: HeaderNames::default().map(
             message
@@ -71,7 +71,7 @@ impl ReplayHeaderMaps {
         records: &[Record],
         index: usize,
         options: &ReplayOptions,
-    ) -> Result<async_nats::HeaderMap, String> {
+    ) -> Result<async_nats::HeaderMap, HeaderError> {
         fn header_text(record: &Record) -> Option<&[u8]> {
             record.headers().map(|h| h.as_bytes())
         }

@@ -134,8 +134,7 @@ impl Session {
     pub fn trace(
         &self,
         seq: crate::capture::Seq,
-    ) -> Result<tokio::sync::oneshot::Receiver<crate::server_answers::TraceAnswer>, BrokerError>
-    {
+    ) -> Result<tokio::sync::oneshot::Receiver<crate::broker::TraceAnswer>, BrokerError> {
         let record = self.store.get(seq).ok_or(BrokerError::UnknownConnection)?;
         let headers = record
             .headers()
@@ -188,7 +187,7 @@ impl Session {
                 },
             )?,
             Err(e) => {
-                let _ = reply.send(crate::broker::SendOutcome::Failed(e));
+                let _ = reply.send(crate::broker::SendOutcome::Failed(e.to_string()));
             }
         }
         Ok(self.woken(rx))

@@ -59,8 +59,45 @@ pub enum CaptureError {
         "this capture is format version {found}, newer than this eventscope reads ({FORMAT_VERSION}): update eventscope"
     )]
     NewerVersion { found: u64 },
-    #[error("line {line}: {reason}")]
-    BadLine { line: usize, reason: String },
+    #[error("line {line}: {reason}{}", if *.truncated { " (the file ends here: truncated?)" } else { "" })]
+    BadLine {
+        line: usize,
+        reason: LineError,
+        /// The line had no end: the file stops in the middle of it.
+        truncated: bool,
+    },
+}
+
+/// What is wrong with one line of a capture file.
+#[derive(Debug, Error)]
+pub enum LineError {
+    #[error("cannot read: {0}")]
+    Unreadable(io::Error),
+    #[error("longer than {MAX_LINE_BYTES} bytes")]
+    TooLong,
+    #[error("not UTF-8: {0}")]
+    NotUtf8(std::str::Utf8Error),
+    #[error("invalid record: {0}")]
+    Invalid(serde_json::Error),
+    #[error(transparent)]
+    Timestamp(#[from] TimestampError),
+    #[error("{field} is not base64: {source}")]
+    Base64 {
+        field: &'static str,
+        source: base64::DecodeError,
+    },
+}
+
+/// A `received_at` that is not a time eventscope can keep.
+#[derive(Debug, Error)]
+pub enum TimestampError {
+    #[error("received_at '{text}' is not RFC 3339: {source}")]
+    NotRfc3339 {
+        text: String,
+        source: chrono::ParseError,
+    },
+    #[error("received_at '{0}' is out of range")]
+    OutOfRange(String),
 }
 
 /// RFC 3339 in UTC with nanoseconds: `2026-11-23T17:06:56.776086752Z`.
@@ -113,11 +150,15 @@ impl TimestampFormatter {
     }
 }
 
-pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
-    let t = chrono::DateTime::parse_from_rfc3339(text)
-        .map_err(|e| format!("received_at '{text}' is not RFC 3339: {e}"))?;
+pub fn parse_timestamp(text: &str) -> Result<Timestamp, TimestampError> {
+    let t = chrono::DateTime::parse_from_rfc3339(text).map_err(|source| {
+        TimestampError::NotRfc3339 {
+            text: text.to_owned(),
+            source,
+        }
+    })?;
     t.timestamp_nanos_opt()
-        .ok_or_else(|| format!("received_at '{text}' is out of range"))
+        .ok_or_else(|| TimestampError::OutOfRange(text.to_owned()))
 }
 
 // ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::{CaptureError, CaptureHeader, FORMAT_VERSION, StatusLine, parse_timestamp};
+use super::{CaptureError, CaptureHeader, FORMAT_VERSION, LineError, StatusLine, parse_timestamp};
 use crate::capture::headers::HeaderBlock;
 use crate::capture::record::{Record, RecordPacker};
 use crate::capture::store::Store;
@@ -185,7 +185,8 @@ impl<R: BufRead> CaptureReader<R> {
                 Err(e) => {
                     return Some(Err(CaptureError::BadLine {
                         line: self.line_no + 1,
-                        reason: format!("cannot read: {e}"),
+                        reason: LineError::Unreadable(e),
+                        truncated: false,
                     }));
                 }
             };
@@ -195,24 +196,22 @@ impl<R: BufRead> CaptureReader<R> {
                     self.line_no += 1;
                     return Some(Err(CaptureError::BadLine {
                         line: self.line_no,
-                        reason: format!("longer than {MAX_LINE_BYTES} bytes"),
+                        reason: LineError::TooLong,
+                        truncated: false,
                     }));
                 }
                 LineRead::Line { complete } => complete,
             };
             self.line_no += 1;
             let line_no = self.line_no;
-            let bad = |reason: String| CaptureError::BadLine {
+            let bad = |reason: LineError| CaptureError::BadLine {
                 line: line_no,
-                reason: if complete {
-                    reason
-                } else {
-                    format!("{reason} (the file ends here: truncated?)")
-                },
+                reason,
+                truncated: !complete,
             };
             let text = match std::str::from_utf8(&self.buf) {
                 Ok(text) => text.trim_end_matches(['\n', '\r']),
-                Err(e) => return Some(Err(bad(format!("not UTF-8: {e}")))),
+                Err(e) => return Some(Err(bad(LineError::NotUtf8(e)))),
             };
             if text.trim().is_empty() {
                 continue;
@@ -222,14 +221,14 @@ impl<R: BufRead> CaptureReader<R> {
     }
 }
 
-fn decode_b64(field: &str, text: &str) -> Result<Vec<u8>, String> {
+fn decode_b64(field: &'static str, text: &str) -> Result<Vec<u8>, LineError> {
     BASE64
         .decode(text.as_bytes())
-        .map_err(|e| format!("{field} is not base64: {e}"))
+        .map_err(|source| LineError::Base64 { field, source })
 }
 
-fn parse_line(text: &str, packer: &mut RecordPacker) -> Result<LoadedRecord, String> {
-    let line: LineIn = serde_json::from_str(text).map_err(|e| format!("invalid record: {e}"))?;
+fn parse_line(text: &str, packer: &mut RecordPacker) -> Result<LoadedRecord, LineError> {
+    let line: LineIn = serde_json::from_str(text).map_err(LineError::Invalid)?;
     let received_at = parse_timestamp(&line.received_at)?;
     let payload = decode_b64("payload_b64", &line.payload_b64)?;
     let status = line
