@@ -13,11 +13,8 @@ use std::collections::VecDeque;
 
 use foldhash::{HashMap, HashMapExt};
 
-use super::classify::{
-    AckBody, AckSubject, AdvisoryKind, Class, MessageAdvisory, classify, parse_api_error,
-    parse_pub_ack,
-};
-use super::model::{Delivery, Flow, FlowId, FlowKind, Outcome, Role, Step, StepKind};
+use super::classify::{Class, classify, parse_api_error, parse_pub_ack};
+use super::model::{Flow, FlowId, FlowKind, Role, Step, StepKind};
 use crate::capture::Seq;
 use crate::capture::{Record, Timestamp};
 
@@ -49,18 +46,18 @@ impl Default for FlowConfig {
 
 pub struct Correlator {
     pub config: FlowConfig,
-    flows: VecDeque<Flow>,
-    first_id: FlowId,
-    evicted: u64,
+    pub(super) flows: VecDeque<Flow>,
+    pub(super) first_id: FlowId,
+    pub(super) evicted: u64,
     /// Latest record time seen: "now" for replayed or loaded captures.
-    latest: Timestamp,
-    by_reply: HashMap<Box<str>, FlowId>,
-    by_stream_seq: HashMap<(String, u64), FlowId>,
-    by_msg_id: HashMap<String, FlowId>,
+    pub(super) latest: Timestamp,
+    pub(super) by_reply: HashMap<Box<str>, FlowId>,
+    pub(super) by_stream_seq: HashMap<(String, u64), FlowId>,
+    pub(super) by_msg_id: HashMap<String, FlowId>,
     /// Recent `MSG.NEXT` reply inboxes per (stream, consumer), newest
     /// last: each pull has its own inbox, and naming the worker needs one
     /// that the server's connection list still shows.
-    pull_inboxes: HashMap<(String, String), VecDeque<Box<str>>>,
+    pub(super) pull_inboxes: HashMap<(String, String), VecDeque<Box<str>>>,
 }
 
 impl Default for Correlator {
@@ -99,7 +96,7 @@ impl Correlator {
         self.first_id = next;
     }
 
-    fn next_id(&self) -> FlowId {
+    pub(super) fn next_id(&self) -> FlowId {
         self.first_id + self.flows.len() as FlowId
     }
 
@@ -108,7 +105,7 @@ impl Correlator {
         self.flows.get(usize::try_from(index).ok()?)
     }
 
-    fn get_mut(&mut self, id: FlowId) -> Option<&mut Flow> {
+    pub(super) fn get_mut(&mut self, id: FlowId) -> Option<&mut Flow> {
         let index = id.checked_sub(self.first_id)?;
         self.flows.get_mut(usize::try_from(index).ok()?)
     }
@@ -164,7 +161,7 @@ impl Correlator {
         }
     }
 
-    fn on_control(&mut self, record: &Record) {
+    pub(super) fn on_control(&mut self, record: &Record) {
         if let (Some(rest), Some(reply)) = (
             record.subject().strip_prefix("$JS.API.CONSUMER.MSG.NEXT."),
             record.reply(),
@@ -184,7 +181,7 @@ impl Correlator {
         }
     }
 
-    fn push(&mut self, flow: Flow) -> FlowId {
+    pub(super) fn push(&mut self, flow: Flow) -> FlowId {
         let id = flow.id;
         self.flows.push_back(flow);
         while self.flows.len() > self.config.max_flows {
@@ -198,7 +195,7 @@ impl Correlator {
     }
 
     /// Drop an evicted flow's index entries (only those still pointing to it).
-    fn forget(&mut self, flow: &Flow) {
+    pub(super) fn forget(&mut self, flow: &Flow) {
         let detail = flow.detail();
         if let Some(reply) = &detail.reply_subject
             && self.by_reply.get(reply) == Some(&flow.id)
@@ -218,12 +215,12 @@ impl Correlator {
         }
     }
 
-    fn header_value(&self, record: &Record, names: &[String]) -> Option<String> {
+    pub(super) fn header_value(&self, record: &Record, names: &[String]) -> Option<String> {
         let headers = record.headers()?;
         headers.first_of(names).map(str::to_owned)
     }
 
-    fn on_publish(&mut self, seq: Seq, record: &Record, kind: FlowKind) {
+    pub(super) fn on_publish(&mut self, seq: Seq, record: &Record, kind: FlowKind) {
         let at = record.received_at;
         let mut flow = Flow::new(self.next_id(), kind, record.subject(), at);
         flow.first_record = Some(seq);
@@ -262,7 +259,7 @@ impl Correlator {
         self.push(flow);
     }
 
-    fn on_reply(&mut self, id: FlowId, seq: Seq, record: &Record) {
+    pub(super) fn on_reply(&mut self, id: FlowId, seq: Seq, record: &Record) {
         let at = record.received_at;
         let responder = self.header_value(record, &self.config.producer_headers);
         let pub_ack = parse_pub_ack(record.payload());
@@ -360,7 +357,7 @@ impl Correlator {
     }
 
     /// Fold a duplicate JetStream publish into the flow of the original.
-    fn merge_duplicate(&mut self, duplicate: FlowId, original: FlowId) {
+    pub(super) fn merge_duplicate(&mut self, duplicate: FlowId, original: FlowId) {
         let Some(dup) = self.get_mut(duplicate) else {
             return;
         };
@@ -392,222 +389,5 @@ impl Correlator {
             orig.step(step.at, step.record, kind, from, to, label);
         }
         orig.detail_mut().steps.sort_by_key(|s| s.at);
-    }
-
-    fn flow_for_stream_seq(
-        &mut self,
-        ack: &AckSubject,
-        subject: &str,
-        at: Timestamp,
-        record: Option<&Record>,
-    ) -> FlowId {
-        let key = (ack.stream.clone(), ack.stream_seq);
-        if let Some(&id) = self.by_stream_seq.get(&key)
-            && self.get(id).is_some()
-        {
-            return id;
-        }
-        // The publish was not seen (before the capture, or a core publish
-        // into the stream): the flow starts at the stream.
-        let mut flow = Flow::new(self.next_id(), FlowKind::Jetstream, subject, at);
-        flow.detail_mut().stream = Some(ack.stream.clone());
-        flow.detail_mut().stream_seq = Some(ack.stream_seq);
-        if let Some(record) = record {
-            flow.producer = self.header_value(record, &self.config.producer_headers);
-            flow.msg_id = self.header_value(record, &self.config.id_headers);
-        }
-        flow.stream_lane();
-        let id = flow.id;
-        self.by_stream_seq.insert(key, id);
-        self.push(flow)
-    }
-
-    fn on_delivery(&mut self, seq: Seq, record: &Record, ack: &AckSubject) {
-        let at = record.received_at;
-        let id = self.flow_for_stream_seq(ack, record.subject(), at, Some(record));
-        let Some(flow) = self.get_mut(id) else {
-            return;
-        };
-        if flow.first_record.is_none() {
-            flow.first_record = Some(seq);
-        }
-        if flow
-            .detail()
-            .deliveries
-            .iter()
-            .any(|d| d.consumer == ack.consumer && d.count == ack.delivered && d.record.is_some())
-        {
-            return; // the same delivery seen twice (overlapping subscriptions)
-        }
-        let stream = flow.stream_lane();
-        let consumer = flow.lane(&ack.consumer, Role::Consumer);
-        expire_unanswered(flow, &ack.consumer, ack.delivered, at, consumer);
-        match flow
-            .detail_mut()
-            .deliveries
-            .iter_mut()
-            .find(|d| d.consumer == ack.consumer && d.count == ack.delivered)
-        {
-            Some(known) => {
-                known.record = Some(seq);
-                known.at = at;
-            }
-            None => flow.detail_mut().deliveries.push(Delivery {
-                consumer: ack.consumer.clone(),
-                count: ack.delivered,
-                record: Some(seq),
-                at,
-                outcome: Outcome::Pending,
-                reason: None,
-            }),
-        }
-        let label = if ack.delivered > 1 {
-            format!("redeliver #{}", ack.delivered)
-        } else {
-            "deliver #1".to_owned()
-        };
-        flow.step(
-            at,
-            Some(seq),
-            StepKind::Deliver {
-                count: ack.delivered,
-            },
-            stream,
-            consumer,
-            label,
-        );
-    }
-
-    fn on_ack(&mut self, seq: Seq, record: &Record, ack: &AckSubject, body: AckBody, sync: bool) {
-        let at = record.received_at;
-        let id = self.flow_for_stream_seq(ack, "(delivery not seen)", at, None);
-        let Some(flow) = self.get_mut(id) else {
-            return;
-        };
-        let stream = flow.stream_lane();
-        let consumer = flow.lane(&ack.consumer, Role::Consumer);
-        let index = match flow
-            .detail()
-            .deliveries
-            .iter()
-            .position(|d| d.consumer == ack.consumer && d.count == ack.delivered)
-        {
-            Some(i) => i,
-            None => {
-                flow.detail_mut().deliveries.push(Delivery {
-                    consumer: ack.consumer.clone(),
-                    count: ack.delivered,
-                    record: None,
-                    at,
-                    outcome: Outcome::Pending,
-                    reason: None,
-                });
-                flow.detail().deliveries.len() - 1
-            }
-        };
-        let delivery = &mut flow.detail_mut().deliveries[index];
-        match &body {
-            AckBody::Ack | AckBody::Next => delivery.outcome = Outcome::Ack,
-            AckBody::Nak { .. } => delivery.outcome = Outcome::Nak,
-            AckBody::Term { reason } => {
-                delivery.outcome = Outcome::Term;
-                delivery.reason = reason.clone();
-            }
-            AckBody::Progress => {
-                if delivery.outcome == Outcome::Pending {
-                    delivery.outcome = Outcome::Wpi;
-                }
-            }
-        }
-        let mut label = body.label();
-        if sync {
-            label.push_str(" (sync)");
-        }
-        flow.step(
-            at,
-            Some(seq),
-            StepKind::Answer(body),
-            consumer,
-            stream,
-            label,
-        );
-    }
-
-    fn on_advisory(&mut self, seq: Seq, record: &Record, advisory: &MessageAdvisory) {
-        let at = record.received_at;
-        let key = (advisory.stream.clone(), advisory.stream_seq);
-        let Some(&id) = self.by_stream_seq.get(&key) else {
-            return; // about a message we never saw
-        };
-        let Some(flow) = self.get_mut(id) else {
-            return;
-        };
-        let stream = flow.stream_lane();
-        let consumer = flow.lane(&advisory.consumer, Role::Consumer);
-        let label = match advisory.kind {
-            AdvisoryKind::MaxDeliveries => {
-                if !flow.detail().max_deliveries.contains(&advisory.consumer) {
-                    flow.detail_mut()
-                        .max_deliveries
-                        .push(advisory.consumer.clone());
-                }
-                // The last delivery went unanswered until the server gave up.
-                if let Some(last) = flow
-                    .detail_mut()
-                    .deliveries
-                    .iter_mut()
-                    .filter(|d| d.consumer == advisory.consumer)
-                    .max_by_key(|d| d.count)
-                    && matches!(last.outcome, Outcome::Pending | Outcome::Wpi)
-                {
-                    last.outcome = Outcome::Timeout;
-                }
-                format!(
-                    "MAX_DELIVERIES: gave up after {} deliveries",
-                    advisory.deliveries
-                )
-            }
-            AdvisoryKind::Naked => format!("advisory MSG_NAKED (delivery {})", advisory.deliveries),
-            AdvisoryKind::Terminated => match &advisory.reason {
-                Some(reason) => format!("advisory MSG_TERMINATED: {reason}"),
-                None => "advisory MSG_TERMINATED".to_owned(),
-            },
-        };
-        flow.step(
-            at,
-            Some(seq),
-            StepKind::Advisory(advisory.kind),
-            stream,
-            consumer,
-            label,
-        );
-    }
-}
-
-/// A delivery with a higher count means earlier unanswered deliveries to
-/// that consumer timed out: mark them and draw the gap.
-fn expire_unanswered(flow: &mut Flow, consumer: &str, count: u64, at: Timestamp, lane: usize) {
-    let mut expired = Vec::new();
-    for d in flow.detail_mut().deliveries.iter_mut() {
-        if d.consumer == consumer
-            && d.count < count
-            && matches!(d.outcome, Outcome::Pending | Outcome::Wpi)
-        {
-            d.outcome = Outcome::Timeout;
-            expired.push((d.count, at - d.at));
-        }
-    }
-    for (n, waited) in expired {
-        flow.step(
-            at,
-            None,
-            StepKind::AckWaitExpired,
-            lane,
-            lane,
-            format!(
-                "no answer to #{n}: ack wait expired after {}",
-                super::format_duration(waited)
-            ),
-        );
     }
 }

@@ -8,6 +8,7 @@ mod classify;
 mod correlator;
 mod export;
 mod identity;
+mod jetstream;
 mod layout;
 mod model;
 mod selection;

@@ -5,4 +5,5 @@
 
 pub mod frame;
 pub(crate) mod link;
+mod reading;
 pub(crate) mod session;

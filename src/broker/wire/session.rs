@@ -12,11 +12,12 @@ use tokio::sync::mpsc;
 
 use super::frame::{self, Frame, Parsed};
 use super::link::{self, Link, ResolvedAuth, Stream};
+use super::reading::Reading;
 use crate::broker::profile::{ConnectionProfile, InitialConnect, SubscriptionSpec};
 use crate::broker::status::{ConnectionShared, LinkState, ServerSummary, SubscriptionState};
-use crate::broker::{Batch, BrokerEvent, EventSink, MAX_BATCH};
+use crate::broker::{BrokerEvent, EventSink};
 use crate::capture::now_timestamp;
-use crate::capture::{ConnectionKey, Record, RecordPacker};
+use crate::capture::{ConnectionKey, RecordPacker};
 
 /// A ping goes out this often; the server answers within milliseconds.
 pub const PING_EVERY: Duration = Duration::from_secs(1);
@@ -518,117 +519,4 @@ pub(crate) fn push_error(shared: &ConnectionShared, message: String) {
             s.server_errors.remove(0);
         }
     });
-}
-
-/// Records of one link on their way to the consumer, in batches, within
-/// the in-flight allowance: a record with no room is dropped and counted
-/// (reading on keeps the server from cutting us off, which would lose more).
-struct Reading {
-    key: ConnectionKey,
-    shared: Arc<ConnectionShared>,
-    packer: RecordPacker,
-    current: Vec<Record>,
-    ready: VecDeque<Batch>,
-    sink: EventSink,
-    /// In-flight bytes held by `current`.
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    /// Dropping since the last record that found room (one episode).
-    dropping: bool,
-    /// Records that may wait to be handed over, at most (a profile knob
-    /// for tests; the byte allowance bounds it anyway).
-    limit: usize,
-    /// Records read and kept but not yet handed over.
-    waiting: usize,
-}
-
-impl Reading {
-    fn message(
-        &mut self,
-        at: crate::capture::Timestamp,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) {
-        self.shared.add_read(1);
-        // Room is reserved before the bytes are copied: under overload,
-        // the only time there is none, copying for nothing would cost more.
-        let cost = Record::cost_for(
-            subject.len()
-                + reply.map_or(0, <[u8]>::len)
-                + headers.map_or(0, <[u8]>::len)
-                + payload.len(),
-        );
-        let permit = if self.waiting < self.limit {
-            self.sink.try_reserve(cost)
-        } else {
-            None
-        };
-        let Some(permit) = permit else {
-            self.shared.add_dropped(1);
-            if !self.dropping {
-                self.dropping = true;
-                self.shared.update(|s| s.slow_consumer_events += 1);
-            }
-            return;
-        };
-        self.dropping = false;
-        match &mut self.permit {
-            Some(held) => held.merge(permit),
-            None => self.permit = Some(permit),
-        }
-        let record = self
-            .packer
-            .pack_wire(at, self.key, subject, reply, headers, payload);
-        if record.is_malformed() {
-            self.shared.add_malformed(1);
-        }
-        self.current.push(record);
-        self.waiting += 1;
-        if self.current.len() >= MAX_BATCH {
-            self.finish_batch();
-        }
-    }
-
-    /// Close the batch being filled; it waits in `ready` to be sent.
-    fn finish_batch(&mut self) {
-        if self.current.is_empty() {
-            return;
-        }
-        let Some(permit) = self.permit.take() else {
-            return;
-        };
-        let records = std::mem::take(&mut self.current);
-        self.ready.push_back(Batch {
-            session: self.sink.session(),
-            connection: self.key,
-            records,
-            _in_flight: permit,
-        });
-        // Hand over at once when there is room: no waiting for the select.
-        while let Some(batch) = self.ready.pop_front() {
-            match self.sink.try_send(batch) {
-                Ok(n) => self.handed_over(n),
-                Err(batch) => {
-                    self.ready.push_front(batch);
-                    break;
-                }
-            }
-        }
-    }
-
-    /// Send the oldest ready batch into the room the consumer made.
-    fn send_with(&mut self, room: tokio::sync::mpsc::Permit<'_, BrokerEvent>) {
-        if let Some(batch) = self.ready.pop_front() {
-            let n = batch.records.len();
-            room.send(BrokerEvent::Batch(batch));
-            self.sink.wake();
-            self.handed_over(n);
-        }
-    }
-
-    fn handed_over(&mut self, n: usize) {
-        self.waiting -= n;
-        self.shared.add_delivered(n as u64);
-    }
 }

@@ -1,0 +1,233 @@
+//! The JetStream part of correlation: a stored message's deliveries to
+//! each consumer, their acks, and the server's advisories about them.
+
+use super::classify::{AckBody, AckSubject, AdvisoryKind, MessageAdvisory};
+use super::correlator::Correlator;
+use super::model::{Delivery, Flow, FlowId, FlowKind, Outcome, Role, StepKind};
+use crate::capture::{Record, Seq, Timestamp};
+
+impl Correlator {
+    fn flow_for_stream_seq(
+        &mut self,
+        ack: &AckSubject,
+        subject: &str,
+        at: Timestamp,
+        record: Option<&Record>,
+    ) -> FlowId {
+        let key = (ack.stream.clone(), ack.stream_seq);
+        if let Some(&id) = self.by_stream_seq.get(&key)
+            && self.get(id).is_some()
+        {
+            return id;
+        }
+        // The publish was not seen (before the capture, or a core publish
+        // into the stream): the flow starts at the stream.
+        let mut flow = Flow::new(self.next_id(), FlowKind::Jetstream, subject, at);
+        flow.detail_mut().stream = Some(ack.stream.clone());
+        flow.detail_mut().stream_seq = Some(ack.stream_seq);
+        if let Some(record) = record {
+            flow.producer = self.header_value(record, &self.config.producer_headers);
+            flow.msg_id = self.header_value(record, &self.config.id_headers);
+        }
+        flow.stream_lane();
+        let id = flow.id;
+        self.by_stream_seq.insert(key, id);
+        self.push(flow)
+    }
+
+    pub(super) fn on_delivery(&mut self, seq: Seq, record: &Record, ack: &AckSubject) {
+        let at = record.received_at;
+        let id = self.flow_for_stream_seq(ack, record.subject(), at, Some(record));
+        let Some(flow) = self.get_mut(id) else {
+            return;
+        };
+        if flow.first_record.is_none() {
+            flow.first_record = Some(seq);
+        }
+        if flow
+            .detail()
+            .deliveries
+            .iter()
+            .any(|d| d.consumer == ack.consumer && d.count == ack.delivered && d.record.is_some())
+        {
+            return; // the same delivery seen twice (overlapping subscriptions)
+        }
+        let stream = flow.stream_lane();
+        let consumer = flow.lane(&ack.consumer, Role::Consumer);
+        expire_unanswered(flow, &ack.consumer, ack.delivered, at, consumer);
+        match flow
+            .detail_mut()
+            .deliveries
+            .iter_mut()
+            .find(|d| d.consumer == ack.consumer && d.count == ack.delivered)
+        {
+            Some(known) => {
+                known.record = Some(seq);
+                known.at = at;
+            }
+            None => flow.detail_mut().deliveries.push(Delivery {
+                consumer: ack.consumer.clone(),
+                count: ack.delivered,
+                record: Some(seq),
+                at,
+                outcome: Outcome::Pending,
+                reason: None,
+            }),
+        }
+        let label = if ack.delivered > 1 {
+            format!("redeliver #{}", ack.delivered)
+        } else {
+            "deliver #1".to_owned()
+        };
+        flow.step(
+            at,
+            Some(seq),
+            StepKind::Deliver {
+                count: ack.delivered,
+            },
+            stream,
+            consumer,
+            label,
+        );
+    }
+
+    pub(super) fn on_ack(
+        &mut self,
+        seq: Seq,
+        record: &Record,
+        ack: &AckSubject,
+        body: AckBody,
+        sync: bool,
+    ) {
+        let at = record.received_at;
+        let id = self.flow_for_stream_seq(ack, "(delivery not seen)", at, None);
+        let Some(flow) = self.get_mut(id) else {
+            return;
+        };
+        let stream = flow.stream_lane();
+        let consumer = flow.lane(&ack.consumer, Role::Consumer);
+        let index = match flow
+            .detail()
+            .deliveries
+            .iter()
+            .position(|d| d.consumer == ack.consumer && d.count == ack.delivered)
+        {
+            Some(i) => i,
+            None => {
+                flow.detail_mut().deliveries.push(Delivery {
+                    consumer: ack.consumer.clone(),
+                    count: ack.delivered,
+                    record: None,
+                    at,
+                    outcome: Outcome::Pending,
+                    reason: None,
+                });
+                flow.detail().deliveries.len() - 1
+            }
+        };
+        let delivery = &mut flow.detail_mut().deliveries[index];
+        match &body {
+            AckBody::Ack | AckBody::Next => delivery.outcome = Outcome::Ack,
+            AckBody::Nak { .. } => delivery.outcome = Outcome::Nak,
+            AckBody::Term { reason } => {
+                delivery.outcome = Outcome::Term;
+                delivery.reason = reason.clone();
+            }
+            AckBody::Progress => {
+                if delivery.outcome == Outcome::Pending {
+                    delivery.outcome = Outcome::Wpi;
+                }
+            }
+        }
+        let mut label = body.label();
+        if sync {
+            label.push_str(" (sync)");
+        }
+        flow.step(
+            at,
+            Some(seq),
+            StepKind::Answer(body),
+            consumer,
+            stream,
+            label,
+        );
+    }
+
+    pub(super) fn on_advisory(&mut self, seq: Seq, record: &Record, advisory: &MessageAdvisory) {
+        let at = record.received_at;
+        let key = (advisory.stream.clone(), advisory.stream_seq);
+        let Some(&id) = self.by_stream_seq.get(&key) else {
+            return; // about a message we never saw
+        };
+        let Some(flow) = self.get_mut(id) else {
+            return;
+        };
+        let stream = flow.stream_lane();
+        let consumer = flow.lane(&advisory.consumer, Role::Consumer);
+        let label = match advisory.kind {
+            AdvisoryKind::MaxDeliveries => {
+                if !flow.detail().max_deliveries.contains(&advisory.consumer) {
+                    flow.detail_mut()
+                        .max_deliveries
+                        .push(advisory.consumer.clone());
+                }
+                // The last delivery went unanswered until the server gave up.
+                if let Some(last) = flow
+                    .detail_mut()
+                    .deliveries
+                    .iter_mut()
+                    .filter(|d| d.consumer == advisory.consumer)
+                    .max_by_key(|d| d.count)
+                    && matches!(last.outcome, Outcome::Pending | Outcome::Wpi)
+                {
+                    last.outcome = Outcome::Timeout;
+                }
+                format!(
+                    "MAX_DELIVERIES: gave up after {} deliveries",
+                    advisory.deliveries
+                )
+            }
+            AdvisoryKind::Naked => format!("advisory MSG_NAKED (delivery {})", advisory.deliveries),
+            AdvisoryKind::Terminated => match &advisory.reason {
+                Some(reason) => format!("advisory MSG_TERMINATED: {reason}"),
+                None => "advisory MSG_TERMINATED".to_owned(),
+            },
+        };
+        flow.step(
+            at,
+            Some(seq),
+            StepKind::Advisory(advisory.kind),
+            stream,
+            consumer,
+            label,
+        );
+    }
+}
+
+/// A delivery with a higher count means earlier unanswered deliveries to
+/// that consumer timed out: mark them and draw the gap.
+fn expire_unanswered(flow: &mut Flow, consumer: &str, count: u64, at: Timestamp, lane: usize) {
+    let mut expired = Vec::new();
+    for d in flow.detail_mut().deliveries.iter_mut() {
+        if d.consumer == consumer
+            && d.count < count
+            && matches!(d.outcome, Outcome::Pending | Outcome::Wpi)
+        {
+            d.outcome = Outcome::Timeout;
+            expired.push((d.count, at - d.at));
+        }
+    }
+    for (n, waited) in expired {
+        flow.step(
+            at,
+            None,
+            StepKind::AckWaitExpired,
+            lane,
+            lane,
+            format!(
+                "no answer to #{n}: ack wait expired after {}",
+                super::format_duration(waited)
+            ),
+        );
+    }
+}
