@@ -245,12 +245,8 @@ fn file_row_ui(
     });
 }
 
-pub(super) fn form_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<FormAction>) {
-    labelled_text_edit(ui, "Name", &mut form.name, 220.0);
-    labelled_text_edit(ui, "Servers", &mut form.servers, 300.0)
-        .on_hover_text("One or more URLs (a cluster's seed list), separated by commas");
-    labelled_text_edit(ui, "Subjects", &mut form.subjects, 220.0)
-        .on_hover_text("Patterns to subscribe to, separated by spaces; '>' is everything");
+/// How to authenticate, and whether to remember the secret.
+fn auth_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<FormAction>) {
     egui::ComboBox::from_label("Authentication")
         .selected_text(form.auth.label())
         .show_ui(ui, |ui| {
@@ -326,8 +322,10 @@ pub(super) fn form_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mu
             );
         });
     }
-    labelled_text_edit(ui, "Monitoring URL (optional)", &mut form.monitoring_url, 220.0)
-        .on_hover_text("The server's HTTP monitoring port, e.g. http://127.0.0.1:8222: flow diagrams then name the connections behind subjects and inboxes");
+}
+
+/// Certificates and whether TLS is required.
+fn tls_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<FormAction>) {
     ui.collapsing("TLS", |ui| {
         file_row_ui(
             ui,
@@ -352,6 +350,18 @@ pub(super) fn form_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mu
         );
         ui.checkbox(&mut form.require_tls, "Require TLS");
     });
+}
+
+pub(super) fn form_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<FormAction>) {
+    labelled_text_edit(ui, "Name", &mut form.name, 220.0);
+    labelled_text_edit(ui, "Servers", &mut form.servers, 300.0)
+        .on_hover_text("One or more URLs (a cluster's seed list), separated by commas");
+    labelled_text_edit(ui, "Subjects", &mut form.subjects, 220.0)
+        .on_hover_text("Patterns to subscribe to, separated by spaces; '>' is everything");
+    auth_ui(ui, form, actions);
+    labelled_text_edit(ui, "Monitoring URL (optional)", &mut form.monitoring_url, 220.0)
+        .on_hover_text("The server's HTTP monitoring port, e.g. http://127.0.0.1:8222: flow diagrams then name the connections behind subjects and inboxes");
+    tls_ui(ui, form, actions);
     if ui.button("Connect").clicked() {
         match form.to_profile() {
             Ok(profile) => {

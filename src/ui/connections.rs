@@ -150,143 +150,188 @@ fn connection_card_ui(
     store: &Store,
     actions: &mut Vec<ConnectionsAction>,
 ) {
-    let status = &row.status;
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_width(ui.available_width());
-        ui.horizontal(|ui| {
-            ui.strong(&row.profile.name);
-            ui.colored_label(state_color(&status.state), format!("• {}", status.state.label()));
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if view.confirm_disconnect == Some(row.key) {
-                    // Asked first: it stops the capture and forgets the
-                    // connection (what was captured stays).
-                    if ui.button("Keep").clicked() {
-                        view.confirm_disconnect = None;
-                    }
-                    if ui.button("Yes, disconnect").clicked() {
-                        view.confirm_disconnect = None;
-                        actions.push(ConnectionsAction::Disconnect(row.key));
-                    }
-                    ui.colored_label(
-                        Color32::from_rgb(230, 150, 60),
-                        "Stop capturing and remove this connection? Captured messages stay.",
-                    );
-                } else if ui.button("Disconnect").clicked() {
-                    view.confirm_disconnect = Some(row.key);
-                }
-            });
-        });
-        ui.label(RichText::new(&row.profile.servers).monospace().weak());
-        if let Some(server) = &status.server {
-            ui.label(format!(
-                "server {} · nats-server {} · {}{}",
-                server.name,
-                server.version,
-                server.address,
-                if server.jetstream { " · JetStream" } else { "" }
-            ));
-        }
-        ui.label(format!(
-            "delivered {} · dropped by client {} · slow-consumer events {} · auth {}",
-            format::count(row.delivered),
-            format::count(row.dropped),
-            status.slow_consumer_events,
-            row.profile.auth.label()
-        ));
-        let losses = &row.losses;
-        let text = format!(
-            "cut off by the server {}x ({} lost) · disconnected {:.1} s ({}x) · stream breaks {} · malformed kept {}",
-            losses.server_cuts,
-            format::count(losses.lost_in_cuts),
-            losses.disconnected.as_secs_f64(),
-            losses.disconnects,
-            losses.unparseable,
-            format::count(losses.malformed)
-        );
-        if losses.is_clean() {
-            ui.label(text);
-        } else {
-            ui.colored_label(Color32::from_rgb(230, 150, 60), text);
-        }
-        for gap in store.gaps().iter().filter(|g| g.connection == row.key) {
-            let text = match gap.to {
-                Some(to) => format!(
-                    "gap: disconnected {} -> {} ({} ms): nothing published meanwhile was seen",
-                    format::clock(gap.from),
-                    format::clock(to),
-                    (to - gap.from) / 1_000_000
-                ),
-                None => format!("gap: disconnected since {}", format::clock(gap.from)),
-            };
-            ui.colored_label(Color32::from_rgb(230, 150, 60), text);
-        }
-        if let Some(url) = &row.profile.monitoring_url {
-            match (&row.directory, &row.directory_error) {
-                (_, Some(e)) => ui.colored_label(Color32::from_rgb(230, 150, 60), format!("connection list: {e}")),
-                (Some(n), None) => ui.label(format!("connection list from {url}: {n} connections")),
-                (None, None) => ui.label(format!("connection list from {url}: waiting")),
-            };
-        }
-        for error in status.server_errors.iter().rev().take(3) {
-            ui.colored_label(Color32::from_rgb(230, 90, 80), error);
-        }
+        card_title_ui(ui, view, row, actions);
+        health_ui(ui, row, store);
         ui.separator();
-        ui.label("Subscriptions");
-        for (i, sub) in status.subscriptions.iter().enumerate() {
-            ui.horizontal(|ui| {
-                let text = match &sub.queue_group {
-                    Some(q) => format!("{} (queue {q})", sub.pattern),
-                    None => sub.pattern.clone(),
-                };
-                ui.label(RichText::new(text).monospace());
-                if let Some(e) = &sub.error {
-                    ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+        subscriptions_ui(ui, view, row, actions);
+    });
+}
+
+/// Name, state, and disconnecting (asked first).
+fn card_title_ui(
+    ui: &mut egui::Ui,
+    view: &mut ConnectionsView,
+    row: &ConnectionRow<'_>,
+    actions: &mut Vec<ConnectionsAction>,
+) {
+    let status = &row.status;
+    ui.horizontal(|ui| {
+        ui.strong(&row.profile.name);
+        ui.colored_label(
+            state_color(&status.state),
+            format!("• {}", status.state.label()),
+        );
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if view.confirm_disconnect == Some(row.key) {
+                // Asked first: it stops the capture and forgets the
+                // connection (what was captured stays).
+                if ui.button("Keep").clicked() {
+                    view.confirm_disconnect = None;
                 }
-                if ui.small_button("Remove").on_hover_text(format!("Unsubscribe from {}", sub.pattern)).clicked() {
-                    actions.push(ConnectionsAction::Unsubscribe(row.key, sub.pattern.clone()));
+                if ui.button("Yes, disconnect").clicked() {
+                    view.confirm_disconnect = None;
+                    actions.push(ConnectionsAction::Disconnect(row.key));
                 }
-            });
-            if has_wildcards(&sub.pattern) {
-                ui.label(RichText::new(format!("⚠ {WILDCARD_WARNING}")).small().color(Color32::from_rgb(220, 170, 60)));
-            }
-            for other in status.subscriptions.iter().skip(i + 1) {
-                if patterns_overlap(&sub.pattern, &other.pattern) {
-                    ui.label(
-                        RichText::new(format!(
-                            "⚠ '{}' and '{}' overlap: a message matching both is received twice",
-                            sub.pattern, other.pattern
-                        ))
-                        .small()
-                        .color(Color32::from_rgb(220, 170, 60)),
-                    );
-                }
-            }
-        }
-        let input = view.subscribe_inputs.entry(row.key).or_default();
-        ui.horizontal(|ui| {
-            labelled_text_edit(ui, "Pattern", &mut input.pattern, 160.0);
-            labelled_text_edit(ui, "Queue group (optional)", &mut input.queue_group, 100.0)
-                .on_hover_text("Off by default: a monitor in a queue group takes messages away from the group's members");
-            if ui.button("Subscribe").clicked() {
-                match validate_pattern(input.pattern.trim()) {
-                    Ok(()) => {
-                        let queue = input.queue_group.trim();
-                        let spec = SubscriptionSpec {
-                            pattern: input.pattern.trim().to_owned(),
-                            queue_group: (!queue.is_empty()).then(|| queue.to_owned()),
-                        };
-                        actions.push(ConnectionsAction::Subscribe(row.key, spec));
-                        input.pattern.clear();
-                        input.error = None;
-                    }
-                    Err(e) => input.error = Some(e.to_string()),
-                }
+                ui.colored_label(
+                    Color32::from_rgb(230, 150, 60),
+                    "Stop capturing and remove this connection? Captured messages stay.",
+                );
+            } else if ui.button("Disconnect").clicked() {
+                view.confirm_disconnect = Some(row.key);
             }
         });
-        if let Some(e) = &input.error {
-            ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+    });
+}
+
+/// The server, what arrived, every loss, gaps, the connection list, errors.
+fn health_ui(ui: &mut egui::Ui, row: &ConnectionRow<'_>, store: &Store) {
+    let status = &row.status;
+    ui.label(RichText::new(&row.profile.servers).monospace().weak());
+    if let Some(server) = &status.server {
+        ui.label(format!(
+            "server {} · nats-server {} · {}{}",
+            server.name,
+            server.version,
+            server.address,
+            if server.jetstream {
+                " · JetStream"
+            } else {
+                ""
+            }
+        ));
+    }
+    ui.label(format!(
+        "delivered {} · dropped by client {} · slow-consumer events {} · auth {}",
+        format::count(row.delivered),
+        format::count(row.dropped),
+        status.slow_consumer_events,
+        row.profile.auth.label()
+    ));
+    let losses = &row.losses;
+    let text = format!(
+        "cut off by the server {}x ({} lost) · disconnected {:.1} s ({}x) · stream breaks {} · malformed kept {}",
+        losses.server_cuts,
+        format::count(losses.lost_in_cuts),
+        losses.disconnected.as_secs_f64(),
+        losses.disconnects,
+        losses.unparseable,
+        format::count(losses.malformed)
+    );
+    if losses.is_clean() {
+        ui.label(text);
+    } else {
+        ui.colored_label(Color32::from_rgb(230, 150, 60), text);
+    }
+    for gap in store.gaps().iter().filter(|g| g.connection == row.key) {
+        let text = match gap.to {
+            Some(to) => format!(
+                "gap: disconnected {} -> {} ({} ms): nothing published meanwhile was seen",
+                format::clock(gap.from),
+                format::clock(to),
+                (to - gap.from) / 1_000_000
+            ),
+            None => format!("gap: disconnected since {}", format::clock(gap.from)),
+        };
+        ui.colored_label(Color32::from_rgb(230, 150, 60), text);
+    }
+    if let Some(url) = &row.profile.monitoring_url {
+        match (&row.directory, &row.directory_error) {
+            (_, Some(e)) => ui.colored_label(
+                Color32::from_rgb(230, 150, 60),
+                format!("connection list: {e}"),
+            ),
+            (Some(n), None) => ui.label(format!("connection list from {url}: {n} connections")),
+            (None, None) => ui.label(format!("connection list from {url}: waiting")),
+        };
+    }
+    for error in status.server_errors.iter().rev().take(3) {
+        ui.colored_label(Color32::from_rgb(230, 90, 80), error);
+    }
+}
+
+/// The subscriptions with their warnings, and a new one.
+fn subscriptions_ui(
+    ui: &mut egui::Ui,
+    view: &mut ConnectionsView,
+    row: &ConnectionRow<'_>,
+    actions: &mut Vec<ConnectionsAction>,
+) {
+    let status = &row.status;
+    ui.label("Subscriptions");
+    for (i, sub) in status.subscriptions.iter().enumerate() {
+        ui.horizontal(|ui| {
+            let text = match &sub.queue_group {
+                Some(q) => format!("{} (queue {q})", sub.pattern),
+                None => sub.pattern.clone(),
+            };
+            ui.label(RichText::new(text).monospace());
+            if let Some(e) = &sub.error {
+                ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+            }
+            if ui
+                .small_button("Remove")
+                .on_hover_text(format!("Unsubscribe from {}", sub.pattern))
+                .clicked()
+            {
+                actions.push(ConnectionsAction::Unsubscribe(row.key, sub.pattern.clone()));
+            }
+        });
+        if has_wildcards(&sub.pattern) {
+            ui.label(
+                RichText::new(format!("⚠ {WILDCARD_WARNING}"))
+                    .small()
+                    .color(Color32::from_rgb(220, 170, 60)),
+            );
+        }
+        for other in status.subscriptions.iter().skip(i + 1) {
+            if patterns_overlap(&sub.pattern, &other.pattern) {
+                ui.label(
+                    RichText::new(format!(
+                        "⚠ '{}' and '{}' overlap: a message matching both is received twice",
+                        sub.pattern, other.pattern
+                    ))
+                    .small()
+                    .color(Color32::from_rgb(220, 170, 60)),
+                );
+            }
+        }
+    }
+    let input = view.subscribe_inputs.entry(row.key).or_default();
+    ui.horizontal(|ui| {
+        labelled_text_edit(ui, "Pattern", &mut input.pattern, 160.0);
+        labelled_text_edit(ui, "Queue group (optional)", &mut input.queue_group, 100.0)
+            .on_hover_text("Off by default: a monitor in a queue group takes messages away from the group's members");
+        if ui.button("Subscribe").clicked() {
+            match validate_pattern(input.pattern.trim()) {
+                Ok(()) => {
+                    let queue = input.queue_group.trim();
+                    let spec = SubscriptionSpec {
+                        pattern: input.pattern.trim().to_owned(),
+                        queue_group: (!queue.is_empty()).then(|| queue.to_owned()),
+                    };
+                    actions.push(ConnectionsAction::Subscribe(row.key, spec));
+                    input.pattern.clear();
+                    input.error = None;
+                }
+                Err(e) => input.error = Some(e.to_string()),
+            }
         }
     });
+    if let Some(e) = &input.error {
+        ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+    }
 }
 
 fn profiles_ui(

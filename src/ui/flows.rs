@@ -159,6 +159,15 @@ pub fn flow_list_ui(
 ) {
     let time = ui.input(|i| i.time);
     view.refresh(correlator, now, time);
+    filters_ui(ui, view, correlator);
+    let clicked = flow_table_ui(ui, view, correlator, now);
+    if let Some(id) = clicked {
+        view.selected = Some(id);
+    }
+}
+
+/// The list's filters with their counts, the subject filter, evictions.
+fn filters_ui(ui: &mut egui::Ui, view: &mut FlowsView, correlator: &Correlator) {
     ui.horizontal_wrapped(|ui| {
         for filter in FlowFilter::ALL {
             let count = match filter {
@@ -192,6 +201,15 @@ pub fn flow_list_ui(
             .weak(),
         );
     }
+}
+
+/// One row per listed flow (virtualised); returns the flow clicked.
+fn flow_table_ui(
+    ui: &mut egui::Ui,
+    view: &FlowsView,
+    correlator: &Correlator,
+    now: Timestamp,
+) -> Option<FlowId> {
     let start = view
         .list
         .first()
@@ -272,8 +290,149 @@ pub fn flow_list_ui(
                 });
             });
     });
-    if let Some(id) = clicked {
-        view.selected = Some(id);
+    clicked
+}
+
+/// The selected flow: its title, producer, ids, duplicates.
+fn flow_header_ui(ui: &mut egui::Ui, selected: &Flow) {
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(format!(
+            "Flow {}: {}",
+            selected.id,
+            crate::flow::title(selected)
+        ));
+        if let Some(p) = &selected.producer {
+            ui.label(format!("producer {p}"));
+        } else {
+            ui.label(RichText::new("no producer header").weak());
+        }
+        if let Some(id) = &selected.msg_id {
+            ui.label(RichText::new(format!("id {id}")).monospace());
+        }
+        if let Some(trace) = &selected.trace_id {
+            ui.label(RichText::new(format!("trace {trace}")).monospace().weak());
+        }
+        if selected.duplicates > 0 || selected.duplicate_of.is_some() {
+            ui.colored_label(RETRY, "⚠ the same message id was published more than once");
+        }
+    });
+}
+
+/// Which flows to draw, exports, tracing, zoom.
+fn toolbar_ui(
+    ui: &mut egui::Ui,
+    view: &mut FlowsView,
+    selected: &Flow,
+    flows: &[&Flow],
+    actions: &mut Vec<FlowsAction>,
+) {
+    ui.horizontal_wrapped(|ui| {
+        let mut several = view.window.is_some();
+        if ui.checkbox(&mut several, format!("All {} flows of this subject within", selected.subject)).changed() {
+            view.window = several.then_some(Duration::from_secs(60));
+        }
+        if let Some(window) = &mut view.window {
+            egui::ComboBox::from_id_salt("flow-window")
+                .selected_text(format!("{} s", window.as_secs()))
+                .show_ui(ui, |ui| {
+                    for secs in [10, 60, 300] {
+                        ui.selectable_value(window, Duration::from_secs(secs), format!("{secs} s"));
+                    }
+                });
+        }
+        ui.separator();
+        // The text is made on a click, not every frame.
+        if ui.button("Copy Mermaid").clicked() {
+            actions.push(FlowsAction::CopyMermaid(crate::flow::mermaid(flows)));
+        }
+        if ui.button("Save Mermaid…").clicked() {
+            actions.push(FlowsAction::SaveMermaid(crate::flow::mermaid(flows)));
+        }
+        if ui.button("Save PNG…").clicked() {
+            actions.push(FlowsAction::SavePng(ui.max_rect()));
+        }
+        if view.trace_waiting {
+            ui.spinner();
+        } else if let Some(seq) = selected.first_record
+            && ui
+                .button("Trace who receives this")
+                .on_hover_text("Publish a traced copy (Nats-Trace-Dest, Nats-Trace-Only: nothing is delivered) and show the server's answer")
+                .clicked()
+        {
+            actions.push(FlowsAction::Trace(seq));
+        }
+        ui.separator();
+        if ui.small_button("-").on_hover_text("Zoom out (Ctrl+wheel)").clicked() {
+            view.zoom = (view.zoom / 1.25).max(MIN_ZOOM);
+        }
+        ui.label(format!("{:.0}%", view.zoom * 100.0));
+        if ui.small_button("+").on_hover_text("Zoom in (Ctrl+wheel)").clicked() {
+            view.zoom = (view.zoom * 1.25).min(MAX_ZOOM);
+        }
+        if ui.small_button("1:1").clicked() {
+            view.zoom = 1.0;
+        }
+    });
+}
+
+/// The diagram itself, lanes named from the server's connection list
+/// where it knows them; zoom with Ctrl+wheel, a click selects a record.
+fn canvas_ui(
+    ui: &mut egui::Ui,
+    view: &mut FlowsView,
+    flows: Vec<&Flow>,
+    correlator: &Correlator,
+    directory: Option<&Directory>,
+    now: Timestamp,
+    actions: &mut Vec<FlowsAction>,
+) {
+    // Lanes named from the server's connection list, where it knows them.
+    let annotated: Vec<Flow> = match directory {
+        Some(d) => flows
+            .iter()
+            .map(|f| {
+                annotate(f, d, |s, c| {
+                    correlator
+                        .pull_inboxes(s, c)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect()
+                })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let flows: Vec<&Flow> = if annotated.is_empty() {
+        flows
+    } else {
+        annotated.iter().collect()
+    };
+    let no_reply: Vec<bool> = flows
+        .iter()
+        .map(|f| correlator.final_of(f, now) == Some(Final::NoReply) && f.kind == FlowKind::Request)
+        .collect();
+    let diagram = Diagram::new(&flows, &no_reply);
+    let diagram_rect = ui.available_rect_before_wrap();
+    if let Some(FlowsAction::SavePng(rect)) = actions.last_mut() {
+        *rect = diagram_rect;
+    }
+    let mut clicked = None;
+    let zoom = view.zoom;
+    let scroll = egui::ScrollArea::both()
+        .id_salt("diagram-scroll")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let (rect, _) = ui.allocate_exact_size(diagram.size() * zoom, Sense::hover());
+            clicked = diagram.paint(ui, rect.min, zoom);
+        });
+    if ui.rect_contains_pointer(scroll.inner_rect) {
+        let delta = ui.input(|i| i.zoom_delta());
+        if delta != 1.0 {
+            view.zoom = (view.zoom * delta).clamp(MIN_ZOOM, MAX_ZOOM);
+        }
+    }
+    if let Some(seq) = clicked {
+        actions.push(FlowsAction::SelectRecord(seq));
     }
 }
 
@@ -334,74 +493,8 @@ pub fn diagram_ui(
         .selected
         .and_then(|id| correlator.get(id))
         .unwrap_or(first);
-    ui.horizontal_wrapped(|ui| {
-        ui.strong(format!(
-            "Flow {}: {}",
-            selected.id,
-            crate::flow::title(selected)
-        ));
-        if let Some(p) = &selected.producer {
-            ui.label(format!("producer {p}"));
-        } else {
-            ui.label(RichText::new("no producer header").weak());
-        }
-        if let Some(id) = &selected.msg_id {
-            ui.label(RichText::new(format!("id {id}")).monospace());
-        }
-        if let Some(trace) = &selected.trace_id {
-            ui.label(RichText::new(format!("trace {trace}")).monospace().weak());
-        }
-        if selected.duplicates > 0 || selected.duplicate_of.is_some() {
-            ui.colored_label(RETRY, "⚠ the same message id was published more than once");
-        }
-    });
-    ui.horizontal_wrapped(|ui| {
-        let mut several = view.window.is_some();
-        if ui.checkbox(&mut several, format!("All {} flows of this subject within", selected.subject)).changed() {
-            view.window = several.then_some(Duration::from_secs(60));
-        }
-        if let Some(window) = &mut view.window {
-            egui::ComboBox::from_id_salt("flow-window")
-                .selected_text(format!("{} s", window.as_secs()))
-                .show_ui(ui, |ui| {
-                    for secs in [10, 60, 300] {
-                        ui.selectable_value(window, Duration::from_secs(secs), format!("{secs} s"));
-                    }
-                });
-        }
-        ui.separator();
-        // The text is made on a click, not every frame.
-        if ui.button("Copy Mermaid").clicked() {
-            actions.push(FlowsAction::CopyMermaid(crate::flow::mermaid(&flows)));
-        }
-        if ui.button("Save Mermaid…").clicked() {
-            actions.push(FlowsAction::SaveMermaid(crate::flow::mermaid(&flows)));
-        }
-        if ui.button("Save PNG…").clicked() {
-            actions.push(FlowsAction::SavePng(ui.max_rect()));
-        }
-        if view.trace_waiting {
-            ui.spinner();
-        } else if let Some(seq) = selected.first_record
-            && ui
-                .button("Trace who receives this")
-                .on_hover_text("Publish a traced copy (Nats-Trace-Dest, Nats-Trace-Only: nothing is delivered) and show the server's answer")
-                .clicked()
-        {
-            actions.push(FlowsAction::Trace(seq));
-        }
-        ui.separator();
-        if ui.small_button("-").on_hover_text("Zoom out (Ctrl+wheel)").clicked() {
-            view.zoom = (view.zoom / 1.25).max(MIN_ZOOM);
-        }
-        ui.label(format!("{:.0}%", view.zoom * 100.0));
-        if ui.small_button("+").on_hover_text("Zoom in (Ctrl+wheel)").clicked() {
-            view.zoom = (view.zoom * 1.25).min(MAX_ZOOM);
-        }
-        if ui.small_button("1:1").clicked() {
-            view.zoom = 1.0;
-        }
-    });
+    flow_header_ui(ui, selected);
+    toolbar_ui(ui, view, selected, &flows, &mut actions);
     if let Some(directory) = directory
         && selected.kind == FlowKind::Publish
     {
@@ -416,53 +509,6 @@ pub fn diagram_ui(
         };
         ui.label(RichText::new(text).weak());
     }
-    // Lanes named from the server's connection list, where it knows them.
-    let annotated: Vec<Flow> = match directory {
-        Some(d) => flows
-            .iter()
-            .map(|f| {
-                annotate(f, d, |s, c| {
-                    correlator
-                        .pull_inboxes(s, c)
-                        .into_iter()
-                        .map(str::to_owned)
-                        .collect()
-                })
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let flows: Vec<&Flow> = if annotated.is_empty() {
-        flows
-    } else {
-        annotated.iter().collect()
-    };
-    let no_reply: Vec<bool> = flows
-        .iter()
-        .map(|f| correlator.final_of(f, now) == Some(Final::NoReply) && f.kind == FlowKind::Request)
-        .collect();
-    let diagram = Diagram::new(&flows, &no_reply);
-    let diagram_rect = ui.available_rect_before_wrap();
-    if let Some(FlowsAction::SavePng(rect)) = actions.last_mut() {
-        *rect = diagram_rect;
-    }
-    let mut clicked = None;
-    let zoom = view.zoom;
-    let scroll = egui::ScrollArea::both()
-        .id_salt("diagram-scroll")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            let (rect, _) = ui.allocate_exact_size(diagram.size() * zoom, Sense::hover());
-            clicked = diagram.paint(ui, rect.min, zoom);
-        });
-    if ui.rect_contains_pointer(scroll.inner_rect) {
-        let delta = ui.input(|i| i.zoom_delta());
-        if delta != 1.0 {
-            view.zoom = (view.zoom * delta).clamp(MIN_ZOOM, MAX_ZOOM);
-        }
-    }
-    if let Some(seq) = clicked {
-        actions.push(FlowsAction::SelectRecord(seq));
-    }
+    canvas_ui(ui, view, flows, correlator, directory, now, &mut actions);
     actions
 }

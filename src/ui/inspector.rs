@@ -218,6 +218,17 @@ pub fn inspector_ui(
         ui.label(RichText::new("Select a message to inspect it.").weak());
         return InspectorAction::None;
     };
+    let action = subject_ui(ui, seq, record);
+    meta_ui(ui, store, record);
+    ui.separator();
+    headers_ui(ui, record);
+    ui.separator();
+    payload_ui(ui, view, seq, record);
+    action
+}
+
+/// The subject, and what can be done with the message.
+fn subject_ui(ui: &mut egui::Ui, seq: Seq, record: &Record) -> InspectorAction {
     let mut action = InspectorAction::None;
     ui.add(
         egui::Label::new(
@@ -258,6 +269,11 @@ pub fn inspector_ui(
             action = InspectorAction::EditAndResend(seq);
         }
     });
+    action
+}
+
+/// When, from where, how big.
+fn meta_ui(ui: &mut egui::Ui, store: &Store, record: &Record) {
     egui::Grid::new("inspector-meta")
         .num_columns(2)
         .spacing([12.0, 2.0])
@@ -293,25 +309,16 @@ pub fn inspector_ui(
                 ui.end_row();
             }
         });
-    ui.separator();
-    headers_ui(ui, record);
-    ui.separator();
-    let Some(decoded) = view.decoded(seq, record) else {
-        ui.label(
-            RichText::new(format!(
-                "Decoding {} of payload…",
-                format::bytes(record.payload().len() as u64)
-            ))
-            .weak(),
-        );
-        ui.ctx()
-            .request_repaint_after(std::time::Duration::from_millis(30));
-        return action;
-    };
-    let has_json = decoded.is_json();
-    let has_text = decoded.text.is_some();
-    let json_error = decoded.json_error.clone();
-    let mut tab = view.tab;
+}
+
+/// The payload's heading: which form to show it in, and copying it.
+fn payload_tabs_ui(
+    ui: &mut egui::Ui,
+    mut tab: PayloadTab,
+    record: &Record,
+    has_json: bool,
+    has_text: bool,
+) -> PayloadTab {
     ui.horizontal(|ui| {
         ui.strong("Payload");
         ui.add_enabled_ui(has_json, |ui| {
@@ -330,6 +337,28 @@ pub fn inspector_ui(
             ui.ctx().copy_text(text);
         }
     });
+    tab
+}
+
+/// The payload: decoded aside, shown as JSON, a tree, text or hex, a page
+/// at a time.
+fn payload_ui(ui: &mut egui::Ui, view: &mut InspectorView, seq: Seq, record: &Record) {
+    let Some(decoded) = view.decoded(seq, record) else {
+        ui.label(
+            RichText::new(format!(
+                "Decoding {} of payload…",
+                format::bytes(record.payload().len() as u64)
+            ))
+            .weak(),
+        );
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(30));
+        return;
+    };
+    let has_json = decoded.is_json();
+    let has_text = decoded.text.is_some();
+    let json_error = decoded.json_error.clone();
+    let tab = payload_tabs_ui(ui, view.tab, record, has_json, has_text);
     view.tab = tab;
     if !has_json
         && !record.payload().is_empty()
@@ -357,11 +386,11 @@ pub fn inspector_ui(
     }
     if payload_len == 0 {
         ui.label(RichText::new("(empty payload)").weak());
-        return action;
+        return;
     }
     let mut page = view.page;
     let Some(decoded) = view.decoded(seq, record) else {
-        return action;
+        return;
     };
     let text = match tab {
         PayloadTab::Pretty => decoded.pretty(),
@@ -399,7 +428,6 @@ pub fn inspector_ui(
             (_, None) => {}
         });
     view.page = page;
-    action
 }
 
 /// Page `page` of `text`, cut at line ends where one is near (and always at

@@ -140,6 +140,19 @@ pub fn publish_ui(
         }
     });
     ui.separator();
+    headers_ui(ui, view);
+    ui.separator();
+    payload_ui(ui, view, &mut actions);
+    ui.separator();
+    repeat_ui(ui, view);
+    send_ui(ui, view, &mut actions);
+    ui.separator();
+    templates_ui(ui, view);
+    actions
+}
+
+/// The header rows, each removable.
+fn headers_ui(ui: &mut egui::Ui, view: &mut PublishView) {
     ui.horizontal(|ui| {
         ui.strong(format!("Headers ({})", view.template.headers.len()));
         if ui.small_button("Add header").clicked() {
@@ -164,7 +177,10 @@ pub fn publish_ui(
         view.template.headers.remove(i);
     }
     ui.label(RichText::new("A name given twice sends both values. {{seq}}, {{uuid}} and {{now}} are filled in per message.").small().weak());
-    ui.separator();
+}
+
+/// The payload, its encoding and where it comes from.
+fn payload_ui(ui: &mut egui::Ui, view: &mut PublishView, actions: &mut Vec<PublishAction>) {
     ui.horizontal(|ui| {
         ui.strong("Payload");
         egui::ComboBox::new("payload-encoding", "encoding")
@@ -200,7 +216,10 @@ pub fn publish_ui(
     if let Some(warning) = view.template.json_warning() {
         ui.colored_label(Color32::from_rgb(220, 170, 60), format!("⚠ {warning}"));
     }
-    ui.separator();
+}
+
+/// Once, N times, or at a rate for a while.
+fn repeat_ui(ui: &mut egui::Ui, view: &mut PublishView) {
     ui.horizontal(|ui| {
         ui.radio_value(&mut view.repeat, RepeatMode::Once, "once");
         ui.radio_value(&mut view.repeat, RepeatMode::Times, "N times");
@@ -236,6 +255,10 @@ pub fn publish_ui(
             });
         }
     }
+}
+
+/// Send or stop, and what became of it.
+fn send_ui(ui: &mut egui::Ui, view: &PublishView, actions: &mut Vec<PublishAction>) {
     let busy = view.waiting || view.job.as_ref().is_some_and(|j| !j.is_finished());
     ui.horizontal(|ui| {
         let send = ui.add_enabled(!busy, egui::Button::new(RichText::new("Send").strong()));
@@ -271,9 +294,6 @@ pub fn publish_ui(
     if let Some(outcome) = &view.outcome {
         outcome_ui(ui, outcome);
     }
-    ui.separator();
-    templates_ui(ui, view);
-    actions
 }
 
 fn outcome_ui(ui: &mut egui::Ui, outcome: &SendOutcome) {

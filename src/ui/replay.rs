@@ -130,6 +130,32 @@ pub fn replay_ui(
 ) -> Vec<ReplayAction> {
     let mut actions = Vec::new();
     ui.heading("Replay");
+    source_ui(ui, view, counts, &mut actions);
+    ui.separator();
+    connection_picker_ui(
+        ui,
+        "replay-connection",
+        "Into connection",
+        &mut view.connection,
+        targets,
+    );
+    shaping_ui(ui, view);
+    ui.separator();
+    timing_ui(ui, view);
+    start_ui(ui, view, &mut actions);
+    if let Some(job) = view.job.clone() {
+        progress_ui(ui, &job);
+    }
+    actions
+}
+
+/// What to replay: rows, a filter result, the last seconds or a file.
+fn source_ui(
+    ui: &mut egui::Ui,
+    view: &mut ReplayView,
+    counts: (usize, usize, usize),
+    actions: &mut Vec<ReplayAction>,
+) {
     let (selected, filtered, recent) = counts;
     ui.label("What");
     ui.radio_value(
@@ -180,14 +206,10 @@ pub fn replay_ui(
             _ => {}
         }
     });
-    ui.separator();
-    connection_picker_ui(
-        ui,
-        "replay-connection",
-        "Into connection",
-        &mut view.connection,
-        targets,
-    );
+}
+
+/// Where the messages go and what they keep.
+fn shaping_ui(ui: &mut egui::Ui, view: &mut ReplayView) {
     super::labelled(
         ui,
         "Remap subjects (FROM=TO, one per line, e.g. orders.>=replay.orders.>)",
@@ -215,7 +237,10 @@ pub fn replay_ui(
             view.skipped
         ));
     }
-    ui.separator();
+}
+
+/// When: the original timing sped up or slowed down, a rate, or at once.
+fn timing_ui(ui: &mut egui::Ui, view: &mut ReplayView) {
     ui.label("When");
     ui.horizontal(|ui| {
         let label = ui.radio_value(
@@ -241,6 +266,10 @@ pub fn replay_ui(
         );
     });
     ui.radio_value(&mut view.timing, TimingChoice::Max, "as fast as possible");
+}
+
+/// Preview and start, with what stands in the way.
+fn start_ui(ui: &mut egui::Ui, view: &mut ReplayView, actions: &mut Vec<ReplayAction>) {
     if let Some(other) = &view.other_server {
         ui.colored_label(Color32::from_rgb(220, 170, 60), other);
         ui.checkbox(
@@ -282,10 +311,6 @@ pub fn replay_ui(
                 }
             });
     }
-    if let Some(job) = view.job.clone() {
-        progress_ui(ui, &job);
-    }
-    actions
 }
 
 fn progress_ui(ui: &mut egui::Ui, job: &JobProgress) {

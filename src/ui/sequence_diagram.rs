@@ -89,46 +89,7 @@ impl<'a> Diagram<'a> {
         let visuals = ui.visuals().clone();
         painter.rect_filled(area, 6.0, visuals.extreme_bg_color);
         let bottom = area.bottom() - 10.0 * z;
-        for (i, lane) in self.layout.lanes.iter().enumerate() {
-            let x = self.lane_x(origin, i, z);
-            let head = Rect::from_center_size(
-                Pos2::new(x, origin.y + 24.0 * z),
-                Vec2::new(LANE_WIDTH - 24.0, 36.0) * z,
-            );
-            let fill = match lane.role {
-                Role::Producer => Color32::from_rgb(40, 60, 95),
-                Role::Subject => Color32::from_rgb(55, 55, 70),
-                Role::Stream => Color32::from_rgb(70, 50, 90),
-                Role::Consumer => Color32::from_rgb(35, 75, 65),
-            };
-            painter.rect_filled(head, 5.0, fill);
-            painter.text(
-                head.center() - Vec2::new(0.0, 6.0) * z,
-                Align2::CENTER_CENTER,
-                truncate(&lane.name, 24),
-                FontId::proportional(13.0 * z),
-                Color32::WHITE,
-            );
-            let role = match lane.role {
-                Role::Producer => "producer",
-                Role::Subject => "subject",
-                Role::Stream => "stream",
-                Role::Consumer => "consumer",
-            };
-            painter.text(
-                head.center() + Vec2::new(0.0, 10.0) * z,
-                Align2::CENTER_CENTER,
-                role,
-                FontId::proportional(10.0 * z),
-                Color32::from_gray(190),
-            );
-            painter.extend(egui::Shape::dashed_line(
-                &[Pos2::new(x, head.bottom()), Pos2::new(x, bottom)],
-                Stroke::new(1.0, Color32::from_gray(90)),
-                6.0,
-                4.0,
-            ));
-        }
+        self.paint_lanes(&painter, origin, bottom, z);
         let mut clicked = None;
         for (i, row) in self.layout.rows.iter().enumerate() {
             let y = origin.y + (HEADER_HEIGHT + (i as f32 + 0.7) * ROW_HEIGHT) * z;
@@ -220,6 +181,50 @@ impl<'a> Diagram<'a> {
             }
         }
         clicked
+    }
+
+    /// Each lane's head (name and role) and its lifeline down to `bottom`.
+    fn paint_lanes(&self, painter: &egui::Painter, origin: Pos2, bottom: f32, z: f32) {
+        for (i, lane) in self.layout.lanes.iter().enumerate() {
+            let x = self.lane_x(origin, i, z);
+            let head = Rect::from_center_size(
+                Pos2::new(x, origin.y + 24.0 * z),
+                Vec2::new(LANE_WIDTH - 24.0, 36.0) * z,
+            );
+            let fill = match lane.role {
+                Role::Producer => Color32::from_rgb(40, 60, 95),
+                Role::Subject => Color32::from_rgb(55, 55, 70),
+                Role::Stream => Color32::from_rgb(70, 50, 90),
+                Role::Consumer => Color32::from_rgb(35, 75, 65),
+            };
+            painter.rect_filled(head, 5.0, fill);
+            painter.text(
+                head.center() - Vec2::new(0.0, 6.0) * z,
+                Align2::CENTER_CENTER,
+                truncate(&lane.name, 24),
+                FontId::proportional(13.0 * z),
+                Color32::WHITE,
+            );
+            let role = match lane.role {
+                Role::Producer => "producer",
+                Role::Subject => "subject",
+                Role::Stream => "stream",
+                Role::Consumer => "consumer",
+            };
+            painter.text(
+                head.center() + Vec2::new(0.0, 10.0) * z,
+                Align2::CENTER_CENTER,
+                role,
+                FontId::proportional(10.0 * z),
+                Color32::from_gray(190),
+            );
+            painter.extend(egui::Shape::dashed_line(
+                &[Pos2::new(x, head.bottom()), Pos2::new(x, bottom)],
+                Stroke::new(1.0, Color32::from_gray(90)),
+                6.0,
+                4.0,
+            ));
+        }
     }
 }
 

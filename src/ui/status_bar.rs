@@ -23,6 +23,75 @@ pub struct StatusFigures {
 }
 
 /// Returns a new budget in bytes if the user changed it.
+/// Every loss that is not zero.
+fn losses_ui(ui: &mut egui::Ui, losses: &crate::broker::Losses) {
+    if losses.server_cuts + losses.disconnects + losses.unparseable > 0 {
+        let mut parts = Vec::new();
+        if losses.disconnects > 0 {
+            parts.push(format!(
+                "disconnected {:.1} s ({}x)",
+                losses.disconnected.as_secs_f64(),
+                losses.disconnects
+            ));
+        }
+        if losses.server_cuts > 0 {
+            parts.push(format!(
+                "cut off by the server {}x ({} lost)",
+                losses.server_cuts,
+                format::count(losses.lost_in_cuts)
+            ));
+        }
+        if losses.unparseable > 0 {
+            parts.push(format!("stream breaks {}", losses.unparseable));
+        }
+        ui.colored_label(Color32::from_rgb(230, 90, 80), parts.join(" · "))
+            .on_hover_text(format!(
+                "Messages published while a link was down are not seen. {}",
+                losses.summary()
+            ));
+    }
+    if losses.malformed > 0 {
+        ui.colored_label(
+            Color32::from_rgb(220, 170, 60),
+            format!("malformed kept {}", format::count(losses.malformed)),
+        )
+        .on_hover_text("Messages that broke the protocol's rules, kept as sent and flagged");
+    }
+}
+
+/// What arrives, how far the view is behind, and why it may show less.
+fn flow_ui(ui: &mut egui::Ui, figures: &StatusFigures) {
+    ui.separator();
+    ui.label(format!("{} received", format::rate(figures.network_rate)))
+        .on_hover_text("Messages per second arriving from the network (last whole second)");
+    if figures.backlog.messages > 0 && figures.backlog.seconds >= 1.0 {
+        ui.colored_label(
+            Color32::from_rgb(230, 150, 60),
+            format!(
+                "view {:.0} s behind ({} queued)",
+                figures.backlog.seconds,
+                format::count(figures.backlog.messages)
+            ),
+        )
+        .on_hover_text(
+            "The view is catching up with messages already received; the rates and \
+                 tables show the past until it has",
+        );
+    }
+    ui.label(format::rate(figures.rate))
+        .on_hover_text("Messages per second in the view's newest complete seconds");
+    if figures.paused {
+        ui.colored_label(
+            Color32::from_rgb(220, 170, 60),
+            "view paused (capture continues)",
+        );
+    }
+    if figures.wildcard_warning {
+        ui.colored_label(Color32::from_rgb(220, 170, 60), "⚠ wildcard monitor active")
+            .on_hover_text(super::connections::WILDCARD_WARNING);
+    }
+}
+
 pub fn status_bar_ui(
     ui: &mut egui::Ui,
     store: &Store,
@@ -65,65 +134,8 @@ pub fn status_bar_ui(
                  allocator keeps for reuse. The budget bounds the retained messages.",
             );
         }
-        let losses = &figures.losses;
-        if losses.server_cuts + losses.disconnects + losses.unparseable > 0 {
-            let mut parts = Vec::new();
-            if losses.disconnects > 0 {
-                parts.push(format!(
-                    "disconnected {:.1} s ({}x)",
-                    losses.disconnected.as_secs_f64(),
-                    losses.disconnects
-                ));
-            }
-            if losses.server_cuts > 0 {
-                parts.push(format!(
-                    "cut off by the server {}x ({} lost)",
-                    losses.server_cuts,
-                    format::count(losses.lost_in_cuts)
-                ));
-            }
-            if losses.unparseable > 0 {
-                parts.push(format!("stream breaks {}", losses.unparseable));
-            }
-            ui.colored_label(Color32::from_rgb(230, 90, 80), parts.join(" · "))
-                .on_hover_text(format!(
-                    "Messages published while a link was down are not seen. {}",
-                    losses.summary()
-                ));
-        }
-        if losses.malformed > 0 {
-            ui.colored_label(
-                Color32::from_rgb(220, 170, 60),
-                format!("malformed kept {}", format::count(losses.malformed)),
-            )
-            .on_hover_text("Messages that broke the protocol's rules, kept as sent and flagged");
-        }
-        ui.separator();
-        ui.label(format!("{} received", format::rate(figures.network_rate)))
-            .on_hover_text("Messages per second arriving from the network (last whole second)");
-        if figures.backlog.messages > 0 && figures.backlog.seconds >= 1.0 {
-            ui.colored_label(
-                Color32::from_rgb(230, 150, 60),
-                format!(
-                    "view {:.0} s behind ({} queued)",
-                    figures.backlog.seconds,
-                    format::count(figures.backlog.messages)
-                ),
-            )
-            .on_hover_text(
-                "The view is catching up with messages already received; the rates and \
-                 tables show the past until it has",
-            );
-        }
-        ui.label(format::rate(figures.rate))
-            .on_hover_text("Messages per second in the view's newest complete seconds");
-        if figures.paused {
-            ui.colored_label(Color32::from_rgb(220, 170, 60), "view paused (capture continues)");
-        }
-        if figures.wildcard_warning {
-            ui.colored_label(Color32::from_rgb(220, 170, 60), "⚠ wildcard monitor active")
-                .on_hover_text(super::connections::WILDCARD_WARNING);
-        }
+        losses_ui(ui, &figures.losses);
+        flow_ui(ui, figures);
     });
     new_budget
 }
