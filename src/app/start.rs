@@ -106,9 +106,13 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
     let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([width, height])
-            .with_title("eventscope"),
+            .with_title("eventscope")
+            .with_app_id(APP_ID),
         ..Default::default()
     };
+    if let Some(icon) = window_icon() {
+        options.viewport = options.viewport.with_icon(Arc::new(icon));
+    }
     // Screenshots must not read or change the user's saved state; their
     // own goes in a temp dir removed at exit.
     let _screenshot_state = if screenshot_mode {
@@ -172,6 +176,21 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
     Ok(StartReport { first_frame })
 }
 
+/// The app id, matching `assets/APP_ID.desktop` (Wayland shows a window's
+/// icon from the desktop entry of its app id, and nothing otherwise).
+pub const APP_ID: &str = "dev.eventscope.Eventscope";
+
+/// The window icon (X11 and others that take one from the program).
+fn window_icon() -> Option<egui::IconData> {
+    let png = include_bytes!("../../assets/icons/256x256/dev.eventscope.Eventscope.png");
+    let image = image::load_from_memory(png).ok()?.into_rgba8();
+    Some(egui::IconData {
+        width: image.width(),
+        height: image.height(),
+        rgba: image.into_raw(),
+    })
+}
+
 /// The saved state (profiles, and secrets where the user asked to keep
 /// them) lives in a directory only the user can read: eframe writes its
 /// file with the default mode.
@@ -201,4 +220,48 @@ fn close_on_signals(app: &EventscopeApp, ctx: egui::Context) {
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         ctx.request_repaint();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asset(path: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets")
+            .join(path);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn icon_desktop_entry_and_metainfo_agree_with_the_app_id() {
+        let icon = window_icon().expect("the window icon decodes");
+        assert_eq!((icon.width, icon.height), (256, 256));
+        for size in [32, 64, 128, 256] {
+            let path = format!(
+                "{}/assets/icons/{size}x{size}/{APP_ID}.png",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let image = image::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!((image.width(), image.height()), (size, size), "{path}");
+        }
+        assert!(asset(&format!("icons/{APP_ID}.svg")).contains("<svg"));
+        let desktop = asset(&format!("{APP_ID}.desktop"));
+        assert!(desktop.starts_with("[Desktop Entry]\n"), "{desktop}");
+        for line in [
+            format!("Icon={APP_ID}"),
+            format!("StartupWMClass={APP_ID}"),
+            "Exec=eventscope %f".to_owned(),
+        ] {
+            assert!(
+                desktop.lines().any(|l| l == line),
+                "{line} in the desktop entry"
+            );
+        }
+        let metainfo = asset(&format!("{APP_ID}.metainfo.xml"));
+        assert!(metainfo.contains(&format!("<id>{APP_ID}</id>")));
+        assert!(metainfo.contains(&format!(
+            "<launchable type=\"desktop-id\">{APP_ID}.desktop</launchable>"
+        )));
+    }
 }
