@@ -4,11 +4,11 @@
 
 mod placeholders;
 mod remap;
-mod replay;
+mod replay_plan;
 mod template;
 
 pub use remap::{Remap, RemapError, remap_subject};
-pub use replay::{
+pub use replay_plan::{
     MAX_SPEED, MIN_SPEED, MSG_ID_HEADER, OutMessage, REPLAY_HEADER, ReplayOptions, Timing,
     is_machinery, kept_headers, preview, replay_headers, send_offset,
 };

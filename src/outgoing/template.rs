@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::placeholders::expand;
-use super::replay::OutMessage;
+use super::replay_plan::OutMessage;
 use crate::capture::Record;
 use crate::capture::{SubjectError, validate_subject};
 
