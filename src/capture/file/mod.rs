@@ -171,6 +171,8 @@ pub struct CaptureWriter<W: Write> {
     stamps: TimestampFormatter,
     /// Reused for every base64 field.
     b64: String,
+    /// The last connection name and its JSON text.
+    connection: (String, Vec<u8>),
 }
 
 impl<W: Write> CaptureWriter<W> {
@@ -182,6 +184,7 @@ impl<W: Write> CaptureWriter<W> {
             written: 0,
             stamps: TimestampFormatter::default(),
             b64: String::new(),
+            connection: (String::new(), b"\"\"".to_vec()),
         })
     }
 
@@ -197,13 +200,25 @@ impl<W: Write> CaptureWriter<W> {
         out.write_all(b"{\"received_at\":\"")?;
         out.write_all(self.stamps.format(record.received_at).as_bytes())?;
         out.write_all(b"\",\"connection\":")?;
-        serde_json::to_writer(&mut *out, connection)?;
+        // One connection name for a whole run of records: escaped once.
+        if self.connection.0 != connection {
+            self.connection.0 = connection.to_owned();
+            self.connection.1.clear();
+            json_str(&mut self.connection.1, connection)?;
+        }
+        out.write_all(&self.connection.1)?;
         out.write_all(b",\"subject\":")?;
-        serde_json::to_writer(&mut *out, record.subject())?;
+        json_str(out, record.subject())?;
         out.write_all(b",\"reply\":")?;
-        serde_json::to_writer(&mut *out, &record.reply())?;
+        match record.reply() {
+            Some(reply) => json_str(out, reply)?,
+            None => out.write_all(b"null")?,
+        }
         out.write_all(b",\"headers\":")?;
-        serde_json::to_writer(&mut *out, &headers.map(HeadersOut))?;
+        match headers {
+            Some(h) => headers_json(out, h)?,
+            None => out.write_all(b"null")?,
+        }
         if let Some(status) = headers.and_then(StatusLine::of) {
             out.write_all(b",\"status\":")?;
             serde_json::to_writer(&mut *out, &status)?;
@@ -285,6 +300,44 @@ impl StatusLine {
             description: headers.status_description().unwrap_or("").to_owned(),
         })
     }
+}
+
+/// `text` as a JSON string. Subjects, names and header values rarely hold
+/// anything to escape: those are written as they are, the rest by serde.
+fn json_str(out: &mut impl Write, text: &str) -> io::Result<()> {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return Ok(serde_json::to_writer(out, text)?);
+    }
+    out.write_all(b"\"")?;
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\"")
+}
+
+/// Most blocks hold each name once, with no more than a few names: those
+/// are written in order without grouping; the rest go through `HeadersOut`.
+const FAST_HEADERS: usize = 16;
+
+fn headers_json(out: &mut impl Write, headers: Headers<'_>) -> io::Result<()> {
+    let mut names = [""; FAST_HEADERS];
+    let mut count = 0;
+    for (name, _) in headers.iter() {
+        if count == FAST_HEADERS || names[..count].contains(&name) {
+            return Ok(serde_json::to_writer(out, &HeadersOut(headers))?);
+        }
+        names[count] = name;
+        count += 1;
+    }
+    out.write_all(b"{")?;
+    for (i, (name, value)) in headers.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        json_str(out, name)?;
+        out.write_all(b":[")?;
+        json_str(out, value)?;
+        out.write_all(b"]")?;
+    }
+    out.write_all(b"}")
 }
 
 /// Headers as `{"name": ["v1", "v2"]}`, names in first-seen order.
@@ -458,21 +511,46 @@ mod tests {
             ),
             packer.pack_wire(8, 0, b"s", None, Some(b"NATS/1.0 503\r\n\r\n"), b"{}"),
             packer.pack_wire(9, 0, b"\xff", None, None, &[7; 1000]),
+            sample_with(&[("x\"q", "v\\w\t"), ("k", "")]),
+            sample_with(&[("a", "1"), ("a", "2")]),
+            sample_with(
+                &(0..20)
+                    .map(|i| {
+                        (
+                            ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"][i % 10],
+                            "v",
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            sample_with(
+                &[
+                    "h00", "h01", "h02", "h03", "h04", "h05", "h06", "h07", "h08", "h09", "h10",
+                    "h11", "h12", "h13", "h14", "h15", "h16", "h17",
+                ]
+                .map(|n| (n, "v")),
+            ),
         ];
-        for record in &records {
-            let mut buf = Vec::new();
-            let mut w = CaptureWriter {
-                out: &mut buf,
-                written: 0,
-                stamps: TimestampFormatter::default(),
-                b64: String::new(),
-            };
-            w.write(record, "prod \"east\"").expect("write");
-            assert_eq!(
-                String::from_utf8(buf).expect("utf8"),
-                serde_line(record, "prod \"east\""),
-                "{record:?}"
-            );
+        // One writer for all, the connection changing now and then (its
+        // JSON text is kept between records), as well as the empty name.
+        let mut buf = Vec::new();
+        let mut w = CaptureWriter {
+            out: &mut buf,
+            written: 0,
+            stamps: TimestampFormatter::default(),
+            b64: String::new(),
+            connection: (String::new(), b"\"\"".to_vec()),
+        };
+        let mut expected = String::new();
+        for (i, record) in records.iter().enumerate() {
+            let connection = ["", "prod \"east\"", "prod \"east\"", "b"][i % 4];
+            w.write(record, connection).expect("write");
+            expected.push_str(&serde_line(record, connection));
         }
+        let written = String::from_utf8(buf).expect("utf8");
+        for (line, (got, want)) in written.lines().zip(expected.lines()).enumerate() {
+            assert_eq!(got, want, "line {line}");
+        }
+        assert_eq!(written, expected);
     }
 }
