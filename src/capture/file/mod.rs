@@ -319,13 +319,11 @@ const FAST_HEADERS: usize = 16;
 
 fn headers_json(out: &mut impl Write, headers: Headers<'_>) -> io::Result<()> {
     let mut names = [""; FAST_HEADERS];
-    let mut count = 0;
-    for (name, _) in headers.iter() {
+    for (count, (name, _)) in headers.iter().enumerate() {
         if count == FAST_HEADERS || names[..count].contains(&name) {
             return Ok(serde_json::to_writer(out, &HeadersOut(headers))?);
         }
         names[count] = name;
-        count += 1;
     }
     out.write_all(b"{")?;
     for (i, (name, value)) in headers.iter().enumerate() {
