@@ -62,7 +62,7 @@ fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<Complete> {
     // The capture is over: a request it holds no reply to got none.
     let now = i64::MAX;
     let mut selected: Vec<_> = correlator
-        .select(args.filter, subject.as_ref(), now)
+        .select(args.filter.into(), subject.as_ref(), now)
         .filter(|f| args.id.is_none_or(|id| f.id == id))
         .collect();
     if let Some(limit) = args.limit {

@@ -172,6 +172,26 @@ pub enum ViewArg {
     Connections,
 }
 
+/// `flows --filter`: the flow list's filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FilterArg {
+    All,
+    Retries,
+    Failed,
+    Slow,
+}
+
+impl From<FilterArg> for crate::flow::FlowFilter {
+    fn from(arg: FilterArg) -> Self {
+        match arg {
+            FilterArg::All => Self::All,
+            FilterArg::Retries => Self::Retries,
+            FilterArg::Failed => Self::Failed,
+            FilterArg::Slow => Self::Slow,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Record messages to a capture file (JSON Lines) and exit.
@@ -249,8 +269,8 @@ pub struct FlowsArgs {
     pub mermaid: bool,
 
     /// Which flows.
-    #[arg(long, value_enum, default_value_t = crate::flow::FlowFilter::All)]
-    pub filter: crate::flow::FlowFilter,
+    #[arg(long, value_enum, default_value_t = FilterArg::All)]
+    pub filter: FilterArg,
 
     /// Only flows whose subject matches this pattern.
     #[arg(long, value_name = "PATTERN")]

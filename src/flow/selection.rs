@@ -8,7 +8,7 @@ use super::model::{Final, Flow, FlowId};
 use crate::capture::{SubjectPattern, Timestamp};
 
 /// Which flows the list shows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowFilter {
     #[default]
