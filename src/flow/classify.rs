@@ -181,12 +181,19 @@ pub fn parse_pub_ack(payload: &[u8]) -> Option<PubAck> {
         seq: u64,
         #[serde(default)]
         duplicate: bool,
+        /// A failed publish (`Nats-Expected-Last-Sequence`, …) is answered
+        /// with an error beside `"seq":0`: not a stored message.
+        #[serde(default)]
+        error: Option<serde::de::IgnoredAny>,
     }
     // Cheap pre-check: PubAcks are small objects naming a stream.
     if payload.len() > 512 || payload.first() != Some(&b'{') {
         return None;
     }
     let body: Body = serde_json::from_slice(payload).ok()?;
+    if body.error.is_some() {
+        return None;
+    }
     Some(PubAck {
         stream: body.stream,
         seq: body.seq,

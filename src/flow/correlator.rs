@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use foldhash::{HashMap, HashMapExt};
 
 use super::classify::{Class, classify, parse_api_error, parse_pub_ack};
-use super::model::{Flow, FlowId, FlowKind, Role, Step, StepKind};
+use super::model::{Flow, FlowId, FlowKind, Role, Step, StepKind, UNKNOWN_PRODUCER};
 use crate::capture::Seq;
 use crate::capture::{Record, Timestamp};
 
@@ -53,7 +53,8 @@ pub struct Correlator {
     pub(super) latest: Timestamp,
     pub(super) by_reply: HashMap<Box<str>, FlowId>,
     pub(super) by_stream_seq: HashMap<(String, u64), FlowId>,
-    pub(super) by_msg_id: HashMap<String, FlowId>,
+    /// Flows by what makes a message the same one (`identity`).
+    pub(super) by_msg_id: HashMap<Box<str>, FlowId>,
     /// Recent `MSG.NEXT` reply inboxes per (stream, consumer), newest
     /// last: each pull has its own inbox, and naming the worker needs one
     /// that the server's connection list still shows.
@@ -208,11 +209,32 @@ impl Correlator {
                 self.by_stream_seq.remove(&key);
             }
         }
-        if let Some(id) = &flow.msg_id
-            && self.by_msg_id.get(id) == Some(&flow.id)
+        if let Some(key) = &flow.identity
+            && self.by_msg_id.get(&**key) == Some(&flow.id)
         {
-            self.by_msg_id.remove(id);
+            self.by_msg_id.remove(&**key);
         }
+    }
+
+    /// What makes two publishes the same message, where the wire says it
+    /// without the server: a CloudEvent is its `ce-source` with its `ce-id`
+    /// (one service forwarding another's event under its own source is a
+    /// new event); other configured id headers by their value. A
+    /// `Nats-Msg-Id` is left to the server, which deduplicates within a
+    /// stream and says so in the PubAck.
+    fn identity(&self, record: &Record) -> Option<Box<str>> {
+        let headers = record.headers()?;
+        self.config.id_headers.iter().find_map(|name| {
+            let value = headers.get(name)?;
+            if name.eq_ignore_ascii_case("Nats-Msg-Id") {
+                None
+            } else if name.eq_ignore_ascii_case("ce-id") {
+                let source = headers.get("ce-source").unwrap_or("");
+                Some(format!("ce-id\0{source}\0{value}").into())
+            } else {
+                Some(format!("{name}\0{value}").into())
+            }
+        })
     }
 
     pub(super) fn header_value(&self, record: &Record, names: &[String]) -> Option<String> {
@@ -243,8 +265,9 @@ impl Correlator {
                 self.by_reply.insert(reply.into(), flow.id);
             }
         }
-        if let Some(msg_id) = flow.msg_id.clone() {
-            match self.by_msg_id.get(&msg_id).copied() {
+        flow.identity = self.identity(record);
+        if let Some(key) = flow.identity.clone() {
+            match self.by_msg_id.get(&*key).copied() {
                 Some(first) if self.get(first).is_some() => {
                     flow.duplicate_of = Some(first);
                     if let Some(original) = self.get_mut(first) {
@@ -252,7 +275,7 @@ impl Correlator {
                     }
                 }
                 _ => {
-                    self.by_msg_id.insert(msg_id, flow.id);
+                    self.by_msg_id.insert(key, flow.id);
                 }
             }
         }
@@ -284,6 +307,16 @@ impl Correlator {
             {
                 lane.name = ack.stream.clone();
                 lane.role = Role::Stream;
+            }
+            // It was a publish, not a request: its sender is a producer.
+            if flow.producer.is_none()
+                && let Some(lane) = flow
+                    .detail_mut()
+                    .lanes
+                    .iter_mut()
+                    .find(|l| l.role == Role::Producer)
+            {
+                lane.name = UNKNOWN_PRODUCER.into();
             }
             let label = format!("publish {}", flow.subject);
             if let Some(first) = flow.detail_mut().steps.first_mut() {
@@ -352,7 +385,7 @@ impl Correlator {
             StepKind::Reply,
             target,
             0,
-            format!("reply (+{})", super::format_duration(latency)),
+            format!("reply in {}", super::format_duration(latency)),
         );
     }
 
@@ -372,7 +405,7 @@ impl Correlator {
             orig.duplicates += 1;
         }
         let producer_lane = orig.lane(
-            producer.as_deref().unwrap_or("producer (unknown)"),
+            producer.as_deref().unwrap_or(UNKNOWN_PRODUCER),
             Role::Producer,
         );
         let stream_lane = orig.stream_lane();

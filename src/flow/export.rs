@@ -50,13 +50,17 @@ pub fn mermaid(flows: &[&Flow]) -> String {
     out
 }
 
-/// Mermaid treats `#` and `;` specially in messages.
+/// Mermaid treats `#`, `;`, `<` and `>` specially in messages.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
             '#' => out.push_str("#35;"),
             ';' => out.push_str("#59;"),
+            // Mermaid renders labels as HTML: `<br>` in a subject would
+            // break the line.
+            '<' => out.push_str("#60;"),
+            '>' => out.push_str("#62;"),
             '\n' | '\r' => out.push(' '),
             c => out.push(c),
         }
@@ -81,6 +85,10 @@ pub struct DeliveryJson<'a> {
     pub consumer: &'a str,
     pub count: u64,
     pub outcome: Outcome,
+    /// RFC 3339; `null` when only the answer was seen.
+    pub delivered_at: Option<String>,
+    /// RFC 3339; `null` while unanswered.
+    pub answered_at: Option<String>,
 }
 
 /// The `--json` form of a flow (one object per line).
@@ -126,6 +134,8 @@ impl<'a> FlowJson<'a> {
                     consumer: &d.consumer,
                     count: d.count,
                     outcome: d.outcome,
+                    delivered_at: d.record.map(|_| format_timestamp(d.at)),
+                    answered_at: d.answered_at.map(format_timestamp),
                 })
                 .collect(),
             final_outcome,

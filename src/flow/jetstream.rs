@@ -70,6 +70,7 @@ impl Correlator {
                 count: ack.delivered,
                 record: Some(seq),
                 at,
+                answered_at: None,
                 outcome: Outcome::Pending,
                 reason: None,
             }),
@@ -119,6 +120,7 @@ impl Correlator {
                     count: ack.delivered,
                     record: None,
                     at,
+                    answered_at: None,
                     outcome: Outcome::Pending,
                     reason: None,
                 });
@@ -126,6 +128,7 @@ impl Correlator {
             }
         };
         let delivery = &mut flow.detail_mut().deliveries[index];
+        delivery.answered_at = Some(at);
         match &body {
             AckBody::Ack | AckBody::Next => delivery.outcome = Outcome::Ack,
             AckBody::Nak { .. } => delivery.outcome = Outcome::Nak,
@@ -171,16 +174,17 @@ impl Correlator {
                         .max_deliveries
                         .push(advisory.consumer.clone());
                 }
-                // The last delivery went unanswered until the server gave up.
-                if let Some(last) = flow
-                    .detail_mut()
+                // The last delivery went unanswered until the server gave
+                // up: its ack wait expired, drawn like the earlier ones.
+                let last = flow
+                    .detail()
                     .deliveries
-                    .iter_mut()
+                    .iter()
                     .filter(|d| d.consumer == advisory.consumer)
-                    .max_by_key(|d| d.count)
-                    && matches!(last.outcome, Outcome::Pending | Outcome::Wpi)
-                {
-                    last.outcome = Outcome::Timeout;
+                    .map(|d| d.count)
+                    .max();
+                if let Some(last) = last {
+                    expire_unanswered(flow, &advisory.consumer, last + 1, at, consumer);
                 }
                 format!(
                     "MAX_DELIVERIES: gave up after {} deliveries",

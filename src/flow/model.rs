@@ -8,6 +8,9 @@ use super::classify::{AckBody, AdvisoryKind};
 use crate::capture::Seq;
 use crate::capture::Timestamp;
 
+/// The lane of a producer the wire does not name.
+pub const UNKNOWN_PRODUCER: &str = "producer (unknown)";
+
 pub type FlowId = u64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -41,6 +44,8 @@ pub enum Final {
     Pending,
     Replied,
     NoReply,
+    /// The server refused the publish (the error is in `publish_error`).
+    PublishFailed,
 }
 
 impl Final {
@@ -52,13 +57,14 @@ impl Final {
             Final::Pending => "pending",
             Final::Replied => "replied",
             Final::NoReply => "no reply",
+            Final::PublishFailed => "publish failed",
         }
     }
 
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            Final::Terminated | Final::MaxDeliveries | Final::NoReply
+            Final::Terminated | Final::MaxDeliveries | Final::NoReply | Final::PublishFailed
         )
     }
 }
@@ -69,7 +75,11 @@ pub struct Delivery {
     pub count: u64,
     /// The delivery's record; `None` when only its acknowledgement was seen.
     pub record: Option<Seq>,
+    /// When it was delivered (when its answer was, if the delivery was
+    /// not seen).
     pub at: Timestamp,
+    /// When the consumer answered it last (ack, nak, term, progress).
+    pub answered_at: Option<Timestamp>,
     pub outcome: Outcome,
     pub reason: Option<String>,
 }
@@ -138,6 +148,8 @@ pub struct Flow {
     pub updated_at: Timestamp,
     /// The first record of the flow.
     pub first_record: Option<Seq>,
+    /// What makes another publish the same message (see the correlator).
+    pub(super) identity: Option<Box<str>>,
     /// `None` until the flow is more than a core publish.
     detail: Option<Box<FlowDetail>>,
 }
@@ -207,6 +219,7 @@ impl Flow {
             started_at: at,
             updated_at: at,
             first_record: None,
+            identity: None,
             detail: None,
         }
     }
@@ -266,7 +279,7 @@ impl Flow {
     pub(super) fn add_first_step(&mut self) {
         let producer_name = match (&self.producer, self.kind) {
             (Some(p), _) => p.clone(),
-            (None, FlowKind::Publish) => "producer (unknown)".into(),
+            (None, FlowKind::Publish) => UNKNOWN_PRODUCER.into(),
             (None, _) => "requester (unknown)".into(),
         };
         let producer = self.lane(&producer_name, Role::Producer);
@@ -358,7 +371,7 @@ impl Flow {
             }),
             FlowKind::Jetstream => {
                 if self.detail().publish_error.is_some() {
-                    return Some(Final::NoReply);
+                    return Some(Final::PublishFailed);
                 }
                 let finals: Vec<Final> = self
                     .consumers()

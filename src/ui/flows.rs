@@ -145,7 +145,9 @@ impl FlowsView {
 fn final_color(f: Option<Final>) -> Color32 {
     match f {
         Some(Final::Acked | Final::Replied) => GOOD,
-        Some(Final::Terminated | Final::MaxDeliveries | Final::NoReply) => BAD,
+        Some(Final::Terminated | Final::MaxDeliveries | Final::NoReply | Final::PublishFailed) => {
+            BAD
+        }
         Some(Final::Pending) => RETRY,
         None => Color32::GRAY,
     }

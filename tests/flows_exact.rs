@@ -1,0 +1,231 @@
+//! Flows stay exact on traffic the other tests do not make: a publish the
+//! server refuses, CloudEvents forwarded under another source, a message
+//! that reaches max deliveries without an answer, a subject with markup,
+//! a JetStream publish with no producer header. Real server, real client;
+//! `eventscope record` captures, `eventscope flows` reconstructs.
+
+mod common;
+
+use common::recorder::Recorder;
+
+use std::process::Command;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, consumer::pull, stream};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+async fn drive(url: &str) {
+    let client = async_nats::connect(url).await.expect("connect");
+    let js = jetstream::new(client.clone());
+    let stream = js
+        .create_stream(stream::Config {
+            name: "S".into(),
+            subjects: vec!["s.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+
+    // Refused publishes: a wrong expected last sequence, a wrong stream.
+    for (name, value) in [
+        ("Nats-Expected-Last-Sequence", "99"),
+        ("Nats-Expected-Stream", "OTHER"),
+    ] {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, value);
+        let ack = js
+            .publish_with_headers("s.refused", headers, Bytes::from("x"))
+            .await
+            .expect("publish")
+            .await;
+        assert!(ack.is_err(), "the server refuses {name}: {value}");
+    }
+
+    // One message, never answered: two ack-wait expiries, then max deliveries.
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("sleepy".into()),
+            filter_subject: "s.ignored".into(),
+            ack_wait: Duration::from_millis(400),
+            max_deliver: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    js.publish("s.ignored", Bytes::from("never acked"))
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    for _ in 0..2 {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_millis(900))
+            .messages()
+            .await
+            .expect("fetch");
+        assert!(batch.next().await.is_some(), "a delivery");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // A pull waiting when the last ack wait ends makes the server give up
+    // and say so (MAX_DELIVERIES); nothing more is delivered.
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_millis(800))
+        .messages()
+        .await
+        .expect("fetch");
+    assert!(batch.next().await.is_none(), "no third delivery");
+
+    // CloudEvents: the same id from two sources is two events; the same
+    // source and id again is a duplicate.
+    for source in ["svc-a", "svc-b", "svc-a"] {
+        let mut headers = HeaderMap::new();
+        headers.insert("ce-source", source);
+        headers.insert("ce-id", "42");
+        client
+            .publish_with_headers("events.created", headers, Bytes::from("{}"))
+            .await
+            .expect("publish");
+    }
+    client
+        .publish("markup.a<br>b", Bytes::from("x"))
+        .await
+        .expect("publish");
+
+    // A request answered after 20 ms.
+    let mut service = client.subscribe("svc.echo").await.expect("service");
+    let responder = client.clone();
+    tokio::spawn(async move {
+        while let Some(request) = service.next().await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Some(reply) = request.reply {
+                let _ = responder.publish(reply, request.payload).await;
+            }
+        }
+    });
+    client.flush().await.expect("flush");
+    client
+        .request("svc.echo", Bytes::from("hi"))
+        .await
+        .expect("reply");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    client.flush().await.expect("flush");
+}
+
+fn flows(capture: &str, extra: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args(["flows", capture])
+        .args(extra)
+        .output()
+        .expect("run flows");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusual_traffic_comes_out_exact() {
+    let server = common::server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capture = dir.path().join("exact.jsonl");
+    let capture = capture.to_str().expect("utf8").to_owned();
+    let url = server.url();
+    let mut recorder = Recorder::start(&["--server", &url, "-o", &capture]);
+    recorder.wait_line("recording");
+    drive(&url).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    recorder.signal("INT");
+    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
+        .await
+        .expect("join");
+    assert!(status.success(), "{text}");
+
+    let all: Vec<Value> = flows(&capture, &["--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    let on =
+        |subject: &str| -> Vec<&Value> { all.iter().filter(|f| f["subject"] == subject).collect() };
+
+    // 1. Refused publishes fail, with the server's words, and are not
+    //    stored messages.
+    let refused = on("s.refused");
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    for flow in &refused {
+        assert_eq!(flow["final"], "publish_failed", "{flow}");
+        assert!(flow["stream_seq"].is_null(), "{flow}");
+        let error = flow["publish_error"].as_str().expect("the server's error");
+        assert!(
+            error.contains("sequence") || error.contains("stream"),
+            "{error}"
+        );
+    }
+    let failed = flows(
+        &capture,
+        &["--json", "--filter", "failed", "--subject", "s.refused"],
+    );
+    assert_eq!(failed.lines().count(), 2, "both count as failed: {failed}");
+
+    // Max deliveries with no answer: both deliveries expired, and when.
+    let ignored = on("s.ignored");
+    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    let ignored = ignored[0];
+    assert_eq!(ignored["final"], "max_deliveries");
+    let deliveries = ignored["deliveries"].as_array().expect("deliveries");
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    for d in deliveries {
+        assert_eq!(d["outcome"], "timeout", "{d}");
+        assert!(
+            d["delivered_at"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{d}"
+        );
+        assert!(d["answered_at"].is_null(), "{d}");
+    }
+    assert!(deliveries[0]["delivered_at"].as_str() < deliveries[1]["delivered_at"].as_str());
+
+    // 5. CloudEvents identity is source and id.
+    let events = on("events.created");
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["duplicates"], 1, "svc-a's id 42 published twice");
+    assert!(
+        events[1]["duplicate_of"].is_null(),
+        "svc-b's 42 is its own event"
+    );
+    assert_eq!(events[2]["duplicate_of"], events[0]["id"]);
+
+    // The request's reply, timed.
+    let echo = on("svc.echo");
+    assert_eq!(echo[0]["final"], "replied");
+
+    // 7. Mermaid: markup escaped, the JetStream sender a producer, the
+    //    reply's latency said once, the last expiry drawn.
+    let id = |flow: &Value| flow["id"].as_u64().expect("id").to_string();
+    let markup = on("markup.a<br>b");
+    let text = flows(&capture, &["--mermaid", "--id", &id(markup[0])]);
+    assert!(!text.contains("<br>"), "{text}");
+    assert!(text.contains("markup.a#60;br#62;b"), "{text}");
+    let text = flows(&capture, &["--mermaid", "--id", &id(ignored)]);
+    assert!(text.contains("actor P0 as producer (unknown)"), "{text}");
+    assert!(!text.contains("requester"), "{text}");
+    assert_eq!(text.matches("ack wait expired").count(), 2, "{text}");
+    let text = flows(&capture, &["--mermaid", "--id", &id(echo[0])]);
+    let reply = text
+        .lines()
+        .find(|l| l.contains("reply"))
+        .expect("a reply line");
+    assert_eq!(
+        reply.matches("ms").count(),
+        2,
+        "latency, then time since the start: {reply}"
+    );
+    assert!(reply.contains("reply in "), "{reply}");
+}
