@@ -57,7 +57,8 @@ fn jetstream_pull_session_reconstructs_every_retry() {
     assert_eq!(outcomes(2), [w(1, Outcome::Term)]);
     assert_eq!(c.final_of(by_seq(2), now), Some(Final::Terminated));
 
-    // m3 is never answered: two ack-wait expiries, then max deliveries.
+    // m3 is never answered: three ack-wait expiries, the last one when the
+    // server gives up (MAX_DELIVERIES).
     assert_eq!(
         outcomes(3),
         [
@@ -73,7 +74,7 @@ fn jetstream_pull_session_reconstructs_every_retry() {
         .iter()
         .filter(|s| s.label.contains("ack wait expired"))
         .count();
-    assert_eq!(expiries, 2);
+    assert_eq!(expiries, 3);
 
     // WPI twice, then ACK; +NXT; +ACK; ack_sync; TERM with a reason.
     assert_eq!(outcomes(4), [w(1, Outcome::Ack)]);
@@ -161,4 +162,143 @@ fn request_reply_session_with_latency_and_no_reply() {
         requests[2].trace_id.as_deref(),
         Some("aaaabbbbccccddddeeeeffff00001111")
     );
+}
+
+/// Every visible flow as `flows --json` prints it, without the numbering
+/// (a flow begun early and folded in later still used up an id), sorted.
+fn canonical(c: &Correlator) -> Vec<String> {
+    let now = c.latest();
+    let mut flows: Vec<String> = c
+        .flows()
+        .map(|f| {
+            let mut json =
+                serde_json::to_value(eventscope::flow::FlowJson::new(f, c.final_of(f, now)))
+                    .expect("json");
+            json["id"] = serde_json::Value::Null;
+            json["duplicate_of"] = serde_json::Value::Bool(!json["duplicate_of"].is_null());
+            json.to_string()
+        })
+        .collect();
+    flows.sort();
+    flows
+}
+
+/// Small deterministic generator (xorshift), for the skews.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// The records as the monitor might receive them: each one may be
+/// overtaken by the next few (publishes, PubAcks, deliveries and answers
+/// come from different connections); advisories, sent by the server after
+/// an ack wait or an answer, are never earlier than what came before them.
+fn skewed(records: &[eventscope::capture::Record], seed: u64, window: u64) -> Vec<usize> {
+    let mut dice = Dice(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut keys: Vec<(u64, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let advisory = r.subject().starts_with("$JS.EVENT.ADVISORY.");
+            let jitter = if advisory {
+                window * 10
+            } else {
+                dice.below(window * 10)
+            };
+            (i as u64 * 10 + jitter, i)
+        })
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, i)| i).collect()
+}
+
+#[test]
+fn the_same_flows_whatever_order_the_records_arrive_in() {
+    for log in [
+        include_str!("fixtures/03_jetstream_pull.raw_wire.log"),
+        include_str!("fixtures/02_request_reply.raw_wire.log"),
+    ] {
+        let records = wire_log::records(log);
+        let expected = canonical(&correlate(log, FlowConfig::default()));
+        assert!(expected.len() > 4);
+        for seed in 0..300 {
+            let order = skewed(&records, seed, 3);
+            let mut c = Correlator::new(FlowConfig::default());
+            for (n, &i) in order.iter().enumerate() {
+                c.ingest(n as u64, &records[i]);
+            }
+            let got = canonical(&c);
+            if got != expected {
+                let moved: Vec<String> = order
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, i)| n != *i)
+                    .map(|(n, &i)| format!("{n}<-{i} {}", records[i].subject()))
+                    .collect();
+                panic!(
+                    "seed {seed}: different flows\nexpected {expected:#?}\ngot {got:#?}\nmoved {moved:#?}"
+                );
+            }
+        }
+    }
+}
+
+/// A publish, its PubAck, two deliveries and their answers, arriving in
+/// every possible order: always the same one flow (the delivery seen
+/// before its PubAck split it in two before).
+#[test]
+fn a_publish_its_puback_and_deliveries_in_any_order_make_one_flow() {
+    use eventscope::capture::Record;
+    let ack = |delivered: u64| {
+        format!("$JS.ACK.ORDERS.worker.{delivered}.7.{delivered}.1795353284893755903.0")
+    };
+    let records = [
+        Record::new(1_000, 0, "orders.new", Some("_INBOX.p.1"), None, b"{}"),
+        Record::new(
+            2_000,
+            0,
+            "_INBOX.p.1",
+            None,
+            None,
+            br#"{"stream":"ORDERS","seq":7}"#,
+        ),
+        Record::new(3_000, 0, "orders.new", Some(&ack(1)), None, b"{}"),
+        Record::new(4_000, 0, &ack(1), None, None, b"-NAK"),
+        Record::new(5_000, 0, "orders.new", Some(&ack(2)), None, b"{}"),
+        Record::new(6_000, 0, &ack(2), None, None, b"+ACK"),
+    ];
+    let run = |order: &[usize]| {
+        let mut c = Correlator::new(FlowConfig::default());
+        for (n, &i) in order.iter().enumerate() {
+            c.ingest(n as u64, &records[i]);
+        }
+        canonical(&c)
+    };
+    let expected = run(&[0, 1, 2, 3, 4, 5]);
+    assert_eq!(expected.len(), 1, "{expected:#?}");
+    assert!(expected[0].contains(r#""final":"acked""#), "{expected:#?}");
+    // Every permutation of the six (Heap's algorithm).
+    let mut order = [0, 1, 2, 3, 4, 5];
+    let mut c = [0usize; 6];
+    let mut i = 1;
+    let mut seen = 1;
+    while i < 6 {
+        if c[i] < i {
+            order.swap(if i % 2 == 0 { 0 } else { c[i] }, i);
+            assert_eq!(run(&order), expected, "arrival order {order:?}");
+            seen += 1;
+            c[i] += 1;
+            i = 1;
+        } else {
+            c[i] = 0;
+            i += 1;
+        }
+    }
+    assert_eq!(seen, 720);
 }

@@ -59,6 +59,41 @@ pub struct Correlator {
     /// last: each pull has its own inbox, and naming the worker needs one
     /// that the server's connection list still shows.
     pub(super) pull_inboxes: HashMap<(String, String), VecDeque<Box<str>>>,
+    /// Answers on inboxes whose request has not been seen yet: from
+    /// another connection, a PubAck can reach the monitor before the
+    /// publish it answers.
+    pub(super) early_replies: EarlyReplies,
+}
+
+/// Inbox answers waiting a moment for their request, bounded in number and
+/// age.
+#[derive(Default)]
+pub(super) struct EarlyReplies {
+    by_inbox: HashMap<Box<str>, (Seq, Record)>,
+    order: VecDeque<(Timestamp, Box<str>)>,
+}
+
+/// How long an answer waits for its request (far beyond any reordering
+/// between connections, short enough to keep few).
+const EARLY_REPLY_WAIT_NS: i64 = 2_000_000_000;
+const EARLY_REPLIES_KEPT: usize = 4096;
+
+impl EarlyReplies {
+    fn keep(&mut self, seq: Seq, record: &Record, latest: Timestamp) {
+        while let Some((at, inbox)) = self.order.front()
+            && (*at < latest - EARLY_REPLY_WAIT_NS || self.order.len() >= EARLY_REPLIES_KEPT)
+        {
+            self.by_inbox.remove(inbox);
+            self.order.pop_front();
+        }
+        let inbox: Box<str> = record.subject().into();
+        self.order.push_back((record.received_at, inbox.clone()));
+        self.by_inbox.insert(inbox, (seq, record.clone()));
+    }
+
+    fn take(&mut self, inbox: &str) -> Option<(Seq, Record)> {
+        self.by_inbox.remove(inbox)
+    }
 }
 
 impl Default for Correlator {
@@ -79,6 +114,7 @@ impl Correlator {
             by_stream_seq: HashMap::new(),
             by_msg_id: HashMap::new(),
             pull_inboxes: HashMap::new(),
+            early_replies: EarlyReplies::default(),
         }
     }
 
@@ -158,6 +194,9 @@ impl Correlator {
             Class::Delivery(ack) => self.on_delivery(seq, record, &ack),
             Class::Ack { ack, body, sync } => self.on_ack(seq, record, &ack, body, sync),
             Class::Advisory(advisory) => self.on_advisory(seq, record, &advisory),
+            Class::Control if record.subject().starts_with("_INBOX.") => {
+                self.early_replies.keep(seq, record, self.latest)
+            }
             Class::Control => self.on_control(record),
         }
     }
@@ -279,7 +318,15 @@ impl Correlator {
                 }
             }
         }
-        self.push(flow);
+        let id = self.push(flow);
+        // Its answer may have come first.
+        if kind == FlowKind::Request
+            && let Some(reply) = record.reply()
+            && let Some((seq, answer)) = self.early_replies.take(reply)
+        {
+            self.by_reply.remove(reply);
+            self.on_reply(id, seq, &answer);
+        }
     }
 
     pub(super) fn on_reply(&mut self, id: FlowId, seq: Seq, record: &Record) {
@@ -345,6 +392,11 @@ impl Correlator {
                 Some(original) if ack.duplicate && original != id => {
                     self.merge_duplicate(id, original)
                 }
+                Some(early) if early != id && self.started_at_stream(early) => {
+                    // Its deliveries came before the PubAck: one flow.
+                    self.by_stream_seq.insert(key, id);
+                    self.absorb(id, early);
+                }
                 _ => {
                     self.by_stream_seq.insert(key, id);
                 }
@@ -387,6 +439,68 @@ impl Correlator {
             0,
             format!("reply in {}", super::format_duration(latency)),
         );
+    }
+
+    /// A flow begun by a delivery or an answer, its publish not (yet) seen.
+    fn started_at_stream(&self, id: FlowId) -> bool {
+        self.get(id).is_some_and(|f| {
+            f.kind == FlowKind::Jetstream
+                && f.detail().request_at.is_none()
+                && !f.detail().steps.iter().any(|s| {
+                    matches!(
+                        s.kind,
+                        StepKind::Publish | StepKind::Request | StepKind::PubAck { .. }
+                    )
+                })
+        })
+    }
+
+    /// Fold a flow begun at the stream into the flow of its publish, seen
+    /// after it: the same flow as when the publish came first.
+    fn absorb(&mut self, into: FlowId, early: FlowId) {
+        let Some(from) = self.get_mut(early) else {
+            return;
+        };
+        from.detail_mut().merged_into = Some(into);
+        let detail = from.detail().clone();
+        let Some(to) = self.get_mut(into) else {
+            return;
+        };
+        let lanes: Vec<usize> = detail
+            .lanes
+            .iter()
+            .map(|l| to.lane(&l.name, l.role))
+            .collect();
+        let lane = |i: usize| lanes.get(i).copied().unwrap_or(0);
+        for step in detail.steps {
+            to.step(
+                step.at,
+                step.record,
+                step.kind,
+                lane(step.from),
+                lane(step.to),
+                step.label,
+            );
+        }
+        to.detail_mut().steps.sort_by_key(|s| s.at);
+        for delivery in detail.deliveries {
+            let known = to
+                .detail_mut()
+                .deliveries
+                .iter_mut()
+                .find(|d| d.consumer == delivery.consumer && d.count == delivery.count);
+            match known {
+                Some(known) => known.merge(delivery),
+                None => {
+                    to.detail_mut().add_delivery(delivery);
+                }
+            }
+        }
+        for consumer in detail.max_deliveries {
+            if !to.detail().max_deliveries.contains(&consumer) {
+                to.detail_mut().max_deliveries.push(consumer);
+            }
+        }
     }
 
     /// Fold a duplicate JetStream publish into the flow of the original.

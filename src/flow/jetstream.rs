@@ -6,6 +6,9 @@ use super::correlator::Correlator;
 use super::model::{Delivery, Flow, FlowId, FlowKind, Outcome, Role, StepKind};
 use crate::capture::{Record, Seq, Timestamp};
 
+/// The subject of a flow known only from an answer to its delivery.
+const DELIVERY_NOT_SEEN: &str = "(delivery not seen)";
+
 impl Correlator {
     fn flow_for_stream_seq(
         &mut self,
@@ -41,6 +44,10 @@ impl Correlator {
         let Some(flow) = self.get_mut(id) else {
             return;
         };
+        if flow.subject == DELIVERY_NOT_SEEN {
+            // Its answer came first: now the subject is known.
+            flow.subject = record.subject().to_owned();
+        }
         if flow.first_record.is_none() {
             flow.first_record = Some(seq);
         }
@@ -65,15 +72,17 @@ impl Correlator {
                 known.record = Some(seq);
                 known.at = at;
             }
-            None => flow.detail_mut().deliveries.push(Delivery {
-                consumer: ack.consumer.clone(),
-                count: ack.delivered,
-                record: Some(seq),
-                at,
-                answered_at: None,
-                outcome: Outcome::Pending,
-                reason: None,
-            }),
+            None => {
+                flow.detail_mut().add_delivery(Delivery {
+                    consumer: ack.consumer.clone(),
+                    count: ack.delivered,
+                    record: Some(seq),
+                    at,
+                    answered_at: None,
+                    outcome: Outcome::Pending,
+                    reason: None,
+                });
+            }
         }
         let label = if ack.delivered > 1 {
             format!("redeliver #{}", ack.delivered)
@@ -101,7 +110,7 @@ impl Correlator {
         sync: bool,
     ) {
         let at = record.received_at;
-        let id = self.flow_for_stream_seq(ack, "(delivery not seen)", at, None);
+        let id = self.flow_for_stream_seq(ack, DELIVERY_NOT_SEEN, at, None);
         let Some(flow) = self.get_mut(id) else {
             return;
         };
@@ -114,21 +123,19 @@ impl Correlator {
             .position(|d| d.consumer == ack.consumer && d.count == ack.delivered)
         {
             Some(i) => i,
-            None => {
-                flow.detail_mut().deliveries.push(Delivery {
-                    consumer: ack.consumer.clone(),
-                    count: ack.delivered,
-                    record: None,
-                    at,
-                    answered_at: None,
-                    outcome: Outcome::Pending,
-                    reason: None,
-                });
-                flow.detail().deliveries.len() - 1
-            }
+            None => flow.detail_mut().add_delivery(Delivery {
+                consumer: ack.consumer.clone(),
+                count: ack.delivered,
+                record: None,
+                at,
+                answered_at: None,
+                outcome: Outcome::Pending,
+                reason: None,
+            }),
         };
         let delivery = &mut flow.detail_mut().deliveries[index];
-        delivery.answered_at = Some(at);
+        // The latest answer's time, whatever order answers were seen in.
+        delivery.answered_at = delivery.answered_at.max(Some(at));
         match &body {
             AckBody::Ack | AckBody::Next => delivery.outcome = Outcome::Ack,
             AckBody::Nak { .. } => delivery.outcome = Outcome::Nak,

@@ -84,6 +84,23 @@ pub struct Delivery {
     pub reason: Option<String>,
 }
 
+impl Delivery {
+    /// The same delivery seen in two flows: keep what each saw.
+    pub(super) fn merge(&mut self, other: Delivery) {
+        if self.record.is_none() && other.record.is_some() {
+            self.record = other.record;
+            self.at = other.at;
+        }
+        if other.answered_at > self.answered_at {
+            self.answered_at = other.answered_at;
+            self.outcome = other.outcome;
+            self.reason = other.reason;
+        } else if self.outcome == Outcome::Pending {
+            self.outcome = other.outcome;
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StepKind {
     Publish,
@@ -178,6 +195,16 @@ pub struct FlowDetail {
 }
 
 impl FlowDetail {
+    /// Add a delivery where it belongs: by consumer, then delivery count,
+    /// whatever order they were seen in. Returns its index.
+    pub(super) fn add_delivery(&mut self, delivery: Delivery) -> usize {
+        let at = self
+            .deliveries
+            .partition_point(|d| (&d.consumer, d.count) < (&delivery.consumer, delivery.count));
+        self.deliveries.insert(at, delivery);
+        at
+    }
+
     /// The lanes' names, left to right.
     pub fn lane_names(&self) -> Vec<&str> {
         self.lanes.iter().map(|l| l.name.as_str()).collect()
