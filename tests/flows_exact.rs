@@ -109,11 +109,32 @@ async fn drive(url: &str) {
             }
         }
     });
+    // Scatter-gather: two responders answer one request, the second later.
+    for (name, delay) in [("responder-a", 10), ("responder-b", 60)] {
+        let mut service = client.subscribe("svc.scatter").await.expect("service");
+        let responder = client.clone();
+        tokio::spawn(async move {
+            while let Some(request) = service.next().await {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                if let Some(reply) = request.reply {
+                    let mut headers = HeaderMap::new();
+                    headers.insert("ce-source", name);
+                    let _ = responder
+                        .publish_with_headers(reply, headers, Bytes::from(name))
+                        .await;
+                }
+            }
+        });
+    }
     client.flush().await.expect("flush");
     client
         .request("svc.echo", Bytes::from("hi"))
         .await
         .expect("reply");
+    client
+        .request("svc.scatter", Bytes::from("who?"))
+        .await
+        .expect("the first reply");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     client.flush().await.expect("flush");
 }
@@ -205,6 +226,24 @@ async fn unusual_traffic_comes_out_exact() {
     // The request's reply, timed.
     let echo = on("svc.echo");
     assert_eq!(echo[0]["final"], "replied");
+    assert_eq!(echo[0]["replies"].as_array().map(Vec::len), Some(1));
+
+    // 4. Every reply of a scatter-gather, the first one as the answer.
+    let scatter = on("svc.scatter");
+    assert_eq!(scatter.len(), 1, "{scatter:?}");
+    let replies = scatter[0]["replies"].as_array().expect("replies");
+    let responders: Vec<&str> = replies
+        .iter()
+        .map(|r| r["responder"].as_str().expect("responder"))
+        .collect();
+    assert_eq!(responders, ["responder-a", "responder-b"], "{replies:?}");
+    assert_eq!(scatter[0]["responder"], "responder-a");
+    let latency = |r: &Value| r["latency_ms"].as_f64().expect("latency");
+    assert!(
+        latency(&replies[0]) >= 10.0 && latency(&replies[1]) >= 60.0,
+        "{replies:?}"
+    );
+    assert_eq!(scatter[0]["latency_ms"], replies[0]["latency_ms"]);
 
     // 7. Mermaid: markup escaped, the JetStream sender a producer, the
     //    reply's latency said once, the last expiry drawn.

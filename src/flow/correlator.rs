@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use foldhash::{HashMap, HashMapExt};
 
 use super::classify::{Class, classify, parse_api_error, parse_pub_ack};
-use super::model::{Flow, FlowId, FlowKind, Role, Step, StepKind, UNKNOWN_PRODUCER};
+use super::model::{Flow, FlowId, FlowKind, Reply, Role, Step, StepKind, UNKNOWN_PRODUCER};
 use crate::capture::Seq;
 use crate::capture::{Record, Timestamp};
 
@@ -69,7 +69,7 @@ pub struct Correlator {
 /// age.
 #[derive(Default)]
 pub(super) struct EarlyReplies {
-    by_inbox: HashMap<Box<str>, (Seq, Record)>,
+    by_inbox: HashMap<Box<str>, Vec<(Seq, Record)>>,
     order: VecDeque<(Timestamp, Box<str>)>,
 }
 
@@ -88,11 +88,14 @@ impl EarlyReplies {
         }
         let inbox: Box<str> = record.subject().into();
         self.order.push_back((record.received_at, inbox.clone()));
-        self.by_inbox.insert(inbox, (seq, record.clone()));
+        self.by_inbox
+            .entry(inbox)
+            .or_default()
+            .push((seq, record.clone()));
     }
 
-    fn take(&mut self, inbox: &str) -> Option<(Seq, Record)> {
-        self.by_inbox.remove(inbox)
+    fn take(&mut self, inbox: &str) -> Vec<(Seq, Record)> {
+        self.by_inbox.remove(inbox).unwrap_or_default()
     }
 }
 
@@ -184,7 +187,7 @@ impl Correlator {
     /// Correlate one record (in arrival order) stored under `seq`.
     pub fn ingest(&mut self, seq: Seq, record: &Record) {
         self.latest = self.latest.max(record.received_at);
-        if let Some(id) = self.by_reply.remove(record.subject()) {
+        if let Some(&id) = self.by_reply.get(record.subject()) {
             self.on_reply(id, seq, record);
             return;
         }
@@ -319,13 +322,13 @@ impl Correlator {
             }
         }
         let id = self.push(flow);
-        // Its answer may have come first.
+        // Its answers may have come first.
         if kind == FlowKind::Request
             && let Some(reply) = record.reply()
-            && let Some((seq, answer)) = self.early_replies.take(reply)
         {
-            self.by_reply.remove(reply);
-            self.on_reply(id, seq, &answer);
+            for (seq, answer) in self.early_replies.take(reply) {
+                self.on_reply(id, seq, &answer);
+            }
         }
     }
 
@@ -338,6 +341,10 @@ impl Correlator {
         } else {
             None
         };
+        if pub_ack.is_some() || api_error.is_some() {
+            // The one answer a JetStream publish gets.
+            self.by_reply.remove(record.subject());
+        }
         let Some(flow) = self.get_mut(id) else {
             return;
         };
@@ -417,28 +424,42 @@ impl Correlator {
             );
             return;
         }
-        flow.detail_mut().reply_at = Some(at);
         let latency = flow.detail().request_at.map(|r| at - r).unwrap_or(0);
-        if let Some(name) = responder {
-            flow.detail_mut().responder = Some(name.clone());
-            if let Some(lane) = flow
-                .detail_mut()
-                .lanes
-                .iter_mut()
-                .find(|l| l.role == Role::Subject)
-            {
-                lane.name = format!("{} ({name})", lane.name);
+        let first = flow.detail().reply_at.is_none();
+        if first {
+            // The first reply is the request's answer; more (scatter-gather,
+            // a second responder by mistake) are kept beside it.
+            flow.detail_mut().reply_at = Some(at);
+            if let Some(name) = &responder {
+                flow.detail_mut().responder = Some(name.clone());
+                if let Some(lane) = flow
+                    .detail_mut()
+                    .lanes
+                    .iter_mut()
+                    .find(|l| l.role == Role::Subject)
+                {
+                    lane.name = format!("{} ({name})", lane.name);
+                }
             }
         }
-        let target = flow.detail().steps.first().map_or(1, |s| s.to);
-        flow.step(
+        let n = flow.detail().replies.len() + 1;
+        let label = match (&responder, first) {
+            (_, true) => format!("reply in {}", super::format_duration(latency)),
+            (Some(name), false) => {
+                format!(
+                    "reply #{n} in {} from {name}",
+                    super::format_duration(latency)
+                )
+            }
+            (None, false) => format!("reply #{n} in {}", super::format_duration(latency)),
+        };
+        flow.detail_mut().replies.push(Reply {
             at,
-            Some(seq),
-            StepKind::Reply,
-            target,
-            0,
-            format!("reply in {}", super::format_duration(latency)),
-        );
+            record: Some(seq),
+            responder,
+        });
+        let target = flow.detail().steps.first().map_or(1, |s| s.to);
+        flow.step(at, Some(seq), StepKind::Reply, target, 0, label);
     }
 
     /// A flow begun by a delivery or an answer, its publish not (yet) seen.

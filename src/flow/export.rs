@@ -91,6 +91,13 @@ pub struct DeliveryJson<'a> {
     pub answered_at: Option<String>,
 }
 
+#[derive(Serialize)]
+pub struct ReplyJson<'a> {
+    pub responder: Option<&'a str>,
+    pub latency_ms: Option<f64>,
+    pub at: String,
+}
+
 /// The `--json` form of a flow (one object per line).
 #[derive(Serialize)]
 pub struct FlowJson<'a> {
@@ -109,6 +116,9 @@ pub struct FlowJson<'a> {
     pub final_outcome: Option<Final>,
     pub latency_ms: Option<f64>,
     pub responder: Option<&'a str>,
+    /// Every reply (a request may have several); `latency_ms` and
+    /// `responder` are the first's.
+    pub replies: Vec<ReplyJson<'a>>,
     pub publish_error: Option<&'a str>,
     pub started_at: String,
 }
@@ -141,6 +151,16 @@ impl<'a> FlowJson<'a> {
             final_outcome,
             latency_ms: flow.latency().map(|ns| ns as f64 / 1e6),
             responder: flow.detail().responder.as_deref(),
+            replies: flow
+                .detail()
+                .replies
+                .iter()
+                .map(|r| ReplyJson {
+                    responder: r.responder.as_deref(),
+                    latency_ms: flow.detail().request_at.map(|at| (r.at - at) as f64 / 1e6),
+                    at: format_timestamp(r.at),
+                })
+                .collect(),
             publish_error: flow.detail().publish_error.as_deref(),
             started_at: format_timestamp(flow.started_at),
         }

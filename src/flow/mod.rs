@@ -16,11 +16,11 @@ mod trace;
 
 pub use classify::{AckBody, AdvisoryKind};
 pub use correlator::{Correlator, FlowConfig};
-pub use export::{DeliveryJson, FlowJson, mermaid, summary_line, title};
+pub use export::{DeliveryJson, FlowJson, ReplyJson, mermaid, summary_line, title};
 pub use identity::{annotate, audience};
 pub use layout::{Layout, Row, RowKind};
 pub use model::{
-    Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, Lane, Outcome, Role, Step, StepKind,
+    Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, Lane, Outcome, Reply, Role, Step, StepKind,
 };
 pub use selection::{FlowCounts, FlowFilter};
 pub use trace::trace_flow;

@@ -84,6 +84,15 @@ pub struct Delivery {
     pub reason: Option<String>,
 }
 
+/// One reply to a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub at: Timestamp,
+    pub record: Option<Seq>,
+    /// From a producer header of the reply, where there is one.
+    pub responder: Option<String>,
+}
+
 impl Delivery {
     /// The same delivery seen in two flows: keep what each saw.
     pub(super) fn merge(&mut self, other: Delivery) {
@@ -186,8 +195,11 @@ pub struct FlowDetail {
     /// Consumers whose MAX_DELIVERIES advisory named this message.
     pub max_deliveries: Vec<String>,
     pub request_at: Option<Timestamp>,
+    /// The first reply's time and responder.
     pub reply_at: Option<Timestamp>,
     pub responder: Option<String>,
+    /// Every reply, in the order seen.
+    pub replies: Vec<Reply>,
     pub publish_error: Option<String>,
     pub(super) reply_subject: Option<Box<str>>,
     /// Folded into another flow (a duplicate JetStream publish).
@@ -227,6 +239,7 @@ static NO_DETAIL: FlowDetail = FlowDetail {
     request_at: None,
     reply_at: None,
     responder: None,
+    replies: Vec::new(),
     publish_error: None,
     reply_subject: None,
     merged_into: None,
