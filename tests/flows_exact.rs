@@ -268,3 +268,128 @@ async fn unusual_traffic_comes_out_exact() {
     );
     assert!(reply.contains("reply in "), "{reply}");
 }
+
+/// 3 and 6: key-value operations are flows of their own, watchers and
+/// consumers that expect no answer leave deliveries `delivered`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_value_and_unanswered_consumers_come_out_exact() {
+    use async_nats::jetstream::kv;
+    let server = common::server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capture = dir.path().join("kv.jsonl");
+    let capture = capture.to_str().expect("utf8").to_owned();
+    let url = server.url();
+    let mut recorder = Recorder::start(&["--server", &url, "-o", &capture]);
+    recorder.wait_line("recording");
+
+    let client = async_nats::connect(&url).await.expect("connect");
+    let js = jetstream::new(client.clone());
+    let bucket = js
+        .create_key_value(kv::Config {
+            bucket: "cfg".into(),
+            history: 5,
+            ..Default::default()
+        })
+        .await
+        .expect("bucket");
+    let mut watch = bucket.watch_all().await.expect("watcher");
+    let first = bucket.put("a", Bytes::from("1")).await.expect("put");
+    let second = bucket
+        .update("a", Bytes::from("2"), first)
+        .await
+        .expect("update");
+    assert!(
+        bucket.update("a", Bytes::from("3"), first).await.is_err(),
+        "an update from a stale revision fails"
+    );
+    bucket.delete("a").await.expect("delete");
+    bucket.purge("a").await.expect("purge");
+    for _ in 0..4 {
+        tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .expect("the watcher sees each change")
+            .expect("entry")
+            .expect("ok");
+    }
+
+    // A consumer that expects no acks.
+    let stream = js
+        .create_stream(stream::Config {
+            name: "N".into(),
+            subjects: vec!["n.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("reader".into()),
+            ack_policy: jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    js.publish("n.x", Bytes::from("read, not acked"))
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_millis(800))
+        .messages()
+        .await
+        .expect("fetch");
+    assert!(batch.next().await.is_some());
+    client.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    recorder.signal("INT");
+    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
+        .await
+        .expect("join");
+    assert!(status.success(), "{text}");
+
+    let all: Vec<Value> = flows(&capture, &["--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    let kv: Vec<&Value> = all.iter().filter(|f| f["kind"] == "kv").collect();
+    let ops: Vec<(String, Option<u64>, String)> = kv
+        .iter()
+        .map(|f| {
+            (
+                f["kv"]["operation"].as_str().expect("operation").to_owned(),
+                f["kv"]["revision"].as_u64(),
+                f["final"].as_str().expect("final").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("put".to_owned(), Some(first), "stored".to_owned()),
+            ("put".to_owned(), Some(second), "stored".to_owned()),
+            ("put".to_owned(), None, "publish_failed".to_owned()),
+            ("delete".to_owned(), Some(second + 1), "stored".to_owned()),
+            ("purge".to_owned(), Some(second + 2), "stored".to_owned()),
+        ],
+        "{kv:#?}"
+    );
+    for flow in &kv {
+        assert_eq!(flow["kv"]["bucket"], "cfg");
+        assert_eq!(flow["kv"]["key"], "a");
+    }
+    // The watcher saw every stored revision; it answers none.
+    for flow in kv.iter().filter(|f| f["final"] == "stored") {
+        let deliveries = flow["deliveries"].as_array().expect("deliveries");
+        assert_eq!(deliveries.len(), 1, "{flow}");
+        assert_eq!(deliveries[0]["outcome"], "delivered", "{flow}");
+    }
+    let read = all
+        .iter()
+        .find(|f| f["subject"] == "n.x")
+        .expect("the n.x flow");
+    assert_eq!(read["deliveries"][0]["outcome"], "delivered", "{read}");
+    assert_eq!(read["final"], "delivered", "{read}");
+}

@@ -201,6 +201,39 @@ pub fn parse_pub_ack(payload: &[u8]) -> Option<PubAck> {
     })
 }
 
+/// What a consumer's creation (or info) answer says of it: the server's
+/// word on whether its deliveries expect an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerAnswer {
+    pub stream: String,
+    pub name: String,
+    pub ack_none: bool,
+}
+
+pub fn parse_consumer_answer(payload: &[u8]) -> Option<ConsumerAnswer> {
+    const PREFIX: &[u8] = b"{\"type\":\"io.nats.jetstream.api.v1.consumer_";
+    if !payload.starts_with(PREFIX) || payload.len() > 64 * 1024 {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Config {
+        #[serde(default)]
+        ack_policy: String,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        stream_name: String,
+        name: String,
+        config: Config,
+    }
+    let body: Body = serde_json::from_slice(payload).ok()?;
+    Some(ConsumerAnswer {
+        stream: body.stream_name,
+        name: body.name,
+        ack_none: body.config.ack_policy == "none",
+    })
+}
+
 /// A JetStream API error answer to a publish (e.g. no stream matches).
 pub fn parse_api_error(payload: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
@@ -266,7 +299,11 @@ pub fn classify(record: &Record) -> Class {
         {
             return Class::Advisory(advisory);
         }
-        return Class::Control; // $JS.API, $JS.FC, $JS.EVENT, $SYS, $KV…
+        // Key-value and object-store messages are JetStream messages like
+        // any other: publishes, PubAcks and deliveries, classified below.
+        if !(subject.starts_with("$KV.") || subject.starts_with("$O.")) {
+            return Class::Control; // $JS.API, $JS.FC, $JS.EVENT, $SYS…
+        }
     }
     match record.reply() {
         Some(reply) if reply.starts_with("$JS.ACK.") => match parse_ack_subject(reply) {

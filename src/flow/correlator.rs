@@ -13,8 +13,10 @@ use std::collections::VecDeque;
 
 use foldhash::{HashMap, HashMapExt};
 
-use super::classify::{Class, classify, parse_api_error, parse_pub_ack};
-use super::model::{Flow, FlowId, FlowKind, Reply, Role, Step, StepKind, UNKNOWN_PRODUCER};
+use super::classify::{Class, classify, parse_api_error, parse_consumer_answer, parse_pub_ack};
+use super::model::{
+    Flow, FlowId, FlowKind, KvOp, Outcome, Reply, Role, Step, StepKind, UNKNOWN_PRODUCER,
+};
 use crate::capture::Seq;
 use crate::capture::{Record, Timestamp};
 
@@ -63,6 +65,9 @@ pub struct Correlator {
     /// another connection, a PubAck can reach the monitor before the
     /// publish it answers.
     pub(super) early_replies: EarlyReplies,
+    /// Consumers whose creation answer said `ack_policy: none` (stream,
+    /// name): their deliveries are `delivered`, not waiting.
+    pub(super) ack_none: foldhash::HashSet<(String, String)>,
 }
 
 /// Inbox answers waiting a moment for their request, bounded in number and
@@ -118,6 +123,7 @@ impl Correlator {
             by_msg_id: HashMap::new(),
             pull_inboxes: HashMap::new(),
             early_replies: EarlyReplies::default(),
+            ack_none: foldhash::HashSet::default(),
         }
     }
 
@@ -198,6 +204,15 @@ impl Correlator {
             Class::Ack { ack, body, sync } => self.on_ack(seq, record, &ack, body, sync),
             Class::Advisory(advisory) => self.on_advisory(seq, record, &advisory),
             Class::Control if record.subject().starts_with("_INBOX.") => {
+                if let Some(consumer) = parse_consumer_answer(record.payload()) {
+                    if consumer.ack_none {
+                        self.no_answer_expected(&consumer.stream, &consumer.name);
+                        self.ack_none.insert((consumer.stream, consumer.name));
+                    } else {
+                        self.ack_none.remove(&(consumer.stream, consumer.name));
+                    }
+                    return;
+                }
                 self.early_replies.keep(seq, record, self.latest)
             }
             Class::Control => self.on_control(record),
@@ -299,6 +314,9 @@ impl Correlator {
         // A core publish is one arrow; its lanes and step are drawn from the
         // flow's fields when needed (`materialized`), which keeps the most
         // frequent kind of flow cheap to make.
+        if let Some(kv) = KvOp::of(record) {
+            flow.detail_mut().kv = Some(kv);
+        }
         if kind == FlowKind::Request {
             flow.add_first_step();
             flow.detail_mut().request_at = Some(at);
@@ -348,9 +366,14 @@ impl Correlator {
         let Some(flow) = self.get_mut(id) else {
             return;
         };
+        let stored_kind = if flow.detail().kv.is_some() {
+            FlowKind::Kv
+        } else {
+            FlowKind::Jetstream
+        };
         if let Some(ack) = pub_ack {
             // A JetStream publish: the subject lane becomes the stream.
-            flow.kind = FlowKind::Jetstream;
+            flow.kind = stored_kind;
             flow.detail_mut().stream = Some(ack.stream.clone());
             flow.detail_mut().stream_seq = Some(ack.seq);
             if let Some(lane) = flow
@@ -411,7 +434,7 @@ impl Correlator {
             return;
         }
         if let Some(error) = api_error {
-            flow.kind = FlowKind::Jetstream;
+            flow.kind = stored_kind;
             flow.detail_mut().publish_error = Some(error.clone());
             let (from, to) = (flow.detail().steps.first().map_or(1, |s| s.to), 0);
             flow.step(
@@ -462,10 +485,31 @@ impl Correlator {
         flow.step(at, Some(seq), StepKind::Reply, target, 0, label);
     }
 
+    /// Deliveries seen before their consumer's creation answer said it
+    /// expects no answers: delivered, not waiting.
+    fn no_answer_expected(&mut self, stream: &str, consumer: &str) {
+        for flow in self.flows.iter_mut() {
+            if flow.detail().stream.as_deref() != Some(stream)
+                || !flow
+                    .detail()
+                    .deliveries
+                    .iter()
+                    .any(|d| d.consumer == consumer)
+            {
+                continue;
+            }
+            for d in flow.detail_mut().deliveries.iter_mut() {
+                if d.consumer == consumer && d.outcome == Outcome::Pending {
+                    d.outcome = Outcome::Delivered;
+                }
+            }
+        }
+    }
+
     /// A flow begun by a delivery or an answer, its publish not (yet) seen.
     fn started_at_stream(&self, id: FlowId) -> bool {
         self.get(id).is_some_and(|f| {
-            f.kind == FlowKind::Jetstream
+            f.kind.is_stored()
                 && f.detail().request_at.is_none()
                 && !f.detail().steps.iter().any(|s| {
                     matches!(

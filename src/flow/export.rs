@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::layout::{Layout, RowKind};
-use super::model::{Final, Flow, FlowKind, Outcome, Role, StepKind};
+use super::model::{Final, Flow, FlowKind, KvOperation, Outcome, Role, StepKind};
 use crate::capture::Timestamp;
 use crate::capture::file::format_timestamp;
 
@@ -72,6 +72,16 @@ fn escape(text: &str) -> String {
 pub fn title(flow: &Flow) -> String {
     let detail = flow.detail();
     match (flow.kind, &detail.stream, detail.stream_seq) {
+        (FlowKind::Kv, _, revision) => match (&detail.kv, revision) {
+            (Some(kv), Some(revision)) => format!(
+                "{} {}/{} revision {revision}",
+                kv.operation.label(),
+                kv.bucket,
+                kv.key
+            ),
+            (Some(kv), None) => format!("{} {}/{}", kv.operation.label(), kv.bucket, kv.key),
+            (None, _) => flow.subject.clone(),
+        },
         (FlowKind::Jetstream, Some(stream), Some(seq)) => {
             format!("{} -> {stream} #{seq}", flow.subject)
         }
@@ -89,6 +99,14 @@ pub struct DeliveryJson<'a> {
     pub delivered_at: Option<String>,
     /// RFC 3339; `null` while unanswered.
     pub answered_at: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct KvJson<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub operation: KvOperation,
+    pub revision: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -116,6 +134,9 @@ pub struct FlowJson<'a> {
     pub final_outcome: Option<Final>,
     pub latency_ms: Option<f64>,
     pub responder: Option<&'a str>,
+    /// The key-value operation of a `kv` flow: bucket, key, operation and
+    /// revision (its sequence in the bucket's stream).
+    pub kv: Option<KvJson<'a>>,
     /// Every reply (a request may have several); `latency_ms` and
     /// `responder` are the first's.
     pub replies: Vec<ReplyJson<'a>>,
@@ -151,6 +172,12 @@ impl<'a> FlowJson<'a> {
             final_outcome,
             latency_ms: flow.latency().map(|ns| ns as f64 / 1e6),
             responder: flow.detail().responder.as_deref(),
+            kv: flow.detail().kv.as_ref().map(|kv| KvJson {
+                bucket: &kv.bucket,
+                key: &kv.key,
+                operation: kv.operation,
+                revision: flow.detail().stream_seq,
+            }),
             replies: flow
                 .detail()
                 .replies

@@ -3,7 +3,7 @@
 
 use super::classify::{AckBody, AckSubject, AdvisoryKind, MessageAdvisory};
 use super::correlator::Correlator;
-use super::model::{Delivery, Flow, FlowId, FlowKind, Outcome, Role, StepKind};
+use super::model::{Delivery, Flow, FlowId, FlowKind, KvOp, Outcome, Role, StepKind};
 use crate::capture::{Record, Seq, Timestamp};
 
 /// The subject of a flow known only from an answer to its delivery.
@@ -25,7 +25,14 @@ impl Correlator {
         }
         // The publish was not seen (before the capture, or a core publish
         // into the stream): the flow starts at the stream.
-        let mut flow = Flow::new(self.next_id(), FlowKind::Jetstream, subject, at);
+        let kv = record.and_then(KvOp::of);
+        let kind = if kv.is_some() {
+            FlowKind::Kv
+        } else {
+            FlowKind::Jetstream
+        };
+        let mut flow = Flow::new(self.next_id(), kind, subject, at);
+        flow.detail_mut().kv = kv;
         flow.detail_mut().stream = Some(ack.stream.clone());
         flow.detail_mut().stream_seq = Some(ack.stream_seq);
         if let Some(record) = record {
@@ -40,6 +47,9 @@ impl Correlator {
 
     pub(super) fn on_delivery(&mut self, seq: Seq, record: &Record, ack: &AckSubject) {
         let at = record.received_at;
+        let no_answer_expected = self
+            .ack_none
+            .contains(&(ack.stream.clone(), ack.consumer.clone()));
         let id = self.flow_for_stream_seq(ack, record.subject(), at, Some(record));
         let Some(flow) = self.get_mut(id) else {
             return;
@@ -79,7 +89,11 @@ impl Correlator {
                     record: Some(seq),
                     at,
                     answered_at: None,
-                    outcome: Outcome::Pending,
+                    outcome: if no_answer_expected {
+                        Outcome::Delivered
+                    } else {
+                        Outcome::Pending
+                    },
                     reason: None,
                 });
             }

@@ -16,11 +16,12 @@ mod trace;
 
 pub use classify::{AckBody, AdvisoryKind};
 pub use correlator::{Correlator, FlowConfig};
-pub use export::{DeliveryJson, FlowJson, ReplyJson, mermaid, summary_line, title};
+pub use export::{DeliveryJson, FlowJson, KvJson, ReplyJson, mermaid, summary_line, title};
 pub use identity::{annotate, audience};
 pub use layout::{Layout, Row, RowKind};
 pub use model::{
-    Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, Lane, Outcome, Reply, Role, Step, StepKind,
+    Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, Outcome, Reply,
+    Role, Step, StepKind,
 };
 pub use selection::{FlowCounts, FlowFilter};
 pub use trace::trace_flow;

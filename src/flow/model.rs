@@ -17,8 +17,60 @@ pub type FlowId = u64;
 #[serde(rename_all = "snake_case")]
 pub enum FlowKind {
     Jetstream,
+    /// A key-value operation (a JetStream message in `KV_<bucket>`).
+    Kv,
     Request,
     Publish,
+}
+
+impl FlowKind {
+    /// Stored by JetStream: a PubAck, deliveries, answers.
+    pub fn is_stored(self) -> bool {
+        matches!(self, FlowKind::Jetstream | FlowKind::Kv)
+    }
+}
+
+/// A key-value operation, from its subject (`$KV.<bucket>.<key>`) and its
+/// `KV-Operation` header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KvOp {
+    pub bucket: String,
+    pub key: String,
+    pub operation: KvOperation,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvOperation {
+    Put,
+    Delete,
+    Purge,
+}
+
+impl KvOperation {
+    pub fn label(self) -> &'static str {
+        match self {
+            KvOperation::Put => "put",
+            KvOperation::Delete => "delete",
+            KvOperation::Purge => "purge",
+        }
+    }
+}
+
+impl KvOp {
+    pub fn of(record: &crate::capture::Record) -> Option<Self> {
+        let (bucket, key) = record.subject().strip_prefix("$KV.")?.split_once('.')?;
+        let operation = match record.headers().and_then(|h| h.get("KV-Operation")) {
+            Some("DEL") => KvOperation::Delete,
+            Some("PURGE") => KvOperation::Purge,
+            _ => KvOperation::Put,
+        };
+        Some(Self {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            operation,
+        })
+    }
 }
 
 /// What became of one delivery.
@@ -31,6 +83,9 @@ pub enum Outcome {
     Wpi,
     /// Redelivered (or given up) with no answer: the ack wait expired.
     Timeout,
+    /// Delivered to a consumer that expects no answer (`AckPolicy: none`,
+    /// an ordered consumer or a key-value watcher), as its creation said.
+    Delivered,
     Pending,
 }
 
@@ -46,6 +101,10 @@ pub enum Final {
     NoReply,
     /// The server refused the publish (the error is in `publish_error`).
     PublishFailed,
+    /// Stored, and nothing more expected (a key-value revision).
+    Stored,
+    /// Delivered to every consumer that saw it, none expected to answer.
+    Delivered,
 }
 
 impl Final {
@@ -58,6 +117,8 @@ impl Final {
             Final::Replied => "replied",
             Final::NoReply => "no reply",
             Final::PublishFailed => "publish failed",
+            Final::Stored => "stored",
+            Final::Delivered => "delivered",
         }
     }
 
@@ -200,6 +261,8 @@ pub struct FlowDetail {
     pub responder: Option<String>,
     /// Every reply, in the order seen.
     pub replies: Vec<Reply>,
+    /// The key-value operation, for a `Kv` flow.
+    pub kv: Option<KvOp>,
     pub publish_error: Option<String>,
     pub(super) reply_subject: Option<Box<str>>,
     /// Folded into another flow (a duplicate JetStream publish).
@@ -240,6 +303,7 @@ static NO_DETAIL: FlowDetail = FlowDetail {
     reply_at: None,
     responder: None,
     replies: Vec::new(),
+    kv: None,
     publish_error: None,
     reply_subject: None,
     merged_into: None,
@@ -392,6 +456,7 @@ impl Flow {
         match last.map(|d| d.outcome) {
             Some(Outcome::Ack) => Final::Acked,
             Some(Outcome::Term) => Final::Terminated,
+            Some(Outcome::Delivered) => Final::Delivered,
             _ => Final::Pending,
         }
     }
@@ -409,9 +474,16 @@ impl Flow {
             } else {
                 Final::Pending
             }),
-            FlowKind::Jetstream => {
+            FlowKind::Jetstream | FlowKind::Kv => {
                 if self.detail().publish_error.is_some() {
                     return Some(Final::PublishFailed);
+                }
+                if self.kind == FlowKind::Kv
+                    && self.detail().stream_seq.is_some()
+                    && self.consumers().is_empty()
+                {
+                    // Kept as the key's revision; watchers need not answer.
+                    return Some(Final::Stored);
                 }
                 let finals: Vec<Final> = self
                     .consumers()
@@ -424,6 +496,16 @@ impl Flow {
                     Final::Terminated
                 } else if !finals.is_empty() && finals.iter().all(|f| *f == Final::Acked) {
                     Final::Acked
+                } else if !finals.is_empty()
+                    && finals
+                        .iter()
+                        .all(|f| matches!(f, Final::Acked | Final::Delivered))
+                {
+                    if self.kind == FlowKind::Kv {
+                        Final::Stored
+                    } else {
+                        Final::Delivered
+                    }
                 } else {
                     Final::Pending
                 })

@@ -144,7 +144,7 @@ impl FlowsView {
 
 fn final_color(f: Option<Final>) -> Color32 {
     match f {
-        Some(Final::Acked | Final::Replied) => GOOD,
+        Some(Final::Acked | Final::Replied | Final::Stored | Final::Delivered) => GOOD,
         Some(Final::Terminated | Final::MaxDeliveries | Final::NoReply | Final::PublishFailed) => {
             BAD
         }
@@ -256,6 +256,7 @@ fn flow_table_ui(
                     row.col(|ui| {
                         ui.label(match flow.kind {
                             FlowKind::Jetstream => "JetStream",
+                            FlowKind::Kv => "KV",
                             FlowKind::Request => "request",
                             FlowKind::Publish => "publish",
                         });
