@@ -393,3 +393,87 @@ async fn key_value_and_unanswered_consumers_come_out_exact() {
     assert_eq!(read["deliveries"][0]["outcome"], "delivered", "{read}");
     assert_eq!(read["final"], "delivered", "{read}");
 }
+
+/// 6: a message no consumer's filter matches, and one an interest stream
+/// lets go, each named so, where the capture saw the stream and every
+/// consumer created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_nobody_wants_are_named_for_why() {
+    let server = common::server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capture = dir.path().join("unwanted.jsonl");
+    let capture = capture.to_str().expect("utf8").to_owned();
+    let url = server.url();
+    let mut recorder = Recorder::start(&["--server", &url, "-o", &capture]);
+    recorder.wait_line("recording");
+
+    let client = async_nats::connect(&url).await.expect("connect");
+    let js = jetstream::new(client.clone());
+    let limits = js
+        .create_stream(stream::Config {
+            name: "L".into(),
+            subjects: vec!["l.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    let _only_a: jetstream::consumer::PullConsumer = limits
+        .create_consumer(pull::Config {
+            durable_name: Some("only-a".into()),
+            filter_subject: "l.a".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let interest = js
+        .create_stream(stream::Config {
+            name: "I".into(),
+            subjects: vec!["i.>".into()],
+            retention: stream::RetentionPolicy::Interest,
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    for subject in ["l.a", "l.b", "i.early"] {
+        js.publish(subject, Bytes::from("x"))
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+    }
+    // A consumer that arrives after a message did not want it then.
+    let _late: jetstream::consumer::PullConsumer = interest
+        .create_consumer(pull::Config {
+            durable_name: Some("late".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    js.publish("i.later", Bytes::from("x"))
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    client.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    recorder.signal("INT");
+    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
+        .await
+        .expect("join");
+    assert!(status.success(), "{text}");
+
+    let all: Vec<Value> = flows(&capture, &["--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    let final_of = |subject: &str| {
+        all.iter()
+            .find(|f| f["subject"] == subject)
+            .unwrap_or_else(|| panic!("a flow for {subject}"))["final"]
+            .clone()
+    };
+    assert_eq!(final_of("l.a"), "pending", "only-a has not fetched it yet");
+    assert_eq!(final_of("l.b"), "unmatched");
+    assert_eq!(final_of("i.early"), "not_retained");
+    assert_eq!(final_of("i.later"), "pending", "late wants it");
+}

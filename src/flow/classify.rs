@@ -208,6 +208,39 @@ pub struct ConsumerAnswer {
     pub stream: String,
     pub name: String,
     pub ack_none: bool,
+    /// The subjects it delivers (`filter_subject(s)`; empty: all).
+    pub filters: Vec<String>,
+}
+
+/// What a stream's creation answer says: all of its consumers are seen
+/// being created after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamCreated {
+    pub name: String,
+    /// Interest retention: a message no consumer wants is not kept.
+    pub interest: bool,
+}
+
+pub fn parse_stream_created(payload: &[u8]) -> Option<StreamCreated> {
+    const PREFIX: &[u8] = b"{\"type\":\"io.nats.jetstream.api.v1.stream_create_response\"";
+    if !payload.starts_with(PREFIX) || payload.len() > 64 * 1024 {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Config {
+        name: String,
+        #[serde(default)]
+        retention: String,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        config: Config,
+    }
+    let body: Body = serde_json::from_slice(payload).ok()?;
+    Some(StreamCreated {
+        interest: body.config.retention == "interest",
+        name: body.config.name,
+    })
 }
 
 pub fn parse_consumer_answer(payload: &[u8]) -> Option<ConsumerAnswer> {
@@ -219,6 +252,10 @@ pub fn parse_consumer_answer(payload: &[u8]) -> Option<ConsumerAnswer> {
     struct Config {
         #[serde(default)]
         ack_policy: String,
+        #[serde(default)]
+        filter_subject: String,
+        #[serde(default)]
+        filter_subjects: Vec<String>,
     }
     #[derive(Deserialize)]
     struct Body {
@@ -227,10 +264,15 @@ pub fn parse_consumer_answer(payload: &[u8]) -> Option<ConsumerAnswer> {
         config: Config,
     }
     let body: Body = serde_json::from_slice(payload).ok()?;
+    let mut filters = body.config.filter_subjects;
+    if !body.config.filter_subject.is_empty() {
+        filters.push(body.config.filter_subject);
+    }
     Some(ConsumerAnswer {
         stream: body.stream_name,
         name: body.name,
         ack_none: body.config.ack_policy == "none",
+        filters,
     })
 }
 

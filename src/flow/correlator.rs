@@ -13,12 +13,14 @@ use std::collections::VecDeque;
 
 use foldhash::{HashMap, HashMapExt};
 
-use super::classify::{Class, classify, parse_api_error, parse_consumer_answer, parse_pub_ack};
+use super::classify::{
+    Class, classify, parse_api_error, parse_consumer_answer, parse_pub_ack, parse_stream_created,
+};
 use super::model::{
-    Flow, FlowId, FlowKind, KvOp, Outcome, Reply, Role, Step, StepKind, UNKNOWN_PRODUCER,
+    Final, Flow, FlowId, FlowKind, KvOp, Outcome, Reply, Role, Step, StepKind, UNKNOWN_PRODUCER,
 };
 use crate::capture::Seq;
-use crate::capture::{Record, Timestamp};
+use crate::capture::{Record, SubjectPattern, Timestamp};
 
 /// Settings for correlation.
 #[derive(Clone, Debug)]
@@ -68,6 +70,38 @@ pub struct Correlator {
     /// Consumers whose creation answer said `ack_policy: none` (stream,
     /// name): their deliveries are `delivered`, not waiting.
     pub(super) ack_none: foldhash::HashSet<(String, String)>,
+    /// Streams whose creation was seen, with every consumer created since:
+    /// enough to say that no consumer wants a message.
+    pub(super) streams: HashMap<String, KnownStream>,
+}
+
+pub(super) struct KnownStream {
+    interest: bool,
+    consumers: Vec<KnownConsumer>,
+}
+
+struct KnownConsumer {
+    name: String,
+    /// Empty: every subject of the stream.
+    filters: Vec<SubjectPattern>,
+    since: Timestamp,
+}
+
+impl KnownStream {
+    /// What became of a message no consumer was delivered, if the stream's
+    /// consumers say: none wants it (`Unmatched`), or, on an interest
+    /// stream, none wanted it when it came (`NotRetained`).
+    pub(super) fn unwanted(&self, subject: &str, at: Timestamp) -> Option<Final> {
+        let wants = |c: &KnownConsumer| {
+            c.filters.is_empty() || c.filters.iter().any(|f| f.matches(subject))
+        };
+        if self.interest {
+            (!self.consumers.iter().any(|c| c.since <= at && wants(c)))
+                .then_some(Final::NotRetained)
+        } else {
+            (!self.consumers.iter().any(wants)).then_some(Final::Unmatched)
+        }
+    }
 }
 
 /// Inbox answers waiting a moment for their request, bounded in number and
@@ -124,6 +158,7 @@ impl Correlator {
             pull_inboxes: HashMap::new(),
             early_replies: EarlyReplies::default(),
             ack_none: foldhash::HashSet::default(),
+            streams: HashMap::new(),
         }
     }
 
@@ -204,7 +239,30 @@ impl Correlator {
             Class::Ack { ack, body, sync } => self.on_ack(seq, record, &ack, body, sync),
             Class::Advisory(advisory) => self.on_advisory(seq, record, &advisory),
             Class::Control if record.subject().starts_with("_INBOX.") => {
+                if let Some(stream) = parse_stream_created(record.payload()) {
+                    self.streams.insert(
+                        stream.name,
+                        KnownStream {
+                            interest: stream.interest,
+                            consumers: Vec::new(),
+                        },
+                    );
+                    return;
+                }
                 if let Some(consumer) = parse_consumer_answer(record.payload()) {
+                    if let Some(known) = self.streams.get_mut(&consumer.stream)
+                        && !known.consumers.iter().any(|c| c.name == consumer.name)
+                    {
+                        known.consumers.push(KnownConsumer {
+                            name: consumer.name.clone(),
+                            filters: consumer
+                                .filters
+                                .iter()
+                                .filter_map(|f| SubjectPattern::parse(f).ok())
+                                .collect(),
+                            since: record.received_at,
+                        });
+                    }
                     if consumer.ack_none {
                         self.no_answer_expected(&consumer.stream, &consumer.name);
                         self.ack_none.insert((consumer.stream, consumer.name));

@@ -105,6 +105,11 @@ pub enum Final {
     Stored,
     /// Delivered to every consumer that saw it, none expected to answer.
     Delivered,
+    /// Stored, but no consumer's filter matches it (every consumer of its
+    /// stream was seen being created).
+    Unmatched,
+    /// An interest stream let it go: no consumer wanted it when it came.
+    NotRetained,
 }
 
 impl Final {
@@ -119,13 +124,20 @@ impl Final {
             Final::PublishFailed => "publish failed",
             Final::Stored => "stored",
             Final::Delivered => "delivered",
+            Final::Unmatched => "unmatched",
+            Final::NotRetained => "not retained",
         }
     }
 
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            Final::Terminated | Final::MaxDeliveries | Final::NoReply | Final::PublishFailed
+            Final::Terminated
+                | Final::MaxDeliveries
+                | Final::NoReply
+                | Final::PublishFailed
+                | Final::Unmatched
+                | Final::NotRetained
         )
     }
 }

@@ -148,7 +148,8 @@ fn final_color(f: Option<Final>) -> Color32 {
         Some(Final::Terminated | Final::MaxDeliveries | Final::NoReply | Final::PublishFailed) => {
             BAD
         }
-        Some(Final::Pending) => RETRY,
+        Some(Final::Pending | Final::Unmatched) => RETRY,
+        Some(Final::NotRetained) => BAD,
         None => Color32::GRAY,
     }
 }
