@@ -477,3 +477,113 @@ async fn messages_nobody_wants_are_named_for_why() {
     assert_eq!(final_of("i.early"), "not_retained");
     assert_eq!(final_of("i.later"), "pending", "late wants it");
 }
+
+/// 2: a fast worker's deliveries reach the monitor before the PubAcks
+/// do; 20,000 paced messages must still make 20,000 whole flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_thousand_paced_messages_make_whole_flows() {
+    const COUNT: usize = 20_000;
+    let server = common::server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capture = dir.path().join("paced.jsonl");
+    let capture = capture.to_str().expect("utf8").to_owned();
+    let url = server.url();
+    let mut recorder = Recorder::start(&[
+        "--server",
+        &url,
+        "-s",
+        "work.>",
+        "-s",
+        "$JS.ACK.>",
+        "-s",
+        "_INBOX.>",
+        "-o",
+        &capture,
+    ]);
+    recorder.wait_line("recording");
+
+    let client = async_nats::connect(&url).await.expect("connect");
+    let js = jetstream::new(client.clone());
+    let stream = js
+        .create_stream(stream::Config {
+            name: "W".into(),
+            subjects: vec!["work.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("fast".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let worker = tokio::spawn(async move {
+        let mut acked = 0;
+        let mut messages = consumer.messages().await.expect("messages");
+        while acked < COUNT {
+            let message = tokio::time::timeout(Duration::from_secs(20), messages.next())
+                .await
+                .expect("a delivery")
+                .expect("message")
+                .expect("ok");
+            message.ack().await.expect("ack");
+            acked += 1;
+        }
+    });
+    let publisher = async_nats::connect(&url).await.expect("connect");
+    let pjs = jetstream::new(publisher);
+    // Paced: one at a time, each waiting for its PubAck, so the worker is
+    // always waiting with a pull and takes each message at once.
+    for n in 0..COUNT {
+        pjs.publish(format!("work.{}", n % 7), Bytes::from(n.to_string()))
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+    }
+    worker.await.expect("worker");
+    client.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    recorder.signal("INT");
+    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
+        .await
+        .expect("join");
+    assert!(status.success(), "{text}");
+    assert!(text.contains("dropped by client: 0"), "{text}");
+
+    let out = flows(&capture, &["--json"]);
+    let mut finals = std::collections::BTreeMap::<String, usize>::new();
+    let mut seqs = std::collections::BTreeSet::new();
+    for line in out.lines() {
+        let flow: Value = serde_json::from_str(line).expect("json");
+        if flow["kind"] != "jetstream" {
+            continue;
+        }
+        *finals
+            .entry(flow["final"].as_str().unwrap_or("-").to_owned())
+            .or_default() += 1;
+        assert_eq!(
+            flow["deliveries"].as_array().map(Vec::len),
+            Some(1),
+            "{flow}"
+        );
+        assert!(
+            flow["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("work.")),
+            "{flow}"
+        );
+        assert!(
+            seqs.insert(flow["stream_seq"].as_u64().expect("seq")),
+            "one flow per message: {flow}"
+        );
+    }
+    assert_eq!(
+        finals,
+        [("acked".to_owned(), COUNT)].into(),
+        "no split, no orphan"
+    );
+    assert_eq!(seqs.len(), COUNT);
+}
