@@ -587,3 +587,76 @@ async fn twenty_thousand_paced_messages_make_whole_flows() {
     );
     assert_eq!(seqs.len(), COUNT);
 }
+
+/// 3: an object put in an object store is one flow, not a flow per chunk;
+/// reading it back counts its chunks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_is_one_flow_however_many_chunks() {
+    use async_nats::jetstream::object_store;
+    use tokio::io::AsyncReadExt;
+    let server = common::server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capture = dir.path().join("object.jsonl");
+    let capture = capture.to_str().expect("utf8").to_owned();
+    let url = server.url();
+    let mut recorder = Recorder::start(&["--server", &url, "-o", &capture]);
+    recorder.wait_line("recording");
+
+    let client = async_nats::connect(&url).await.expect("connect");
+    let js = jetstream::new(client.clone());
+    let store = js
+        .create_object_store(object_store::Config {
+            bucket: "files".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("object store");
+    let data = vec![7u8; 600 * 1024];
+    let info = store
+        .put("report.bin", &mut data.as_slice())
+        .await
+        .expect("put");
+    assert!(info.chunks > 1, "{info:?}");
+    let mut object = store.get("report.bin").await.expect("get");
+    let mut back = Vec::new();
+    object.read_to_end(&mut back).await.expect("read");
+    assert_eq!(back.len(), data.len());
+    client.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    recorder.signal("INT");
+    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
+        .await
+        .expect("join");
+    assert!(status.success(), "{text}");
+
+    let all: Vec<Value> = flows(&capture, &["--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    let chunky: Vec<&Value> = all
+        .iter()
+        .filter(|f| {
+            f["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("$O.files.C."))
+        })
+        .collect();
+    assert_eq!(chunky.len(), 1, "one flow for the object: {chunky:#?}");
+    let object = &chunky[0];
+    assert_eq!(object["kind"], "object");
+    assert_eq!(object["final"], "stored");
+    let o = &object["object"];
+    assert_eq!(o["bucket"], "files");
+    assert_eq!(o["name"], "report.bin");
+    assert_eq!(o["chunks"].as_u64(), Some(info.chunks as u64));
+    assert_eq!(o["stored"].as_u64(), Some(info.chunks as u64));
+    assert_eq!(o["bytes"].as_u64(), Some(data.len() as u64));
+    assert_eq!(o["read"].as_u64(), Some(info.chunks as u64));
+    // The metadata publish is part of it, not a flow of its own.
+    assert!(
+        !all.iter().any(|f| f["subject"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("$O.files.M."))),
+        "{all:#?}"
+    );
+}

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::layout::{Layout, RowKind};
-use super::model::{Final, Flow, FlowKind, KvOperation, Outcome, Role, StepKind};
+use super::model::{Final, Flow, FlowKind, KvOperation, ObjectPut, Outcome, Role, StepKind};
 use crate::capture::Timestamp;
 use crate::capture::file::format_timestamp;
 
@@ -72,6 +72,15 @@ fn escape(text: &str) -> String {
 pub fn title(flow: &Flow) -> String {
     let detail = flow.detail();
     match (flow.kind, &detail.stream, detail.stream_seq) {
+        (FlowKind::Object, _, _) => match &detail.object {
+            Some(o) => format!(
+                "object {}/{} ({} chunks)",
+                o.bucket,
+                o.name.as_deref().unwrap_or(&o.nuid),
+                o.chunks
+            ),
+            None => flow.subject.clone(),
+        },
         (FlowKind::Kv, _, revision) => match (&detail.kv, revision) {
             (Some(kv), Some(revision)) => format!(
                 "{} {}/{} revision {revision}",
@@ -137,6 +146,9 @@ pub struct FlowJson<'a> {
     /// The key-value operation of a `kv` flow: bucket, key, operation and
     /// revision (its sequence in the bucket's stream).
     pub kv: Option<KvJson<'a>>,
+    /// An object store object: bucket, name, nuid, chunks published and
+    /// their bytes, chunks stored, chunks read back.
+    pub object: Option<&'a ObjectPut>,
     /// Every reply (a request may have several); `latency_ms` and
     /// `responder` are the first's.
     pub replies: Vec<ReplyJson<'a>>,
@@ -178,6 +190,7 @@ impl<'a> FlowJson<'a> {
                 operation: kv.operation,
                 revision: flow.detail().stream_seq,
             }),
+            object: flow.detail().object.as_ref(),
             replies: flow
                 .detail()
                 .replies

@@ -3,7 +3,7 @@
 
 use super::classify::{AckBody, AckSubject, AdvisoryKind, MessageAdvisory};
 use super::correlator::Correlator;
-use super::model::{Delivery, Flow, FlowId, FlowKind, KvOp, Outcome, Role, StepKind};
+use super::model::{Delivery, Flow, FlowId, FlowKind, KvOp, Outcome, Role, StepKind, object_chunk};
 use crate::capture::{Record, Seq, Timestamp};
 
 /// The subject of a flow known only from an answer to its delivery.
@@ -47,6 +47,13 @@ impl Correlator {
 
     pub(super) fn on_delivery(&mut self, seq: Seq, record: &Record, ack: &AckSubject) {
         let at = record.received_at;
+        if let Some((bucket, nuid)) = object_chunk(record.subject()) {
+            let id = self.object_flow(bucket, nuid, at);
+            if let Some(flow) = self.get_mut(id) {
+                object_read(flow, seq, at, &ack.consumer);
+            }
+            return;
+        }
         let no_answer_expected = self
             .ack_none
             .contains(&(ack.stream.clone(), ack.consumer.clone()));
@@ -255,4 +262,34 @@ fn expire_unanswered(flow: &mut Flow, consumer: &str, count: u64, at: Timestamp,
             ),
         );
     }
+}
+
+/// A chunk read back (a get reads an object through a consumer): counted.
+fn object_read(flow: &mut Flow, seq: Seq, at: Timestamp, consumer: &str) {
+    let Some(object) = flow.detail_mut().object.as_mut() else {
+        return;
+    };
+    object.read += 1;
+    let label = format!("read {} chunks", object.read);
+    match flow
+        .detail_mut()
+        .steps
+        .iter_mut()
+        .find(|s| matches!(s.kind, StepKind::Deliver { .. }))
+    {
+        Some(step) => step.label = label,
+        None => {
+            let stream = flow.stream_lane();
+            let reader = flow.lane(consumer, Role::Consumer);
+            flow.step(
+                at,
+                Some(seq),
+                StepKind::Deliver { count: 1 },
+                stream,
+                reader,
+                label,
+            );
+        }
+    }
+    flow.updated_at = flow.updated_at.max(at);
 }

@@ -20,8 +20,8 @@ pub use export::{DeliveryJson, FlowJson, KvJson, ReplyJson, mermaid, summary_lin
 pub use identity::{annotate, audience};
 pub use layout::{Layout, Row, RowKind};
 pub use model::{
-    Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, Outcome, Reply,
-    Role, Step, StepKind,
+    Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, ObjectPut,
+    Outcome, Reply, Role, Step, StepKind,
 };
 pub use selection::{FlowCounts, FlowFilter};
 pub use trace::trace_flow;

@@ -19,6 +19,8 @@ pub enum FlowKind {
     Jetstream,
     /// A key-value operation (a JetStream message in `KV_<bucket>`).
     Kv,
+    /// An object put in an object store: its chunks, grouped.
+    Object,
     Request,
     Publish,
 }
@@ -28,6 +30,29 @@ impl FlowKind {
     pub fn is_stored(self) -> bool {
         matches!(self, FlowKind::Jetstream | FlowKind::Kv)
     }
+}
+
+/// An object store object (`$O.<bucket>.C.<nuid>` chunks, its
+/// `$O.<bucket>.M.<name>` metadata), one flow however many chunks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ObjectPut {
+    pub bucket: String,
+    pub nuid: String,
+    /// From the metadata, once it is seen.
+    pub name: Option<String>,
+    /// Chunks published, and their bytes.
+    pub chunks: u64,
+    pub bytes: u64,
+    /// Chunks the server acknowledged storing.
+    pub stored: u64,
+    /// Chunk deliveries seen (someone reading the object).
+    pub read: u64,
+}
+
+/// `$O.<bucket>.C.<nuid>` -> (bucket, nuid).
+pub fn object_chunk(subject: &str) -> Option<(&str, &str)> {
+    let (bucket, rest) = subject.strip_prefix("$O.")?.split_once('.')?;
+    Some((bucket, rest.strip_prefix("C.")?))
 }
 
 /// A key-value operation, from its subject (`$KV.<bucket>.<key>`) and its
@@ -275,6 +300,8 @@ pub struct FlowDetail {
     pub replies: Vec<Reply>,
     /// The key-value operation, for a `Kv` flow.
     pub kv: Option<KvOp>,
+    /// The object, for an `Object` flow.
+    pub object: Option<ObjectPut>,
     pub publish_error: Option<String>,
     pub(super) reply_subject: Option<Box<str>>,
     /// Folded into another flow (a duplicate JetStream publish).
@@ -316,6 +343,7 @@ static NO_DETAIL: FlowDetail = FlowDetail {
     responder: None,
     replies: Vec::new(),
     kv: None,
+    object: None,
     publish_error: None,
     reply_subject: None,
     merged_into: None,
@@ -479,6 +507,17 @@ impl Flow {
     pub fn final_outcome(&self, now: Timestamp, reply_timeout: i64) -> Option<Final> {
         match self.kind {
             FlowKind::Publish => None,
+            FlowKind::Object => {
+                let detail = self.detail();
+                let object = detail.object.as_ref()?;
+                Some(if detail.publish_error.is_some() {
+                    Final::PublishFailed
+                } else if object.chunks > 0 && object.stored >= object.chunks {
+                    Final::Stored
+                } else {
+                    Final::Pending
+                })
+            }
             FlowKind::Request => Some(if self.detail().reply_at.is_some() {
                 Final::Replied
             } else if now - self.started_at > reply_timeout {

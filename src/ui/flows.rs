@@ -258,6 +258,7 @@ fn flow_table_ui(
                         ui.label(match flow.kind {
                             FlowKind::Jetstream => "JetStream",
                             FlowKind::Kv => "KV",
+                            FlowKind::Object => "object",
                             FlowKind::Request => "request",
                             FlowKind::Publish => "publish",
                         });
