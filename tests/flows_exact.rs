@@ -82,6 +82,41 @@ async fn drive(url: &str) {
         .expect("fetch");
     assert!(batch.next().await.is_none(), "no third delivery");
 
+    // A NAK asking for a 300 ms delay: the redelivery comes no sooner.
+    let delayed: jetstream::consumer::PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("delayer".into()),
+            filter_subject: "s.delayed".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    js.publish("s.delayed", Bytes::from("later"))
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    let mut answered = 0;
+    while answered < 2 {
+        let mut batch = delayed
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_millis(1500))
+            .messages()
+            .await
+            .expect("fetch");
+        let Some(Ok(message)) = batch.next().await else {
+            continue;
+        };
+        let kind = if answered == 0 {
+            jetstream::AckKind::Nak(Some(Duration::from_millis(300)))
+        } else {
+            jetstream::AckKind::Ack
+        };
+        message.ack_with(kind).await.expect("answer");
+        answered += 1;
+    }
+
     // CloudEvents: the same id from two sources is two events; the same
     // source and id again is a duplicate.
     for source in ["svc-a", "svc-b", "svc-a"] {
@@ -212,6 +247,23 @@ async fn unusual_traffic_comes_out_exact() {
         assert!(d["answered_at"].is_null(), "{d}");
     }
     assert!(deliveries[0]["delivered_at"].as_str() < deliveries[1]["delivered_at"].as_str());
+
+    // 8. The timing of each delivery and answer, enough to check a delay.
+    let delayed = on("s.delayed");
+    let deliveries = delayed[0]["deliveries"].as_array().expect("deliveries");
+    let outcomes: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(outcomes, ["nak", "ack"], "{deliveries:?}");
+    let time = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a time")).expect("RFC 3339")
+    };
+    let wait = time(&deliveries[1]["delivered_at"]) - time(&deliveries[0]["answered_at"]);
+    assert!(
+        wait.num_milliseconds() >= 300,
+        "redelivered {wait:?} after the NAK"
+    );
 
     // 5. CloudEvents identity is source and id.
     let events = on("events.created");
