@@ -138,6 +138,14 @@ impl Record {
         Parts::text(subject, reply, headers, payload).alone(received_at, connection)
     }
 
+    /// The same record in an allocation of its own: keeping it does not
+    /// keep the block it was packed in, and the records around it, alive.
+    pub fn detached(&self) -> Record {
+        let mut copy = self.clone();
+        copy.data = Bytes::copy_from_slice(&self.data);
+        copy
+    }
+
     fn subject_start(&self) -> u32 {
         if !self.raw_names {
             return 0;

@@ -80,7 +80,7 @@ pub struct Correlator {
 
 /// A chunk's PubAck (or error) counted in its object's flow.
 fn object_answer(flow: &mut Flow, seq: Seq, at: Timestamp, stored: bool, error: Option<String>) {
-    let Some(object) = flow.detail_mut().object.as_mut() else {
+    let Some(object) = flow.detail_mut().extras_mut().object.as_mut() else {
         return;
     };
     if stored {
@@ -173,7 +173,7 @@ impl EarlyReplies {
         self.by_inbox
             .entry(inbox)
             .or_default()
-            .push((seq, record.clone()));
+            .push((seq, record.detached()));
     }
 
     fn take(&mut self, inbox: &str) -> Vec<(Seq, Record)> {
@@ -282,7 +282,15 @@ impl Correlator {
             Class::Delivery(ack) => self.on_delivery(seq, record, &ack),
             Class::Ack { ack, body, sync } => self.on_ack(seq, record, &ack, body, sync),
             Class::Advisory(advisory) => self.on_advisory(seq, record, &advisory),
-            Class::Control if record.subject().starts_with("_INBOX.") => {
+            // Heartbeats, flow control and pull statuses on inboxes answer
+            // no publish; a 503 (no responders) answers a request.
+            Class::Control
+                if record.subject().starts_with("_INBOX.")
+                    && record
+                        .headers()
+                        .and_then(|h| h.status())
+                        .is_none_or(|status| status == 503) =>
+            {
                 if let Some(stream) = parse_stream_created(record.payload()) {
                     self.streams.insert(
                         stream.name,
@@ -351,6 +359,12 @@ impl Correlator {
                 self.evicted += 1;
             }
         }
+        // Identities of evicted flows are dropped in bulk: keeping the key
+        // in every flow for its eviction cost 16 bytes a flow.
+        if self.by_msg_id.len() > self.config.max_flows.max(1024).saturating_mul(2) {
+            let first = self.first_id;
+            self.by_msg_id.retain(|_, id| *id >= first);
+        }
         id
     }
 
@@ -368,17 +382,13 @@ impl Correlator {
                 self.by_stream_seq.remove(&key);
             }
         }
-        if let Some(object) = &detail.object {
+        if let Some(object) = detail.object() {
             let key = (object.bucket.clone(), object.nuid.clone());
             if self.objects.get(&key) == Some(&flow.id) {
                 self.objects.remove(&key);
             }
         }
-        if let Some(key) = &flow.identity
-            && self.by_msg_id.get(&**key) == Some(&flow.id)
-        {
-            self.by_msg_id.remove(&**key);
-        }
+        // `by_msg_id` is pruned of evicted flows when it grows (`push`).
     }
 
     /// What makes two publishes the same message, where the wire says it
@@ -430,7 +440,7 @@ impl Correlator {
         // flow's fields when needed (`materialized`), which keeps the most
         // frequent kind of flow cheap to make.
         if let Some(kv) = KvOp::of(record) {
-            flow.detail_mut().kv = Some(kv);
+            flow.detail_mut().extras_mut().kv = Some(kv);
         }
         if kind == FlowKind::Request {
             flow.add_first_step();
@@ -440,8 +450,7 @@ impl Correlator {
                 self.by_reply.insert(reply.into(), flow.id);
             }
         }
-        flow.identity = self.identity(record);
-        if let Some(key) = flow.identity.clone() {
+        if let Some(key) = self.identity(record) {
             match self.by_msg_id.get(&*key).copied() {
                 Some(first) if self.get(first).is_some() => {
                     flow.duplicate_of = Some(first);
@@ -488,7 +497,7 @@ impl Correlator {
             }
             return;
         }
-        let stored_kind = if flow.detail().kv.is_some() {
+        let stored_kind = if flow.detail().kv().is_some() {
             FlowKind::Kv
         } else {
             FlowKind::Jetstream
@@ -587,7 +596,7 @@ impl Correlator {
                 }
             }
         }
-        let n = flow.detail().replies.len() + 1;
+        let n = flow.detail().replies().len() + 1;
         let label = match (&responder, first) {
             (_, true) => format!("reply in {}", super::format_duration(latency)),
             (Some(name), false) => {
@@ -598,7 +607,7 @@ impl Correlator {
             }
             (None, false) => format!("reply #{n} in {}", super::format_duration(latency)),
         };
-        flow.detail_mut().replies.push(Reply {
+        flow.detail_mut().extras_mut().replies.push(Reply {
             at,
             record: Some(seq),
             responder,
@@ -622,7 +631,7 @@ impl Correlator {
             at,
         );
         flow.detail_mut().stream = Some(format!("OBJ_{bucket}"));
-        flow.detail_mut().object = Some(ObjectPut {
+        flow.detail_mut().extras_mut().object = Some(ObjectPut {
             bucket: bucket.to_owned(),
             nuid: nuid.to_owned(),
             ..Default::default()
@@ -647,7 +656,7 @@ impl Correlator {
         if flow.producer.is_none() {
             flow.producer = producer;
         }
-        let Some(object) = flow.detail_mut().object.as_mut() else {
+        let Some(object) = flow.detail_mut().extras_mut().object.as_mut() else {
             return;
         };
         object.chunks += 1;
@@ -699,7 +708,7 @@ impl Correlator {
         let Some(flow) = self.get_mut(id) else {
             return false;
         };
-        if let Some(object) = flow.detail_mut().object.as_mut() {
+        if let Some(object) = flow.detail_mut().extras_mut().object.as_mut() {
             object.name = Some(meta.name);
         }
         true
@@ -821,5 +830,36 @@ impl Correlator {
             orig.step(step.at, step.record, kind, from, to, label);
         }
         orig.detail_mut().steps.sort_by_key(|s| s.at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::HeaderBlock;
+
+    fn event(at: Timestamp, id: u64) -> Record {
+        let id = id.to_string();
+        let headers = HeaderBlock::build(None, [("ce-source", "svc"), ("ce-id", id.as_str())]);
+        Record::new(at, 0, "events.created", None, Some(&headers), b"{}")
+    }
+
+    #[test]
+    fn identities_of_evicted_flows_are_dropped_and_live_ones_still_link() {
+        let mut c = Correlator::new(FlowConfig {
+            max_flows: 16,
+            ..FlowConfig::default()
+        });
+        for n in 0..10_000 {
+            c.ingest(n, &event(n as i64, n));
+        }
+        assert!(c.by_msg_id.len() <= 2 * 1024 + 1, "{}", c.by_msg_id.len());
+        // A live flow's id again is a duplicate; an evicted one's is new.
+        c.ingest(10_000, &event(10_000, 9_999));
+        c.ingest(10_001, &event(10_001, 5));
+        let flows: Vec<&Flow> = c.flows().collect();
+        let n = flows.len();
+        assert!(flows[n - 2].duplicate_of.is_some());
+        assert!(flows[n - 1].duplicate_of.is_none());
     }
 }

@@ -72,7 +72,7 @@ fn escape(text: &str) -> String {
 pub fn title(flow: &Flow) -> String {
     let detail = flow.detail();
     match (flow.kind, &detail.stream, detail.stream_seq) {
-        (FlowKind::Object, _, _) => match &detail.object {
+        (FlowKind::Object, _, _) => match detail.object() {
             Some(o) => format!(
                 "object {}/{} ({} chunks)",
                 o.bucket,
@@ -81,7 +81,7 @@ pub fn title(flow: &Flow) -> String {
             ),
             None => flow.subject.clone(),
         },
-        (FlowKind::Kv, _, revision) => match (&detail.kv, revision) {
+        (FlowKind::Kv, _, revision) => match (detail.kv(), revision) {
             (Some(kv), Some(revision)) => format!(
                 "{} {}/{} revision {revision}",
                 kv.operation.label(),
@@ -184,16 +184,16 @@ impl<'a> FlowJson<'a> {
             final_outcome,
             latency_ms: flow.latency().map(|ns| ns as f64 / 1e6),
             responder: flow.detail().responder.as_deref(),
-            kv: flow.detail().kv.as_ref().map(|kv| KvJson {
+            kv: flow.detail().kv().map(|kv| KvJson {
                 bucket: &kv.bucket,
                 key: &kv.key,
                 operation: kv.operation,
                 revision: flow.detail().stream_seq,
             }),
-            object: flow.detail().object.as_ref(),
+            object: flow.detail().object(),
             replies: flow
                 .detail()
-                .replies
+                .replies()
                 .iter()
                 .map(|r| ReplyJson {
                     responder: r.responder.as_deref(),

@@ -32,7 +32,9 @@ impl Correlator {
             FlowKind::Jetstream
         };
         let mut flow = Flow::new(self.next_id(), kind, subject, at);
-        flow.detail_mut().kv = kv;
+        if let Some(kv) = kv {
+            flow.detail_mut().extras_mut().kv = Some(kv);
+        }
         flow.detail_mut().stream = Some(ack.stream.clone());
         flow.detail_mut().stream_seq = Some(ack.stream_seq);
         if let Some(record) = record {
@@ -162,7 +164,7 @@ impl Correlator {
             AckBody::Nak { .. } => delivery.outcome = Outcome::Nak,
             AckBody::Term { reason } => {
                 delivery.outcome = Outcome::Term;
-                delivery.reason = reason.clone();
+                delivery.reason = reason.as_deref().map(Box::from);
             }
             AckBody::Progress => {
                 if delivery.outcome == Outcome::Pending {
@@ -266,7 +268,7 @@ fn expire_unanswered(flow: &mut Flow, consumer: &str, count: u64, at: Timestamp,
 
 /// A chunk read back (a get reads an object through a consumer): counted.
 fn object_read(flow: &mut Flow, seq: Seq, at: Timestamp, consumer: &str) {
-    let Some(object) = flow.detail_mut().object.as_mut() else {
+    let Some(object) = flow.detail_mut().extras_mut().object.as_mut() else {
         return;
     };
     object.read += 1;

@@ -179,7 +179,7 @@ pub struct Delivery {
     /// When the consumer answered it last (ack, nak, term, progress).
     pub answered_at: Option<Timestamp>,
     pub outcome: Outcome,
-    pub reason: Option<String>,
+    pub reason: Option<Box<str>>,
 }
 
 /// One reply to a request.
@@ -272,8 +272,6 @@ pub struct Flow {
     pub updated_at: Timestamp,
     /// The first record of the flow.
     pub first_record: Option<Seq>,
-    /// What makes another publish the same message (see the correlator).
-    pub(super) identity: Option<Box<str>>,
     /// `None` until the flow is more than a core publish.
     detail: Option<Box<FlowDetail>>,
 }
@@ -296,19 +294,44 @@ pub struct FlowDetail {
     /// The first reply's time and responder.
     pub reply_at: Option<Timestamp>,
     pub responder: Option<String>,
-    /// Every reply, in the order seen.
-    pub replies: Vec<Reply>,
-    /// The key-value operation, for a `Kv` flow.
-    pub kv: Option<KvOp>,
-    /// The object, for an `Object` flow.
-    pub object: Option<ObjectPut>,
+    /// Replies, key-value and object details: behind one pointer, as most
+    /// flows have none of them and every JetStream flow carries this.
+    extras: Option<Box<Extras>>,
     pub publish_error: Option<String>,
     pub(super) reply_subject: Option<Box<str>>,
     /// Folded into another flow (a duplicate JetStream publish).
     pub(super) merged_into: Option<FlowId>,
 }
 
+/// What only some flows carry.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Extras {
+    /// Every reply to a request, in the order seen.
+    pub(super) replies: Vec<Reply>,
+    /// The key-value operation, for a `Kv` flow.
+    pub(super) kv: Option<KvOp>,
+    /// The object, for an `Object` flow.
+    pub(super) object: Option<ObjectPut>,
+}
+
 impl FlowDetail {
+    /// Every reply to a request, in the order seen.
+    pub fn replies(&self) -> &[Reply] {
+        self.extras.as_ref().map_or(&[], |e| &e.replies)
+    }
+
+    pub fn kv(&self) -> Option<&KvOp> {
+        self.extras.as_ref()?.kv.as_ref()
+    }
+
+    pub fn object(&self) -> Option<&ObjectPut> {
+        self.extras.as_ref()?.object.as_ref()
+    }
+
+    pub(super) fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
     /// Add a delivery where it belongs: by consumer, then delivery count,
     /// whatever order they were seen in. Returns its index.
     pub(super) fn add_delivery(&mut self, delivery: Delivery) -> usize {
@@ -341,9 +364,7 @@ static NO_DETAIL: FlowDetail = FlowDetail {
     request_at: None,
     reply_at: None,
     responder: None,
-    replies: Vec::new(),
-    kv: None,
-    object: None,
+    extras: None,
     publish_error: None,
     reply_subject: None,
     merged_into: None,
@@ -363,7 +384,6 @@ impl Flow {
             started_at: at,
             updated_at: at,
             first_record: None,
-            identity: None,
             detail: None,
         }
     }
@@ -509,7 +529,7 @@ impl Flow {
             FlowKind::Publish => None,
             FlowKind::Object => {
                 let detail = self.detail();
-                let object = detail.object.as_ref()?;
+                let object = detail.object()?;
                 Some(if detail.publish_error.is_some() {
                     Final::PublishFailed
                 } else if object.chunks > 0 && object.stored >= object.chunks {
