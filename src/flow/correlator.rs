@@ -68,14 +68,50 @@ pub struct Correlator {
     /// another connection, a PubAck can reach the monitor before the
     /// publish it answers.
     pub(super) early_replies: EarlyReplies,
-    /// Consumers whose creation answer said `ack_policy: none` (stream,
-    /// name): their deliveries are `delivered`, not waiting.
-    pub(super) ack_none: foldhash::HashSet<(String, String)>,
+    /// Consumers whose creation answer said `ack_policy: none`, by stream:
+    /// their deliveries are `delivered`, not waiting.
+    pub(super) ack_none: HashMap<String, foldhash::HashSet<String>>,
     /// Streams whose creation was seen, with every consumer created since:
     /// enough to say that no consumer wants a message.
     pub(super) streams: HashMap<String, KnownStream>,
     /// Object flows by (bucket, nuid).
     pub(super) objects: HashMap<(String, String), FlowId>,
+    /// Requests answered lately, by inbox: more replies may follow
+    /// (scatter-gather). Kept apart from `by_reply` so that the lookup
+    /// every record makes stays on a small table.
+    pub(super) answered: RecentAnswers,
+}
+
+/// Inboxes by their hash: no allocation per answered request. A hash
+/// that collides is caught by comparing the flow's own reply subject.
+#[derive(Default)]
+pub(super) struct RecentAnswers {
+    by_inbox: HashMap<u64, FlowId>,
+    order: VecDeque<(Timestamp, u64)>,
+}
+
+fn inbox_hash(inbox: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0).hash_one(inbox)
+}
+
+impl RecentAnswers {
+    fn keep(&mut self, inbox: &str, id: FlowId, at: Timestamp, window: i64) {
+        const KEPT: usize = 65_536;
+        while let Some(&(first, old)) = self.order.front()
+            && (first < at - window || self.order.len() >= KEPT)
+        {
+            self.by_inbox.remove(&old);
+            self.order.pop_front();
+        }
+        let hash = inbox_hash(inbox);
+        self.order.push_back((at, hash));
+        self.by_inbox.insert(hash, id);
+    }
+
+    fn get(&self, inbox: &str) -> Option<FlowId> {
+        self.by_inbox.get(&inbox_hash(inbox)).copied()
+    }
 }
 
 /// A chunk's PubAck (or error) counted in its object's flow.
@@ -147,6 +183,15 @@ impl KnownStream {
     }
 }
 
+/// What a publish's headers say (`Correlator::publish_headers`).
+#[derive(Default)]
+struct PublishHeaders {
+    producer: Option<String>,
+    msg_id: Option<String>,
+    trace_id: Option<String>,
+    identity: Option<Box<str>>,
+}
+
 /// Inbox answers waiting a moment for their request, bounded in number and
 /// age.
 #[derive(Default)]
@@ -200,9 +245,10 @@ impl Correlator {
             by_msg_id: HashMap::new(),
             pull_inboxes: HashMap::new(),
             early_replies: EarlyReplies::default(),
-            ack_none: foldhash::HashSet::default(),
+            ack_none: HashMap::new(),
             streams: HashMap::new(),
             objects: HashMap::new(),
+            answered: RecentAnswers::default(),
         }
     }
 
@@ -272,7 +318,7 @@ impl Correlator {
     /// Correlate one record (in arrival order) stored under `seq`.
     pub fn ingest(&mut self, seq: Seq, record: &Record) {
         self.latest = self.latest.max(record.received_at);
-        if let Some(&id) = self.by_reply.get(record.subject()) {
+        if let Some(id) = self.by_reply.remove(record.subject()) {
             self.on_reply(id, seq, record);
             return;
         }
@@ -291,6 +337,16 @@ impl Correlator {
                         .and_then(|h| h.status())
                         .is_none_or(|status| status == 503) =>
             {
+                // Another reply to a request already answered.
+                if let Some(id) = self.answered.get(record.subject())
+                    && self
+                        .get(id)
+                        .and_then(|f| f.detail().reply_subject.as_deref())
+                        == Some(record.subject())
+                {
+                    self.on_reply(id, seq, record);
+                    return;
+                }
                 if let Some(stream) = parse_stream_created(record.payload()) {
                     self.streams.insert(
                         stream.name,
@@ -317,9 +373,12 @@ impl Correlator {
                     }
                     if consumer.ack_none {
                         self.no_answer_expected(&consumer.stream, &consumer.name);
-                        self.ack_none.insert((consumer.stream, consumer.name));
-                    } else {
-                        self.ack_none.remove(&(consumer.stream, consumer.name));
+                        self.ack_none
+                            .entry(consumer.stream)
+                            .or_default()
+                            .insert(consumer.name);
+                    } else if let Some(consumers) = self.ack_none.get_mut(&consumer.stream) {
+                        consumers.remove(&consumer.name);
                     }
                     return;
                 }
@@ -391,25 +450,62 @@ impl Correlator {
         // `by_msg_id` is pruned of evicted flows when it grows (`push`).
     }
 
-    /// What makes two publishes the same message, where the wire says it
-    /// without the server: a CloudEvent is its `ce-source` with its `ce-id`
-    /// (one service forwarding another's event under its own source is a
-    /// new event); other configured id headers by their value. A
-    /// `Nats-Msg-Id` is left to the server, which deduplicates within a
-    /// stream and says so in the PubAck.
-    fn identity(&self, record: &Record) -> Option<Box<str>> {
-        let headers = record.headers()?;
-        self.config.id_headers.iter().find_map(|name| {
-            let value = headers.get(name)?;
-            if name.eq_ignore_ascii_case("Nats-Msg-Id") {
-                None
-            } else if name.eq_ignore_ascii_case("ce-id") {
-                let source = headers.get("ce-source").unwrap_or("");
-                Some(format!("ce-id\0{source}\0{value}").into())
-            } else {
-                Some(format!("{name}\0{value}").into())
+    /// What a publish's headers say, read in one pass: the producer and
+    /// the message id (the first configured header present of each), the
+    /// trace id, and what makes two publishes the same message where the
+    /// wire says it without the server: a CloudEvent is its `ce-source`
+    /// with its `ce-id` (one service forwarding another's event under its
+    /// own source is a new event); other configured id headers by their
+    /// value. A `Nats-Msg-Id` is left to the server, which deduplicates
+    /// within a stream and says so in the PubAck.
+    fn publish_headers(&self, record: &Record) -> PublishHeaders {
+        let mut found = PublishHeaders::default();
+        let Some(headers) = record.headers() else {
+            return found;
+        };
+        let (producers, ids) = (&self.config.producer_headers, &self.config.id_headers);
+        let rank =
+            |names: &[String], name: &str| names.iter().position(|n| n.eq_ignore_ascii_case(name));
+        let (mut producer, mut msg_id, mut identity) = (None, None, None);
+        let (mut ce_id, mut ce_source) = (None, None);
+        for (name, value) in headers.iter() {
+            let better = |best: &Option<(usize, &str)>, r: usize| best.is_none_or(|(b, _)| r < b);
+            if let Some(r) = rank(producers, name)
+                && better(&producer, r)
+            {
+                producer = Some((r, value));
             }
-        })
+            if let Some(r) = rank(ids, name) {
+                if better(&msg_id, r) {
+                    msg_id = Some((r, value));
+                }
+                if !name.eq_ignore_ascii_case("Nats-Msg-Id")
+                    && identity.is_none_or(|(b, _, _)| r < b)
+                {
+                    identity = Some((r, name, value));
+                }
+            }
+            if name.eq_ignore_ascii_case("traceparent") && found.trace_id.is_none() {
+                found.trace_id = value.split('-').nth(1).map(str::to_owned);
+            }
+            if name.eq_ignore_ascii_case("ce-id") && ce_id.is_none() {
+                ce_id = Some(value);
+            }
+            if name.eq_ignore_ascii_case("ce-source") && ce_source.is_none() {
+                ce_source = Some(value);
+            }
+        }
+        found.producer = producer.map(|(_, v)| v.to_owned());
+        found.msg_id = msg_id.map(|(_, v)| v.to_owned());
+        found.identity = identity.map(|(_, name, value)| {
+            if name.eq_ignore_ascii_case("ce-id") {
+                let source = ce_source.unwrap_or("");
+                format!("ce-id\0{source}\0{}", ce_id.unwrap_or(value)).into()
+            } else {
+                format!("{name}\0{value}").into()
+            }
+        });
+        found
     }
 
     pub(super) fn header_value(&self, record: &Record, names: &[String]) -> Option<String> {
@@ -428,14 +524,10 @@ impl Correlator {
         let at = record.received_at;
         let mut flow = Flow::new(self.next_id(), kind, record.subject(), at);
         flow.first_record = Some(seq);
-        flow.producer = self.header_value(record, &self.config.producer_headers);
-        flow.trace_id = record
-            .headers()
-            .as_ref()
-            .and_then(|h| h.get("traceparent"))
-            .and_then(|tp| tp.split('-').nth(1))
-            .map(str::to_owned);
-        flow.msg_id = self.header_value(record, &self.config.id_headers);
+        let headers = self.publish_headers(record);
+        flow.producer = headers.producer;
+        flow.trace_id = headers.trace_id;
+        flow.msg_id = headers.msg_id;
         // A core publish is one arrow; its lanes and step are drawn from the
         // flow's fields when needed (`materialized`), which keeps the most
         // frequent kind of flow cheap to make.
@@ -450,7 +542,7 @@ impl Correlator {
                 self.by_reply.insert(reply.into(), flow.id);
             }
         }
-        if let Some(key) = self.identity(record) {
+        if let Some(key) = headers.identity {
             match self.by_msg_id.get(&*key).copied() {
                 Some(first) if self.get(first).is_some() => {
                     flow.duplicate_of = Some(first);
@@ -483,15 +575,10 @@ impl Correlator {
         } else {
             None
         };
-        if pub_ack.is_some() || api_error.is_some() {
-            // The one answer a JetStream publish gets.
-            self.by_reply.remove(record.subject());
-        }
         let Some(flow) = self.get_mut(id) else {
             return;
         };
         if flow.kind == FlowKind::Object {
-            self.by_reply.remove(record.subject());
             if let Some(flow) = self.get_mut(id) {
                 object_answer(flow, seq, at, pub_ack.is_some(), api_error);
             }
@@ -596,7 +683,8 @@ impl Correlator {
                 }
             }
         }
-        let n = flow.detail().replies().len() + 1;
+        let inbox = record.subject();
+        let n = flow.detail().reply_count() + 1;
         let label = match (&responder, first) {
             (_, true) => format!("reply in {}", super::format_duration(latency)),
             (Some(name), false) => {
@@ -607,13 +695,18 @@ impl Correlator {
             }
             (None, false) => format!("reply #{n} in {}", super::format_duration(latency)),
         };
-        flow.detail_mut().extras_mut().replies.push(Reply {
-            at,
-            record: Some(seq),
-            responder,
-        });
+        if !first {
+            flow.detail_mut()
+                .extras_mut()
+                .more_replies
+                .push(Reply { at, responder });
+        }
         let target = flow.detail().steps.first().map_or(1, |s| s.to);
         flow.step(at, Some(seq), StepKind::Reply, target, 0, label);
+        if first {
+            let window = self.config.reply_timeout_ns;
+            self.answered.keep(inbox, id, at, window);
+        }
     }
 
     /// The flow of an object store object, made at its first chunk.

@@ -119,8 +119,8 @@ pub struct KvJson<'a> {
 }
 
 #[derive(Serialize)]
-pub struct ReplyJson<'a> {
-    pub responder: Option<&'a str>,
+pub struct ReplyJson {
+    pub responder: Option<String>,
     pub latency_ms: Option<f64>,
     pub at: String,
 }
@@ -151,7 +151,7 @@ pub struct FlowJson<'a> {
     pub object: Option<&'a ObjectPut>,
     /// Every reply (a request may have several); `latency_ms` and
     /// `responder` are the first's.
-    pub replies: Vec<ReplyJson<'a>>,
+    pub replies: Vec<ReplyJson>,
     pub publish_error: Option<&'a str>,
     pub started_at: String,
 }
@@ -194,9 +194,9 @@ impl<'a> FlowJson<'a> {
             replies: flow
                 .detail()
                 .replies()
-                .iter()
+                .into_iter()
                 .map(|r| ReplyJson {
-                    responder: r.responder.as_deref(),
+                    responder: r.responder,
                     latency_ms: flow.detail().request_at.map(|at| (r.at - at) as f64 / 1e6),
                     at: format_timestamp(r.at),
                 })

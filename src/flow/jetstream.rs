@@ -58,7 +58,8 @@ impl Correlator {
         }
         let no_answer_expected = self
             .ack_none
-            .contains(&(ack.stream.clone(), ack.consumer.clone()));
+            .get(&ack.stream)
+            .is_some_and(|consumers| consumers.contains(&ack.consumer));
         let id = self.flow_for_stream_seq(ack, record.subject(), at, Some(record));
         let Some(flow) = self.get_mut(id) else {
             return;

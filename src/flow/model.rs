@@ -186,7 +186,6 @@ pub struct Delivery {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     pub at: Timestamp,
-    pub record: Option<Seq>,
     /// From a producer header of the reply, where there is one.
     pub responder: Option<String>,
 }
@@ -306,8 +305,9 @@ pub struct FlowDetail {
 /// What only some flows carry.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Extras {
-    /// Every reply to a request, in the order seen.
-    pub(super) replies: Vec<Reply>,
+    /// Replies to a request after its first (which is `reply_at` and
+    /// `responder`), in the order seen.
+    pub(super) more_replies: Vec<Reply>,
     /// The key-value operation, for a `Kv` flow.
     pub(super) kv: Option<KvOp>,
     /// The object, for an `Object` flow.
@@ -315,9 +315,21 @@ pub(super) struct Extras {
 }
 
 impl FlowDetail {
-    /// Every reply to a request, in the order seen.
-    pub fn replies(&self) -> &[Reply] {
-        self.extras.as_ref().map_or(&[], |e| &e.replies)
+    /// Every reply to a request, in the order seen (made on asking: most
+    /// requests have one, kept without an allocation of its own).
+    pub fn replies(&self) -> Vec<Reply> {
+        let first = self.reply_at.map(|at| Reply {
+            at,
+            responder: self.responder.clone(),
+        });
+        let more = self.extras.as_ref().map_or(&[][..], |e| &e.more_replies);
+        first.into_iter().chain(more.iter().cloned()).collect()
+    }
+
+    /// How many replies came.
+    pub fn reply_count(&self) -> usize {
+        usize::from(self.reply_at.is_some())
+            + self.extras.as_ref().map_or(0, |e| e.more_replies.len())
     }
 
     pub fn kv(&self) -> Option<&KvOp> {
