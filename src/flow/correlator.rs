@@ -13,15 +13,15 @@ use std::collections::VecDeque;
 
 use foldhash::{HashMap, HashMapExt};
 
-use super::classify::{
-    Class, classify, parse_api_error, parse_consumer_answer, parse_pub_ack, parse_stream_created,
-};
+use super::answers::{EarlyReplies, RecentAnswers};
+use super::classify::{Class, classify, parse_api_error, parse_pub_ack};
 use super::model::{
-    Final, Flow, FlowId, FlowKind, KvOp, ObjectPut, Outcome, Reply, Role, Step, StepKind,
-    UNKNOWN_PRODUCER, object_chunk,
+    Flow, FlowId, FlowKind, KvOp, Reply, Role, StepKind, UNKNOWN_PRODUCER, object_chunk,
 };
+use super::objects::object_answer;
+use super::streams::KnownStream;
 use crate::capture::Seq;
-use crate::capture::{Record, SubjectPattern, Timestamp};
+use crate::capture::{Record, Timestamp};
 
 /// Settings for correlation.
 #[derive(Clone, Debug)]
@@ -82,107 +82,6 @@ pub struct Correlator {
     pub(super) answered: RecentAnswers,
 }
 
-/// Inboxes by their hash: no allocation per answered request. A hash
-/// that collides is caught by comparing the flow's own reply subject.
-#[derive(Default)]
-pub(super) struct RecentAnswers {
-    by_inbox: HashMap<u64, FlowId>,
-    order: VecDeque<(Timestamp, u64)>,
-}
-
-fn inbox_hash(inbox: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0).hash_one(inbox)
-}
-
-impl RecentAnswers {
-    fn keep(&mut self, inbox: &str, id: FlowId, at: Timestamp, window: i64) {
-        const KEPT: usize = 65_536;
-        while let Some(&(first, old)) = self.order.front()
-            && (first < at - window || self.order.len() >= KEPT)
-        {
-            self.by_inbox.remove(&old);
-            self.order.pop_front();
-        }
-        let hash = inbox_hash(inbox);
-        self.order.push_back((at, hash));
-        self.by_inbox.insert(hash, id);
-    }
-
-    fn get(&self, inbox: &str) -> Option<FlowId> {
-        self.by_inbox.get(&inbox_hash(inbox)).copied()
-    }
-}
-
-/// A chunk's PubAck (or error) counted in its object's flow.
-fn object_answer(flow: &mut Flow, seq: Seq, at: Timestamp, stored: bool, error: Option<String>) {
-    let Some(object) = flow.detail_mut().extras_mut().object.as_mut() else {
-        return;
-    };
-    if stored {
-        object.stored += 1;
-    }
-    let label = format!("stored {} of {} chunks", object.stored, object.chunks);
-    if let Some(error) = error {
-        flow.detail_mut().publish_error = Some(error);
-    }
-    match flow
-        .detail_mut()
-        .steps
-        .iter_mut()
-        .find(|s| matches!(s.kind, StepKind::PubAck { .. }))
-    {
-        Some(step) => step.label = label,
-        None => {
-            let stream = flow.stream_lane();
-            let producer = flow
-                .detail()
-                .lanes
-                .iter()
-                .position(|l| l.role == Role::Producer)
-                .unwrap_or(0);
-            flow.step(
-                at,
-                Some(seq),
-                StepKind::PubAck { duplicate: false },
-                stream,
-                producer,
-                label,
-            );
-        }
-    }
-    flow.updated_at = flow.updated_at.max(at);
-}
-
-pub(super) struct KnownStream {
-    interest: bool,
-    consumers: Vec<KnownConsumer>,
-}
-
-struct KnownConsumer {
-    name: String,
-    /// Empty: every subject of the stream.
-    filters: Vec<SubjectPattern>,
-    since: Timestamp,
-}
-
-impl KnownStream {
-    /// What became of a message no consumer was delivered, if the stream's
-    /// consumers say: none wants it (`Unmatched`), or, on an interest
-    /// stream, none wanted it when it came (`NotRetained`).
-    pub(super) fn unwanted(&self, subject: &str, at: Timestamp) -> Option<Final> {
-        let wants = |c: &KnownConsumer| {
-            c.filters.is_empty() || c.filters.iter().any(|f| f.matches(subject))
-        };
-        if self.interest {
-            (!self.consumers.iter().any(|c| c.since <= at && wants(c)))
-                .then_some(Final::NotRetained)
-        } else {
-            (!self.consumers.iter().any(wants)).then_some(Final::Unmatched)
-        }
-    }
-}
-
 /// What a publish's headers say (`Correlator::publish_headers`).
 #[derive(Default)]
 struct PublishHeaders {
@@ -190,40 +89,6 @@ struct PublishHeaders {
     msg_id: Option<String>,
     trace_id: Option<String>,
     identity: Option<Box<str>>,
-}
-
-/// Inbox answers waiting a moment for their request, bounded in number and
-/// age.
-#[derive(Default)]
-pub(super) struct EarlyReplies {
-    by_inbox: HashMap<Box<str>, Vec<(Seq, Record)>>,
-    order: VecDeque<(Timestamp, Box<str>)>,
-}
-
-/// How long an answer waits for its request (far beyond any reordering
-/// between connections, short enough to keep few).
-const EARLY_REPLY_WAIT_NS: i64 = 2_000_000_000;
-const EARLY_REPLIES_KEPT: usize = 4096;
-
-impl EarlyReplies {
-    fn keep(&mut self, seq: Seq, record: &Record, latest: Timestamp) {
-        while let Some((at, inbox)) = self.order.front()
-            && (*at < latest - EARLY_REPLY_WAIT_NS || self.order.len() >= EARLY_REPLIES_KEPT)
-        {
-            self.by_inbox.remove(inbox);
-            self.order.pop_front();
-        }
-        let inbox: Box<str> = record.subject().into();
-        self.order.push_back((record.received_at, inbox.clone()));
-        self.by_inbox
-            .entry(inbox)
-            .or_default()
-            .push((seq, record.detached()));
-    }
-
-    fn take(&mut self, inbox: &str) -> Vec<(Seq, Record)> {
-        self.by_inbox.remove(inbox).unwrap_or_default()
-    }
 }
 
 impl Default for Correlator {
@@ -347,39 +212,7 @@ impl Correlator {
                     self.on_reply(id, seq, record);
                     return;
                 }
-                if let Some(stream) = parse_stream_created(record.payload()) {
-                    self.streams.insert(
-                        stream.name,
-                        KnownStream {
-                            interest: stream.interest,
-                            consumers: Vec::new(),
-                        },
-                    );
-                    return;
-                }
-                if let Some(consumer) = parse_consumer_answer(record.payload()) {
-                    if let Some(known) = self.streams.get_mut(&consumer.stream)
-                        && !known.consumers.iter().any(|c| c.name == consumer.name)
-                    {
-                        known.consumers.push(KnownConsumer {
-                            name: consumer.name.clone(),
-                            filters: consumer
-                                .filters
-                                .iter()
-                                .filter_map(|f| SubjectPattern::parse(f).ok())
-                                .collect(),
-                            since: record.received_at,
-                        });
-                    }
-                    if consumer.ack_none {
-                        self.no_answer_expected(&consumer.stream, &consumer.name);
-                        self.ack_none
-                            .entry(consumer.stream)
-                            .or_default()
-                            .insert(consumer.name);
-                    } else if let Some(consumers) = self.ack_none.get_mut(&consumer.stream) {
-                        consumers.remove(&consumer.name);
-                    }
+                if self.learn_from_api_answer(record) {
                     return;
                 }
                 self.early_replies.keep(seq, record, self.latest)
@@ -707,222 +540,6 @@ impl Correlator {
             let window = self.config.reply_timeout_ns;
             self.answered.keep(inbox, id, at, window);
         }
-    }
-
-    /// The flow of an object store object, made at its first chunk.
-    pub(super) fn object_flow(&mut self, bucket: &str, nuid: &str, at: Timestamp) -> FlowId {
-        let key = (bucket.to_owned(), nuid.to_owned());
-        if let Some(&id) = self.objects.get(&key)
-            && self.get(id).is_some()
-        {
-            return id;
-        }
-        let mut flow = Flow::new(
-            self.next_id(),
-            FlowKind::Object,
-            &format!("$O.{bucket}.C.{nuid}"),
-            at,
-        );
-        flow.detail_mut().stream = Some(format!("OBJ_{bucket}"));
-        flow.detail_mut().extras_mut().object = Some(ObjectPut {
-            bucket: bucket.to_owned(),
-            nuid: nuid.to_owned(),
-            ..Default::default()
-        });
-        let id = self.push(flow);
-        self.objects.insert(key, id);
-        id
-    }
-
-    /// One chunk of an object: counted in its object's flow, not a flow of
-    /// its own (an object is thousands of chunks).
-    fn on_object_chunk(&mut self, seq: Seq, record: &Record, bucket: &str, nuid: &str) {
-        let at = record.received_at;
-        let id = self.object_flow(bucket, nuid, at);
-        if let Some(reply) = record.reply() {
-            self.by_reply.insert(reply.into(), id);
-        }
-        let producer = self.header_value(record, &self.config.producer_headers);
-        let Some(flow) = self.get_mut(id) else {
-            return;
-        };
-        if flow.producer.is_none() {
-            flow.producer = producer;
-        }
-        let Some(object) = flow.detail_mut().extras_mut().object.as_mut() else {
-            return;
-        };
-        object.chunks += 1;
-        object.bytes += record.payload().len() as u64;
-        let label = format!("put {} chunks ({} bytes)", object.chunks, object.bytes);
-        match flow
-            .detail_mut()
-            .steps
-            .iter_mut()
-            .find(|s| s.kind == StepKind::Publish)
-        {
-            Some(step) => step.label = label,
-            None => {
-                flow.first_record = Some(seq);
-                let producer = flow
-                    .producer
-                    .clone()
-                    .unwrap_or_else(|| UNKNOWN_PRODUCER.into());
-                let from = flow.lane(&producer, Role::Producer);
-                let to = flow.stream_lane();
-                flow.step(at, Some(seq), StepKind::Publish, from, to, label);
-            }
-        }
-        flow.updated_at = flow.updated_at.max(at);
-    }
-
-    /// An object's metadata (`$O.<bucket>.M.<name>`, JSON with its name
-    /// and nuid) names the object of those chunks. False if it is not one.
-    fn on_object_meta(&mut self, record: &Record) -> bool {
-        #[derive(serde::Deserialize)]
-        struct Meta {
-            name: String,
-            nuid: String,
-        }
-        let Some(bucket) = record
-            .subject()
-            .strip_prefix("$O.")
-            .and_then(|rest| rest.split_once(".M."))
-            .map(|(bucket, _)| bucket)
-        else {
-            return false;
-        };
-        let Ok(meta) = serde_json::from_slice::<Meta>(record.payload()) else {
-            return false;
-        };
-        let Some(&id) = self.objects.get(&(bucket.to_owned(), meta.nuid)) else {
-            return false;
-        };
-        let Some(flow) = self.get_mut(id) else {
-            return false;
-        };
-        if let Some(object) = flow.detail_mut().extras_mut().object.as_mut() {
-            object.name = Some(meta.name);
-        }
-        true
-    }
-
-    /// Deliveries seen before their consumer's creation answer said it
-    /// expects no answers: delivered, not waiting.
-    fn no_answer_expected(&mut self, stream: &str, consumer: &str) {
-        for flow in self.flows.iter_mut() {
-            if flow.detail().stream.as_deref() != Some(stream)
-                || !flow
-                    .detail()
-                    .deliveries
-                    .iter()
-                    .any(|d| d.consumer == consumer)
-            {
-                continue;
-            }
-            for d in flow.detail_mut().deliveries.iter_mut() {
-                if d.consumer == consumer && d.outcome == Outcome::Pending {
-                    d.outcome = Outcome::Delivered;
-                }
-            }
-        }
-    }
-
-    /// A flow begun by a delivery or an answer, its publish not (yet) seen.
-    fn started_at_stream(&self, id: FlowId) -> bool {
-        self.get(id).is_some_and(|f| {
-            f.kind.is_stored()
-                && f.detail().request_at.is_none()
-                && !f.detail().steps.iter().any(|s| {
-                    matches!(
-                        s.kind,
-                        StepKind::Publish | StepKind::Request | StepKind::PubAck { .. }
-                    )
-                })
-        })
-    }
-
-    /// Fold a flow begun at the stream into the flow of its publish, seen
-    /// after it: the same flow as when the publish came first.
-    fn absorb(&mut self, into: FlowId, early: FlowId) {
-        let Some(from) = self.get_mut(early) else {
-            return;
-        };
-        from.detail_mut().merged_into = Some(into);
-        let detail = from.detail().clone();
-        let Some(to) = self.get_mut(into) else {
-            return;
-        };
-        let lanes: Vec<usize> = detail
-            .lanes
-            .iter()
-            .map(|l| to.lane(&l.name, l.role))
-            .collect();
-        let lane = |i: usize| lanes.get(i).copied().unwrap_or(0);
-        for step in detail.steps {
-            to.step(
-                step.at,
-                step.record,
-                step.kind,
-                lane(step.from),
-                lane(step.to),
-                step.label,
-            );
-        }
-        to.detail_mut().steps.sort_by_key(|s| s.at);
-        for delivery in detail.deliveries {
-            let known = to
-                .detail_mut()
-                .deliveries
-                .iter_mut()
-                .find(|d| d.consumer == delivery.consumer && d.count == delivery.count);
-            match known {
-                Some(known) => known.merge(delivery),
-                None => {
-                    to.detail_mut().add_delivery(delivery);
-                }
-            }
-        }
-        for consumer in detail.max_deliveries {
-            if !to.detail().max_deliveries.contains(&consumer) {
-                to.detail_mut().max_deliveries.push(consumer);
-            }
-        }
-    }
-
-    /// Fold a duplicate JetStream publish into the flow of the original.
-    pub(super) fn merge_duplicate(&mut self, duplicate: FlowId, original: FlowId) {
-        let Some(dup) = self.get_mut(duplicate) else {
-            return;
-        };
-        dup.detail_mut().merged_into = Some(original);
-        let steps: Vec<Step> = dup.detail().steps.clone();
-        let producer = dup.producer.clone();
-        let already_linked = dup.duplicate_of == Some(original);
-        let Some(orig) = self.get_mut(original) else {
-            return;
-        };
-        if !already_linked {
-            orig.duplicates += 1;
-        }
-        let producer_lane = orig.lane(
-            producer.as_deref().unwrap_or(UNKNOWN_PRODUCER),
-            Role::Producer,
-        );
-        let stream_lane = orig.stream_lane();
-        for step in steps {
-            let (kind, from, to, label) = match step.kind {
-                StepKind::Publish | StepKind::Request => (
-                    StepKind::DuplicatePublish,
-                    producer_lane,
-                    stream_lane,
-                    format!("publish again (same {})", "message id"),
-                ),
-                other => (other, stream_lane, producer_lane, step.label),
-            };
-            orig.step(step.at, step.record, kind, from, to, label);
-        }
-        orig.detail_mut().steps.sort_by_key(|s| s.at);
     }
 }
 

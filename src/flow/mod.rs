@@ -4,14 +4,18 @@
 //! connection list (`identity`, `trace`) and written out as Mermaid or JSON
 //! (`export`). Plain Rust: no egui, no network.
 
+mod answers;
 mod classify;
 mod correlator;
 mod export;
 mod identity;
 mod jetstream;
 mod layout;
+mod merge;
 mod model;
+mod objects;
 mod selection;
+mod streams;
 mod trace;
 
 pub use classify::{AckBody, AdvisoryKind};
