@@ -18,10 +18,8 @@ use super::classify::{Class, classify, parse_api_error, parse_pub_ack};
 use super::model::{
     Flow, FlowId, FlowKind, KvOp, Reply, Role, StepKind, UNKNOWN_PRODUCER, object_chunk,
 };
-use super::objects::object_answer;
-use super::streams::KnownStream;
 use crate::capture::Seq;
-use crate::capture::{Record, Timestamp};
+use crate::capture::{Record, SubjectPattern, Timestamp};
 
 /// Settings for correlation.
 #[derive(Clone, Debug)]
@@ -80,6 +78,20 @@ pub struct Correlator {
     /// (scatter-gather). Kept apart from `by_reply` so that the lookup
     /// every record makes stays on a small table.
     pub(super) answered: RecentAnswers,
+}
+
+/// A stream whose creation was seen, with every consumer created since
+/// (what they say is read in `streams.rs`).
+pub(super) struct KnownStream {
+    pub(super) interest: bool,
+    pub(super) consumers: Vec<KnownConsumer>,
+}
+
+pub(super) struct KnownConsumer {
+    pub(super) name: String,
+    /// Empty: every subject of the stream.
+    pub(super) filters: Vec<SubjectPattern>,
+    pub(super) since: Timestamp,
 }
 
 /// What a publish's headers say (`Correlator::publish_headers`).
@@ -412,9 +424,7 @@ impl Correlator {
             return;
         };
         if flow.kind == FlowKind::Object {
-            if let Some(flow) = self.get_mut(id) {
-                object_answer(flow, seq, at, pub_ack.is_some(), api_error);
-            }
+            self.on_object_answer(id, seq, at, pub_ack.is_some(), api_error);
             return;
         }
         let stored_kind = if flow.detail().kv().is_some() {

@@ -5,53 +5,21 @@ use super::correlator::Correlator;
 use super::model::{Flow, FlowId, FlowKind, ObjectPut, Role, StepKind, UNKNOWN_PRODUCER};
 use crate::capture::{Record, Seq, Timestamp};
 
-/// A chunk's PubAck (or error) counted in its object's flow.
-pub(super) fn object_answer(
-    flow: &mut Flow,
-    seq: Seq,
-    at: Timestamp,
-    stored: bool,
-    error: Option<String>,
-) {
-    let Some(object) = flow.detail_mut().extras_mut().object.as_mut() else {
-        return;
-    };
-    if stored {
-        object.stored += 1;
-    }
-    let label = format!("stored {} of {} chunks", object.stored, object.chunks);
-    if let Some(error) = error {
-        flow.detail_mut().publish_error = Some(error);
-    }
-    match flow
-        .detail_mut()
-        .steps
-        .iter_mut()
-        .find(|s| matches!(s.kind, StepKind::PubAck { .. }))
-    {
-        Some(step) => step.label = label,
-        None => {
-            let stream = flow.stream_lane();
-            let producer = flow
-                .detail()
-                .lanes
-                .iter()
-                .position(|l| l.role == Role::Producer)
-                .unwrap_or(0);
-            flow.step(
-                at,
-                Some(seq),
-                StepKind::PubAck { duplicate: false },
-                stream,
-                producer,
-                label,
-            );
+impl Correlator {
+    /// A chunk's PubAck (or error), counted in its object's flow.
+    pub(super) fn on_object_answer(
+        &mut self,
+        id: FlowId,
+        seq: Seq,
+        at: Timestamp,
+        stored: bool,
+        error: Option<String>,
+    ) {
+        if let Some(flow) = self.get_mut(id) {
+            object_answer(flow, seq, at, stored, error);
         }
     }
-    flow.updated_at = flow.updated_at.max(at);
-}
 
-impl Correlator {
     /// The flow of an object store object, made at its first chunk.
     pub(super) fn object_flow(&mut self, bucket: &str, nuid: &str, at: Timestamp) -> FlowId {
         let key = (bucket.to_owned(), nuid.to_owned());
@@ -149,4 +117,44 @@ impl Correlator {
         }
         true
     }
+}
+
+/// A chunk's PubAck (or error) counted in its object's flow.
+fn object_answer(flow: &mut Flow, seq: Seq, at: Timestamp, stored: bool, error: Option<String>) {
+    let Some(object) = flow.detail_mut().extras_mut().object.as_mut() else {
+        return;
+    };
+    if stored {
+        object.stored += 1;
+    }
+    let label = format!("stored {} of {} chunks", object.stored, object.chunks);
+    if let Some(error) = error {
+        flow.detail_mut().publish_error = Some(error);
+    }
+    match flow
+        .detail_mut()
+        .steps
+        .iter_mut()
+        .find(|s| matches!(s.kind, StepKind::PubAck { .. }))
+    {
+        Some(step) => step.label = label,
+        None => {
+            let stream = flow.stream_lane();
+            let producer = flow
+                .detail()
+                .lanes
+                .iter()
+                .position(|l| l.role == Role::Producer)
+                .unwrap_or(0);
+            flow.step(
+                at,
+                Some(seq),
+                StepKind::PubAck { duplicate: false },
+                stream,
+                producer,
+                label,
+            );
+        }
+    }
+    flow.updated_at = flow.updated_at.max(at);
 }

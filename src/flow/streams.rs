@@ -3,21 +3,9 @@
 //! seen, which messages no consumer wants.
 
 use super::classify::{parse_consumer_answer, parse_stream_created};
-use super::correlator::Correlator;
+use super::correlator::{Correlator, KnownConsumer, KnownStream};
 use super::model::{Final, Outcome};
 use crate::capture::{Record, SubjectPattern, Timestamp};
-
-pub(super) struct KnownStream {
-    pub(super) interest: bool,
-    pub(super) consumers: Vec<KnownConsumer>,
-}
-
-pub(super) struct KnownConsumer {
-    pub(super) name: String,
-    /// Empty: every subject of the stream.
-    pub(super) filters: Vec<SubjectPattern>,
-    pub(super) since: Timestamp,
-}
 
 impl KnownStream {
     /// What became of a message no consumer was delivered, if the stream's
