@@ -174,6 +174,75 @@ async fn drive(url: &str) {
     client.flush().await.expect("flush");
 }
 
+/// A real server and `eventscope record` on it, into a capture file of a
+/// temp dir.
+struct Recording {
+    _server: common::LocalServer,
+    dir: tempfile::TempDir,
+    recorder: Recorder,
+    url: String,
+}
+
+impl Recording {
+    /// `extra`: more arguments for `record` (subjects).
+    fn start(extra: &[&str]) -> Self {
+        let server = common::server();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = server.url();
+        let capture = dir.path().join("capture.jsonl");
+        let mut args = vec!["--server", &url, "-o", capture.to_str().expect("utf8")];
+        args.extend_from_slice(extra);
+        let mut recorder = Recorder::start(&args);
+        recorder.wait_line("recording");
+        Self {
+            _server: server,
+            dir,
+            recorder,
+            url,
+        }
+    }
+
+    /// Stop recording; the capture's path (valid while the returned dir
+    /// lives) and what `record` said.
+    async fn finish(self) -> (Capture, String) {
+        self.recorder.signal("INT");
+        let recorder = self.recorder;
+        let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
+            .await
+            .expect("join");
+        assert!(status.success(), "{text}");
+        let path = self.dir.path().join("capture.jsonl");
+        (
+            Capture {
+                path: path.to_str().expect("utf8").to_owned(),
+                _dir: self.dir,
+            },
+            text,
+        )
+    }
+}
+
+/// A capture file and the temp dir holding it.
+struct Capture {
+    path: String,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Capture {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.path
+    }
+}
+
+/// `flows --json`, one object per flow.
+fn json_flows(capture: &str) -> Vec<Value> {
+    flows(capture, &["--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect()
+}
+
 fn flows(capture: &str, extra: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
         .args(["flows", capture])
@@ -190,25 +259,13 @@ fn flows(capture: &str, extra: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unusual_traffic_comes_out_exact() {
-    let server = common::server();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let capture = dir.path().join("exact.jsonl");
-    let capture = capture.to_str().expect("utf8").to_owned();
-    let url = server.url();
-    let mut recorder = Recorder::start(&["--server", &url, "-o", &capture]);
-    recorder.wait_line("recording");
+    let recording = Recording::start(&[]);
+    let url = recording.url.clone();
     drive(&url).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    recorder.signal("INT");
-    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
-        .await
-        .expect("join");
-    assert!(status.success(), "{text}");
+    let (capture, _) = recording.finish().await;
 
-    let all: Vec<Value> = flows(&capture, &["--json"])
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
-        .collect();
+    let all = json_flows(&capture);
     let on =
         |subject: &str| -> Vec<&Value> { all.iter().filter(|f| f["subject"] == subject).collect() };
 
@@ -326,13 +383,8 @@ async fn unusual_traffic_comes_out_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_value_and_unanswered_consumers_come_out_exact() {
     use async_nats::jetstream::kv;
-    let server = common::server();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let capture = dir.path().join("kv.jsonl");
-    let capture = capture.to_str().expect("utf8").to_owned();
-    let url = server.url();
-    let mut recorder = Recorder::start(&["--server", &url, "-o", &capture]);
-    recorder.wait_line("recording");
+    let recording = Recording::start(&[]);
+    let url = recording.url.clone();
 
     let client = async_nats::connect(&url).await.expect("connect");
     let js = jetstream::new(client.clone());
@@ -396,16 +448,9 @@ async fn key_value_and_unanswered_consumers_come_out_exact() {
     assert!(batch.next().await.is_some());
     client.flush().await.expect("flush");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    recorder.signal("INT");
-    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
-        .await
-        .expect("join");
-    assert!(status.success(), "{text}");
+    let (capture, _) = recording.finish().await;
 
-    let all: Vec<Value> = flows(&capture, &["--json"])
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
-        .collect();
+    let all = json_flows(&capture);
     let kv: Vec<&Value> = all.iter().filter(|f| f["kind"] == "kv").collect();
     let ops: Vec<(String, Option<u64>, String)> = kv
         .iter()
@@ -451,13 +496,8 @@ async fn key_value_and_unanswered_consumers_come_out_exact() {
 /// consumer created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_nobody_wants_are_named_for_why() {
-    let server = common::server();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let capture = dir.path().join("unwanted.jsonl");
-    let capture = capture.to_str().expect("utf8").to_owned();
-    let url = server.url();
-    let mut recorder = Recorder::start(&["--server", &url, "-o", &capture]);
-    recorder.wait_line("recording");
+    let recording = Recording::start(&[]);
+    let url = recording.url.clone();
 
     let client = async_nats::connect(&url).await.expect("connect");
     let js = jetstream::new(client.clone());
@@ -508,16 +548,9 @@ async fn messages_nobody_wants_are_named_for_why() {
         .expect("stored");
     client.flush().await.expect("flush");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    recorder.signal("INT");
-    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
-        .await
-        .expect("join");
-    assert!(status.success(), "{text}");
+    let (capture, _) = recording.finish().await;
 
-    let all: Vec<Value> = flows(&capture, &["--json"])
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
-        .collect();
+    let all = json_flows(&capture);
     let final_of = |subject: &str| {
         all.iter()
             .find(|f| f["subject"] == subject)
@@ -535,24 +568,8 @@ async fn messages_nobody_wants_are_named_for_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_thousand_paced_messages_make_whole_flows() {
     const COUNT: usize = 20_000;
-    let server = common::server();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let capture = dir.path().join("paced.jsonl");
-    let capture = capture.to_str().expect("utf8").to_owned();
-    let url = server.url();
-    let mut recorder = Recorder::start(&[
-        "--server",
-        &url,
-        "-s",
-        "work.>",
-        "-s",
-        "$JS.ACK.>",
-        "-s",
-        "_INBOX.>",
-        "-o",
-        &capture,
-    ]);
-    recorder.wait_line("recording");
+    let recording = Recording::start(&["-s", "work.>", "-s", "$JS.ACK.>", "-s", "_INBOX.>"]);
+    let url = recording.url.clone();
 
     let client = async_nats::connect(&url).await.expect("connect");
     let js = jetstream::new(client.clone());
@@ -598,11 +615,7 @@ async fn twenty_thousand_paced_messages_make_whole_flows() {
     worker.await.expect("worker");
     client.flush().await.expect("flush");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    recorder.signal("INT");
-    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
-        .await
-        .expect("join");
-    assert!(status.success(), "{text}");
+    let (capture, text) = recording.finish().await;
     assert!(text.contains("dropped by client: 0"), "{text}");
 
     let out = flows(&capture, &["--json"]);
@@ -646,13 +659,8 @@ async fn twenty_thousand_paced_messages_make_whole_flows() {
 async fn an_object_is_one_flow_however_many_chunks() {
     use async_nats::jetstream::object_store;
     use tokio::io::AsyncReadExt;
-    let server = common::server();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let capture = dir.path().join("object.jsonl");
-    let capture = capture.to_str().expect("utf8").to_owned();
-    let url = server.url();
-    let mut recorder = Recorder::start(&["--server", &url, "-o", &capture]);
-    recorder.wait_line("recording");
+    let recording = Recording::start(&[]);
+    let url = recording.url.clone();
 
     let client = async_nats::connect(&url).await.expect("connect");
     let js = jetstream::new(client.clone());
@@ -675,16 +683,9 @@ async fn an_object_is_one_flow_however_many_chunks() {
     assert_eq!(back.len(), data.len());
     client.flush().await.expect("flush");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    recorder.signal("INT");
-    let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
-        .await
-        .expect("join");
-    assert!(status.success(), "{text}");
+    let (capture, _) = recording.finish().await;
 
-    let all: Vec<Value> = flows(&capture, &["--json"])
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
-        .collect();
+    let all = json_flows(&capture);
     let chunky: Vec<&Value> = all
         .iter()
         .filter(|f| {
