@@ -20,6 +20,7 @@ pub mod capture;
 pub mod cli;
 pub mod demo;
 pub mod flow;
+pub mod jetstream;
 pub mod outgoing;
 pub mod process;
 pub mod server_answers;

@@ -21,6 +21,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Outgoing-message plans.
     ("outgoing", &["capture"]),
     ("broker", &["capture", "server_answers"]),
+    // JetStream's state, asked of the server; reads flows back from the
+    // flight recorder.
+    ("jetstream", &["capture", "flow"]),
     (
         "session",
         &[
@@ -30,6 +33,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "outgoing",
             "server_answers",
             "process",
+            "jetstream",
         ],
     ),
     // Views draw plain data: no connections, no session.
@@ -53,6 +57,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "broker::PendingConfirm",
             "broker::JobProgress",
             "broker::SendOutcome",
+            // What JetStream holds, as data.
+            "jetstream::Access",
+            "jetstream::ConsumerSummary",
+            "jetstream::Health",
+            "jetstream::LagHistory",
+            "jetstream::LagSample",
+            "jetstream::Purge",
+            "jetstream::PurgePreview",
+            "jetstream::RecorderSettings",
+            "jetstream::RecorderStatus",
+            "jetstream::Start",
+            "jetstream::StoredMessage",
+            "jetstream::StreamSummary",
+            "jetstream::parse_bytes",
+            "jetstream::parse_duration",
         ],
     ),
     (
@@ -67,6 +86,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "server_answers",
             "process",
             "demo",
+            "jetstream",
         ],
     ),
     // The command line may use every room.

@@ -81,6 +81,12 @@ impl ConnectionTask {
                             }
                         });
                     }
+                    Some(Command::Client { reply }) => {
+                        let publisher = publisher.clone();
+                        tokio::spawn(async move {
+                            let _ = reply.send(publisher.client().await);
+                        });
+                    }
                     Some(Command::Trace { subject, headers, payload, reply }) => {
                         let publisher = publisher.clone();
                         tokio::spawn(async move {
@@ -261,18 +267,7 @@ impl Publisher {
                         }
                     }
                 });
-                let servers = self.profile.server_list();
-                let tls = self.profile.tls.wants_tls();
-                match tokio::time::timeout(PUBLISHER_CONNECT, options.connect(servers.clone()))
-                    .await
-                {
-                    Ok(Ok(client)) => Ok(client),
-                    Ok(Err(e)) => Err(describe_connect_error(&e, &servers, tls)),
-                    Err(_) => Err(format!(
-                        "the publishing connection to {} did not come up within {PUBLISHER_CONNECT:?}",
-                        servers.join(", ")
-                    )),
-                }
+                connect_with(&self.profile, options).await
             })
             .await
             .cloned()
@@ -286,6 +281,30 @@ impl Publisher {
 }
 
 const PUBLISHER_CONNECT: Duration = Duration::from_secs(10);
+
+/// An async-nats client for headless requests (the JetStream API, the
+/// flight recorder): one attempt, and a sentence naming the servers when
+/// it fails.
+pub async fn open_client(profile: &ConnectionProfile) -> Result<async_nats::Client, String> {
+    let options = connect_options(profile).await.map_err(|e| e.to_string())?;
+    connect_with(profile, options).await
+}
+
+async fn connect_with(
+    profile: &ConnectionProfile,
+    options: async_nats::ConnectOptions,
+) -> Result<async_nats::Client, String> {
+    let servers = profile.server_list();
+    let tls = profile.tls.wants_tls();
+    match tokio::time::timeout(PUBLISHER_CONNECT, options.connect(servers.clone())).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(describe_connect_error(&e, &servers, tls)),
+        Err(_) => Err(format!(
+            "the connection to {} did not come up within {PUBLISHER_CONNECT:?}",
+            servers.join(", ")
+        )),
+    }
+}
 
 /// After a link ended: did the server cut us off as a slow consumer, and
 /// how many messages did it send on that link that never arrived? Asked of

@@ -20,7 +20,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use crate::capture::{ConnectionKey, Record, Timestamp};
-pub use connection::{TraceAnswer, TraceError};
+pub use connection::{TraceAnswer, TraceError, open_client};
 pub use connz::ConnzError;
 pub use contexts::{ContextError, find_context, load_contexts, nats_config_dir, selected_context};
 pub use headers::{HeaderError, HeaderNames};
@@ -109,6 +109,11 @@ pub enum Command {
         headers: Vec<(String, String)>,
         payload: bytes::Bytes,
         reply: tokio::sync::oneshot::Sender<crate::broker::TraceAnswer>,
+    },
+    /// The connection's async-nats client (opened on first use), for the
+    /// JetStream API.
+    Client {
+        reply: tokio::sync::oneshot::Sender<Result<async_nats::Client, String>>,
     },
     Close,
     /// Make the monitoring link's task panic, as a bug would: the

@@ -1,5 +1,6 @@
-//! `eventscope flows`: a capture file's flows, correlated by the same code
-//! as the app, printed as lines, JSON or Mermaid.
+//! `eventscope flows`: a capture file's flows, or a flight recorder's,
+//! correlated by the same code as the app, printed as lines, JSON or
+//! Mermaid.
 
 use std::io::{BufReader, Write};
 use std::process::ExitCode;
@@ -11,11 +12,19 @@ use crate::flow::{Correlator, FlowConfig};
 use crate::flow::{FlowJson, mermaid, summary_line};
 
 pub fn flows_command(args: FlowsArgs) -> ExitCode {
-    match flows(&args, &mut std::io::stdout().lock()) {
-        Ok(Complete::Yes) => ExitCode::SUCCESS,
+    let correlated = match &args.from_recorder {
+        Some(name) => from_recorder(&args, name),
+        None => from_file(&args),
+    };
+    let (correlator, records, complete) = match correlated {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match print(&args, &correlator, records, &mut std::io::stdout().lock()) {
+        Ok(()) if complete == Complete::Yes => ExitCode::SUCCESS,
         // What came before the bad line was printed; the exit says it was
         // not the whole file.
-        Ok(Complete::StoppedAtBadLine) => ExitCode::FAILURE,
+        Ok(()) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("eventscope flows: {e:#}");
             ExitCode::FAILURE
@@ -23,18 +32,7 @@ pub fn flows_command(args: FlowsArgs) -> ExitCode {
     }
 }
 
-/// Read a capture, correlate it with the same code as the app, print.
-fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<Complete> {
-    use anyhow::Context;
-    let subject = args
-        .subject
-        .as_deref()
-        .map(SubjectPattern::parse)
-        .transpose()?;
-    let file = std::fs::File::open(&args.capture)
-        .with_context(|| format!("cannot open {}", args.capture.display()))?;
-    let mut reader = CaptureReader::new(BufReader::new(file))
-        .with_context(|| args.capture.display().to_string())?;
+fn config(args: &FlowsArgs) -> FlowConfig {
     let mut config = FlowConfig {
         slow_ns: (args.slow_ms * 1e6) as i64,
         max_flows: usize::MAX,
@@ -43,7 +41,30 @@ fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<Complete> {
     config
         .producer_headers
         .extend(args.producer_header.iter().cloned());
-    let mut correlator = Correlator::new(config);
+    config
+}
+
+type Correlated = (Correlator, u64, Complete);
+
+/// Read a capture file and correlate it with the same code as the app.
+fn from_file(args: &FlowsArgs) -> Result<Correlated, ExitCode> {
+    use anyhow::Context;
+    let fail = |e: anyhow::Error| {
+        eprintln!("eventscope flows: {e:#}");
+        ExitCode::FAILURE
+    };
+    let Some(path) = &args.capture else {
+        return Err(fail(anyhow::anyhow!(
+            "give a capture file or --from-recorder NAME"
+        )));
+    };
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+        .map_err(fail)?;
+    let mut reader = CaptureReader::new(BufReader::new(file))
+        .with_context(|| path.display().to_string())
+        .map_err(fail)?;
+    let mut correlator = Correlator::new(config(args));
     let mut seq = 0;
     let mut complete = Complete::Yes;
     while let Some(next) = reader.next_record() {
@@ -59,6 +80,56 @@ fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<Complete> {
             }
         }
     }
+    Ok((correlator, seq, complete))
+}
+
+/// Read a flight recorder's answers and advisories, correlate them, and
+/// name each message from its stream.
+fn from_recorder(args: &FlowsArgs, name: &str) -> Result<Correlated, ExitCode> {
+    let since = match args.since.as_deref().map(crate::jetstream::parse_duration) {
+        None => None,
+        Some(Ok(ago)) => Some(
+            crate::capture::now_timestamp() - i64::try_from(ago.as_nanos()).unwrap_or(i64::MAX),
+        ),
+        Some(Err(e)) => {
+            eprintln!("eventscope flows: --since: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    super::jetstream::with_api("flows", &args.connect, async |api| {
+        let read = crate::jetstream::read_recorder(&api, name, since, 0).await?;
+        let mut correlator = Correlator::new(config(args));
+        for (seq, record) in read.records.iter().enumerate() {
+            correlator.ingest(seq as u64, record);
+        }
+        let unnamed = crate::jetstream::name_flows(&api, &mut correlator).await;
+        if unnamed > 0 {
+            eprintln!(
+                "eventscope flows: {unnamed} messages are no longer in their streams; their subject is not known"
+            );
+        }
+        if read.skipped_own > 0 {
+            eprintln!(
+                "eventscope flows: skipped {} answers about the recorder's own stream",
+                read.skipped_own
+            );
+        }
+        Ok((correlator, read.records.len() as u64, Complete::Yes))
+    })
+}
+
+/// Select and print, as lines, JSON or Mermaid.
+fn print(
+    args: &FlowsArgs,
+    correlator: &Correlator,
+    records: u64,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let subject = args
+        .subject
+        .as_deref()
+        .map(SubjectPattern::parse)
+        .transpose()?;
     // The capture is over: a request it holds no reply to got none.
     let now = i64::MAX;
     let mut selected: Vec<_> = correlator
@@ -89,7 +160,7 @@ fn flows(args: &FlowsArgs, out: &mut impl Write) -> anyhow::Result<Complete> {
                 summary_line(flow, correlator.final_of(flow, now), start)
             )?;
         }
-        eprintln!("{} flows ({} records)", selected.len(), seq);
+        eprintln!("{} flows ({} records)", selected.len(), records);
     }
-    Ok(complete)
+    Ok(())
 }

@@ -10,6 +10,7 @@ use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
 use crate::broker::{find_context, nats_config_dir, selected_context};
 
 mod flows;
+mod jetstream;
 mod record;
 mod replay;
 
@@ -19,6 +20,11 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Record(args)) => record::record_command(*args),
         Some(Command::Flows(args)) => flows::flows_command(args),
         Some(Command::Replay(args)) => replay::replay_command(*args),
+        Some(Command::Streams(args)) => jetstream::streams_command(args),
+        Some(Command::Consumers(args)) => jetstream::consumers_command(args),
+        Some(Command::Browse(args)) => jetstream::browse_command(*args),
+        Some(Command::Lag(args)) => jetstream::lag_command(args),
+        Some(Command::Recorder(args)) => jetstream::recorder_command(args),
         None => match gui_start(cli) {
             Ok(start) => gui(start),
             Err(e) => {
@@ -201,6 +207,16 @@ pub enum Command {
     Flows(FlowsArgs),
     /// Replay a capture file into a server, with timing and subject remapping.
     Replay(Box<ReplayArgs>),
+    /// JetStream streams as a report.
+    Streams(jetstream::StreamsArgs),
+    /// A stream's consumers as a report (pending, ack pending, redelivered, …).
+    Consumers(jetstream::ConsumersArgs),
+    /// Read a stream's messages into a capture file, without a consumer.
+    Browse(Box<jetstream::BrowseArgs>),
+    /// Poll a consumer's lag: pending, ack pending, rates, oldest unprocessed.
+    Lag(jetstream::LagArgs),
+    /// The flight recorder: a bounded stream of consumer acks and advisories.
+    Recorder(jetstream::RecorderArgs),
 }
 
 #[derive(Debug, Args)]
@@ -258,7 +274,21 @@ pub struct ReplayArgs {
 #[derive(Debug, Args)]
 pub struct FlowsArgs {
     /// A capture file written by `eventscope record` or the app.
-    pub capture: PathBuf,
+    #[arg(required_unless_present = "from_recorder")]
+    pub capture: Option<PathBuf>,
+
+    /// Rebuild flows from this flight recorder (see `recorder start`)
+    /// instead of a file: retries that happened while nothing watched.
+    #[arg(long, value_name = "NAME", conflicts_with = "capture")]
+    pub from_recorder: Option<String>,
+
+    /// With --from-recorder: only answers recorded this long ago or later
+    /// (`15m`, `1h`, `24h`).
+    #[arg(long, value_name = "DURATION", requires = "from_recorder")]
+    pub since: Option<String>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// One JSON object per flow, one per line.
     #[arg(long, conflicts_with = "mermaid")]

@@ -10,6 +10,33 @@ use crate::capture::{Record, Seq, Timestamp};
 const DELIVERY_NOT_SEEN: &str = "(delivery not seen)";
 
 impl Correlator {
+    /// Stored messages known only from answers to their deliveries (a
+    /// flight recorder keeps answers, not deliveries): their subject is
+    /// still to be read from the stream.
+    pub fn unnamed_stored(&self) -> Vec<(String, u64)> {
+        self.by_stream_seq
+            .iter()
+            .filter(|(_, id)| {
+                self.get(**id)
+                    .is_some_and(|f| f.subject == DELIVERY_NOT_SEEN)
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// What the stream holds at `seq`, read from the stream itself: names
+    /// the flow that was known only from answers.
+    pub fn learn_stored_subject(&mut self, stream: &str, seq: u64, subject: &str) {
+        let Some(&id) = self.by_stream_seq.get(&(stream.to_owned(), seq)) else {
+            return;
+        };
+        if let Some(flow) = self.get_mut(id)
+            && flow.subject == DELIVERY_NOT_SEEN
+        {
+            flow.subject = subject.to_owned();
+        }
+    }
+
     fn flow_for_stream_seq(
         &mut self,
         ack: &AckSubject,

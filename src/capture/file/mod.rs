@@ -194,6 +194,27 @@ impl<W: Write> CaptureWriter<W> {
     /// of a typical line) never has any: serialising the whole line with
     /// serde was half of `record`'s writer thread in perf.
     pub fn write(&mut self, record: &Record, connection: &str) -> io::Result<()> {
+        self.write_line(record, connection, None)
+    }
+
+    /// A line for a message read from a stream: `stream` and `stream_seq`
+    /// follow the other fields.
+    pub fn write_stored(
+        &mut self,
+        record: &Record,
+        connection: &str,
+        stream: &str,
+        stream_seq: u64,
+    ) -> io::Result<()> {
+        self.write_line(record, connection, Some((stream, stream_seq)))
+    }
+
+    fn write_line(
+        &mut self,
+        record: &Record,
+        connection: &str,
+        stored: Option<(&str, u64)>,
+    ) -> io::Result<()> {
         let out = &mut self.out;
         let raw = record.raw_names();
         let headers = record.headers();
@@ -245,6 +266,11 @@ impl<W: Write> CaptureWriter<W> {
         }
         if record.is_malformed() {
             out.write_all(b",\"malformed\":true")?;
+        }
+        if let Some((stream, seq)) = stored {
+            out.write_all(b",\"stream\":")?;
+            json_str(out, stream)?;
+            write!(out, ",\"stream_seq\":{seq}")?;
         }
         out.write_all(b"}\n")?;
         self.written += 1;
@@ -467,9 +493,14 @@ mod tests {
         /// Something in the message broke the protocol's rules; kept as sent.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         malformed: bool,
+        /// Read from a stream (`browse`): where it is stored.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stream: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stream_seq: Option<u64>,
     }
 
-    fn serde_line(record: &Record, connection: &str) -> String {
+    fn serde_line(record: &Record, connection: &str, stored: Option<(&str, u64)>) -> String {
         let raw = record.raw_names();
         let line = LineOut {
             received_at: &format_timestamp(record.received_at),
@@ -488,6 +519,8 @@ mod tests {
                 .filter(|r| !r.reply.is_empty())
                 .map(|r| BASE64.encode(r.reply)),
             malformed: record.is_malformed(),
+            stream: stored.map(|(s, _)| s),
+            stream_seq: stored.map(|(_, q)| q),
         };
         serde_json::to_string(&line).expect("serialise") + "\n"
     }
@@ -542,8 +575,15 @@ mod tests {
         let mut expected = String::new();
         for (i, record) in records.iter().enumerate() {
             let connection = ["", "prod \"east\"", "prod \"east\"", "b"][i % 4];
-            w.write(record, connection).expect("write");
-            expected.push_str(&serde_line(record, connection));
+            if i % 3 == 2 {
+                let stored = ("ORDERS \"x\"", i as u64 * 1000);
+                w.write_stored(record, connection, stored.0, stored.1)
+                    .expect("write");
+                expected.push_str(&serde_line(record, connection, Some(stored)));
+            } else {
+                w.write(record, connection).expect("write");
+                expected.push_str(&serde_line(record, connection, None));
+            }
         }
         let written = String::from_utf8(buf).expect("utf8");
         for (line, (got, want)) in written.lines().zip(expected.lines()).enumerate() {

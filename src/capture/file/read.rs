@@ -19,6 +19,8 @@ use crate::capture::store::Store;
 pub struct LoadedRecord {
     pub connection: String,
     pub record: Record,
+    /// Stream and sequence of a message read from a stream (`browse`).
+    pub stored: Option<(String, u64)>,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +39,10 @@ struct LineIn {
     subject_b64: Option<String>,
     #[serde(default)]
     reply_b64: Option<String>,
+    #[serde(default)]
+    stream: Option<String>,
+    #[serde(default)]
+    stream_seq: Option<u64>,
 }
 
 /// Headers in file order (serde_json's map would sort them).
@@ -265,6 +271,7 @@ fn parse_line(text: &str, packer: &mut RecordPacker) -> Result<LoadedRecord, Lin
             headers.as_deref(),
             &payload,
         ),
+        stored: line.stream.zip(line.stream_seq),
     })
 }
 
