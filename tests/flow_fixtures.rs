@@ -113,7 +113,7 @@ fn jetstream_pull_session_reconstructs_every_retry() {
         9
     );
     assert_eq!(c.flows().filter(|f| f.kind == FlowKind::Request).count(), 0);
-    let (_, counts) = c.select_and_count(eventscope::flow::FlowFilter::All, None, now);
+    let (_, counts) = c.select_and_count(eventscope::flow::FlowFilter::All, None, None, now);
     assert_eq!((counts.retries, counts.failed), (2, 3));
 
     // The time window the diagram uses finds exactly the flows in it.

@@ -16,7 +16,9 @@ impl EventscopeApp {
         self.session.drain(LIVE_DRAIN_BUDGET);
         self.traffic.update(&self.session.store);
         self.poll_pending(ctx);
+        self.jetstream_step(ctx);
         self.take_in_capture_file();
+        self.drive_jetstream_screenshot();
         if let Some(plan) = &mut self.screenshot {
             match plan.step(ctx, &self.session.store, &self.session.flows) {
                 PlanStep::Nothing => {}

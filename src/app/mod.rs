@@ -26,6 +26,7 @@ mod capture_files;
 mod draw;
 mod file_dialog;
 mod frame;
+mod jetstream;
 mod keyring;
 mod pending;
 mod publish;
@@ -34,7 +35,7 @@ mod shortcuts;
 mod start;
 
 pub use keyring::{KeyringError, keyring_forget, keyring_load};
-pub use screenshot::FlowPick;
+pub use screenshot::{FlowPick, JetStreamShot};
 pub use start::{ScreenshotRequest, Start, StartError, StartReport, run};
 
 /// Time per frame at most spent moving live records from the broker into
@@ -110,6 +111,8 @@ pub struct EventscopeApp {
     keep_alive: Vec<Box<dyn std::any::Any>>,
     resident: crate::process::ResidentSampler,
     file_dialogs: file_dialog::FileDialogs,
+    /// The JetStream view and its requests.
+    jetstream: jetstream::JetStreamWork,
 }
 
 impl EventscopeApp {
@@ -166,6 +169,7 @@ impl EventscopeApp {
             keep_alive: Vec::new(),
             resident: Default::default(),
             file_dialogs: Default::default(),
+            jetstream: Default::default(),
         };
         if storage.is_some() {
             app.fetch_keyring_secrets();
@@ -191,11 +195,44 @@ impl EventscopeApp {
         self.session.connect(profile);
     }
 
+    /// The JetStream view's state (tests read it).
+    pub fn jetstream_view(&self) -> &crate::ui::JetStreamView {
+        &self.jetstream.view
+    }
+
+    /// The stream report's names in the order shown.
+    pub fn jetstream_names(&mut self) -> Vec<String> {
+        self.jetstream.view.streams.shown_names()
+    }
+
     fn start_trace(&mut self, seq: crate::capture::Seq) {
         let Some(subject) = self.session.store.get(seq).map(|r| r.subject().to_string()) else {
             return;
         };
-        match self.session.trace(seq) {
+        let asked = self.session.trace(seq);
+        self.wait_for_trace(subject, asked);
+    }
+
+    /// Trace a stream's message on the connection it was read from.
+    fn start_trace_record(
+        &mut self,
+        record: &crate::capture::Record,
+        key: Option<crate::capture::ConnectionKey>,
+    ) {
+        let Some(key) = key else {
+            self.notice = Some("trace: no connection is up".into());
+            return;
+        };
+        let asked = self.session.trace_record(record, key);
+        self.wait_for_trace(record.subject().to_owned(), asked);
+    }
+
+    fn wait_for_trace(
+        &mut self,
+        subject: String,
+        asked: Result<tokio::sync::oneshot::Receiver<crate::broker::TraceAnswer>, BrokerError>,
+    ) {
+        match asked {
             Ok(rx) => {
                 self.pending.wait(Waiting::Trace(subject, rx));
                 self.flows.trace_waiting = true;

@@ -199,6 +199,16 @@ impl EventscopeApp {
                     take(r, &mut |r| r.clone());
                 }
             }
+            ReplaySource::Stream => {
+                let (_, browsed) = self
+                    .replay
+                    .stream_records
+                    .as_ref()
+                    .ok_or_else(|| "browse a stream's messages first".to_owned())?;
+                for r in browsed.iter() {
+                    take(r, &mut |r| r.clone());
+                }
+            }
             source => {
                 let seqs: Vec<Seq> = match source {
                     ReplaySource::Selected => self.traffic.chosen(),
@@ -233,6 +243,10 @@ impl EventscopeApp {
         let target = self.replay.connection?;
         let store = &self.session.store;
         let target_name = store.connection_name(target).to_owned();
+        // Messages read from a stream of the same server go back to it.
+        if self.replay.source == ReplaySource::Stream {
+            return None;
+        }
         let from_file = self.replay.source == ReplaySource::File;
         let sample: Vec<ConnectionKey> = match self.replay.source {
             ReplaySource::Selected => self
@@ -352,16 +366,45 @@ impl EventscopeApp {
 
     /// Fill the publish form from a captured record.
     pub(super) fn edit_and_resend(&mut self, seq: Seq) {
-        if let Some(record) = self.session.store.get(seq) {
-            let name = self.publish.template.name.clone();
-            self.publish.template = PublishTemplate {
-                name,
-                ..PublishTemplate::from_record(record)
-            };
-            self.publish.connection = Some(record.connection);
-            self.publish.outcome = None;
-            self.view = View::Publish;
+        if let Some(record) = self.session.store.get(seq).cloned() {
+            self.edit_record(&record, Some(record.connection));
         }
+    }
+
+    /// Fill the publish form from a record, to send on `connection`.
+    pub(super) fn edit_record(&mut self, record: &Record, connection: Option<ConnectionKey>) {
+        let name = self.publish.template.name.clone();
+        self.publish.template = PublishTemplate {
+            name,
+            ..PublishTemplate::from_record(record)
+        };
+        self.publish.connection = connection;
+        self.publish.outcome = None;
+        self.view = View::Publish;
+    }
+
+    /// Hand browsed stream messages to replay: republished to their
+    /// original subjects through the replay path (its preview counts them
+    /// before anything is sent).
+    pub(super) fn replay_browsed(&mut self, seqs: Vec<Seq>) {
+        let browser = &self.jetstream.view.browser;
+        let records: Vec<Record> = seqs
+            .iter()
+            .filter_map(|s| browser.store.get(*s))
+            .map(Record::detached)
+            .collect();
+        let (first, last) = (
+            browser.rows.first().map_or(0, |r| r.stream_seq),
+            browser.rows.last().map_or(0, |r| r.stream_seq),
+        );
+        let what = format!(
+            "{} #{first}–{last}",
+            browser.stream.as_deref().unwrap_or("?")
+        );
+        self.replay.stream_records = Some((what, std::sync::Arc::new(records)));
+        self.replay.source = ReplaySource::Stream;
+        self.replay.connection = self.replay.connection.or(self.jetstream_connection_key());
+        self.view = View::Publish;
     }
 }
 

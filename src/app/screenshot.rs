@@ -44,6 +44,18 @@ pub struct ScreenshotPlan {
     /// The data waited for never came: the picture shows the app as it was
     /// (a connection that never came up, say), and the run fails.
     gave_up: bool,
+    /// What the JetStream view should show (set up by the app each frame).
+    pub jetstream: Option<JetStreamShot>,
+    /// The app says the view is not ready yet (JetStream answers awaited).
+    pub app_waiting: bool,
+}
+
+/// A screenshot of the JetStream view, or of one consumer's flows.
+#[derive(Clone, Debug)]
+pub struct JetStreamShot {
+    pub stream: String,
+    pub consumer: Option<String>,
+    pub tab: crate::ui::StreamTab,
 }
 
 /// How long screenshot mode waits for the data it needs before it takes
@@ -80,6 +92,8 @@ impl ScreenshotPlan {
             phase: Phase::Waiting,
             result: Arc::new(Mutex::new(None)),
             gave_up: false,
+            jetstream: None,
+            app_waiting: false,
         }
     }
 
@@ -128,7 +142,10 @@ impl ScreenshotPlan {
                     self.phase = Phase::Settling { frames_left: 2 };
                     return PlanStep::Nothing;
                 }
-                if store.len() < self.min_records || self.started.elapsed() < self.min_wait {
+                if store.len() < self.min_records
+                    || self.started.elapsed() < self.min_wait
+                    || self.app_waiting
+                {
                     return PlanStep::Nothing;
                 }
                 if self.replay {

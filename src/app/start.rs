@@ -56,6 +56,8 @@ pub struct ScreenshotRequest {
     pub path: PathBuf,
     pub flow: Option<FlowPick>,
     pub start_replay: bool,
+    /// The JetStream view's stream, consumer and tab to show.
+    pub jetstream: Option<super::screenshot::JetStreamShot>,
 }
 
 pub fn run(start: Start) -> Result<StartReport, StartError> {
@@ -93,14 +95,16 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
         };
         // With no server to connect to, no traffic will come to wait for.
         let expect_traffic = !connect.is_empty();
-        ScreenshotPlan::new(
+        let mut plan = ScreenshotPlan::new(
             request.path,
             start.select,
             request.flow,
             request.start_replay,
             wait,
             expect_traffic,
-        )
+        );
+        plan.jetstream = request.jetstream;
+        plan
     });
     let (width, height) = start.window_size;
     let mut options = eframe::NativeOptions {

@@ -216,6 +216,12 @@ impl Store {
         }
     }
 
+    /// Put back gaps taken before a clear (a history inserted under the
+    /// live records keeps the marks of when nothing could be seen).
+    pub fn restore_gaps(&mut self, gaps: Vec<Gap>) {
+        self.gaps = gaps;
+    }
+
     pub fn gaps(&self) -> &[Gap] {
         &self.gaps
     }

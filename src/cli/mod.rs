@@ -92,11 +92,22 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
             ViewArg::Flows => crate::ui::View::Flows,
             ViewArg::Publish => crate::ui::View::Publish,
             ViewArg::Connections => crate::ui::View::Connections,
+            ViewArg::Jetstream => crate::ui::View::JetStream,
         },
         screenshot: cli.screenshot.map(|path| crate::app::ScreenshotRequest {
             path,
             flow: cli.flow,
             start_replay: cli.start_replay,
+            jetstream: cli.stream.clone().map(|stream| crate::app::JetStreamShot {
+                stream,
+                consumer: cli.consumer.clone(),
+                tab: match cli.tab {
+                    TabArg::Consumers => crate::ui::StreamTab::Consumers,
+                    TabArg::Messages => crate::ui::StreamTab::Messages,
+                    TabArg::Subjects => crate::ui::StreamTab::Subjects,
+                    TabArg::Detail => crate::ui::StreamTab::Detail,
+                },
+            }),
         }),
         window_size: parse_size(&cli.window_size).unwrap_or((1440.0, 900.0)),
         budget_mib: cli.budget_mib,
@@ -165,6 +176,19 @@ pub struct Cli {
     #[arg(long, requires = "screenshot")]
     pub start_replay: bool,
 
+    /// With --screenshot: the stream the JetStream view shows (with
+    /// `--view flows`: show this stream's flows of --consumer).
+    #[arg(long, value_name = "NAME", requires = "screenshot")]
+    pub stream: Option<String>,
+
+    /// With --screenshot and --stream: the consumer to choose.
+    #[arg(long, value_name = "NAME", requires = "stream")]
+    pub consumer: Option<String>,
+
+    /// With --screenshot and --stream: the stream's tab.
+    #[arg(long, value_enum, default_value_t = TabArg::Consumers)]
+    pub tab: TabArg,
+
     /// Window size for screenshots, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900")]
     pub window_size: String,
@@ -176,6 +200,15 @@ pub enum ViewArg {
     Flows,
     Publish,
     Connections,
+    Jetstream,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TabArg {
+    Consumers,
+    Messages,
+    Subjects,
+    Detail,
 }
 
 /// `flows --filter`: the flow list's filters.

@@ -24,6 +24,19 @@ impl Correlator {
             .collect()
     }
 
+    /// The highest delivery count seen for a stored message and consumer
+    /// (the in-flight window's column).
+    pub fn observed_deliveries(&self, stream: &str, seq: u64, consumer: &str) -> Option<u64> {
+        let id = *self.by_stream_seq.get(&(stream.to_owned(), seq))?;
+        self.get(id)?
+            .detail()
+            .deliveries
+            .iter()
+            .filter(|d| d.consumer == consumer)
+            .map(|d| d.count)
+            .max()
+    }
+
     /// What the stream holds at `seq`, read from the stream itself: names
     /// the flow that was known only from answers.
     pub fn learn_stored_subject(&mut self, stream: &str, seq: u64, subject: &str) {

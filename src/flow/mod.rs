@@ -27,7 +27,7 @@ pub use model::{
     Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, ObjectPut,
     Outcome, Reply, Role, Step, StepKind,
 };
-pub use selection::{FlowCounts, FlowFilter};
+pub use selection::{ConsumerScope, FlowCounts, FlowFilter};
 pub use trace::trace_flow;
 
 /// `1.5 s`, `12 ms`, `830 µs`: a duration in nanoseconds for people.

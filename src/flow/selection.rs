@@ -55,6 +55,25 @@ impl FlowFilter {
     }
 }
 
+/// Only the flows of one stream's messages delivered to one consumer: where
+/// a consumer's counters (redelivered, ack pending) lead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerScope {
+    pub stream: String,
+    pub consumer: String,
+}
+
+impl ConsumerScope {
+    pub fn contains(&self, flow: &Flow) -> bool {
+        let detail = flow.detail();
+        detail.stream.as_deref() == Some(self.stream.as_str())
+            && detail
+                .deliveries
+                .iter()
+                .any(|d| d.consumer == self.consumer)
+    }
+}
+
 /// Counts of each kind of flow, for the list's header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowCounts {
@@ -111,11 +130,15 @@ impl Correlator {
         &self,
         filter: FlowFilter,
         subject: Option<&SubjectPattern>,
+        scope: Option<&ConsumerScope>,
         now: Timestamp,
     ) -> (Vec<FlowId>, FlowCounts) {
         let mut counts = FlowCounts::default();
         let mut list = Vec::new();
         for flow in self.flows() {
+            if scope.is_some_and(|s| !s.contains(flow)) {
+                continue;
+            }
             let traits = self.traits(flow, now);
             counts.all += 1;
             counts.retries += usize::from(traits.retries);

@@ -28,7 +28,7 @@ pub use purge::{Purge, PurgePreview, delete_message, purge, purge_preview};
 pub use recorder::{
     DEFAULT_NAME as DEFAULT_RECORDER, MAX_NAMED, RECORDED_SUBJECTS, RecorderRead, RecorderSettings,
     RecorderStatus, name_flows, read as read_recorder, start as start_recorder,
-    status as recorder_status, stop as stop_recorder,
+    status as recorder_status, stop as stop_recorder, stored_subjects,
 };
 pub use streams::{
     ClusterState, Replica, StreamSummary, Upstream, list_streams, stream_info, stream_subjects,

@@ -219,14 +219,26 @@ pub async fn read(
 pub const MAX_NAMED: usize = 20_000;
 
 /// Name the flows a recorder rebuilt with their messages' subjects, read
-/// from their streams (by direct get where the stream allows it). Returns
-/// how many could not be named (message gone: acked off a work queue,
-/// aged out, or over `MAX_NAMED`).
+/// from their streams. Returns how many could not be named.
 pub async fn name_flows(api: &Api, correlator: &mut Correlator) -> usize {
+    let (named, unnamed) = stored_subjects(api, correlator.unnamed_stored()).await;
+    for (stream, seq, subject) in named {
+        correlator.learn_stored_subject(&stream, seq, &subject);
+    }
+    unnamed
+}
+
+/// The subjects of stored messages, read from their streams (by direct
+/// get where the stream allows it), at most `MAX_NAMED`. Returns them and
+/// how many could not be read (message gone: acked off a work queue, aged
+/// out, or over the limit).
+pub async fn stored_subjects(
+    api: &Api,
+    mut wanted: Vec<(String, u64)>,
+) -> (Vec<(String, u64, String)>, usize) {
     use futures_util::StreamExt;
-    let mut wanted = correlator.unnamed_stored();
     wanted.sort();
-    let unnamed_over = wanted.len().saturating_sub(MAX_NAMED);
+    let mut unnamed = wanted.len().saturating_sub(MAX_NAMED);
     wanted.truncate(MAX_NAMED);
     let mut access = std::collections::HashMap::new();
     for (stream, _) in &wanted {
@@ -260,12 +272,12 @@ pub async fn name_flows(api: &Api, correlator: &mut Correlator) -> usize {
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
-    let mut unnamed = unnamed_over;
+    let mut named = Vec::new();
     for (stream, seq, page) in fetches {
         match page.ok().and_then(|p| p.messages.into_iter().next()) {
-            Some(m) if m.seq == seq => correlator.learn_stored_subject(&stream, seq, &m.subject),
+            Some(m) if m.seq == seq => named.push((stream, seq, m.subject)),
             _ => unnamed += 1,
         }
     }
-    unnamed
+    (named, unnamed)
 }

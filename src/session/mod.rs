@@ -136,6 +136,15 @@ impl Session {
         seq: crate::capture::Seq,
     ) -> Result<tokio::sync::oneshot::Receiver<crate::broker::TraceAnswer>, BrokerError> {
         let record = self.store.get(seq).ok_or(BrokerError::UnknownConnection)?;
+        self.trace_record(record, record.connection)
+    }
+
+    /// Trace a record from elsewhere (a stream's message) on `connection`.
+    pub fn trace_record(
+        &self,
+        record: &crate::capture::Record,
+        connection: ConnectionKey,
+    ) -> Result<tokio::sync::oneshot::Receiver<crate::broker::TraceAnswer>, BrokerError> {
         let headers = record
             .headers()
             .iter()
@@ -143,7 +152,7 @@ impl Session {
             .collect();
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.broker.send(
-            record.connection,
+            connection,
             Command::Trace {
                 subject: record.subject().to_string(),
                 headers,
@@ -283,6 +292,51 @@ impl Session {
             self.newest_applied = Some(record.received_at);
             self.flows.ingest(self.store.end_seq(), &record);
             self.store.push(record);
+        }
+    }
+
+    /// Put answers read from the flight recorder under what was captured
+    /// live, in time order (flows are made in arrival order): the live
+    /// records are taken out and added again after the history. History
+    /// from when live capture had already begun is left out, as it was
+    /// seen live. Returns how many history records were added.
+    pub fn insert_history(&mut self, history: Vec<crate::capture::Record>) -> usize {
+        let first_live = self
+            .store
+            .get(self.store.first_seq())
+            .map(|r| r.received_at);
+        let mut history: Vec<_> = history
+            .into_iter()
+            .filter(|r| first_live.is_none_or(|t| r.received_at < t))
+            .collect();
+        history.sort_by_key(|r| r.received_at);
+        let added = history.len();
+        let live: Vec<crate::capture::Record> = (self.store.first_seq()..self.store.end_seq())
+            .filter_map(|seq| self.store.get(seq).cloned())
+            .collect();
+        let gaps = self.store.gaps().to_vec();
+        self.store.clear();
+        self.flows.clear();
+        self.store.restore_gaps(gaps);
+        let newest = self.newest_applied;
+        self.add_records(history.into_iter().chain(live));
+        self.newest_applied = newest.or(self.newest_applied);
+        added
+    }
+
+    /// The async-nats client of a connection (opened on first use), for
+    /// the JetStream API.
+    pub fn nats_client(
+        &self,
+        key: ConnectionKey,
+    ) -> impl Future<Output = Result<async_nats::Client, String>> + Send + 'static {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let sent = self.broker.send(key, Command::Client { reply });
+        async move {
+            sent.map_err(|e| e.to_string())?;
+            answer
+                .await
+                .map_err(|_| "the connection has ended".to_owned())?
         }
     }
 

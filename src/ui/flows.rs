@@ -11,7 +11,7 @@ use super::format;
 use super::sequence_diagram::{BAD, Diagram, GOOD, RETRY};
 use crate::capture::Seq;
 use crate::capture::{SubjectPattern, Timestamp};
-use crate::flow::FlowCounts;
+use crate::flow::{ConsumerScope, FlowCounts};
 use crate::flow::{Correlator, Final, Flow, FlowFilter, FlowId, FlowKind, format_duration};
 use crate::flow::{annotate, audience};
 use crate::server_answers::Directory;
@@ -42,6 +42,8 @@ pub struct FlowsView {
     pub trace: Option<Flow>,
     /// A trace was asked for and its answer is awaited.
     pub trace_waiting: bool,
+    /// Only one consumer's flows (from its counters in the JetStream view).
+    scope: Option<ConsumerScope>,
 }
 
 impl Default for FlowsView {
@@ -60,6 +62,7 @@ impl Default for FlowsView {
             zoom: 1.0,
             trace: None,
             trace_waiting: false,
+            scope: None,
         }
     }
 }
@@ -82,6 +85,18 @@ impl FlowsView {
 
     pub fn counts(&self) -> FlowCounts {
         self.counts
+    }
+
+    /// Show one consumer's flows with a filter: where its counters lead.
+    pub fn show_consumer(&mut self, scope: ConsumerScope, filter: FlowFilter) {
+        self.scope = Some(scope);
+        self.filter = filter;
+        self.selected = None;
+        self.dirty = true;
+    }
+
+    pub fn scope(&self) -> Option<&ConsumerScope> {
+        self.scope.as_ref()
     }
 
     fn set_subject_filter(&mut self) {
@@ -107,7 +122,12 @@ impl FlowsView {
             return;
         }
         // One pass for both the list and the counts: this walks every flow.
-        let (list, counts) = correlator.select_and_count(self.filter, self.pattern.as_ref(), now);
+        let (list, counts) = correlator.select_and_count(
+            self.filter,
+            self.pattern.as_ref(),
+            self.scope.as_ref(),
+            now,
+        );
         self.list = list;
         self.counts = counts;
         self.refreshed_at = time;
@@ -194,6 +214,29 @@ fn filters_ui(ui: &mut egui::Ui, view: &mut FlowsView, correlator: &Correlator) 
     });
     if let Some(e) = &view.subject_error {
         ui.colored_label(BAD, e);
+    }
+    if let Some(scope) = &view.scope {
+        let text = format!("stream {} · consumer {}", scope.stream, scope.consumer);
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(text).strong());
+            if ui
+                .small_button("×")
+                .on_hover_text("Show every consumer's flows")
+                .clicked()
+            {
+                view.scope = None;
+                view.dirty = true;
+            }
+        });
+        if view.list.is_empty() {
+            ui.label(
+                RichText::new(
+                    "No flows of this consumer seen yet: nothing live so far, and no flight \
+                     recorder history loaded (JetStream view, top line).",
+                )
+                .weak(),
+            );
+        }
     }
     if correlator.evicted() > 0 {
         ui.label(

@@ -2,29 +2,39 @@
 //! returns what the user asked for; none touches the network or the store's
 //! internals.
 
+mod browser;
 mod connection_form;
 mod connections;
+mod consumers;
 mod flows;
 mod format;
 mod inspector;
+mod jetstream;
 mod json_tree;
 mod publish;
 mod rates;
+mod recorder;
 mod replay;
 mod sequence_diagram;
 mod status_bar;
+mod streams;
 mod subject_tree;
 mod traffic;
 
+pub use browser::{BrowserView, InFlight, parse_time_input};
 pub use connections::{
     ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
 };
+pub use consumers::ConsumersView;
 pub use flows::{FlowsAction, FlowsView, diagram_ui, flow_list_ui};
 pub use inspector::{InspectorAction, InspectorView, inspector_ui};
+pub use jetstream::{JetStreamAction, JetStreamView, Loaded, StreamTab, jetstream_ui};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
 pub use rates::{RatesView, rates_ui};
+pub use recorder::{ConsentDialog, RecorderView};
 pub use replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
 pub use status_bar::{StatusFigures, status_bar_ui};
+pub use streams::{PurgeDialog, StreamColumn, StreamsView};
 pub use subject_tree::subject_tree_ui;
 pub use traffic::{TrafficView, filter_bar_ui, table_ui};
 
@@ -36,10 +46,17 @@ pub enum View {
     #[serde(alias = "Act")]
     Publish,
     Connections,
+    JetStream,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [View::Traffic, View::Flows, View::Publish, View::Connections];
+    pub const ALL: [View; 5] = [
+        View::Traffic,
+        View::Flows,
+        View::JetStream,
+        View::Publish,
+        View::Connections,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -47,6 +64,7 @@ impl View {
             View::Flows => "Flows",
             View::Publish => "Publish & replay",
             View::Connections => "Connections",
+            View::JetStream => "JetStream",
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum ReplaySource {
     Filtered,
     LastSeconds,
     File,
+    /// Messages read from a stream in the JetStream view (redrive).
+    Stream,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +39,9 @@ pub struct ReplayView {
     pub file: Option<PathBuf>,
     /// Records read from `file`, ready to replay.
     pub file_records: Option<Arc<Vec<Record>>>,
+    /// Messages read from a stream: what they are (`ORDERS #12–40`), and
+    /// the records.
+    pub stream_records: Option<(String, Arc<Vec<Record>>)>,
     pub connection: Option<ConnectionKey>,
     pub remaps: String,
     pub keep_msg_id: bool,
@@ -64,6 +69,7 @@ impl Default for ReplayView {
             last_seconds: 60.0,
             file: None,
             file_records: None,
+            stream_records: None,
             connection: None,
             remaps: String::new(),
             keep_msg_id: false,
@@ -206,6 +212,16 @@ fn source_ui(
             _ => {}
         }
     });
+    if let Some((what, records)) = &view.stream_records {
+        ui.radio_value(
+            &mut view.source,
+            ReplaySource::Stream,
+            format!(
+                "messages of stream {what} ({}), to their original subjects",
+                format::count(records.len() as u64)
+            ),
+        );
+    }
 }
 
 /// Where the messages go and what they keep.

@@ -1,0 +1,606 @@
+//! The JetStream view's work: every request runs on the background
+//! runtime with the connection's async-nats client, and its answer comes
+//! back on a channel polled each frame. Nothing here waits on the network.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::EventscopeApp;
+use crate::capture::{ConnectionKey, Record, Timestamp, now_timestamp};
+use crate::flow::ConsumerScope;
+use crate::jetstream::{
+    Access, Api, ConsumerSummary, Page, PageRequest, Purge, PurgePreview, RecorderStatus, Start,
+    StreamSummary,
+};
+use crate::ui::{InFlight, JetStreamAction, JetStreamView, StreamTab, View};
+
+/// How often the chosen consumer's lag is polled while it is on screen.
+const LAG_EVERY: f64 = 2.0;
+/// How often the stream list and the chosen stream's consumers are fetched
+/// again while the view is on screen.
+const REPORT_EVERY: f64 = 5.0;
+/// How far back the flow view is filled from the recorder on connect.
+const HISTORY_ON_CONNECT: Duration = Duration::from_secs(3600);
+
+/// An answer from a JetStream task.
+enum Answer {
+    /// The connection's client could not be had.
+    Unavailable(String),
+    Streams(Result<Vec<StreamSummary>, String>),
+    Consumers(String, Result<Vec<ConsumerSummary>, String>),
+    Subjects(String, Result<Vec<(String, u64)>, String>),
+    Page(String, Result<Page, String>, Option<InFlight>),
+    Lag(
+        String,
+        Result<Box<(ConsumerSummary, Option<Timestamp>)>, String>,
+    ),
+    Recorder(Result<Option<RecorderStatus>, String>),
+    History(Result<(Vec<Record>, u64), String>),
+    Named(Vec<(String, u64, String)>, usize),
+    PurgePreview(Purge, Result<PurgePreview, String>),
+    /// A change was made (or refused): say so, and fetch again.
+    Changed(String),
+}
+
+/// The JetStream view's state beside what it draws.
+pub(super) struct JetStreamWork {
+    pub view: JetStreamView,
+    answers: (mpsc::Sender<Answer>, mpsc::Receiver<Answer>),
+    /// The connection whose JetStream is shown, once it was first asked.
+    asked_of: Option<ConnectionKey>,
+    last_lag_poll: f64,
+    lag_waiting: bool,
+    last_report: f64,
+    history_loaded: bool,
+}
+
+impl Default for JetStreamWork {
+    fn default() -> Self {
+        Self {
+            view: JetStreamView::default(),
+            answers: mpsc::channel(),
+            asked_of: None,
+            last_lag_poll: f64::NEG_INFINITY,
+            lag_waiting: false,
+            last_report: f64::NEG_INFINITY,
+            history_loaded: false,
+        }
+    }
+}
+
+fn text<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
+    r.map_err(|e| e.to_string())
+}
+
+impl EventscopeApp {
+    pub(super) fn jetstream_connection_key(&self) -> Option<ConnectionKey> {
+        self.jetstream_connection()
+    }
+
+    /// The connection JetStream requests go to: the first one up.
+    fn jetstream_connection(&self) -> Option<ConnectionKey> {
+        let profiles = self.session.profiles();
+        profiles
+            .iter()
+            .find(|(k, _)| {
+                self.session
+                    .shared(*k)
+                    .is_some_and(|s| s.state().is_connected())
+            })
+            .map(|(k, _)| *k)
+    }
+
+    /// Run `work` with the JetStream API of the chosen connection; its
+    /// answer comes back to `poll_jetstream`.
+    fn js_spawn<F, Fut>(&self, work: F)
+    where
+        F: FnOnce(Api) -> Fut + Send + 'static,
+        Fut: Future<Output = Answer> + Send,
+    {
+        let tx = self.jetstream.answers.0.clone();
+        let Some(key) = self.jetstream_connection() else {
+            let _ = tx.send(Answer::Unavailable(
+                "JetStream: no connection is up; connect to a server first".into(),
+            ));
+            return;
+        };
+        let client = self.session.nats_client(key);
+        self.session.spawn(async move {
+            let answer = match client.await {
+                Ok(client) => work(Api::new(client)).await,
+                Err(e) => Answer::Unavailable(format!("JetStream: {e}")),
+            };
+            let _ = tx.send(answer);
+        });
+    }
+
+    /// Each frame: first fetches after a connection comes up, the lag
+    /// poll, and the answers that came.
+    pub(super) fn jetstream_step(&mut self, ctx: &egui::Context) {
+        let key = self.jetstream_connection();
+        if key.is_some() && key != self.jetstream.asked_of {
+            self.jetstream.asked_of = key;
+            self.refresh_streams();
+            self.refresh_recorder();
+        }
+        let time = ctx.input(|i| i.time);
+        if self.view == View::JetStream && key.is_some() {
+            if time - self.jetstream.last_report >= REPORT_EVERY {
+                self.jetstream.last_report = time;
+                if !self.jetstream.view.streams.list.loading {
+                    self.refresh_streams();
+                }
+                if let Some(stream) = self.jetstream.view.selected_stream().map(str::to_owned)
+                    && !self.jetstream.view.consumers.list.loading
+                {
+                    self.refresh_consumers(stream);
+                }
+            }
+            ctx.request_repaint_after(Duration::from_secs_f64(REPORT_EVERY));
+        }
+        let view = &self.jetstream.view;
+        if self.view == View::JetStream
+            && view.tab == StreamTab::Consumers
+            && let (Some(stream), Some(consumer)) =
+                (view.selected_stream(), view.consumers.selected.clone())
+        {
+            if !self.jetstream.lag_waiting && time - self.jetstream.last_lag_poll >= LAG_EVERY {
+                self.jetstream.last_lag_poll = time;
+                self.jetstream.lag_waiting = true;
+                let stream = stream.to_owned();
+                let allow_direct = view
+                    .streams
+                    .selected_summary()
+                    .is_some_and(|s| s.allow_direct);
+                self.js_spawn(move |api| async move {
+                    let result =
+                        crate::jetstream::poll_lag(&api, &stream, &consumer, allow_direct).await;
+                    Answer::Lag(consumer, text(result).map(Box::new))
+                });
+            }
+            ctx.request_repaint_after(Duration::from_secs_f64(LAG_EVERY));
+        }
+        while let Ok(answer) = self.jetstream.answers.1.try_recv() {
+            self.on_jetstream_answer(answer);
+        }
+    }
+
+    fn refresh_streams(&mut self) {
+        self.jetstream.view.streams.list.loading = true;
+        self.js_spawn(|api| async move {
+            Answer::Streams(text(crate::jetstream::list_streams(&api).await))
+        });
+    }
+
+    fn refresh_recorder(&mut self) {
+        self.jetstream.view.recorder.status.loading = true;
+        self.js_spawn(|api| async move {
+            Answer::Recorder(text(
+                crate::jetstream::recorder_status(&api, crate::jetstream::DEFAULT_RECORDER).await,
+            ))
+        });
+    }
+
+    fn refresh_consumers(&mut self, stream: String) {
+        self.jetstream.view.consumers.list.loading = true;
+        self.js_spawn(move |api| async move {
+            let result = crate::jetstream::list_consumers(&api, &stream).await;
+            Answer::Consumers(stream, text(result))
+        });
+    }
+
+    fn browse(
+        &mut self,
+        stream: String,
+        start: Start,
+        subject: Option<String>,
+        in_flight: Option<InFlight>,
+    ) {
+        let Some(summary) = self.jetstream.view.streams.selected_summary() else {
+            return;
+        };
+        let access = Access::of(summary.allow_direct);
+        let browser = &mut self.jetstream.view.browser;
+        browser.loading = true;
+        let request = PageRequest {
+            start,
+            subject,
+            count: browser.page_size,
+            max_bytes: 8 << 20,
+        };
+        self.js_spawn(move |api| async move {
+            let result = crate::jetstream::fetch_page(&api, &stream, access, &request).await;
+            Answer::Page(stream, text(result), in_flight)
+        });
+    }
+
+    /// What the JetStream view asked for.
+    pub(super) fn on_jetstream_actions(&mut self, actions: Vec<JetStreamAction>) {
+        for action in actions {
+            self.on_jetstream_action(action);
+        }
+    }
+
+    fn on_jetstream_action(&mut self, action: JetStreamAction) {
+        let stream = self.jetstream.view.selected_stream().map(str::to_owned);
+        match action {
+            JetStreamAction::RefreshStreams => {
+                self.refresh_streams();
+                self.refresh_recorder();
+            }
+            JetStreamAction::OpenStream(name) => {
+                self.jetstream.view.consumers.select(None);
+                self.refresh_consumers(name.clone());
+                self.jetstream.view.streams.subjects.loading = true;
+                let for_subjects = name.clone();
+                self.js_spawn(move |api| async move {
+                    let result =
+                        crate::jetstream::stream_subjects(&api, &for_subjects, ">", 100_000).await;
+                    Answer::Subjects(for_subjects, text(result))
+                });
+                self.browse(name, Start::Seq(1), None, None);
+            }
+            JetStreamAction::RefreshConsumers => {
+                if let Some(stream) = stream {
+                    self.refresh_consumers(stream);
+                }
+            }
+            JetStreamAction::Browse { start, subject } => {
+                if let Some(stream) = stream {
+                    self.browse(stream, start, subject, None);
+                }
+            }
+            JetStreamAction::InFlight(consumer) => self.in_flight(consumer),
+            JetStreamAction::OpenFlows { consumer, filter } => {
+                if let Some(stream) = stream {
+                    self.flows
+                        .show_consumer(ConsumerScope { stream, consumer }, filter);
+                    self.view = View::Flows;
+                }
+            }
+            JetStreamAction::Inspect(seq) => self.jetstream.view.browser.selected = Some(seq),
+            JetStreamAction::EditAndResend(seq) => {
+                if let Some(record) = self.jetstream.view.browser.store.get(seq).cloned() {
+                    let connection = self.jetstream_connection();
+                    self.edit_record(&record, connection);
+                }
+            }
+            JetStreamAction::Trace(seq) => {
+                if let Some(record) = self.jetstream.view.browser.store.get(seq).cloned() {
+                    let key = self.jetstream_connection();
+                    self.start_trace_record(&record, key);
+                }
+            }
+            JetStreamAction::Replay(seqs) => self.replay_browsed(seqs),
+            JetStreamAction::PreviewPurge(purge) => {
+                if let Some(stream) = stream {
+                    self.js_spawn(move |api| async move {
+                        let result = crate::jetstream::purge_preview(&api, &stream, &purge).await;
+                        Answer::PurgePreview(purge, text(result))
+                    });
+                }
+            }
+            JetStreamAction::Purge(purge) => {
+                if let Some(stream) = stream {
+                    self.js_spawn(move |api| async move {
+                        Answer::Changed(
+                            match crate::jetstream::purge(&api, &stream, &purge).await {
+                                Ok(n) => format!("purged {n} messages from {stream}"),
+                                Err(e) => format!("purge of {stream} failed: {e}"),
+                            },
+                        )
+                    });
+                }
+            }
+            JetStreamAction::DeleteMessage(seq) => {
+                if let Some(stream) = stream {
+                    self.js_spawn(move |api| async move {
+                        Answer::Changed(
+                            match crate::jetstream::delete_message(&api, &stream, seq).await {
+                                Ok(()) => format!("message {seq} deleted from {stream}"),
+                                Err(e) => format!("delete of {stream} #{seq} failed: {e}"),
+                            },
+                        )
+                    });
+                }
+            }
+            JetStreamAction::PauseConsumer { consumer, pause } => {
+                if let Some(stream) = stream {
+                    let until = pause.then(|| now_timestamp() + 3600 * 1_000_000_000);
+                    self.js_spawn(move |api| async move {
+                        let result =
+                            crate::jetstream::pause_consumer(&api, &stream, &consumer, until).await;
+                        Answer::Changed(match result {
+                            Ok(true) => format!("{consumer} paused for an hour"),
+                            Ok(false) => format!("{consumer} resumed"),
+                            Err(e) => format!("pause of {consumer} failed: {e}"),
+                        })
+                    });
+                }
+            }
+            JetStreamAction::DeleteConsumer(consumer) => {
+                if let Some(stream) = stream {
+                    self.js_spawn(move |api| async move {
+                        let result =
+                            crate::jetstream::delete_consumer(&api, &stream, &consumer).await;
+                        Answer::Changed(match result {
+                            Ok(()) => format!("consumer {consumer} deleted from {stream}"),
+                            Err(e) => format!("delete of {consumer} failed: {e}"),
+                        })
+                    });
+                }
+            }
+            JetStreamAction::StartRecorder(settings) => {
+                self.jetstream.view.recorder.status.loading = true;
+                self.js_spawn(move |api| async move {
+                    Answer::Recorder(text(
+                        crate::jetstream::start_recorder(&api, &settings)
+                            .await
+                            .map(Some),
+                    ))
+                });
+            }
+            JetStreamAction::StopRecorder => {
+                let name = self.recorder_name();
+                self.js_spawn(move |api| async move {
+                    match crate::jetstream::stop_recorder(&api, &name).await {
+                        Ok(_) => Answer::Recorder(Ok(None)),
+                        Err(e) => Answer::Changed(format!("removing {name} failed: {e}")),
+                    }
+                });
+            }
+            JetStreamAction::LoadHistory(range) => self.load_history(range),
+        }
+    }
+
+    fn recorder_name(&self) -> String {
+        self.jetstream
+            .view
+            .recorder
+            .status
+            .value
+            .as_ref()
+            .and_then(|s| s.as_ref())
+            .map_or_else(
+                || crate::jetstream::DEFAULT_RECORDER.to_owned(),
+                |s| s.name.clone(),
+            )
+    }
+
+    /// Read the recorder (all of it for a zero range) into the flow view.
+    fn load_history(&mut self, range: Duration) {
+        let name = self.recorder_name();
+        self.jetstream.view.recorder.history.loading = true;
+        let since = (!range.is_zero())
+            .then(|| now_timestamp() - i64::try_from(range.as_nanos()).unwrap_or(i64::MAX));
+        self.js_spawn(move |api| async move {
+            let result = crate::jetstream::read_recorder(&api, &name, since, 0).await;
+            Answer::History(text(result.map(|r| (r.records, r.skipped_own))))
+        });
+    }
+
+    /// The in-flight window of a consumer: ack floor to last delivered.
+    fn in_flight(&mut self, consumer: String) {
+        let Some(stream) = self.jetstream.view.selected_stream().map(str::to_owned) else {
+            return;
+        };
+        let Some(c) = self
+            .jetstream
+            .view
+            .consumers
+            .list
+            .value
+            .as_ref()
+            .and_then(|l| l.iter().find(|c| c.name == consumer))
+            .cloned()
+        else {
+            return;
+        };
+        let in_flight = InFlight {
+            consumer: c.name.clone(),
+            max_deliver: c.max_deliver,
+            ack_floor: c.ack_floor_stream_seq,
+            delivered: c.delivered_stream_seq,
+        };
+        // One filter is asked of the server; with several, the page holds
+        // the first filter's messages.
+        let subject = c.filter_subjects.first().cloned();
+        self.browse(
+            stream,
+            Start::Seq(c.ack_floor_stream_seq + 1),
+            subject,
+            Some(in_flight),
+        );
+    }
+
+    fn on_jetstream_answer(&mut self, answer: Answer) {
+        let view = &mut self.jetstream.view;
+        match answer {
+            Answer::Unavailable(why) => {
+                view.unavailable = Some(why);
+                view.streams.list.loading = false;
+                view.recorder.status.loading = false;
+                view.browser.loading = false;
+                view.consumers.list.loading = false;
+                view.recorder.history.loading = false;
+                self.jetstream.lag_waiting = false;
+            }
+            Answer::Streams(result) => {
+                view.unavailable = None;
+                view.streams.list.answer(result);
+                view.streams.list_changed();
+            }
+            Answer::Consumers(stream, result) => {
+                if view.selected_stream() == Some(stream.as_str()) {
+                    view.consumers.list.answer(result);
+                }
+            }
+            Answer::Subjects(stream, result) => {
+                if view.selected_stream() == Some(stream.as_str()) {
+                    view.streams.subjects.answer(result);
+                }
+            }
+            Answer::Page(stream, result, in_flight) => match result {
+                Ok(mut page) => {
+                    if let Some(f) = &in_flight {
+                        page.messages.retain(|m| m.seq <= f.delivered);
+                    }
+                    let flows = &self.session.flows;
+                    let consumer = in_flight.as_ref().map(|f| f.consumer.clone());
+                    view.browser
+                        .set_page(&stream, &page.messages, page.access, page.more, |seq| {
+                            consumer
+                                .as_deref()
+                                .and_then(|c| flows.observed_deliveries(&stream, seq, c))
+                        });
+                    view.browser.in_flight = in_flight;
+                }
+                Err(e) => {
+                    view.browser.loading = false;
+                    view.browser.error = Some(e);
+                }
+            },
+            Answer::Lag(consumer, result) => {
+                self.jetstream.lag_waiting = false;
+                let consumers = &mut view.consumers;
+                if consumers.selected.as_deref() == Some(consumer.as_str()) {
+                    match result {
+                        Ok(polled) => {
+                            let (info, oldest) = *polled;
+                            consumers.lag.push(&info, now_timestamp(), oldest);
+                            consumers.lag_error = None;
+                        }
+                        Err(e) => consumers.lag_error = Some(e),
+                    }
+                }
+            }
+            Answer::Recorder(result) => {
+                let exists = matches!(result, Ok(Some(_)));
+                view.recorder.status.answer(result);
+                if exists && !self.jetstream.history_loaded {
+                    self.jetstream.history_loaded = true;
+                    self.load_history(HISTORY_ON_CONNECT);
+                }
+            }
+            Answer::History(result) => match result {
+                Ok((mut records, skipped_own)) => {
+                    let name = format!("recorder {}", self.recorder_name());
+                    let key = self.session.store.intern_connection(&name);
+                    for r in &mut records {
+                        r.connection = key;
+                    }
+                    let added = self.session.insert_history(records);
+                    self.traffic.index = Default::default();
+                    self.traffic.apply_filter();
+                    let view = &mut self.jetstream.view;
+                    view.recorder.history.answer(Ok(added));
+                    if skipped_own > 0 {
+                        self.notice = Some(format!(
+                            "{skipped_own} answers about the recorder's own stream were skipped"
+                        ));
+                    }
+                    let wanted = self.session.flows.unnamed_stored();
+                    if !wanted.is_empty() {
+                        self.js_spawn(move |api| async move {
+                            let (named, unnamed) =
+                                crate::jetstream::stored_subjects(&api, wanted).await;
+                            Answer::Named(named, unnamed)
+                        });
+                    }
+                }
+                Err(e) => view.recorder.history.answer(Err(e)),
+            },
+            Answer::Named(named, unnamed) => {
+                for (stream, seq, subject) in named {
+                    self.session
+                        .flows
+                        .learn_stored_subject(&stream, seq, &subject);
+                }
+                if unnamed > 0 {
+                    self.notice = Some(format!(
+                        "{unnamed} recorded messages are no longer in their streams; their subject is not known"
+                    ));
+                }
+            }
+            Answer::PurgePreview(purge, result) => {
+                if let Some(dialog) = &mut view.streams.purge {
+                    dialog.preview.answer(result.map(|p| (purge, p)));
+                }
+            }
+            Answer::Changed(notice) => {
+                self.notice = Some(notice);
+                self.refresh_streams();
+                if let Some(stream) = self.jetstream.view.selected_stream().map(str::to_owned) {
+                    self.refresh_consumers(stream.clone());
+                    let first = self
+                        .jetstream
+                        .view
+                        .browser
+                        .rows
+                        .first()
+                        .map_or(1, |r| r.stream_seq);
+                    self.browse(stream, Start::Seq(first), None, None);
+                }
+            }
+        }
+    }
+}
+
+impl EventscopeApp {
+    /// Screenshot mode: choose the stream, tab and consumer asked for, and
+    /// hold the picture until what they show has come.
+    pub(super) fn drive_jetstream_screenshot(&mut self) {
+        let Some(shot) = self.screenshot.as_ref().and_then(|p| p.jetstream.clone()) else {
+            return;
+        };
+        let waiting = match self.view {
+            View::Flows => {
+                if let Some(consumer) = &shot.consumer
+                    && self.flows.scope().is_none()
+                {
+                    let scope = ConsumerScope {
+                        stream: shot.stream.clone(),
+                        consumer: consumer.clone(),
+                    };
+                    self.flows
+                        .show_consumer(scope, crate::flow::FlowFilter::Retries);
+                }
+                false
+            }
+            View::JetStream => self.jetstream_shot_waiting(&shot),
+            _ => false,
+        };
+        if let Some(plan) = &mut self.screenshot {
+            plan.app_waiting = waiting;
+        }
+    }
+
+    fn jetstream_shot_waiting(&mut self, shot: &super::JetStreamShot) -> bool {
+        let view = &mut self.jetstream.view;
+        view.tab = shot.tab;
+        let Some(list) = &view.streams.list.value else {
+            return true;
+        };
+        if !list.iter().any(|s| s.name == shot.stream) {
+            return true;
+        }
+        if view.selected_stream() != Some(shot.stream.as_str()) {
+            view.streams.selected = Some(shot.stream.clone());
+            self.on_jetstream_action(JetStreamAction::OpenStream(shot.stream.clone()));
+            return true;
+        }
+        let view = &mut self.jetstream.view;
+        if let Some(consumer) = &shot.consumer
+            && view.consumers.list.value.is_some()
+            && view.consumers.selected.as_deref() != Some(consumer.as_str())
+        {
+            view.consumers.select(Some(consumer.clone()));
+        }
+        match shot.tab {
+            StreamTab::Consumers => view.consumers.lag.samples().len() < 5,
+            StreamTab::Messages => view.browser.rows.is_empty(),
+            StreamTab::Subjects => view.streams.subjects.value.is_none(),
+            StreamTab::Detail => false,
+        }
+    }
+}
