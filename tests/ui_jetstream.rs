@@ -375,3 +375,75 @@ fn the_recorder_is_created_only_after_consent() {
         .expect("status");
     assert_eq!(status.max_age_secs, 7200.0);
 }
+
+#[test]
+fn on_connect_the_flow_view_fills_from_the_recorder() {
+    let server = common::server();
+    let rt = runtime();
+    let url = server.url();
+    // Before eventscope opens: the recorder exists, and a worker NAKs a
+    // message twice before acking it.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args(["recorder", "start", "--server", &url])
+        .status()
+        .expect("run");
+    assert!(status.success());
+    rt.block_on(async {
+        let js = jetstream::new(common::client(&server).await);
+        let s = js
+            .create_stream(stream::Config {
+                name: "ORDERS".into(),
+                subjects: vec!["orders.>".into()],
+                allow_direct: true,
+                ..Default::default()
+            })
+            .await
+            .expect("stream");
+        let consumer = s
+            .create_consumer(pull::Config {
+                durable_name: Some("billing".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        js.publish("orders.retried", Bytes::from("x"))
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+        let mut messages = consumer.messages().await.expect("messages");
+        for answer in [AckKind::Nak(None), AckKind::Nak(None), AckKind::Ack] {
+            let m = messages.next().await.expect("one").expect("message");
+            m.ack_with(answer).await.expect("answer");
+        }
+    });
+    let mut h = connected(&server, true);
+    step_until(&mut h, "the recorded retries as a flow", |h| {
+        let flows = &h.state().session.flows;
+        flows.flows().any(|f| {
+            f.subject == "orders.retried"
+                && f.detail().deliveries.iter().map(|d| d.count).max() == Some(3)
+        })
+    });
+    // Each step says where it came from: the recorder's records.
+    let app = h.state();
+    let flow = app
+        .session
+        .flows
+        .flows()
+        .find(|f| f.subject == "orders.retried")
+        .expect("flow");
+    let sources: Vec<&str> = flow
+        .detail()
+        .steps
+        .iter()
+        .filter_map(|s| s.record)
+        .filter_map(|seq| app.session.store.get(seq))
+        .map(|r| app.session.store.connection_name(r.connection))
+        .collect();
+    assert!(!sources.is_empty());
+    assert!(
+        sources.iter().all(|s| *s == "recorder EVENTSCOPE_RECORDER"),
+        "{sources:?}"
+    );
+}

@@ -214,6 +214,7 @@ impl EventscopeApp {
                     ui,
                     &mut self.flows,
                     &self.session.flows,
+                    &self.session.store,
                     directory.as_deref(),
                     now,
                 )

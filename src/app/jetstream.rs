@@ -38,6 +38,12 @@ enum Answer {
     History(Result<(Vec<Record>, u64), String>),
     Named(Vec<(String, u64, String)>, usize),
     PurgePreview(Purge, Result<PurgePreview, String>),
+    /// Dead letters read back from their stream: (what, messages, gone).
+    Redrive(
+        String,
+        Result<Vec<crate::jetstream::StoredMessage>, String>,
+        usize,
+    ),
     /// A change was made (or refused): say so, and fetch again.
     Changed(String),
 }
@@ -272,6 +278,11 @@ impl EventscopeApp {
                 }
             }
             JetStreamAction::Replay(seqs) => self.replay_browsed(seqs),
+            JetStreamAction::Redrive(consumer) => {
+                if let Some(stream) = stream {
+                    self.redrive(stream, consumer);
+                }
+            }
             JetStreamAction::PreviewPurge(purge) => {
                 if let Some(stream) = stream {
                     self.js_spawn(move |api| async move {
@@ -376,6 +387,68 @@ impl EventscopeApp {
         self.js_spawn(move |api| async move {
             let result = crate::jetstream::read_recorder(&api, &name, since, 0).await;
             Answer::History(text(result.map(|r| (r.records, r.skipped_own))))
+        });
+    }
+
+    /// The messages a consumer gave up on, per the flows (live and
+    /// recorded): read from the stream, then handed to replay.
+    fn redrive(&mut self, stream: String, consumer: String) {
+        let scope = ConsumerScope {
+            stream: stream.clone(),
+            consumer: consumer.clone(),
+        };
+        let flows = &self.session.flows;
+        let now = flows.latest();
+        let seqs: Vec<u64> = flows
+            .flows()
+            .filter(|f| scope.contains(f))
+            .filter(|f| {
+                matches!(
+                    flows.final_of(f, now),
+                    Some(crate::flow::Final::MaxDeliveries | crate::flow::Final::Terminated)
+                )
+            })
+            .filter_map(|f| f.detail().stream_seq)
+            .collect();
+        if seqs.is_empty() {
+            self.notice = Some(format!(
+                "{consumer}: no message seen reaching max deliveries or terminated (load the recorder's history for older ones)"
+            ));
+            return;
+        }
+        let allow_direct = self
+            .jetstream
+            .view
+            .streams
+            .selected_summary()
+            .is_some_and(|s| s.allow_direct);
+        let what = format!("{stream} (dead letters of {consumer})");
+        self.js_spawn(move |api| async move {
+            let mut found = Vec::new();
+            let mut gone = 0;
+            for seq in seqs {
+                let request = PageRequest {
+                    start: Start::Seq(seq),
+                    subject: None,
+                    count: 1,
+                    max_bytes: 8 << 20,
+                };
+                match crate::jetstream::fetch_page(
+                    &api,
+                    &stream,
+                    Access::of(allow_direct),
+                    &request,
+                )
+                .await
+                {
+                    Ok(page) => match page.messages.into_iter().next() {
+                        Some(m) if m.seq == seq => found.push(m),
+                        _ => gone += 1,
+                    },
+                    Err(e) => return Answer::Redrive(what, Err(e.to_string()), gone),
+                }
+            }
+            Answer::Redrive(what, Ok(found), gone)
         });
     }
 
@@ -527,6 +600,24 @@ impl EventscopeApp {
                     dialog.preview.answer(result.map(|p| (purge, p)));
                 }
             }
+            Answer::Redrive(what, result, gone) => match result {
+                Ok(messages) => {
+                    let records: Vec<Record> = messages.iter().map(|m| m.to_record(0)).collect();
+                    let count = records.len();
+                    self.replay.stream_records = Some((what, std::sync::Arc::new(records)));
+                    self.replay.source = crate::ui::ReplaySource::Stream;
+                    self.replay.connection = self.replay.connection.or(self.jetstream_connection());
+                    self.view = View::Publish;
+                    self.notice = Some(if gone > 0 {
+                        format!(
+                            "{count} dead letters ready to replay; {gone} are no longer in the stream"
+                        )
+                    } else {
+                        format!("{count} dead letters ready to replay (nothing sent yet)")
+                    });
+                }
+                Err(e) => self.notice = Some(format!("redrive: {e}")),
+            },
             Answer::Changed(notice) => {
                 self.notice = Some(notice);
                 self.refresh_streams();

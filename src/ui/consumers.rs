@@ -282,6 +282,16 @@ fn consumer_actions_ui(
         {
             actions.push(JetStreamAction::InFlight(c.name.clone()));
         }
+        if ui
+            .button("Redrive dead letters…")
+            .on_hover_text(
+                "The messages this consumer gave up on (max deliveries, terminated), as the flows \
+                 know them, read from the stream and handed to replay",
+            )
+            .clicked()
+        {
+            actions.push(JetStreamAction::Redrive(c.name.clone()));
+        }
         let pause = if c.paused { "Resume" } else { "Pause 1 h" };
         if ui.button(pause).clicked() {
             actions.push(JetStreamAction::PauseConsumer {

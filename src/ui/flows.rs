@@ -9,7 +9,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::format;
 use super::sequence_diagram::{BAD, Diagram, GOOD, RETRY};
-use crate::capture::Seq;
+use crate::capture::{Seq, Store};
 use crate::capture::{SubjectPattern, Timestamp};
 use crate::flow::{ConsumerScope, FlowCounts};
 use crate::flow::{Correlator, Final, Flow, FlowFilter, FlowId, FlowKind, format_duration};
@@ -342,6 +342,35 @@ fn flow_table_ui(
 }
 
 /// The selected flow: its title, producer, ids, duplicates.
+/// Where the flow's steps were seen: live connections, or the flight
+/// recorder (answers recorded while no eventscope ran).
+fn sources_ui(ui: &mut egui::Ui, flow: &Flow, store: &Store) {
+    let mut sources: Vec<(&str, usize)> = Vec::new();
+    for seq in flow.detail().steps.iter().filter_map(|s| s.record) {
+        let Some(record) = store.get(seq) else {
+            continue;
+        };
+        let name = store.connection_name(record.connection);
+        match sources.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count += 1,
+            None => sources.push((name, 1)),
+        }
+    }
+    if sources.len() > 1 || sources.iter().any(|(n, _)| n.starts_with("recorder ")) {
+        let text: Vec<String> = sources
+            .iter()
+            .map(|(name, count)| {
+                if name.starts_with("recorder ") {
+                    format!("{count} from the {name} (before this window opened)")
+                } else {
+                    format!("{count} seen live on {name}")
+                }
+            })
+            .collect();
+        ui.label(RichText::new(format!("Steps: {}", text.join(", "))).weak());
+    }
+}
+
 fn flow_header_ui(ui: &mut egui::Ui, selected: &Flow) {
     ui.horizontal_wrapped(|ui| {
         ui.strong(format!(
@@ -515,6 +544,7 @@ pub fn diagram_ui(
     ui: &mut egui::Ui,
     view: &mut FlowsView,
     correlator: &Correlator,
+    store: &Store,
     directory: Option<&Directory>,
     now: Timestamp,
 ) -> Vec<FlowsAction> {
@@ -542,6 +572,7 @@ pub fn diagram_ui(
         .and_then(|id| correlator.get(id))
         .unwrap_or(first);
     flow_header_ui(ui, selected);
+    sources_ui(ui, selected, store);
     toolbar_ui(ui, view, selected, &flows, &mut actions);
     if let Some(directory) = directory
         && selected.kind == FlowKind::Publish

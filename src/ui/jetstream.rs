@@ -127,6 +127,9 @@ pub enum JetStreamAction {
     Trace(Seq),
     /// Hand the browsed page to replay (republish to original subjects).
     Replay(Vec<Seq>),
+    /// Republish what a consumer gave up on (max deliveries, terminated)
+    /// through replay, which counts them before anything is sent.
+    Redrive(String),
     PreviewPurge(Purge),
     /// Confirmed by the user, naming the stream.
     Purge(Purge),
