@@ -496,3 +496,50 @@ async fn the_recorder_rebuilds_retries_from_before_eventscope_ran() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not an eventscope recorder"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_reads_the_whole_range_within_its_budgets() {
+    use eventscope::jetstream::{Access, Api, SearchProgress, SearchRequest, Start, search};
+    let server = common::server();
+    let client = common::client(&server).await;
+    let js = jetstream::new(client.clone());
+    make_stream(&js, "LOG", stream::RetentionPolicy::Limits, true).await;
+    for i in 0..1500 {
+        let payload = if i % 200 == 7 { format!("x needle {i}") } else { format!("plain {i}") };
+        let mut headers = HeaderMap::new();
+        headers.insert("trace", if i == 1234 { "has-needle" } else { "none" });
+        js.publish_with_headers("log.line", headers, Bytes::from(payload))
+            .await
+            .expect("publish");
+    }
+    js.publish("log.line", Bytes::from("last")).await.expect("publish").await.expect("stored");
+    let api = Api::new(client);
+    let request = SearchRequest {
+        start: Start::Seq(1),
+        up_to_seq: None,
+        subject: None,
+        needle: "needle".into(),
+        max_messages: 1_000_000,
+        max_bytes: 1 << 30,
+        max_time: Duration::from_secs(30),
+        max_hits: 100,
+    };
+    let progress = SearchProgress::new();
+    search(&api, "LOG", Access::Direct, &request, &progress).await;
+    assert_eq!(progress.scanned(), 1501, "the whole stream, not a page");
+    let seqs: Vec<u64> = progress.hits().iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [8, 208, 408, 608, 808, 1008, 1208, 1235, 1408], "payloads and headers");
+    assert_eq!(progress.ended().as_deref(), Some("end of the stream"));
+
+    let progress = SearchProgress::new();
+    let budget = SearchRequest { max_messages: 300, ..request.clone() };
+    search(&api, "LOG", Access::MsgGet, &budget, &progress).await;
+    assert_eq!((progress.scanned(), progress.hit_count()), (300, 2));
+    assert!(progress.ended().expect("ended").contains("message budget"));
+
+    let progress = SearchProgress::new();
+    progress.cancel();
+    search(&api, "LOG", Access::Direct, &request, &progress).await;
+    assert_eq!(progress.ended().as_deref(), Some("cancelled"));
+    assert_eq!(progress.scanned(), 0);
+}

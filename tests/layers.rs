@@ -67,6 +67,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "jetstream::PurgePreview",
             "jetstream::RecorderSettings",
             "jetstream::RecorderStatus",
+            "jetstream::SearchProgress",
+            "jetstream::SearchRequest",
             "jetstream::Start",
             "jetstream::StoredMessage",
             "jetstream::StreamSummary",

@@ -44,6 +44,8 @@ enum Answer {
         Result<Vec<crate::jetstream::StoredMessage>, String>,
         usize,
     ),
+    /// A search ended (its progress holds what it found).
+    SearchDone,
     /// A change was made (or refused): say so, and fetch again.
     Changed(String),
 }
@@ -166,6 +168,18 @@ impl EventscopeApp {
             }
             ctx.request_repaint_after(Duration::from_secs_f64(LAG_EVERY));
         }
+        if self
+            .jetstream
+            .view
+            .browser
+            .search
+            .running
+            .as_ref()
+            .is_some_and(|p| !p.is_finished())
+        {
+            // Live progress.
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
         while let Ok(answer) = self.jetstream.answers.1.try_recv() {
             self.on_jetstream_answer(answer);
         }
@@ -278,6 +292,18 @@ impl EventscopeApp {
                 }
             }
             JetStreamAction::Replay(seqs) => self.replay_browsed(seqs),
+            JetStreamAction::Search(request) => {
+                if let Some(summary) = self.jetstream.view.streams.selected_summary() {
+                    let stream = summary.name.clone();
+                    let access = Access::of(summary.allow_direct);
+                    let progress = crate::jetstream::SearchProgress::new();
+                    self.jetstream.view.browser.search.running = Some(progress.clone());
+                    self.js_spawn(move |api| async move {
+                        crate::jetstream::search(&api, &stream, access, &request, &progress).await;
+                        Answer::SearchDone
+                    });
+                }
+            }
             JetStreamAction::Redrive(consumer) => {
                 if let Some(stream) = stream {
                     self.redrive(stream, consumer);
@@ -618,6 +644,7 @@ impl EventscopeApp {
                 }
                 Err(e) => self.notice = Some(format!("redrive: {e}")),
             },
+            Answer::SearchDone => {}
             Answer::Changed(notice) => {
                 self.notice = Some(notice);
                 self.refresh_streams();

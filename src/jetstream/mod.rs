@@ -11,6 +11,7 @@ mod lag;
 mod messages;
 mod purge;
 mod recorder;
+mod search;
 mod streams;
 mod units;
 
@@ -30,6 +31,7 @@ pub use recorder::{
     RecorderStatus, name_flows, read as read_recorder, start as start_recorder,
     status as recorder_status, stop as stop_recorder, stored_subjects,
 };
+pub use search::{SearchProgress, SearchRequest, search};
 pub use streams::{
     ClusterState, Replica, StreamSummary, Upstream, list_streams, stream_info, stream_subjects,
 };

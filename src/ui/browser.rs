@@ -11,7 +11,11 @@ use super::inspector::{InspectorAction, InspectorView, inspector_ui};
 use super::jetstream::JetStreamAction;
 use super::sequence_diagram::{BAD, RETRY};
 use crate::capture::{Seq, Store, Timestamp};
-use crate::jetstream::{Access, Start, StoredMessage, StreamSummary};
+use std::sync::Arc;
+
+use crate::jetstream::{
+    Access, SearchProgress, SearchRequest, Start, StoredMessage, StreamSummary,
+};
 
 /// Bytes of records the browser keeps: the page on screen.
 const BROWSER_BUDGET: usize = 64 << 20;
@@ -51,6 +55,67 @@ pub struct BrowserView {
     pub inspector: InspectorView,
     pub in_flight: Option<InFlight>,
     pub confirm_delete: Option<u64>,
+    pub search: SearchForm,
+}
+
+/// The search form and the search running or done.
+pub struct SearchForm {
+    pub needle: String,
+    /// Empty: from the stream's first message; else RFC 3339 or `1h`.
+    pub since: String,
+    pub max_messages: String,
+    pub max_mib: String,
+    pub max_seconds: String,
+    pub error: Option<String>,
+    /// Set by the app when a search starts.
+    pub running: Option<Arc<SearchProgress>>,
+}
+
+impl Default for SearchForm {
+    fn default() -> Self {
+        Self {
+            needle: String::new(),
+            since: String::new(),
+            max_messages: "1000000".into(),
+            max_mib: "1024".into(),
+            max_seconds: "60".into(),
+            error: None,
+            running: None,
+        }
+    }
+}
+
+impl SearchForm {
+    fn request(
+        &self,
+        stream: &StreamSummary,
+        subject: Option<String>,
+        now: Timestamp,
+    ) -> Result<SearchRequest, String> {
+        if self.needle.is_empty() {
+            return Err("type what to search for".into());
+        }
+        let number = |text: &str, what: &str| -> Result<u64, String> {
+            text.trim()
+                .parse()
+                .map_err(|_| format!("{what} must be a whole number"))
+        };
+        let start = if self.since.trim().is_empty() {
+            Start::Seq(stream.first_seq.max(1))
+        } else {
+            Start::Time(parse_time_input(&self.since, now)?)
+        };
+        Ok(SearchRequest {
+            start,
+            up_to_seq: Some(stream.last_seq),
+            subject,
+            needle: self.needle.clone(),
+            max_messages: number(&self.max_messages, "messages")?,
+            max_bytes: number(&self.max_mib, "MiB")?.saturating_mul(1 << 20),
+            max_time: std::time::Duration::from_secs(number(&self.max_seconds, "seconds")?),
+            max_hits: 1000,
+        })
+    }
 }
 
 impl Default for BrowserView {
@@ -72,6 +137,7 @@ impl Default for BrowserView {
             inspector: InspectorView::default(),
             in_flight: None,
             confirm_delete: None,
+            search: SearchForm::default(),
         }
     }
 }
@@ -150,6 +216,7 @@ pub fn browser_ui(
 ) {
     let now = crate::capture::now_timestamp();
     toolbar_ui(ui, view, stream, now, actions);
+    search_ui(ui, view, stream, now, actions);
     if let Some(e) = &view.error {
         ui.colored_label(BAD, e);
     }
@@ -283,6 +350,73 @@ fn toolbar_ui(
             ));
         }
     });
+}
+
+/// Search the whole stream (or from a time), with budgets, progress and
+/// cancel; the hits become the page.
+fn search_ui(
+    ui: &mut egui::Ui,
+    view: &mut BrowserView,
+    stream: &StreamSummary,
+    now: Timestamp,
+    actions: &mut Vec<JetStreamAction>,
+) {
+    let subject = view.subject();
+    let form = &mut view.search;
+    let mut show_hits = None;
+    ui.horizontal_wrapped(|ui| {
+        super::labelled_text_edit(ui, "Search payloads and headers", &mut form.needle, 160.0);
+        super::labelled_text_edit(ui, "from (time, empty: first)", &mut form.since, 110.0);
+        super::labelled_text_edit(ui, "at most messages", &mut form.max_messages, 70.0);
+        super::labelled_text_edit(ui, "MiB", &mut form.max_mib, 44.0);
+        super::labelled_text_edit(ui, "seconds", &mut form.max_seconds, 32.0);
+        let running = form.running.as_ref().is_some_and(|p| !p.is_finished());
+        if running {
+            if ui.button("Cancel search").clicked()
+                && let Some(p) = &form.running
+            {
+                p.cancel();
+            }
+        } else if ui.button("Search").clicked() {
+            match form.request(stream, subject.clone(), now) {
+                Ok(request) => {
+                    form.error = None;
+                    actions.push(JetStreamAction::Search(Box::new(request)));
+                }
+                Err(e) => form.error = Some(e),
+            }
+        }
+        if let Some(p) = &form.running {
+            let span = stream.last_seq.saturating_sub(stream.first_seq) + 1;
+            let done = if p.is_finished() {
+                1.0
+            } else {
+                (p.scanned() as f32 / span.max(1) as f32).min(1.0)
+            };
+            ui.add(
+                egui::ProgressBar::new(done)
+                    .desired_width(140.0)
+                    .text(format!(
+                        "{} read, {} hits",
+                        format::count(p.scanned()),
+                        format::count(p.hit_count())
+                    )),
+            );
+            if let Some(why) = p.ended() {
+                ui.label(format!("stopped: {why}"));
+                if ui.button("Show hits").clicked() {
+                    show_hits = Some(p.hits());
+                }
+            }
+        }
+    });
+    if let Some(e) = &form.error {
+        ui.colored_label(BAD, e);
+    }
+    if let Some(hits) = show_hits {
+        let access = view.access.unwrap_or(Access::of(stream.allow_direct));
+        view.set_page(&stream.name, &hits, access, false, |_| None);
+    }
 }
 
 fn selected_actions_ui(

@@ -11,7 +11,7 @@ use super::recorder::{RecorderView, recorder_ui};
 use super::streams::{StreamsView, stream_detail_ui, stream_list_ui, subjects_ui};
 use crate::capture::Seq;
 use crate::flow::FlowFilter;
-use crate::jetstream::{Purge, RecorderSettings, Start};
+use crate::jetstream::{Purge, RecorderSettings, SearchRequest, Start};
 
 /// Something fetched: its value, whether a fetch is running, the last error.
 #[derive(Debug)]
@@ -130,6 +130,8 @@ pub enum JetStreamAction {
     /// Republish what a consumer gave up on (max deliveries, terminated)
     /// through replay, which counts them before anything is sent.
     Redrive(String),
+    /// Search the stream's payloads and headers over a range.
+    Search(Box<SearchRequest>),
     PreviewPurge(Purge),
     /// Confirmed by the user, naming the stream.
     Purge(Purge),
