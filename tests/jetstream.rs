@@ -505,14 +505,22 @@ async fn search_reads_the_whole_range_within_its_budgets() {
     let js = jetstream::new(client.clone());
     make_stream(&js, "LOG", stream::RetentionPolicy::Limits, true).await;
     for i in 0..1500 {
-        let payload = if i % 200 == 7 { format!("x needle {i}") } else { format!("plain {i}") };
+        let payload = if i % 200 == 7 {
+            format!("x needle {i}")
+        } else {
+            format!("plain {i}")
+        };
         let mut headers = HeaderMap::new();
         headers.insert("trace", if i == 1234 { "has-needle" } else { "none" });
         js.publish_with_headers("log.line", headers, Bytes::from(payload))
             .await
             .expect("publish");
     }
-    js.publish("log.line", Bytes::from("last")).await.expect("publish").await.expect("stored");
+    js.publish("log.line", Bytes::from("last"))
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
     let api = Api::new(client);
     let request = SearchRequest {
         start: Start::Seq(1),
@@ -528,11 +536,18 @@ async fn search_reads_the_whole_range_within_its_budgets() {
     search(&api, "LOG", Access::Direct, &request, &progress).await;
     assert_eq!(progress.scanned(), 1501, "the whole stream, not a page");
     let seqs: Vec<u64> = progress.hits().iter().map(|m| m.seq).collect();
-    assert_eq!(seqs, [8, 208, 408, 608, 808, 1008, 1208, 1235, 1408], "payloads and headers");
+    assert_eq!(
+        seqs,
+        [8, 208, 408, 608, 808, 1008, 1208, 1235, 1408],
+        "payloads and headers"
+    );
     assert_eq!(progress.ended().as_deref(), Some("end of the stream"));
 
     let progress = SearchProgress::new();
-    let budget = SearchRequest { max_messages: 300, ..request.clone() };
+    let budget = SearchRequest {
+        max_messages: 300,
+        ..request.clone()
+    };
     search(&api, "LOG", Access::MsgGet, &budget, &progress).await;
     assert_eq!((progress.scanned(), progress.hit_count()), (300, 2));
     assert!(progress.ended().expect("ended").contains("message budget"));
@@ -542,4 +557,121 @@ async fn search_reads_the_whole_range_within_its_budgets() {
     search(&api, "LOG", Access::Direct, &request, &progress).await;
     assert_eq!(progress.ended().as_deref(), Some("cancelled"));
     assert_eq!(progress.scanned(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_reset_previews_and_redelivers_from_the_sequence() {
+    use eventscope::jetstream::{Api, consumer_info, reset_consumer, reset_preview};
+    let server = common::server();
+    let client = common::client(&server).await;
+    let js = jetstream::new(client.clone());
+    let s = make_stream(&js, "ORDERS", stream::RetentionPolicy::Limits, true).await;
+    let consumer = s
+        .create_consumer(pull::Config {
+            durable_name: Some("worker".into()),
+            filter_subject: "orders.paid".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    for i in 0..10 {
+        let subject = if i % 2 == 0 {
+            "orders.paid"
+        } else {
+            "orders.other"
+        };
+        publish(&js, subject, &format!("m{i}")).await;
+    }
+    // All five `paid` (sequences 1, 3, 5, 7, 9) delivered and acked.
+    let mut batch = consumer
+        .fetch()
+        .max_messages(5)
+        .messages()
+        .await
+        .expect("fetch");
+    while let Some(m) = batch.next().await {
+        m.expect("message").double_ack().await.expect("ack");
+    }
+    let api = Api::new(client);
+    let info = consumer_info(&api, "ORDERS", "worker").await.expect("info");
+    assert_eq!(info.delivered_stream_seq, 9);
+    let preview = reset_preview(&api, &info, 4, true).await.expect("preview");
+    assert_eq!(preview.again, 3, "sequences 5, 7 and 9 again");
+    assert!(preview.from.is_some() && preview.to >= preview.from);
+
+    reset_consumer(&api, "ORDERS", "worker", 4)
+        .await
+        .expect("reset");
+    let mut batch = consumer
+        .fetch()
+        .max_messages(5)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await
+        .expect("fetch");
+    let mut again = Vec::new();
+    while let Some(m) = batch.next().await {
+        let m = m.expect("message");
+        again.push(m.info().expect("info").stream_sequence);
+        m.ack().await.expect("ack");
+    }
+    assert_eq!(again, [5, 7, 9], "what the preview said");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_are_created_changed_paused_and_deleted_as_asked() {
+    use eventscope::jetstream::{
+        Api, consumer_info, delete_consumer, list_consumers, pause_consumer, put_consumer,
+    };
+    let server = common::server();
+    let client = common::client(&server).await;
+    let js = jetstream::new(client.clone());
+    make_stream(&js, "ORDERS", stream::RetentionPolicy::Limits, true).await;
+    let api = Api::new(client);
+    let config = serde_json::json!({
+        "durable_name": "audit", "ack_policy": "explicit", "max_deliver": 5,
+        "filter_subject": "orders.paid",
+    });
+    let made = put_consumer(&api, "ORDERS", config.clone(), false)
+        .await
+        .expect("create");
+    assert_eq!((made.name.as_str(), made.max_deliver), ("audit", 5));
+    let mut changed = config;
+    changed["max_deliver"] = serde_json::json!(9);
+    put_consumer(&api, "ORDERS", changed, true)
+        .await
+        .expect("update");
+    assert_eq!(
+        consumer_info(&api, "ORDERS", "audit")
+            .await
+            .expect("info")
+            .max_deliver,
+        9
+    );
+    let until = eventscope::capture::now_timestamp() + 60_000_000_000;
+    assert!(
+        pause_consumer(&api, "ORDERS", "audit", Some(until))
+            .await
+            .expect("pause")
+    );
+    assert!(
+        consumer_info(&api, "ORDERS", "audit")
+            .await
+            .expect("info")
+            .paused
+    );
+    assert!(
+        !pause_consumer(&api, "ORDERS", "audit", None)
+            .await
+            .expect("resume")
+    );
+    delete_consumer(&api, "ORDERS", "audit")
+        .await
+        .expect("delete");
+    assert!(
+        list_consumers(&api, "ORDERS")
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }

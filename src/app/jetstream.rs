@@ -38,6 +38,7 @@ enum Answer {
     History(Result<(Vec<Record>, u64), String>),
     Named(Vec<(String, u64, String)>, usize),
     PurgePreview(Purge, Result<PurgePreview, String>),
+    ResetPreview(Result<crate::jetstream::ResetPreview, String>),
     /// Dead letters read back from their stream: (what, messages, gone).
     Redrive(
         String,
@@ -367,6 +368,51 @@ impl EventscopeApp {
                     });
                 }
             }
+            JetStreamAction::PreviewReset { consumer, seq } => {
+                let summary = self.jetstream.view.streams.selected_summary();
+                let allow_direct = summary.is_some_and(|s| s.allow_direct);
+                let info = self
+                    .jetstream
+                    .view
+                    .consumers
+                    .list
+                    .value
+                    .as_ref()
+                    .and_then(|l| l.iter().find(|c| c.name == consumer))
+                    .cloned();
+                if let Some(info) = info {
+                    self.js_spawn(move |api| async move {
+                        let result =
+                            crate::jetstream::reset_preview(&api, &info, seq, allow_direct).await;
+                        Answer::ResetPreview(text(result))
+                    });
+                }
+            }
+            JetStreamAction::ResetConsumer { consumer, seq } => {
+                if let Some(stream) = stream {
+                    self.js_spawn(move |api| async move {
+                        let result =
+                            crate::jetstream::reset_consumer(&api, &stream, &consumer, seq).await;
+                        Answer::Changed(match result {
+                            Ok(()) => format!("{consumer} reset to sequence {seq}"),
+                            Err(e) => format!("reset of {consumer} failed: {e}"),
+                        })
+                    });
+                }
+            }
+            JetStreamAction::PutConsumer { config, update } => {
+                if let Some(stream) = stream {
+                    self.js_spawn(move |api| async move {
+                        let result =
+                            crate::jetstream::put_consumer(&api, &stream, config, update).await;
+                        Answer::Changed(match result {
+                            Ok(c) if update => format!("consumer {} changed", c.name),
+                            Ok(c) => format!("consumer {} created", c.name),
+                            Err(e) => format!("the server refused the consumer: {e}"),
+                        })
+                    });
+                }
+            }
             JetStreamAction::StartRecorder(settings) => {
                 self.jetstream.view.recorder.status.loading = true;
                 self.js_spawn(move |api| async move {
@@ -645,6 +691,7 @@ impl EventscopeApp {
                 Err(e) => self.notice = Some(format!("redrive: {e}")),
             },
             Answer::SearchDone => {}
+            Answer::ResetPreview(result) => view.consumers.reset_preview.answer(result),
             Answer::Changed(notice) => {
                 self.notice = Some(notice);
                 self.refresh_streams();

@@ -226,6 +226,106 @@ pub async fn pause_consumer(
         .unwrap_or(false))
 }
 
+/// What resetting a consumer to a sequence would deliver again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResetPreview {
+    pub seq: u64,
+    /// Messages its filter takes from `seq` up to what it has delivered:
+    /// delivered again.
+    pub again: u64,
+    /// Stored times of the first and last of them.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Count what a reset to `seq` would deliver again, from the stream
+/// (exact with direct get; the stream may change before the reset runs).
+pub async fn reset_preview(
+    api: &Api,
+    consumer: &ConsumerSummary,
+    seq: u64,
+    allow_direct: bool,
+) -> Result<ResetPreview, JsError> {
+    use super::messages::{Access, PageRequest, Start, count_from, fetch_page};
+    let filters = if consumer.filter_subjects.is_empty() {
+        vec![">".to_owned()]
+    } else {
+        consumer.filter_subjects.clone()
+    };
+    let delivered = consumer.delivered_stream_seq;
+    let mut preview = ResetPreview {
+        seq,
+        again: 0,
+        from: None,
+        to: None,
+    };
+    if seq > delivered {
+        return Ok(preview);
+    }
+    if !allow_direct {
+        return Err(JsError::Invalid(
+            "a reset preview counts by direct get; this stream does not allow it".into(),
+        ));
+    }
+    for filter in &filters {
+        let from = count_from(api, &consumer.stream, seq, filter).await?;
+        let after = count_from(api, &consumer.stream, delivered + 1, filter).await?;
+        preview.again += from.saturating_sub(after);
+        let first = fetch_page(
+            api,
+            &consumer.stream,
+            Access::Direct,
+            &PageRequest {
+                start: Start::Seq(seq),
+                subject: Some(filter.clone()),
+                count: 1,
+                max_bytes: 1024,
+            },
+        )
+        .await?;
+        if let Some(m) = first.messages.first().filter(|m| m.seq <= delivered) {
+            preview.from = Some(preview.from.map_or(m.time, |t| t.min(m.time)));
+        }
+    }
+    // The last delivered message's time closes the span.
+    let last = fetch_page(
+        api,
+        &consumer.stream,
+        Access::Direct,
+        &PageRequest {
+            start: Start::Seq(delivered),
+            subject: None,
+            count: 1,
+            max_bytes: 1024,
+        },
+    )
+    .await?;
+    preview.to = last
+        .messages
+        .first()
+        .filter(|m| m.seq == delivered)
+        .map(|m| m.time);
+    Ok(preview)
+}
+
+/// Reset a consumer to a sequence: what it delivered from there on is
+/// delivered again (nats-server 2.14 and later).
+pub async fn reset_consumer(
+    api: &Api,
+    stream: &str,
+    consumer: &str,
+    seq: u64,
+) -> Result<(), JsError> {
+    check_name(stream)?;
+    check_name(consumer)?;
+    api.request(
+        &format!("CONSUMER.RESET.{stream}.{consumer}"),
+        &json!({ "seq": seq }),
+    )
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,8 +17,8 @@ mod units;
 
 pub use api::{API_TIMEOUT, Api, JsError, parse_answer};
 pub use consumers::{
-    ConsumerSummary, Health, consumer_info, delete_consumer, list_consumers, pause_consumer,
-    put_consumer,
+    ConsumerSummary, Health, ResetPreview, consumer_info, delete_consumer, list_consumers,
+    pause_consumer, put_consumer, reset_consumer, reset_preview,
 };
 pub use lag::{LagHistory, LagSample, poll as poll_lag};
 pub use messages::{

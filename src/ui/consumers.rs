@@ -10,7 +10,7 @@ use super::format;
 use super::jetstream::{JetStreamAction, Loaded};
 use super::sequence_diagram::{BAD, RETRY};
 use crate::flow::FlowFilter;
-use crate::jetstream::{ConsumerSummary, LagHistory, StreamSummary};
+use crate::jetstream::{ConsumerSummary, LagHistory, ResetPreview, StreamSummary};
 
 /// Polls kept for the lag plot (30 minutes at one every 2 s).
 pub const LAG_SAMPLES: usize = 900;
@@ -28,6 +28,45 @@ pub struct ConsumersView {
     pub lag: LagHistory,
     pub lag_error: Option<String>,
     pub confirm_delete: Option<String>,
+    pub reset_seq: String,
+    pub reset_preview: Loaded<ResetPreview>,
+    pub editor: Option<ConsumerEditor>,
+}
+
+/// A consumer's config as JSON, being written (new) or changed.
+pub struct ConsumerEditor {
+    pub text: String,
+    pub update: bool,
+    pub error: Option<String>,
+}
+
+impl ConsumerEditor {
+    /// A pull consumer with explicit acks, to start from.
+    pub fn new_consumer() -> Self {
+        Self {
+            text: serde_json::to_string_pretty(&serde_json::json!({
+                "durable_name": "new-consumer",
+                "ack_policy": "explicit",
+                "deliver_policy": "all",
+                "max_deliver": 5,
+                "ack_wait": 30_000_000_000u64,
+                "filter_subject": "",
+            }))
+            .unwrap_or_default(),
+            update: false,
+            error: None,
+        }
+    }
+
+    /// The consumer's config as the server reported it.
+    pub fn edit(consumer: &ConsumerSummary) -> Self {
+        let config = consumer.raw.get("config").cloned().unwrap_or_default();
+        Self {
+            text: serde_json::to_string_pretty(&config).unwrap_or_default(),
+            update: true,
+            error: None,
+        }
+    }
 }
 
 impl Default for ConsumersView {
@@ -42,6 +81,9 @@ impl Default for ConsumersView {
             lag: LagHistory::new(LAG_SAMPLES),
             lag_error: None,
             confirm_delete: None,
+            reset_seq: String::new(),
+            reset_preview: Loaded::default(),
+            editor: None,
         }
     }
 }
@@ -52,6 +94,8 @@ impl ConsumersView {
         if self.selected != name {
             self.lag = LagHistory::new(LAG_SAMPLES);
             self.lag_error = None;
+            self.reset_preview = Loaded::default();
+            self.reset_seq.clear();
         }
         self.selected = name;
     }
@@ -77,9 +121,13 @@ pub fn consumers_ui(
     now: i64,
     actions: &mut Vec<JetStreamAction>,
 ) {
+    editor_ui(ui, view, actions);
     ui.horizontal_wrapped(|ui| {
         if ui.button("Refresh").clicked() {
             actions.push(JetStreamAction::RefreshConsumers);
+        }
+        if ui.button("New consumer…").clicked() {
+            view.editor = Some(ConsumerEditor::new_consumer());
         }
         ui.label("Only:");
         ui.checkbox(&mut view.only_no_waiting, "no waiting pulls");
@@ -299,10 +347,14 @@ fn consumer_actions_ui(
                 pause: !c.paused,
             });
         }
+        if ui.button("Edit…").clicked() {
+            view.editor = Some(ConsumerEditor::edit(c));
+        }
         if ui.button("Delete…").clicked() {
             view.confirm_delete = Some(c.name.clone());
         }
     });
+    reset_ui(ui, view, c, actions);
     if view.confirm_delete.as_deref() == Some(c.name.as_str()) {
         ui.horizontal(|ui| {
             ui.colored_label(BAD, format!("Delete consumer {} and its state?", c.name));
@@ -314,6 +366,110 @@ fn consumer_actions_ui(
                 view.confirm_delete = None;
             }
         });
+    }
+}
+
+/// Reset to a sequence: preview what is delivered again, then confirm.
+fn reset_ui(
+    ui: &mut egui::Ui,
+    view: &mut ConsumersView,
+    c: &ConsumerSummary,
+    actions: &mut Vec<JetStreamAction>,
+) {
+    ui.horizontal_wrapped(|ui| {
+        super::labelled_text_edit(ui, "Reset to sequence", &mut view.reset_seq, 70.0);
+        let seq: Option<u64> = view.reset_seq.trim().parse().ok();
+        if ui
+            .add_enabled(seq.is_some(), egui::Button::new("Preview reset"))
+            .clicked()
+            && let Some(seq) = seq
+        {
+            view.reset_preview.loading = true;
+            actions.push(JetStreamAction::PreviewReset {
+                consumer: c.name.clone(),
+                seq,
+            });
+        }
+        view.reset_preview.status_ui(ui);
+        if let Some(p) = &view.reset_preview.value
+            && Some(p.seq) == seq
+        {
+            let span = match (p.from, p.to) {
+                (Some(from), Some(to)) => format!(
+                    ", stored {} to {} ({})",
+                    format::clock(from),
+                    format::clock(to),
+                    crate::flow::format_duration(to - from)
+                ),
+                _ => String::new(),
+            };
+            ui.label(format!(
+                "{} messages would be delivered again{span}",
+                format::count(p.again)
+            ));
+            let label = format!("Reset {} to {}", c.name, p.seq);
+            if ui.button(RichText::new(label).color(BAD)).clicked() {
+                actions.push(JetStreamAction::ResetConsumer {
+                    consumer: c.name.clone(),
+                    seq: p.seq,
+                });
+                view.reset_preview = Loaded::default();
+            }
+        }
+    });
+}
+
+/// The JSON editor for a new or changed consumer.
+fn editor_ui(ui: &mut egui::Ui, view: &mut ConsumersView, actions: &mut Vec<JetStreamAction>) {
+    let Some(editor) = &mut view.editor else {
+        return;
+    };
+    let mut open = true;
+    let mut done = false;
+    let title = if editor.update {
+        "Change consumer"
+    } else {
+        "New consumer"
+    };
+    egui::Window::new(title)
+        .open(&mut open)
+        .collapsible(false)
+        .show(ui.ctx(), |ui| {
+            ui.label("The consumer's config, as JSON (the server checks it).");
+            egui::ScrollArea::vertical()
+                .max_height(360.0)
+                .show(ui, |ui| {
+                    ui.add(
+                        egui::TextEdit::multiline(&mut editor.text)
+                            .code_editor()
+                            .desired_rows(14)
+                            .desired_width(420.0),
+                    );
+                });
+            if let Some(e) = &editor.error {
+                ui.colored_label(BAD, e);
+            }
+            let label = if editor.update {
+                "Save changes"
+            } else {
+                "Create consumer"
+            };
+            if ui.button(label).clicked() {
+                match serde_json::from_str::<serde_json::Value>(&editor.text) {
+                    Ok(config) if config.is_object() => {
+                        actions.push(JetStreamAction::PutConsumer {
+                            config,
+                            update: editor.update,
+                        });
+                        done = true;
+                    }
+                    Ok(_) => editor.error = Some("the config is a JSON object".into()),
+                    Err(e) => editor.error = Some(format!("not JSON: {e}")),
+                }
+            }
+        });
+    if !open || done {
+        view.editor = None;
     }
 }
 

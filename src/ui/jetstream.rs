@@ -141,6 +141,21 @@ pub enum JetStreamAction {
         pause: bool,
     },
     DeleteConsumer(String),
+    /// Count what a reset would deliver again.
+    PreviewReset {
+        consumer: String,
+        seq: u64,
+    },
+    /// Confirmed by the user, naming the consumer and the sequence.
+    ResetConsumer {
+        consumer: String,
+        seq: u64,
+    },
+    /// Create (or, `update`, change) a consumer from its JSON config.
+    PutConsumer {
+        config: serde_json::Value,
+        update: bool,
+    },
     StartRecorder(RecorderSettings),
     StopRecorder,
     /// Fill the flow view from the recorder for this long back.
