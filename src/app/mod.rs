@@ -200,6 +200,11 @@ impl EventscopeApp {
         &self.jetstream.view
     }
 
+    /// The JetStream view's state, to fill (benchmarks).
+    pub fn jetstream_view_mut(&mut self) -> &mut crate::ui::JetStreamView {
+        &mut self.jetstream.view
+    }
+
     /// The stream report's names in the order shown.
     pub fn jetstream_names(&mut self) -> Vec<String> {
         self.jetstream.view.streams.shown_names()

@@ -236,10 +236,10 @@ async fn direct_batch(api: &Api, stream: &str, body: &Value) -> Result<DirectBat
                 reason: "a direct get answer without headers".into(),
             });
         };
-        let text = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
+        let text = |name: &str| headers.get(name).map(|v| v.as_str());
         let seq = text("Nats-Sequence").and_then(|s| s.parse().ok());
         let time = text("Nats-Time-Stamp").and_then(|t| {
-            chrono::DateTime::parse_from_rfc3339(&t)
+            chrono::DateTime::parse_from_rfc3339(t)
                 .ok()?
                 .timestamp_nanos_opt()
         });
@@ -254,10 +254,11 @@ async fn direct_batch(api: &Api, stream: &str, body: &Value) -> Result<DirectBat
         batch.pending = text("Nats-Num-Pending")
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
+        let from = text("Nats-Stream").filter(|s| *s != stream);
         batch.messages.push(StoredMessage {
-            stream: text("Nats-Stream").unwrap_or_else(|| stream.to_owned()),
+            stream: from.unwrap_or(stream).to_owned(),
             seq,
-            subject: original,
+            subject: original.to_owned(),
             time,
             headers: original_headers(&headers),
             payload: message.payload,
@@ -424,4 +425,76 @@ pub async fn count_from(api: &Api, stream: &str, seq: u64, filter: &str) -> Resu
     } else {
         batch.pending + 1
     })
+}
+
+/// Sequences per window of a scan, and windows asked for at once.
+pub const SCAN_WINDOW: u64 = 1000;
+pub const SCAN_IN_FLIGHT: usize = 4;
+
+/// Every message of `[from, to]` (matching `filter`), in order, handed to
+/// `each` until it returns `false`: fixed windows of sequences, several
+/// asked for at once, so the server is never idle waiting for the next
+/// request (one batch after another left half the time on the round
+/// trip). A window's batch starts at its first sequence; what it returns
+/// past the window belongs to the next one and is dropped, so gaps
+/// (deleted messages, a filter) lose nothing and repeat nothing.
+pub async fn scan_direct(
+    api: &Api,
+    stream: &str,
+    from: u64,
+    to: u64,
+    filter: &str,
+    mut each: impl FnMut(StoredMessage) -> bool,
+) -> Result<(), JsError> {
+    use futures_util::StreamExt;
+    check_name(stream)?;
+    let from = from.max(1);
+    if from > to {
+        return Ok(());
+    }
+    let windows = (from..=to)
+        .step_by(SCAN_WINDOW as usize)
+        .map(|start| (start, (start + SCAN_WINDOW - 1).min(to)));
+    let mut batches = futures_util::stream::iter(windows)
+        .map(|(start, end)| fetch_window(api, stream, start, end, filter))
+        .buffered(SCAN_IN_FLIGHT);
+    while let Some(batch) = batches.next().await {
+        for message in batch? {
+            if !each(message) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The messages of `[start, end]` matching `filter`, by direct get; asks
+/// again from the last one when the server ended a batch early (its byte
+/// cap).
+async fn fetch_window(
+    api: &Api,
+    stream: &str,
+    start: u64,
+    end: u64,
+    filter: &str,
+) -> Result<Vec<StoredMessage>, JsError> {
+    let mut messages = Vec::new();
+    let mut next = start;
+    while next <= end {
+        let want = end - next + 1;
+        let body = json!({
+            "seq": next, "next_by_subj": filter, "batch": want, "max_bytes": MAX_PAGE_BYTES,
+        });
+        let batch = direct_batch(api, stream, &body).await?;
+        let got = batch.messages.len() as u64;
+        let past = batch.messages.last().is_none_or(|m| m.seq >= end);
+        messages.extend(batch.messages.into_iter().filter(|m| m.seq <= end));
+        // Done: nothing more matches, the window is covered, or the batch
+        // came whole.
+        if got == 0 || past || batch.pending == 0 || got >= want {
+            break;
+        }
+        next = messages.last().map_or(end + 1, |m| m.seq + 1);
+    }
+    Ok(messages)
 }

@@ -157,9 +157,6 @@ pub struct RecorderRead {
     pub skipped_own: u64,
 }
 
-/// Messages read per page.
-const READ_PAGE: usize = 10_000;
-
 /// Read what the recorder holds from `since` (or all of it), oldest first.
 pub async fn read(
     api: &Api,
@@ -173,45 +170,34 @@ pub async fn read(
             "stream {name} is not an eventscope recorder"
         )));
     }
-    let access = Access::of(info.allow_direct);
     let own_ack = format!("$JS.ACK.{name}.");
     let own_advisory = format!(".{name}.");
     let mut read = RecorderRead::default();
-    let mut start = match since {
-        Some(t) => Start::Time(t),
-        None => Start::Seq(info.first_seq.max(1)),
+    let from = match since {
+        Some(t) => super::messages::seq_at_time(api, name, Access::Direct, t).await?,
+        None => info.first_seq.max(1),
     };
-    loop {
-        let page = fetch_page(
-            api,
-            name,
-            access,
-            &PageRequest {
-                start: start.clone(),
-                subject: None,
-                count: READ_PAGE,
-                max_bytes: 32 << 20,
-            },
-        )
-        .await?;
-        let Some(last) = page.messages.last().map(|m| m.seq) else {
-            break;
-        };
-        for message in &page.messages {
-            let own = message.subject.starts_with(&own_ack)
-                || (message.subject.starts_with("$JS.EVENT.ADVISORY.")
-                    && message.subject.contains(&own_advisory));
-            if own {
-                read.skipped_own += 1;
-                continue;
-            }
-            read.records.push(message.to_record(connection));
+    // One block for many records (see `RecordPacker`).
+    let mut packer = crate::capture::RecordPacker::default();
+    super::messages::scan_direct(api, name, from, info.last_seq, ">", |message| {
+        let own = message.subject.starts_with(&own_ack)
+            || (message.subject.starts_with("$JS.EVENT.ADVISORY.")
+                && message.subject.contains(&own_advisory));
+        if own {
+            read.skipped_own += 1;
+        } else {
+            read.records.push(packer.pack(
+                message.time,
+                connection,
+                &message.subject,
+                None,
+                message.headers.as_ref(),
+                &message.payload,
+            ));
         }
-        if !page.more {
-            break;
-        }
-        start = Start::Seq(last + 1);
-    }
+        true
+    })
+    .await?;
     Ok(read)
 }
 

@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::api::Api;
-use super::messages::{Access, PageRequest, Start, StoredMessage, fetch_page};
+use super::messages::{
+    Access, PageRequest, Start, StoredMessage, fetch_page, scan_direct, seq_at_time,
+};
+use super::streams::stream_info;
 
 /// What to look for, where, and how much it may cost.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,28 +110,130 @@ pub async fn search(
     request: &SearchRequest,
     progress: &SearchProgress,
 ) {
-    let finder = memchr::memmem::Finder::new(request.needle.as_bytes()).into_owned();
+    let why = match access {
+        Access::Direct => search_direct(api, stream, request, progress).await,
+        Access::MsgGet => search_paged(api, stream, request, progress).await,
+    };
+    progress.end(why);
+}
+
+/// Why the search should stop now, if it should.
+fn over_budget(
+    request: &SearchRequest,
+    progress: &SearchProgress,
+    started: Instant,
+) -> Option<String> {
+    if progress.cancelled.load(Ordering::Relaxed) {
+        return Some("cancelled".to_owned());
+    }
+    if started.elapsed() >= request.max_time {
+        return Some(format!("time budget of {:?} spent", request.max_time));
+    }
+    if progress.scanned() >= request.max_messages {
+        return Some(format!("message budget of {} spent", request.max_messages));
+    }
+    if progress.bytes() >= request.max_bytes {
+        return Some(format!("byte budget of {} spent", request.max_bytes));
+    }
+    None
+}
+
+/// Look at one message: count it, keep it if it holds the needle.
+fn look(
+    message: StoredMessage,
+    request: &SearchRequest,
+    progress: &SearchProgress,
+    finder: &memchr::memmem::Finder<'_>,
+) {
+    progress.scanned.fetch_add(1, Ordering::Relaxed);
+    let size = message.payload.len() + message.headers.as_ref().map_or(0, |h| h.as_bytes().len());
+    progress.bytes.fetch_add(size as u64, Ordering::Relaxed);
+    progress.last_seq.store(message.seq, Ordering::Relaxed);
+    if matches(&message, finder) {
+        progress.hit_count.fetch_add(1, Ordering::Relaxed);
+        let mut hits = progress.hits.lock().unwrap_or_else(|e| e.into_inner());
+        if hits.len() < request.max_hits {
+            hits.push(message);
+        }
+    }
+}
+
+/// Direct get: windows of sequences read ahead (see `scan_direct`).
+async fn search_direct(
+    api: &Api,
+    stream: &str,
+    request: &SearchRequest,
+    progress: &SearchProgress,
+) -> String {
+    let finder = memchr::memmem::Finder::new(request.needle.as_bytes());
+    let started = Instant::now();
+    let info = match stream_info(api, stream).await {
+        Ok(info) => info,
+        Err(e) => return e.to_string(),
+    };
+    let from = match &request.start {
+        Start::Seq(seq) => *seq,
+        Start::Time(at) => match seq_at_time(api, stream, Access::Direct, *at).await {
+            Ok(seq) => seq,
+            Err(e) => return e.to_string(),
+        },
+        Start::LastPerSubject(_) => {
+            return "a search runs over a range, not the last of each subject".into();
+        }
+    };
+    let to = request
+        .up_to_seq
+        .unwrap_or(info.last_seq)
+        .min(info.last_seq);
+    let filter = request.subject.as_deref().unwrap_or(">");
+    let mut stopped = None;
+    let result = scan_direct(api, stream, from, to, filter, |message| {
+        // Counts are looked at every message; the clock and the cancel
+        // every 256 (soon enough, and cheaper).
+        let scanned = progress.scanned();
+        let due = scanned.is_multiple_of(256)
+            || scanned >= request.max_messages
+            || progress.bytes() >= request.max_bytes;
+        if due && let Some(why) = over_budget(request, progress, started) {
+            stopped = Some(why);
+            return false;
+        }
+        look(message, request, progress, &finder);
+        true
+    })
+    .await;
+    match (result, stopped) {
+        (Err(e), _) => e.to_string(),
+        (Ok(()), Some(why)) => why,
+        (Ok(()), None) => over_budget(request, progress, started).unwrap_or_else(|| {
+            if request.up_to_seq.is_some_and(|end| end < info.last_seq) {
+                "end of the range".to_owned()
+            } else {
+                "end of the stream".to_owned()
+            }
+        }),
+    }
+}
+
+/// `STREAM.MSG.GET`, one message after another.
+async fn search_paged(
+    api: &Api,
+    stream: &str,
+    request: &SearchRequest,
+    progress: &SearchProgress,
+) -> String {
+    let finder = memchr::memmem::Finder::new(request.needle.as_bytes());
     let started = Instant::now();
     let mut start = request.start.clone();
-    let why = loop {
-        if progress.cancelled.load(Ordering::Relaxed) {
-            break "cancelled".to_owned();
+    loop {
+        if let Some(why) = over_budget(request, progress, started) {
+            return why;
         }
-        if started.elapsed() >= request.max_time {
-            break format!("time budget of {:?} spent", request.max_time);
-        }
-        let scanned = progress.scanned();
-        if scanned >= request.max_messages {
-            break format!("message budget of {} spent", request.max_messages);
-        }
-        if progress.bytes() >= request.max_bytes {
-            break format!("byte budget of {} spent", request.max_bytes);
-        }
-        let count = (request.max_messages - scanned).min(SEARCH_PAGE as u64) as usize;
+        let count = (request.max_messages - progress.scanned()).min(SEARCH_PAGE as u64) as usize;
         let page = match fetch_page(
             api,
             stream,
-            access,
+            Access::MsgGet,
             &PageRequest {
                 start: start.clone(),
                 subject: request.subject.clone(),
@@ -139,39 +244,22 @@ pub async fn search(
         .await
         {
             Ok(page) => page,
-            Err(e) => break e.to_string(),
+            Err(e) => return e.to_string(),
         };
         let Some(last) = page.messages.last().map(|m| m.seq) else {
-            break "end of the stream".to_owned();
+            return "end of the stream".to_owned();
         };
-        let mut past_end = false;
         for message in page.messages {
             if request.up_to_seq.is_some_and(|end| message.seq > end) {
-                past_end = true;
-                break;
+                return "end of the range".to_owned();
             }
-            progress.scanned.fetch_add(1, Ordering::Relaxed);
-            let size =
-                message.payload.len() + message.headers.as_ref().map_or(0, |h| h.as_bytes().len());
-            progress.bytes.fetch_add(size as u64, Ordering::Relaxed);
-            progress.last_seq.store(message.seq, Ordering::Relaxed);
-            if matches(&message, &finder) {
-                progress.hit_count.fetch_add(1, Ordering::Relaxed);
-                let mut hits = progress.hits.lock().unwrap_or_else(|e| e.into_inner());
-                if hits.len() < request.max_hits {
-                    hits.push(message);
-                }
-            }
-        }
-        if past_end {
-            break "end of the range".to_owned();
+            look(message, request, progress, &finder);
         }
         if !page.more {
-            break "end of the stream".to_owned();
+            return "end of the stream".to_owned();
         }
         start = Start::Seq(last + 1);
-    };
-    progress.end(why);
+    }
 }
 
 #[cfg(test)]
