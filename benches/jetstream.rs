@@ -48,7 +48,8 @@ fn main() {
         let client = async_nats::connect(server.url()).await.expect("connect");
         let js = jetstream::new(client.clone());
         fill_stream(&client, &js, count).await;
-        let api = Api::new(client.clone());
+        let profile = eventscope::broker::ConnectionProfile::new("bench", server.url());
+        let api = Api::with_profile(client.clone(), profile);
         page_bench(&api, &js).await;
         scan_bench(&api, &js, count).await;
         recorder_bench(&api, &client, &js).await;

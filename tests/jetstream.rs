@@ -521,42 +521,48 @@ async fn search_reads_the_whole_range_within_its_budgets() {
         .expect("publish")
         .await
         .expect("stored");
-    let api = Api::new(client);
-    let request = SearchRequest {
-        start: Start::Seq(1),
-        up_to_seq: None,
-        subject: None,
-        needle: "needle".into(),
-        max_messages: 1_000_000,
-        max_bytes: 1 << 30,
-        max_time: Duration::from_secs(30),
-        max_hits: 100,
-    };
-    let progress = SearchProgress::new();
-    search(&api, "LOG", Access::Direct, &request, &progress).await;
-    assert_eq!(progress.scanned(), 1501, "the whole stream, not a page");
-    let seqs: Vec<u64> = progress.hits().iter().map(|m| m.seq).collect();
-    assert_eq!(
-        seqs,
-        [8, 208, 408, 608, 808, 1008, 1208, 1235, 1408],
-        "payloads and headers"
-    );
-    assert_eq!(progress.ended().as_deref(), Some("end of the stream"));
+    // Through async-nats, and over the fetch link (the profile's way).
+    let profile = eventscope::broker::ConnectionProfile::new("t", server.url());
+    for api in [
+        Api::new(client.clone()),
+        Api::with_profile(client.clone(), profile),
+    ] {
+        let request = SearchRequest {
+            start: Start::Seq(1),
+            up_to_seq: None,
+            subject: None,
+            needle: "needle".into(),
+            max_messages: 1_000_000,
+            max_bytes: 1 << 30,
+            max_time: Duration::from_secs(30),
+            max_hits: 100,
+        };
+        let progress = SearchProgress::new();
+        search(&api, "LOG", Access::Direct, &request, &progress).await;
+        assert_eq!(progress.scanned(), 1501, "the whole stream, not a page");
+        let seqs: Vec<u64> = progress.hits().iter().map(|m| m.seq).collect();
+        assert_eq!(
+            seqs,
+            [8, 208, 408, 608, 808, 1008, 1208, 1235, 1408],
+            "payloads and headers"
+        );
+        assert_eq!(progress.ended().as_deref(), Some("end of the stream"));
 
-    let progress = SearchProgress::new();
-    let budget = SearchRequest {
-        max_messages: 300,
-        ..request.clone()
-    };
-    search(&api, "LOG", Access::MsgGet, &budget, &progress).await;
-    assert_eq!((progress.scanned(), progress.hit_count()), (300, 2));
-    assert!(progress.ended().expect("ended").contains("message budget"));
+        let progress = SearchProgress::new();
+        let budget = SearchRequest {
+            max_messages: 300,
+            ..request.clone()
+        };
+        search(&api, "LOG", Access::MsgGet, &budget, &progress).await;
+        assert_eq!((progress.scanned(), progress.hit_count()), (300, 2));
+        assert!(progress.ended().expect("ended").contains("message budget"));
 
-    let progress = SearchProgress::new();
-    progress.cancel();
-    search(&api, "LOG", Access::Direct, &request, &progress).await;
-    assert_eq!(progress.ended().as_deref(), Some("cancelled"));
-    assert_eq!(progress.scanned(), 0);
+        let progress = SearchProgress::new();
+        progress.cancel();
+        search(&api, "LOG", Access::Direct, &request, &progress).await;
+        assert_eq!(progress.ended().as_deref(), Some("cancelled"));
+        assert_eq!(progress.scanned(), 0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -673,5 +679,63 @@ async fn consumers_are_created_changed_paused_and_deleted_as_asked() {
             .await
             .expect("list")
             .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsed_headers_are_the_stored_bytes() {
+    use std::io::{Read, Write};
+    let server = common::server();
+    let url = server.url();
+    let client = common::client(&server).await;
+    let js = jetstream::new(client.clone());
+    make_stream(&js, "RAW", stream::RetentionPolicy::Limits, true).await;
+    // A client library would group or reorder these; the wire keeps them.
+    let block = b"NATS/1.0\r\nB: 2\r\nA: 1\r\nb: 3\r\nX-Odd:  spaced \r\n\r\n";
+    let payload = b"\x00\xffbinary";
+    let port = url.rsplit(':').next().expect("port");
+    let mut socket = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).expect("tcp");
+    let mut info = [0u8; 4096];
+    let _ = socket.read(&mut info).expect("INFO");
+    let mut hpub = format!(
+        "CONNECT {{\"headers\":true,\"verbose\":false}}\r\nHPUB raw.x {} {}\r\n",
+        block.len(),
+        block.len() + payload.len()
+    )
+    .into_bytes();
+    hpub.extend_from_slice(block);
+    hpub.extend_from_slice(payload);
+    hpub.extend_from_slice(b"\r\nPING\r\n");
+    socket.write_all(&hpub).expect("HPUB");
+    let mut pong = [0u8; 64];
+    let _ = socket.read(&mut pong).expect("PONG");
+    for _ in 0..100 {
+        if js
+            .get_stream("RAW")
+            .await
+            .expect("stream")
+            .info()
+            .await
+            .expect("info")
+            .state
+            .messages
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lines = capture_lines(&eventscope(&["browse", "RAW", "--server", &url]));
+    assert_eq!(lines.len(), 1);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let raw = lines[0]["headers_raw_b64"]
+        .as_str()
+        .expect("the exact block is kept where the grouped form would lose its order");
+    assert_eq!(b64.decode(raw).expect("base64"), block);
+    assert_eq!(
+        b64.decode(lines[0]["payload_b64"].as_str().expect("payload"))
+            .expect("base64"),
+        payload
     );
 }

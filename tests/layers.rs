@@ -23,7 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("broker", &["capture", "server_answers"]),
     // JetStream's state, asked of the server; reads flows back from the
     // flight recorder.
-    ("jetstream", &["capture", "flow"]),
+    ("jetstream", &["capture", "flow", "broker"]),
     (
         "session",
         &[

@@ -61,6 +61,8 @@ pub(super) struct JetStreamWork {
     lag_waiting: bool,
     last_report: f64,
     history_loaded: bool,
+    /// One `Api` per connection, kept: its fetch link stays open.
+    apis: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<ConnectionKey, Api>>>,
 }
 
 impl Default for JetStreamWork {
@@ -73,6 +75,7 @@ impl Default for JetStreamWork {
             lag_waiting: false,
             last_report: f64::NEG_INFINITY,
             history_loaded: false,
+            apis: Default::default(),
         }
     }
 }
@@ -113,10 +116,35 @@ impl EventscopeApp {
             ));
             return;
         };
+        let apis = self.jetstream.apis.clone();
+        let kept = apis
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
         let client = self.session.nats_client(key);
+        let profile = self
+            .session
+            .profiles()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, p)| p.clone());
         self.session.spawn(async move {
-            let answer = match client.await {
-                Ok(client) => work(Api::new(client)).await,
+            let api = match kept {
+                Some(api) => Ok(api),
+                None => client.await.map(|client| {
+                    let api = match profile {
+                        Some(profile) => Api::with_profile(client, profile),
+                        None => Api::new(client),
+                    };
+                    apis.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key, api.clone());
+                    api
+                }),
+            };
+            let answer = match api {
+                Ok(api) => work(api).await,
                 Err(e) => Answer::Unavailable(format!("JetStream: {e}")),
             };
             let _ = tx.send(answer);

@@ -33,6 +33,7 @@ pub use status::{
     Backlog, ConnectionShared, ConnectionStatus, LinkFailure, LinkState, Losses, PendingConfirm,
     SubscriptionState,
 };
+pub use wire::{FetchAnswer, FetchError, Fetcher};
 
 /// Wakes whoever consumes events (the UI asks egui for a repaint). Called
 /// once per batch, never per message.

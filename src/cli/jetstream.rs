@@ -149,7 +149,7 @@ pub(super) fn with_api<T>(
         let client = crate::broker::open_client(&profile)
             .await
             .map_err(|e| fail(&e))?;
-        let result = work(Api::new(client.clone())).await;
+        let result = work(Api::with_profile(client.clone(), profile.clone())).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
         result.map_err(|e| fail(&format!("{e:#}")))
     })

@@ -3,9 +3,12 @@
 //! drop fields this tool shows (cluster replicas' lag, mirror errors,
 //! paused consumers on older client versions).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::broker::{ConnectionProfile, Fetcher};
 use thiserror::Error;
 
 /// How long one API request may take before it is reported as unanswered.
@@ -43,19 +46,69 @@ impl JsError {
     }
 }
 
-/// Requests to one account's JetStream API through an async-nats client.
+/// Requests to one account's JetStream API through an async-nats client;
+/// with the connection's profile, batched direct gets go over a link of
+/// their own (`broker::Fetcher`), read byte-exact.
 #[derive(Clone)]
 pub struct Api {
     pub(super) client: async_nats::Client,
     /// `$JS.API`, or `$JS.<domain>.API`.
     prefix: String,
+    /// The fetch link, opened on first use and kept.
+    pub(super) fetch: Option<Arc<FetchSlot>>,
+}
+
+/// The profile to open the fetch link with, and the link once open.
+pub(super) struct FetchSlot {
+    profile: ConnectionProfile,
+    link: tokio::sync::Mutex<Option<Fetcher>>,
+}
+
+impl FetchSlot {
+    /// The open link (opened now if it is not), held until the guard drops.
+    pub(super) async fn link(&self) -> Result<tokio::sync::MappedMutexGuard<'_, Fetcher>, JsError> {
+        let mut slot = self.link.lock().await;
+        if slot.is_none() {
+            let fetcher = Fetcher::open(&self.profile)
+                .await
+                .map_err(|e| JsError::Send {
+                    subject: "the fetch link".into(),
+                    reason: e.to_string(),
+                })?;
+            *slot = Some(fetcher);
+        }
+        Ok(tokio::sync::MutexGuard::map(slot, |s| {
+            s.as_mut().expect("opened above")
+        }))
+    }
+
+    /// A link that failed is opened again next time.
+    pub(super) async fn forget(&self) {
+        *self.link.lock().await = None;
+    }
 }
 
 impl Api {
+    /// JSON requests and direct gets, all through `client` (headers of
+    /// browsed messages then come back grouped by name).
     pub fn new(client: async_nats::Client) -> Self {
         Self {
             client,
             prefix: "$JS.API".into(),
+            fetch: None,
+        }
+    }
+
+    /// As `new`, with direct gets over a link of their own opened from
+    /// `profile`: headers byte-exact, and scans faster.
+    pub fn with_profile(client: async_nats::Client, profile: ConnectionProfile) -> Self {
+        Self {
+            client,
+            prefix: "$JS.API".into(),
+            fetch: Some(Arc::new(FetchSlot {
+                profile,
+                link: tokio::sync::Mutex::new(None),
+            })),
         }
     }
 
@@ -64,6 +117,7 @@ impl Api {
         Self {
             client,
             prefix: format!("$JS.{domain}.API"),
+            fetch: None,
         }
     }
 

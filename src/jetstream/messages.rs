@@ -7,71 +7,12 @@
 
 use base64::Engine;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::api::{API_TIMEOUT, Api, JsError, check_name, str_at, u64_at};
-use crate::capture::{ConnectionKey, HeaderBlock, Record, Timestamp};
-
-/// A message as the stream stores it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredMessage {
-    pub stream: String,
-    pub seq: u64,
-    pub subject: String,
-    /// When the stream stored it.
-    pub time: Timestamp,
-    pub headers: Option<HeaderBlock>,
-    pub payload: Bytes,
-}
-
-impl StoredMessage {
-    /// As a record received at its stored time, for the inspector, the
-    /// flow view, publish and replay.
-    pub fn to_record(&self, connection: ConnectionKey) -> Record {
-        Record::new(
-            self.time,
-            connection,
-            &self.subject,
-            None,
-            self.headers.as_ref(),
-            &self.payload,
-        )
-    }
-
-    fn bytes(&self) -> usize {
-        self.subject.len()
-            + self.payload.len()
-            + self.headers.as_ref().map_or(0, |h| h.as_bytes().len())
-    }
-}
-
-/// How messages were read; shown as a badge beside them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    /// Batched direct get: one request per page, served by any replica.
-    Direct,
-    /// `STREAM.MSG.GET`: one request per message, served by the leader.
-    MsgGet,
-}
-
-impl Access {
-    pub fn of(allow_direct: bool) -> Self {
-        if allow_direct {
-            Self::Direct
-        } else {
-            Self::MsgGet
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Direct => "direct get",
-            Self::MsgGet => "STREAM.MSG.GET",
-        }
-    }
-}
+use super::api::{Api, JsError, check_name, str_at, u64_at};
+use super::stored::DirectBatch;
+pub use super::stored::{Access, StoredMessage};
+use crate::capture::{HeaderBlock, Timestamp};
 
 /// Where a page starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +24,21 @@ pub enum Start {
     /// The last message of each subject matching the pattern (the page's
     /// subject filter is not used).
     LastPerSubject(String),
+}
+
+/// One batched direct get: over the fetch link when the `Api` has one
+/// (byte-exact headers), else through async-nats.
+async fn direct_batch(api: &Api, stream: &str, body: &Value) -> Result<DirectBatch, JsError> {
+    let Some(fetch) = &api.fetch else {
+        return super::direct_nats::batch(api, stream, body).await;
+    };
+    let mut link = fetch.link().await?;
+    let result = super::direct_raw::batch(api, &mut link, stream, body).await;
+    if result.is_err() {
+        drop(link);
+        fetch.forget().await;
+    }
+    result
 }
 
 /// A page to read: never more than `count` messages or about `max_bytes`.
@@ -171,123 +127,6 @@ async fn direct_page(
         access: Access::Direct,
         more,
     })
-}
-
-struct DirectBatch {
-    messages: Vec<StoredMessage>,
-    /// Matching messages after the last one sent (`Nats-Num-Pending`).
-    pending: u64,
-}
-
-/// One batched direct get: replies arrive on an inbox of our own and end
-/// with a `204 EOB` status (or `404` when nothing matches).
-async fn direct_batch(api: &Api, stream: &str, body: &Value) -> Result<DirectBatch, JsError> {
-    let subject = api.subject(&format!("DIRECT.GET.{stream}"));
-    let send_error = |e: &dyn std::fmt::Display| JsError::Send {
-        subject: subject.clone(),
-        reason: e.to_string(),
-    };
-    let inbox = api.client.new_inbox();
-    let mut replies = api
-        .client
-        .subscribe(inbox.clone())
-        .await
-        .map_err(|e| send_error(&e))?;
-    api.client
-        .publish_with_reply(subject.clone(), inbox, Bytes::from(body.to_string()))
-        .await
-        .map_err(|e| send_error(&e))?;
-    api.client.flush().await.map_err(|e| send_error(&e))?;
-    let mut batch = DirectBatch {
-        messages: Vec::new(),
-        pending: 0,
-    };
-    let deadline = tokio::time::Instant::now() + API_TIMEOUT;
-    loop {
-        let next = tokio::time::timeout_at(deadline, replies.next()).await;
-        let message = match next {
-            Ok(Some(m)) => m,
-            Ok(None) => break,
-            Err(_) => {
-                return Err(JsError::Timeout {
-                    subject,
-                    seconds: API_TIMEOUT.as_secs(),
-                });
-            }
-        };
-        if let Some(status) = message.status {
-            match status.as_u16() {
-                // End of batch; 404: nothing (more) matches.
-                204 | 404 => break,
-                503 => return Err(JsError::NoResponders { subject }),
-                code => {
-                    return Err(JsError::Refused {
-                        subject,
-                        code: u64::from(code),
-                        err_code: 0,
-                        description: message.description.unwrap_or_default(),
-                    });
-                }
-            }
-        }
-        let Some(headers) = message.headers else {
-            return Err(JsError::BadAnswer {
-                subject,
-                reason: "a direct get answer without headers".into(),
-            });
-        };
-        let text = |name: &str| headers.get(name).map(|v| v.as_str());
-        let seq = text("Nats-Sequence").and_then(|s| s.parse().ok());
-        let time = text("Nats-Time-Stamp").and_then(|t| {
-            chrono::DateTime::parse_from_rfc3339(t)
-                .ok()?
-                .timestamp_nanos_opt()
-        });
-        let (Some(seq), Some(time), Some(original)) = (seq, time, text("Nats-Subject")) else {
-            return Err(JsError::BadAnswer {
-                subject,
-                reason:
-                    "a direct get answer without Nats-Sequence, Nats-Time-Stamp or Nats-Subject"
-                        .into(),
-            });
-        };
-        batch.pending = text("Nats-Num-Pending")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        let from = text("Nats-Stream").filter(|s| *s != stream);
-        batch.messages.push(StoredMessage {
-            stream: from.unwrap_or(stream).to_owned(),
-            seq,
-            subject: original.to_owned(),
-            time,
-            headers: original_headers(&headers),
-            payload: message.payload,
-        });
-    }
-    Ok(batch)
-}
-
-/// Headers the server adds to a direct get answer, not the message's own.
-const DIRECT_GET_HEADERS: [&str; 7] = [
-    "Nats-Stream",
-    "Nats-Sequence",
-    "Nats-Subject",
-    "Nats-Time-Stamp",
-    "Nats-Num-Pending",
-    "Nats-Last-Sequence",
-    "Nats-UpTo-Sequence",
-];
-
-/// The message's own headers from a direct get answer. async-nats hands
-/// headers over as a map, so names come back grouped (each name's values
-/// in their order); `STREAM.MSG.GET` keeps the exact block.
-fn original_headers(headers: &async_nats::HeaderMap) -> Option<HeaderBlock> {
-    let pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .filter(|(name, _)| !DIRECT_GET_HEADERS.contains(&name.as_ref()))
-        .flat_map(|(name, values)| values.iter().map(move |v| (name.as_ref(), v.as_str())))
-        .collect();
-    (!pairs.is_empty()).then(|| HeaderBlock::build(None, pairs))
 }
 
 async fn msg_get_page(
@@ -455,6 +294,24 @@ pub async fn scan_direct(
     let windows = (from..=to)
         .step_by(SCAN_WINDOW as usize)
         .map(|start| (start, (start + SCAN_WINDOW - 1).min(to)));
+    if let Some(fetch) = &api.fetch {
+        let mut link = fetch.link().await?;
+        let result = super::direct_raw::scan(
+            api,
+            &mut link,
+            stream,
+            windows,
+            SCAN_IN_FLIGHT,
+            filter,
+            each,
+        )
+        .await;
+        if result.is_err() {
+            drop(link);
+            fetch.forget().await;
+        }
+        return result;
+    }
     let mut batches = futures_util::stream::iter(windows)
         .map(|(start, end)| fetch_window(api, stream, start, end, filter))
         .buffered(SCAN_IN_FLIGHT);

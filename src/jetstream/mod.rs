@@ -7,11 +7,14 @@
 
 mod api;
 mod consumers;
+mod direct_nats;
+mod direct_raw;
 mod lag;
 mod messages;
 mod purge;
 mod recorder;
 mod search;
+mod stored;
 mod streams;
 mod units;
 

@@ -1,9 +1,13 @@
 //! The monitoring side of the NATS protocol, read directly: subscriptions,
-//! pings and the server's messages, kept byte-exact. Publishing, requests
+//! pings and the server's messages, kept byte-exact; and the same for the
+//! answers to batched direct gets (`fetch`). Publishing, requests
 //! and the JetStream API stay on async-nats (see the README's "How it is
 //! built" for why the two sides differ).
 
+mod fetch;
 pub mod frame;
 pub(crate) mod link;
 mod reading;
 pub(crate) mod session;
+
+pub use fetch::{Answer as FetchAnswer, FetchError, Fetcher};
