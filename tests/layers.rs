@@ -67,6 +67,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "jetstream::PurgePreview",
             "jetstream::RecorderSettings",
             "jetstream::RecorderStatus",
+            "jetstream::ResetPreview",
             "jetstream::SearchProgress",
             "jetstream::SearchRequest",
             "jetstream::Start",

@@ -417,8 +417,26 @@ fn on_connect_the_flow_view_fills_from_the_recorder() {
             m.ack_with(answer).await.expect("answer");
         }
     });
+    // Everything is stored before eventscope opens.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
+            .args(["recorder", "status", "--json", "--server", &url])
+            .output()
+            .expect("run");
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        // Three answers and two NAK advisories.
+        if status["messages"].as_u64() >= Some(5) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the recorder stored the answers");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut h = connected(&server, true);
     step_until(&mut h, "the recorded retries as a flow", |h| {
+        if let Some(e) = &h.state().jetstream_view().recorder.history.error {
+            panic!("loading the recorder's history failed: {e}");
+        }
         let flows = &h.state().session.flows;
         flows.flows().any(|f| {
             f.subject == "orders.retried"

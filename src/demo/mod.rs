@@ -108,6 +108,9 @@ async fn run_services(url: String, stopped: Stopped) -> DemoResult {
             name: "ORDERS".into(),
             subjects: vec!["orders.>".into()],
             duplicate_window: Duration::from_secs(120),
+            // As `nats stream add` makes them: read without a consumer, by
+            // any replica.
+            allow_direct: true,
             ..Default::default()
         })
         .await?;

@@ -171,8 +171,8 @@ pub fn jetstream_ui(ui: &mut egui::Ui, view: &mut JetStreamView, now: i64) -> Ve
     egui::Panel::top("recorder").show(ui, |ui| recorder_ui(ui, &mut view.recorder, &mut actions));
     egui::Panel::left("streams")
         .resizable(true)
-        .default_size(520.0)
-        .min_size(360.0)
+        .default_size(560.0)
+        .min_size(560.0)
         .show(ui, |ui| {
             stream_list_ui(ui, &mut view.streams, now, &mut actions)
         });

@@ -183,95 +183,99 @@ pub fn stream_list_ui(
     };
     let mut clicked_header = None;
     let mut clicked_row = None;
-    {
-        let mut table = TableBuilder::new(ui)
-            .striped(true)
-            .sense(Sense::click())
-            .column(Column::initial(150.0).at_least(80.0).clip(true));
-        for _ in 1..COLUMNS.len() {
-            table = table.column(Column::auto().at_least(36.0));
-        }
-        table
-            .column(Column::remainder().at_least(80.0).clip(true))
-            .header(20.0, |mut header| {
-                for (column, title) in COLUMNS {
-                    header.col(|ui| {
-                        let arrow = match (view.sort == column, view.descending) {
-                            (true, true) => " ⏷",
-                            (true, false) => " ⏶",
-                            _ => "",
-                        };
-                        if ui
-                            .add(
-                                egui::Button::new(
-                                    RichText::new(format!("{title}{arrow}")).strong(),
+    // Scrolled sideways inside the panel: a wider report would otherwise
+    // widen the panel itself.
+    egui::ScrollArea::horizontal()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            let mut table = TableBuilder::new(ui)
+                .striped(true)
+                .sense(Sense::click())
+                .column(Column::initial(150.0).at_least(80.0).clip(true));
+            for _ in 1..COLUMNS.len() {
+                table = table.column(Column::auto().at_least(36.0));
+            }
+            table
+                .column(Column::remainder().at_least(60.0).clip(true))
+                .header(20.0, |mut header| {
+                    for (column, title) in COLUMNS {
+                        header.col(|ui| {
+                            let arrow = match (view.sort == column, view.descending) {
+                                (true, true) => " ⏷",
+                                (true, false) => " ⏶",
+                                _ => "",
+                            };
+                            if ui
+                                .add(
+                                    egui::Button::new(
+                                        RichText::new(format!("{title}{arrow}")).strong(),
+                                    )
+                                    .frame(false),
                                 )
-                                .frame(false),
-                            )
-                            .on_hover_text("Sort by this column")
-                            .clicked()
-                        {
-                            clicked_header = Some(column);
-                        }
+                                .on_hover_text("Sort by this column")
+                                .clicked()
+                            {
+                                clicked_header = Some(column);
+                            }
+                        });
+                    }
+                    header.col(|ui| {
+                        ui.strong("Subjects");
                     });
-                }
-                header.col(|ui| {
-                    ui.strong("Subjects");
-                });
-            })
-            .body(|body| {
-                body.rows(20.0, view.order.len(), |mut row| {
-                    let s = &list[view.order[row.index()]];
-                    row.set_selected(view.selected.as_deref() == Some(s.name.as_str()));
-                    let selected = view.selected.as_deref() == Some(s.name.as_str());
-                    row.col(|ui| {
-                        if ui.selectable_label(selected, &s.name).clicked() {
+                })
+                .body(|body| {
+                    body.rows(20.0, view.order.len(), |mut row| {
+                        let s = &list[view.order[row.index()]];
+                        row.set_selected(view.selected.as_deref() == Some(s.name.as_str()));
+                        let selected = view.selected.as_deref() == Some(s.name.as_str());
+                        row.col(|ui| {
+                            if ui.selectable_label(selected, &s.name).clicked() {
+                                clicked_row = Some(s.name.clone());
+                            }
+                            if s.unhealthy_replicas() > 0 {
+                                ui.colored_label(BAD, "⚠")
+                                    .on_hover_text("replicas behind or offline");
+                            }
+                        });
+                        row.col(|ui| {
+                            ui.label(format::count(s.messages));
+                        });
+                        row.col(|ui| {
+                            ui.label(format::bytes(s.bytes));
+                        });
+                        row.col(|ui| {
+                            ui.label(s.first_seq.to_string());
+                        });
+                        row.col(|ui| {
+                            ui.label(s.last_seq.to_string());
+                        });
+                        row.col(|ui| {
+                            ui.label(s.last_ns.map_or("never".into(), |t| format::age(t, now)));
+                        });
+                        row.col(|ui| {
+                            ui.label(s.consumers.to_string());
+                        });
+                        row.col(|ui| {
+                            ui.label(&s.retention);
+                        });
+                        row.col(|ui| {
+                            ui.label(&s.storage);
+                        });
+                        row.col(|ui| {
+                            ui.label(s.replicas.to_string());
+                        });
+                        row.col(|ui| {
+                            ui.label(format::count(s.deleted));
+                        });
+                        row.col(|ui| {
+                            ui.label(s.subjects.join(", "));
+                        });
+                        if row.response().clicked() {
                             clicked_row = Some(s.name.clone());
                         }
-                        if s.unhealthy_replicas() > 0 {
-                            ui.colored_label(BAD, "⚠")
-                                .on_hover_text("replicas behind or offline");
-                        }
                     });
-                    row.col(|ui| {
-                        ui.label(format::count(s.messages));
-                    });
-                    row.col(|ui| {
-                        ui.label(format::bytes(s.bytes));
-                    });
-                    row.col(|ui| {
-                        ui.label(s.first_seq.to_string());
-                    });
-                    row.col(|ui| {
-                        ui.label(s.last_seq.to_string());
-                    });
-                    row.col(|ui| {
-                        ui.label(s.last_ns.map_or("never".into(), |t| format::age(t, now)));
-                    });
-                    row.col(|ui| {
-                        ui.label(s.consumers.to_string());
-                    });
-                    row.col(|ui| {
-                        ui.label(&s.retention);
-                    });
-                    row.col(|ui| {
-                        ui.label(&s.storage);
-                    });
-                    row.col(|ui| {
-                        ui.label(s.replicas.to_string());
-                    });
-                    row.col(|ui| {
-                        ui.label(format::count(s.deleted));
-                    });
-                    row.col(|ui| {
-                        ui.label(s.subjects.join(", "));
-                    });
-                    if row.response().clicked() {
-                        clicked_row = Some(s.name.clone());
-                    }
                 });
-            });
-    }
+        });
     if let Some(column) = clicked_header {
         view.sort_by(column);
     }
