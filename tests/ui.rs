@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::ui::{harness, replace_text, step_until};
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,44 +21,6 @@ fn app(view: View) -> EventscopeApp {
         ..AppConfig::default()
     };
     EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts")
-}
-
-fn harness(app: EventscopeApp) -> Harness<'static, EventscopeApp> {
-    Harness::builder()
-        .with_size([1500.0, 950.0])
-        .build_ui_state(
-            |ui, app: &mut EventscopeApp| {
-                app.logic_step(ui.ctx());
-                app.ui_root(ui);
-            },
-            app,
-        )
-}
-
-/// Step the live app until `done` holds.
-fn step_until(
-    h: &mut Harness<'static, EventscopeApp>,
-    what: &str,
-    mut done: impl FnMut(&Harness<'static, EventscopeApp>) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        h.run_steps(1);
-        if done(h) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn replace_text(h: &mut Harness<'static, EventscopeApp>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.run_steps(1);
-    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    h.run_steps(1);
-    h.get_by_label(label).type_text(text);
-    h.run_steps(2);
 }
 
 fn record(app: &mut EventscopeApp, subject: &str, payload: &str, headers: &[(&str, &str)]) {

@@ -4,11 +4,12 @@
 
 mod common;
 
+use common::ui::{harness, replace_text, step_until};
+
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use bytes::Bytes;
-use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use eventscope::app::{AppConfig, EventscopeApp};
@@ -26,15 +27,7 @@ fn connected(server: &common::LocalServer, subscribe_all: bool) -> Harness<'stat
         profile.subscriptions.clear();
     }
     app.connect(profile);
-    let mut h = Harness::builder()
-        .with_size([1500.0, 950.0])
-        .build_ui_state(
-            |ui, app: &mut EventscopeApp| {
-                app.logic_step(ui.ctx());
-                app.ui_root(ui);
-            },
-            app,
-        );
+    let mut h = harness(app);
     step_until(&mut h, "connected", |h| {
         let key = h.state().session.profiles()[0].0;
         h.state()
@@ -43,31 +36,6 @@ fn connected(server: &common::LocalServer, subscribe_all: bool) -> Harness<'stat
             .is_some_and(|s| s.state().is_connected())
     });
     h
-}
-
-fn step_until(
-    h: &mut Harness<'static, EventscopeApp>,
-    what: &str,
-    mut done: impl FnMut(&Harness<'static, EventscopeApp>) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        h.run_steps(1);
-        if done(h) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn replace_text(h: &mut Harness<'static, EventscopeApp>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.run_steps(1);
-    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    h.run_steps(1);
-    h.get_by_label(label).type_text(text);
-    h.run_steps(2);
 }
 
 fn runtime() -> tokio::runtime::Runtime {

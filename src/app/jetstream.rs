@@ -399,16 +399,7 @@ impl EventscopeApp {
             JetStreamAction::PreviewReset { consumer, seq } => {
                 let summary = self.jetstream.view.streams.selected_summary();
                 let allow_direct = summary.is_some_and(|s| s.allow_direct);
-                let info = self
-                    .jetstream
-                    .view
-                    .consumers
-                    .list
-                    .value
-                    .as_ref()
-                    .and_then(|l| l.iter().find(|c| c.name == consumer))
-                    .cloned();
-                if let Some(info) = info {
+                if let Some(info) = self.jetstream.view.consumers.find(&consumer).cloned() {
                     self.js_spawn(move |api| async move {
                         let result =
                             crate::jetstream::reset_preview(&api, &info, seq, allow_direct).await;
@@ -557,16 +548,7 @@ impl EventscopeApp {
         let Some(stream) = self.jetstream.view.selected_stream().map(str::to_owned) else {
             return;
         };
-        let Some(c) = self
-            .jetstream
-            .view
-            .consumers
-            .list
-            .value
-            .as_ref()
-            .and_then(|l| l.iter().find(|c| c.name == consumer))
-            .cloned()
-        else {
+        let Some(c) = self.jetstream.view.consumers.find(&consumer).cloned() else {
             return;
         };
         let in_flight = InFlight {

@@ -158,6 +158,29 @@ impl Api {
     }
 }
 
+/// Every item of a listing the server hands out in pages (`STREAM.LIST`,
+/// `CONSUMER.LIST.<stream>`): the `key` array of each answer, asked for
+/// from the offset reached until the answer's `total` is reached.
+pub(super) async fn all_pages(api: &Api, suffix: &str, key: &str) -> Result<Vec<Value>, JsError> {
+    let mut items = Vec::new();
+    loop {
+        let answer = api
+            .request(suffix, &serde_json::json!({ "offset": items.len() }))
+            .await?;
+        let page = answer
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let total = u64_at(&answer, &["total"]) as usize;
+        let got = page.len();
+        items.extend(page);
+        if got == 0 || items.len() >= total {
+            return Ok(items);
+        }
+    }
+}
+
 /// The JSON of an API answer, or the error it carries.
 pub fn parse_answer(subject: &str, payload: &[u8]) -> Result<Value, JsError> {
     let value: Value = serde_json::from_slice(payload).map_err(|e| JsError::BadAnswer {

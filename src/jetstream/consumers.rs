@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::api::{Api, JsError, at, check_name, str_at, time_at, u64_at};
+use super::api::{Api, JsError, all_pages, at, check_name, str_at, time_at, u64_at};
 
 /// One consumer, read from the raw `CONSUMER.INFO`/`CONSUMER.LIST` answer.
 #[derive(Clone, Debug, Serialize)]
@@ -132,26 +132,9 @@ pub struct Health {
 /// Every consumer of a stream.
 pub async fn list_consumers(api: &Api, stream: &str) -> Result<Vec<ConsumerSummary>, JsError> {
     check_name(stream)?;
-    let mut consumers = Vec::new();
-    loop {
-        let answer = api
-            .request(
-                &format!("CONSUMER.LIST.{stream}"),
-                &json!({ "offset": consumers.len() }),
-            )
-            .await?;
-        let page = answer
-            .get("consumers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let total = u64_at(&answer, &["total"]) as usize;
-        let got = page.len();
-        consumers.extend(page.into_iter().map(ConsumerSummary::from_info));
-        if got == 0 || consumers.len() >= total {
-            break;
-        }
-    }
+    let items = all_pages(api, &format!("CONSUMER.LIST.{stream}"), "consumers").await?;
+    let mut consumers: Vec<ConsumerSummary> =
+        items.into_iter().map(ConsumerSummary::from_info).collect();
     consumers.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(consumers)
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::api::{Api, JsError, at, check_name, str_at, time_at, u64_at};
+use super::api::{Api, JsError, all_pages, at, check_name, str_at, time_at, u64_at};
 
 /// One stream, read from the raw `STREAM.INFO`/`STREAM.LIST` answer.
 #[derive(Clone, Debug, Serialize)]
@@ -149,24 +149,8 @@ impl StreamSummary {
 
 /// Every stream of the account, page by page as the server hands them out.
 pub async fn list_streams(api: &Api) -> Result<Vec<StreamSummary>, JsError> {
-    let mut streams = Vec::new();
-    loop {
-        let answer = api
-            .request("STREAM.LIST", &json!({ "offset": streams.len() }))
-            .await?;
-        let page = answer
-            .get("streams")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let total = u64_at(&answer, &["total"]) as usize;
-        let got = page.len();
-        streams.extend(page.into_iter().map(StreamSummary::from_info));
-        if got == 0 || streams.len() >= total {
-            break;
-        }
-    }
-    Ok(streams)
+    let items = all_pages(api, "STREAM.LIST", "streams").await?;
+    Ok(items.into_iter().map(StreamSummary::from_info).collect())
 }
 
 /// One stream's info, with the raw answer kept for the detail panel.

@@ -89,6 +89,11 @@ impl Default for ConsumersView {
 }
 
 impl ConsumersView {
+    /// A consumer of the list, by name.
+    pub fn find(&self, name: &str) -> Option<&ConsumerSummary> {
+        self.list.value.as_ref()?.iter().find(|c| c.name == name)
+    }
+
     /// Choose a consumer (its lag history starts again).
     pub fn select(&mut self, name: Option<String>) {
         if self.selected != name {

@@ -4,6 +4,7 @@
 
 pub mod proxy;
 pub mod recorder;
+pub mod ui;
 pub mod wire_log;
 
 use std::time::{Duration, Instant};

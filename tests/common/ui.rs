@@ -1,0 +1,49 @@
+//! egui_kittest helpers shared by the UI tests: the app in a harness,
+//! stepping it until something holds, typing into a labelled field.
+
+use std::time::{Duration, Instant};
+
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use eventscope::app::EventscopeApp;
+
+/// The app, stepped as eframe would: logic, then the panels.
+pub fn harness(app: EventscopeApp) -> Harness<'static, EventscopeApp> {
+    Harness::builder()
+        .with_size([1500.0, 950.0])
+        .build_ui_state(
+            |ui, app: &mut EventscopeApp| {
+                app.logic_step(ui.ctx());
+                app.ui_root(ui);
+            },
+            app,
+        )
+}
+
+/// Step the live app until `done` holds (20 s at most).
+pub fn step_until(
+    h: &mut Harness<'static, EventscopeApp>,
+    what: &str,
+    mut done: impl FnMut(&Harness<'static, EventscopeApp>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        h.run_steps(1);
+        if done(h) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Select all in the field named `label` and type `text` over it.
+pub fn replace_text(h: &mut Harness<'static, EventscopeApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    h.get_by_label(label).type_text(text);
+    h.run_steps(2);
+}
