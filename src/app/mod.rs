@@ -27,6 +27,7 @@ mod draw;
 mod file_dialog;
 mod frame;
 mod jetstream;
+mod jetstream_actions;
 mod keyring;
 mod pending;
 mod publish;

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use serde_json::{Value, json};
 
 use super::api::{API_TIMEOUT, Api, JsError};
-use super::stored::{DIRECT_GET_HEADERS, DirectBatch, StoredMessage};
+use super::stored::{DIRECT_GET_HEADERS, DirectBatch, MAX_PAGE_BYTES, StoredMessage};
 use crate::broker::Fetcher;
 use crate::capture::{HeaderBlock, Record};
 
@@ -175,7 +175,7 @@ pub(super) async fn scan(
     let subject = api.subject(&format!("DIRECT.GET.{stream}"));
     let ask = |start: u64, end: u64| {
         json!({ "seq": start, "next_by_subj": filter, "batch": end - start + 1,
-                "max_bytes": super::messages::MAX_PAGE_BYTES })
+                "max_bytes": MAX_PAGE_BYTES })
     };
     let mut windows = windows.peekable();
     let mut running: VecDeque<Window> = VecDeque::new();

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::api::{Api, JsError, check_name, str_at, u64_at};
 use super::stored::DirectBatch;
-pub use super::stored::{Access, StoredMessage};
+pub use super::stored::{Access, MAX_PAGE_BYTES, MAX_PAGE_COUNT, StoredMessage};
 use crate::capture::{HeaderBlock, Timestamp};
 
 /// Where a page starts.
@@ -50,10 +50,6 @@ pub struct PageRequest {
     pub count: usize,
     pub max_bytes: usize,
 }
-
-/// The caps a page may not exceed, whatever is asked.
-pub const MAX_PAGE_COUNT: usize = 10_000;
-pub const MAX_PAGE_BYTES: usize = 64 << 20;
 
 #[derive(Clone, Debug)]
 pub struct Page {

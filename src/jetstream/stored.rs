@@ -72,6 +72,10 @@ pub(super) struct DirectBatch {
     pub(super) pending: u64,
 }
 
+/// The caps a page may not exceed, whatever is asked.
+pub const MAX_PAGE_COUNT: usize = 10_000;
+pub const MAX_PAGE_BYTES: usize = 64 << 20;
+
 /// Headers the server adds to a direct get answer, not the message's own.
 pub(super) const DIRECT_GET_HEADERS: [&str; 7] = [
     "Nats-Stream",

@@ -8,7 +8,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::format;
 use super::inspector::{InspectorAction, InspectorView, inspector_ui};
-use super::jetstream::JetStreamAction;
+use super::jetstream_actions::JetStreamAction;
 use super::sequence_diagram::{BAD, RETRY};
 use crate::capture::{Seq, Store, Timestamp};
 use std::sync::Arc;

@@ -10,6 +10,7 @@ mod flows;
 mod format;
 mod inspector;
 mod jetstream;
+mod jetstream_actions;
 mod json_tree;
 mod publish;
 mod rates;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use egui::RichText;
 
 use super::format;
-use super::jetstream::{JetStreamAction, Loaded};
+use super::jetstream_actions::{JetStreamAction, Loaded};
 use super::sequence_diagram::BAD;
 use crate::jetstream::{RecorderSettings, RecorderStatus, parse_bytes, parse_duration};
 

@@ -6,7 +6,7 @@ use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::format;
-use super::jetstream::{JetStreamAction, Loaded};
+use super::jetstream_actions::{JetStreamAction, Loaded};
 use super::sequence_diagram::{BAD, RETRY};
 use crate::jetstream::{Purge, PurgePreview, StreamSummary};
 
