@@ -104,7 +104,12 @@ pub struct RecorderNameArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// The recorder stream's name.
-    #[arg(long = "name", id = "recorder_name", default_value = crate::jetstream::DEFAULT_RECORDER)]
+    #[arg(
+        long = "name",
+        id = "recorder_name",
+        value_name = "NAME",
+        default_value = crate::jetstream::DEFAULT_RECORDER
+    )]
     pub name: String,
     #[arg(long)]
     pub json: bool,

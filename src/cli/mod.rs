@@ -236,7 +236,7 @@ pub enum Command {
     /// Record messages to a capture file (JSON Lines) and exit.
     Record(Box<RecordArgs>),
     /// Reconstruct flows (requests, JetStream deliveries, retries) from a
-    /// capture file.
+    /// capture file or the flight recorder.
     Flows(FlowsArgs),
     /// Replay a capture file into a server, with timing and subject remapping.
     Replay(Box<ReplayArgs>),
