@@ -432,4 +432,14 @@ fn on_connect_the_flow_view_fills_from_the_recorder() {
         sources.iter().all(|s| *s == "recorder EVENTSCOPE_RECORDER"),
         "{sources:?}"
     );
+    // The recorder was read over the fetch link; its answers also reached
+    // the `>` subscription, which counted them and kept none.
+    let losses = app.session.losses();
+    assert!(losses.own_skipped > 0, "{}", losses.summary());
+    let store = &app.session.store;
+    let kept_own = (store.first_seq()..store.end_seq())
+        .filter_map(|seq| store.get(seq))
+        .filter(|r| r.subject().starts_with("_INBOX.") && r.payload() == b"+ACK")
+        .count();
+    assert_eq!(kept_own, 0, "no answer to our own reads in the live store");
 }

@@ -121,6 +121,10 @@ pub struct Losses {
     pub unparseable: u64,
     /// Messages kept although they broke the protocol's rules (flagged).
     pub malformed: u64,
+    /// Answers to eventscope's own stream reads (browse, search, the
+    /// recorder's history) that a `>` subscription also received: not
+    /// kept, as they are not the watched system's traffic. Not a loss.
+    pub own_skipped: u64,
 }
 
 impl Losses {
@@ -132,6 +136,7 @@ impl Losses {
         self.disconnected += other.disconnected;
         self.unparseable += other.unparseable;
         self.malformed += other.malformed;
+        self.own_skipped += other.own_skipped;
     }
 
     /// Nothing was missed.
@@ -161,6 +166,12 @@ impl Losses {
             self.unparseable,
             self.malformed
         ));
+        if self.own_skipped > 0 {
+            text.push_str(&format!(
+                "; answers to eventscope's own stream reads not kept: {}",
+                self.own_skipped
+            ));
+        }
         text
     }
 }
@@ -175,6 +186,7 @@ pub struct ConnectionShared {
     delivered: AtomicU64,
     dropped: AtomicU64,
     malformed: AtomicU64,
+    own_skipped: AtomicU64,
     unparseable: AtomicU64,
     server_cuts: AtomicU64,
     lost_in_cuts: AtomicU64,
@@ -240,6 +252,10 @@ impl ConnectionShared {
 
     pub(crate) fn add_malformed(&self, n: u64) {
         self.malformed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_own_skipped(&self, n: u64) {
+        self.own_skipped.fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn add_unparseable(&self) {
@@ -317,6 +333,7 @@ impl ConnectionShared {
             ) + open,
             unparseable: self.unparseable.load(Ordering::Relaxed),
             malformed: self.malformed.load(Ordering::Relaxed),
+            own_skipped: self.own_skipped.load(Ordering::Relaxed),
         }
     }
 

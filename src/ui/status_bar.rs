@@ -57,6 +57,16 @@ fn losses_ui(ui: &mut egui::Ui, losses: &crate::broker::Losses) {
         )
         .on_hover_text("Messages that broke the protocol's rules, kept as sent and flagged");
     }
+    if losses.own_skipped > 0 {
+        ui.weak(format!(
+            "own reads not kept {}",
+            format::count(losses.own_skipped)
+        ))
+        .on_hover_text(
+            "Stored messages eventscope read back (browse, search, the recorder's history) \
+                 that a `>` subscription also received: not the watched system's traffic",
+        );
+    }
 }
 
 /// What arrives, how far the view is behind, and why it may show less.

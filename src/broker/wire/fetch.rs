@@ -16,6 +16,28 @@ use super::link::{self, Link, LinkError, ResolvedAuth};
 use crate::broker::profile::ConnectionProfile;
 use crate::capture::{Record, RecordPacker};
 
+/// The inbox prefix of this process's fetch links. Their answers (a scan
+/// of a million stored messages, say) also reach a monitoring link that
+/// subscribes to `>`: it knows them by this prefix and does not keep them
+/// (see `is_own_answer`).
+static OWN_INBOX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn own_inbox() -> &'static str {
+    OWN_INBOX.get_or_init(|| format!("_INBOX.{}", random_token()))
+}
+
+/// Whether a message is an answer to one of this process's fetch links.
+pub(crate) fn is_own_answer(subject: &[u8]) -> bool {
+    OWN_INBOX.get().is_some_and(|prefix| {
+        subject.len() > prefix.len()
+            && subject.starts_with(prefix.as_bytes())
+            && subject[prefix.len()] == b'.'
+    })
+}
+
+/// Fetch links opened by this process, to give each an inbox of its own.
+static LINKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// How long opening the link may take, and waiting for its first `PONG`.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,7 +72,7 @@ pub struct Answer {
 
 pub struct Fetcher {
     link: Link,
-    /// `_INBOX.<random>`: answers come on `<inbox>.<request id>`.
+    /// `<own inbox>.<link number>`: answers come on `<inbox>.<request id>`.
     inbox: String,
     next_id: u64,
     packer: RecordPacker,
@@ -82,7 +104,8 @@ impl Fetcher {
         name: &str,
     ) -> Result<Self, FetchError> {
         let mut link = link::open(server, profile, auth, name).await?;
-        let inbox = format!("_INBOX.{}", random_token());
+        let number = LINKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let inbox = format!("{}.{number}", own_inbox());
         let hello = format!("SUB {inbox}.* 1\r\nPING\r\n");
         link.stream.write_all(hello.as_bytes()).await?;
         let mut fetcher = Self {

@@ -10,4 +10,5 @@ pub(crate) mod link;
 mod reading;
 pub(crate) mod session;
 
+pub(crate) use fetch::is_own_answer;
 pub use fetch::{Answer as FetchAnswer, FetchError, Fetcher};

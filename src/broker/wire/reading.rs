@@ -39,6 +39,12 @@ impl Reading {
         payload: &[u8],
     ) {
         self.shared.add_read(1);
+        if super::is_own_answer(subject) {
+            // Stored messages this process read back (browse, search):
+            // not the watched system's traffic. Counted, not kept.
+            self.shared.add_own_skipped(1);
+            return;
+        }
         // Room is reserved before the bytes are copied: under overload,
         // the only time there is none, copying for nothing would cost more.
         let cost = Record::cost_for(
