@@ -739,3 +739,31 @@ async fn browsed_headers_are_the_stored_bytes() {
         payload
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_for_several_filters_merges_them_in_sequence_order() {
+    use eventscope::jetstream::{Access, Api, fetch_filtered};
+    let server = common::server();
+    let client = common::client(&server).await;
+    let js = jetstream::new(client.clone());
+    make_stream(&js, "MIX", stream::RetentionPolicy::Limits, true).await;
+    for i in 0..12 {
+        publish(
+            &js,
+            &format!("mix.{}", ["a", "b", "c"][i % 3]),
+            &format!("m{i}"),
+        )
+        .await;
+    }
+    let profile = eventscope::broker::ConnectionProfile::new("t", server.url());
+    let api = Api::with_profile(client, profile);
+    let filters = ["mix.c".to_owned(), "mix.a".to_owned()];
+    for access in [Access::Direct, Access::MsgGet] {
+        let page = fetch_filtered(&api, "MIX", access, 2, &filters, 5)
+            .await
+            .expect("page");
+        let seqs: Vec<u64> = page.messages.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [3, 4, 6, 7, 9], "{access:?}");
+        assert!(page.more);
+    }
+}

@@ -304,14 +304,20 @@ impl EventscopeApp {
             ack_floor: c.ack_floor_stream_seq,
             delivered: c.delivered_stream_seq,
         };
-        // One filter is asked of the server; with several, the page holds
-        // the first filter's messages.
-        let subject = c.filter_subjects.first().cloned();
-        self.browse(
-            stream,
-            Start::Seq(c.ack_floor_stream_seq + 1),
-            subject,
-            Some(in_flight),
-        );
+        let Some(summary) = self.jetstream.view.streams.selected_summary() else {
+            return;
+        };
+        let access = Access::of(summary.allow_direct);
+        let browser = &mut self.jetstream.view.browser;
+        browser.loading = true;
+        let count = browser.page_size;
+        let from = c.ack_floor_stream_seq + 1;
+        let filters = c.filter_subjects.clone();
+        self.js_spawn(move |api| async move {
+            let result =
+                crate::jetstream::fetch_filtered(&api, &stream, access, from, &filters, count)
+                    .await;
+            Answer::Page(stream, text(result), Some(in_flight))
+        });
     }
 }

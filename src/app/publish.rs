@@ -393,14 +393,19 @@ impl EventscopeApp {
             .filter_map(|s| browser.store.get(*s))
             .map(Record::detached)
             .collect();
-        let (first, last) = (
-            browser.rows.first().map_or(0, |r| r.stream_seq),
-            browser.rows.last().map_or(0, |r| r.stream_seq),
-        );
-        let what = format!(
-            "{} #{first}–{last}",
-            browser.stream.as_deref().unwrap_or("?")
-        );
+        let chosen: Vec<u64> = browser
+            .rows
+            .iter()
+            .filter(|r| seqs.contains(&r.seq))
+            .map(|r| r.stream_seq)
+            .collect();
+        let stream = browser.stream.as_deref().unwrap_or("?");
+        let what = match (chosen.first(), chosen.last()) {
+            (Some(first), Some(last)) if chosen.len() == (last - first + 1) as usize => {
+                format!("{stream} #{first}–{last}")
+            }
+            _ => format!("{stream}, {} chosen messages", chosen.len()),
+        };
         self.replay.stream_records = Some((what, std::sync::Arc::new(records)));
         self.replay.source = ReplaySource::Stream;
         self.replay.connection = self.replay.connection.or(self.jetstream_connection_key());

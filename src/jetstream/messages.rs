@@ -26,6 +26,44 @@ pub enum Start {
     LastPerSubject(String),
 }
 
+/// A page of the messages any of `filters` takes (a consumer with several
+/// filter subjects): one page per filter, merged in sequence order, cut
+/// to `count`.
+pub async fn fetch_filtered(
+    api: &Api,
+    stream: &str,
+    access: Access,
+    from: u64,
+    filters: &[String],
+    count: usize,
+) -> Result<Page, JsError> {
+    let page = |subject: Option<String>| PageRequest {
+        start: Start::Seq(from),
+        subject,
+        count,
+        max_bytes: 8 << 20,
+    };
+    if filters.len() <= 1 {
+        return fetch_page(api, stream, access, &page(filters.first().cloned())).await;
+    }
+    let mut messages: Vec<StoredMessage> = Vec::new();
+    let mut more = false;
+    for filter in filters {
+        let one = fetch_page(api, stream, access, &page(Some(filter.clone()))).await?;
+        more |= one.more;
+        messages.extend(one.messages);
+    }
+    messages.sort_by_key(|m| m.seq);
+    messages.dedup_by_key(|m| m.seq);
+    more |= messages.len() > count;
+    messages.truncate(count);
+    Ok(Page {
+        messages,
+        access,
+        more,
+    })
+}
+
 /// One batched direct get: over the fetch link when the `Api` has one
 /// (byte-exact headers), else through async-nats.
 async fn direct_batch(api: &Api, stream: &str, body: &Value) -> Result<DirectBatch, JsError> {

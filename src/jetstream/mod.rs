@@ -26,7 +26,7 @@ pub use consumers::{
 pub use lag::{LagHistory, LagSample, poll as poll_lag};
 pub use messages::{
     Access, MAX_PAGE_BYTES, MAX_PAGE_COUNT, Page, PageRequest, Start, StoredMessage, count_from,
-    fetch_page, seq_at_time,
+    fetch_filtered, fetch_page, seq_at_time,
 };
 pub use purge::{Purge, PurgePreview, delete_message, purge, purge_preview};
 pub use recorder::{

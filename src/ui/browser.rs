@@ -56,6 +56,8 @@ pub struct BrowserView {
     pub in_flight: Option<InFlight>,
     pub confirm_delete: Option<u64>,
     pub search: SearchForm,
+    /// Rows marked with Ctrl+click, for replaying (redriving) a selection.
+    pub marked: std::collections::BTreeSet<Seq>,
 }
 
 /// The search form and the search running or done.
@@ -138,6 +140,7 @@ impl Default for BrowserView {
             in_flight: None,
             confirm_delete: None,
             search: SearchForm::default(),
+            marked: Default::default(),
         }
     }
 }
@@ -153,6 +156,7 @@ impl BrowserView {
         deliveries: impl Fn(u64) -> Option<u64>,
     ) {
         self.store.clear();
+        self.marked.clear();
         let key = self.store.intern_connection(&format!("stream {stream}"));
         self.rows.clear();
         for m in messages {
@@ -457,6 +461,7 @@ fn selected_actions_ui(
 fn page_table_ui(ui: &mut egui::Ui, view: &mut BrowserView) {
     let max_deliver = view.in_flight.as_ref().map(|f| f.max_deliver);
     let mut clicked = None;
+    let toggle = ui.input(|i| i.modifiers.command);
     egui::CentralPanel::default().show(ui, |ui| {
         if view.rows.is_empty() && !view.loading {
             ui.label("No messages here.");
@@ -492,7 +497,7 @@ fn page_table_ui(ui: &mut egui::Ui, view: &mut BrowserView) {
                     let Some(record) = view.store.get(r.seq) else {
                         return;
                     };
-                    row.set_selected(view.selected == Some(r.seq));
+                    row.set_selected(view.selected == Some(r.seq) || view.marked.contains(&r.seq));
                     row.col(|ui| {
                         ui.label(r.stream_seq.to_string());
                     });
@@ -530,7 +535,10 @@ fn page_table_ui(ui: &mut egui::Ui, view: &mut BrowserView) {
                 });
             });
     });
-    if clicked.is_some() {
-        view.selected = clicked;
+    if let Some(seq) = clicked {
+        if toggle && !view.marked.remove(&seq) {
+            view.marked.insert(seq);
+        }
+        view.selected = Some(seq);
     }
 }
