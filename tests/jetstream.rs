@@ -767,3 +767,68 @@ async fn a_page_for_several_filters_merges_them_in_sequence_order() {
         assert!(page.more);
     }
 }
+
+#[test]
+fn without_jetstream_the_commands_say_so_and_fail() {
+    // The server runs JetStream; this account has none.
+    let server = common::server_with_config(Some(
+        "accounts { NOJS: { users: [{user: plain, password: secret}] } }",
+    ));
+    let url = server.url();
+    for args in [
+        vec!["streams"],
+        vec!["consumers", "ORDERS"],
+        vec!["browse", "ORDERS"],
+        vec!["recorder", "status"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
+            .args(&args)
+            .args(["--server", &url, "--user", "plain", "--password", "secret"])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} must fail");
+        assert!(stderr.contains("JetStream"), "{args:?} says why: {stderr}");
+        assert!(!stderr.contains("secret"), "no password in the message");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fetch_link_comes_back_after_the_server_restarts() {
+    use eventscope::jetstream::{Access, Api, PageRequest, Start, fetch_page};
+    let mut server = common::server();
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(server.url())
+        .await
+        .expect("connect");
+    let js = jetstream::new(client.clone());
+    make_stream(&js, "KEEP", stream::RetentionPolicy::Limits, true).await;
+    for i in 0..3 {
+        publish(&js, "keep.x", &format!("m{i}")).await;
+    }
+    let profile = eventscope::broker::ConnectionProfile::new("t", server.url());
+    let api = Api::with_profile(client.clone(), profile);
+    let page = || PageRequest {
+        start: Start::Seq(1),
+        subject: None,
+        count: 10,
+        max_bytes: 1 << 20,
+    };
+    assert_eq!(
+        fetch_page(&api, "KEEP", Access::Direct, &page())
+            .await
+            .expect("page")
+            .messages
+            .len(),
+        3
+    );
+    server.restart().expect("restart");
+    // The fetch link the server closed is opened again on the next read,
+    // which succeeds without an error first.
+    let again = fetch_page(&api, "KEEP", Access::Direct, &page())
+        .await
+        .expect("a page after the restart");
+    assert_eq!(again.messages.len(), 3);
+}

@@ -70,13 +70,22 @@ async fn direct_batch(api: &Api, stream: &str, body: &Value) -> Result<DirectBat
     let Some(fetch) = &api.fetch else {
         return super::direct_nats::batch(api, stream, body).await;
     };
-    let mut link = fetch.link().await?;
-    let result = super::direct_raw::batch(api, &mut link, stream, body).await;
-    if result.is_err() {
+    // A link the server closed (a restart, a failover) is opened again
+    // once before the error is given.
+    for attempt in 0..2 {
+        let mut link = fetch.link().await?;
+        let result = super::direct_raw::batch(api, &mut link, stream, body).await;
         drop(link);
-        fetch.forget().await;
+        match result {
+            Err(JsError::Send { .. }) if attempt == 0 => fetch.forget().await,
+            Err(e) => {
+                fetch.forget().await;
+                return Err(e);
+            }
+            ok => return ok,
+        }
     }
-    result
+    unreachable!("the second attempt returns")
 }
 
 /// A page to read: never more than `count` messages or about `max_bytes`.
