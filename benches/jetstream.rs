@@ -215,9 +215,15 @@ async fn recorder_bench(api: &Api, client: &async_nats::Client, js: &jetstream::
     let (mut ours, mut bare) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         let t = Instant::now();
-        let read = read_recorder(api, eventscope::jetstream::DEFAULT_RECORDER, None, 0)
-            .await
-            .expect("read");
+        let read = read_recorder(
+            api,
+            eventscope::jetstream::DEFAULT_RECORDER,
+            None,
+            0,
+            u64::MAX,
+        )
+        .await
+        .expect("read");
         let mut correlator = Correlator::new(FlowConfig {
             max_flows: usize::MAX,
             ..FlowConfig::default()

@@ -487,6 +487,26 @@ async fn the_recorder_rebuilds_retries_from_before_eventscope_ran() {
         "the recorder does not record itself"
     );
 
+    // Read within a byte budget: the newest answers, and where it began.
+    {
+        use eventscope::jetstream::{Api, read_recorder};
+        let api = Api::with_profile(
+            client.clone(),
+            eventscope::broker::ConnectionProfile::new("t", url.clone()),
+        );
+        let all = read_recorder(&api, "EVENTSCOPE_RECORDER", None, 0, u64::MAX)
+            .await
+            .expect("read");
+        assert_eq!(all.began_at, None);
+        let newest = read_recorder(&api, "EVENTSCOPE_RECORDER", None, 0, 300)
+            .await
+            .expect("read");
+        let began = newest.began_at.expect("cut to the budget");
+        assert!(newest.records.len() < all.records.len() && !newest.records.is_empty());
+        assert_eq!(newest.records.last(), all.records.last(), "the newest kept");
+        assert!(began > 1);
+    }
+
     // Removing it is one action; a stream that is not a recorder is refused.
     eventscope(&["recorder", "stop", "--server", &url]);
     let refused = Command::new(env!("CARGO_BIN_EXE_eventscope"))

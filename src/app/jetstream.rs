@@ -35,7 +35,7 @@ pub(super) enum Answer {
         Result<Box<(ConsumerSummary, Option<Timestamp>)>, String>,
     ),
     Recorder(Result<Option<RecorderStatus>, String>),
-    History(Result<(Vec<Record>, u64), String>),
+    History(Result<crate::jetstream::RecorderRead, String>),
     Named(Vec<(String, u64, String)>, usize),
     PurgePreview(Purge, Result<PurgePreview, String>),
     ResetPreview(Result<crate::jetstream::ResetPreview, String>),
@@ -334,7 +334,12 @@ impl EventscopeApp {
                 }
             }
             Answer::History(result) => match result {
-                Ok((mut records, skipped_own)) => {
+                Ok(read) => {
+                    let crate::jetstream::RecorderRead {
+                        mut records,
+                        skipped_own,
+                        began_at,
+                    } = read;
                     let name = format!("recorder {}", self.recorder_name());
                     let key = self.session.store.intern_connection(&name);
                     for r in &mut records {
@@ -348,6 +353,12 @@ impl EventscopeApp {
                     if skipped_own > 0 {
                         self.notice = Some(format!(
                             "{skipped_own} answers about the recorder's own stream were skipped"
+                        ));
+                    }
+                    if let Some(seq) = began_at {
+                        self.notice = Some(format!(
+                            "the recorder holds more than half the memory budget for that range: \
+                             its answers from sequence {seq} on were loaded, older ones were not"
                         ));
                     }
                     let wanted = self.session.flows.unnamed_stored();

@@ -222,9 +222,11 @@ impl EventscopeApp {
         self.jetstream.view.recorder.history.loading = true;
         let since = (!range.is_zero())
             .then(|| now_timestamp() - i64::try_from(range.as_nanos()).unwrap_or(i64::MAX));
+        // Half the memory budget at most: the live capture keeps the rest.
+        let max_bytes = self.session.store.budget() as u64 / 2;
         self.js_spawn(move |api| async move {
-            let result = crate::jetstream::read_recorder(&api, &name, since, 0).await;
-            Answer::History(text(result.map(|r| (r.records, r.skipped_own))))
+            let result = crate::jetstream::read_recorder(&api, &name, since, 0, max_bytes).await;
+            Answer::History(text(result))
         });
     }
 

@@ -97,7 +97,8 @@ fn from_recorder(args: &FlowsArgs, name: &str) -> Result<Correlated, ExitCode> {
         }
     };
     super::jetstream::with_api("flows", &args.connect, async |api| {
-        let read = crate::jetstream::read_recorder(&api, name, since, 0).await?;
+        // The recorder is bounded by its own max bytes: all of it is read.
+        let read = crate::jetstream::read_recorder(&api, name, since, 0, u64::MAX).await?;
         let mut correlator = Correlator::new(config(args));
         for (seq, record) in read.records.iter().enumerate() {
             correlator.ingest(seq as u64, record);

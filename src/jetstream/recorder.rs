@@ -155,14 +155,20 @@ pub struct RecorderRead {
     pub records: Vec<Record>,
     /// Answers about the recorder's own stream (someone consumed it).
     pub skipped_own: u64,
+    /// Older answers of the range left unread to stay within the byte
+    /// budget: the read began at this sequence instead.
+    pub began_at: Option<u64>,
 }
 
-/// Read what the recorder holds from `since` (or all of it), oldest first.
+/// Read what the recorder holds from `since` (or all of it), oldest first;
+/// where that is more than about `max_bytes`, only the newest part of it
+/// (said in `began_at`).
 pub async fn read(
     api: &Api,
     name: &str,
     since: Option<Timestamp>,
     connection: ConnectionKey,
+    max_bytes: u64,
 ) -> Result<RecorderRead, JsError> {
     let info = stream_info(api, name).await?;
     if !is_recorder(&info) {
@@ -173,10 +179,18 @@ pub async fn read(
     let own_ack = format!("$JS.ACK.{name}.");
     let own_advisory = format!(".{name}.");
     let mut read = RecorderRead::default();
-    let from = match since {
+    let mut from = match since {
         Some(t) => super::messages::seq_at_time(api, name, Access::Direct, t).await?,
         None => info.first_seq.max(1),
     };
+    // The stream's bytes per message tell how many of the newest fit.
+    let per_message = info.bytes.checked_div(info.messages).unwrap_or(0).max(1);
+    let fit = max_bytes / per_message;
+    let span = info.last_seq.saturating_sub(from) + 1;
+    if span > fit {
+        from = info.last_seq.saturating_sub(fit) + 1;
+        read.began_at = Some(from);
+    }
     // One block for many records (see `RecordPacker`).
     let mut packer = crate::capture::RecordPacker::default();
     super::messages::scan_direct(api, name, from, info.last_seq, ">", |message| {
