@@ -290,6 +290,16 @@ pub async fn open_client(profile: &ConnectionProfile) -> Result<async_nats::Clie
     connect_with(profile, options).await
 }
 
+/// As `open_client`, with replies on inboxes under `prefix` (a monitor of
+/// `>` on the same server can then tell this client's replies apart).
+pub async fn open_client_with_inbox(
+    profile: &ConnectionProfile,
+    prefix: &str,
+) -> Result<async_nats::Client, String> {
+    let options = connect_options(profile).await.map_err(|e| e.to_string())?;
+    connect_with(profile, options.custom_inbox_prefix(prefix)).await
+}
+
 async fn connect_with(
     profile: &ConnectionProfile,
     options: async_nats::ConnectOptions,

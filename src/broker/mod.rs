@@ -20,7 +20,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use crate::capture::{ConnectionKey, Record, Timestamp};
-pub use connection::{TraceAnswer, TraceError, open_client};
+pub use connection::{TraceAnswer, TraceError, open_client, open_client_with_inbox};
 pub use connz::ConnzError;
 pub use contexts::{ContextError, find_context, load_contexts, nats_config_dir, selected_context};
 pub use headers::{HeaderError, HeaderNames};

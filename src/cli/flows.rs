@@ -11,7 +11,18 @@ use crate::capture::file::CaptureReader;
 use crate::flow::{Correlator, FlowConfig};
 use crate::flow::{FlowJson, mermaid, summary_line};
 
-pub fn flows_command(args: FlowsArgs) -> ExitCode {
+pub fn flows_command(mut args: FlowsArgs) -> ExitCode {
+    // A capture kept in a stream is read as the file it exports to.
+    let _exported = match &args.from_stream {
+        Some(name) => match super::jetstream::capture_from_stream("flows", name, &args.connect) {
+            Ok(file) => {
+                args.capture = Some(file.path().to_owned());
+                Some(file)
+            }
+            Err(code) => return code,
+        },
+        None => None,
+    };
     let correlated = match &args.from_recorder {
         Some(name) => from_recorder(&args, name),
         None => from_file(&args),
@@ -55,7 +66,7 @@ fn from_file(args: &FlowsArgs) -> Result<Correlated, ExitCode> {
     };
     let Some(path) = &args.capture else {
         return Err(fail(anyhow::anyhow!(
-            "give a capture file or --from-recorder NAME"
+            "give a capture file, --from-stream NAME or --from-recorder NAME"
         )));
     };
     let file = std::fs::File::open(path)

@@ -422,3 +422,53 @@ fn print_recorder(status: &crate::jetstream::RecorderStatus, json: bool) -> anyh
     }
     Ok(())
 }
+
+/// `export --from-stream NAME --out FILE`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The capture stream (made by `record --to-stream`).
+    #[arg(long, value_name = "NAME")]
+    pub from_stream: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The capture file to write; `-` is standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+pub fn export_command(args: ExportArgs) -> ExitCode {
+    exit(with_api("export", &args.connect, async |api| {
+        let sink: Box<dyn Write> = if args.out.as_os_str() == "-" {
+            Box::new(std::io::stdout().lock())
+        } else {
+            Box::new(create_private(&args.out)?)
+        };
+        let mut out = std::io::BufWriter::new(sink);
+        let lines = crate::jetstream::export_capture(&api, &args.from_stream, &mut out).await?;
+        eprintln!(
+            "eventscope export: {lines} messages of stream {} written to {}",
+            args.from_stream,
+            args.out.display()
+        );
+        Ok(())
+    }))
+}
+
+/// A capture stream as a capture file of its own (private, deleted when
+/// dropped), for the commands that read capture files.
+pub(super) fn capture_from_stream(
+    command: &str,
+    name: &str,
+    connect: &ConnectArgs,
+) -> Result<tempfile::NamedTempFile, ExitCode> {
+    with_api(command, connect, async |api| {
+        let file = tempfile::Builder::new()
+            .prefix("eventscope-stream-")
+            .suffix(".jsonl")
+            .tempfile()?;
+        let mut out = std::io::BufWriter::new(file.as_file());
+        crate::jetstream::export_capture(&api, name, &mut out).await?;
+        drop(out);
+        Ok(file)
+    })
+}

@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Browse(args)) => jetstream::browse_command(*args),
         Some(Command::Lag(args)) => jetstream::lag_command(args),
         Some(Command::Recorder(args)) => jetstream::recorder_command(args),
+        Some(Command::Export(args)) => jetstream::export_command(args),
         None => match gui_start(cli) {
             Ok(start) => gui(start),
             Err(e) => {
@@ -250,12 +251,19 @@ pub enum Command {
     Lag(jetstream::LagArgs),
     /// The flight recorder: a bounded stream of consumer acks and advisories.
     Recorder(jetstream::RecorderArgs),
+    /// Write a capture kept in a stream (`record --to-stream`) to a file.
+    Export(jetstream::ExportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// A capture file written by `eventscope record` or the app.
-    pub capture: PathBuf,
+    #[arg(required_unless_present = "from_stream")]
+    pub capture: Option<PathBuf>,
+
+    /// Replay a capture kept in this stream (`record --to-stream`).
+    #[arg(long, value_name = "NAME", conflicts_with = "capture")]
+    pub from_stream: Option<String>,
 
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -307,8 +315,12 @@ pub struct ReplayArgs {
 #[derive(Debug, Args)]
 pub struct FlowsArgs {
     /// A capture file written by `eventscope record` or the app.
-    #[arg(required_unless_present = "from_recorder")]
+    #[arg(required_unless_present_any = ["from_recorder", "from_stream"])]
     pub capture: Option<PathBuf>,
+
+    /// Read a capture kept in this stream (`record --to-stream`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["capture", "from_recorder"])]
+    pub from_stream: Option<String>,
 
     /// Rebuild flows from this flight recorder (see `recorder start`)
     /// instead of a file: retries that happened while nothing watched.
@@ -367,8 +379,31 @@ pub struct RecordArgs {
 
     /// Output file; `-` writes to standard output. Default:
     /// `eventscope-<time>.jsonl` in the current directory.
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "to_stream")]
     pub out: Option<PathBuf>,
+
+    /// Record into this JetStream stream instead of a file (created if
+    /// needed; the capture then lives on the servers, replicated).
+    #[arg(long, value_name = "NAME")]
+    pub to_stream: Option<String>,
+
+    /// With --to-stream: copies kept in a cluster.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "to_stream")]
+    pub replicas: u64,
+
+    /// With --to-stream: messages older than this are dropped.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "24h",
+        requires = "to_stream"
+    )]
+    pub max_age: String,
+
+    /// With --to-stream: the stream never holds more (default: no limit
+    /// but the account's).
+    #[arg(long, value_name = "BYTES", requires = "to_stream")]
+    pub max_bytes: Option<String>,
 
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS", conflicts_with = "count")]

@@ -30,6 +30,25 @@ use crate::capture::file::{CaptureHeader, CaptureWriter, create_private, format_
 pub enum Output {
     Stdout,
     File(PathBuf),
+    /// A JetStream stream of its own (`--to-stream`).
+    Stream(crate::jetstream::CaptureStreamSettings),
+}
+
+/// What the writer leaves out: the recorder's own writes to a capture
+/// stream and the stream's acks to it, which a `>` subscription receives
+/// too (kept, they would be stored, acked and received again: a loop).
+struct OwnTraffic {
+    subject: String,
+    inbox_prefix: String,
+    skipped: u64,
+}
+
+impl OwnTraffic {
+    fn is_own(&mut self, subject: &str) -> bool {
+        let own = subject == self.subject || subject.starts_with(&self.inbox_prefix);
+        self.skipped += u64::from(own);
+        own
+    }
 }
 
 pub struct RecordOptions {
@@ -50,6 +69,9 @@ pub struct RecordSummary {
     pub stop_reason: String,
     /// The write error that ended it, if one did: the exit is non-zero.
     pub write_error: Option<String>,
+    /// With `--to-stream`: its own writes and acks seen on the subscription
+    /// and left out.
+    pub own_skipped: u64,
 }
 
 /// How long to wait, after being told to stop, for messages already read
@@ -63,6 +85,10 @@ pub const SYNC_EVERY: Duration = Duration::from_secs(5);
 pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
     let mut profile = options.profile;
     profile.take_url_credentials();
+    let header = CaptureHeader::new(profile.server_list());
+    // With --to-stream: a runtime and client of the writer's own, and the
+    // count of what the stream acknowledged (what the summary may claim).
+    let mut stream_parts = None;
     let (sink, file): (Box<dyn Write + Send>, Option<File>) = match &options.out {
         Output::Stdout => (Box::new(io::stdout()), None),
         Output::File(path) => {
@@ -71,12 +97,21 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
             let sync = file.try_clone().ok();
             (Box::new(file), sync)
         }
+        Output::Stream(settings) => {
+            let (sink, parts) = open_stream_sink(&profile, settings, &header)?;
+            stream_parts = Some(parts);
+            (Box::new(sink), None)
+        }
     };
-    let header = CaptureHeader::new(profile.server_list());
     let mut writer = CaptureWriter::new(BufWriter::with_capacity(1 << 20, sink), &header)
         .context("cannot write the capture header")?;
     writer.flush().context("cannot write the capture header")?;
     let connection_name = profile.name.clone();
+    let own = stream_parts.as_ref().map(|p: &StreamParts| OwnTraffic {
+        subject: p.subject.clone(),
+        inbox_prefix: p.inbox_prefix.clone(),
+        skipped: 0,
+    });
     // Unbounded in count, bounded in bytes: every batch holds its share of
     // the in-flight allowance until the writer has written it.
     let (tx, rx) = channel::<Batch>();
@@ -84,7 +119,7 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
     let writer_thread = std::thread::Builder::new()
         .name("eventscope-writer".into())
         .spawn(move || {
-            let result = write_all(writer, file, &connection_name, rx);
+            let result = write_all(writer, file, &connection_name, rx, own);
             if let Err(e) = &result {
                 let _ = failed_tx.send(e.error.to_string());
             }
@@ -169,20 +204,27 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
         .join()
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
     let stop_reason = outcome?;
-    let (messages, bytes, write_error) = match written {
-        Ok((messages, bytes)) => (messages, bytes, None),
+    let (mut messages, bytes, write_error, own_skipped) = match written {
+        Ok((messages, bytes, own)) => (messages, bytes, None, own),
         Err(failure) => (
             failure.written,
             failure.bytes,
             Some(failure.error.to_string()),
+            failure.own_skipped,
         ),
     };
+    if let Some(parts) = stream_parts {
+        // Only what the stream acknowledged is recorded.
+        messages = parts.acked.load(std::sync::atomic::Ordering::Relaxed);
+        drop(parts.runtime);
+    }
     Ok(RecordSummary {
         messages,
         bytes,
         losses,
         stop_reason,
         write_error,
+        own_skipped,
     })
 }
 
@@ -260,11 +302,70 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// What `--to-stream` keeps alive while recording.
+struct StreamParts {
+    runtime: tokio::runtime::Runtime,
+    subject: String,
+    inbox_prefix: String,
+    acked: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Connect the writer's own client (replies under an inbox prefix of its
+/// own), create the capture stream, and make the sink.
+fn open_stream_sink(
+    profile: &ConnectionProfile,
+    settings: &crate::jetstream::CaptureStreamSettings,
+    header: &CaptureHeader,
+) -> anyhow::Result<(crate::jetstream::StreamSink, StreamParts)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("eventscope-stream")
+        .enable_all()
+        .build()
+        .context("cannot start the stream writer's runtime")?;
+    let inbox_prefix = format!("_INBOX_EVENTSCOPE_{:x}", crate::capture::now_timestamp());
+    let client = runtime
+        .block_on(crate::broker::open_client_with_inbox(
+            profile,
+            &inbox_prefix,
+        ))
+        .map_err(anyhow::Error::msg)?;
+    let api = crate::jetstream::Api::new(client.clone());
+    let stream = runtime
+        .block_on(crate::jetstream::create_capture_stream(
+            &api, settings, header,
+        ))
+        .with_context(|| format!("cannot create the capture stream {}", settings.name))?;
+    eprintln!(
+        "eventscope: recording into stream {} (R{}, subject {}); when it is full, its oldest messages are dropped",
+        stream.name,
+        stream.replicas,
+        crate::jetstream::capture_subject(&settings.name)
+    );
+    let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sink = crate::jetstream::StreamSink::new(
+        runtime.handle().clone(),
+        client,
+        &settings.name,
+        acked.clone(),
+    );
+    Ok((
+        sink,
+        StreamParts {
+            runtime,
+            subject: crate::jetstream::capture_subject(&settings.name),
+            inbox_prefix,
+            acked,
+        },
+    ))
+}
+
 /// A write that failed, with what had been written before it.
 struct WriteFailure {
     error: io::Error,
     written: u64,
     bytes: u64,
+    own_skipped: u64,
 }
 
 fn write_all(
@@ -272,22 +373,29 @@ fn write_all(
     file: Option<File>,
     connection: &str,
     rx: Receiver<Batch>,
-) -> Result<(u64, u64), WriteFailure> {
+    mut own: Option<OwnTraffic>,
+) -> Result<(u64, u64, u64), WriteFailure> {
     let mut bytes = 0;
     let mut flushed = Instant::now();
     let mut synced = Instant::now();
     let mut dirty = false;
-    let fail = |error: io::Error, writer: &CaptureWriter<_>, bytes| WriteFailure {
-        error,
-        written: writer.written(),
-        bytes,
+    let fail = |error: io::Error, writer: &CaptureWriter<_>, bytes, own: &Option<OwnTraffic>| {
+        WriteFailure {
+            error,
+            written: writer.written(),
+            bytes,
+            own_skipped: own.as_ref().map_or(0, |o| o.skipped),
+        }
     };
     loop {
         match rx.recv_timeout(FLUSH_EVERY) {
             Ok(batch) => {
                 for record in &batch.records {
+                    if own.as_mut().is_some_and(|o| o.is_own(record.subject())) {
+                        continue;
+                    }
                     if let Err(e) = writer.write(record, connection) {
-                        return Err(fail(e, &writer, bytes));
+                        return Err(fail(e, &writer, bytes, &own));
                     }
                     bytes += record.wire_size() as u64;
                 }
@@ -298,7 +406,7 @@ fn write_all(
         }
         if dirty && flushed.elapsed() >= FLUSH_EVERY {
             if let Err(e) = writer.flush() {
-                return Err(fail(e, &writer, bytes));
+                return Err(fail(e, &writer, bytes, &own));
             }
             flushed = Instant::now();
             dirty = false;
@@ -306,19 +414,19 @@ fn write_all(
                 && synced.elapsed() >= SYNC_EVERY
             {
                 if let Err(e) = file.sync_data() {
-                    return Err(fail(e, &writer, bytes));
+                    return Err(fail(e, &writer, bytes, &own));
                 }
                 synced = Instant::now();
             }
         }
     }
     if let Err(e) = writer.flush() {
-        return Err(fail(e, &writer, bytes));
+        return Err(fail(e, &writer, bytes, &own));
     }
     if let Some(file) = &file {
         let _ = file.sync_data();
     }
-    Ok((writer.written(), bytes))
+    Ok((writer.written(), bytes, own.map_or(0, |o| o.skipped)))
 }
 
 pub fn record_command(args: RecordArgs) -> ExitCode {
@@ -333,10 +441,30 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let out = match args.out {
-        Some(path) if path.as_os_str() == "-" => Output::Stdout,
-        Some(path) => Output::File(path),
-        None => Output::File(
+    let out = match (&args.to_stream, args.out) {
+        (Some(name), _) => {
+            let settings = (|| -> Result<_, String> {
+                Ok(crate::jetstream::CaptureStreamSettings {
+                    name: name.clone(),
+                    replicas: args.replicas,
+                    max_age: crate::jetstream::parse_duration(&args.max_age)?,
+                    max_bytes: match args.max_bytes.as_deref() {
+                        Some(b) => crate::jetstream::parse_bytes(b)?,
+                        None => 0,
+                    },
+                })
+            })();
+            match settings {
+                Ok(s) => Output::Stream(s),
+                Err(e) => {
+                    eprintln!("eventscope record: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        (None, Some(path)) if path.as_os_str() == "-" => Output::Stdout,
+        (None, Some(path)) => Output::File(path),
+        (None, None) => Output::File(
             format!(
                 "eventscope-{}.jsonl",
                 chrono::Utc::now().format("%Y%m%d-%H%M%S")
@@ -347,6 +475,7 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
     let out_name = match &out {
         Output::Stdout => "standard output".to_owned(),
         Output::File(p) => p.display().to_string(),
+        Output::Stream(s) => format!("stream {}", s.name),
     };
     let duration = match args.duration.map(Duration::try_from_secs_f64) {
         Some(Err(_)) => {
@@ -370,6 +499,12 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
                 summary.bytes,
                 summary.losses.summary()
             );
+            if summary.own_skipped > 0 {
+                eprintln!(
+                    "eventscope: left out {} of its own writes to the stream and their acks",
+                    summary.own_skipped
+                );
+            }
             match summary.write_error {
                 None => ExitCode::SUCCESS,
                 Some(error) => {

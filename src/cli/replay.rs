@@ -19,7 +19,18 @@ use crate::outgoing::Remap;
 use crate::outgoing::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing, preview};
 use crate::session::replay_job;
 
-pub fn replay_command(args: ReplayArgs) -> ExitCode {
+pub fn replay_command(mut args: ReplayArgs) -> ExitCode {
+    // A capture kept in a stream is read as the file it exports to.
+    let _exported = match &args.from_stream {
+        Some(name) => match super::jetstream::capture_from_stream("replay", name, &args.connect) {
+            Ok(file) => {
+                args.capture = Some(file.path().to_owned());
+                Some(file)
+            }
+            Err(code) => return code,
+        },
+        None => None,
+    };
     match run(&args) {
         Ok(Complete::Yes) => ExitCode::SUCCESS,
         // What came before the bad line was replayed (or listed); the exit
@@ -66,13 +77,17 @@ fn run(args: &ReplayArgs) -> anyhow::Result<Complete> {
         .map(SubjectPattern::parse)
         .transpose()?;
     let mut skipped = 0;
-    let read = read_all(&args.capture, |r| {
+    let capture = args
+        .capture
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("give a capture file or --from-stream NAME"))?;
+    let read = read_all(capture, |r| {
         let chosen = subject.as_ref().is_none_or(|p| p.matches(r.subject()));
         let sent = options.replays(r);
         skipped += usize::from(chosen && !sent);
         chosen && sent
     })
-    .with_context(|| args.capture.display().to_string())?;
+    .with_context(|| capture.display().to_string())?;
     if skipped > 0 {
         eprintln!(
             "eventscope replay: skipping {skipped} JetStream API calls, acks, deliveries, inbox replies, \
@@ -91,7 +106,7 @@ fn run(args: &ReplayArgs) -> anyhow::Result<Complete> {
     };
     let records = read.records;
     if records.is_empty() {
-        bail!("nothing to replay in {}", args.capture.display());
+        bail!("nothing to replay in {}", capture.display());
     }
     if args.dry_run {
         for (from, to) in preview(&records, &options, 20) {

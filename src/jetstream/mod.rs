@@ -6,6 +6,7 @@
 //! which the GUI confirms first.
 
 mod api;
+mod capture_stream;
 mod consumers;
 mod direct_nats;
 mod direct_raw;
@@ -19,6 +20,10 @@ mod streams;
 mod units;
 
 pub use api::{API_TIMEOUT, Api, JsError, parse_answer};
+pub use capture_stream::{
+    CaptureStreamSettings, StreamSink, capture_subject, captures, create_capture_stream,
+    export_capture, is_capture,
+};
 pub use consumers::{
     ConsumerSummary, Health, ResetPreview, consumer_info, delete_consumer, list_consumers,
     pause_consumer, put_consumer, reset_consumer, reset_preview,

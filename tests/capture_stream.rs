@@ -1,0 +1,214 @@
+//! Captures that live in JetStream: `record --to-stream` stores what
+//! `record --out` writes (compared line by line), `export`, `flows` and
+//! `replay` read it back, and recording `>` into a stream does not record
+//! its own writes (no loop).
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use common::recorder::Recorder;
+use serde_json::Value;
+
+fn eventscope(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args(args)
+        .output()
+        .expect("run eventscope");
+    assert!(
+        output.status.success(),
+        "eventscope {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The lines of a capture file, without what differs between two
+/// recorders of the same traffic (their receive times).
+fn messages(text: &str) -> Vec<Value> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).expect("a capture line");
+            v.as_object_mut().expect("object").remove("received_at");
+            v
+        })
+        .collect()
+}
+
+async fn publish_mix(url: &str, n: usize) {
+    let client = async_nats::connect(url).await.expect("connect");
+    for i in 0..n {
+        let mut headers = HeaderMap::new();
+        headers.insert("ce-id", format!("id-{i}").as_str());
+        headers.append("X-Multi", "one");
+        headers.append("X-Multi", "two");
+        let payload = if i % 3 == 0 {
+            Bytes::from(vec![0u8, 255, i as u8])
+        } else {
+            Bytes::from(format!("{{\"n\":{i}}}"))
+        };
+        client
+            .publish_with_headers(format!("orders.{}", i % 4), headers, payload)
+            .await
+            .expect("publish");
+    }
+    client.flush().await.expect("flush");
+}
+
+#[test]
+fn a_capture_in_a_stream_is_the_capture_record_writes_to_a_file() {
+    let server = common::server();
+    let url = server.url();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("direct.jsonl");
+    let file_arg = file.display().to_string();
+    let mut to_file = Recorder::start(&[
+        "--server", &url, "-s", "orders.>", "--count", "120", "--out", &file_arg,
+    ]);
+    let mut to_stream = Recorder::start(&[
+        "--server",
+        &url,
+        "-s",
+        "orders.>",
+        "--count",
+        "120",
+        "--to-stream",
+        "CAP",
+        "--replicas",
+        "1",
+        "--max-age",
+        "1h",
+    ]);
+    to_file.wait_line("recording");
+    to_stream.wait_line("recording orders.>");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(publish_mix(&url, 120));
+    let (status, text) = to_stream.finish();
+    assert!(status.success(), "{text}");
+    assert!(
+        text.contains("recorded 120 messages"),
+        "only what the stream acknowledged: {text}"
+    );
+    assert!(
+        text.contains("when it is full, its oldest messages are dropped"),
+        "{text}"
+    );
+    let (status, _) = to_file.finish();
+    assert!(status.success());
+
+    let exported = dir.path().join("exported.jsonl");
+    eventscope(&[
+        "export",
+        "--from-stream",
+        "CAP",
+        "--server",
+        &url,
+        "--out",
+        &exported.display().to_string(),
+    ]);
+    let from_file = std::fs::read_to_string(&file).expect("file");
+    let from_stream = std::fs::read_to_string(&exported).expect("export");
+    assert_eq!(
+        messages(&from_stream),
+        messages(&from_file),
+        "byte-exact, in order"
+    );
+    let header: Value =
+        serde_json::from_str(from_stream.lines().next().expect("header")).expect("json");
+    assert_eq!(header["eventscope_capture"], 1);
+
+    // Whatever opens a capture file opens the stream.
+    let flows_file = eventscope(&["flows", &file_arg, "--json"]);
+    let flows_stream = eventscope(&["flows", "--from-stream", "CAP", "--server", &url, "--json"]);
+    let subjects = |o: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json")["subject"].to_string())
+            .collect()
+    };
+    assert_eq!(subjects(&flows_stream).len(), 120);
+    assert_eq!(subjects(&flows_stream), subjects(&flows_file));
+    let dry = eventscope(&[
+        "replay",
+        "--from-stream",
+        "CAP",
+        "--server",
+        &url,
+        "--dry-run",
+        "--remap",
+        "orders.>=again.>",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("again.0"),
+        "{dry:?}"
+    );
+}
+
+#[test]
+fn recording_everything_into_a_stream_does_not_record_itself() {
+    let server = common::server();
+    let url = server.url();
+    let mut recorder =
+        Recorder::start(&["--server", &url, "--duration", "3", "--to-stream", "ALL"]);
+    recorder.wait_line("recording >");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let client = async_nats::connect(url.clone()).await.expect("connect");
+        for i in 0..10 {
+            client
+                .publish(format!("app.event.{i}"), Bytes::from("x"))
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+    });
+    let (status, text) = recorder.finish();
+    assert!(status.success(), "{text}");
+    assert!(text.contains("left out"), "says what it left out: {text}");
+    let count = |rt: &tokio::runtime::Runtime| {
+        rt.block_on(async {
+            let client = async_nats::connect(url.clone()).await.expect("connect");
+            let js = async_nats::jetstream::new(client);
+            js.get_stream("ALL")
+                .await
+                .expect("stream")
+                .info()
+                .await
+                .expect("info")
+                .state
+                .messages
+        })
+    };
+    let stored = count(&rt);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(count(&rt), stored, "nothing more arrives after it stopped");
+    // What it stored is the traffic it saw, none of its own.
+    let exported = eventscope(&[
+        "export",
+        "--from-stream",
+        "ALL",
+        "--server",
+        &url,
+        "--out",
+        "-",
+    ]);
+    let lines = messages(&String::from_utf8_lossy(&exported.stdout));
+    assert!(lines.iter().all(|l| {
+        let subject = l["subject"].as_str().unwrap_or("");
+        !subject.starts_with("eventscope.capture.") && !subject.starts_with("_INBOX_EVENTSCOPE_")
+    }));
+    let app: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("app.event."))
+        })
+        .collect();
+    assert_eq!(app.len(), 10);
+    assert_eq!(stored as usize, lines.len(), "{lines:#?}");
+}
