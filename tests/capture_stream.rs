@@ -212,3 +212,62 @@ fn recording_everything_into_a_stream_does_not_record_itself() {
     assert_eq!(app.len(), 10);
     assert_eq!(stored as usize, lines.len(), "{lines:#?}");
 }
+
+#[test]
+fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged() {
+    let mut cluster = common::cluster::Cluster::start();
+    let urls = cluster.urls();
+    let survivor = cluster.servers[1].url();
+    let mut recorder = Recorder::start(&[
+        "--server", &urls, "-s", "orders.>", "--duration", "8", "--to-stream", "CAP3",
+        "--replicas", "3",
+    ]);
+    recorder.wait_line("recording orders.>");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let published = rt.block_on(async {
+        // The publisher is on a node that stays up.
+        let client = async_nats::connect(survivor.clone()).await.expect("connect");
+        let mut published = Vec::new();
+        for i in 0..600 {
+            let payload = format!("{{\"order\":{i}}}");
+            client
+                .publish(format!("orders.{}", i % 5), Bytes::from(payload.clone()))
+                .await
+                .expect("publish");
+            published.push(payload);
+            if i == 200 {
+                client.flush().await.expect("flush");
+                cluster.servers[0].kill();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        client.flush().await.expect("flush");
+        published
+    });
+    let (status, text) = recorder.finish();
+    assert!(status.success(), "{text}");
+    let recorded: usize = text
+        .split("recorded ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a summary: {text}"));
+    assert!(recorded > 300, "most of it was seen: {text}");
+
+    // Read from each node still up: everything acknowledged is there, once.
+    for node in [&cluster.servers[1], &cluster.servers[2]] {
+        let out = eventscope(&["export", "--from-stream", "CAP3", "--server", &node.url(), "--out", "-"]);
+        let lines = messages(&String::from_utf8_lossy(&out.stdout));
+        assert_eq!(lines.len(), recorded, "what the recorder acknowledged, no more, no less");
+        use base64::Engine;
+        let mut seen = std::collections::HashSet::new();
+        for line in &lines {
+            let payload = base64::engine::general_purpose::STANDARD
+                .decode(line["payload_b64"].as_str().expect("payload"))
+                .expect("base64");
+            let payload = String::from_utf8(payload).expect("utf8");
+            assert!(published.contains(&payload), "byte-exact: {payload}");
+            assert!(seen.insert(payload), "stored once");
+        }
+    }
+}
