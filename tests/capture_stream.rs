@@ -219,14 +219,24 @@ fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged()
     let urls = cluster.urls();
     let survivor = cluster.servers[1].url();
     let mut recorder = Recorder::start(&[
-        "--server", &urls, "-s", "orders.>", "--duration", "8", "--to-stream", "CAP3",
-        "--replicas", "3",
+        "--server",
+        &urls,
+        "-s",
+        "orders.>",
+        "--duration",
+        "8",
+        "--to-stream",
+        "CAP3",
+        "--replicas",
+        "3",
     ]);
     recorder.wait_line("recording orders.>");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let published = rt.block_on(async {
         // The publisher is on a node that stays up.
-        let client = async_nats::connect(survivor.clone()).await.expect("connect");
+        let client = async_nats::connect(survivor.clone())
+            .await
+            .expect("connect");
         let mut published = Vec::new();
         for i in 0..600 {
             let payload = format!("{{\"order\":{i}}}");
@@ -256,9 +266,21 @@ fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged()
 
     // Read from each node still up: everything acknowledged is there, once.
     for node in [&cluster.servers[1], &cluster.servers[2]] {
-        let out = eventscope(&["export", "--from-stream", "CAP3", "--server", &node.url(), "--out", "-"]);
+        let out = eventscope(&[
+            "export",
+            "--from-stream",
+            "CAP3",
+            "--server",
+            &node.url(),
+            "--out",
+            "-",
+        ]);
         let lines = messages(&String::from_utf8_lossy(&out.stdout));
-        assert_eq!(lines.len(), recorded, "what the recorder acknowledged, no more, no less");
+        assert_eq!(
+            lines.len(),
+            recorded,
+            "what the recorder acknowledged, no more, no less"
+        );
         use base64::Engine;
         let mut seen = std::collections::HashSet::new();
         for line in &lines {

@@ -73,6 +73,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "jetstream::Start",
             "jetstream::StoredMessage",
             "jetstream::StreamSummary",
+            "jetstream::captures",
             "jetstream::parse_bytes",
             "jetstream::parse_duration",
         ],

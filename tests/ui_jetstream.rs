@@ -443,3 +443,41 @@ fn on_connect_the_flow_view_fills_from_the_recorder() {
         .count();
     assert_eq!(kept_own, 0, "no answer to our own reads in the live store");
 }
+
+#[test]
+fn a_capture_kept_in_a_stream_opens_like_a_file() {
+    let server = common::server();
+    let url = server.url();
+    let mut recorder = common::recorder::Recorder::start(&[
+        "--server", &url, "-s", "orders.>", "--count", "5", "--to-stream", "TEAMCAP",
+    ]);
+    recorder.wait_line("recording orders.>");
+    let rt = runtime();
+    rt.block_on(async {
+        let client = common::client(&server).await;
+        for i in 0..5 {
+            client
+                .publish(format!("orders.{i}"), Bytes::from(format!("order {i}")))
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+    });
+    let (status, text) = recorder.finish();
+    assert!(status.success(), "{text}");
+    let mut h = connected(&server, false);
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Open capture from stream…").click();
+    step_until(&mut h, "the capture stream listed", |h| {
+        h.query_by_label_contains("TEAMCAP:").is_some()
+    });
+    h.get_by_label_contains("TEAMCAP:").click();
+    step_until(&mut h, "the capture loaded", |h| {
+        let store = &h.state().session.store;
+        store.len() == 5
+            && (store.first_seq()..store.end_seq())
+                .filter_map(|s| store.get(s))
+                .all(|r| r.subject().starts_with("orders."))
+    });
+}

@@ -25,6 +25,8 @@ impl EventscopeApp {
         egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui, now));
         self.file_dialogs.ui(ui.ctx());
+        let picked = crate::ui::capture_picker_ui(ui.ctx(), self.jetstream_view_mut());
+        self.on_jetstream_actions(picked);
         match self.view {
             View::Traffic => self.traffic_view_ui(ui, now),
             View::Flows => self.flows_view_ui(ui, now),
@@ -48,6 +50,9 @@ impl EventscopeApp {
                 if ui.button("Load capture…").clicked() {
                     self.pending
                         .wait(Waiting::CaptureFile(self.pick_open_path()));
+                }
+                if ui.button("Open capture from stream…").clicked() {
+                    self.open_capture_picker();
                 }
             });
             if let Some(load) = &self.capture_load {

@@ -45,6 +45,8 @@ pub(super) enum Answer {
         Result<Vec<crate::jetstream::StoredMessage>, String>,
         usize,
     ),
+    /// A capture stream written out to a private temporary file.
+    Exported(String, Result<tempfile::NamedTempFile, String>),
     /// A search ended (its progress holds what it found).
     SearchDone,
     /// A change was made (or refused): say so, and fetch again.
@@ -408,6 +410,13 @@ impl EventscopeApp {
                 Err(e) => self.notice = Some(format!("redrive: {e}")),
             },
             Answer::SearchDone => {}
+            Answer::Exported(name, result) => match result {
+                // The load opens the file now; it goes when dropped here.
+                Ok(file) => self.load_capture(file.path().to_owned()),
+                Err(e) => {
+                    self.notice = Some(format!("cannot open the capture in stream {name}: {e}"))
+                }
+            },
             Answer::ResetPreview(result) => view.consumers.reset_preview.answer(result),
             Answer::Changed(notice) => {
                 self.notice = Some(notice);

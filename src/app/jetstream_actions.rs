@@ -11,6 +11,12 @@ use crate::jetstream::{Access, PageRequest, Start};
 use crate::ui::{InFlight, JetStreamAction, View};
 
 impl EventscopeApp {
+    /// File > Open capture from stream: the list of capture streams.
+    pub(super) fn open_capture_picker(&mut self) {
+        self.jetstream.view.capture_picker = true;
+        self.refresh_streams();
+    }
+
     pub(super) fn on_jetstream_actions(&mut self, actions: Vec<JetStreamAction>) {
         for action in actions {
             self.on_jetstream_action(action);
@@ -199,6 +205,25 @@ impl EventscopeApp {
                 });
             }
             JetStreamAction::LoadHistory(range) => self.load_history(range),
+            JetStreamAction::OpenCapture(name) => {
+                self.js_spawn(move |api| async move {
+                    let exported = async {
+                        let file = tempfile::Builder::new()
+                            .prefix("eventscope-stream-")
+                            .suffix(".jsonl")
+                            .tempfile()
+                            .map_err(|e| e.to_string())?;
+                        let mut out = std::io::BufWriter::new(file.as_file());
+                        crate::jetstream::export_capture(&api, &name, &mut out)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        drop(out);
+                        Ok(file)
+                    }
+                    .await;
+                    Answer::Exported(name, exported)
+                });
+            }
         }
     }
 

@@ -92,7 +92,7 @@ fn header_of(stream: &StreamSummary) -> CaptureHeader {
 
 /// Write a capture stream out as a capture file: its header line, then
 /// every stored line in stream order. Returns the lines written.
-pub async fn export_capture(api: &Api, name: &str, out: &mut dyn Write) -> Result<u64, JsError> {
+pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Result<u64, JsError> {
     let info = stream_info(api, name).await?;
     if !is_capture(&info) {
         return Err(JsError::Invalid(format!(

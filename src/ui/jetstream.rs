@@ -46,6 +46,8 @@ pub struct JetStreamView {
     pub recorder: RecorderView,
     /// JetStream could not be reached on the chosen connection (why).
     pub unavailable: Option<String>,
+    /// The "Open capture from stream" window is open.
+    pub capture_picker: bool,
 }
 
 impl JetStreamView {
@@ -100,6 +102,55 @@ pub fn jetstream_ui(ui: &mut egui::Ui, view: &mut JetStreamView, now: i64) -> Ve
         )
     }) {
         view.tab = StreamTab::Messages;
+    }
+    actions
+}
+
+/// "Open capture from stream": the capture streams (made by `record
+/// --to-stream`) among the streams; a click opens one like a capture file.
+pub fn capture_picker_ui(ctx: &egui::Context, view: &mut JetStreamView) -> Vec<JetStreamAction> {
+    let mut actions = Vec::new();
+    if !view.capture_picker {
+        return actions;
+    }
+    let mut open = true;
+    egui::Window::new("Open capture from stream")
+        .open(&mut open)
+        .collapsible(false)
+        .show(ctx, |ui| {
+            ui.label("Captures recorded into JetStream (eventscope record --to-stream):");
+            if ui.button("Refresh").clicked() {
+                actions.push(JetStreamAction::RefreshStreams);
+            }
+            view.streams.list.status_ui(ui);
+            let captures: Vec<_> = view
+                .streams
+                .list
+                .value
+                .as_deref()
+                .map(crate::jetstream::captures)
+                .unwrap_or_default();
+            if captures.is_empty() && !view.streams.list.loading {
+                ui.weak("none on this connection");
+            }
+            for stream in captures {
+                let text = format!(
+                    "{}: {} messages, {}",
+                    stream.name,
+                    super::format::count(stream.messages),
+                    super::format::bytes(stream.bytes)
+                );
+                if ui.button(text).clicked() {
+                    actions.push(JetStreamAction::OpenCapture(stream.name.clone()));
+                }
+            }
+        });
+    if !open
+        || !actions
+            .iter()
+            .all(|a| matches!(a, JetStreamAction::RefreshStreams))
+    {
+        view.capture_picker = false;
     }
     actions
 }

@@ -108,4 +108,6 @@ pub enum JetStreamAction {
     StopRecorder,
     /// Fill the flow view from the recorder for this long back.
     LoadHistory(Duration),
+    /// Open a capture kept in a stream, as a capture file opens.
+    OpenCapture(String),
 }

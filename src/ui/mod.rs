@@ -29,7 +29,9 @@ pub use connections::{
 pub use consumers::ConsumersView;
 pub use flows::{FlowsAction, FlowsView, diagram_ui, flow_list_ui};
 pub use inspector::{InspectorAction, InspectorView, inspector_ui};
-pub use jetstream::{JetStreamAction, JetStreamView, Loaded, StreamTab, jetstream_ui};
+pub use jetstream::{
+    JetStreamAction, JetStreamView, Loaded, StreamTab, capture_picker_ui, jetstream_ui,
+};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
 pub use rates::{RatesView, rates_ui};
 pub use recorder::{ConsentDialog, RecorderView};
