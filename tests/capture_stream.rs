@@ -215,7 +215,7 @@ fn recording_everything_into_a_stream_does_not_record_itself() {
 
 #[test]
 fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged() {
-    let mut cluster = common::cluster::Cluster::start();
+    let mut cluster = common::cluster::start();
     let urls = cluster.urls();
     let survivor = cluster.servers[1].url();
     let mut recorder = Recorder::start(&[

@@ -449,7 +449,14 @@ fn a_capture_kept_in_a_stream_opens_like_a_file() {
     let server = common::server();
     let url = server.url();
     let mut recorder = common::recorder::Recorder::start(&[
-        "--server", &url, "-s", "orders.>", "--count", "5", "--to-stream", "TEAMCAP",
+        "--server",
+        &url,
+        "-s",
+        "orders.>",
+        "--count",
+        "5",
+        "--to-stream",
+        "TEAMCAP",
     ]);
     recorder.wait_line("recording orders.>");
     let rt = runtime();

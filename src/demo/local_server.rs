@@ -209,3 +209,83 @@ impl Drop for LocalServer {
         self.kill();
     }
 }
+
+/// Three servers on loopback joined by routes on free ports, JetStream in
+/// temp dirs: a real cluster for tests and benchmarks.
+pub struct LocalCluster {
+    pub servers: Vec<LocalServer>,
+}
+
+impl LocalCluster {
+    /// Start three servers named `n0`..`n2` in cluster `c`, and wait until
+    /// JetStream has elected its leaders (it can place an R3 stream).
+    pub fn start() -> Result<Self, LocalServerError> {
+        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect::<Result<_, _>>()?;
+        let servers = (0..3)
+            .map(|i| {
+                let others: Vec<String> = (0..3)
+                    .filter(|j| *j != i)
+                    .map(|j| format!("nats-route://127.0.0.1:{}", routes[j]))
+                    .collect();
+                let config = format!(
+                    "server_name: n{i}\ncluster {{\n  name: c\n  listen: 127.0.0.1:{}\n  routes: [{}]\n}}\njetstream {{}}\n",
+                    routes[i],
+                    others.join(", ")
+                );
+                LocalServer::start_with_config(Some(&config))
+            })
+            .collect::<Result<_, _>>()?;
+        let cluster = Self { servers };
+        cluster.wait_for_jetstream()?;
+        Ok(cluster)
+    }
+
+    fn wait_for_jetstream(&self) -> Result<(), LocalServerError> {
+        let url = self.servers[0].url();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let not_ready = |log: String| LocalServerError::NotReady {
+                port: self.servers[0].port,
+                log,
+            };
+            let client = async_nats::connect(url)
+                .await
+                .map_err(|e| not_ready(e.to_string()))?;
+            let js = async_nats::jetstream::new(client);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let made = js
+                    .create_stream(async_nats::jetstream::stream::Config {
+                        name: "PROBE".into(),
+                        subjects: vec!["eventscope.probe".into()],
+                        num_replicas: 3,
+                        ..Default::default()
+                    })
+                    .await;
+                match made {
+                    Ok(_) => {
+                        let _ = js.delete_stream("PROBE").await;
+                        return Ok(());
+                    }
+                    Err(e) if Instant::now() >= deadline => {
+                        return Err(not_ready(format!(
+                            "the cluster's JetStream did not come up: {e}"
+                        )));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        })
+    }
+
+    /// Every server's client URL, comma separated.
+    pub fn urls(&self) -> String {
+        self.servers
+            .iter()
+            .map(LocalServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}

@@ -16,7 +16,7 @@
 mod local_server;
 
 pub use local_server::{
-    INSTALL_HINT, LocalServer, LocalServerError, find_server_binary, free_port,
+    INSTALL_HINT, LocalCluster, LocalServer, LocalServerError, find_server_binary, free_port,
 };
 
 use std::time::Duration;

@@ -8,7 +8,10 @@
 //!
 //! Stored with JetStream publish acks, a bounded number in flight, each
 //! with a `Nats-Msg-Id`, so a publish retried after a failover is stored
-//! once. When the stream is full, its oldest messages go (discard old).
+//! once (the ids cost about a quarter of the throughput, measured in
+//! `benches/record_stream.rs`; the duplicate window is only as long as
+//! retries last). When the stream is full, its oldest messages go
+//! (discard old).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -56,7 +59,7 @@ pub async fn create_capture_stream(
         "max_bytes": if settings.max_bytes == 0 { -1 } else { settings.max_bytes as i64 },
         "num_replicas": settings.replicas.max(1),
         "allow_direct": true,
-        "duplicate_window": 120_000_000_000u64,
+        "duplicate_window": 20_000_000_000u64,
         "metadata": {
             "eventscope_capture": header.eventscope_capture.to_string(),
             "created": header.created,
@@ -180,16 +183,20 @@ impl StreamSink {
         }
     }
 
-    fn publish(&mut self, line: Bytes) -> io::Result<()> {
-        self.next_id += 1;
-        let id = format!("{}-{}", self.run, self.next_id);
+    /// Store lines (one `block_on` for all of them: a write hands over a
+    /// buffer's worth of lines at once).
+    fn publish(&mut self, lines: Vec<Bytes>) -> io::Result<()> {
         let runtime = self.runtime.clone();
         runtime.block_on(async {
-            while self.waiting.len() >= IN_FLIGHT {
-                self.settle_oldest().await?;
+            for line in lines {
+                while self.waiting.len() >= IN_FLIGHT {
+                    self.settle_oldest().await?;
+                }
+                self.next_id += 1;
+                let id = format!("{}-{}", self.run, self.next_id);
+                let ack = send(&self.js, &self.subject, &id, line.clone()).await?;
+                self.waiting.push_back((id, line, ack));
             }
-            let ack = send(&self.js, &self.subject, &id, line.clone()).await?;
-            self.waiting.push_back((id, line, ack));
             Ok(())
         })
     }
@@ -238,17 +245,21 @@ async fn send(
 impl Write for StreamSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut rest = buf;
+        let mut lines = Vec::new();
         while let Some(end) = memchr::memchr(b'\n', rest) {
             self.line.extend_from_slice(&rest[..end]);
             rest = &rest[end + 1..];
             let line = Bytes::from(std::mem::take(&mut self.line));
             if self.header_seen {
-                self.publish(line)?;
+                lines.push(line);
             } else {
                 self.header_seen = true;
             }
         }
         self.line.extend_from_slice(rest);
+        if !lines.is_empty() {
+            self.publish(lines)?;
+        }
         Ok(buf.len())
     }
 
