@@ -8,6 +8,7 @@ mod contexts;
 mod headers;
 mod profile;
 mod send;
+mod servers;
 mod status;
 mod wire;
 
@@ -29,6 +30,7 @@ pub use profile::{
     redact_url,
 };
 pub use send::{JobProgress, JobSpec, SendMode, SendOutcome, SourceError, WireMessage};
+pub use servers::{ServersError, server_table};
 pub use status::{
     Backlog, ConnectionShared, ConnectionStatus, LinkFailure, LinkState, Losses, PendingConfirm,
     SubscriptionState,

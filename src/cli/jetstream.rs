@@ -136,6 +136,18 @@ pub(super) fn with_api<T>(
     connect: &ConnectArgs,
     work: impl AsyncFnOnce(Api) -> anyhow::Result<T>,
 ) -> Result<T, ExitCode> {
+    with_client(command, connect, async |client, profile| {
+        work(Api::with_profile(client, profile)).await
+    })
+}
+
+/// Connect, run `work` with the client (and the profile it came from),
+/// report its error.
+pub(super) fn with_client<T>(
+    command: &str,
+    connect: &ConnectArgs,
+    work: impl AsyncFnOnce(async_nats::Client, crate::broker::ConnectionProfile) -> anyhow::Result<T>,
+) -> Result<T, ExitCode> {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("eventscope {command}: {e}");
         ExitCode::FAILURE
@@ -154,13 +166,13 @@ pub(super) fn with_api<T>(
         let client = crate::broker::open_client(&profile)
             .await
             .map_err(|e| fail(&e))?;
-        let result = work(Api::with_profile(client.clone(), profile.clone())).await;
+        let result = work(client.clone(), profile.clone()).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
         result.map_err(|e| fail(&format!("{e:#}")))
     })
 }
 
-fn exit(result: Result<(), ExitCode>) -> ExitCode {
+pub(super) fn exit(result: Result<(), ExitCode>) -> ExitCode {
     result.err().unwrap_or(ExitCode::SUCCESS)
 }
 

@@ -13,6 +13,7 @@ mod flows;
 mod jetstream;
 mod record;
 mod replay;
+mod servers;
 
 /// Run what the command line asks: a headless subcommand, or the app.
 pub fn run(cli: Cli) -> std::process::ExitCode {
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Lag(args)) => jetstream::lag_command(args),
         Some(Command::Recorder(args)) => jetstream::recorder_command(args),
         Some(Command::Export(args)) => jetstream::export_command(args),
+        Some(Command::Servers(args)) => servers::servers_command(args),
         None => match gui_start(cli) {
             Ok(start) => gui(start),
             Err(e) => {
@@ -253,6 +255,8 @@ pub enum Command {
     Recorder(jetstream::RecorderArgs),
     /// Write a capture kept in a stream (`record --to-stream`) to a file.
     Export(jetstream::ExportArgs),
+    /// Every server of the cluster, as a table (needs the system account).
+    Servers(servers::ServersArgs),
 }
 
 #[derive(Debug, Args)]

@@ -220,6 +220,13 @@ impl LocalCluster {
     /// Start three servers named `n0`..`n2` in cluster `c`, and wait until
     /// JetStream has elected its leaders (it can place an R3 stream).
     pub fn start() -> Result<Self, LocalServerError> {
+        Self::start_with("")
+    }
+
+    /// As `start`, with more configuration for every server (accounts, a
+    /// system account). Anonymous connections must still reach JetStream
+    /// (`no_auth_user`), which the wait for leaders uses.
+    pub fn start_with(extra: &str) -> Result<Self, LocalServerError> {
         let routes: Vec<u16> = (0..3).map(|_| free_port()).collect::<Result<_, _>>()?;
         let servers = (0..3)
             .map(|i| {
@@ -228,7 +235,7 @@ impl LocalCluster {
                     .map(|j| format!("nats-route://127.0.0.1:{}", routes[j]))
                     .collect();
                 let config = format!(
-                    "server_name: n{i}\ncluster {{\n  name: c\n  listen: 127.0.0.1:{}\n  routes: [{}]\n}}\njetstream {{}}\n",
+                    "server_name: n{i}\ncluster {{\n  name: c\n  listen: 127.0.0.1:{}\n  routes: [{}]\n}}\njetstream {{}}\n{extra}\n",
                     routes[i],
                     others.join(", ")
                 );

@@ -1,15 +1,17 @@
-//! What the NATS server says about itself, parsed: its connection list
-//! and its trace events. Plain data, read by `broker` (which asks) and by
+//! What the NATS server says about itself, parsed: its connection list,
+//! its trace events and its server-table row (varz). Plain data, read by `broker` (which asks) and by
 //! `flow` (which draws what they say).
 
 mod connz;
 mod trace;
+mod varz;
 
 pub use connz::{
     ClosedConnection, Connection, Directory, Subscription, closed_from_system_answer,
     closed_in_connz,
 };
 pub use trace::{TraceEvent, TraceHop, TraceServer, parse_trace_event};
+pub use varz::ServerRow;
 
 /// An answer that is not what the server sends.
 #[derive(Debug, thiserror::Error)]

