@@ -32,6 +32,10 @@ impl EventscopeApp {
             View::Flows => self.flows_view_ui(ui, now),
             View::Publish => self.publish_view_ui(ui),
             View::Connections => self.connections_view_ui(ui),
+            View::Servers => {
+                egui::CentralPanel::default()
+                    .show(ui, |ui| crate::ui::servers_ui(ui, &self.jetstream.servers));
+            }
             View::JetStream => {
                 let actions = crate::ui::jetstream_ui(ui, &mut self.jetstream.view, now);
                 self.on_jetstream_actions(actions);

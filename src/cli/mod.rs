@@ -96,6 +96,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
             ViewArg::Publish => crate::ui::View::Publish,
             ViewArg::Connections => crate::ui::View::Connections,
             ViewArg::Jetstream => crate::ui::View::JetStream,
+            ViewArg::Servers => crate::ui::View::Servers,
         },
         screenshot: cli.screenshot.map(|path| crate::app::ScreenshotRequest {
             path,
@@ -204,6 +205,7 @@ pub enum ViewArg {
     Publish,
     Connections,
     Jetstream,
+    Servers,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

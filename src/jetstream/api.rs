@@ -121,6 +121,11 @@ impl Api {
         }
     }
 
+    /// The client the requests go through (for requests beyond JetStream).
+    pub fn client(&self) -> async_nats::Client {
+        self.client.clone()
+    }
+
     pub fn subject(&self, suffix: &str) -> String {
         format!("{}.{suffix}", self.prefix)
     }

@@ -17,6 +17,7 @@ mod rates;
 mod recorder;
 mod replay;
 mod sequence_diagram;
+mod servers;
 mod status_bar;
 mod streams;
 mod subject_tree;
@@ -36,6 +37,7 @@ pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_u
 pub use rates::{RatesView, rates_ui};
 pub use recorder::{ConsentDialog, RecorderView};
 pub use replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
+pub use servers::{ServersView, servers_ui};
 pub use status_bar::{StatusFigures, status_bar_ui};
 pub use streams::{PurgeDialog, StreamColumn, StreamsView};
 pub use subject_tree::subject_tree_ui;
@@ -50,13 +52,15 @@ pub enum View {
     Publish,
     Connections,
     JetStream,
+    Servers,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Traffic,
         View::Flows,
         View::JetStream,
+        View::Servers,
         View::Publish,
         View::Connections,
     ];
@@ -68,6 +72,7 @@ impl View {
             View::Publish => "Publish & replay",
             View::Connections => "Connections",
             View::JetStream => "JetStream",
+            View::Servers => "Servers",
         }
     }
 }
