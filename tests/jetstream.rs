@@ -106,7 +106,7 @@ async fn reports_equal_what_the_server_says() {
         .await
         .expect("fetch");
     let first = batch.next().await.expect("one").expect("message");
-    first.ack().await.expect("ack");
+    first.double_ack().await.expect("ack confirmed");
     let _second = batch.next().await.expect("two").expect("message");
 
     let streams = json_lines(&eventscope(&["streams", "--server", &url, "--json"]));

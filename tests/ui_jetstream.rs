@@ -184,7 +184,8 @@ fn the_redelivered_counter_opens_that_consumers_retry_timelines() {
     let mut h = connected(&server, true);
     let rt = runtime();
     rt.block_on(async {
-        let js = jetstream::new(common::client(&server).await);
+        let client = common::client(&server).await;
+        let js = jetstream::new(client.clone());
         let s = js
             .create_stream(stream::Config {
                 name: "ORDERS".into(),
@@ -220,6 +221,8 @@ fn the_redelivered_counter_opens_that_consumers_retry_timelines() {
                 m.ack_with(AckKind::Nak(None)).await.expect("nak");
             }
         }
+        // Answers are plain publishes: on the wire before the client goes.
+        client.flush().await.expect("flush");
     });
     step_until(&mut h, "the stream", |h| streams_loaded(h, 1));
     h.get_by_label("ORDERS").click();
@@ -357,7 +360,8 @@ fn on_connect_the_flow_view_fills_from_the_recorder() {
         .expect("run");
     assert!(status.success());
     rt.block_on(async {
-        let js = jetstream::new(common::client(&server).await);
+        let client = common::client(&server).await;
+        let js = jetstream::new(client.clone());
         let s = js
             .create_stream(stream::Config {
                 name: "ORDERS".into(),
@@ -384,6 +388,8 @@ fn on_connect_the_flow_view_fills_from_the_recorder() {
             let m = messages.next().await.expect("one").expect("message");
             m.ack_with(answer).await.expect("answer");
         }
+        // An ack is a plain publish: on the wire before the client goes.
+        client.flush().await.expect("flush");
     });
     // Everything is stored before eventscope opens.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -393,24 +399,57 @@ fn on_connect_the_flow_view_fills_from_the_recorder() {
             .output()
             .expect("run");
         let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        // Three answers and two NAK advisories.
-        if status["messages"].as_u64() >= Some(5) {
+        // The consumer's creation advisory, three answers, two NAK
+        // advisories.
+        if status["messages"].as_u64() >= Some(6) {
             break;
         }
         assert!(Instant::now() < deadline, "the recorder stored the answers");
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut h = connected(&server, true);
-    step_until(&mut h, "the recorded retries as a flow", |h| {
-        if let Some(e) = &h.state().jetstream_view().recorder.history.error {
-            panic!("loading the recorder's history failed: {e}");
-        }
+    let found = |h: &Harness<'static, EventscopeApp>| {
         let flows = &h.state().session.flows;
         flows.flows().any(|f| {
             f.subject == "orders.retried"
                 && f.detail().deliveries.iter().map(|d| d.count).max() == Some(3)
         })
-    });
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !found(&h) {
+        h.run_steps(1);
+        let view = h.state().jetstream_view();
+        if let Some(e) = &view.recorder.history.error {
+            panic!("loading the recorder's history failed: {e}");
+        }
+        if Instant::now() > deadline {
+            let app = h.state();
+            let flows: Vec<String> = app
+                .session
+                .flows
+                .flows()
+                .map(|f| {
+                    format!(
+                        "{} {:?}",
+                        f.subject,
+                        f.detail()
+                            .deliveries
+                            .iter()
+                            .map(|d| (d.count, d.outcome))
+                            .collect::<Vec<_>>()
+                    )
+                })
+                .collect();
+            panic!(
+                "no rebuilt flow; recorder {:?}, history {:?} (loading {}), notice {:?}, flows {flows:?}",
+                view.recorder.status.value,
+                view.recorder.history.value,
+                view.recorder.history.loading,
+                app.notice
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Each step says where it came from: the recorder's records.
     let app = h.state();
     let flow = app

@@ -72,7 +72,7 @@ impl View {
             View::Publish => "Publish & replay",
             View::Connections => "Connections",
             View::JetStream => "JetStream",
-            View::Servers => "Servers",
+            View::Servers => "Cluster",
         }
     }
 }
