@@ -9,9 +9,9 @@
 //! Stored with JetStream publish acks, a bounded number in flight, each
 //! with a `Nats-Msg-Id`, so a publish retried after a failover is stored
 //! once (the ids cost about a quarter of the throughput, measured in
-//! `benches/record_stream.rs`; the duplicate window is only as long as
-//! retries last). When the stream is full, its oldest messages go
-//! (discard old).
+//! `benches/record_stream.rs`; the duplicate window outlasts the
+//! retries). When the stream is full, its oldest messages go (discard
+//! old).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -59,7 +59,7 @@ pub async fn create_capture_stream(
         "max_bytes": if settings.max_bytes == 0 { -1 } else { settings.max_bytes as i64 },
         "num_replicas": settings.replicas.max(1),
         "allow_direct": true,
-        "duplicate_window": 20_000_000_000u64,
+        "duplicate_window": 60_000_000_000u64,
         "metadata": {
             "eventscope_capture": header.eventscope_capture.to_string(),
             "created": header.created,
@@ -133,8 +133,11 @@ pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Res
 
 /// Publishes awaited at most at once.
 const IN_FLIGHT: usize = 512;
-/// Tries per message before the recording fails (a failover takes a few).
-const TRIES: u32 = 20;
+/// How long a message is retried before the recording fails: a node lost
+/// in a cluster leaves its streams without a leader until an election,
+/// which takes seconds (more on a loaded machine); meanwhile the server
+/// answers "no stream found".
+const RETRY_FOR: Duration = Duration::from_secs(30);
 
 /// A `Write` for `CaptureWriter` that stores each capture line in the
 /// stream (the header line goes to the metadata, so it is skipped here).
@@ -202,27 +205,34 @@ impl StreamSink {
     }
 
     /// Await the oldest publish; publish it again (same id) while the
-    /// stream is not reachable, up to `TRIES`.
+    /// stream is not reachable, for up to `RETRY_FOR`.
     async fn settle_oldest(&mut self) -> io::Result<()> {
         let Some((id, line, mut ack)) = self.waiting.pop_front() else {
             return Ok(());
         };
-        let mut tries = 1;
+        let mut first_failure = None;
+        let mut failures = 0;
         loop {
             match ack.await {
                 Ok(_) => {
                     self.acked.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
-                Err(_) if tries < TRIES => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    ack = send(&self.js, &self.subject, &id, line.clone()).await?;
-                }
                 Err(e) => {
-                    return Err(io::Error::other(format!(
-                        "the stream did not store a message after {TRIES} tries: {e}"
-                    )));
+                    let since = *first_failure.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= RETRY_FOR {
+                        return Err(io::Error::other(format!(
+                            "the stream did not store a message for {RETRY_FOR:?}: {e}"
+                        )));
+                    }
+                    // The first retry goes at once (the acks in flight
+                    // behind a lost node all fail together, and the stream
+                    // may be back already); further ones wait a little.
+                    failures += 1;
+                    if failures > 1 {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    ack = send(&self.js, &self.subject, &id, line.clone()).await?;
                 }
             }
         }
