@@ -5,26 +5,15 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use common::eventscope;
+
+use std::process::Output;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use common::recorder::Recorder;
 use serde_json::Value;
-
-fn eventscope(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(args)
-        .output()
-        .expect("run eventscope");
-    assert!(
-        output.status.success(),
-        "eventscope {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// The lines of a capture file, without what differs between two
 /// recorders of the same traffic (their receive times).

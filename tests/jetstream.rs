@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{eventscope, json_lines};
+
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -13,26 +15,6 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::Value;
-
-fn eventscope(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(args)
-        .output()
-        .expect("run eventscope");
-    assert!(
-        output.status.success(),
-        "eventscope {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn json_lines(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
-}
 
 /// A capture file's records (the header line skipped).
 fn capture_lines(output: &Output) -> Vec<Value> {

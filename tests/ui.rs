@@ -378,19 +378,7 @@ fn flow_list_filters_and_the_diagram_selects_records() {
 }
 
 fn connected_app(server: &common::LocalServer, view: View) -> Harness<'static, EventscopeApp> {
-    let mut app = app(view);
-    let mut profile = eventscope::broker::ConnectionProfile::new("local", server.url());
-    profile.subscriptions.clear();
-    app.connect(profile);
-    let mut h = harness(app);
-    step_until(&mut h, "connected", |h| {
-        let key = h.state().session.profiles()[0].0;
-        h.state()
-            .session
-            .shared(key)
-            .is_some_and(|s| s.state().is_connected())
-    });
-    h
+    common::ui::connected(server, view, false)
 }
 
 #[test]

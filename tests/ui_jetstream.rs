@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::ui::{harness, replace_text, step_until};
+use common::ui::{replace_text, step_until};
 
 use std::time::{Duration, Instant};
 
@@ -12,30 +12,12 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use bytes::Bytes;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use eventscope::app::{AppConfig, EventscopeApp};
+use eventscope::app::EventscopeApp;
 use eventscope::ui::View;
 use futures_util::StreamExt;
 
 fn connected(server: &common::LocalServer, subscribe_all: bool) -> Harness<'static, EventscopeApp> {
-    let config = AppConfig {
-        view: View::JetStream,
-        ..AppConfig::default()
-    };
-    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
-    let mut profile = eventscope::broker::ConnectionProfile::new("local", server.url());
-    if !subscribe_all {
-        profile.subscriptions.clear();
-    }
-    app.connect(profile);
-    let mut h = harness(app);
-    step_until(&mut h, "connected", |h| {
-        let key = h.state().session.profiles()[0].0;
-        h.state()
-            .session
-            .shared(key)
-            .is_some_and(|s| s.state().is_connected())
-    });
-    h
+    common::ui::connected(server, View::JetStream, subscribe_all)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

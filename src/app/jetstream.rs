@@ -449,12 +449,7 @@ impl EventscopeApp {
                         .jetstream
                         .servers_polled_at
                         .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
-                    rows.into_iter()
-                        .map(|row| match before.iter().find(|b| b.id == row.id) {
-                            Some(b) => row.with_rates(b, seconds),
-                            None => row,
-                        })
-                        .collect()
+                    crate::server_answers::with_rates_from(rows, before, seconds)
                 });
                 self.jetstream.servers_polled_at = Some(now);
                 self.jetstream.servers.rows.answer(result);

@@ -29,13 +29,7 @@ pub fn servers_command(args: ServersArgs) -> ExitCode {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let second = crate::broker::server_table(&client).await?;
         let seconds = started.elapsed().as_secs_f64();
-        let rows: Vec<_> = second
-            .into_iter()
-            .map(|row| match first.iter().find(|b| b.id == row.id) {
-                Some(before) => row.with_rates(before, seconds),
-                None => row,
-            })
-            .collect();
+        let rows = crate::server_answers::with_rates_from(second, &first, seconds);
         let mut out = std::io::stdout().lock();
         if args.json {
             for row in &rows {

@@ -11,7 +11,7 @@ pub use connz::{
     closed_in_connz,
 };
 pub use trace::{TraceEvent, TraceHop, TraceServer, parse_trace_event};
-pub use varz::ServerRow;
+pub use varz::{ServerRow, with_rates_from};
 
 /// An answer that is not what the server sends.
 #[derive(Debug, thiserror::Error)]

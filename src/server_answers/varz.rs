@@ -92,6 +92,17 @@ impl ServerRow {
     }
 }
 
+/// A new table with each server's rates against its row in `before`
+/// (matched by server id), taken `seconds` earlier.
+pub fn with_rates_from(rows: Vec<ServerRow>, before: &[ServerRow], seconds: f64) -> Vec<ServerRow> {
+    rows.into_iter()
+        .map(|row| match before.iter().find(|b| b.id == row.id) {
+            Some(b) => row.with_rates(b, seconds),
+            None => row,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

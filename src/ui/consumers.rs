@@ -505,38 +505,31 @@ fn lag_ui(ui: &mut egui::Ui, view: &ConsumersView) {
     };
     // Counts and rates on plots of their own: their scales differ.
     let height = ((ui.available_height() - 8.0) / 2.0).max(80.0);
-    Plot::new("lag-counts")
-        .legend(
-            Legend::default()
-                .position(Corner::LeftTop)
-                .background_alpha(0.6),
-        )
-        .height(height)
-        .include_y(0.0)
-        .allow_scroll(false)
-        .y_axis_label("messages")
-        .show(ui, |plot| {
-            plot.line(Line::new("pending", series(&|s| s.num_pending as f64)).width(2.0));
-            plot.line(Line::new(
-                "ack pending",
-                series(&|s| s.num_ack_pending as f64),
-            ));
-            plot.line(Line::new(
-                "redelivered",
-                series(&|s| s.num_redelivered as f64),
-            ));
-        });
-    Plot::new("lag-rates")
-        .legend(
-            Legend::default()
-                .position(Corner::LeftTop)
-                .background_alpha(0.6),
-        )
-        .height(height)
-        .include_y(0.0)
-        .allow_scroll(false)
+    let plot = |id: &str, y: &str| {
+        Plot::new(id.to_owned())
+            .legend(
+                Legend::default()
+                    .position(Corner::LeftTop)
+                    .background_alpha(0.6),
+            )
+            .height(height)
+            .include_y(0.0)
+            .allow_scroll(false)
+            .y_axis_label(y.to_owned())
+    };
+    plot("lag-counts", "messages").show(ui, |plot| {
+        plot.line(Line::new("pending", series(&|s| s.num_pending as f64)).width(2.0));
+        plot.line(Line::new(
+            "ack pending",
+            series(&|s| s.num_ack_pending as f64),
+        ));
+        plot.line(Line::new(
+            "redelivered",
+            series(&|s| s.num_redelivered as f64),
+        ));
+    });
+    plot("lag-rates", "msg/s")
         .x_axis_label("seconds ago")
-        .y_axis_label("msg/s")
         .show(ui, |plot| {
             plot.line(Line::new(
                 "delivered/s",

@@ -100,3 +100,25 @@ pub fn write_capture_file(path: &std::path::Path, records: &[eventscope::capture
     }
     std::fs::write(path, out).expect("write capture file");
 }
+
+/// Run `eventscope ARGS`, which must succeed (its stderr otherwise).
+pub fn eventscope(args: &[&str]) -> std::process::Output {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args(args)
+        .output()
+        .expect("run eventscope");
+    assert!(
+        output.status.success(),
+        "eventscope {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Standard output as JSON values, one per line.
+pub fn json_lines(output: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}

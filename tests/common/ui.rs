@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use eventscope::app::EventscopeApp;
+use eventscope::app::{AppConfig, EventscopeApp};
+use eventscope::ui::View;
 
 /// The app, stepped as eframe would: logic, then the panels.
 pub fn harness(app: EventscopeApp) -> Harness<'static, EventscopeApp> {
@@ -46,4 +47,32 @@ pub fn replace_text(h: &mut Harness<'static, EventscopeApp>, label: &str, text: 
     h.run_steps(1);
     h.get_by_label(label).type_text(text);
     h.run_steps(2);
+}
+
+/// The app on `view`, connected to `server` (subscribed to `>` only when
+/// `subscribe_all`), stepped until the connection is up.
+pub fn connected(
+    server: &super::LocalServer,
+    view: View,
+    subscribe_all: bool,
+) -> Harness<'static, EventscopeApp> {
+    let config = AppConfig {
+        view,
+        ..AppConfig::default()
+    };
+    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
+    let mut profile = eventscope::broker::ConnectionProfile::new("local", server.url());
+    if !subscribe_all {
+        profile.subscriptions.clear();
+    }
+    app.connect(profile);
+    let mut h = harness(app);
+    step_until(&mut h, "connected", |h| {
+        let key = h.state().session.profiles()[0].0;
+        h.state()
+            .session
+            .shared(key)
+            .is_some_and(|s| s.state().is_connected())
+    });
+    h
 }
