@@ -275,7 +275,10 @@ async fn purge_previews_count_what_purge_removes() {
     let server = common::server();
     let client = common::client(&server).await;
     let js = jetstream::new(client.clone());
-    let api = Api::new(client.clone());
+    let api = Api::with_profile(
+        client.clone(),
+        eventscope::broker::ConnectionProfile::new("t", server.url()),
+    );
     for (name, direct) in [("PD", true), ("PM", false)] {
         make_stream(&js, name, stream::RetentionPolicy::Limits, direct).await;
         let lower = name.to_lowercase();
@@ -523,12 +526,9 @@ async fn search_reads_the_whole_range_within_its_budgets() {
         .expect("publish")
         .await
         .expect("stored");
-    // Through async-nats, and over the fetch link (the profile's way).
     let profile = eventscope::broker::ConnectionProfile::new("t", server.url());
-    for api in [
-        Api::new(client.clone()),
-        Api::with_profile(client.clone(), profile),
-    ] {
+    let api = Api::with_profile(client.clone(), profile);
+    {
         let request = SearchRequest {
             start: Start::Seq(1),
             up_to_seq: None,
@@ -600,7 +600,10 @@ async fn consumer_reset_previews_and_redelivers_from_the_sequence() {
     while let Some(m) = batch.next().await {
         m.expect("message").double_ack().await.expect("ack");
     }
-    let api = Api::new(client);
+    let api = Api::with_profile(
+        client,
+        eventscope::broker::ConnectionProfile::new("t", server.url()),
+    );
     let info = consumer_info(&api, "ORDERS", "worker").await.expect("info");
     assert_eq!(info.delivered_stream_seq, 9);
     let preview = reset_preview(&api, &info, 4, true).await.expect("preview");

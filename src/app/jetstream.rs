@@ -136,20 +136,21 @@ impl EventscopeApp {
             .get(&key)
             .cloned();
         let client = self.session.nats_client(key);
-        let profile = self
+        // The connection was chosen among the profiles: it has one.
+        let Some(profile) = self
             .session
             .profiles()
             .iter()
             .find(|(k, _)| *k == key)
-            .map(|(_, p)| p.clone());
+            .map(|(_, p)| p.clone())
+        else {
+            return;
+        };
         self.session.spawn(async move {
             let api = match kept {
                 Some(api) => Ok(api),
                 None => client.await.map(|client| {
-                    let api = match profile {
-                        Some(profile) => Api::with_profile(client, profile),
-                        None => Api::new(client),
-                    };
+                    let api = Api::with_profile(client, profile);
                     apis.lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .insert(key, api.clone());

@@ -47,8 +47,8 @@ impl JsError {
 }
 
 /// Requests to one account's JetStream API through an async-nats client;
-/// with the connection's profile, batched direct gets go over a link of
-/// their own (`broker::Fetcher`), read byte-exact.
+/// with the connection's profile, batched direct gets over a link of their
+/// own (`broker::Fetcher`), read byte-exact.
 #[derive(Clone)]
 pub struct Api {
     pub(super) client: async_nats::Client,
@@ -89,8 +89,8 @@ impl FetchSlot {
 }
 
 impl Api {
-    /// JSON requests and direct gets, all through `client` (headers of
-    /// browsed messages then come back grouped by name).
+    /// JSON requests only: reading stored messages (direct gets) needs the
+    /// fetch link, which `with_profile` opens.
     pub fn new(client: async_nats::Client) -> Self {
         Self {
             client,
@@ -100,7 +100,7 @@ impl Api {
     }
 
     /// As `new`, with direct gets over a link of their own opened from
-    /// `profile`: headers byte-exact, and scans faster.
+    /// `profile`: headers byte-exact, several windows in flight.
     pub fn with_profile(client: async_nats::Client, profile: ConnectionProfile) -> Self {
         Self {
             client,
@@ -119,6 +119,13 @@ impl Api {
             prefix: format!("$JS.{domain}.API"),
             fetch: None,
         }
+    }
+
+    /// The fetch link's slot; an `Api` made without a profile has none.
+    pub(super) fn fetch_slot(&self) -> Result<&FetchSlot, JsError> {
+        self.fetch.as_deref().ok_or_else(|| {
+            JsError::Invalid("reading stored messages needs the connection's profile".into())
+        })
     }
 
     /// The client the requests go through (for requests beyond JetStream).

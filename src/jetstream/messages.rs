@@ -64,12 +64,9 @@ pub async fn fetch_filtered(
     })
 }
 
-/// One batched direct get: over the fetch link when the `Api` has one
-/// (byte-exact headers), else through async-nats.
+/// One batched direct get, over the fetch link (byte-exact headers).
 async fn direct_batch(api: &Api, stream: &str, body: &Value) -> Result<DirectBatch, JsError> {
-    let Some(fetch) = &api.fetch else {
-        return super::direct_nats::batch(api, stream, body).await;
-    };
+    let fetch = api.fetch_slot()?;
     // A link the server closed (a restart, a failover) is opened again
     // once before the error is given.
     for attempt in 0..2 {
@@ -326,9 +323,8 @@ pub async fn scan_direct(
     from: u64,
     to: u64,
     filter: &str,
-    mut each: impl FnMut(StoredMessage) -> bool,
+    each: impl FnMut(StoredMessage) -> bool,
 ) -> Result<(), JsError> {
-    use futures_util::StreamExt;
     check_name(stream)?;
     let from = from.max(1);
     if from > to {
@@ -337,64 +333,21 @@ pub async fn scan_direct(
     let windows = (from..=to)
         .step_by(SCAN_WINDOW as usize)
         .map(|start| (start, (start + SCAN_WINDOW - 1).min(to)));
-    if let Some(fetch) = &api.fetch {
-        let mut link = fetch.link().await?;
-        let result = super::direct_raw::scan(
-            api,
-            &mut link,
-            stream,
-            windows,
-            SCAN_IN_FLIGHT,
-            filter,
-            each,
-        )
-        .await;
-        if result.is_err() {
-            drop(link);
-            fetch.forget().await;
-        }
-        return result;
+    let fetch = api.fetch_slot()?;
+    let mut link = fetch.link().await?;
+    let result = super::direct_raw::scan(
+        api,
+        &mut link,
+        stream,
+        windows,
+        SCAN_IN_FLIGHT,
+        filter,
+        each,
+    )
+    .await;
+    if result.is_err() {
+        drop(link);
+        fetch.forget().await;
     }
-    let mut batches = futures_util::stream::iter(windows)
-        .map(|(start, end)| fetch_window(api, stream, start, end, filter))
-        .buffered(SCAN_IN_FLIGHT);
-    while let Some(batch) = batches.next().await {
-        for message in batch? {
-            if !each(message) {
-                return Ok(());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The messages of `[start, end]` matching `filter`, by direct get; asks
-/// again from the last one when the server ended a batch early (its byte
-/// cap).
-async fn fetch_window(
-    api: &Api,
-    stream: &str,
-    start: u64,
-    end: u64,
-    filter: &str,
-) -> Result<Vec<StoredMessage>, JsError> {
-    let mut messages = Vec::new();
-    let mut next = start;
-    while next <= end {
-        let want = end - next + 1;
-        let body = json!({
-            "seq": next, "next_by_subj": filter, "batch": want, "max_bytes": MAX_PAGE_BYTES,
-        });
-        let batch = direct_batch(api, stream, &body).await?;
-        let got = batch.messages.len() as u64;
-        let past = batch.messages.last().is_none_or(|m| m.seq >= end);
-        messages.extend(batch.messages.into_iter().filter(|m| m.seq <= end));
-        // Done: nothing more matches, the window is covered, or the batch
-        // came whole.
-        if got == 0 || past || batch.pending == 0 || got >= want {
-            break;
-        }
-        next = messages.last().map_or(end + 1, |m| m.seq + 1);
-    }
-    Ok(messages)
+    result
 }

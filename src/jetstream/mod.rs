@@ -8,7 +8,6 @@
 mod api;
 mod capture_stream;
 mod consumers;
-mod direct_nats;
 mod direct_raw;
 mod lag;
 mod messages;
