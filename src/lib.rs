@@ -21,6 +21,7 @@ pub mod cli;
 pub mod demo;
 pub mod flow;
 pub mod jetstream;
+pub mod kv;
 pub mod outgoing;
 pub mod process;
 pub mod server_answers;

@@ -24,6 +24,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // JetStream's state, asked of the server; reads flows back from the
     // flight recorder.
     ("jetstream", &["capture", "flow", "broker"]),
+    // KV buckets and object stores, through async-nats' clients.
+    ("kv", &["capture", "flow"]),
     (
         "session",
         &[
@@ -76,6 +78,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "jetstream::captures",
             "jetstream::parse_bytes",
             "jetstream::parse_duration",
+            // Keys, revisions and objects, as data.
+            "kv::BucketSummary",
+            "kv::DiffLine",
+            "kv::DiffTag",
+            "kv::KeyEvent",
+            "kv::KeyList",
+            "kv::KeyRevision",
+            "kv::KeyRow",
+            "kv::ObjectBucket",
+            "kv::ObjectRow",
+            "kv::WatchMode",
+            "kv::diff_values",
+            "kv::display_value",
         ],
     ),
     (
@@ -91,6 +106,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "process",
             "demo",
             "jetstream",
+            "kv",
         ],
     ),
     // The command line may use every room.

@@ -36,6 +36,10 @@ impl EventscopeApp {
                 egui::CentralPanel::default()
                     .show(ui, |ui| crate::ui::servers_ui(ui, &self.jetstream.servers));
             }
+            View::Kv => {
+                let actions = crate::ui::kv_ui(ui, &mut self.kv.view, now);
+                self.on_kv_actions(actions, ui.ctx());
+            }
             View::JetStream => {
                 let actions = crate::ui::jetstream_ui(ui, &mut self.jetstream.view, now);
                 self.on_jetstream_actions(actions);

@@ -17,6 +17,7 @@ impl EventscopeApp {
         self.traffic.update(&self.session.store);
         self.poll_pending(ctx);
         self.jetstream_step(ctx);
+        self.kv_step(ctx);
         self.take_in_capture_file();
         self.drive_jetstream_screenshot();
         if let Some(plan) = &mut self.screenshot {

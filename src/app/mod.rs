@@ -29,6 +29,7 @@ mod frame;
 mod jetstream;
 mod jetstream_actions;
 mod keyring;
+mod kv;
 mod pending;
 mod publish;
 mod screenshot;
@@ -114,6 +115,8 @@ pub struct EventscopeApp {
     file_dialogs: file_dialog::FileDialogs,
     /// The JetStream view and its requests.
     jetstream: jetstream::JetStreamWork,
+    /// The KV and object-store view and its requests.
+    kv: kv::KvWork,
 }
 
 impl EventscopeApp {
@@ -171,6 +174,7 @@ impl EventscopeApp {
             resident: Default::default(),
             file_dialogs: Default::default(),
             jetstream: Default::default(),
+            kv: Default::default(),
         };
         if storage.is_some() {
             app.fetch_keyring_secrets();

@@ -11,6 +11,7 @@ use crate::broker::{find_context, nats_config_dir, selected_context};
 
 mod flows;
 mod jetstream;
+mod kv;
 mod record;
 mod replay;
 mod servers;
@@ -28,6 +29,8 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Recorder(args)) => jetstream::recorder_command(args),
         Some(Command::Export(args)) => jetstream::export_command(args),
         Some(Command::Servers(args)) => servers::servers_command(args),
+        Some(Command::Kv(args)) => kv::kv_command(args),
+        Some(Command::Object(args)) => kv::object_command(args),
         None => match gui_start(cli) {
             Ok(start) => gui(start),
             Err(e) => {
@@ -259,6 +262,10 @@ pub enum Command {
     Export(jetstream::ExportArgs),
     /// Every server of the cluster, as a table (needs the system account).
     Servers(servers::ServersArgs),
+    /// KV buckets: keys, values, history and diffs, changes, watch.
+    Kv(kv::KvArgs),
+    /// Object stores: list, info, download, upload, watch.
+    Object(kv::ObjectArgs),
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,9 @@ mod inspector;
 mod jetstream;
 mod jetstream_actions;
 mod json_tree;
+mod kv;
+mod kv_key;
+mod objects;
 mod publish;
 mod rates;
 mod recorder;
@@ -33,6 +36,9 @@ pub use inspector::{InspectorAction, InspectorView, inspector_ui};
 pub use jetstream::{
     JetStreamAction, JetStreamView, Loaded, StreamTab, capture_picker_ui, jetstream_ui,
 };
+pub use kv::{KvAction, KvMode, KvView, WATCH_KEEP, WatchPanel, kv_ui};
+pub use kv_key::{Confirm as KvConfirm, KeyPanel, KeyTab};
+pub use objects::{ObjectAction, ObjectsView};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
 pub use rates::{RatesView, rates_ui};
 pub use recorder::{ConsentDialog, RecorderView};
@@ -53,13 +59,15 @@ pub enum View {
     Connections,
     JetStream,
     Servers,
+    Kv,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Traffic,
         View::Flows,
         View::JetStream,
+        View::Kv,
         View::Servers,
         View::Publish,
         View::Connections,
@@ -73,6 +81,7 @@ impl View {
             View::Connections => "Connections",
             View::JetStream => "JetStream",
             View::Servers => "Cluster",
+            View::Kv => "KV & objects",
         }
     }
 }
