@@ -205,6 +205,16 @@ impl EventscopeApp {
         &self.jetstream.view
     }
 
+    /// The KV view's state, as drawn.
+    pub fn kv_view(&self) -> &crate::ui::KvView {
+        &self.kv.view
+    }
+
+    /// The KV view's state, to fill (benchmarks).
+    pub fn kv_view_mut(&mut self) -> &mut crate::ui::KvView {
+        &mut self.kv.view
+    }
+
     /// The JetStream view's state, to fill (benchmarks).
     pub fn jetstream_view_mut(&mut self) -> &mut crate::ui::JetStreamView {
         &mut self.jetstream.view

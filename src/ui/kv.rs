@@ -241,13 +241,14 @@ fn keys_ui(ui: &mut egui::Ui, view: &mut KvView, now: i64, actions: &mut Vec<KvA
         view.keys.status_ui(ui);
     });
     ui.horizontal(|ui| {
-        ui.label("Filter");
+        let label = ui.label("Filter");
         ui.add(
             egui::TextEdit::singleline(&mut view.filter)
                 .id_salt("kv-filter")
                 .hint_text("text, or a pattern like orders.*")
                 .desired_width(260.0),
-        );
+        )
+        .labelled_by(label.id);
         ui.checkbox(&mut view.show_deleted, "Show deleted");
     });
     let (total, not_kept, complete) = view
@@ -291,13 +292,14 @@ fn keys_ui(ui: &mut egui::Ui, view: &mut KvView, now: i64, actions: &mut Vec<KvA
                 let r: &KeyRow = &list.rows[shown[row.index()]];
                 row.set_selected(selected.as_deref() == Some(&r.key));
                 let deleted = r.operation != KvOperation::Put;
-                row.col(|ui| {
-                    if deleted {
-                        ui.weak(&r.key);
-                    } else {
-                        ui.label(&r.key);
-                    }
-                });
+                let chosen = selected.as_deref() == Some(&r.key);
+                let text = if deleted {
+                    egui::RichText::new(&r.key).weak()
+                } else {
+                    egui::RichText::new(&r.key)
+                };
+                let mut clicked = false;
+                row.col(|ui| clicked = ui.selectable_label(chosen, text).clicked());
                 row.col(|ui| {
                     ui.label(r.revision.to_string());
                 });
@@ -310,7 +312,7 @@ fn keys_ui(ui: &mut egui::Ui, view: &mut KvView, now: i64, actions: &mut Vec<KvA
                 row.col(|ui| {
                     ui.label(format::age(r.updated, now));
                 });
-                if row.response().clicked() {
+                if clicked || row.response().clicked() {
                     actions.push(KvAction::OpenKey(r.key.clone()));
                 }
             });
@@ -366,6 +368,8 @@ fn watch_ui(ui: &mut egui::Ui, view: &mut KvView, actions: &mut Vec<KvAction>) {
     TableBuilder::new(ui)
         .id_salt("kv-watch-table")
         .striped(true)
+        // The panel keeps its height as entries come: its buttons stay put.
+        .auto_shrink([false, false])
         .stick_to_bottom(true)
         .column(Column::exact(90.0))
         .column(Column::exact(70.0))

@@ -108,7 +108,7 @@ pub fn key_panel_ui(
     ui.horizontal(|ui| {
         ui.heading(&key);
         ui.separator();
-        ui.selectable_value(&mut panel.tab, KeyTab::Value, "Value");
+        ui.selectable_value(&mut panel.tab, KeyTab::Value, "Current value");
         ui.selectable_value(&mut panel.tab, KeyTab::History, "History");
     });
     match panel.tab {
@@ -251,8 +251,14 @@ fn history_ui(ui: &mut egui::Ui, panel: &mut KeyPanel, key: &str, now: i64) {
                         panel.diff_from = Some(r.revision);
                     }
                 });
+                let mut clicked = false;
                 row.col(|ui| {
-                    ui.label(format!("rev {}", r.revision));
+                    clicked = ui
+                        .selectable_label(
+                            panel.diff_to == Some(r.revision),
+                            format!("rev {}", r.revision),
+                        )
+                        .clicked();
                 });
                 row.col(|ui| {
                     ui.label(r.operation.label());
@@ -263,7 +269,7 @@ fn history_ui(ui: &mut egui::Ui, panel: &mut KeyPanel, key: &str, now: i64) {
                 row.col(|ui| {
                     ui.label(format::payload_preview(&r.value, 80));
                 });
-                if row.response().clicked() {
+                if clicked || row.response().clicked() {
                     panel.diff_to = Some(r.revision);
                     panel.diff_from = revisions
                         .iter()
@@ -274,12 +280,14 @@ fn history_ui(ui: &mut egui::Ui, panel: &mut KeyPanel, key: &str, now: i64) {
             });
         });
     ui.separator();
-    let (Some(from), Some(to)) = (panel.diff_from, panel.diff_to) else {
-        ui.label("Only one revision: nothing to compare.");
+    let Some(to) = panel.diff_to else {
         return;
     };
     ui.horizontal(|ui| {
-        ui.strong(format!("Diff: revision {from} → revision {to}"));
+        match panel.diff_from {
+            Some(from) => ui.strong(format!("Diff: revision {from} to revision {to}")),
+            None => ui.strong(format!("Revision {to}: nothing before it to compare")),
+        };
         if ui
             .button(format!("Revert to revision {to}…"))
             .on_hover_text("Put this revision's value back as a new revision")

@@ -183,9 +183,9 @@ pub fn objects_ui(
                 body.rows(20.0, rows.len(), |mut row| {
                     let o = &rows[row.index()];
                     row.set_selected(view.selected.as_deref() == Some(&o.name));
-                    row.col(|ui| {
-                        ui.label(&o.name);
-                    });
+                    let chosen = view.selected.as_deref() == Some(&o.name);
+                    let mut clicked = false;
+                    row.col(|ui| clicked = ui.selectable_label(chosen, &o.name).clicked());
                     row.col(|ui| {
                         ui.label(format::bytes(o.size));
                     });
@@ -195,7 +195,7 @@ pub fn objects_ui(
                     row.col(|ui| {
                         ui.label(format::age(o.modified, now));
                     });
-                    if row.response().clicked() {
+                    if clicked || row.response().clicked() {
                         view.selected = Some(o.name.clone());
                     }
                 });
