@@ -98,7 +98,8 @@ fn the_kv_browser_filters_keys_diffs_revisions_and_reverts_only_after_confirming
     h.run_steps(2);
     h.get_by_label("Revert to revision 1…").click();
     step_until(&mut h, "the confirmation", |h| {
-        h.query_by_label("Revert 'orders.limit' to revision 1").is_some()
+        h.query_by_label("Revert 'orders.limit' to revision 1")
+            .is_some()
     });
     let unchanged = rt.block_on(store.entry("orders.limit")).unwrap().unwrap();
     assert_eq!(
@@ -177,7 +178,9 @@ fn a_delete_asks_first_and_the_object_store_lists_its_objects() {
     h.get_by_label("Current value").click();
     h.run_steps(2);
     h.get_by_label("Delete key…").click();
-    step_until(&mut h, "the confirmation", |h| h.query_by_label("Delete 'k'").is_some());
+    step_until(&mut h, "the confirmation", |h| {
+        h.query_by_label("Delete 'k'").is_some()
+    });
     assert!(
         rt.block_on(store.get("k")).unwrap().is_some(),
         "not before the confirmation"
