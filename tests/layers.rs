@@ -23,7 +23,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("broker", &["capture", "server_answers"]),
     // JetStream's state, asked of the server; reads flows back from the
     // flight recorder.
-    ("jetstream", &["capture", "flow", "broker"]),
+    (
+        "jetstream",
+        &["capture", "flow", "broker", "server_answers"],
+    ),
     // KV buckets and object stores, through async-nats' clients.
     ("kv", &["capture", "flow"]),
     (
@@ -57,6 +60,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "broker::Losses",
             "broker::Backlog",
             "broker::PendingConfirm",
+            "broker::Visibility",
+            "broker::ConnectionScope",
             "broker::JobProgress",
             "broker::SendOutcome",
             // What JetStream holds, as data.

@@ -31,6 +31,9 @@ const PANIC_RESTART_DELAY: Duration = Duration::from_millis(200);
 
 /// The connection list is fetched every this many seconds.
 const CONNZ_EVERY_TICKS: u64 = 5;
+/// After the servers would not list connections, ask this many times less
+/// often.
+const CONNZ_RETRY_FACTOR: u64 = 12;
 
 /// The monitoring session of the moment, and how to reach it.
 struct Wire {
@@ -47,6 +50,9 @@ impl ConnectionTask {
         // on a connection of their own, opened when first needed.
         let publisher = Arc::new(Publisher::new(self.profile.clone(), self.shared.clone()));
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // Set when the servers would not list connections over NATS: asked
+        // again only now and then.
+        let connz_over_nats_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut ticks: u64 = 0;
         loop {
             tokio::select! {
@@ -131,11 +137,8 @@ impl ConnectionTask {
                     });
                 }
                 _ = tick.tick() => {
-                    if ticks.is_multiple_of(CONNZ_EVERY_TICKS)
-                        && let Some(url) = self.profile.monitoring_url.clone()
-                    {
-                        let shared = self.shared.clone();
-                        tokio::task::spawn_blocking(move || shared.set_directory(super::connz::fetch(&url)));
+                    if ticks.is_multiple_of(CONNZ_EVERY_TICKS) {
+                        self.refresh_directory(&publisher, ticks, &connz_over_nats_failed);
                     }
                     ticks += 1;
                 }
@@ -144,6 +147,44 @@ impl ConnectionTask {
         wire.task.abort();
         publisher.close().await;
         self.shared.set_state(LinkState::Closed);
+    }
+
+    /// The connection list that names requesters and workers: from the
+    /// monitoring URL when one is given, else from every server over NATS
+    /// (`PING.CONNZ`: the system account's, or the account's own).
+    fn refresh_directory(
+        &self,
+        publisher: &Arc<Publisher>,
+        ticks: u64,
+        failed_before: &Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        use std::sync::atomic::Ordering;
+        let shared = self.shared.clone();
+        if let Some(url) = self.profile.monitoring_url.clone() {
+            tokio::task::spawn_blocking(move || shared.set_directory(super::connz::fetch(&url)));
+            return;
+        }
+        let due = !failed_before.load(Ordering::Relaxed)
+            || ticks.is_multiple_of(CONNZ_EVERY_TICKS * CONNZ_RETRY_FACTOR);
+        if !due || !shared.state().is_connected() {
+            return;
+        }
+        let (publisher, failed) = (publisher.clone(), failed_before.clone());
+        tokio::spawn(async move {
+            let answer = match publisher.client().await {
+                Ok(client) => super::servers::connz_answers(&client, true)
+                    .await
+                    .map(|(_, answers)| {
+                        crate::server_answers::Directory::from_connz_answers(&answers)
+                    })
+                    .map_err(super::connz::ConnzError::from),
+                Err(e) => Err(super::connz::ConnzError::from(
+                    super::ServersError::Request(e),
+                )),
+            };
+            failed.store(answer.is_err(), Ordering::Relaxed);
+            shared.set_directory(answer);
+        });
     }
 
     fn start_wire(&self, ended: mpsc::Sender<EndedLink>, start_delay: Duration) -> Wire {

@@ -35,6 +35,8 @@ pub enum ConnzError {
     },
     #[error(transparent)]
     Answer(#[from] crate::server_answers::AnswerError),
+    #[error(transparent)]
+    OverNats(#[from] super::ServersError),
 }
 
 fn get(url: &str) -> Result<Vec<u8>, ConnzError> {

@@ -30,7 +30,10 @@ pub use profile::{
     redact_url,
 };
 pub use send::{JobProgress, JobSpec, SendMode, SendOutcome, SourceError, WireMessage};
-pub use servers::{ServersError, server_table};
+pub use servers::{
+    ConnectionScope, ServersError, Visibility, connections_report, connz_answers, links,
+    replica_groups, server_events, server_table, visibility,
+};
 pub use status::{
     Backlog, ConnectionShared, ConnectionStatus, LinkFailure, LinkState, Losses, PendingConfirm,
     SubscriptionState,

@@ -9,6 +9,7 @@ use crate::app::FlowPick;
 use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
 use crate::broker::{find_context, nats_config_dir, selected_context};
 
+mod cluster;
 mod flows;
 mod jetstream;
 mod kv;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Recorder(args)) => jetstream::recorder_command(args),
         Some(Command::Export(args)) => jetstream::export_command(args),
         Some(Command::Servers(args)) => servers::servers_command(args),
+        Some(Command::Cluster(args)) => cluster::cluster_command(args),
         Some(Command::Kv(args)) => kv::kv_command(args),
         Some(Command::Object(args)) => kv::object_command(args),
         None => match gui_start(cli) {
@@ -262,6 +264,9 @@ pub enum Command {
     Export(jetstream::ExportArgs),
     /// Every server of the cluster, as a table (needs the system account).
     Servers(servers::ServersArgs),
+    /// The cluster from one connection: access, connections report, meta
+    /// group and replicas, routes/gateways/leaf nodes, server events.
+    Cluster(cluster::ClusterArgs),
     /// KV buckets: keys, values, history and diffs, changes, watch.
     Kv(kv::KvArgs),
     /// Object stores: list, info, download, upload, watch.

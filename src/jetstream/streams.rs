@@ -137,6 +137,34 @@ impl StreamSummary {
     }
 
     /// Replicas that are behind or unreachable.
+    /// The stream's raft group in the cluster table's terms (the account
+    /// is the asker's: left empty).
+    pub fn replica_group(&self) -> Option<crate::server_answers::StreamGroup> {
+        use crate::server_answers::{Peer, StreamGroup};
+        let cluster = self.cluster.as_ref()?;
+        let leader = cluster.leader.clone().unwrap_or_default();
+        let mut peers = vec![Peer {
+            name: leader.clone(),
+            leader: !leader.is_empty(),
+            current: !leader.is_empty(),
+            ..Default::default()
+        }];
+        peers.extend(cluster.replicas.iter().map(|r| Peer {
+            name: r.name.clone(),
+            leader: false,
+            current: r.current,
+            offline: r.offline,
+            lag: r.lag,
+            active: format!("{:.1} s ago", r.active_ns as f64 / 1e9),
+        }));
+        Some(StreamGroup {
+            account: String::new(),
+            stream: self.name.clone(),
+            leader,
+            peers,
+        })
+    }
+
     pub fn unhealthy_replicas(&self) -> usize {
         self.cluster.as_ref().map_or(0, |c| {
             c.replicas

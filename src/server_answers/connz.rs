@@ -16,6 +16,9 @@ pub struct Connection {
     pub cid: u64,
     pub name: String,
     pub subscriptions: Vec<Subscription>,
+    /// The server it is on, when the list came from several (a cid is
+    /// only unique per server).
+    pub server: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +34,10 @@ impl Connection {
         } else {
             &self.name
         };
-        format!("{name} (cid {})", self.cid)
+        match &self.server {
+            Some(server) => format!("{name} (cid {} on {server})", self.cid),
+            None => format!("{name} (cid {})", self.cid),
+        }
     }
 }
 
@@ -64,10 +70,38 @@ struct ConnzSub {
 }
 
 impl Directory {
+    /// The connections of every server's `PING.CONNZ` answer (system or
+    /// account-scoped, with `subscriptions_detail`), each named with its
+    /// server.
+    pub fn from_connz_answers(answers: &[serde_json::Value]) -> Self {
+        let mut connections = Vec::new();
+        for answer in answers {
+            let server = answer
+                .pointer("/server/name")
+                .and_then(|n| n.as_str())
+                .map(str::to_owned);
+            let Some(data) = answer.get("data") else {
+                continue;
+            };
+            let Ok(body) = ConnzBody::deserialize(data) else {
+                continue;
+            };
+            connections.extend(Self::from_body(body).connections.into_iter().map(|mut c| {
+                c.server = server.clone();
+                c
+            }));
+        }
+        Self { connections }
+    }
+
     /// Parse the JSON of `/connz?subs=detail`.
     pub fn from_connz(json: &[u8]) -> Result<Self, AnswerError> {
         let body: ConnzBody = serde_json::from_slice(json).map_err(AnswerError::NotConnz)?;
-        Ok(Self {
+        Ok(Self::from_body(body))
+    }
+
+    fn from_body(body: ConnzBody) -> Self {
+        Self {
             connections: body
                 .connections
                 .into_iter()
@@ -85,9 +119,10 @@ impl Directory {
                             })
                         })
                         .collect(),
+                    server: None,
                 })
                 .collect(),
-        })
+        }
     }
 
     /// Connections subscribed to `subject` (not via an inbox), with the

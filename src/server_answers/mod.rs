@@ -2,10 +2,15 @@
 //! its trace events and its server-table row (varz). Plain data, read by `broker` (which asks) and by
 //! `flow` (which draws what they say).
 
+mod cluster;
 mod connz;
 mod trace;
 mod varz;
 
+pub use cluster::{
+    ConnectionRow, ConnectionSort, EVENT_SUBJECTS, EventKind, LinkKind, LinkRow, MetaGroup, Peer,
+    ServerEvent, StreamGroup, connection_rates,
+};
 pub use connz::{
     ClosedConnection, Connection, Directory, Subscription, closed_from_system_answer,
     closed_in_connz,

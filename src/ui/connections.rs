@@ -246,16 +246,19 @@ fn health_ui(ui: &mut egui::Ui, row: &ConnectionRow<'_>, store: &Store) {
         };
         ui.colored_label(Color32::from_rgb(230, 150, 60), text);
     }
-    if let Some(url) = &row.profile.monitoring_url {
-        match (&row.directory, &row.directory_error) {
-            (_, Some(e)) => ui.colored_label(
-                Color32::from_rgb(230, 150, 60),
-                format!("connection list: {e}"),
-            ),
-            (Some(n), None) => ui.label(format!("connection list from {url}: {n} connections")),
-            (None, None) => ui.label(format!("connection list from {url}: waiting")),
-        };
-    }
+    // Names for flows: from the monitoring URL, or every server over NATS.
+    let source = match &row.profile.monitoring_url {
+        Some(url) => url.clone(),
+        None => "the servers ($SYS PING.CONNZ)".to_owned(),
+    };
+    match (&row.directory, &row.directory_error) {
+        (_, Some(e)) => ui.colored_label(
+            Color32::from_rgb(230, 150, 60),
+            format!("connection list: {e}"),
+        ),
+        (Some(n), None) => ui.label(format!("connection list from {source}: {n} connections")),
+        (None, None) => ui.label(format!("connection list from {source}: waiting")),
+    };
     for error in status.server_errors.iter().rev().take(3) {
         ui.colored_label(Color32::from_rgb(230, 90, 80), error);
     }

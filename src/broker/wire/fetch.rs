@@ -26,6 +26,12 @@ fn own_inbox() -> &'static str {
     OWN_INBOX.get_or_init(|| format!("_INBOX.{}", random_token()))
 }
 
+/// A fresh inbox under this process's own prefix, for requests whose
+/// answers are ours (cluster polls): a monitoring link does not keep them.
+pub(crate) fn own_answer_inbox() -> String {
+    format!("{}.{}", own_inbox(), random_token())
+}
+
 /// Whether a message is an answer to one of this process's fetch links.
 pub(crate) fn is_own_answer(subject: &[u8]) -> bool {
     OWN_INBOX.get().is_some_and(|prefix| {

@@ -10,5 +10,5 @@ pub(crate) mod link;
 mod reading;
 pub(crate) mod session;
 
-pub(crate) use fetch::is_own_answer;
 pub use fetch::{Answer as FetchAnswer, FetchError, Fetcher};
+pub(crate) use fetch::{is_own_answer, own_answer_inbox};

@@ -39,9 +39,10 @@ impl Reading {
         payload: &[u8],
     ) {
         self.shared.add_read(1);
-        if super::is_own_answer(subject) {
-            // Stored messages this process read back (browse, search):
-            // not the watched system's traffic. Counted, not kept.
+        if super::is_own_answer(subject) || reply.is_some_and(super::is_own_answer) {
+            // Stored messages this process read back (browse, search), the
+            // cluster polls' answers, and the requests asking for them: not
+            // the watched system's traffic. Counted, not kept.
             self.shared.add_own_skipped(1);
             return;
         }
