@@ -339,6 +339,17 @@ fn trace_who_receives_a_record_without_delivering_it() {
 
 #[test]
 fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
+    connection_list_names(true);
+}
+
+/// Without a monitoring URL, the names come from every server's
+/// `$SYS.REQ.*.PING.CONNZ` (here the account-scoped one: no system user).
+#[test]
+fn without_a_monitoring_url_the_names_come_from_account_connz_over_nats() {
+    connection_list_names(false);
+}
+
+fn connection_list_names(monitoring_url: bool) {
     use async_nats::jetstream::{self, consumer::pull, stream};
     use futures_util::StreamExt;
     let server = common::server();
@@ -349,7 +360,9 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
     let worker = named("worker-conn");
     let mut m = monitor(usize::MAX);
     let mut profile = ConnectionProfile::new("ids", server.url());
-    profile.monitoring_url = Some(server.monitoring_url());
+    if monitoring_url {
+        profile.monitoring_url = Some(server.monitoring_url());
+    }
     let key = m.connect(profile);
     wait_state(&mut m, key, "connected", LinkState::is_connected);
 

@@ -34,7 +34,7 @@ impl EventscopeApp {
             View::Connections => self.connections_view_ui(ui),
             View::Servers => {
                 egui::CentralPanel::default()
-                    .show(ui, |ui| crate::ui::servers_ui(ui, &self.jetstream.servers));
+                    .show(ui, |ui| crate::ui::cluster_ui(ui, &mut self.cluster.view));
             }
             View::Kv => {
                 let actions = crate::ui::kv_ui(ui, &mut self.kv.view, now);

@@ -18,6 +18,7 @@ impl EventscopeApp {
         self.poll_pending(ctx);
         self.jetstream_step(ctx);
         self.kv_step(ctx);
+        self.cluster_step(ctx);
         self.take_in_capture_file();
         self.drive_jetstream_screenshot();
         if let Some(plan) = &mut self.screenshot {

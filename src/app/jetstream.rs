@@ -45,8 +45,6 @@ pub(super) enum Answer {
         Result<Vec<crate::jetstream::StoredMessage>, String>,
         usize,
     ),
-    /// The server table, or why there is none.
-    Servers(Result<Vec<crate::server_answers::ServerRow>, String>),
     /// A capture stream written out to a private temporary file.
     Exported(String, Result<tempfile::NamedTempFile, String>),
     /// A search ended (its progress holds what it found).
@@ -65,11 +63,6 @@ pub(super) struct JetStreamWork {
     lag_waiting: bool,
     last_report: f64,
     history_loaded: bool,
-    /// The server table (the Servers view), polled while shown.
-    pub servers: crate::ui::ServersView,
-    last_servers_poll: f64,
-    servers_waiting: bool,
-    servers_polled_at: Option<std::time::Instant>,
     /// One `Api` per connection, kept: its fetch link stays open.
     apis: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<ConnectionKey, Api>>>,
 }
@@ -85,10 +78,6 @@ impl Default for JetStreamWork {
             last_report: f64::NEG_INFINITY,
             history_loaded: false,
             apis: Default::default(),
-            servers: Default::default(),
-            last_servers_poll: f64::NEG_INFINITY,
-            servers_waiting: false,
-            servers_polled_at: None,
         }
     }
 }
@@ -189,10 +178,6 @@ impl EventscopeApp {
             }
             ctx.request_repaint_after(Duration::from_secs_f64(REPORT_EVERY));
         }
-        if self.view == View::Servers && key.is_some() {
-            self.poll_servers(time);
-            ctx.request_repaint_after(Duration::from_secs_f64(LAG_EVERY));
-        }
         let view = &self.jetstream.view;
         if self.view == View::JetStream
             && view.tab == StreamTab::Consumers
@@ -230,20 +215,6 @@ impl EventscopeApp {
         while let Ok(answer) = self.jetstream.answers.1.try_recv() {
             self.on_jetstream_answer(answer);
         }
-    }
-
-    /// Ask every server for its row, every 2 s while the view is shown.
-    fn poll_servers(&mut self, time: f64) {
-        if self.jetstream.servers_waiting || time - self.jetstream.last_servers_poll < LAG_EVERY {
-            return;
-        }
-        self.jetstream.last_servers_poll = time;
-        self.jetstream.servers_waiting = true;
-        self.jetstream.servers.rows.loading = true;
-        self.js_spawn(|api| async move {
-            let client = api.client();
-            Answer::Servers(text(crate::broker::server_table(&client).await))
-        });
     }
 
     pub(super) fn refresh_streams(&mut self) {
@@ -440,21 +411,6 @@ impl EventscopeApp {
                 Err(e) => self.notice = Some(format!("redrive: {e}")),
             },
             Answer::SearchDone => {}
-            Answer::Servers(result) => {
-                self.jetstream.servers_waiting = false;
-                let now = std::time::Instant::now();
-                let servers = &mut self.jetstream.servers;
-                let result = result.map(|rows| {
-                    let before = servers.rows.value.as_deref().unwrap_or_default();
-                    let seconds = self
-                        .jetstream
-                        .servers_polled_at
-                        .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
-                    crate::server_answers::with_rates_from(rows, before, seconds)
-                });
-                self.jetstream.servers_polled_at = Some(now);
-                self.jetstream.servers.rows.answer(result);
-            }
             Answer::Exported(name, result) => match result {
                 // The load opens the file now; it goes when dropped here.
                 Ok(file) => self.load_capture(file.path().to_owned()),

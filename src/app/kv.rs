@@ -78,21 +78,11 @@ impl EventscopeApp {
         F: FnOnce(async_nats::Client) -> Fut + Send + 'static,
         Fut: Future<Output = KvAnswer> + Send,
     {
-        let tx = self.kv.answers.0.clone();
-        let Some(key) = self.jetstream_connection() else {
-            let _ = tx.send(KvAnswer::Notice(
-                "KV: no connection is up; connect to a server first".into(),
-            ));
-            return;
-        };
-        let client = self.session.nats_client(key);
-        self.session.spawn(async move {
-            let answer = match client.await {
-                Ok(client) => work(client).await,
-                Err(e) => KvAnswer::Notice(format!("KV: {e}")),
-            };
-            let _ = tx.send(answer);
-        });
+        self.spawn_with_client(
+            &self.kv.answers.0,
+            |e| KvAnswer::Notice(format!("KV: {e}")),
+            work,
+        );
     }
 
     /// Each frame: the first bucket lists once a connection is up, the

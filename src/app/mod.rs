@@ -23,6 +23,8 @@ use pending::{Pending, Waiting};
 use screenshot::ScreenshotPlan;
 
 mod capture_files;
+mod client_tasks;
+mod cluster;
 mod draw;
 mod file_dialog;
 mod frame;
@@ -117,6 +119,8 @@ pub struct EventscopeApp {
     jetstream: jetstream::JetStreamWork,
     /// The KV and object-store view and its requests.
     kv: kv::KvWork,
+    /// The Cluster view and its polls.
+    cluster: cluster::ClusterWork,
 }
 
 impl EventscopeApp {
@@ -175,6 +179,7 @@ impl EventscopeApp {
             file_dialogs: Default::default(),
             jetstream: Default::default(),
             kv: Default::default(),
+            cluster: Default::default(),
         };
         if storage.is_some() {
             app.fetch_keyring_secrets();
@@ -203,6 +208,11 @@ impl EventscopeApp {
     /// The JetStream view's state (tests read it).
     pub fn jetstream_view(&self) -> &crate::ui::JetStreamView {
         &self.jetstream.view
+    }
+
+    /// The Cluster view's state, as drawn.
+    pub fn cluster_view(&self) -> &crate::ui::ClusterView {
+        &self.cluster.view
     }
 
     /// The KV view's state, as drawn.

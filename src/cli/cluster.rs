@@ -12,8 +12,7 @@ use futures_util::StreamExt;
 
 use super::ConnectArgs;
 use super::jetstream::{exit, with_client};
-use crate::jetstream::{Api, list_streams};
-use crate::server_answers::{ConnectionSort, MetaGroup, StreamGroup, connection_rates};
+use crate::server_answers::{ConnectionSort, connection_rates};
 
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
@@ -98,25 +97,6 @@ pub struct EventsArgs {
     pub for_secs: Option<f64>,
 }
 
-/// The meta group and every replicated stream: every account's with the
-/// system account, else the connection's own account's streams (no meta
-/// group: only the system account sees it).
-pub(super) async fn replicas(
-    client: &async_nats::Client,
-) -> anyhow::Result<(Option<MetaGroup>, Vec<StreamGroup>)> {
-    match crate::broker::replica_groups(client).await {
-        Ok(groups) => Ok(groups),
-        Err(crate::broker::ServersError::NoSystemAccount(_)) => {
-            let streams = list_streams(&Api::new(client.clone())).await?;
-            Ok((
-                None,
-                streams.iter().filter_map(|s| s.replica_group()).collect(),
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub fn cluster_command(args: ClusterArgs) -> ExitCode {
     match args.action {
         ClusterAction::Access(a) => exit(with_client(
@@ -199,7 +179,7 @@ pub fn cluster_command(args: ClusterArgs) -> ExitCode {
             "cluster replicas",
             &a.connect,
             async |client, _| {
-                let (meta, streams) = replicas(&client).await?;
+                let (meta, streams) = crate::jetstream::replica_groups(&client).await?;
                 let mut out = std::io::stdout().lock();
                 if a.json {
                     serde_json::to_writer(

@@ -40,6 +40,7 @@ pub use recorder::{
 };
 pub use search::{SearchProgress, SearchRequest, search};
 pub use streams::{
-    ClusterState, Replica, StreamSummary, Upstream, list_streams, stream_info, stream_subjects,
+    ClusterState, Replica, ReplicasError, StreamSummary, Upstream, list_streams, replica_groups,
+    stream_info, stream_subjects,
 };
 pub use units::{parse_bytes, parse_duration};

@@ -254,3 +254,41 @@ mod tests {
         assert_eq!(s.last_ts.as_deref(), Some("2026-01-02T03:04:05.000000000Z"));
     }
 }
+
+/// Why the replica groups could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicasError {
+    #[error(transparent)]
+    Servers(#[from] crate::broker::ServersError),
+    #[error(transparent)]
+    JetStream(#[from] super::JsError),
+}
+
+/// The meta group and every replicated stream, as their leaders report
+/// them: every account's with the system account (`JSZ`), else the
+/// connection's own account's streams (no meta group: only the system
+/// account sees it).
+pub async fn replica_groups(
+    client: &async_nats::Client,
+) -> Result<
+    (
+        Option<crate::server_answers::MetaGroup>,
+        Vec<crate::server_answers::StreamGroup>,
+    ),
+    ReplicasError,
+> {
+    match crate::broker::replica_groups(client).await {
+        Ok(groups) => Ok(groups),
+        Err(crate::broker::ServersError::NoSystemAccount(_)) => {
+            let streams = list_streams(&super::Api::new(client.clone())).await?;
+            Ok((
+                None,
+                streams
+                    .iter()
+                    .filter_map(StreamSummary::replica_group)
+                    .collect(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -3,6 +3,7 @@
 //! internals.
 
 mod browser;
+mod cluster;
 mod connection_form;
 mod connections;
 mod consumers;
@@ -27,6 +28,7 @@ mod subject_tree;
 mod traffic;
 
 pub use browser::{BrowserView, InFlight, parse_time_input};
+pub use cluster::{ClusterTab, ClusterView, EVENTS_KEEP, EventFeed, cluster_ui};
 pub use connections::{
     ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
 };
@@ -43,7 +45,6 @@ pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_u
 pub use rates::{RatesView, rates_ui};
 pub use recorder::{ConsentDialog, RecorderView};
 pub use replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
-pub use servers::{ServersView, servers_ui};
 pub use status_bar::{StatusFigures, status_bar_ui};
 pub use streams::{PurgeDialog, StreamColumn, StreamsView};
 pub use subject_tree::subject_tree_ui;

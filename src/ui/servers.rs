@@ -1,6 +1,7 @@
 //! The server table: every server the connection reaches (the system
 //! account's `$SYS.REQ.SERVER.PING.VARZ`), polled while shown; without the
 //! system account, what is missing and why instead of an empty table.
+//! Drawn in the Cluster view's first tab.
 
 use egui_extras::{Column, TableBuilder};
 
@@ -8,11 +9,6 @@ use super::format;
 use super::jetstream_actions::Loaded;
 use super::sequence_diagram::BAD;
 use crate::server_answers::ServerRow;
-
-#[derive(Default)]
-pub struct ServersView {
-    pub rows: Loaded<Vec<ServerRow>>,
-}
 
 const TITLES: [&str; 13] = [
     "Server",
@@ -30,21 +26,21 @@ const TITLES: [&str; 13] = [
     "JetStream",
 ];
 
-pub fn servers_ui(ui: &mut egui::Ui, view: &ServersView) {
+pub fn server_table_ui(ui: &mut egui::Ui, table: &Loaded<Vec<ServerRow>>) {
     ui.horizontal(|ui| {
         ui.heading("Servers");
-        if let Some(rows) = &view.rows.value {
+        if let Some(rows) = &table.value {
             ui.label(format!("{} seen from this connection", rows.len()));
         }
-        if view.rows.loading {
+        if table.loading {
             ui.spinner();
         }
     });
-    if let Some(e) = &view.rows.error {
+    if let Some(e) = &table.error {
         ui.colored_label(BAD, e);
     }
-    let Some(rows) = view.rows.value.as_deref() else {
-        if view.rows.error.is_none() {
+    let Some(rows) = table.value.as_deref() else {
+        if table.error.is_none() {
             ui.label("Asking the servers…");
         }
         return;
