@@ -416,7 +416,8 @@ async fn closed_via_system(
     server_name: &str,
 ) -> Option<crate::server_answers::ClosedConnection> {
     use futures_util::StreamExt;
-    let inbox = client.new_inbox();
+    // Under this process's own prefix: a `>` capture leaves the answers out.
+    let inbox = super::wire::own_answer_inbox();
     let mut answers = client.subscribe(inbox.clone()).await.ok()?;
     let request = serde_json::json!({ "cid": cid, "state": 2 }).to_string();
     client
@@ -472,7 +473,8 @@ async fn trace(
     if !client.is_server_compatible(2, 11, 0) {
         return Err(TraceError::OldServer(client.server_info().version));
     }
-    let inbox = client.new_inbox();
+    // Under this process's own prefix: a `>` capture leaves the answers out.
+    let inbox = super::wire::own_answer_inbox();
     let mut events_sub = client.subscribe(inbox.clone()).await?;
     let mut map = super::headers::HeaderNames::default().map(
         headers
