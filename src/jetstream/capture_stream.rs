@@ -7,11 +7,15 @@
 //! everything that opens a capture file opens.
 //!
 //! Stored with JetStream publish acks, a bounded number in flight, each
-//! with a `Nats-Msg-Id`, so a publish retried after a failover is stored
-//! once (the ids cost about a quarter of the throughput, measured in
-//! `benches/record_stream.rs`; the duplicate window outlasts the
-//! retries). When the stream is full, its oldest messages go (discard
-//! old).
+//! with an id of its own (`Eventscope-Capture-Id: <run>-<n>`). A publish
+//! retried after a failover may have been stored already (its ack was
+//! what got lost): reading the capture back leaves such a repeat out, by
+//! its id. This is done on reading rather than with `Nats-Msg-Id` because
+//! the server's duplicate tracking cost about a quarter of the recording
+//! throughput (`benches/record_stream.rs`), and a repeat is always close
+//! to its first copy (at most two windows of publishes in flight apart),
+//! so a reader needs only a bounded memory of recent ids. When the stream
+//! is full, its oldest messages go (discard old).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -59,7 +63,6 @@ pub async fn create_capture_stream(
         "max_bytes": if settings.max_bytes == 0 { -1 } else { settings.max_bytes as i64 },
         "num_replicas": settings.replicas.max(1),
         "allow_direct": true,
-        "duplicate_window": 60_000_000_000u64,
         "metadata": {
             "eventscope_capture": header.eventscope_capture.to_string(),
             "created": header.created,
@@ -108,7 +111,19 @@ pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Res
     out.write_all(b"\n").map_err(write_error)?;
     let mut lines = 0;
     let mut failed = None;
+    let mut recent = RecentIds::default();
     scan_direct(api, name, info.first_seq, info.last_seq, ">", |message| {
+        let id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.view().get(ID_HEADER))
+            .map(str::to_owned);
+        if let Some(id) = id
+            && !recent.first_time(id)
+        {
+            // A retried publish stored twice: the capture has it once.
+            return true;
+        }
         let written = out
             .write_all(&message.payload)
             .and_then(|()| out.write_all(b"\n"));
@@ -133,6 +148,35 @@ pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Res
 
 /// Publishes awaited at most at once.
 const IN_FLIGHT: usize = 512;
+/// Each stored line's id, for leaving out a retried publish stored twice.
+const ID_HEADER: &str = "Eventscope-Capture-Id";
+/// Ids remembered while reading: a repeat is at most two windows of
+/// publishes in flight after its first copy; this is many times that.
+const RECENT_IDS: usize = 64 * IN_FLIGHT;
+
+/// The last `RECENT_IDS` ids read.
+#[derive(Default)]
+struct RecentIds {
+    set: std::collections::HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl RecentIds {
+    /// Whether `id` was not among the recent ones (and remember it).
+    fn first_time(&mut self, id: String) -> bool {
+        if self.set.contains(&id) {
+            return false;
+        }
+        if self.order.len() == RECENT_IDS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        self.set.insert(id.clone());
+        self.order.push_back(id);
+        true
+    }
+}
 /// How long a message is retried before the recording fails: a node lost
 /// in a cluster leaves its streams without a leader until an election,
 /// which takes seconds (more on a loaded machine); meanwhile the server
@@ -204,7 +248,8 @@ impl StreamSink {
         })
     }
 
-    /// Await the oldest publish; publish it again (same id) while the
+    /// Await the oldest publish; publish it again (same id, so a reader
+    /// can leave out a second copy) while the
     /// stream is not reachable, for up to `RETRY_FOR`.
     async fn settle_oldest(&mut self) -> io::Result<()> {
         let Some((id, line, mut ack)) = self.waiting.pop_front() else {
@@ -246,7 +291,7 @@ async fn send(
     line: Bytes,
 ) -> io::Result<async_nats::jetstream::context::PublishAckFuture> {
     let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", id);
+    headers.insert(ID_HEADER, id);
     js.publish_with_headers(subject.to_owned(), headers, line)
         .await
         .map_err(|e| io::Error::other(format!("cannot publish to the capture stream: {e}")))
@@ -288,4 +333,21 @@ impl Write for StreamSink {
 /// Capture streams among the account's streams.
 pub fn captures(streams: &[StreamSummary]) -> Vec<&StreamSummary> {
     streams.iter().filter(|s| is_capture(s)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_id_is_left_out_while_remembered() {
+        let mut recent = RecentIds::default();
+        assert!(recent.first_time("run-1".into()));
+        assert!(recent.first_time("run-2".into()));
+        assert!(!recent.first_time("run-1".into()), "a retried publish");
+        for n in 3..(RECENT_IDS as u64 + 3) {
+            assert!(recent.first_time(format!("run-{n}")));
+        }
+        assert_eq!(recent.set.len(), RECENT_IDS, "bounded");
+    }
 }
