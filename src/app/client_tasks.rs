@@ -20,8 +20,23 @@ impl EventscopeApp {
         F: FnOnce(async_nats::Client) -> Fut + Send + 'static,
         Fut: Future<Output = A> + Send,
     {
+        self.spawn_on(self.jetstream_connection(), tx, unavailable, work);
+    }
+
+    /// As `spawn_with_client`, on connection `key`.
+    pub(super) fn spawn_on<A, F, Fut>(
+        &self,
+        key: Option<crate::capture::ConnectionKey>,
+        tx: &mpsc::Sender<A>,
+        unavailable: fn(String) -> A,
+        work: F,
+    ) where
+        A: Send + 'static,
+        F: FnOnce(async_nats::Client) -> Fut + Send + 'static,
+        Fut: Future<Output = A> + Send,
+    {
         let tx = tx.clone();
-        let Some(key) = self.jetstream_connection() else {
+        let Some(key) = key else {
             let _ = tx.send(unavailable(
                 "no connection is up; connect to a server first".into(),
             ));

@@ -17,7 +17,8 @@ use crate::ui::{ClusterTab, ClusterView, View};
 const POLL_EVERY: f64 = 2.0;
 
 enum ClusterAnswer {
-    Visibility(Visibility),
+    /// What one connection can see (to choose the one to look through).
+    SeenFrom(ConnectionKey, Visibility),
     Servers(Result<Vec<ServerRow>, String>),
     Connections(Result<(ConnectionScope, Vec<ConnectionRow>), String>),
     Replicas(Result<(Option<MetaGroup>, Vec<StreamGroup>), String>),
@@ -37,6 +38,8 @@ pub(super) struct ClusterWork {
     servers_at: Option<Instant>,
     connections_at: Option<Instant>,
     events: Option<tokio::task::JoinHandle<()>>,
+    /// What each connection can see, once asked (`None`: asked).
+    seen: std::collections::HashMap<ConnectionKey, Option<Visibility>>,
 }
 
 impl Default for ClusterWork {
@@ -50,6 +53,7 @@ impl Default for ClusterWork {
             servers_at: None,
             connections_at: None,
             events: None,
+            seen: Default::default(),
         }
     }
 }
@@ -72,30 +76,93 @@ impl EventscopeApp {
         F: FnOnce(async_nats::Client) -> Fut + Send + 'static,
         Fut: Future<Output = ClusterAnswer> + Send,
     {
-        self.spawn_with_client(&self.cluster.answers.0, ClusterAnswer::Unavailable, work);
+        let key = self.cluster_connection();
+        self.spawn_on(
+            key,
+            &self.cluster.answers.0,
+            ClusterAnswer::Unavailable,
+            work,
+        );
+    }
+
+    /// The connection the Cluster view looks through: the one chosen in
+    /// the view, else the first that has the system account, else the
+    /// first up.
+    fn cluster_connection(&self) -> Option<ConnectionKey> {
+        let up: Vec<ConnectionKey> = self
+            .session
+            .profiles()
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| {
+                self.session
+                    .shared(*k)
+                    .is_some_and(|s| s.state().is_connected())
+            })
+            .collect();
+        let chosen = self.cluster.view.chosen.filter(|k| up.contains(k));
+        let system = up
+            .iter()
+            .copied()
+            .find(|k| matches!(self.cluster.seen.get(k), Some(Some(v)) if v.system_account));
+        chosen.or(system).or(up.first().copied())
+    }
+
+    /// Ask each connection that is up what it can see, once.
+    fn survey_connections(&mut self) {
+        let mut through = Vec::new();
+        for (key, profile) in self.session.profiles().to_vec() {
+            if !self
+                .session
+                .shared(key)
+                .is_some_and(|s| s.state().is_connected())
+            {
+                continue;
+            }
+            let seen = self.cluster.seen.get(&key).cloned();
+            through.push((
+                key,
+                profile.name.clone(),
+                seen.clone().flatten().map(|v| v.system_account),
+            ));
+            if seen.is_none() {
+                self.cluster.seen.insert(key, None);
+                let monitoring = profile.monitoring_url.is_some();
+                self.spawn_on(
+                    Some(key),
+                    &self.cluster.answers.0,
+                    ClusterAnswer::Unavailable,
+                    move |client| async move {
+                        ClusterAnswer::SeenFrom(
+                            key,
+                            crate::broker::visibility(&client, monitoring).await,
+                        )
+                    },
+                );
+            }
+        }
+        self.cluster.view.through = through;
     }
 
     /// Each frame: on a new connection, what it can see and the event
     /// feed; while the view is shown, its tab every 2 s; the answers.
     pub(super) fn cluster_step(&mut self, ctx: &egui::Context) {
-        let key = self.jetstream_connection();
+        if self.view == View::Servers {
+            self.survey_connections();
+        }
+        let key = self.cluster_connection();
         if self.view == View::Servers && key.is_some() {
             if key != self.cluster.asked_of {
                 self.cluster.asked_of = key;
                 self.cluster.view = ClusterView {
                     tab: self.cluster.view.tab,
+                    chosen: self.cluster.view.chosen,
+                    using: key,
+                    through: std::mem::take(&mut self.cluster.view.through),
                     ..Default::default()
                 };
-                self.cluster.view.visibility.loading = true;
-                let monitoring = self
-                    .session
-                    .profiles()
-                    .iter()
-                    .find(|(k, _)| Some(*k) == key)
-                    .is_some_and(|(_, p)| p.monitoring_url.is_some());
-                self.cluster_spawn(move |client| async move {
-                    ClusterAnswer::Visibility(crate::broker::visibility(&client, monitoring).await)
-                });
+                self.cluster.servers_at = None;
+                self.cluster.connections_at = None;
                 self.start_event_feed(ctx);
             }
             let time = ctx.input(|i| i.time);
@@ -109,6 +176,12 @@ impl EventscopeApp {
         while let Ok(answer) = self.cluster.answers.1.try_recv() {
             self.on_cluster_answer(answer);
         }
+        // What the connection looked through can see, as surveyed.
+        let seen = key.and_then(|k| self.cluster.seen.get(&k).cloned().flatten());
+        self.cluster.view.using = key;
+        let visibility = &mut self.cluster.view.visibility;
+        visibility.loading = seen.is_none();
+        visibility.value = seen;
     }
 
     fn poll_cluster_tab(&mut self) {
@@ -153,7 +226,7 @@ impl EventscopeApp {
         if let Some(task) = self.cluster.events.take() {
             task.abort();
         }
-        let Some(key) = self.jetstream_connection() else {
+        let Some(key) = self.cluster_connection() else {
             return;
         };
         self.cluster.view.events.running = true;
@@ -194,7 +267,9 @@ impl EventscopeApp {
         let work = &mut self.cluster;
         let view = &mut work.view;
         match answer {
-            ClusterAnswer::Visibility(v) => view.visibility.answer(Ok(v)),
+            ClusterAnswer::SeenFrom(key, v) => {
+                work.seen.insert(key, Some(v));
+            }
             ClusterAnswer::Servers(result) => {
                 work.waiting = false;
                 let now = Instant::now();
@@ -244,6 +319,39 @@ impl EventscopeApp {
                 work.waiting = false;
                 view.servers.error = Some(why);
             }
+        }
+    }
+}
+
+impl EventscopeApp {
+    /// Screenshot mode on the Cluster view: its tab, and wait until that
+    /// tab has something to show (rates need a second answer).
+    pub(super) fn drive_cluster_screenshot(&mut self) {
+        if self.view != View::Servers {
+            return;
+        }
+        let Some(tab) = self.screenshot.as_ref().and_then(|p| p.cluster_tab) else {
+            return;
+        };
+        let view = &mut self.cluster.view;
+        view.tab = tab;
+        let waiting = match tab {
+            ClusterTab::Servers => view
+                .servers
+                .value
+                .as_ref()
+                .is_none_or(|rows| rows.iter().any(|r| r.in_msgs_per_s.is_none())),
+            ClusterTab::Connections => view
+                .connections
+                .value
+                .as_ref()
+                .is_none_or(|(_, rows)| rows.iter().all(|r| r.in_msgs_per_s.is_none())),
+            ClusterTab::Replicas => view.replicas.value.is_none(),
+            ClusterTab::Links => view.links.value.is_none(),
+            ClusterTab::Events => view.events.events.is_empty(),
+        };
+        if let Some(plan) = &mut self.screenshot {
+            plan.app_waiting = waiting;
         }
     }
 }

@@ -21,6 +21,8 @@ impl EventscopeApp {
         self.cluster_step(ctx);
         self.take_in_capture_file();
         self.drive_jetstream_screenshot();
+        self.drive_kv_screenshot(ctx);
+        self.drive_cluster_screenshot();
         if let Some(plan) = &mut self.screenshot {
             match plan.step(ctx, &self.session.store, &self.session.flows) {
                 PlanStep::Nothing => {}

@@ -46,8 +46,12 @@ impl<T> Drop for Watching<T> {
     }
 }
 
+/// How often the bucket lists are fetched again while the view is shown.
+const BUCKETS_EVERY: f64 = 5.0;
+
 pub(super) struct KvWork {
     pub view: KvView,
+    last_buckets: f64,
     answers: (mpsc::Sender<KvAnswer>, mpsc::Receiver<KvAnswer>),
     asked_of: Option<ConnectionKey>,
     watch: Option<Watching<KeyEvent>>,
@@ -58,6 +62,7 @@ impl Default for KvWork {
     fn default() -> Self {
         Self {
             view: KvView::default(),
+            last_buckets: f64::NEG_INFINITY,
             answers: mpsc::channel(),
             asked_of: None,
             watch: None,
@@ -89,10 +94,21 @@ impl EventscopeApp {
     /// answers and watch entries that came.
     pub(super) fn kv_step(&mut self, ctx: &egui::Context) {
         let key = self.jetstream_connection();
-        if self.view == View::Kv && key.is_some() && key != self.kv.asked_of {
-            self.kv.asked_of = key;
-            self.on_kv_action(KvAction::RefreshBuckets, ctx);
-            self.on_kv_action(KvAction::Objects(ObjectAction::RefreshBuckets), ctx);
+        let time = ctx.input(|i| i.time);
+        if self.view == View::Kv && key.is_some() {
+            // The bucket lists again every few seconds while shown: buckets
+            // come and go.
+            if key != self.kv.asked_of || time - self.kv.last_buckets >= BUCKETS_EVERY {
+                self.kv.asked_of = key;
+                self.kv.last_buckets = time;
+                if !self.kv.view.buckets.loading {
+                    self.on_kv_action(KvAction::RefreshBuckets, ctx);
+                }
+                if !self.kv.view.objects.buckets.loading {
+                    self.on_kv_action(KvAction::Objects(ObjectAction::RefreshBuckets), ctx);
+                }
+            }
+            ctx.request_repaint_after(std::time::Duration::from_secs_f64(BUCKETS_EVERY));
         }
         while let Ok(answer) = self.kv.answers.1.try_recv() {
             self.on_kv_answer(answer, ctx);
@@ -443,4 +459,45 @@ async fn upload(client: &async_nats::Client, bucket: &str, path: PathBuf) -> KvA
         ),
         Err(e) => e.to_string(),
     })
+}
+
+impl EventscopeApp {
+    /// Screenshot mode on the KV view: open the bucket, then the key, and
+    /// wait until its history diff can be drawn.
+    pub(super) fn drive_kv_screenshot(&mut self, ctx: &egui::Context) {
+        if self.view != View::Kv {
+            return;
+        }
+        let Some(shot) = self.screenshot.as_ref().and_then(|p| p.kv.clone()) else {
+            return;
+        };
+        let view = &self.kv.view;
+        let has_bucket = view
+            .buckets
+            .value
+            .as_ref()
+            .is_some_and(|b| b.iter().any(|b| b.name == shot.bucket));
+        let waiting = if !has_bucket {
+            true
+        } else if view.bucket.as_deref() != Some(&shot.bucket) {
+            self.on_kv_action(KvAction::OpenBucket(shot.bucket.clone()), ctx);
+            true
+        } else if let Some(key) = shot.key {
+            let keys = view.keys.value.as_ref();
+            if !keys.is_some_and(|k| k.rows.iter().any(|r| r.key == key)) {
+                true
+            } else if view.key.key.as_deref() != Some(&key) {
+                self.kv.view.key.tab = crate::ui::KeyTab::History;
+                self.on_kv_action(KvAction::OpenKey(key), ctx);
+                true
+            } else {
+                view.key.history.value.as_ref().is_none_or(|h| h.len() < 2)
+            }
+        } else {
+            view.keys.value.is_none()
+        };
+        if let Some(plan) = &mut self.screenshot {
+            plan.app_waiting = waiting;
+        }
+    }
 }

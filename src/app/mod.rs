@@ -39,7 +39,7 @@ mod shortcuts;
 mod start;
 
 pub use keyring::{KeyringError, keyring_forget, keyring_load};
-pub use screenshot::{FlowPick, JetStreamShot};
+pub use screenshot::{FlowPick, JetStreamShot, KvShot};
 pub use start::{ScreenshotRequest, Start, StartError, StartReport, run};
 
 /// Time per frame at most spent moving live records from the broker into

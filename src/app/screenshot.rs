@@ -46,6 +46,8 @@ pub struct ScreenshotPlan {
     gave_up: bool,
     /// What the JetStream view should show (set up by the app each frame).
     pub jetstream: Option<JetStreamShot>,
+    pub kv: Option<KvShot>,
+    pub cluster_tab: Option<crate::ui::ClusterTab>,
     /// The app says the view is not ready yet (JetStream answers awaited).
     pub app_waiting: bool,
 }
@@ -56,6 +58,13 @@ pub struct JetStreamShot {
     pub stream: String,
     pub consumer: Option<String>,
     pub tab: crate::ui::StreamTab,
+}
+
+/// A screenshot of the KV view: a bucket, and a key's history diff.
+#[derive(Clone, Debug)]
+pub struct KvShot {
+    pub bucket: String,
+    pub key: Option<String>,
 }
 
 /// How long screenshot mode waits for the data it needs before it takes
@@ -93,6 +102,8 @@ impl ScreenshotPlan {
             result: Arc::new(Mutex::new(None)),
             gave_up: false,
             jetstream: None,
+            kv: None,
+            cluster_tab: None,
             app_waiting: false,
         }
     }

@@ -38,6 +38,9 @@ pub struct StartReport {
 pub struct Start {
     /// Run the demo system and connect to it.
     pub demo: bool,
+    /// Run it on a three-node cluster with a system account (and connect
+    /// a second time, as the system account, for the Cluster view).
+    pub demo_cluster: bool,
     /// Subjects the demo connection subscribes to (its defaults if empty).
     pub demo_subjects: Vec<String>,
     pub connect: Option<ConnectionProfile>,
@@ -58,11 +61,17 @@ pub struct ScreenshotRequest {
     pub start_replay: bool,
     /// The JetStream view's stream, consumer and tab to show.
     pub jetstream: Option<super::screenshot::JetStreamShot>,
+    /// The KV view's bucket and key to show.
+    pub kv: Option<super::screenshot::KvShot>,
+    /// The Cluster view's tab to show.
+    pub cluster_tab: Option<crate::ui::ClusterTab>,
 }
 
 pub fn run(start: Start) -> Result<StartReport, StartError> {
     let started = std::env::var_os("EVENTSCOPE_STARTUP_TIMING").map(|_| std::time::Instant::now());
-    let demo = if start.demo {
+    let demo = if start.demo_cluster {
+        Some(Demo::start_cluster()?)
+    } else if start.demo {
         Some(Demo::start()?)
     } else {
         None
@@ -70,7 +79,7 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
     let mut connect = Vec::new();
     if let Some(demo) = &demo {
         let mut profile = ConnectionProfile::new("demo", demo.url());
-        profile.monitoring_url = Some(demo.monitoring_url());
+        profile.monitoring_url = demo.monitoring_url();
         if !start.demo_subjects.is_empty() {
             profile.subscriptions = start
                 .demo_subjects
@@ -79,6 +88,12 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
                 .collect();
         }
         connect.push(profile);
+        if let Some((user, password)) = demo.system_user() {
+            let mut system = ConnectionProfile::new("demo-system", demo.url());
+            system.subscriptions.clear();
+            system.auth = crate::broker::Auth::UserPassword { user, password };
+            connect.push(system);
+        }
     }
     connect.extend(start.connect);
     let view = if connect.is_empty() && start.capture.is_none() {
@@ -104,6 +119,8 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
             expect_traffic,
         );
         plan.jetstream = request.jetstream;
+        plan.kv = request.kv;
+        plan.cluster_tab = request.cluster_tab;
         plan
     });
     let (width, height) = start.window_size;

@@ -77,7 +77,7 @@ fn gui(start: crate::app::Start) -> std::process::ExitCode {
 fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
     // With --demo, a connection of its own is made only when asked for.
     let explicit = !cli.connect.servers.is_empty() || cli.connect.context.is_some();
-    let connect = if explicit || !cli.demo {
+    let connect = if explicit || !(cli.demo || cli.demo_cluster) {
         cli.connect
             .to_profile(&cli.subjects)
             .map_err(anyhow::Error::msg)?
@@ -92,6 +92,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
         .map_err(|e| anyhow::anyhow!("--select: {e}"))?;
     Ok(crate::app::Start {
         demo: cli.demo,
+        demo_cluster: cli.demo_cluster,
         demo_subjects: cli.subjects,
         connect,
         select,
@@ -101,7 +102,8 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
             ViewArg::Publish => crate::ui::View::Publish,
             ViewArg::Connections => crate::ui::View::Connections,
             ViewArg::Jetstream => crate::ui::View::JetStream,
-            ViewArg::Servers => crate::ui::View::Servers,
+            ViewArg::Servers | ViewArg::Cluster => crate::ui::View::Servers,
+            ViewArg::Kv => crate::ui::View::Kv,
         },
         screenshot: cli.screenshot.map(|path| crate::app::ScreenshotRequest {
             path,
@@ -116,6 +118,17 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
                     TabArg::Subjects => crate::ui::StreamTab::Subjects,
                     TabArg::Detail => crate::ui::StreamTab::Detail,
                 },
+            }),
+            kv: cli.bucket.clone().map(|bucket| crate::app::KvShot {
+                bucket,
+                key: cli.key.clone(),
+            }),
+            cluster_tab: cli.cluster_tab.map(|tab| match tab {
+                ClusterTabArg::Servers => crate::ui::ClusterTab::Servers,
+                ClusterTabArg::Connections => crate::ui::ClusterTab::Connections,
+                ClusterTabArg::Replicas => crate::ui::ClusterTab::Replicas,
+                ClusterTabArg::Links => crate::ui::ClusterTab::Links,
+                ClusterTabArg::Events => crate::ui::ClusterTab::Events,
             }),
         }),
         window_size: parse_size(&cli.window_size).unwrap_or((1440.0, 900.0)),
@@ -145,6 +158,11 @@ pub struct Cli {
     /// monitor it.
     #[arg(long)]
     pub demo: bool,
+
+    /// As --demo, on three routed servers with a system account (for the
+    /// Cluster view; a second connection is made as the system account).
+    #[arg(long, conflicts_with = "demo")]
+    pub demo_cluster: bool,
 
     /// A capture file (`.jsonl`) to open in the window.
     #[arg(value_name = "CAPTURE")]
@@ -198,6 +216,18 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = TabArg::Consumers)]
     pub tab: TabArg,
 
+    /// With --screenshot: the KV bucket the KV view shows.
+    #[arg(long, value_name = "NAME", requires = "screenshot")]
+    pub bucket: Option<String>,
+
+    /// With --screenshot and --bucket: the key whose history diff to show.
+    #[arg(long, value_name = "KEY", requires = "bucket")]
+    pub key: Option<String>,
+
+    /// With --screenshot: the Cluster view's tab.
+    #[arg(long, value_enum, requires = "screenshot")]
+    pub cluster_tab: Option<ClusterTabArg>,
+
     /// Window size for screenshots, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900")]
     pub window_size: String,
@@ -210,7 +240,19 @@ pub enum ViewArg {
     Publish,
     Connections,
     Jetstream,
+    /// The Cluster view (also `servers`).
     Servers,
+    Cluster,
+    Kv,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClusterTabArg {
+    Servers,
+    Connections,
+    Replicas,
+    Links,
+    Events,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -11,7 +11,14 @@
 //! - `pricing-service` answers `pricing.quote` requests from `checkout-web`,
 //!   which also asks `inventory.check`, a service nobody runs (no reply);
 //! - `shipping-1` and `shipping-2` share the queue group `shipping`;
-//! - `inventory-service` publishes core `inventory.updated` events.
+//! - `inventory-service` publishes core `inventory.updated` events;
+//! - `config-admin` edits keys of the KV bucket `config` now and then (so
+//!   a key has a history to diff) and keeps a report in the object store
+//!   `reports`.
+//!
+//! `--demo-cluster` runs the same on three routed servers with a system
+//! account (the services in account `APP`, their stream replicated three
+//! times), so the Cluster view has a cluster to show.
 
 mod local_server;
 
@@ -26,23 +33,68 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+enum Servers {
+    One(LocalServer),
+    Cluster(LocalCluster),
+}
+
 pub struct Demo {
-    server: LocalServer,
+    servers: Servers,
+    /// The system account's user and password (cluster only; made up for
+    /// this run, never shown or saved).
+    system: Option<(String, String)>,
 }
 
 impl Demo {
     pub fn start() -> Result<Self, LocalServerError> {
         Ok(Self {
-            server: LocalServer::start()?,
+            servers: Servers::One(LocalServer::start()?),
+            system: None,
         })
     }
 
-    pub fn url(&self) -> String {
-        self.server.url()
+    /// Three routed servers with a system account; the services connect
+    /// without credentials into account `APP`.
+    pub fn start_cluster() -> Result<Self, LocalServerError> {
+        let (system, app) = (made_up_password(), made_up_password());
+        let accounts = format!(
+            "accounts {{\n  SYS: {{ users: [{{ user: sys, password: \"{system}\" }}] }}\n  \
+             APP: {{ jetstream: enabled, users: [{{ user: app, password: \"{app}\" }}] }}\n}}\n\
+             system_account: SYS\nno_auth_user: app\n"
+        );
+        Ok(Self {
+            servers: Servers::Cluster(LocalCluster::start_with(&accounts)?),
+            system: Some(("sys".into(), system)),
+        })
     }
 
-    pub fn monitoring_url(&self) -> String {
-        self.server.monitoring_url()
+    /// The services' and the monitor's server(s), comma separated.
+    pub fn url(&self) -> String {
+        match &self.servers {
+            Servers::One(s) => s.url(),
+            Servers::Cluster(c) => c.urls(),
+        }
+    }
+
+    /// One server's monitoring URL; none for the cluster (the names then
+    /// come from every server over NATS).
+    pub fn monitoring_url(&self) -> Option<String> {
+        match &self.servers {
+            Servers::One(s) => Some(s.monitoring_url()),
+            Servers::Cluster(_) => None,
+        }
+    }
+
+    /// The system account's user and password, on a cluster.
+    pub fn system_user(&self) -> Option<(String, String)> {
+        self.system.clone()
+    }
+
+    fn replicas(&self) -> usize {
+        match self.servers {
+            Servers::One(_) => 1,
+            Servers::Cluster(_) => 3,
+        }
     }
 
     /// Start the simulated services on `runtime`; they stop with it. A
@@ -53,9 +105,10 @@ impl Demo {
         stopped: impl Fn(DemoStopped) + Send + Sync + 'static,
     ) {
         let url = self.url();
+        let replicas = self.replicas();
         let stopped: Stopped = std::sync::Arc::new(stopped);
         runtime.spawn(async move {
-            if let Err(error) = run_services(url, stopped.clone()).await {
+            if let Err(error) = run_services(url, replicas, stopped.clone()).await {
                 stopped(DemoStopped {
                     service: "the demo's services",
                     error,
@@ -74,10 +127,15 @@ pub struct DemoStopped {
 
 type DemoResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-async fn connect(url: &str, name: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+/// A service's connection; `urls` may list several servers (the cluster).
+async fn connect(urls: &str, name: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+    let addrs: Vec<async_nats::ServerAddr> = urls
+        .split(',')
+        .filter_map(|u| u.trim().parse().ok())
+        .collect();
     async_nats::ConnectOptions::new()
         .name(name)
-        .connect(url)
+        .connect(addrs.as_slice())
         .await
 }
 
@@ -98,7 +156,23 @@ fn watch(
     });
 }
 
-async fn run_services(url: String, stopped: Stopped) -> DemoResult {
+/// A password for a server that lives as long as this run.
+fn made_up_password() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    (0..2)
+        .map(|_| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
+async fn run_services(url: String, replicas: usize, stopped: Stopped) -> DemoResult {
     // Let the app's monitor subscribe first, so every flow is seen whole.
     tokio::time::sleep(Duration::from_millis(800)).await;
     let admin = connect(&url, "demo-setup").await?;
@@ -111,6 +185,7 @@ async fn run_services(url: String, stopped: Stopped) -> DemoResult {
             // As `nats stream add` makes them: read without a consumer, by
             // any replica.
             allow_direct: true,
+            num_replicas: replicas,
             ..Default::default()
         })
         .await?;
@@ -137,7 +212,75 @@ async fn run_services(url: String, stopped: Stopped) -> DemoResult {
     watch(&stopped, "checkout-web", checkout_web(url.clone()));
     watch(&stopped, "shipping-1", shipping(url.clone(), "shipping-1"));
     watch(&stopped, "shipping-2", shipping(url.clone(), "shipping-2"));
-    watch(&stopped, "inventory-service", inventory_service(url));
+    watch(
+        &stopped,
+        "inventory-service",
+        inventory_service(url.clone()),
+    );
+    watch(&stopped, "config-admin", config_admin(url, replicas));
+    Ok(())
+}
+
+/// Keys of the `config` bucket edited now and then, and a report file in
+/// the `reports` object store.
+async fn config_admin(url: String, replicas: usize) -> DemoResult {
+    use async_nats::jetstream::{kv, object_store};
+    let client = connect(&url, "config-admin").await?;
+    let js = jetstream::new(client);
+    let config = js
+        .create_key_value(kv::Config {
+            bucket: "config".into(),
+            history: 10,
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await?;
+    let reports = js
+        .create_object_store(object_store::Config {
+            bucket: "reports".into(),
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await?;
+    let report: Vec<u8> = (0..2000)
+        .flat_map(|i| format!("{i},SKU-{:03},{}\n", i % 97, i * 7 % 300).into_bytes())
+        .collect();
+    reports
+        .put("daily-sales.csv", &mut report.as_slice())
+        .await?;
+    config
+        .put(
+            "feature.flags",
+            r#"{"new_checkout":false,"dark_mode":true}"#.into(),
+        )
+        .await?;
+    config
+        .put("shipping.carriers", r#"["dhl","ups"]"#.into())
+        .await?;
+    let mut dice = Dice::new(4242);
+    for round in 0u64.. {
+        let discount = [0, 5, 10, 15][(round % 4) as usize];
+        let rules = serde_json::json!({
+            "currency": "EUR",
+            "discount_percent": discount,
+            "free_shipping_over": 50 + 10 * (round % 3),
+            "tiers": {"gold": 0.05, "platinum": if round % 2 == 0 { 0.1 } else { 0.12 }},
+            "updated_by": "config-admin",
+        });
+        config
+            .put("pricing.rules", serde_json::to_vec_pretty(&rules)?.into())
+            .await?;
+        config
+            .put(
+                format!(
+                    "service.{}.replicas",
+                    ["orders", "fulfillment", "pricing"][dice.below(3) as usize]
+                ),
+                (1 + dice.below(4)).to_string().into(),
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_secs(if round < 3 { 1 } else { 15 })).await;
+    }
     Ok(())
 }
 

@@ -75,6 +75,13 @@ impl EventFeed {
 #[derive(Default)]
 pub struct ClusterView {
     pub tab: ClusterTab,
+    /// The connections up: key, name, and whether it has the system
+    /// account (once known).
+    pub through: Vec<(crate::capture::ConnectionKey, String, Option<bool>)>,
+    /// The connection chosen to look through (`None`: the app's choice).
+    pub chosen: Option<crate::capture::ConnectionKey>,
+    /// The connection looked through now.
+    pub using: Option<crate::capture::ConnectionKey>,
     pub visibility: Loaded<Visibility>,
     pub servers: Loaded<Vec<ServerRow>>,
     pub connections: Loaded<(ConnectionScope, Vec<ConnectionRow>)>,
@@ -90,6 +97,30 @@ pub fn cluster_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
     ui.horizontal(|ui| {
         for tab in ClusterTab::ALL {
             ui.selectable_value(&mut view.tab, tab, tab.label());
+        }
+        if view.through.len() > 1 {
+            ui.separator();
+            let label = |name: &str, system: Option<bool>| match system {
+                Some(true) => format!("{name} (system account)"),
+                _ => name.to_owned(),
+            };
+            let shown = view
+                .using
+                .and_then(|k| view.through.iter().find(|(key, _, _)| *key == k))
+                .map_or("-".to_owned(), |(_, n, s)| label(n, *s));
+            ui.label("Seen through");
+            egui::ComboBox::from_id_salt("cluster-through")
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(
+                        &mut view.chosen,
+                        None,
+                        "the best one (the system account's, if any)",
+                    );
+                    for (key, name, system) in &view.through {
+                        ui.selectable_value(&mut view.chosen, Some(*key), label(name, *system));
+                    }
+                });
         }
     });
     visibility_ui(ui, &view.visibility);
@@ -134,7 +165,7 @@ fn header(h: &mut egui_extras::TableRow<'_, '_>, titles: &[&str]) {
 }
 
 fn connections_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
-    view.connections.status_ui(ui);
+    view.connections.first_status_ui(ui);
     let Some((scope, rows)) = &view.connections.value else {
         return;
     };
@@ -288,7 +319,7 @@ fn peer_ui(ui: &mut egui::Ui, p: &Peer) {
 }
 
 fn replicas_ui(ui: &mut egui::Ui, replicas: &Loaded<(Option<MetaGroup>, Vec<StreamGroup>)>) {
-    replicas.status_ui(ui);
+    replicas.first_status_ui(ui);
     let Some((meta, streams)) = &replicas.value else {
         return;
     };
@@ -340,19 +371,21 @@ fn replicas_ui(ui: &mut egui::Ui, replicas: &Loaded<(Option<MetaGroup>, Vec<Stre
                     ui.label(&s.stream);
                 });
                 row.col(|ui| {
-                    if s.leader.is_empty() {
-                        ui.colored_label(BAD, "NO LEADER");
-                    }
-                    for p in s.peers.iter().filter(|p| !p.name.is_empty()) {
-                        peer_ui(ui, p);
-                    }
+                    ui.horizontal(|ui| {
+                        if s.leader.is_empty() {
+                            ui.colored_label(BAD, "NO LEADER");
+                        }
+                        for p in s.peers.iter().filter(|p| !p.name.is_empty()) {
+                            peer_ui(ui, p);
+                        }
+                    });
                 });
             });
         });
 }
 
 fn links_ui(ui: &mut egui::Ui, links: &Loaded<Vec<LinkRow>>) {
-    links.status_ui(ui);
+    links.first_status_ui(ui);
     let Some(rows) = &links.value else {
         return;
     };

@@ -38,6 +38,18 @@ impl<T> Loaded<T> {
         }
     }
 
+    /// For data polled again and again: the spinner only until the first
+    /// value (a spinner line coming and going would move what is below
+    /// it), the error always.
+    pub fn first_status_ui(&self, ui: &mut egui::Ui) {
+        if self.loading && self.value.is_none() {
+            ui.spinner();
+        }
+        if let Some(e) = &self.error {
+            ui.colored_label(super::sequence_diagram::BAD, e);
+        }
+    }
+
     /// The spinner or the error, on one line.
     pub fn status_ui(&self, ui: &mut egui::Ui) {
         if self.loading {

@@ -192,8 +192,15 @@ fn buckets_ui(ui: &mut egui::Ui, view: &mut KvView, actions: &mut Vec<KvAction>)
         if ui.button("Refresh").clicked() {
             actions.push(KvAction::RefreshBuckets);
         }
+        // In the heading row: a refresh every few seconds must not move
+        // the list under the pointer.
+        if view.buckets.loading {
+            ui.spinner();
+        }
     });
-    view.buckets.status_ui(ui);
+    if let Some(e) = &view.buckets.error {
+        ui.colored_label(BAD, e);
+    }
     let Some(buckets) = &view.buckets.value else {
         return;
     };

@@ -64,8 +64,14 @@ pub fn objects_ui(
                 if ui.button("Refresh").clicked() {
                     act(ObjectAction::RefreshBuckets);
                 }
+                // In the heading row: a refresh must not move the list.
+                if view.buckets.loading {
+                    ui.spinner();
+                }
             });
-            view.buckets.status_ui(ui);
+            if let Some(e) = &view.buckets.error {
+                ui.colored_label(BAD, e);
+            }
             for b in view.buckets.value.as_deref().unwrap_or_default() {
                 let label = format!(
                     "{}  ({}{})",
