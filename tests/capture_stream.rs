@@ -121,6 +121,12 @@ fn a_capture_in_a_stream_is_the_capture_record_writes_to_a_file() {
     };
     assert_eq!(subjects(&flows_stream).len(), 120);
     assert_eq!(subjects(&flows_stream), subjects(&flows_file));
+    let browsed = eventscope(&["browse", "CAP", "--server", &url, "--count", "1000"]);
+    assert_eq!(
+        messages(&String::from_utf8_lossy(&browsed.stdout)),
+        messages(&from_file),
+        "browse shows the captured messages"
+    );
     let dry = eventscope(&[
         "replay",
         "--from-stream",

@@ -297,6 +297,21 @@ pub fn browse_command(args: BrowseArgs) -> ExitCode {
         } else {
             Box::new(create_private(&args.out)?)
         };
+        if crate::jetstream::is_capture(&info) {
+            // A capture recorded into this stream: its own lines, as the
+            // capture file `record` would have written.
+            let lines = crate::jetstream::write_capture_page(
+                &info,
+                &page.messages,
+                &mut std::io::BufWriter::new(sink),
+            )?;
+            eprintln!(
+                "eventscope browse: {lines} captured messages of capture stream {}{}",
+                args.stream,
+                if page.more { "; more follow" } else { "" }
+            );
+            return Ok(());
+        }
         let mut writer = CaptureWriter::new(std::io::BufWriter::new(sink), &header)?;
         for m in &page.messages {
             writer.write_stored(&m.to_record(0), &connection, &m.stream, m.seq)?;

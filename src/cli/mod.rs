@@ -296,7 +296,8 @@ pub enum Command {
     Streams(jetstream::StreamsArgs),
     /// A stream's consumers as a report (pending, ack pending, redelivered, …).
     Consumers(jetstream::ConsumersArgs),
-    /// Read a stream's messages into a capture file, without a consumer.
+    /// Read a stream's messages into a capture file, without a consumer (a
+    /// capture stream from `record --to-stream`: the captured messages).
     Browse(Box<jetstream::BrowseArgs>),
     /// Poll a consumer's lag: pending, ack pending, rates, oldest unprocessed.
     Lag(jetstream::LagArgs),

@@ -96,6 +96,41 @@ fn header_of(stream: &StreamSummary) -> CaptureHeader {
     }
 }
 
+/// A page of a capture stream (read by `browse`) as a capture file: the
+/// stream's header line, then each stored line, a retried copy left out.
+/// Returns the lines written.
+pub fn write_capture_page<W: Write>(
+    stream: &StreamSummary,
+    messages: &[super::StoredMessage],
+    out: &mut W,
+) -> io::Result<usize> {
+    serde_json::to_writer(&mut *out, &header_of(stream)).map_err(io::Error::other)?;
+    out.write_all(b"\n")?;
+    let mut recent = RecentIds::default();
+    let mut lines = 0;
+    for m in messages {
+        if let Some(id) = id_of(m)
+            && !recent.first_time(id)
+        {
+            continue;
+        }
+        out.write_all(&m.payload)?;
+        out.write_all(b"\n")?;
+        lines += 1;
+    }
+    out.flush()?;
+    Ok(lines)
+}
+
+/// A stored capture line's id (`Eventscope-Capture-Id`).
+fn id_of(message: &super::StoredMessage) -> Option<String> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.view().get(ID_HEADER))
+        .map(str::to_owned)
+}
+
 /// Write a capture stream out as a capture file: its header line, then
 /// every stored line in stream order. Returns the lines written.
 pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Result<u64, JsError> {
@@ -113,12 +148,7 @@ pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Res
     let mut failed = None;
     let mut recent = RecentIds::default();
     scan_direct(api, name, info.first_seq, info.last_seq, ">", |message| {
-        let id = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.view().get(ID_HEADER))
-            .map(str::to_owned);
-        if let Some(id) = id
+        if let Some(id) = id_of(&message)
             && !recent.first_time(id)
         {
             // A retried publish stored twice: the capture has it once.

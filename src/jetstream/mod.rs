@@ -21,7 +21,7 @@ mod units;
 pub use api::{API_TIMEOUT, Api, JsError, parse_answer};
 pub use capture_stream::{
     CaptureStreamSettings, StreamSink, capture_subject, captures, create_capture_stream,
-    export_capture, is_capture,
+    export_capture, is_capture, write_capture_page,
 };
 pub use consumers::{
     ConsumerSummary, Health, ResetPreview, consumer_info, delete_consumer, list_consumers,
