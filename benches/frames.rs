@@ -128,14 +128,10 @@ fn main() {
                 samples.push(start.elapsed().as_secs_f64() * 1000.0);
             }
         }
-        samples.sort_by(f64::total_cmp);
-        let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+        let [median, p99, max] = support::percentiles(&mut samples);
         println!(
-            "{:<16} median {:6.2} ms   p99 {:6.2} ms   max {:6.2} ms   ({} frames, {} msg/s arriving)",
+            "{:<16} median {median:6.2} ms   p99 {p99:6.2} ms   max {max:6.2} ms   ({} frames, {} msg/s arriving)",
             view.label(),
-            p(0.5),
-            p(0.99),
-            p(1.0),
             samples.len(),
             RATE
         );

@@ -289,22 +289,10 @@ fn frames_bench() {
         (StreamTab::Detail, "1,000 streams + stream detail"),
     ] {
         app.jetstream_view_mut().tab = tab;
-        let mut samples = Vec::new();
-        for frame in 0..260 {
-            time += 1.0 / 60.0;
-            let start = Instant::now();
-            support::headless_frame(&ctx, &mut app, time);
-            if frame >= 20 {
-                samples.push(start.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        samples.sort_by(f64::total_cmp);
-        let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+        let mut samples = support::time_frames(&ctx, &mut app, &mut time, |_, _| {});
+        let [median, p99, max] = support::percentiles(&mut samples);
         println!(
-            "JetStream view, {what}: median {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} frames)",
-            p(0.5),
-            p(0.99),
-            p(1.0),
+            "JetStream view, {what}: median {median:.2} ms, p99 {p99:.2} ms, max {max:.2} ms ({} frames)",
             samples.len()
         );
     }

@@ -127,25 +127,14 @@ fn frames_bench(keys: KeyList) {
         ("a filter being typed", "", true),
     ] {
         app.kv_view_mut().filter = filter.into();
-        let mut samples = Vec::new();
-        for frame in 0..260 {
+        let mut samples = support::time_frames(&ctx, &mut app, &mut time, |frame, app| {
             if typing && frame % 10 == 0 {
                 app.kv_view_mut().filter = typed[(frame / 10) % typed.len()].into();
             }
-            time += 1.0 / 60.0;
-            let start = Instant::now();
-            support::headless_frame(&ctx, &mut app, time);
-            if frame >= 20 {
-                samples.push(start.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        samples.sort_by(f64::total_cmp);
-        let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+        });
+        let [median, p99, max] = support::percentiles(&mut samples);
         println!(
-            "KV view, {total} keys, {what}: median {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} frames)",
-            p(0.5),
-            p(0.99),
-            p(1.0),
+            "KV view, {total} keys, {what}: median {median:.2} ms, p99 {p99:.2} ms, max {max:.2} ms ({} frames)",
             samples.len()
         );
     }

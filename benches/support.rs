@@ -88,6 +88,34 @@ pub fn headless_frame(ctx: &egui::Context, app: &mut eventscope::app::Eventscope
     let _primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
 }
 
+/// Median, p99 and max of frame times (ms), sorted in place.
+pub fn percentiles(samples: &mut [f64]) -> [f64; 3] {
+    samples.sort_by(f64::total_cmp);
+    let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+    [p(0.5), p(0.99), p(1.0)]
+}
+
+/// CPU time of 240 frames of `app` at 60 Hz after 20 to warm up, in ms;
+/// `before(frame, app)` runs before each frame, outside the timing.
+pub fn time_frames(
+    ctx: &egui::Context,
+    app: &mut eventscope::app::EventscopeApp,
+    time: &mut f64,
+    mut before: impl FnMut(usize, &mut eventscope::app::EventscopeApp),
+) -> Vec<f64> {
+    let mut samples = Vec::new();
+    for frame in 0..260 {
+        before(frame, app);
+        *time += 1.0 / 60.0;
+        let start = std::time::Instant::now();
+        headless_frame(ctx, app, *time);
+        if frame >= 20 {
+            samples.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    samples
+}
+
 /// The median; NaN (printed "NaN") when a run was too short to measure,
 /// as with a small `EVENTSCOPE_BENCH_COUNT`.
 pub fn median(values: &mut [f64]) -> f64 {

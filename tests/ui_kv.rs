@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::runtime;
 use common::ui::{replace_text, step_until};
 
 use async_nats::jetstream::{self, kv};
@@ -12,14 +13,6 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use eventscope::app::EventscopeApp;
 use eventscope::ui::View;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 fn shown_keys(h: &Harness<'static, EventscopeApp>) -> usize {
     h.state()
@@ -122,13 +115,21 @@ fn the_kv_browser_filters_keys_diffs_revisions_and_reverts_only_after_confirming
     // A watch of the bucket: the current values, then a live put.
     h.get_by_label("Start watch").click();
     step_until(&mut h, "the current values", |h| {
-        h.state().kv_view().watch.events.len() == 3
+        h.state().kv_view().watch.events.items().len() == 3
     });
     rt.block_on(store.put("users.max", "10".into())).unwrap();
     step_until(&mut h, "a live update", |h| {
-        h.state().kv_view().watch.events.len() == 4
+        h.state().kv_view().watch.events.items().len() == 4
     });
-    let last = h.state().kv_view().watch.events.back().cloned().unwrap();
+    let last = h
+        .state()
+        .kv_view()
+        .watch
+        .events
+        .items()
+        .back()
+        .cloned()
+        .unwrap();
     assert!(!last.initial);
     assert_eq!(&last.entry.value[..], b"10");
     h.get_by_label("Stop watch").click();

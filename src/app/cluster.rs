@@ -310,7 +310,7 @@ impl EventscopeApp {
                 work.waiting = false;
                 view.links.answer(result);
             }
-            ClusterAnswer::Event(event) => view.events.push(event),
+            ClusterAnswer::Event(event) => view.events.events.push(event),
             ClusterAnswer::EventsEnded(why) => {
                 view.events.running = false;
                 view.events.error = Some(why);
@@ -348,7 +348,7 @@ impl EventscopeApp {
                 .is_none_or(|(_, rows)| rows.iter().all(|r| r.in_msgs_per_s.is_none())),
             ClusterTab::Replicas => view.replicas.value.is_none(),
             ClusterTab::Links => view.links.value.is_none(),
-            ClusterTab::Events => view.events.events.is_empty(),
+            ClusterTab::Events => view.events.events.items().is_empty(),
         };
         if let Some(plan) = &mut self.screenshot {
             plan.app_waiting = waiting;

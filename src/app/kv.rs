@@ -40,6 +40,14 @@ struct Watching<T> {
     not_kept: Arc<AtomicU64>,
 }
 
+impl<T> Watching<T> {
+    /// What came since the last frame, and what did not fit on the way.
+    fn drain_into(&self, feed: &mut crate::ui::Bounded<T>) {
+        feed.extend(self.entries.try_iter());
+        feed.not_kept += self.not_kept.swap(0, Ordering::Relaxed);
+    }
+}
+
 impl<T> Drop for Watching<T> {
     fn drop(&mut self) {
         self.task.abort();
@@ -115,17 +123,10 @@ impl EventscopeApp {
         }
         let view = &mut self.kv.view;
         if let Some(w) = &self.kv.watch {
-            view.watch.events.extend(w.entries.try_iter());
-            view.watch.not_kept += w.not_kept.swap(0, Ordering::Relaxed);
-            let over = view.watch.events.len().saturating_sub(WATCH_KEEP);
-            view.watch.events.drain(..over);
-            view.watch.not_kept += over as u64;
+            w.drain_into(&mut view.watch.events);
         }
         if let Some(w) = &self.kv.object_watch {
-            for row in w.entries.try_iter() {
-                view.objects.push(row);
-            }
-            view.objects.not_kept += w.not_kept.swap(0, Ordering::Relaxed);
+            w.drain_into(&mut view.objects.events);
         }
     }
 

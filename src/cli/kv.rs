@@ -265,15 +265,7 @@ pub fn kv_command(args: KvArgs) -> ExitCode {
                 "eventscope kv watch: watching '{}' in '{}'",
                 a.pattern, a.bucket
             );
-            until(a.for_secs, async {
-                let mut out = std::io::stdout().lock();
-                loop {
-                    serde_json::to_writer(&mut out, &watch.next().await?)?;
-                    writeln!(out)?;
-                    out.flush()?;
-                }
-            })
-            .await
+            print_watch(a.for_secs, async || Ok(watch.next().await?)).await
         })),
     }
 }
@@ -289,17 +281,25 @@ fn with_key(
     })
 }
 
-/// Run `work` (a watch that ends only on error) for `secs`, or until it
-/// fails.
-async fn until(
+/// Print each entry `next` gives as a JSON line, flushed at once, for
+/// `secs` (or until `next` fails: a watch ends only so).
+async fn print_watch<T: serde::Serialize>(
     secs: Option<f64>,
-    work: impl Future<Output = anyhow::Result<()>>,
+    mut next: impl AsyncFnMut() -> anyhow::Result<T>,
 ) -> anyhow::Result<()> {
+    let printing = async {
+        let mut out = std::io::stdout().lock();
+        loop {
+            serde_json::to_writer(&mut out, &next().await?)?;
+            writeln!(out)?;
+            out.flush()?;
+        }
+    };
     match secs {
-        Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), work)
+        Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), printing)
             .await
             .unwrap_or(Ok(())),
-        None => work.await,
+        None => printing.await,
     }
 }
 
@@ -456,15 +456,7 @@ pub fn object_command(args: ObjectArgs) -> ExitCode {
                 let store = kv::open_object_store(&client, &a.bucket).await?;
                 let mut watch = kv::watch_objects(&store, a.initial).await?;
                 eprintln!("eventscope object watch: watching '{}'", a.bucket);
-                until(a.for_secs, async {
-                    let mut out = std::io::stdout().lock();
-                    loop {
-                        serde_json::to_writer(&mut out, &watch.next().await?)?;
-                        writeln!(out)?;
-                        out.flush()?;
-                    }
-                })
-                .await
+                print_watch(a.for_secs, async || Ok(watch.next().await?)).await
             },
         )),
     }

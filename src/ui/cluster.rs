@@ -4,11 +4,10 @@
 //! and the connect/disconnect/auth-error feed. It draws what the app
 //! fetched; the app polls only the tab on screen.
 
-use std::collections::VecDeque;
-
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 
+use super::bounded::Bounded;
 use super::format;
 use super::jetstream_actions::Loaded;
 use super::sequence_diagram::BAD;
@@ -54,21 +53,19 @@ impl ClusterTab {
 }
 
 /// The connect/disconnect/auth-error feed.
-#[derive(Default)]
 pub struct EventFeed {
-    pub events: VecDeque<ServerEvent>,
-    pub not_kept: u64,
+    pub events: Bounded<ServerEvent>,
     pub running: bool,
     pub error: Option<String>,
 }
 
-impl EventFeed {
-    pub fn push(&mut self, event: ServerEvent) {
-        if self.events.len() == EVENTS_KEEP {
-            self.events.pop_front();
-            self.not_kept += 1;
+impl Default for EventFeed {
+    fn default() -> Self {
+        Self {
+            events: Bounded::new(EVENTS_KEEP),
+            running: false,
+            error: None,
         }
-        self.events.push_back(event);
     }
 }
 
@@ -434,15 +431,7 @@ fn events_ui(ui: &mut egui::Ui, feed: &EventFeed) {
             ui.spinner();
             ui.label("Listening for connects, disconnects and authentication failures.");
         }
-        ui.label(format!(
-            "{} events{}",
-            feed.events.len() as u64 + feed.not_kept,
-            if feed.not_kept > 0 {
-                format!(" ({} oldest not kept)", feed.not_kept)
-            } else {
-                String::new()
-            }
-        ));
+        ui.label(feed.events.summary("events"));
     });
     if let Some(e) = &feed.error {
         ui.colored_label(BAD, e);
@@ -465,8 +454,9 @@ fn events_ui(ui: &mut egui::Ui, feed: &EventFeed) {
             )
         })
         .body(|body| {
-            body.rows(20.0, feed.events.len(), |mut row| {
-                let e = &feed.events[row.index()];
+            let events = feed.events.items();
+            body.rows(20.0, events.len(), |mut row| {
+                let e = &events[row.index()];
                 let cells = [
                     format::clock(e.at),
                     e.kind.label().to_owned(),

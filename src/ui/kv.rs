@@ -4,10 +4,9 @@
 //! view behind a switch. It draws what the app fetched and returns what
 //! the user asked for; every change is confirmed or named on its button.
 
-use std::collections::VecDeque;
-
 use egui_extras::{Column, TableBuilder};
 
+use super::bounded::Bounded;
 use super::format;
 use super::jetstream_actions::Loaded;
 use super::kv_key::{KeyPanel, key_panel_ui};
@@ -53,25 +52,24 @@ pub enum KvAction {
 }
 
 /// A live watch's panel: what to watch and what it saw.
-#[derive(Default)]
 pub struct WatchPanel {
     pub pattern: String,
     pub mode: WatchMode,
     pub running: bool,
     /// The newest entries, oldest first.
-    pub events: VecDeque<KeyEvent>,
-    /// Entries seen but no longer kept on screen.
-    pub not_kept: u64,
+    pub events: Bounded<KeyEvent>,
     pub error: Option<String>,
 }
 
-impl WatchPanel {
-    pub fn push(&mut self, event: KeyEvent) {
-        if self.events.len() == WATCH_KEEP {
-            self.events.pop_front();
-            self.not_kept += 1;
+impl Default for WatchPanel {
+    fn default() -> Self {
+        Self {
+            pattern: String::new(),
+            mode: WatchMode::default(),
+            running: false,
+            events: Bounded::new(WATCH_KEEP),
+            error: None,
         }
-        self.events.push_back(event);
     }
 }
 
@@ -352,22 +350,13 @@ fn watch_ui(ui: &mut egui::Ui, view: &mut KvView, actions: &mut Vec<KvAction>) {
             .clicked()
         {
             w.events.clear();
-            w.not_kept = 0;
             w.error = None;
             actions.push(KvAction::StartWatch {
                 pattern: w.pattern.clone(),
                 mode: w.mode,
             });
         }
-        ui.label(format!(
-            "{} entries{}",
-            w.events.len() as u64 + w.not_kept,
-            if w.not_kept > 0 {
-                format!(" ({} oldest not kept)", w.not_kept)
-            } else {
-                String::new()
-            }
-        ));
+        ui.label(w.events.summary("entries"));
     });
     if let Some(e) = &w.error {
         ui.colored_label(BAD, e);
@@ -391,8 +380,9 @@ fn watch_ui(ui: &mut egui::Ui, view: &mut KvView, actions: &mut Vec<KvAction>) {
             }
         })
         .body(|body| {
-            body.rows(18.0, w.events.len(), |mut row| {
-                let e = &w.events[row.index()];
+            let events = w.events.items();
+            body.rows(18.0, events.len(), |mut row| {
+                let e = &events[row.index()];
                 row.col(|ui| {
                     ui.label(e.entry.revision.to_string());
                 });

@@ -2,6 +2,7 @@
 //! returns what the user asked for; none touches the network or the store's
 //! internals.
 
+mod bounded;
 mod browser;
 mod cluster;
 mod connection_form;
@@ -27,6 +28,7 @@ mod streams;
 mod subject_tree;
 mod traffic;
 
+pub use bounded::Bounded;
 pub use browser::{BrowserView, InFlight, parse_time_input};
 pub use cluster::{ClusterTab, ClusterView, EVENTS_KEEP, EventFeed, cluster_ui};
 pub use connections::{

@@ -1,10 +1,9 @@
 //! Object stores: buckets, their objects, one object's info, download to
 //! a file and upload a file (the app asks for the path), and a watch.
 
-use std::collections::VecDeque;
-
 use egui_extras::{Column, TableBuilder};
 
+use super::bounded::Bounded;
 use super::format;
 use super::jetstream_actions::Loaded;
 use super::kv::{KvAction, WATCH_KEEP};
@@ -25,7 +24,6 @@ pub enum ObjectAction {
     StopWatch,
 }
 
-#[derive(Default)]
 pub struct ObjectsView {
     pub buckets: Loaded<Vec<ObjectBucket>>,
     pub bucket: Option<String>,
@@ -33,18 +31,22 @@ pub struct ObjectsView {
     pub selected: Option<String>,
     pub watch_initial: bool,
     pub watch_running: bool,
-    pub events: VecDeque<ObjectRow>,
-    pub not_kept: u64,
+    pub events: Bounded<ObjectRow>,
     pub watch_error: Option<String>,
 }
 
-impl ObjectsView {
-    pub fn push(&mut self, row: ObjectRow) {
-        if self.events.len() == WATCH_KEEP {
-            self.events.pop_front();
-            self.not_kept += 1;
+impl Default for ObjectsView {
+    fn default() -> Self {
+        Self {
+            buckets: Loaded::default(),
+            bucket: None,
+            objects: Loaded::default(),
+            selected: None,
+            watch_initial: false,
+            watch_running: false,
+            events: Bounded::new(WATCH_KEEP),
+            watch_error: None,
         }
-        self.events.push_back(row);
     }
 }
 
@@ -107,16 +109,12 @@ pub fn objects_ui(
                     .clicked()
                 {
                     view.events.clear();
-                    view.not_kept = 0;
                     view.watch_error = None;
                     act(ObjectAction::StartWatch {
                         initial: view.watch_initial,
                     });
                 }
-                ui.label(format!(
-                    "{} changes",
-                    view.events.len() as u64 + view.not_kept
-                ));
+                ui.label(view.events.summary("changes"));
             });
             if let Some(e) = &view.watch_error {
                 ui.colored_label(BAD, e);
@@ -124,7 +122,7 @@ pub fn objects_ui(
             egui::ScrollArea::vertical()
                 .stick_to_bottom(true)
                 .show(ui, |ui| {
-                    for e in &view.events {
+                    for e in view.events.items() {
                         ui.label(format!(
                             "{} '{}' {} ({} chunks)",
                             if e.deleted { "deleted" } else { "put" },

@@ -26,6 +26,15 @@ pub fn server_with_config(config: Option<&str>) -> LocalServer {
     }
 }
 
+/// A two-worker runtime for tests that drive the app and clients at once.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 pub async fn client(server: &LocalServer) -> async_nats::Client {
     async_nats::connect(server.url())
         .await

@@ -76,3 +76,21 @@ pub fn connected(
     });
     h
 }
+
+/// The app on `view`, connected to `url` as `user` (password: the same),
+/// subscribed to nothing: the system-account views' harness.
+pub fn as_user(url: &str, user: &str, view: View) -> Harness<'static, EventscopeApp> {
+    let config = AppConfig {
+        view,
+        ..AppConfig::default()
+    };
+    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
+    let mut profile = eventscope::broker::ConnectionProfile::new(user, url);
+    profile.subscriptions.clear();
+    profile.auth = eventscope::broker::Auth::UserPassword {
+        user: user.into(),
+        password: user.into(),
+    };
+    app.connect(profile);
+    harness(app)
+}
