@@ -9,6 +9,7 @@ use egui_extras::{Column, TableBuilder};
 use super::bounded::Bounded;
 use super::format;
 use super::jetstream_actions::Loaded;
+pub use super::kv_actions::{KvAction, WATCH_KEEP};
 use super::kv_key::{KeyPanel, key_panel_ui};
 use super::objects::{ObjectsView, objects_ui};
 use super::sequence_diagram::BAD;
@@ -16,39 +17,11 @@ use crate::capture::SubjectPattern;
 use crate::flow::KvOperation;
 use crate::kv::{BucketSummary, KeyEvent, KeyList, KeyRow, WatchMode};
 
-/// A watch keeps at most this many entries on screen (the count goes on).
-pub const WATCH_KEEP: usize = 10_000;
-
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum KvMode {
     #[default]
     KeyValue,
     Objects,
-}
-
-/// What the user asked for.
-#[derive(Clone, Debug, PartialEq)]
-pub enum KvAction {
-    RefreshBuckets,
-    OpenBucket(String),
-    /// The chosen key's latest value (and its history).
-    OpenKey(String),
-    Put {
-        key: String,
-        value: Vec<u8>,
-    },
-    Delete(String),
-    Purge(String),
-    Revert {
-        key: String,
-        revision: u64,
-    },
-    StartWatch {
-        pattern: String,
-        mode: WatchMode,
-    },
-    StopWatch,
-    Objects(super::objects::ObjectAction),
 }
 
 /// A live watch's panel: what to watch and what it saw.

@@ -7,7 +7,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::format;
 use super::jetstream_actions::Loaded;
-use super::kv::KvAction;
+use super::kv_actions::KvAction;
 use crate::flow::KvOperation;
 use crate::kv::{DiffLine, DiffTag, KeyRevision, diff_values, display_value};
 

@@ -15,6 +15,7 @@ mod jetstream;
 mod jetstream_actions;
 mod json_tree;
 mod kv;
+mod kv_actions;
 mod kv_key;
 mod objects;
 mod publish;

@@ -6,23 +6,10 @@ use egui_extras::{Column, TableBuilder};
 use super::bounded::Bounded;
 use super::format;
 use super::jetstream_actions::Loaded;
-use super::kv::{KvAction, WATCH_KEEP};
+pub use super::kv_actions::ObjectAction;
+use super::kv_actions::{KvAction, WATCH_KEEP};
 use super::sequence_diagram::BAD;
 use crate::kv::{ObjectBucket, ObjectRow};
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum ObjectAction {
-    RefreshBuckets,
-    OpenBucket(String),
-    /// Ask for a file and write the object to it.
-    Download(String),
-    /// Ask for a file and store it in the chosen bucket.
-    Upload,
-    StartWatch {
-        initial: bool,
-    },
-    StopWatch,
-}
 
 pub struct ObjectsView {
     pub buckets: Loaded<Vec<ObjectBucket>>,
