@@ -70,6 +70,31 @@ fn the_server_table_lists_the_cluster_with_the_system_account_and_says_why_not_w
         stderr.contains("system account"),
         "says what is missing: {stderr}"
     );
+
+    // With a monitoring URL: that one server, and a line saying so.
+    let monitoring = cluster.servers[0].monitoring_url();
+    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args([
+            "servers",
+            "--json",
+            "--server",
+            &url,
+            "--user",
+            "app",
+            "--password",
+            "app",
+            "--monitoring-url",
+            &monitoring,
+        ])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("One server only"), "{stderr}");
+    let rows = common::json_lines(&output);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["name"], "n0");
+    assert_eq!(rows[0]["cluster"], "c");
 }
 
 #[test]

@@ -19,7 +19,8 @@ const POLL_EVERY: f64 = 2.0;
 enum ClusterAnswer {
     /// What one connection can see (to choose the one to look through).
     SeenFrom(ConnectionKey, Visibility),
-    Servers(Result<Vec<ServerRow>, String>),
+    /// The server table, and a line when it is one server's only.
+    Servers(Result<(Vec<ServerRow>, Option<String>), String>),
     Connections(Result<(ConnectionScope, Vec<ConnectionRow>), String>),
     Replicas(Result<(Option<MetaGroup>, Vec<StreamGroup>), String>),
     Links(Result<Vec<crate::server_answers::LinkRow>, String>),
@@ -189,8 +190,17 @@ impl EventscopeApp {
         match view.tab {
             ClusterTab::Servers => {
                 view.servers.loading = true;
+                let key = self.cluster_connection();
+                let monitoring = self
+                    .session
+                    .profiles()
+                    .iter()
+                    .find(|(k, _)| Some(*k) == key)
+                    .and_then(|(_, p)| p.monitoring_url.clone());
                 self.cluster_spawn(|client| async move {
-                    ClusterAnswer::Servers(text(crate::broker::server_table(&client).await))
+                    ClusterAnswer::Servers(text(
+                        crate::broker::server_table_or_one(&client, monitoring).await,
+                    ))
                 });
             }
             ClusterTab::Connections => {
@@ -277,8 +287,12 @@ impl EventscopeApp {
                     .servers_at
                     .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
                 let before = view.servers.value.as_deref().unwrap_or_default();
-                let result = result
-                    .map(|rows| crate::server_answers::with_rates_from(rows, before, seconds));
+                let mut note = None;
+                let result = result.map(|(rows, said)| {
+                    note = said;
+                    crate::server_answers::with_rates_from(rows, before, seconds)
+                });
+                view.servers_note = note;
                 work.servers_at = Some(now);
                 view.servers.answer(result);
             }

@@ -1,4 +1,6 @@
-//! Fetching the server's connection list from its HTTP monitoring port.
+//! Fetching from one server's HTTP monitoring port: its connection list,
+//! and its `/varz` (the server table's row when there is no system
+//! account).
 
 use std::time::Duration;
 
@@ -14,6 +16,13 @@ pub fn fetch(base_url: &str) -> Result<Directory, ConnzError> {
         base_url.trim_end_matches('/')
     );
     Ok(Directory::from_connz(&get(&url)?)?)
+}
+
+/// `GET <base>/varz` as a server-table row (blocking).
+pub fn varz_row(base_url: &str) -> Result<crate::server_answers::ServerRow, ConnzError> {
+    let url = format!("{}/varz", base_url.trim_end_matches('/'));
+    let body = get(&url)?;
+    crate::server_answers::ServerRow::from_monitoring_varz(&body).ok_or(ConnzError::NotVarz(url))
 }
 
 /// One connection by its id, open or closed (blocking).
@@ -37,6 +46,8 @@ pub enum ConnzError {
     Answer(#[from] crate::server_answers::AnswerError),
     #[error(transparent)]
     OverNats(#[from] super::ServersError),
+    #[error("{0} did not answer as a server's /varz")]
+    NotVarz(String),
 }
 
 fn get(url: &str) -> Result<Vec<u8>, ConnzError> {

@@ -32,7 +32,7 @@ pub use profile::{
 pub use send::{JobProgress, JobSpec, SendMode, SendOutcome, SourceError, WireMessage};
 pub use servers::{
     ConnectionScope, ServersError, Visibility, connections_report, connz_answers, links,
-    replica_groups, server_events, server_table, visibility,
+    replica_groups, server_events, server_table, server_table_or_one, visibility,
 };
 pub use status::{
     Backlog, ConnectionShared, ConnectionStatus, LinkFailure, LinkState, Losses, PendingConfirm,

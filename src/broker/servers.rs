@@ -103,6 +103,34 @@ pub async fn server_table(client: &async_nats::Client) -> Result<Vec<ServerRow>,
     Ok(rows)
 }
 
+/// The server table, or, without the system account but with a
+/// monitoring URL, that one server's row from its `/varz`, with a line
+/// saying so.
+pub async fn server_table_or_one(
+    client: &async_nats::Client,
+    monitoring_url: Option<String>,
+) -> Result<(Vec<ServerRow>, Option<String>), ServersError> {
+    match server_table(client).await {
+        Ok(rows) => Ok((rows, None)),
+        Err(ServersError::NoSystemAccount(subject)) => {
+            let Some(url) = monitoring_url else {
+                return Err(ServersError::NoSystemAccount(subject));
+            };
+            let base = url.clone();
+            let row = tokio::task::spawn_blocking(move || super::connz::varz_row(&base))
+                .await
+                .map_err(|e| ServersError::Request(e.to_string()))?
+                .map_err(|e| ServersError::Request(e.to_string()))?;
+            let said = format!(
+                "One server only, from its monitoring URL ({}): the whole cluster needs the system account.",
+                super::redact_url(&url)
+            );
+            Ok((vec![row], Some(said)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Which connections a report covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

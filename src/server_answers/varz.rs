@@ -79,6 +79,24 @@ impl ServerRow {
         })
     }
 
+    /// From a monitoring port's `/varz` (one server, no system account
+    /// needed): the same fields, named as that endpoint names them.
+    pub fn from_monitoring_varz(body: &[u8]) -> Option<Self> {
+        let varz: Value = serde_json::from_slice(body).ok()?;
+        let text = |key: &str| varz.get(key).cloned().unwrap_or(Value::Null);
+        let answer = serde_json::json!({
+            "server": {
+                "name": text("server_name"),
+                "id": text("server_id"),
+                "ver": text("version"),
+                "host": text("host"),
+                "cluster": varz.pointer("/cluster/name").cloned().unwrap_or(Value::Null),
+            },
+            "data": varz,
+        });
+        Self::from_varz(&answer).filter(|row| !row.id.is_empty())
+    }
+
     /// Rates against the same server's earlier row, `seconds` before.
     pub fn with_rates(mut self, before: &ServerRow, seconds: f64) -> Self {
         if seconds > 0.0 {

@@ -81,6 +81,8 @@ pub struct ClusterView {
     pub using: Option<crate::capture::ConnectionKey>,
     pub visibility: Loaded<Visibility>,
     pub servers: Loaded<Vec<ServerRow>>,
+    /// Said when the table is one server's, from its monitoring URL.
+    pub servers_note: Option<String>,
     pub connections: Loaded<(ConnectionScope, Vec<ConnectionRow>)>,
     pub sort: ConnectionSort,
     /// Only this account's connections (`None`: every account).
@@ -123,7 +125,12 @@ pub fn cluster_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
     visibility_ui(ui, &view.visibility);
     ui.separator();
     match view.tab {
-        ClusterTab::Servers => server_table_ui(ui, &view.servers),
+        ClusterTab::Servers => {
+            if let Some(note) = &view.servers_note {
+                ui.colored_label(BAD, note);
+            }
+            server_table_ui(ui, &view.servers)
+        }
         ClusterTab::Connections => connections_ui(ui, view),
         ClusterTab::Replicas => replicas_ui(ui, &view.replicas),
         ClusterTab::Links => links_ui(ui, &view.links),
