@@ -610,6 +610,35 @@ mod tests {
     }
 
     #[test]
+    fn routes_gateways_and_leaf_nodes_from_their_answers() {
+        let routes = json!({"server": {"name": "n0"}, "data": {"routes": [
+            {"rid": 1, "remote_name": "n1", "ip": "127.0.0.1", "port": 6201, "rtt": "1ms", "in_msgs": 5, "out_msgs": 7, "pending_size": 0}]}});
+        let gateways = json!({"server": {"name": "n0"}, "data": {
+            "outbound_gateways": {"east": {"connection": {"ip": "10.0.0.2", "port": 7222, "rtt": "20ms", "in_msgs": 1}}},
+            "inbound_gateways": {"west": [{"connection": {"ip": "10.0.0.3", "port": 5555, "out_msgs": 2}}]}}});
+        let leafs = json!({"server": {"name": "n0"}, "data": {"leafs": [
+            {"name": "edge-1", "account": "APP", "ip": "10.0.0.9", "port": 40000, "rtt": "5ms", "in_msgs": 3}]}});
+        let rows: Vec<LinkRow> = [routes, gateways, leafs]
+            .iter()
+            .flat_map(LinkRow::from_answer)
+            .collect();
+        let got: Vec<(LinkKind, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.kind, r.remote.as_str(), r.address.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (LinkKind::Route, "n1", "127.0.0.1:6201"),
+                (LinkKind::GatewayOut, "east", "10.0.0.2:7222"),
+                (LinkKind::GatewayIn, "west", "10.0.0.3:5555"),
+                (LinkKind::Leaf, "edge-1", "10.0.0.9:40000"),
+            ]
+        );
+        assert_eq!(rows[3].account, "APP");
+    }
+
+    #[test]
     fn connection_rates_match_server_and_cid() {
         let answer = json!({"server": {"name": "n0", "id": "A"}, "data": {"connections": [
             {"cid": 5, "name": "w", "in_msgs": 100, "account": "APP"},
