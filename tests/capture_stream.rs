@@ -212,7 +212,6 @@ fn recording_everything_into_a_stream_does_not_record_itself() {
 fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged() {
     let mut cluster = common::cluster::start();
     let urls = cluster.urls();
-    let survivor = cluster.servers[1].url();
     let mut recorder = Recorder::start(&[
         "--server",
         &urls,
@@ -227,6 +226,29 @@ fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged()
     ]);
     recorder.wait_line("recording orders.>");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // The node killed is the capture stream's leader: the publishes in
+    // flight then fail and the recorder must find out which were stored.
+    let leader = rt.block_on(async {
+        let client = async_nats::connect(cluster.servers[0].url())
+            .await
+            .expect("connect");
+        let mut stream = async_nats::jetstream::new(client)
+            .get_stream("CAP3")
+            .await
+            .expect("the capture stream");
+        let info = stream.info().await.expect("info");
+        let leader = info
+            .cluster
+            .as_ref()
+            .and_then(|c| c.leader.clone())
+            .expect("a leader");
+        leader
+            .trim_start_matches('n')
+            .parse::<usize>()
+            .expect("n0..n2")
+    });
+    let survivors: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let survivor = cluster.servers[survivors[0]].url();
     let published = rt.block_on(async {
         // The publisher is on a node that stays up.
         let client = async_nats::connect(survivor.clone())
@@ -242,7 +264,7 @@ fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged()
             published.push(payload);
             if i == 200 {
                 client.flush().await.expect("flush");
-                cluster.servers[0].kill();
+                cluster.servers[leader].kill();
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -260,7 +282,7 @@ fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged()
     assert!(recorded > 300, "most of it was seen: {text}");
 
     // Read from each node still up: everything acknowledged is there, once.
-    for node in [&cluster.servers[1], &cluster.servers[2]] {
+    for node in survivors.iter().map(|i| &cluster.servers[*i]) {
         let out = eventscope(&[
             "export",
             "--from-stream",

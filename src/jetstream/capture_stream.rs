@@ -6,16 +6,20 @@
 //! stream's metadata. Reading one back gives the same capture file, which
 //! everything that opens a capture file opens.
 //!
-//! Stored with JetStream publish acks, a bounded number in flight, each
-//! with an id of its own (`Eventscope-Capture-Id: <run>-<n>`). A publish
-//! retried after a failover may have been stored already (its ack was
-//! what got lost): reading the capture back leaves such a repeat out, by
-//! its id. This is done on reading rather than with `Nats-Msg-Id` because
-//! the server's duplicate tracking cost about a quarter of the recording
-//! throughput (`benches/record_stream.rs`), and a repeat is always close
-//! to its first copy (at most two windows of publishes in flight apart),
-//! so a reader needs only a bounded memory of recent ids. When the stream
-//! is full, its oldest messages go (discard old).
+//! Stored with JetStream publish acks, a bounded number in flight, with
+//! no header of our own: a header on every message (an id, or the server's
+//! `Nats-Msg-Id` deduplication) cost a sixth to a quarter of the recording
+//! throughput (`benches/record_stream.rs`). Storing each line once through
+//! a failover is done where the doubt arises instead: when a publish's ack
+//! fails, the message may still have been stored (only its ack lost). So
+//! before it is sent again, the stream's messages stored after the last
+//! acknowledged one are read back and a copy with the same bytes, if there
+//! is one, is taken as its own; and the retry carries
+//! `Nats-Expected-Last-Sequence` (only a retry), so that a copy stored late
+//! (a proposal the new leader commits after that read) makes the server
+//! refuse the retry, and the read is done again. One recorder writes a
+//! capture stream. When the stream is full, its oldest messages go
+//! (discard old).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -97,7 +101,7 @@ fn header_of(stream: &StreamSummary) -> CaptureHeader {
 }
 
 /// A page of a capture stream (read by `browse`) as a capture file: the
-/// stream's header line, then each stored line, a retried copy left out.
+/// stream's header line, then each stored line.
 /// Returns the lines written.
 pub fn write_capture_page<W: Write>(
     stream: &StreamSummary,
@@ -106,29 +110,14 @@ pub fn write_capture_page<W: Write>(
 ) -> io::Result<usize> {
     serde_json::to_writer(&mut *out, &header_of(stream)).map_err(io::Error::other)?;
     out.write_all(b"\n")?;
-    let mut recent = RecentIds::default();
     let mut lines = 0;
     for m in messages {
-        if let Some(id) = id_of(m)
-            && !recent.first_time(id)
-        {
-            continue;
-        }
         out.write_all(&m.payload)?;
         out.write_all(b"\n")?;
         lines += 1;
     }
     out.flush()?;
     Ok(lines)
-}
-
-/// A stored capture line's id (`Eventscope-Capture-Id`).
-fn id_of(message: &super::StoredMessage) -> Option<String> {
-    message
-        .headers
-        .as_ref()
-        .and_then(|h| h.view().get(ID_HEADER))
-        .map(str::to_owned)
 }
 
 /// Write a capture stream out as a capture file: its header line, then
@@ -146,14 +135,7 @@ pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Res
     out.write_all(b"\n").map_err(write_error)?;
     let mut lines = 0;
     let mut failed = None;
-    let mut recent = RecentIds::default();
     scan_direct(api, name, info.first_seq, info.last_seq, ">", |message| {
-        if let Some(id) = id_of(&message)
-            && !recent.first_time(id)
-        {
-            // A retried publish stored twice: the capture has it once.
-            return true;
-        }
         let written = out
             .write_all(&message.payload)
             .and_then(|()| out.write_all(b"\n"));
@@ -178,35 +160,6 @@ pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Res
 
 /// Publishes awaited at most at once.
 const IN_FLIGHT: usize = 512;
-/// Each stored line's id, for leaving out a retried publish stored twice.
-const ID_HEADER: &str = "Eventscope-Capture-Id";
-/// Ids remembered while reading: a repeat is at most two windows of
-/// publishes in flight after its first copy; this is many times that.
-const RECENT_IDS: usize = 64 * IN_FLIGHT;
-
-/// The last `RECENT_IDS` ids read.
-#[derive(Default)]
-struct RecentIds {
-    set: std::collections::HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl RecentIds {
-    /// Whether `id` was not among the recent ones (and remember it).
-    fn first_time(&mut self, id: String) -> bool {
-        if self.set.contains(&id) {
-            return false;
-        }
-        if self.order.len() == RECENT_IDS
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        self.set.insert(id.clone());
-        self.order.push_back(id);
-        true
-    }
-}
 /// How long a message is retried before the recording fails: a node lost
 /// in a cluster leaves its streams without a leader until an election,
 /// which takes seconds (more on a loaded machine); meanwhile the server
@@ -220,17 +173,14 @@ const RETRY_FOR: Duration = Duration::from_secs(30);
 pub struct StreamSink {
     runtime: tokio::runtime::Handle,
     js: async_nats::jetstream::Context,
+    name: String,
     subject: String,
-    /// Distinguishes this run's message ids from another run's.
-    run: String,
-    next_id: u64,
     line: Vec<u8>,
     header_seen: bool,
-    waiting: VecDeque<(
-        String,
-        Bytes,
-        async_nats::jetstream::context::PublishAckFuture,
-    )>,
+    waiting: VecDeque<(Bytes, async_nats::jetstream::context::PublishAckFuture)>,
+    /// The highest sequence a line of ours is known to be stored at: a
+    /// line whose ack failed can only have been stored after it.
+    settled_seq: u64,
     /// Lines the stream acknowledged (what the recording can claim).
     acked: Arc<AtomicU64>,
 }
@@ -250,12 +200,12 @@ impl StreamSink {
         Self {
             runtime,
             js,
+            name: name.to_owned(),
             subject: capture_subject(name),
-            run: format!("{:x}", crate::capture::now_timestamp()),
-            next_id: 0,
             line: Vec::new(),
             header_seen: false,
             waiting: VecDeque::new(),
+            settled_seq: 0,
             acked,
         }
     }
@@ -269,62 +219,161 @@ impl StreamSink {
                 while self.waiting.len() >= IN_FLIGHT {
                     self.settle_oldest().await?;
                 }
-                self.next_id += 1;
-                let id = format!("{}-{}", self.run, self.next_id);
-                let ack = send(&self.js, &self.subject, &id, line.clone()).await?;
-                self.waiting.push_back((id, line, ack));
+                let ack = self
+                    .js
+                    .publish(self.subject.clone(), line.clone())
+                    .await
+                    .map_err(cannot_publish)?;
+                self.waiting.push_back((line, ack));
             }
             Ok(())
         })
     }
 
-    /// Await the oldest publish; publish it again (same id, so a reader
-    /// can leave out a second copy) while the
-    /// stream is not reachable, for up to `RETRY_FOR`.
+    /// Await the oldest publish; when its ack fails, settle every line in
+    /// flight (`recover`).
     async fn settle_oldest(&mut self) -> io::Result<()> {
-        let Some((id, line, mut ack)) = self.waiting.pop_front() else {
+        let Some((line, ack)) = self.waiting.pop_front() else {
             return Ok(());
         };
-        let mut first_failure = None;
-        let mut failures = 0;
-        loop {
+        match ack.await {
+            Ok(stored) => {
+                self.stored(stored.sequence);
+                Ok(())
+            }
+            Err(_) => self.recover(line).await,
+        }
+    }
+
+    fn stored(&mut self, seq: u64) {
+        self.acked.fetch_add(1, Ordering::Relaxed);
+        self.settled_seq = self.settled_seq.max(seq);
+    }
+
+    /// A failed ack: `first` and maybe others in flight may or may not be
+    /// stored. The other acks are awaited first (the sequences they got
+    /// are ours and known); then, in order, each doubtful line is looked
+    /// for among the messages stored after the last known one (the same
+    /// bytes: lines with the same bytes are the same capture line) and
+    /// sent again only if it is not there, expecting the stream as read
+    /// (`Nats-Expected-Last-Sequence`): a copy stored late makes the server
+    /// refuse the retry, and the stream is read again. For up to
+    /// `RETRY_FOR`.
+    async fn recover(&mut self, first: Bytes) -> io::Result<()> {
+        let started = std::time::Instant::now();
+        let mut doubtful = vec![first];
+        let mut ours = std::collections::HashSet::new();
+        while let Some((line, ack)) = self.waiting.pop_front() {
             match ack.await {
-                Ok(_) => {
+                Ok(stored) => {
+                    ours.insert(stored.sequence);
                     self.acked.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
                 }
-                Err(e) => {
-                    let since = *first_failure.get_or_insert_with(std::time::Instant::now);
-                    if since.elapsed() >= RETRY_FOR {
-                        return Err(io::Error::other(format!(
-                            "the stream did not store a message for {RETRY_FOR:?}: {e}"
-                        )));
+                Err(_) => doubtful.push(line),
+            }
+        }
+        let mut read_to = self.settled_seq;
+        let mut copies: VecDeque<Bytes> = VecDeque::new();
+        let mut rounds = 0;
+        for line in doubtful {
+            loop {
+                let why = match self.read_after(read_to, &ours).await {
+                    Ok((last, stored)) => {
+                        read_to = last;
+                        copies.extend(stored);
+                        if let Some(i) = copies.iter().position(|c| *c == line) {
+                            copies.remove(i);
+                            self.acked.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        match self.publish_after(line.clone(), read_to).await?.await {
+                            Ok(stored) => {
+                                ours.insert(stored.sequence);
+                                self.acked.fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                            Err(e) => e.to_string(),
+                        }
                     }
-                    // The first retry goes at once (the acks in flight
-                    // behind a lost node all fail together, and the stream
-                    // may be back already); further ones wait a little.
-                    failures += 1;
-                    if failures > 1 {
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                    }
-                    ack = send(&self.js, &self.subject, &id, line.clone()).await?;
+                    Err(e) => e,
+                };
+                if started.elapsed() >= RETRY_FOR {
+                    return Err(io::Error::other(format!(
+                        "the stream did not store a message for {RETRY_FOR:?}: {why}"
+                    )));
+                }
+                // The first retry goes at once (the stream may be back
+                // already); further ones wait a little.
+                rounds += 1;
+                if rounds > 1 {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
                 }
             }
         }
+        self.settled_seq = self
+            .settled_seq
+            .max(read_to)
+            .max(ours.iter().copied().max().unwrap_or(0));
+        Ok(())
+    }
+
+    /// The stream's messages after `after` that are not `ours`, in order,
+    /// and the stream's last sequence when read.
+    async fn read_after(
+        &self,
+        after: u64,
+        ours: &std::collections::HashSet<u64>,
+    ) -> Result<(u64, Vec<Bytes>), String> {
+        let mut stream = self
+            .js
+            .get_stream(&self.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let last = stream
+            .info()
+            .await
+            .map_err(|e| e.to_string())?
+            .state
+            .last_sequence;
+        // Read from the leader (a replica answering a direct get may not
+        // have the copy yet), skipping over any gap.
+        let mut found = Vec::new();
+        let mut seq = after + 1;
+        while seq <= last {
+            let m = match stream.get_first_raw_message_by_subject(&self.subject, seq).await {
+                Ok(m) => m,
+                Err(e) if e.kind() == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound => break,
+                Err(e) => return Err(e.to_string()),
+            };
+            if m.sequence > last {
+                break;
+            }
+            if !ours.contains(&m.sequence) {
+                found.push(m.payload);
+            }
+            seq = m.sequence + 1;
+        }
+        Ok((last.max(after), found))
+    }
+
+    /// Publish `line` again, refused by the server if anything was stored
+    /// after `last`.
+    async fn publish_after(
+        &self,
+        line: Bytes,
+        last: u64,
+    ) -> io::Result<async_nats::jetstream::context::PublishAckFuture> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Expected-Last-Sequence", last.to_string().as_str());
+        self.js
+            .publish_with_headers(self.subject.clone(), headers, line)
+            .await
+            .map_err(cannot_publish)
     }
 }
 
-async fn send(
-    js: &async_nats::jetstream::Context,
-    subject: &str,
-    id: &str,
-    line: Bytes,
-) -> io::Result<async_nats::jetstream::context::PublishAckFuture> {
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert(ID_HEADER, id);
-    js.publish_with_headers(subject.to_owned(), headers, line)
-        .await
-        .map_err(|e| io::Error::other(format!("cannot publish to the capture stream: {e}")))
+fn cannot_publish(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("cannot publish to the capture stream: {e}"))
 }
 
 impl Write for StreamSink {
@@ -363,21 +412,4 @@ impl Write for StreamSink {
 /// Capture streams among the account's streams.
 pub fn captures(streams: &[StreamSummary]) -> Vec<&StreamSummary> {
     streams.iter().filter(|s| is_capture(s)).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_repeated_id_is_left_out_while_remembered() {
-        let mut recent = RecentIds::default();
-        assert!(recent.first_time("run-1".into()));
-        assert!(recent.first_time("run-2".into()));
-        assert!(!recent.first_time("run-1".into()), "a retried publish");
-        for n in 3..(RECENT_IDS as u64 + 3) {
-            assert!(recent.first_time(format!("run-{n}")));
-        }
-        assert_eq!(recent.set.len(), RECENT_IDS, "bounded");
-    }
 }
