@@ -386,7 +386,8 @@ async fn explain_cut(
     match closed {
         Some(closed) if closed.reason.to_ascii_lowercase().contains("slow consumer") => {
             let lost = closed.out_msgs.saturating_sub(ended.received);
-            shared.add_server_cut(Some(lost));
+            // The sentence first, then the count: whoever sees the count
+            // (the status bar, a test) finds the sentence already there.
             push_error(
                 shared,
                 format!(
@@ -394,17 +395,18 @@ async fn explain_cut(
                     closed.reason, closed.out_msgs, ended.received
                 ),
             );
+            shared.add_server_cut(Some(lost));
         }
         Some(closed) => push_error(
             shared,
             format!("the server closed the link: {}", closed.reason),
         ),
         None if said_slow => {
-            shared.add_server_cut(None);
             push_error(
                 shared,
                 "the server cut this monitor off as a slow consumer; how many messages were lost is unknown (no statistics reachable)".into(),
             );
+            shared.add_server_cut(None);
         }
         None => {}
     }
