@@ -7,23 +7,9 @@ use std::sync::mpsc;
 use super::EventscopeApp;
 
 impl EventscopeApp {
-    /// Run `work` with the client of the first connection that is up, and
-    /// send its answer on `tx`; without a connection, or when the client
-    /// cannot be had, `unavailable` says why.
-    pub(super) fn spawn_with_client<A, F, Fut>(
-        &self,
-        tx: &mpsc::Sender<A>,
-        unavailable: fn(String) -> A,
-        work: F,
-    ) where
-        A: Send + 'static,
-        F: FnOnce(async_nats::Client) -> Fut + Send + 'static,
-        Fut: Future<Output = A> + Send,
-    {
-        self.spawn_on(self.jetstream_connection(), tx, unavailable, work);
-    }
-
-    /// As `spawn_with_client`, on connection `key`.
+    /// Run `work` with the client of connection `key` on the background
+    /// runtime and send its answer on `tx`; without a connection, or when
+    /// the client cannot be had, `unavailable` says why.
     pub(super) fn spawn_on<A, F, Fut>(
         &self,
         key: Option<crate::capture::ConnectionKey>,

@@ -155,13 +155,7 @@ impl EventscopeApp {
         if self.view == View::Servers && key.is_some() {
             if key != self.cluster.asked_of {
                 self.cluster.asked_of = key;
-                self.cluster.view = ClusterView {
-                    tab: self.cluster.view.tab,
-                    chosen: self.cluster.view.chosen,
-                    using: key,
-                    through: std::mem::take(&mut self.cluster.view.through),
-                    ..Default::default()
-                };
+                self.cluster.view.look_through(key);
                 self.cluster.servers_at = None;
                 self.cluster.connections_at = None;
                 self.start_event_feed(ctx);
@@ -314,7 +308,7 @@ impl EventscopeApp {
                     )
                 });
                 work.connections_at = Some(now);
-                view.connections.answer(result);
+                view.set_connections(result);
             }
             ClusterAnswer::Replicas(result) => {
                 work.waiting = false;

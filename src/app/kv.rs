@@ -91,7 +91,8 @@ impl EventscopeApp {
         F: FnOnce(async_nats::Client) -> Fut + Send + 'static,
         Fut: Future<Output = KvAnswer> + Send,
     {
-        self.spawn_with_client(
+        self.spawn_on(
+            self.jetstream_connection(),
             &self.kv.answers.0,
             |e| KvAnswer::Notice(format!("KV: {e}")),
             work,

@@ -195,14 +195,7 @@ pub fn cluster_command(args: ClusterArgs) -> ExitCode {
                         "meta group {} (leader {}, {} peers)",
                         meta.name, meta.leader, meta.size
                     )?;
-                    for p in &meta.peers {
-                        writeln!(
-                            out,
-                            "  {:<12} {}",
-                            p.name,
-                            peer_state(p.leader, p.current, p.offline, p.lag)
-                        )?;
-                    }
+                    write_peers(&mut out, &meta.peers)?;
                 }
                 for s in &streams {
                     let leader = if s.leader.is_empty() {
@@ -211,14 +204,7 @@ pub fn cluster_command(args: ClusterArgs) -> ExitCode {
                         &s.leader
                     };
                     writeln!(out, "stream {} {} (leader {leader})", s.account, s.stream)?;
-                    for p in s.peers.iter().filter(|p| !p.name.is_empty()) {
-                        writeln!(
-                            out,
-                            "  {:<12} {}",
-                            p.name,
-                            peer_state(p.leader, p.current, p.offline, p.lag)
-                        )?;
-                    }
+                    write_peers(&mut out, &s.peers)?;
                 }
                 Ok(())
             },
@@ -302,11 +288,9 @@ fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
-fn peer_state(leader: bool, current: bool, offline: bool, lag: u64) -> String {
-    match (leader, offline, current) {
-        (true, _, _) => "leader".into(),
-        (_, true, _) => "OFFLINE".into(),
-        (_, _, false) => format!("LAGGING ({lag} behind)"),
-        _ => "current".into(),
+fn write_peers(out: &mut impl Write, peers: &[crate::server_answers::Peer]) -> std::io::Result<()> {
+    for p in peers.iter().filter(|p| !p.name.is_empty()) {
+        writeln!(out, "  {:<12} {}", p.name, p.state())?;
     }
+    Ok(())
 }

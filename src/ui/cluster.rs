@@ -87,9 +87,71 @@ pub struct ClusterView {
     pub sort: ConnectionSort,
     /// Only this account's connections (`None`: every account).
     pub account: Option<String>,
+    /// The report as shown, made again only when the answer, the sort or
+    /// the account changes (not every frame).
+    shown: ConnectionsShown,
     pub replicas: Loaded<(Option<MetaGroup>, Vec<StreamGroup>)>,
     pub links: Loaded<Vec<LinkRow>>,
     pub events: EventFeed,
+}
+
+/// The connections report's rows in order under the account filter, and
+/// each account's connection count and message rate.
+#[derive(Default)]
+struct ConnectionsShown {
+    made_for: Option<(ConnectionSort, Option<String>)>,
+    rows: Vec<usize>,
+    accounts: Vec<(String, usize, f64)>,
+}
+
+impl ClusterView {
+    /// Another connection is looked through: what the last one showed goes;
+    /// the tab, the choice and the connection list stay.
+    pub fn look_through(&mut self, key: Option<crate::capture::ConnectionKey>) {
+        *self = ClusterView {
+            tab: self.tab,
+            chosen: self.chosen,
+            using: key,
+            through: std::mem::take(&mut self.through),
+            ..Default::default()
+        };
+    }
+
+    /// A new connections report: sorted once here.
+    pub fn set_connections(
+        &mut self,
+        result: Result<(ConnectionScope, Vec<ConnectionRow>), String>,
+    ) {
+        self.connections.answer(result);
+        self.shown.made_for = None;
+    }
+
+    fn refresh_shown(&mut self) {
+        let wanted = (self.sort, self.account.clone());
+        if self.shown.made_for.as_ref() == Some(&wanted) {
+            return;
+        }
+        let Some((_, rows)) = &mut self.connections.value else {
+            return;
+        };
+        self.sort.sort(rows);
+        let mut accounts: Vec<(String, usize, f64)> = Vec::new();
+        for r in rows.iter() {
+            match accounts.iter_mut().find(|(a, _, _)| *a == r.account) {
+                Some((_, n, rate)) => {
+                    *n += 1;
+                    *rate += r.in_msgs_per_s.unwrap_or(0.0);
+                }
+                None => accounts.push((r.account.clone(), 1, r.in_msgs_per_s.unwrap_or(0.0))),
+            }
+        }
+        accounts.sort_by(|a, b| a.0.cmp(&b.0));
+        self.shown.rows = (0..rows.len())
+            .filter(|i| self.account.as_ref().is_none_or(|a| &rows[*i].account == a))
+            .collect();
+        self.shown.accounts = accounts;
+        self.shown.made_for = Some(wanted);
+    }
 }
 
 pub fn cluster_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
@@ -170,12 +232,11 @@ fn header(h: &mut egui_extras::TableRow<'_, '_>, titles: &[&str]) {
 
 fn connections_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
     view.connections.first_status_ui(ui);
+    view.refresh_shown();
     let Some((scope, rows)) = &view.connections.value else {
         return;
     };
-    let mut accounts: Vec<&str> = rows.iter().map(|r| r.account.as_str()).collect();
-    accounts.sort_unstable();
-    accounts.dedup();
+    let (shown, accounts) = (&view.shown.rows, &view.shown.accounts);
     ui.horizontal(|ui| {
         ui.label(match scope {
             ConnectionScope::AllAccounts => "Every account's connections, every server.",
@@ -185,27 +246,18 @@ fn connections_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
             .selected_text(view.account.as_deref().unwrap_or("all accounts"))
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut view.account, None, "all accounts");
-                for a in &accounts {
-                    ui.selectable_value(&mut view.account, Some((*a).to_owned()), *a);
+                for (a, _, _) in accounts {
+                    ui.selectable_value(&mut view.account, Some(a.clone()), a.as_str());
                 }
             });
     });
-    let mut shown: Vec<ConnectionRow> = rows
-        .iter()
-        .filter(|r| view.account.as_ref().is_none_or(|a| &r.account == a))
-        .cloned()
-        .collect();
-    view.sort.sort(&mut shown);
     // Per account: connections and message rates.
     ui.horizontal_wrapped(|ui| {
-        for a in &accounts {
-            let of: Vec<&ConnectionRow> = rows.iter().filter(|r| r.account == *a).collect();
-            let rate: f64 = of.iter().filter_map(|r| r.in_msgs_per_s).sum();
+        for (a, count, rate) in accounts {
             let name = if a.is_empty() { "(this account)" } else { a };
             ui.label(format!(
-                "{name}: {} connections, {} msgs in/s",
-                of.len(),
-                format::rate(rate)
+                "{name}: {count} connections, {} msgs in/s",
+                format::rate(*rate)
             ));
             ui.separator();
         }
@@ -270,7 +322,7 @@ fn connections_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
         })
         .body(|body| {
             body.rows(20.0, shown.len(), |mut row| {
-                let r = &shown[row.index()];
+                let r = &rows[shown[row.index()]];
                 let cells = [
                     r.server.clone(),
                     r.cid.to_string(),
@@ -307,12 +359,13 @@ fn connections_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
 fn peer_ui(ui: &mut egui::Ui, p: &Peer) {
     let (text, color) = if p.leader {
         (format!("{} (leader)", p.name), GOOD)
-    } else if p.offline {
-        (format!("{} OFFLINE", p.name), BAD)
-    } else if !p.current {
-        (format!("{} LAGGING ({} behind)", p.name, p.lag), BAD)
+    } else if p.unhealthy() {
+        (format!("{} {}", p.name, p.state()), BAD)
     } else {
-        (format!("{} current", p.name), ui.visuals().text_color())
+        (
+            format!("{} {}", p.name, p.state()),
+            ui.visuals().text_color(),
+        )
     };
     ui.label(RichText::new(text).color(color))
         .on_hover_text(if p.active.is_empty() {

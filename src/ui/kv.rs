@@ -74,7 +74,7 @@ impl KvView {
 
     /// The rows under the filter; recomputed only when the filter or the
     /// keys change (a 100,000-key filter is not run every frame).
-    fn shown(&mut self) -> &[usize] {
+    fn refresh_shown(&mut self) {
         let len = self.keys.value.as_ref().map_or(0, |k| k.rows.len());
         let wanted = (self.filter.clone(), self.show_deleted, len);
         if self.shown_for.as_ref() != Some(&wanted) {
@@ -89,7 +89,6 @@ impl KvView {
                 .collect();
             self.shown_for = Some(wanted);
         }
-        &self.shown
     }
 }
 
@@ -234,7 +233,8 @@ fn keys_ui(ui: &mut egui::Ui, view: &mut KvView, now: i64, actions: &mut Vec<KvA
         .value
         .as_ref()
         .map_or((0, 0, true), |k| (k.rows.len(), k.not_kept, k.complete));
-    let shown = view.shown().to_vec();
+    view.refresh_shown();
+    let shown = &view.shown;
     ui.horizontal(|ui| {
         ui.label(format!(
             "{} of {} keys",

@@ -24,6 +24,19 @@ impl Peer {
     pub fn unhealthy(&self) -> bool {
         !self.leader && (self.offline || !self.current)
     }
+
+    /// `leader`, `OFFLINE`, `LAGGING (n behind)` or `current`.
+    pub fn state(&self) -> String {
+        if self.leader {
+            "leader".into()
+        } else if self.offline {
+            "OFFLINE".into()
+        } else if !self.current {
+            format!("LAGGING ({} behind)", self.lag)
+        } else {
+            "current".into()
+        }
+    }
 }
 
 /// The JetStream meta group: who leads, and each peer's state.
