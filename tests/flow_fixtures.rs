@@ -171,9 +171,7 @@ fn canonical(c: &Correlator) -> Vec<String> {
     let mut flows: Vec<String> = c
         .flows()
         .map(|f| {
-            let mut json =
-                serde_json::to_value(eventscope::flow::FlowJson::new(f, c.final_of(f, now)))
-                    .expect("json");
+            let mut json = serde_json::to_value(c.json(f, now)).expect("json");
             json["id"] = serde_json::Value::Null;
             json["duplicate_of"] = serde_json::Value::Bool(!json["duplicate_of"].is_null());
             json.to_string()

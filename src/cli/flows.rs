@@ -9,7 +9,7 @@ use super::{Complete, FlowsArgs};
 use crate::capture::SubjectPattern;
 use crate::capture::file::CaptureReader;
 use crate::flow::{Correlator, FlowConfig};
-use crate::flow::{FlowJson, mermaid, summary_line};
+use crate::flow::{mermaid, summary_line};
 
 pub fn flows_command(mut args: FlowsArgs) -> ExitCode {
     // A capture kept in a stream is read as the file it exports to.
@@ -156,10 +156,7 @@ fn print(
         write!(out, "{}", mermaid(&selected))?;
     } else if args.json {
         for flow in &selected {
-            serde_json::to_writer(
-                &mut *out,
-                &FlowJson::new(flow, correlator.final_of(flow, now)),
-            )?;
+            serde_json::to_writer(&mut *out, &correlator.json(flow, now))?;
             writeln!(out)?;
         }
     } else {

@@ -172,6 +172,9 @@ pub struct PubAck {
     pub stream: String,
     pub seq: u64,
     pub duplicate: bool,
+    /// An atomic batch's commit (2.12+): its id and how many members were
+    /// stored, the last at `seq`.
+    pub batch: Option<(String, u64)>,
 }
 
 pub fn parse_pub_ack(payload: &[u8]) -> Option<PubAck> {
@@ -181,6 +184,10 @@ pub fn parse_pub_ack(payload: &[u8]) -> Option<PubAck> {
         seq: u64,
         #[serde(default)]
         duplicate: bool,
+        #[serde(default)]
+        batch: Option<String>,
+        #[serde(default)]
+        count: Option<u64>,
         /// A failed publish (`Nats-Expected-Last-Sequence`, …) is answered
         /// with an error beside `"seq":0`: not a stored message.
         #[serde(default)]
@@ -198,6 +205,7 @@ pub fn parse_pub_ack(payload: &[u8]) -> Option<PubAck> {
         stream: body.stream,
         seq: body.seq,
         duplicate: body.duplicate,
+        batch: body.batch.zip(body.count),
     })
 }
 
@@ -212,34 +220,58 @@ pub struct ConsumerAnswer {
     pub filters: Vec<String>,
 }
 
-/// What a stream's creation answer says: all of its consumers are seen
-/// being created after it.
+/// What a stream's creation, update or info answer says of it. Only a
+/// creation says that all of its consumers are seen being created after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StreamCreated {
+pub struct StreamAnswer {
     pub name: String,
+    pub created: bool,
     /// Interest retention: a message no consumer wants is not kept.
     pub interest: bool,
+    pub(super) transform: Option<super::transform::SubjectTransform>,
+    pub max_age_ns: Option<i64>,
 }
 
-pub fn parse_stream_created(payload: &[u8]) -> Option<StreamCreated> {
-    const PREFIX: &[u8] = b"{\"type\":\"io.nats.jetstream.api.v1.stream_create_response\"";
-    if !payload.starts_with(PREFIX) || payload.len() > 64 * 1024 {
+pub fn parse_stream_answer(payload: &[u8]) -> Option<StreamAnswer> {
+    const PREFIX: &[u8] = b"{\"type\":\"io.nats.jetstream.api.v1.stream_";
+    if !payload.starts_with(PREFIX) || payload.len() > 256 * 1024 {
         return None;
+    }
+    let kind = &payload[PREFIX.len()..];
+    let created = kind.starts_with(b"create_response");
+    if !(created || kind.starts_with(b"update_response") || kind.starts_with(b"info_response")) {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Transform {
+        #[serde(default)]
+        src: String,
+        dest: String,
     }
     #[derive(Deserialize)]
     struct Config {
         name: String,
         #[serde(default)]
         retention: String,
+        #[serde(default)]
+        subject_transform: Option<Transform>,
+        #[serde(default)]
+        max_age: i64,
     }
     #[derive(Deserialize)]
     struct Body {
         config: Config,
     }
     let body: Body = serde_json::from_slice(payload).ok()?;
-    Some(StreamCreated {
-        interest: body.config.retention == "interest",
-        name: body.config.name,
+    let config = body.config;
+    Some(StreamAnswer {
+        name: config.name,
+        created,
+        interest: config.retention == "interest",
+        transform: config
+            .subject_transform
+            .map(|t| super::transform::SubjectTransform::new(&t.src, &t.dest)),
+        max_age_ns: (config.max_age > 0).then_some(config.max_age),
     })
 }
 
@@ -445,7 +477,8 @@ mod tests {
             Some(PubAck {
                 stream: "ORDERS".into(),
                 seq: 1,
-                duplicate: true
+                duplicate: true,
+                batch: None
             })
         );
         assert_eq!(parse_pub_ack(br#"{"price":42}"#), None);

@@ -13,13 +13,14 @@ use std::collections::VecDeque;
 
 use foldhash::{HashMap, HashMapExt};
 
+use super::admin::AdminRequests;
 use super::answers::{EarlyReplies, RecentAnswers};
 use super::classify::{Class, classify, parse_api_error, parse_pub_ack};
-use super::model::{
-    Flow, FlowId, FlowKind, KvOp, Reply, Role, StepKind, UNKNOWN_PRODUCER, object_chunk,
-};
+use super::links::{BatchMember, PendingLinks, StoredAt};
+use super::model::{Flow, FlowId, FlowKind, KvOp, Reply, Role, StepKind, object_chunk};
+use super::streams::StreamState;
 use crate::capture::Seq;
-use crate::capture::{Record, SubjectPattern, Timestamp};
+use crate::capture::{Record, Timestamp};
 
 /// Settings for correlation.
 #[derive(Clone, Debug)]
@@ -69,29 +70,19 @@ pub struct Correlator {
     /// Consumers whose creation answer said `ack_policy: none`, by stream:
     /// their deliveries are `delivered`, not waiting.
     pub(super) ack_none: HashMap<String, foldhash::HashSet<String>>,
-    /// Streams whose creation was seen, with every consumer created since:
-    /// enough to say that no consumer wants a message.
-    pub(super) streams: HashMap<String, KnownStream>,
+    /// What the wire said of each stream and its consumers, each fact
+    /// with its time (`streams.rs`).
+    pub(super) streams: HashMap<String, StreamState>,
+    /// Management requests waiting for their answers (`admin.rs`).
+    pub(super) admin: AdminRequests,
+    /// Links whose other side is not seen yet (`links.rs`).
+    pub(super) pending: PendingLinks,
     /// Object flows by (bucket, nuid).
     pub(super) objects: HashMap<(String, String), FlowId>,
     /// Requests answered lately, by inbox: more replies may follow
     /// (scatter-gather). Kept apart from `by_reply` so that the lookup
     /// every record makes stays on a small table.
     pub(super) answered: RecentAnswers,
-}
-
-/// A stream whose creation was seen, with every consumer created since
-/// (what they say is read in `streams.rs`).
-pub(super) struct KnownStream {
-    pub(super) interest: bool,
-    pub(super) consumers: Vec<KnownConsumer>,
-}
-
-pub(super) struct KnownConsumer {
-    pub(super) name: String,
-    /// Empty: every subject of the stream.
-    pub(super) filters: Vec<SubjectPattern>,
-    pub(super) since: Timestamp,
 }
 
 /// What a publish's headers say (`Correlator::publish_headers`).
@@ -101,6 +92,13 @@ struct PublishHeaders {
     msg_id: Option<String>,
     trace_id: Option<String>,
     identity: Option<Box<str>>,
+    /// The server's RePublish copy of a stored message.
+    republish_of: Option<StoredAt>,
+    batch: Option<BatchMember>,
+    ttl_ns: Option<i64>,
+    traced: bool,
+    /// `Nats-Rollup`: `Some(true)` for `all`, `Some(false)` for `sub`.
+    rollup_all: Option<bool>,
 }
 
 impl Default for Correlator {
@@ -124,6 +122,8 @@ impl Correlator {
             early_replies: EarlyReplies::default(),
             ack_none: HashMap::new(),
             streams: HashMap::new(),
+            admin: AdminRequests::default(),
+            pending: PendingLinks::default(),
             objects: HashMap::new(),
             answered: RecentAnswers::default(),
         }
@@ -200,7 +200,11 @@ impl Correlator {
             return;
         }
         match classify(record) {
-            Class::Publish => self.on_publish(seq, record, FlowKind::Publish),
+            Class::Publish => {
+                if !self.on_trace_event(record) {
+                    self.on_publish(seq, record, FlowKind::Publish)
+                }
+            }
             Class::Request => self.on_publish(seq, record, FlowKind::Request),
             Class::Delivery(ack) => self.on_delivery(seq, record, &ack),
             Class::Ack { ack, body, sync } => self.on_ack(seq, record, &ack, body, sync),
@@ -224,7 +228,7 @@ impl Correlator {
                     self.on_reply(id, seq, record);
                     return;
                 }
-                if self.learn_from_api_answer(record) {
+                if self.on_admin_answer(record) || self.learn_from_api_answer(record) {
                     return;
                 }
                 self.early_replies.keep(seq, record, self.latest)
@@ -234,6 +238,20 @@ impl Correlator {
     }
 
     pub(super) fn on_control(&mut self, record: &Record) {
+        let subject = record.subject();
+        if subject.starts_with("$JSC.R.") {
+            // The server's own consumers (a stream's sources and mirror)
+            // are created with their answers here.
+            self.learn_from_api_answer(record);
+            return;
+        }
+        if subject.starts_with("$JS.EVENT.ADVISORY.") {
+            self.on_stream_advisory(record);
+            return;
+        }
+        if subject.starts_with("$JS.API.") && record.reply().is_some() {
+            self.on_admin_request(record);
+        }
         if let (Some(rest), Some(reply)) = (
             record.subject().strip_prefix("$JS.API.CONSUMER.MSG.NEXT."),
             record.reply(),
@@ -313,6 +331,7 @@ impl Correlator {
             |names: &[String], name: &str| names.iter().position(|n| n.eq_ignore_ascii_case(name));
         let (mut producer, mut msg_id, mut identity) = (None, None, None);
         let (mut ce_id, mut ce_source) = (None, None);
+        let mut server_headers = super::links::ServerHeaders::default();
         for (name, value) in headers.iter() {
             let better = |best: &Option<(usize, &str)>, r: usize| best.is_none_or(|(b, _)| r < b);
             if let Some(r) = rank(producers, name)
@@ -339,7 +358,15 @@ impl Correlator {
             if name.eq_ignore_ascii_case("ce-source") && ce_source.is_none() {
                 ce_source = Some(value);
             }
+            if name.len() > 5 && name[..5].eq_ignore_ascii_case("Nats-") {
+                server_headers.read(name, value);
+            }
         }
+        found.republish_of = server_headers.republish_of();
+        found.batch = server_headers.batch();
+        found.ttl_ns = server_headers.ttl_ns;
+        found.traced = server_headers.traced;
+        found.rollup_all = server_headers.rollup_all;
         found.producer = producer.map(|(_, v)| v.to_owned());
         found.msg_id = msg_id.map(|(_, v)| v.to_owned());
         found.identity = identity.map(|(_, name, value)| {
@@ -379,15 +406,32 @@ impl Correlator {
         if let Some(kv) = KvOp::of(record) {
             flow.detail_mut().extras_mut().kv = Some(kv);
         }
-        if kind == FlowKind::Request {
+        if let Some(ttl) = headers.ttl_ns {
+            flow.detail_mut().extras_mut().ttl_ns = Some(ttl);
+        }
+        if let Some(all) = headers.rollup_all {
+            flow.detail_mut().extras_mut().rollup_all = Some(all);
+        }
+        if headers.batch.is_some() {
+            // Stored, if at all, with its batch's commit.
+            flow.kind = FlowKind::Jetstream;
             flow.add_first_step();
-            flow.detail_mut().request_at = Some(at);
+        }
+        if kind == FlowKind::Request {
+            if flow.kind == FlowKind::Request {
+                flow.add_first_step();
+                flow.detail_mut().request_at = Some(at);
+            }
             if let Some(reply) = record.reply() {
                 flow.detail_mut().reply_subject = Some(reply.into());
                 self.by_reply.insert(reply.into(), flow.id);
             }
         }
-        if let Some(key) = headers.identity {
+        if let Some(origin) = headers.republish_of {
+            // The server's RePublish copy: the stored message again, not a
+            // second publish of it.
+            flow.detail_mut().extras_mut().links.republish_of = Some(origin);
+        } else if let Some(key) = headers.identity {
             match self.by_msg_id.get(&*key).copied() {
                 Some(first) if self.get(first).is_some() => {
                     flow.duplicate_of = Some(first);
@@ -401,6 +445,12 @@ impl Correlator {
             }
         }
         let id = self.push(flow);
+        if let Some(member) = headers.batch {
+            self.on_batch_member(id, member);
+        }
+        if headers.traced {
+            self.on_traced_publish(id, record);
+        }
         // Its answers may have come first.
         if kind == FlowKind::Request
             && let Some(reply) = record.reply()
@@ -432,41 +482,24 @@ impl Correlator {
         } else {
             FlowKind::Jetstream
         };
+        let batch = flow
+            .links()
+            .and_then(|l| l.batch.as_ref())
+            .map(|b| b.id.clone());
         if let Some(ack) = pub_ack {
             // A JetStream publish: the subject lane becomes the stream.
-            flow.kind = stored_kind;
-            flow.detail_mut().stream = Some(ack.stream.clone());
-            flow.detail_mut().stream_seq = Some(ack.seq);
-            if let Some(lane) = flow
-                .detail_mut()
-                .lanes
-                .iter_mut()
-                .find(|l| l.role == Role::Subject)
-            {
-                lane.name = ack.stream.clone();
-                lane.role = Role::Stream;
-            }
-            // It was a publish, not a request: its sender is a producer.
-            if flow.producer.is_none()
-                && let Some(lane) = flow
-                    .detail_mut()
-                    .lanes
-                    .iter_mut()
-                    .find(|l| l.role == Role::Producer)
-            {
-                lane.name = UNKNOWN_PRODUCER.into();
-            }
-            let label = format!("publish {}", flow.subject);
-            if let Some(first) = flow.detail_mut().steps.first_mut() {
-                first.kind = StepKind::Publish;
-                first.label = label;
-            }
+            flow.stored_in(&ack.stream, ack.seq);
             let stream = flow.stream_lane();
             let producer = 0;
-            let label = if ack.duplicate {
-                format!("PubAck seq {} (duplicate)", ack.seq)
-            } else {
-                format!("PubAck seq {}", ack.seq)
+            let label = match (&ack.batch, ack.duplicate) {
+                (Some((batch, count)), _) => {
+                    format!(
+                        "PubAck seq {} (batch {batch} of {count} committed)",
+                        ack.seq
+                    )
+                }
+                (None, true) => format!("PubAck seq {} (duplicate)", ack.seq),
+                (None, false) => format!("PubAck seq {}", ack.seq),
             };
             flow.step(
                 at,
@@ -478,19 +511,32 @@ impl Correlator {
                 producer,
                 label,
             );
+            let rollup = flow.rollup_all();
+            let stored_subject = flow.stored_subject().unwrap_or(&flow.subject).to_owned();
             let key = (ack.stream.clone(), ack.seq);
             match self.by_stream_seq.get(&key).copied() {
                 Some(original) if ack.duplicate && original != id => {
                     self.merge_duplicate(id, original)
                 }
-                Some(early) if early != id && self.started_at_stream(early) => {
-                    // Its deliveries came before the PubAck: one flow.
-                    self.by_stream_seq.insert(key, id);
-                    self.absorb(id, early);
-                }
-                _ => {
-                    self.by_stream_seq.insert(key, id);
-                }
+                _ => self.index_stored(&ack.stream, ack.seq, id),
+            }
+            if let Some((batch, count)) = &ack.batch {
+                self.batch_committed(batch, &ack.stream, ack.seq, *count);
+            }
+            if let Some(all) = rollup {
+                let subject = (!all).then(|| {
+                    let state = self.streams.get(&ack.stream);
+                    state
+                        .and_then(|s| s.transform.as_ref())
+                        .and_then(|t| t.apply(&stored_subject))
+                        .unwrap_or(stored_subject)
+                });
+                self.stream_state(&ack.stream)
+                    .removal(super::streams::StreamRemoval::Rollup {
+                        at,
+                        seq: ack.seq,
+                        subject,
+                    });
             }
             return;
         }
@@ -506,6 +552,35 @@ impl Correlator {
                 to,
                 format!("error: {error}"),
             );
+            if let Some(batch) = batch {
+                self.batch_refused(&batch, &error, at);
+            }
+            return;
+        }
+        if batch.is_some() && record.payload().is_empty() {
+            // A batch member taken in, to be stored with the commit.
+            let (from, to) = (flow.detail().steps.first().map_or(1, |s| s.to), 0);
+            flow.step(
+                at,
+                Some(seq),
+                StepKind::PubAck { duplicate: false },
+                from,
+                to,
+                "batch member accepted".to_owned(),
+            );
+            return;
+        }
+        if let Some(error) = super::links::service_error(record) {
+            flow.step(
+                at,
+                Some(seq),
+                StepKind::PublishError,
+                flow.detail().steps.first().map_or(1, |s| s.to),
+                0,
+                format!("service error {}", error),
+            );
+            flow.detail_mut().reply_at.get_or_insert(at);
+            flow.detail_mut().extras_mut().service_error = Some(error);
             return;
         }
         let latency = flow.detail().request_at.map(|r| at - r).unwrap_or(0);

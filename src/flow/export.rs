@@ -3,7 +3,9 @@
 use serde::Serialize;
 
 use super::layout::{Layout, RowKind};
+use super::links::{BatchMember, StoredAt};
 use super::model::{Final, Flow, FlowKind, KvOperation, ObjectPut, Outcome, Role, StepKind};
+use super::settle::{Removal, ServiceError, Verdict};
 use crate::capture::Timestamp;
 use crate::capture::file::format_timestamp;
 
@@ -95,6 +97,13 @@ pub fn title(flow: &Flow) -> String {
             format!("{} -> {stream} #{seq}", flow.subject)
         }
         (FlowKind::Request, _, _) => format!("request {}", flow.subject),
+        (FlowKind::Publish, _, _) => match flow.links().and_then(|l| l.republish_of.as_ref()) {
+            Some(origin) => format!(
+                "{} (RePublish copy of {} #{})",
+                flow.subject, origin.stream, origin.seq
+            ),
+            None => flow.subject.clone(),
+        },
         _ => flow.subject.clone(),
     }
 }
@@ -108,6 +117,27 @@ pub struct DeliveryJson<'a> {
     pub delivered_at: Option<String>,
     /// RFC 3339; `null` while unanswered.
     pub answered_at: Option<String>,
+    /// The consumer's pause this delivery waited on (RFC 3339 `from` and
+    /// `until`), when the wire showed one between store and delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waited_on_pause: Option<PauseJson>,
+}
+
+#[derive(Serialize)]
+pub struct PauseJson {
+    pub from: String,
+    pub until: String,
+}
+
+/// `Option<Timestamp>` as RFC 3339 or `null`.
+pub(super) fn optional_timestamp<S: serde::Serializer>(
+    at: &Option<Timestamp>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => serializer.serialize_str(&format_timestamp(*at)),
+        None => serializer.serialize_none(),
+    }
 }
 
 #[derive(Serialize)]
@@ -153,11 +183,36 @@ pub struct FlowJson<'a> {
     /// `responder` are the first's.
     pub replies: Vec<ReplyJson>,
     pub publish_error: Option<&'a str>,
+    /// For `removed`: `reason` (`ttl`, `max_age`, `deleted`, `purged`,
+    /// `rolled_up`, `consumer_deleted`), `at` and the `consumer`.
+    pub removed: Option<Removal>,
+    /// For `service_error`: the service's `code` and `description`.
+    pub service_error: Option<&'a ServiceError>,
+    /// The subject its stream stored it under, when not the published one.
+    pub stored_subject: Option<&'a str>,
+    /// Sourced copies, RePublish, atomic batch membership.
+    #[serde(flatten)]
+    pub links: LinksJson<'a>,
+    /// The hops the server's message trace reported (`Nats-Trace-Dest`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub trace: &'a [crate::server_answers::TraceHop],
     pub started_at: String,
 }
 
+#[derive(Serialize)]
+pub struct LinksJson<'a> {
+    /// A copy another stream sourced from this stored message.
+    pub source: Option<&'a StoredAt>,
+    /// Copies of this message that sourcing streams stored.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub copies: &'a [StoredAt],
+    pub republish_of: Option<&'a StoredAt>,
+    pub batch: Option<&'a BatchMember>,
+}
+
 impl<'a> FlowJson<'a> {
-    pub fn new(flow: &'a Flow, final_outcome: Option<Final>) -> Self {
+    pub fn new(flow: &'a Flow, verdict: Verdict) -> Self {
+        let links = flow.links();
         Self {
             id: flow.id,
             kind: flow.kind,
@@ -176,12 +231,13 @@ impl<'a> FlowJson<'a> {
                 .map(|d| DeliveryJson {
                     consumer: &d.consumer,
                     count: d.count,
-                    outcome: d.outcome,
+                    outcome: flow.delivery_outcome(d),
                     delivered_at: d.record.map(|_| format_timestamp(d.at)),
                     answered_at: d.answered_at.map(format_timestamp),
+                    waited_on_pause: None,
                 })
                 .collect(),
-            final_outcome,
+            final_outcome: verdict.final_outcome,
             latency_ms: flow.latency().map(|ns| ns as f64 / 1e6),
             responder: flow.detail().responder.as_deref(),
             kv: flow.detail().kv().map(|kv| KvJson {
@@ -202,6 +258,16 @@ impl<'a> FlowJson<'a> {
                 })
                 .collect(),
             publish_error: flow.detail().publish_error.as_deref(),
+            removed: verdict.removed,
+            service_error: flow.detail().service_error(),
+            stored_subject: flow.stored_subject(),
+            links: LinksJson {
+                source: links.and_then(|l| l.source.as_ref()),
+                copies: links.map_or(&[][..], |l| &l.copies),
+                republish_of: links.and_then(|l| l.republish_of.as_ref()),
+                batch: links.and_then(|l| l.batch.as_ref()),
+            },
+            trace: flow.detail().trace(),
             started_at: format_timestamp(flow.started_at),
         }
     }
@@ -232,4 +298,36 @@ pub fn summary_line(flow: &Flow, final_outcome: Option<Final>, start: Timestamp)
         line.push_str("  DUPLICATE id");
     }
     line
+}
+
+impl super::correlator::Correlator {
+    /// The `--json` form of a flow, with what only the correlator knows:
+    /// its final by the server's rules, and the pauses its deliveries
+    /// waited on.
+    pub fn json<'a>(&self, flow: &'a Flow, now: Timestamp) -> FlowJson<'a> {
+        let mut json = FlowJson::new(flow, self.verdict(flow, now));
+        let stream = flow
+            .detail()
+            .stream
+            .as_deref()
+            .and_then(|s| self.streams.get(s));
+        if let Some(stream) = stream {
+            for (out, delivery) in json.deliveries.iter_mut().zip(&flow.detail().deliveries) {
+                if delivery.record.is_none() {
+                    continue;
+                }
+                out.waited_on_pause = stream
+                    .pause_between(&delivery.consumer, flow.started_at, delivery.at)
+                    .map(|p| PauseJson {
+                        from: format_timestamp(p.from),
+                        until: if p.until == i64::MAX {
+                            "never".to_owned()
+                        } else {
+                            format_timestamp(p.until.min(delivery.at))
+                        },
+                    });
+            }
+        }
+        json
+    }
 }

@@ -3,7 +3,10 @@
 
 use super::classify::{AckBody, AckSubject, AdvisoryKind, MessageAdvisory};
 use super::correlator::Correlator;
+use super::links::{StoredAt, parse_stream_source};
 use super::model::{Delivery, Flow, FlowId, FlowKind, KvOp, Outcome, Role, StepKind, object_chunk};
+use super::settle::RemovalReason;
+use super::streams::StreamRemoval;
 use crate::capture::{Record, Seq, Timestamp};
 
 /// The subject of a flow known only from an answer to its delivery.
@@ -82,9 +85,9 @@ impl Correlator {
             flow.msg_id = self.header_value(record, &self.config.id_headers);
         }
         flow.stream_lane();
-        let id = flow.id;
-        self.by_stream_seq.insert(key, id);
-        self.push(flow)
+        let id = self.push(flow);
+        self.index_stored(&ack.stream, ack.stream_seq, id);
+        id
     }
 
     pub(super) fn on_delivery(&mut self, seq: Seq, record: &Record, ack: &AckSubject) {
@@ -107,6 +110,9 @@ impl Correlator {
         if flow.subject == DELIVERY_NOT_SEEN {
             // Its answer came first: now the subject is known.
             flow.subject = record.subject().to_owned();
+        } else if flow.subject != record.subject() && flow.stored_subject().is_none() {
+            // Stored under another subject (the stream's transform).
+            flow.detail_mut().extras_mut().stored_subject = Some(record.subject().to_owned());
         }
         if flow.first_record.is_none() {
             flow.first_record = Some(seq);
@@ -139,6 +145,7 @@ impl Correlator {
                     record: Some(seq),
                     at,
                     answered_at: None,
+                    settled_at: None,
                     outcome: if no_answer_expected {
                         Outcome::Delivered
                     } else {
@@ -163,6 +170,57 @@ impl Correlator {
             consumer,
             label,
         );
+        let stored = flow.started_at;
+        if let Some(pause) = self
+            .streams
+            .get(&ack.stream)
+            .and_then(|s| s.pause_between(&ack.consumer, stored, at))
+            && let Some(flow) = self.get_mut(id)
+        {
+            let label = format!("waited on a pause of {}", ack.consumer);
+            let lane = flow.lane(&ack.consumer, Role::Consumer);
+            flow.step(
+                pause.from.max(stored),
+                None,
+                StepKind::Trace,
+                lane,
+                lane,
+                label,
+            );
+        }
+        self.server_made_headers(id, record, ack);
+    }
+
+    /// What the headers of a delivered message say the server did: a copy
+    /// sourced from another stream, or a delete marker it stored.
+    fn server_made_headers(&mut self, id: FlowId, record: &Record, ack: &AckSubject) {
+        let Some(headers) = record.headers() else {
+            return;
+        };
+        if let Some(origin) = headers
+            .get("Nats-Stream-Source")
+            .and_then(parse_stream_source)
+        {
+            let copy = StoredAt {
+                stream: ack.stream.clone(),
+                seq: ack.stream_seq,
+            };
+            self.on_sourced_copy(id, copy, origin);
+        }
+        if let Some(reason) = headers.get("Nats-Marker-Reason") {
+            let reason = match reason.trim() {
+                "Remove" => RemovalReason::Deleted,
+                "Purge" => RemovalReason::Purged,
+                _ => RemovalReason::MaxAge,
+            };
+            self.stream_state(&ack.stream)
+                .removal(StreamRemoval::Marker {
+                    at: ack.timestamp,
+                    seq: ack.stream_seq,
+                    subject: record.subject().to_owned(),
+                    reason,
+                });
+        }
     }
 
     pub(super) fn on_ack(
@@ -193,26 +251,12 @@ impl Correlator {
                 record: None,
                 at,
                 answered_at: None,
+                settled_at: None,
                 outcome: Outcome::Pending,
                 reason: None,
             }),
         };
-        let delivery = &mut flow.detail_mut().deliveries[index];
-        // The latest answer's time, whatever order answers were seen in.
-        delivery.answered_at = delivery.answered_at.max(Some(at));
-        match &body {
-            AckBody::Ack | AckBody::Next => delivery.outcome = Outcome::Ack,
-            AckBody::Nak { .. } => delivery.outcome = Outcome::Nak,
-            AckBody::Term { reason } => {
-                delivery.outcome = Outcome::Term;
-                delivery.reason = reason.as_deref().map(Box::from);
-            }
-            AckBody::Progress => {
-                if delivery.outcome == Outcome::Pending {
-                    delivery.outcome = Outcome::Wpi;
-                }
-            }
-        }
+        flow.detail_mut().deliveries[index].answer(&body, at);
         let mut label = body.label();
         if sync {
             label.push_str(" (sync)");

@@ -4,6 +4,7 @@
 //! connection list (`identity`, `trace`) and written out as Mermaid or JSON
 //! (`export`). Plain Rust: no egui, no network.
 
+mod admin;
 mod answers;
 mod classify;
 mod correlator;
@@ -11,23 +12,28 @@ mod export;
 mod identity;
 mod jetstream;
 mod layout;
+mod links;
 mod merge;
 mod model;
 mod objects;
 mod selection;
+mod settle;
 mod streams;
 mod trace;
+mod transform;
 
 pub use classify::{AckBody, AdvisoryKind};
 pub use correlator::{Correlator, FlowConfig};
 pub use export::{DeliveryJson, FlowJson, KvJson, ReplyJson, mermaid, summary_line, title};
 pub use identity::{annotate, audience};
 pub use layout::{Layout, Row, RowKind};
+pub use links::{BatchMember, Links, StoredAt};
 pub use model::{
     Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, ObjectPut,
     Outcome, Reply, Role, Step, StepKind,
 };
 pub use selection::{ConsumerScope, FlowCounts, FlowFilter};
+pub use settle::{Removal, RemovalReason, ServiceError, Verdict};
 pub use trace::trace_flow;
 
 /// `1.5 s`, `12 ms`, `830 µs`: a duration in nanoseconds for people.

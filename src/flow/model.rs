@@ -5,6 +5,8 @@
 use serde::Serialize;
 
 use super::classify::{AckBody, AdvisoryKind};
+use super::links::Links;
+use super::settle::{Removal, ServiceError};
 use crate::capture::Seq;
 use crate::capture::Timestamp;
 
@@ -111,6 +113,10 @@ pub enum Outcome {
     /// Delivered to a consumer that expects no answer (`AckPolicy: none`,
     /// an ordered consumer or a key-value watcher), as its creation said.
     Delivered,
+    /// No answer to this delivery is needed any more: an answer to another
+    /// delivery of the same message to the same consumer settled it first
+    /// (a late ACK of delivery 1 arriving after delivery 2 went out).
+    Settled,
     Pending,
 }
 
@@ -135,6 +141,13 @@ pub enum Final {
     Unmatched,
     /// An interest stream let it go: no consumer wanted it when it came.
     NotRetained,
+    /// The server removed it before every consumer that expects an answer
+    /// settled it: expired (`Nats-TTL`, `MaxAge`), deleted, purged, rolled
+    /// up, or its consumer deleted (`Removal` says which, and when).
+    Removed,
+    /// A service answered the request with an error
+    /// (`Nats-Service-Error`, `Nats-Service-Error-Code`).
+    ServiceError,
 }
 
 impl Final {
@@ -151,6 +164,8 @@ impl Final {
             Final::Delivered => "delivered",
             Final::Unmatched => "unmatched",
             Final::NotRetained => "not retained",
+            Final::Removed => "removed",
+            Final::ServiceError => "service error",
         }
     }
 
@@ -163,6 +178,8 @@ impl Final {
                 | Final::PublishFailed
                 | Final::Unmatched
                 | Final::NotRetained
+                | Final::Removed
+                | Final::ServiceError
         )
     }
 }
@@ -178,6 +195,9 @@ pub struct Delivery {
     pub at: Timestamp,
     /// When the consumer answered it last (ack, nak, term, progress).
     pub answered_at: Option<Timestamp>,
+    /// When its first ACK or TERM came: the server acts on that one and
+    /// ignores every later answer, whatever order the monitor saw them in.
+    pub settled_at: Option<Timestamp>,
     pub outcome: Outcome,
     pub reason: Option<Box<str>>,
 }
@@ -191,18 +211,48 @@ pub struct Reply {
 }
 
 impl Delivery {
-    /// The same delivery seen in two flows: keep what each saw.
+    /// The same delivery seen in two flows: keep what each saw, the
+    /// earlier settlement winning as it does on the server.
     pub(super) fn merge(&mut self, other: Delivery) {
         if self.record.is_none() && other.record.is_some() {
             self.record = other.record;
             self.at = other.at;
         }
-        if other.answered_at > self.answered_at {
-            self.answered_at = other.answered_at;
-            self.outcome = other.outcome;
-            self.reason = other.reason;
-        } else if self.outcome == Outcome::Pending {
-            self.outcome = other.outcome;
+        self.answered_at = self.answered_at.max(other.answered_at);
+        match (self.settled_at, other.settled_at) {
+            (ours, Some(theirs)) if ours.is_none_or(|ours| theirs < ours) => {
+                self.settled_at = Some(theirs);
+                self.outcome = other.outcome;
+                self.reason = other.reason;
+            }
+            (Some(_), _) | (None, Some(_)) => {}
+            (None, None) => {
+                if self.outcome == Outcome::Pending || other.outcome == Outcome::Nak {
+                    self.outcome = other.outcome;
+                }
+            }
+        }
+    }
+
+    /// Apply one answer as the server does: the first ACK or TERM (by its
+    /// time, not the order the monitor saw it in) settles the delivery and
+    /// every later answer changes nothing; until then a NAK or a progress
+    /// note says where it stands.
+    pub(super) fn answer(&mut self, body: &AckBody, at: Timestamp) {
+        self.answered_at = self.answered_at.max(Some(at));
+        let settled_before = self.settled_at.is_some_and(|s| s <= at);
+        match body {
+            AckBody::Ack | AckBody::Next | AckBody::Term { .. } if !settled_before => {
+                self.settled_at = Some(at);
+                (self.outcome, self.reason) = match body {
+                    AckBody::Term { reason } => (Outcome::Term, reason.as_deref().map(Box::from)),
+                    _ => (Outcome::Ack, None),
+                };
+            }
+            _ if self.settled_at.is_some() => {}
+            AckBody::Nak { .. } => self.outcome = Outcome::Nak,
+            AckBody::Progress if self.outcome == Outcome::Pending => self.outcome = Outcome::Wpi,
+            _ => {}
         }
     }
 }
@@ -224,6 +274,8 @@ pub enum StepKind {
     Answer(AckBody),
     /// No answer before the next delivery: drawn as a gap on the consumer.
     AckWaitExpired,
+    /// A hop the server's message trace reported, or a pause waited on.
+    Trace,
     Advisory(AdvisoryKind),
 }
 
@@ -312,6 +364,22 @@ pub(super) struct Extras {
     pub(super) kv: Option<KvOp>,
     /// The object, for an `Object` flow.
     pub(super) object: Option<ObjectPut>,
+    /// Removed by the server where the wire said so at once (a message
+    /// deleted by sequence, a purge that kept the newest few).
+    pub(super) removed: Option<Removal>,
+    /// The error a service answered with.
+    pub(super) service_error: Option<ServiceError>,
+    /// Links to the same event stored elsewhere (`links.rs`).
+    pub(super) links: Links,
+    /// The subject the stream stored it under, where its transform or a
+    /// delivery shows one other than the published subject.
+    pub(super) stored_subject: Option<String>,
+    /// `Nats-TTL` of the publish, in nanoseconds.
+    pub(super) ttl_ns: Option<i64>,
+    /// `Nats-Rollup` of the publish: `true` for `all`, `false` for `sub`.
+    pub(super) rollup_all: Option<bool>,
+    /// What the server's message trace said of it (`Nats-Trace-Dest`).
+    pub(super) trace: Vec<crate::server_answers::TraceHop>,
 }
 
 impl FlowDetail {
@@ -338,6 +406,36 @@ impl FlowDetail {
 
     pub fn object(&self) -> Option<&ObjectPut> {
         self.extras.as_ref()?.object.as_ref()
+    }
+
+    pub fn service_error(&self) -> Option<&ServiceError> {
+        self.extras.as_ref()?.service_error.as_ref()
+    }
+
+    /// Sources, copies, RePublish and batch membership.
+    pub fn links(&self) -> Option<&Links> {
+        self.extras.as_ref().map(|e| &e.links)
+    }
+
+    pub fn stored_subject(&self) -> Option<&str> {
+        self.extras.as_ref()?.stored_subject.as_deref()
+    }
+
+    pub(super) fn ttl_ns(&self) -> Option<i64> {
+        self.extras.as_ref()?.ttl_ns
+    }
+
+    pub(super) fn rollup_all(&self) -> Option<bool> {
+        self.extras.as_ref()?.rollup_all
+    }
+
+    pub(super) fn removed(&self) -> Option<&Removal> {
+        self.extras.as_ref()?.removed.as_ref()
+    }
+
+    /// The hops the server's trace reported, in the order it sent them.
+    pub fn trace(&self) -> &[crate::server_answers::TraceHop] {
+        self.extras.as_ref().map_or(&[][..], |e| &e.trace)
     }
 
     pub(super) fn extras_mut(&mut self) -> &mut Extras {
@@ -455,18 +553,57 @@ impl Flow {
     pub(super) fn add_first_step(&mut self) {
         let producer_name = match (&self.producer, self.kind) {
             (Some(p), _) => p.clone(),
-            (None, FlowKind::Publish) => UNKNOWN_PRODUCER.into(),
-            (None, _) => "requester (unknown)".into(),
+            (None, FlowKind::Request) => "requester (unknown)".into(),
+            (None, _) => UNKNOWN_PRODUCER.into(),
         };
         let producer = self.lane(&producer_name, Role::Producer);
         let subject = self.subject.clone();
         let target = self.lane(&subject, Role::Subject);
         let (step, label) = match self.kind {
-            FlowKind::Publish => (StepKind::Publish, format!("publish {subject}")),
-            _ => (StepKind::Request, format!("request {subject}")),
+            FlowKind::Request => (StepKind::Request, format!("request {subject}")),
+            _ => (StepKind::Publish, format!("publish {subject}")),
         };
         let at = self.started_at;
         self.step(at, self.first_record, step, producer, target, label);
+    }
+
+    /// Stored by JetStream as `seq` of `stream` (a PubAck, or a batch's
+    /// commit): the subject lane becomes the stream, and a request that
+    /// was one is a publish.
+    pub(super) fn stored_in(&mut self, stream: &str, seq: u64) {
+        if self.kind != FlowKind::Kv {
+            self.kind = if self.detail().kv().is_some() {
+                FlowKind::Kv
+            } else {
+                FlowKind::Jetstream
+            };
+        }
+        self.detail_mut().stream = Some(stream.to_owned());
+        self.detail_mut().stream_seq = Some(seq);
+        if let Some(lane) = self
+            .detail_mut()
+            .lanes
+            .iter_mut()
+            .find(|l| l.role == Role::Subject)
+        {
+            lane.name = stream.to_owned();
+            lane.role = Role::Stream;
+        }
+        // It was a publish, not a request: its sender is a producer.
+        if self.producer.is_none()
+            && let Some(lane) = self
+                .detail_mut()
+                .lanes
+                .iter_mut()
+                .find(|l| l.role == Role::Producer)
+        {
+            lane.name = UNKNOWN_PRODUCER.into();
+        }
+        let label = format!("publish {}", self.subject);
+        if let Some(first) = self.detail_mut().steps.first_mut() {
+            first.kind = StepKind::Publish;
+            first.label = label;
+        }
     }
 
     /// The flow with every lane and step, for drawing and export (a core
@@ -503,6 +640,25 @@ impl Flow {
             .any(|d| d.count > 1 || d.outcome == Outcome::Nak)
     }
 
+    /// Sources, copies, RePublish and batch membership.
+    pub fn links(&self) -> Option<&Links> {
+        self.detail().links()
+    }
+
+    /// The subject its stream stored it under, where that differs from
+    /// the published one and the wire (or the stream's transform) says.
+    pub fn stored_subject(&self) -> Option<&str> {
+        self.detail().stored_subject()
+    }
+
+    pub(super) fn ttl_ns(&self) -> Option<i64> {
+        self.detail().ttl_ns()
+    }
+
+    pub(super) fn rollup_all(&self) -> Option<bool> {
+        self.detail().rollup_all()
+    }
+
     /// Consumers that got this message, in order of first delivery.
     pub fn consumers(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
@@ -512,87 +668,5 @@ impl Flow {
             }
         }
         out
-    }
-
-    /// Outcome for one consumer.
-    pub fn consumer_final(&self, consumer: &str) -> Final {
-        if self.detail().max_deliveries.iter().any(|c| c == consumer) {
-            return Final::MaxDeliveries;
-        }
-        let last = self
-            .detail()
-            .deliveries
-            .iter()
-            .filter(|d| d.consumer == consumer)
-            .max_by_key(|d| d.count);
-        match last.map(|d| d.outcome) {
-            Some(Outcome::Ack) => Final::Acked,
-            Some(Outcome::Term) => Final::Terminated,
-            Some(Outcome::Delivered) => Final::Delivered,
-            _ => Final::Pending,
-        }
-    }
-
-    /// How the flow ended; `None` for a core publish (the wire shows no
-    /// outcome). `now` and `reply_timeout` decide when a request has had
-    /// its chance to be answered.
-    pub fn final_outcome(&self, now: Timestamp, reply_timeout: i64) -> Option<Final> {
-        match self.kind {
-            FlowKind::Publish => None,
-            FlowKind::Object => {
-                let detail = self.detail();
-                let object = detail.object()?;
-                Some(if detail.publish_error.is_some() {
-                    Final::PublishFailed
-                } else if object.chunks > 0 && object.stored >= object.chunks {
-                    Final::Stored
-                } else {
-                    Final::Pending
-                })
-            }
-            FlowKind::Request => Some(if self.detail().reply_at.is_some() {
-                Final::Replied
-            } else if now - self.started_at > reply_timeout {
-                Final::NoReply
-            } else {
-                Final::Pending
-            }),
-            FlowKind::Jetstream | FlowKind::Kv => {
-                if self.detail().publish_error.is_some() {
-                    return Some(Final::PublishFailed);
-                }
-                if self.kind == FlowKind::Kv
-                    && self.detail().stream_seq.is_some()
-                    && self.consumers().is_empty()
-                {
-                    // Kept as the key's revision; watchers need not answer.
-                    return Some(Final::Stored);
-                }
-                let finals: Vec<Final> = self
-                    .consumers()
-                    .iter()
-                    .map(|c| self.consumer_final(c))
-                    .collect();
-                Some(if finals.contains(&Final::MaxDeliveries) {
-                    Final::MaxDeliveries
-                } else if finals.contains(&Final::Terminated) {
-                    Final::Terminated
-                } else if !finals.is_empty() && finals.iter().all(|f| *f == Final::Acked) {
-                    Final::Acked
-                } else if !finals.is_empty()
-                    && finals
-                        .iter()
-                        .all(|f| matches!(f, Final::Acked | Final::Delivered))
-                {
-                    if self.kind == FlowKind::Kv {
-                        Final::Stored
-                    } else {
-                        Final::Delivered
-                    }
-                } else {
-                    Final::Pending
-                })
-            }
-        }
     }
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::correlator::Correlator;
-use super::model::{Final, Flow, FlowId, FlowKind};
+use super::model::{Final, Flow, FlowId};
 use crate::capture::{SubjectPattern, Timestamp};
 
 /// Which flows the list shows.
@@ -84,20 +84,6 @@ pub struct FlowCounts {
 }
 
 impl Correlator {
-    pub fn final_of(&self, flow: &Flow, now: Timestamp) -> Option<Final> {
-        let outcome = flow.final_outcome(now, self.config.reply_timeout_ns);
-        if outcome == Some(Final::Pending)
-            && flow.kind == FlowKind::Jetstream
-            && flow.detail().deliveries.is_empty()
-            && let Some(stream) = flow.detail().stream.as_deref()
-            && let Some(known) = self.streams.get(stream)
-            && let Some(unwanted) = known.unwanted(&flow.subject, flow.started_at)
-        {
-            return Some(unwanted);
-        }
-        outcome
-    }
-
     /// Which of the list's filters a flow passes.
     fn traits(&self, flow: &Flow, now: Timestamp) -> FlowTraits {
         FlowTraits {

@@ -15,7 +15,7 @@ pub use connz::{
     ClosedConnection, Connection, Directory, Subscription, closed_from_system_answer,
     closed_in_connz,
 };
-pub use trace::{TraceEvent, TraceHop, TraceServer, parse_trace_event};
+pub use trace::{TraceEvent, TraceHop, TraceRequest, TraceServer, parse_trace_event};
 pub use varz::{ServerRow, with_rates_from};
 
 /// An answer that is not what the server sends.

@@ -1,7 +1,9 @@
 //! Message tracing (nats-server 2.11+): the events the server sends for a
 //! message published with `Nats-Trace-Dest`.
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use super::AnswerError;
 
@@ -10,7 +12,19 @@ pub struct TraceEvent {
     #[serde(default)]
     pub server: TraceServer,
     #[serde(default)]
+    pub request: TraceRequest,
+    #[serde(default)]
     pub events: Vec<TraceHop>,
+}
+
+/// The traced message as the server received it: its headers (every
+/// value of each name) and size.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TraceRequest {
+    #[serde(default)]
+    pub header: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub msgsize: u64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -21,25 +35,25 @@ pub struct TraceServer {
     pub ver: String,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct TraceHop {
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub cid: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subj: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sub: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub queue: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stream: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subject: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub acc: String,
 }
 
@@ -57,4 +71,8 @@ impl TraceHop {
 
 pub fn parse_trace_event(payload: &[u8]) -> Result<TraceEvent, AnswerError> {
     serde_json::from_slice(payload).map_err(AnswerError::NotTraceEvent)
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -165,9 +165,14 @@ impl FlowsView {
 fn final_color(f: Option<Final>) -> Color32 {
     match f {
         Some(Final::Acked | Final::Replied | Final::Stored | Final::Delivered) => GOOD,
-        Some(Final::Terminated | Final::MaxDeliveries | Final::NoReply | Final::PublishFailed) => {
-            BAD
-        }
+        Some(
+            Final::Terminated
+            | Final::MaxDeliveries
+            | Final::NoReply
+            | Final::PublishFailed
+            | Final::ServiceError
+            | Final::Removed,
+        ) => BAD,
         Some(Final::Pending | Final::Unmatched) => RETRY,
         Some(Final::NotRetained) => BAD,
         None => Color32::GRAY,

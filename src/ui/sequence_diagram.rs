@@ -41,7 +41,7 @@ fn color(kind: &StepKind) -> Color32 {
         StepKind::Answer(AckBody::Progress) => PROGRESS,
         StepKind::AckWaitExpired => BAD,
         StepKind::Advisory(AdvisoryKind::MaxDeliveries) => BAD,
-        StepKind::Advisory(_) => MUTED,
+        StepKind::Advisory(_) | StepKind::Trace => MUTED,
     }
 }
 
