@@ -300,3 +300,238 @@ fn a_publish_its_puback_and_deliveries_in_any_order_make_one_flow() {
     }
     assert_eq!(seen, 720);
 }
+
+/// The server's rules whatever order the monitor sees the records in:
+/// answers settled by their time (TERM then ACK, a late ACK of an earlier
+/// delivery), consumers created and deleted around publishes, a message
+/// deleted by sequence, an atomic batch and its commit, a sourced copy and
+/// its origin, a trace event and its publish. Every skewed arrival order
+/// gives the flows of the order they were sent in.
+#[test]
+fn server_rules_hold_whatever_order_the_records_arrive_in() {
+    use eventscope::capture::{HeaderBlock, Record};
+    let ack = |consumer: &str, delivered: u64, seq: u64| {
+        format!("$JS.ACK.S.{consumer}.{delivered}.{seq}.{seq}.1795353284893755903.0")
+    };
+    let h = |pairs: &[(&str, &str)]| HeaderBlock::build(None, pairs.iter().copied());
+    let at = |n: i64| n * 1_000_000;
+    let mut records = vec![
+        Record::new(at(1), 0, "_INBOX.c.1", None, None,
+            br#"{"type":"io.nats.jetstream.api.v1.stream_create_response","config":{"name":"S","retention":"limits"}}"#),
+        Record::new(at(2), 0, "_INBOX.c.2", None, None,
+            br#"{"type":"io.nats.jetstream.api.v1.consumer_create_response","stream_name":"S","name":"w","config":{"ack_policy":"explicit","filter_subject":"s.>"}}"#),
+        Record::new(at(3), 0, "_INBOX.c.3", None, None,
+            br#"{"type":"io.nats.jetstream.api.v1.consumer_create_response","stream_name":"S","name":"watch","config":{"ack_policy":"none","filter_subjects":["s.1","s.2","s.3"]}}"#),
+    ];
+    // Messages 1-3, each published, stored, delivered to w and the watcher.
+    for seq in 1..=3u64 {
+        let t = 10 + seq as i64 * 10;
+        let inbox = format!("_INBOX.p.{seq}");
+        records.push(Record::new(
+            at(t),
+            0,
+            &format!("s.{seq}"),
+            Some(&inbox),
+            None,
+            b"{}",
+        ));
+        let pub_ack = format!(r#"{{"stream":"S","seq":{seq}}}"#);
+        records.push(Record::new(
+            at(t + 1),
+            0,
+            &inbox,
+            None,
+            None,
+            pub_ack.as_bytes(),
+        ));
+        records.push(Record::new(
+            at(t + 2),
+            0,
+            &format!("s.{seq}"),
+            Some(&ack("w", 1, seq)),
+            None,
+            b"{}",
+        ));
+        records.push(Record::new(
+            at(t + 3),
+            0,
+            &format!("s.{seq}"),
+            Some(&ack("watch", 1, seq)),
+            None,
+            b"{}",
+        ));
+    }
+    // s.1: TERM then ACK. s.2: redelivered, then delivery 1's late ACK.
+    records.push(Record::new(
+        at(50),
+        0,
+        &ack("w", 1, 1),
+        None,
+        None,
+        b"+TERM",
+    ));
+    records.push(Record::new(at(52), 0, &ack("w", 1, 1), None, None, b"+ACK"));
+    records.push(Record::new(
+        at(54),
+        0,
+        "s.2",
+        Some(&ack("w", 2, 2)),
+        None,
+        b"{}",
+    ));
+    records.push(Record::new(at(56), 0, &ack("w", 1, 2), None, None, b"+ACK"));
+    // s.3 deleted by sequence while w still holds it.
+    records.push(Record::new(
+        at(60),
+        0,
+        "$JS.API.STREAM.MSG.DELETE.S",
+        Some("_INBOX.d.1"),
+        None,
+        br#"{"seq":3}"#,
+    ));
+    records.push(Record::new(
+        at(61),
+        0,
+        "_INBOX.d.1",
+        None,
+        None,
+        br#"{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response","success":true}"#,
+    ));
+    // w deleted; then s.4 is for nobody.
+    records.push(Record::new(at(70), 0, "$JS.EVENT.ADVISORY.CONSUMER.DELETED.S.w", None, None,
+        br#"{"type":"io.nats.jetstream.advisory.v1.consumer_action","stream":"S","consumer":"w","action":"delete"}"#));
+    records.push(Record::new(
+        at(80),
+        0,
+        "s.4",
+        Some("_INBOX.p.4"),
+        None,
+        b"{}",
+    ));
+    records.push(Record::new(
+        at(81),
+        0,
+        "_INBOX.p.4",
+        None,
+        None,
+        br#"{"stream":"S","seq":4}"#,
+    ));
+    // An atomic batch of three on B, placed by its commit.
+    for n in 1..=3u64 {
+        let seq = n.to_string();
+        let mut pairs = vec![
+            ("Nats-Batch-Id", "b1"),
+            ("Nats-Batch-Sequence", seq.as_str()),
+        ];
+        if n == 3 {
+            pairs.push(("Nats-Batch-Commit", "1"));
+        }
+        let reply = (n == 3).then_some("_INBOX.b.3");
+        records.push(Record::new(
+            at(90 + n as i64),
+            0,
+            &format!("b.{n}"),
+            reply,
+            Some(&h(&pairs)),
+            b"m",
+        ));
+    }
+    records.push(Record::new(
+        at(95),
+        0,
+        "_INBOX.b.3",
+        None,
+        None,
+        br#"{"stream":"B","seq":12,"batch":"b1","count":3}"#,
+    ));
+    // O #1 and its copy sourced into SRC #7, delivered there.
+    records.push(Record::new(
+        at(100),
+        0,
+        "o.x",
+        Some("_INBOX.o.1"),
+        None,
+        b"{}",
+    ));
+    records.push(Record::new(
+        at(101),
+        0,
+        "_INBOX.o.1",
+        None,
+        None,
+        br#"{"stream":"O","seq":1}"#,
+    ));
+    records.push(Record::new(
+        at(103),
+        0,
+        "o.x",
+        Some("$JS.ACK.SRC.c.1.7.1.1795353284893755903.0"),
+        Some(&h(&[("Nats-Stream-Source", "O 1 > > o.x abc")])),
+        b"{}",
+    ));
+    // A traced publish and the server's trace event.
+    records.push(Record::new(
+        at(110),
+        0,
+        "t.x",
+        None,
+        Some(&h(&[("Nats-Trace-Dest", "trace.out"), ("ce-id", "t1")])),
+        b"{}",
+    ));
+    records.push(Record::new(at(111), 0, "trace.out", None, None,
+        br#"{"server":{"name":"n1"},"request":{"header":{"Nats-Trace-Dest":["trace.out"],"ce-id":["t1"]}},"events":[{"type":"in","cid":5,"name":"app","subj":"t.x"},{"type":"eg","cid":6,"name":"svc","sub":"t.>"}]}"#));
+
+    let run = |order: &[usize]| {
+        let mut c = Correlator::new(FlowConfig::default());
+        for (n, &i) in order.iter().enumerate() {
+            c.ingest(n as u64, &records[i]);
+        }
+        canonical(&c)
+    };
+    let in_order: Vec<usize> = (0..records.len()).collect();
+    let expected = run(&in_order);
+    let final_of = |subject: &str| -> String {
+        let flow = expected
+            .iter()
+            .find(|f| f.contains(&format!(r#""subject":"{subject}""#)))
+            .unwrap_or_else(|| panic!("a flow for {subject}: {expected:#?}"));
+        let json: serde_json::Value = serde_json::from_str(flow).expect("json");
+        json["final"].as_str().unwrap_or("null").to_owned()
+    };
+    assert_eq!(final_of("s.1"), "terminated");
+    assert_eq!(final_of("s.2"), "acked");
+    assert_eq!(final_of("s.3"), "removed");
+    assert_eq!(final_of("s.4"), "unmatched");
+    for n in 1..=3 {
+        assert_eq!(
+            final_of(&format!("b.{n}")),
+            "pending",
+            "placed in B, its consumers unknown"
+        );
+    }
+    assert!(
+        expected
+            .iter()
+            .any(|f| f.contains(r#""copies":[{"stream":"SRC","seq":7}]"#)),
+        "{expected:#?}"
+    );
+    assert!(
+        expected
+            .iter()
+            .any(|f| f.contains(r#""source":{"stream":"O","seq":1}"#))
+    );
+    assert!(
+        expected
+            .iter()
+            .any(|f| f.contains(r#""trace":[{"type":"in""#)),
+        "{expected:#?}"
+    );
+    for seed in 0..300 {
+        let order = skewed(&records, seed, 3);
+        assert_eq!(
+            run(&order),
+            expected,
+            "seed {seed}, arrival order {order:?}"
+        );
+    }
+}

@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::recorder::Recorder;
+use common::recording::{Recording, flows, json_flows};
 
-use std::process::Command;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -172,89 +171,6 @@ async fn drive(url: &str) {
         .expect("the first reply");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     client.flush().await.expect("flush");
-}
-
-/// A real server and `eventscope record` on it, into a capture file of a
-/// temp dir.
-struct Recording {
-    _server: common::LocalServer,
-    dir: tempfile::TempDir,
-    recorder: Recorder,
-    url: String,
-}
-
-impl Recording {
-    /// `extra`: more arguments for `record` (subjects).
-    fn start(extra: &[&str]) -> Self {
-        let server = common::server();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = server.url();
-        let capture = dir.path().join("capture.jsonl");
-        let mut args = vec!["--server", &url, "-o", capture.to_str().expect("utf8")];
-        args.extend_from_slice(extra);
-        let mut recorder = Recorder::start(&args);
-        recorder.wait_line("recording");
-        Self {
-            _server: server,
-            dir,
-            recorder,
-            url,
-        }
-    }
-
-    /// Stop recording; the capture's path (valid while the returned dir
-    /// lives) and what `record` said.
-    async fn finish(self) -> (Capture, String) {
-        self.recorder.signal("INT");
-        let recorder = self.recorder;
-        let (status, text) = tokio::task::spawn_blocking(move || recorder.finish())
-            .await
-            .expect("join");
-        assert!(status.success(), "{text}");
-        let path = self.dir.path().join("capture.jsonl");
-        (
-            Capture {
-                path: path.to_str().expect("utf8").to_owned(),
-                _dir: self.dir,
-            },
-            text,
-        )
-    }
-}
-
-/// A capture file and the temp dir holding it.
-struct Capture {
-    path: String,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Capture {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.path
-    }
-}
-
-/// `flows --json`, one object per flow.
-fn json_flows(capture: &str) -> Vec<Value> {
-    flows(capture, &["--json"])
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
-        .collect()
-}
-
-fn flows(capture: &str, extra: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(["flows", capture])
-        .args(extra)
-        .output()
-        .expect("run flows");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf8")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,6 +130,10 @@ impl Correlator {
             parse_request(record.subject(), record.payload()),
         ) {
             self.admin.keep(reply, request);
+            // Its answer may have come first.
+            for (_, answer) in self.early_replies.take(reply) {
+                self.on_admin_answer(&answer);
+            }
         }
     }
 

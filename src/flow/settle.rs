@@ -222,29 +222,32 @@ impl Correlator {
             return Final::Terminated.into();
         }
         let waiting = any(|s| *s == ConsumerState::Waiting);
-        if waiting || consumers.is_empty() {
-            if let Some(removed) = self.removal(flow, stream, now) {
-                return Verdict {
-                    final_outcome: Some(Final::Removed),
-                    removed: Some(removed),
-                };
-            }
+        let consumer_gone = consumers.iter().find_map(|(name, s)| match s {
+            ConsumerState::Deleted(at) => Some(Removal {
+                reason: RemovalReason::ConsumerDeleted,
+                at: Some(*at),
+                consumer: Some((*name).to_owned()),
+            }),
+            _ => None,
+        });
+        let message_gone = (waiting || consumer_gone.is_some() || consumers.is_empty())
+            .then(|| self.removal(flow, stream, now))
+            .flatten();
+        // Whichever the server did first.
+        let removed = match (message_gone, consumer_gone) {
+            (Some(m), Some(c)) => Some(if c.at < m.at { c } else { m }),
+            (Some(m), None) => Some(m),
+            // Others still owe an answer: the message waits on them.
+            (None, c) => c.filter(|_| !waiting),
+        };
+        if let Some(removed) = removed {
+            return Verdict {
+                final_outcome: Some(Final::Removed),
+                removed: Some(removed),
+            };
         }
         if waiting {
             return Final::Pending.into();
-        }
-        if let Some((name, ConsumerState::Deleted(at))) = consumers
-            .iter()
-            .find(|(_, s)| matches!(s, ConsumerState::Deleted(_)))
-        {
-            return Verdict {
-                final_outcome: Some(Final::Removed),
-                removed: Some(Removal {
-                    reason: RemovalReason::ConsumerDeleted,
-                    at: Some(*at),
-                    consumer: Some((*name).to_owned()),
-                }),
-            };
         }
         if any(|s| *s == ConsumerState::Acked) {
             return Final::Acked.into();

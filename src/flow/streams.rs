@@ -246,7 +246,7 @@ impl Correlator {
     /// updated or described. False if the record is no such answer.
     pub(super) fn learn_from_api_answer(&mut self, record: &Record) -> bool {
         if let Some(stream) = parse_stream_answer(record.payload()) {
-            self.learn_stream(stream);
+            self.learn_stream(stream, record.received_at);
             return true;
         }
         if let Some(consumer) = parse_consumer_answer(record.payload()) {
@@ -258,14 +258,14 @@ impl Correlator {
 
     /// A stream's configuration from a creation, update or info answer.
     /// Only a creation says that every consumer since is known.
-    fn learn_stream(&mut self, stream: StreamAnswer) {
+    fn learn_stream(&mut self, stream: StreamAnswer, at: Timestamp) {
         let state = self.stream_state(&stream.name);
         if stream.created {
-            // Created again (the name reused): what was known is void.
-            *state = StreamState {
-                created_seen: true,
-                ..StreamState::default()
-            };
+            // Consumers of an earlier stream of that name are gone; those
+            // made after this creation (seen first, from another
+            // connection) stay.
+            state.created_seen = true;
+            state.consumers.retain(|c| c.since >= at);
         }
         state.interest = stream.interest;
         state.transform = stream.transform;

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod proxy;
 pub mod recorder;
+pub mod recording;
 pub mod ui;
 pub mod wire_log;
 
