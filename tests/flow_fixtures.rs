@@ -444,6 +444,50 @@ fn server_rules_hold_whatever_order_the_records_arrive_in() {
         None,
         br#"{"stream":"B","seq":12,"batch":"b1","count":3}"#,
     ));
+    // A batch of two never committed: abandoned by the server.
+    for n in 1..=2u64 {
+        let seq = n.to_string();
+        let pairs = [
+            ("Nats-Batch-Id", "b2"),
+            ("Nats-Batch-Sequence", seq.as_str()),
+        ];
+        records.push(Record::new(
+            at(96 + n as i64),
+            0,
+            &format!("b.late{n}"),
+            None,
+            Some(&h(&pairs)),
+            b"m",
+        ));
+    }
+    records.push(Record::new(at(99), 0, "$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.B", None, None,
+        br#"{"type":"io.nats.jetstream.advisory.v1.stream_batch_abandoned","stream":"B","batch":"b2","reason":"timeout"}"#));
+    // s.5 stored, delivered to the watcher only, then expired behind a
+    // delete marker the server stored.
+    records.push(Record::new(
+        at(104),
+        0,
+        "s.5",
+        Some("_INBOX.p.5"),
+        None,
+        b"{}",
+    ));
+    records.push(Record::new(
+        at(105),
+        0,
+        "_INBOX.p.5",
+        None,
+        None,
+        br#"{"stream":"S","seq":5}"#,
+    ));
+    records.push(Record::new(
+        at(106),
+        0,
+        "s.5",
+        Some(&ack("late", 1, 6)),
+        Some(&h(&[("Nats-Marker-Reason", "MaxAge")])),
+        b"",
+    ));
     // O #1 and its copy sourced into SRC #7, delivered there.
     records.push(Record::new(
         at(100),
@@ -502,6 +546,21 @@ fn server_rules_hold_whatever_order_the_records_arrive_in() {
     assert_eq!(final_of("s.2"), "acked");
     assert_eq!(final_of("s.3"), "removed");
     assert_eq!(final_of("s.4"), "unmatched");
+    for n in 1..=2 {
+        assert_eq!(
+            final_of(&format!("b.late{n}")),
+            "publish_failed",
+            "abandoned"
+        );
+    }
+    let s5 = expected
+        .iter()
+        .find(|f| f.contains(r#""stream_seq":5"#) && f.contains(r#""subject":"s.5""#))
+        .expect("s.5");
+    assert!(
+        s5.contains(r#""final":"removed""#) && s5.contains(r#""reason":"max_age""#),
+        "{s5}"
+    );
     for n in 1..=3 {
         assert_eq!(
             final_of(&format!("b.{n}")),
