@@ -254,7 +254,11 @@ impl Correlator {
             AdvisoryEvent::BatchAbandoned => {
                 let reason = advisory.reason.unwrap_or_else(|| "abandoned".into());
                 if let Some(batch) = advisory.batch {
-                    self.batch_abandoned(&advisory.stream, &batch, &reason, at);
+                    let error = format!(
+                        "atomic batch {batch} abandoned by stream {}: {reason}",
+                        advisory.stream
+                    );
+                    self.batch_failed(&batch, error, at);
                 }
             }
         }

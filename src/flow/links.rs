@@ -292,27 +292,9 @@ impl Correlator {
         self.index_stored(stream, seq, id);
     }
 
-    /// The batch was refused or abandoned: no member was stored.
-    pub(super) fn batch_abandoned(
-        &mut self,
-        stream: &str,
-        batch: &str,
-        reason: &str,
-        at: Timestamp,
-    ) {
-        let error = format!("atomic batch {batch} abandoned by stream {stream}: {reason}");
-        for (_, id) in self.pending.batches.remove(batch).unwrap_or_default() {
-            self.fail_member(id, &error, Some(at));
-        }
-        self.pending
-            .settled
-            .insert(batch.to_owned(), BatchEnd::Failed(error));
-    }
-
-    /// A batch member's publish answered with an error: the whole batch
-    /// fails with it.
-    pub(super) fn batch_refused(&mut self, batch: &str, error: &str, at: Timestamp) {
-        let error = format!("atomic batch {batch} refused: {error}");
+    /// The batch was refused or abandoned: no member was stored, and each
+    /// says why.
+    pub(super) fn batch_failed(&mut self, batch: &str, error: String, at: Timestamp) {
         for (_, id) in self.pending.batches.remove(batch).unwrap_or_default() {
             self.fail_member(id, &error, Some(at));
         }

@@ -9,6 +9,7 @@ mod answers;
 mod classify;
 mod correlator;
 mod export;
+mod headers;
 mod identity;
 mod jetstream;
 mod layout;

@@ -210,53 +210,6 @@ pub struct Reply {
     pub responder: Option<String>,
 }
 
-impl Delivery {
-    /// The same delivery seen in two flows: keep what each saw, the
-    /// earlier settlement winning as it does on the server.
-    pub(super) fn merge(&mut self, other: Delivery) {
-        if self.record.is_none() && other.record.is_some() {
-            self.record = other.record;
-            self.at = other.at;
-        }
-        self.answered_at = self.answered_at.max(other.answered_at);
-        match (self.settled_at, other.settled_at) {
-            (ours, Some(theirs)) if ours.is_none_or(|ours| theirs < ours) => {
-                self.settled_at = Some(theirs);
-                self.outcome = other.outcome;
-                self.reason = other.reason;
-            }
-            (Some(_), _) | (None, Some(_)) => {}
-            (None, None) => {
-                if self.outcome == Outcome::Pending || other.outcome == Outcome::Nak {
-                    self.outcome = other.outcome;
-                }
-            }
-        }
-    }
-
-    /// Apply one answer as the server does: the first ACK or TERM (by its
-    /// time, not the order the monitor saw it in) settles the delivery and
-    /// every later answer changes nothing; until then a NAK or a progress
-    /// note says where it stands.
-    pub(super) fn answer(&mut self, body: &AckBody, at: Timestamp) {
-        self.answered_at = self.answered_at.max(Some(at));
-        let settled_before = self.settled_at.is_some_and(|s| s <= at);
-        match body {
-            AckBody::Ack | AckBody::Next | AckBody::Term { .. } if !settled_before => {
-                self.settled_at = Some(at);
-                (self.outcome, self.reason) = match body {
-                    AckBody::Term { reason } => (Outcome::Term, reason.as_deref().map(Box::from)),
-                    _ => (Outcome::Ack, None),
-                };
-            }
-            _ if self.settled_at.is_some() => {}
-            AckBody::Nak { .. } => self.outcome = Outcome::Nak,
-            AckBody::Progress if self.outcome == Outcome::Pending => self.outcome = Outcome::Wpi,
-            _ => {}
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StepKind {
     Publish,
