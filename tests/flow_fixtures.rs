@@ -309,221 +309,91 @@ fn a_publish_its_puback_and_deliveries_in_any_order_make_one_flow() {
 /// gives the flows of the order they were sent in.
 #[test]
 fn server_rules_hold_whatever_order_the_records_arrive_in() {
-    use eventscope::capture::{HeaderBlock, Record};
     let ack = |consumer: &str, delivered: u64, seq: u64| {
         format!("$JS.ACK.S.{consumer}.{delivered}.{seq}.{seq}.1795353284893755903.0")
     };
-    let h = |pairs: &[(&str, &str)]| HeaderBlock::build(None, pairs.iter().copied());
-    let at = |n: i64| n * 1_000_000;
-    let mut records = vec![
-        Record::new(at(1), 0, "_INBOX.c.1", None, None,
-            br#"{"type":"io.nats.jetstream.api.v1.stream_create_response","config":{"name":"S","retention":"limits"}}"#),
-        Record::new(at(2), 0, "_INBOX.c.2", None, None,
-            br#"{"type":"io.nats.jetstream.api.v1.consumer_create_response","stream_name":"S","name":"w","config":{"ack_policy":"explicit","filter_subject":"s.>"}}"#),
-        Record::new(at(3), 0, "_INBOX.c.3", None, None,
-            br#"{"type":"io.nats.jetstream.api.v1.consumer_create_response","stream_name":"S","name":"watch","config":{"ack_policy":"none","filter_subjects":["s.1","s.2","s.3"]}}"#),
-    ];
+    let mut wire = Wire::default();
+    wire.answer(1, "_INBOX.c.1", r#"{"type":"io.nats.jetstream.api.v1.stream_create_response","config":{"name":"S","retention":"limits"}}"#);
+    wire.answer(2, "_INBOX.c.2", r#"{"type":"io.nats.jetstream.api.v1.consumer_create_response","stream_name":"S","name":"w","config":{"ack_policy":"explicit","filter_subject":"s.>"}}"#);
+    wire.answer(3, "_INBOX.c.3", r#"{"type":"io.nats.jetstream.api.v1.consumer_create_response","stream_name":"S","name":"watch","config":{"ack_policy":"none","filter_subjects":["s.1","s.2","s.3"]}}"#);
     // Messages 1-3, each published, stored, delivered to w and the watcher.
     for seq in 1..=3u64 {
-        let t = 10 + seq as i64 * 10;
-        let inbox = format!("_INBOX.p.{seq}");
-        records.push(Record::new(
-            at(t),
-            0,
-            &format!("s.{seq}"),
-            Some(&inbox),
-            None,
-            b"{}",
-        ));
-        let pub_ack = format!(r#"{{"stream":"S","seq":{seq}}}"#);
-        records.push(Record::new(
-            at(t + 1),
-            0,
-            &inbox,
-            None,
-            None,
-            pub_ack.as_bytes(),
-        ));
-        records.push(Record::new(
-            at(t + 2),
-            0,
-            &format!("s.{seq}"),
-            Some(&ack("w", 1, seq)),
-            None,
-            b"{}",
-        ));
-        records.push(Record::new(
-            at(t + 3),
-            0,
-            &format!("s.{seq}"),
-            Some(&ack("watch", 1, seq)),
-            None,
-            b"{}",
-        ));
+        let (t, subject) = (10 + seq as i64 * 10, format!("s.{seq}"));
+        wire.stored(t, &subject, "S", seq);
+        wire.deliver(t + 2, &subject, &ack("w", 1, seq), &[]);
+        wire.deliver(t + 3, &subject, &ack("watch", 1, seq), &[]);
     }
     // s.1: TERM then ACK. s.2: redelivered, then delivery 1's late ACK.
-    records.push(Record::new(
-        at(50),
-        0,
-        &ack("w", 1, 1),
-        None,
-        None,
-        b"+TERM",
-    ));
-    records.push(Record::new(at(52), 0, &ack("w", 1, 1), None, None, b"+ACK"));
-    records.push(Record::new(
-        at(54),
-        0,
-        "s.2",
-        Some(&ack("w", 2, 2)),
-        None,
-        b"{}",
-    ));
-    records.push(Record::new(at(56), 0, &ack("w", 1, 2), None, None, b"+ACK"));
+    wire.answer(50, &ack("w", 1, 1), "+TERM");
+    wire.answer(52, &ack("w", 1, 1), "+ACK");
+    wire.deliver(54, "s.2", &ack("w", 2, 2), &[]);
+    wire.answer(56, &ack("w", 1, 2), "+ACK");
     // s.3 deleted by sequence while w still holds it.
-    records.push(Record::new(
-        at(60),
-        0,
+    wire.send(
+        60,
         "$JS.API.STREAM.MSG.DELETE.S",
         Some("_INBOX.d.1"),
-        None,
-        br#"{"seq":3}"#,
-    ));
-    records.push(Record::new(
-        at(61),
-        0,
+        &[],
+        r#"{"seq":3}"#,
+    );
+    wire.answer(
+        61,
         "_INBOX.d.1",
-        None,
-        None,
-        br#"{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response","success":true}"#,
-    ));
+        r#"{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response","success":true}"#,
+    );
     // w deleted; then s.4 is for nobody.
-    records.push(Record::new(at(70), 0, "$JS.EVENT.ADVISORY.CONSUMER.DELETED.S.w", None, None,
-        br#"{"type":"io.nats.jetstream.advisory.v1.consumer_action","stream":"S","consumer":"w","action":"delete"}"#));
-    records.push(Record::new(
-        at(80),
-        0,
-        "s.4",
-        Some("_INBOX.p.4"),
-        None,
-        b"{}",
-    ));
-    records.push(Record::new(
-        at(81),
-        0,
-        "_INBOX.p.4",
-        None,
-        None,
-        br#"{"stream":"S","seq":4}"#,
-    ));
-    // An atomic batch of three on B, placed by its commit.
+    wire.answer(70, "$JS.EVENT.ADVISORY.CONSUMER.DELETED.S.w", r#"{"type":"io.nats.jetstream.advisory.v1.consumer_action","stream":"S","consumer":"w","action":"delete"}"#);
+    wire.stored(80, "s.4", "S", 4);
+    // An atomic batch of three on B, placed by its commit; a batch of two
+    // never committed, abandoned by the server.
     for n in 1..=3u64 {
         let seq = n.to_string();
-        let mut pairs = vec![
+        let mut headers = vec![
             ("Nats-Batch-Id", "b1"),
             ("Nats-Batch-Sequence", seq.as_str()),
         ];
         if n == 3 {
-            pairs.push(("Nats-Batch-Commit", "1"));
+            headers.push(("Nats-Batch-Commit", "1"));
         }
         let reply = (n == 3).then_some("_INBOX.b.3");
-        records.push(Record::new(
-            at(90 + n as i64),
-            0,
-            &format!("b.{n}"),
-            reply,
-            Some(&h(&pairs)),
-            b"m",
-        ));
+        wire.send(90 + n as i64, &format!("b.{n}"), reply, &headers, "m");
     }
-    records.push(Record::new(
-        at(95),
-        0,
+    wire.answer(
+        95,
         "_INBOX.b.3",
-        None,
-        None,
-        br#"{"stream":"B","seq":12,"batch":"b1","count":3}"#,
-    ));
-    // A batch of two never committed: abandoned by the server.
+        r#"{"stream":"B","seq":12,"batch":"b1","count":3}"#,
+    );
     for n in 1..=2u64 {
         let seq = n.to_string();
-        let pairs = [
+        let headers = [
             ("Nats-Batch-Id", "b2"),
             ("Nats-Batch-Sequence", seq.as_str()),
         ];
-        records.push(Record::new(
-            at(96 + n as i64),
-            0,
-            &format!("b.late{n}"),
-            None,
-            Some(&h(&pairs)),
-            b"m",
-        ));
+        wire.send(96 + n as i64, &format!("b.late{n}"), None, &headers, "m");
     }
-    records.push(Record::new(at(99), 0, "$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.B", None, None,
-        br#"{"type":"io.nats.jetstream.advisory.v1.stream_batch_abandoned","stream":"B","batch":"b2","reason":"timeout"}"#));
-    // s.5 stored, delivered to the watcher only, then expired behind a
-    // delete marker the server stored.
-    records.push(Record::new(
-        at(104),
-        0,
-        "s.5",
-        Some("_INBOX.p.5"),
-        None,
-        b"{}",
-    ));
-    records.push(Record::new(
-        at(105),
-        0,
-        "_INBOX.p.5",
-        None,
-        None,
-        br#"{"stream":"S","seq":5}"#,
-    ));
-    records.push(Record::new(
-        at(106),
-        0,
-        "s.5",
-        Some(&ack("late", 1, 6)),
-        Some(&h(&[("Nats-Marker-Reason", "MaxAge")])),
-        b"",
-    ));
+    wire.answer(99, "$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.B", r#"{"type":"io.nats.jetstream.advisory.v1.stream_batch_abandoned","stream":"B","batch":"b2","reason":"timeout"}"#);
     // O #1 and its copy sourced into SRC #7, delivered there.
-    records.push(Record::new(
-        at(100),
-        0,
+    wire.stored(100, "o.x", "O", 1);
+    let source = [("Nats-Stream-Source", "O 1 > > o.x abc")];
+    wire.deliver(
+        103,
         "o.x",
-        Some("_INBOX.o.1"),
-        None,
-        b"{}",
-    ));
-    records.push(Record::new(
-        at(101),
-        0,
-        "_INBOX.o.1",
-        None,
-        None,
-        br#"{"stream":"O","seq":1}"#,
-    ));
-    records.push(Record::new(
-        at(103),
-        0,
-        "o.x",
-        Some("$JS.ACK.SRC.c.1.7.1.1795353284893755903.0"),
-        Some(&h(&[("Nats-Stream-Source", "O 1 > > o.x abc")])),
-        b"{}",
-    ));
+        "$JS.ACK.SRC.c.1.7.1.1795353284893755903.0",
+        &source,
+    );
+    // s.5 stored, for nobody, then expired behind the server's delete marker.
+    wire.stored(104, "s.5", "S", 5);
+    wire.deliver(
+        106,
+        "s.5",
+        &ack("late", 1, 6),
+        &[("Nats-Marker-Reason", "MaxAge")],
+    );
     // A traced publish and the server's trace event.
-    records.push(Record::new(
-        at(110),
-        0,
-        "t.x",
-        None,
-        Some(&h(&[("Nats-Trace-Dest", "trace.out"), ("ce-id", "t1")])),
-        b"{}",
-    ));
-    records.push(Record::new(at(111), 0, "trace.out", None, None,
-        br#"{"server":{"name":"n1"},"request":{"header":{"Nats-Trace-Dest":["trace.out"],"ce-id":["t1"]}},"events":[{"type":"in","cid":5,"name":"app","subj":"t.x"},{"type":"eg","cid":6,"name":"svc","sub":"t.>"}]}"#));
+    let traced = [("Nats-Trace-Dest", "trace.out"), ("ce-id", "t1")];
+    wire.send(110, "t.x", None, &traced, "{}");
+    wire.answer(111, "trace.out", r#"{"server":{"name":"n1"},"request":{"header":{"Nats-Trace-Dest":["trace.out"],"ce-id":["t1"]}},"events":[{"type":"in","cid":5,"name":"app","subj":"t.x"},{"type":"eg","cid":6,"name":"svc","sub":"t.>"}]}"#);
+    let records = wire.records;
 
     let run = |order: &[usize]| {
         let mut c = Correlator::new(FlowConfig::default());
@@ -592,5 +462,53 @@ fn server_rules_hold_whatever_order_the_records_arrive_in() {
             expected,
             "seed {seed}, arrival order {order:?}"
         );
+    }
+}
+
+/// Records as a monitor sees them, written briefly (times in ms).
+#[derive(Default)]
+struct Wire {
+    records: Vec<eventscope::capture::Record>,
+}
+
+impl Wire {
+    fn send(
+        &mut self,
+        ms: i64,
+        subject: &str,
+        reply: Option<&str>,
+        headers: &[(&str, &str)],
+        payload: &str,
+    ) {
+        let headers = (!headers.is_empty())
+            .then(|| eventscope::capture::HeaderBlock::build(None, headers.iter().copied()));
+        self.records.push(eventscope::capture::Record::new(
+            ms * 1_000_000,
+            0,
+            subject,
+            reply,
+            headers.as_ref(),
+            payload.as_bytes(),
+        ));
+    }
+
+    /// A message with no reply subject: an answer, an advisory, an event.
+    fn answer(&mut self, ms: i64, subject: &str, payload: &str) {
+        self.send(ms, subject, None, &[], payload);
+    }
+
+    /// A JetStream publish at `ms` and its PubAck a millisecond later.
+    fn stored(&mut self, ms: i64, subject: &str, stream: &str, seq: u64) {
+        let inbox = format!("_INBOX.{stream}.{seq}");
+        self.send(ms, subject, Some(&inbox), &[], "{}");
+        self.answer(
+            ms + 1,
+            &inbox,
+            &format!(r#"{{"stream":"{stream}","seq":{seq}}}"#),
+        );
+    }
+
+    fn deliver(&mut self, ms: i64, subject: &str, ack: &str, headers: &[(&str, &str)]) {
+        self.send(ms, subject, Some(ack), headers, "{}");
     }
 }

@@ -156,20 +156,7 @@ async fn recorded_traffic_reconstructs_into_exact_flows() {
         .expect("join");
     assert!(status.success(), "{text}");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(["flows", capture.to_str().expect("utf8"), "--json"])
-        .output()
-        .expect("run flows");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let flows: Vec<Value> = String::from_utf8(output.stdout)
-        .expect("utf8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
-        .collect();
+    let flows = common::recording::json_flows(capture.to_str().expect("utf8"));
     let js: HashMap<u64, &Value> = flows
         .iter()
         .filter(|f| f["kind"] == "jetstream")

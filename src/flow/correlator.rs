@@ -67,9 +67,6 @@ pub struct Correlator {
     /// another connection, a PubAck can reach the monitor before the
     /// publish it answers.
     pub(super) early_replies: EarlyReplies,
-    /// Consumers whose creation answer said `ack_policy: none`, by stream:
-    /// their deliveries are `delivered`, not waiting.
-    pub(super) ack_none: HashMap<String, foldhash::HashSet<String>>,
     /// What the wire said of each stream and its consumers, each fact
     /// with its time (`streams.rs`).
     pub(super) streams: HashMap<String, StreamState>,
@@ -104,7 +101,6 @@ impl Correlator {
             by_msg_id: HashMap::new(),
             pull_inboxes: HashMap::new(),
             early_replies: EarlyReplies::default(),
-            ack_none: HashMap::new(),
             streams: HashMap::new(),
             admin: AdminRequests::default(),
             pending: PendingLinks::default(),
@@ -429,7 +425,6 @@ impl Correlator {
                 label,
             );
             let rollup = flow.rollup_all();
-            let stored_subject = flow.stored_subject().unwrap_or(&flow.subject).to_owned();
             let key = (ack.stream.clone(), ack.seq);
             match self.by_stream_seq.get(&key).copied() {
                 Some(original) if ack.duplicate && original != id => {
@@ -441,12 +436,9 @@ impl Correlator {
                 self.batch_committed(batch, &ack.stream, ack.seq, *count);
             }
             if let Some(all) = rollup {
-                let subject = (!all).then(|| {
-                    let state = self.streams.get(&ack.stream);
-                    state
-                        .and_then(|s| s.transform.as_ref())
-                        .and_then(|t| t.apply(&stored_subject))
-                        .unwrap_or(stored_subject)
+                let subject = (!all).then(|| self.get(id)).flatten().map(|f| {
+                    f.subject_in_stream(self.streams.get(&ack.stream))
+                        .into_owned()
                 });
                 self.stream_state(&ack.stream)
                     .removal(super::streams::StreamRemoval::Rollup {

@@ -100,9 +100,9 @@ impl Correlator {
             return;
         }
         let no_answer_expected = self
-            .ack_none
+            .streams
             .get(&ack.stream)
-            .is_some_and(|consumers| consumers.contains(&ack.consumer));
+            .is_some_and(|s| s.expects_no_answer(&ack.consumer));
         let id = self.flow_for_stream_seq(ack, record.subject(), at, Some(record));
         let Some(flow) = self.get_mut(id) else {
             return;

@@ -7,6 +7,8 @@
 //! flow and what `streams.rs` knows of its stream, when asked, so facts
 //! that arrive late still count.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::classify::AckBody;
@@ -181,14 +183,17 @@ impl Flow {
     }
 
     /// The subject the stream stored it under, as far as known.
-    pub(super) fn subject_in_stream(&self, stream: Option<&StreamState>) -> String {
+    pub(super) fn subject_in_stream(&self, stream: Option<&StreamState>) -> Cow<'_, str> {
         if let Some(stored) = self.stored_subject() {
-            return stored.to_owned();
+            return Cow::Borrowed(stored);
         }
-        stream
+        match stream
             .and_then(|s| s.transform.as_ref())
             .and_then(|t| t.apply(&self.subject))
-            .unwrap_or_else(|| self.subject.clone())
+        {
+            Some(transformed) => Cow::Owned(transformed),
+            None => Cow::Borrowed(&self.subject),
+        }
     }
 }
 

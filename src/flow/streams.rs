@@ -131,6 +131,15 @@ impl StreamState {
             .map(|c| c.name.as_str())
     }
 
+    /// The consumer's current configuration says `ack_policy: none`.
+    pub(super) fn expects_no_answer(&self, consumer: &str) -> bool {
+        self.consumers
+            .iter()
+            .rev()
+            .find(|c| c.name == consumer)
+            .is_some_and(|c| c.ack_none)
+    }
+
     /// The pause a delivery at `delivered` of a message stored at `stored`
     /// waited on, if any.
     pub(super) fn pause_between(
@@ -279,12 +288,6 @@ impl Correlator {
             .learn_consumer(&consumer, at);
         if consumer.ack_none {
             self.no_answer_expected(&consumer.stream, &consumer.name);
-            self.ack_none
-                .entry(consumer.stream)
-                .or_default()
-                .insert(consumer.name);
-        } else if let Some(consumers) = self.ack_none.get_mut(&consumer.stream) {
-            consumers.remove(&consumer.name);
         }
     }
 

@@ -1,8 +1,6 @@
 //! A real server with `eventscope record` on it, and `eventscope flows` over
 //! the capture it wrote: what the flow tests drive and assert on.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use super::recorder::Recorder;
@@ -77,15 +75,7 @@ pub fn json_flows(capture: &str) -> Vec<Value> {
 }
 
 pub fn flows(capture: &str, extra: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(["flows", capture])
-        .args(extra)
-        .output()
-        .expect("run flows");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf8")
+    let mut args = vec!["flows", capture];
+    args.extend_from_slice(extra);
+    String::from_utf8(super::eventscope(&args).stdout).expect("utf8")
 }
