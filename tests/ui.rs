@@ -377,6 +377,40 @@ fn flow_list_filters_and_the_diagram_selects_records() {
     );
 }
 
+/// A message the server removed says why in the flows view, not only
+/// "removed": its consumer was deleted before it answered.
+#[test]
+fn a_removed_message_says_why() {
+    let mut app = app(View::Flows);
+    app.session.store.intern_connection("test");
+    app.session.add_records(vec![
+        wire("orders.created", Some("_INBOX.p.1"), r#"{"id":1}"#, 0),
+        wire("_INBOX.p.1", None, r#"{"stream":"ORDERS","seq":1}"#, 1),
+        wire(
+            "orders.created",
+            Some("$JS.ACK.ORDERS.worker.1.1.1.1795352350348894744.0"),
+            r#"{"id":1}"#,
+            2,
+        ),
+        wire(
+            "$JS.EVENT.ADVISORY.CONSUMER.DELETED.ORDERS.worker",
+            None,
+            r#"{"type":"io.nats.jetstream.advisory.v1.consumer_action","stream":"ORDERS","consumer":"worker","action":"delete"}"#,
+            5,
+        ),
+    ]);
+    let mut h = harness(app);
+    h.run_steps(3);
+    assert!(h.query_by_label("Failed (1)").is_some());
+    h.get_by_label_contains("orders.created -> ORDERS #1")
+        .click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("removed: consumer worker was deleted before it answered")
+            .is_some()
+    );
+}
+
 fn connected_app(server: &common::LocalServer, view: View) -> Harness<'static, EventscopeApp> {
     common::ui::connected(server, view, false)
 }

@@ -77,6 +77,59 @@ impl From<Final> for Verdict {
     }
 }
 
+impl Verdict {
+    /// What the server did, in words, where a final alone does not say it
+    /// (why a message was removed, what a service answered, where else the
+    /// event is stored).
+    pub fn explain(&self, flow: &Flow) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(removed) = &self.removed {
+            let why = match removed.reason {
+                RemovalReason::Ttl => "its Nats-TTL ran out".to_owned(),
+                RemovalReason::MaxAge => "the stream's max age ran out".to_owned(),
+                RemovalReason::Deleted => "deleted from the stream".to_owned(),
+                RemovalReason::Purged => "purged from the stream".to_owned(),
+                RemovalReason::RolledUp => "replaced by a later rollup".to_owned(),
+                RemovalReason::ConsumerDeleted => format!(
+                    "consumer {} was deleted before it answered",
+                    removed.consumer.as_deref().unwrap_or("?")
+                ),
+            };
+            let when = removed.at.map_or_else(String::new, |at| {
+                format!(" at {}", crate::capture::file::format_timestamp(at))
+            });
+            out.push(format!("removed: {why}{when}"));
+        }
+        if let Some(error) = flow.detail().service_error() {
+            out.push(format!("service error {error}"));
+        }
+        if let Some(links) = flow.links() {
+            if let Some(origin) = &links.source {
+                out.push(format!(
+                    "a copy sourced from {} #{}",
+                    origin.stream, origin.seq
+                ));
+            }
+            for copy in &links.copies {
+                out.push(format!("copied into {} #{}", copy.stream, copy.seq));
+            }
+            if let Some(origin) = &links.republish_of {
+                out.push(format!(
+                    "the server's RePublish copy of {} #{}",
+                    origin.stream, origin.seq
+                ));
+            }
+            if let Some(batch) = &links.batch {
+                out.push(format!("member {} of atomic batch {}", batch.seq, batch.id));
+            }
+        }
+        if let Some(stored) = flow.stored_subject() {
+            out.push(format!("stored as {stored}"));
+        }
+        out
+    }
+}
+
 /// Where one consumer stands with one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ConsumerState {

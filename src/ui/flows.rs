@@ -400,6 +400,22 @@ fn flow_header_ui(ui: &mut egui::Ui, selected: &Flow) {
     });
 }
 
+/// How the server settled the selected flow, in words, where its final
+/// alone does not say (a removal's reason, a service error, linked copies).
+fn verdict_ui(ui: &mut egui::Ui, selected: &Flow, correlator: &Correlator, now: Timestamp) {
+    let verdict = correlator.verdict(selected, now);
+    let lines = verdict.explain(selected);
+    if lines.is_empty() {
+        return;
+    }
+    let colour = final_color(verdict.final_outcome);
+    ui.horizontal_wrapped(|ui| {
+        for line in lines {
+            ui.colored_label(colour, line);
+        }
+    });
+}
+
 /// Which flows to draw, exports, tracing, zoom.
 fn toolbar_ui(
     ui: &mut egui::Ui,
@@ -577,6 +593,7 @@ pub fn diagram_ui(
         .and_then(|id| correlator.get(id))
         .unwrap_or(first);
     flow_header_ui(ui, selected);
+    verdict_ui(ui, selected, correlator, now);
     sources_ui(ui, selected, store);
     toolbar_ui(ui, view, selected, &flows, &mut actions);
     if let Some(directory) = directory
