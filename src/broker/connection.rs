@@ -119,7 +119,7 @@ impl ConnectionTask {
                             self.shared.link_down();
                             self.shared.set_state(LinkState::Reconnecting { attempt: 0 });
                             self.sink
-                                .send(BrokerEvent::Link { connection: self.key, up: false, at: now_timestamp() })
+                                .send(BrokerEvent::Link { connection: self.key, up: false, at: now_timestamp(), reason: Some("the monitoring link failed".into()) })
                                 .await;
                             wire = self.start_wire(ended_tx.clone(), PANIC_RESTART_DELAY);
                         }

@@ -77,6 +77,8 @@ pub enum BrokerEvent {
         connection: ConnectionKey,
         up: bool,
         at: Timestamp,
+        /// Why it went down, in the server's or the socket's words.
+        reason: Option<String>,
     },
     /// A literal subscription would bind a push consumer's deliver subject
     /// and steal its messages: the user must confirm.

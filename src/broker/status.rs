@@ -83,6 +83,9 @@ pub struct ConnectionStatus {
     /// Server-side errors seen while connected (e.g. the server cut us off
     /// as a slow consumer), latest last.
     pub server_errors: Vec<String>,
+    /// Errors pushed since the start (the list above keeps the latest):
+    /// a reader prints those it has not seen.
+    pub errors_said: u64,
 }
 
 impl Default for ConnectionStatus {
@@ -97,6 +100,7 @@ impl Default for ConnectionStatus {
             subscriptions: Vec::new(),
             slow_consumer_events: 0,
             server_errors: Vec::new(),
+            errors_said: 0,
         }
     }
 }

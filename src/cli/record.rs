@@ -72,6 +72,10 @@ pub struct RecordSummary {
     /// With `--to-stream`: its own writes and acks seen on the subscription
     /// and left out.
     pub own_skipped: u64,
+    /// Why nothing (more) could be recorded: the server refused the
+    /// credentials or every subscription, no server took the connection, or
+    /// it was stopped before the link came up. The exit is non-zero.
+    pub refused: Option<String>,
 }
 
 /// How long to wait, after being told to stop, for messages already read
@@ -129,11 +133,28 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
 
     let (mut broker, mut events) = Broker::new(Arc::new(|| {}))?;
     let shared = broker.connect(0, profile.clone(), InitialConnect::FailFast);
+    let mut refused = None;
+    let mut said = ServerSaid::default();
     let outcome = broker.block_on(async {
         let mut signals = Signals::new()?;
-        tokio::select! {
-            connected = shared.connected() => connected.map_err(anyhow::Error::msg)?,
-            name = signals.recv() => return Ok(format!("{name} before connecting")),
+        // --duration counts from the start, connecting included.
+        let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
+        let mut watch = tokio::time::interval(WATCH_EVERY);
+        let before = loop {
+            tokio::select! {
+                connected = shared.connected() => {
+                    connected.map_err(anyhow::Error::msg)?;
+                    break None;
+                }
+                name = signals.recv() => break Some(format!("{name} before connecting")),
+                _ = sleep_until(deadline) => break Some("duration reached before connecting".to_owned()),
+                _ = watch.tick() => said.print_new(&shared),
+            }
+        };
+        if let Some(stop) = before {
+            refused = Some(format!("{stop}: {}", shared.state().label()));
+            let _ = broker.send(0, Command::Close);
+            return Ok(stop);
         }
         let status = shared.status();
         let server = status
@@ -151,7 +172,6 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
             profile.servers
         );
         let mut remaining = options.count;
-        let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
         let mut failed = std::pin::pin!(failed_rx);
         let mut stop_reason = "stopped".to_owned();
         loop {
@@ -167,6 +187,14 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
                 },
                 _ = sleep_until(deadline) => { stop_reason = "duration reached".into(); break; }
                 name = signals.recv() => { stop_reason = name.to_owned(); break; }
+                _ = watch.tick() => {
+                    said.print_new(&shared);
+                    if let Some(reason) = nothing_more(&shared) {
+                        stop_reason = "the server refused".into();
+                        refused = Some(reason);
+                        break;
+                    }
+                }
                 error = &mut failed => {
                     stop_reason = format!("the capture could not be written ({})", error.unwrap_or_default());
                     let _ = broker.send(0, Command::Close);
@@ -225,7 +253,59 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
         stop_reason,
         write_error,
         own_skipped,
+        refused,
     })
+}
+
+/// How often `record` looks at what the server said and whether anything
+/// can still be recorded.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// The server's errors and disconnect reasons, printed once each as they
+/// come.
+#[derive(Default)]
+struct ServerSaid {
+    printed: u64,
+}
+
+impl ServerSaid {
+    fn print_new(&mut self, shared: &crate::broker::ConnectionShared) {
+        let status = shared.status();
+        let new = status.errors_said.saturating_sub(self.printed);
+        self.printed = status.errors_said;
+        let list = &status.server_errors;
+        let skipped = new.saturating_sub(list.len() as u64);
+        if skipped > 0 {
+            eprintln!("eventscope: ({skipped} earlier messages from the server not shown)");
+        }
+        let first = list
+            .len()
+            .saturating_sub(usize::try_from(new).unwrap_or(usize::MAX));
+        for said in &list[first..] {
+            eprintln!("eventscope: {said}");
+        }
+    }
+}
+
+/// Why nothing more can be recorded, if so: the credentials were refused
+/// (revoked mid-run), the connection gave up, or the server refused every
+/// subscription.
+fn nothing_more(shared: &crate::broker::ConnectionShared) -> Option<String> {
+    use crate::broker::LinkState;
+    let status = shared.status();
+    match status.state {
+        LinkState::AuthError(reason) | LinkState::Failed(reason) => return Some(reason),
+        _ => {}
+    }
+    let subs = &status.subscriptions;
+    if !subs.is_empty() && subs.iter().all(|s| s.error.is_some()) {
+        let each: Vec<String> = subs.iter().filter_map(|s| s.error.clone()).collect();
+        return Some(format!(
+            "the server refused every subscription ({})",
+            each.join("; ")
+        ));
+    }
+    None
 }
 
 /// The signals that end a recording cleanly: a dropped SSH session (HUP),
@@ -273,13 +353,14 @@ fn forward(event: BrokerEvent, tx: &Sender<Batch>, remaining: &mut Option<u64>) 
             let _ = tx.send(batch);
             *remaining == Some(0)
         }
-        BrokerEvent::Link { up, at, .. } => {
+        BrokerEvent::Link { up, at, reason, .. } => {
             let when = format_timestamp(at);
             if up {
                 eprintln!("eventscope: connected at {when}");
             } else {
+                let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
                 eprintln!(
-                    "eventscope: disconnected at {when}; reconnecting (messages sent meanwhile are not seen)"
+                    "eventscope: disconnected at {when}{why}; reconnecting (messages sent meanwhile are not seen)"
                 );
             }
             false
@@ -505,8 +586,12 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
                     summary.own_skipped
                 );
             }
+            if let Some(reason) = &summary.refused {
+                eprintln!("eventscope record: nothing more could be recorded: {reason}");
+            }
             match summary.write_error {
-                None => ExitCode::SUCCESS,
+                None if summary.refused.is_none() => ExitCode::SUCCESS,
+                None => ExitCode::FAILURE,
                 Some(error) => {
                     eprintln!("eventscope record: writing {out_name} failed: {error}");
                     ExitCode::FAILURE

@@ -171,7 +171,8 @@ impl LocalServer {
             .any(|l| l.starts_with(&stamp) && l.contains("Listening for client connections"))
     }
 
-    fn log_text(&self) -> String {
+    /// What the server has logged so far.
+    pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
@@ -195,6 +196,20 @@ impl LocalServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Write a new config file and have the running server reload it
+    /// (SIGHUP): users removed there are disconnected.
+    pub fn reconfigure(&self, config: &str) -> Result<(), LocalServerError> {
+        std::fs::write(self.dir.path().join("server.conf"), config)?;
+        if let Some(child) = &self.child {
+            let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+            // SAFETY: signalling our own child by its pid.
+            if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
+                return Err(std::io::Error::last_os_error().into());
+            }
+        }
+        Ok(())
     }
 
     /// Start again on the same port with the same JetStream store.

@@ -260,7 +260,9 @@ impl Session {
                 self.add_records(batch.records);
                 n
             }
-            BrokerEvent::Link { connection, up, at } => {
+            BrokerEvent::Link {
+                connection, up, at, ..
+            } => {
                 if up {
                     self.store.note_connected(connection, at);
                 } else {

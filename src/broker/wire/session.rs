@@ -27,6 +27,8 @@ pub const PING_EVERY: Duration = Duration::from_secs(1);
 pub const STALE_AFTER: Duration = Duration::from_millis(2200);
 /// Longest wait between two attempts to connect.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The first wait that is not zero; each failure in a row doubles it.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Bytes asked of the socket per read at least.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -99,7 +101,9 @@ impl WireSession {
         // A link restarted after a panic waits a little: a panic that
         // repeats must not turn into a busy loop.
         tokio::time::sleep(self.start_delay).await;
+        // Failures in a row, and the last reason each server gave in them.
         let mut attempt: u32 = 0;
+        let mut failures: Vec<(String, String)> = Vec::new();
         let mut ever_up = false;
         let mut server_index = 0;
         loop {
@@ -108,6 +112,7 @@ impl WireSession {
                 Ok(auth) => link::open(&server, &self.profile, &auth, &name).await,
                 Err(e) => Err(e),
             };
+            let all_tried = server_index + 1 >= servers.len();
             let failure = match opened {
                 Ok(link) => {
                     for url in &link.info.connect_urls {
@@ -118,7 +123,7 @@ impl WireSession {
                     let client_id = link.info.client_id;
                     let server_name = link.info.server_name.clone();
                     let read_before = self.shared.in_messages();
-                    let ended = self
+                    let (ended, confirmed) = self
                         .serve(link, &mut subscriptions, &mut next_sid, &mut ever_up)
                         .await;
                     let received = self.shared.in_messages() - read_before;
@@ -127,6 +132,18 @@ impl WireSession {
                         Ended::Auth(reason) => {
                             self.shared.set_state(LinkState::AuthError(reason));
                             return;
+                        }
+                        // The server took the link and then refused it (at
+                        // its connection limit, `-ERR` after CONNECT): a
+                        // failure to connect, not a link that ended.
+                        Ended::Broken(reason) if !confirmed => {
+                            if !ever_up && self.mode == InitialConnect::FailFast && all_tried {
+                                note_failure(&mut failures, &server, reason);
+                                self.shared
+                                    .set_state(LinkState::Failed(every_seed(&failures)));
+                                return;
+                            }
+                            reason
                         }
                         Ended::Broken(reason) => {
                             if ever_up {
@@ -138,22 +155,27 @@ impl WireSession {
                                 });
                             }
                             attempt = 0;
+                            failures.clear();
                             reason
                         }
                     }
                 }
                 Err(error) => {
-                    // Fail fast means: every seed tried once.
-                    let all_tried = server_index + 1 >= servers.len();
-                    if error.is_configuration()
-                        || (!ever_up && self.mode == InitialConnect::FailFast && all_tried)
-                    {
+                    if error.is_configuration() {
                         self.shared.set_state(LinkState::Failed(error.to_string()));
+                        return;
+                    }
+                    // Fail fast means: every seed tried once.
+                    if !ever_up && self.mode == InitialConnect::FailFast && all_tried {
+                        note_failure(&mut failures, &server, error.to_string());
+                        self.shared
+                            .set_state(LinkState::Failed(every_seed(&failures)));
                         return;
                     }
                     error.to_string()
                 }
             };
+            note_failure(&mut failures, &server, failure.clone());
             attempt += 1;
             server_index += 1;
             self.shared.set_state(if ever_up {
@@ -163,13 +185,10 @@ impl WireSession {
             } else {
                 LinkState::Connecting {
                     attempt,
-                    last_error: Some(failure),
+                    last_error: Some(every_seed(&failures)),
                 }
             });
-            // The first retry goes at once (another server may be up), then
-            // back off.
-            let backoff = (Duration::from_millis(100) * attempt.saturating_sub(1)).min(MAX_BACKOFF);
-            let wait = tokio::time::sleep(backoff);
+            let wait = tokio::time::sleep(backoff(attempt));
             tokio::pin!(wait);
             loop {
                 tokio::select! {
@@ -194,7 +213,7 @@ impl WireSession {
         subscriptions: &mut Vec<Subscription>,
         next_sid: &mut u64,
         ever_up: &mut bool,
-    ) -> Ended {
+    ) -> (Ended, bool) {
         let Link {
             stream,
             info,
@@ -215,8 +234,18 @@ impl WireSession {
             hello.push_str(&sub_line(sub));
         }
         hello.push_str("PING\r\n");
+        let mut leftover = leftover;
         if let Err(e) = write(&mut writer, hello.as_bytes()).await {
-            return Ended::Broken(format!("{server}: {e}"));
+            // A server at its limit says why and closes before reading:
+            // its words, not the broken pipe, are the reason.
+            let reason = match last_words(&mut reader, &mut leftover).await {
+                Some(text) => self.server_error(&server, &text, false),
+                None => None,
+            };
+            return (
+                reason.unwrap_or_else(|| Ended::Broken(format!("{server}: {e}"))),
+                false,
+            );
         }
         self.publish_subscriptions(subscriptions);
         let mut reading = Reading {
@@ -283,7 +312,7 @@ impl WireSession {
                             Frame::Err(text) => {
                                 let text =
                                     String::from_utf8_lossy(text).trim_matches('\'').to_owned();
-                                if let Some(end) = self.server_error(&text, confirmed) {
+                                if let Some(end) = self.server_error(&server, &text, confirmed) {
                                     outcome = Some(end);
                                     break;
                                 }
@@ -378,7 +407,7 @@ impl WireSession {
         while !reading.ready.is_empty() {
             match tx.reserve().await {
                 Ok(room) => reading.send_with(room),
-                Err(_) => return Ended::Closed,
+                Err(_) => return (Ended::Closed, confirmed),
             }
         }
         if confirmed && !matches!(ended, Ended::Closed) {
@@ -387,11 +416,11 @@ impl WireSession {
         if matches!(ended, Ended::Closed) {
             let _ = tokio::time::timeout(Duration::from_millis(200), writer.shutdown()).await;
         }
-        ended
+        (ended, confirmed)
     }
 
     /// What a `-ERR` means: the end of the link, or a note.
-    fn server_error(&self, text: &str, confirmed: bool) -> Option<Ended> {
+    fn server_error(&self, server: &str, text: &str, confirmed: bool) -> Option<Ended> {
         push_error(&self.shared, text.to_owned());
         let lower = text.to_ascii_lowercase();
         if lower.contains("permissions violation for subscription") {
@@ -413,11 +442,11 @@ impl WireSession {
             || lower.contains("user authentication");
         if auth && !confirmed {
             return Some(Ended::Auth(format!(
-                "the server refused the credentials ({text})"
+                "{server} refused the credentials ({text})"
             )));
         }
         // The server closes the connection after any other error.
-        Some(Ended::Broken(format!("the server said: {text}")))
+        Some(Ended::Broken(format!("{server} refused: {text}")))
     }
 
     async fn went_up(&self, ever_up: &mut bool) {
@@ -429,6 +458,7 @@ impl WireSession {
                 connection: self.key,
                 up: true,
                 at: now_timestamp(),
+                reason: None,
             })
             .await;
     }
@@ -436,7 +466,11 @@ impl WireSession {
     async fn went_down(&self, ended: &Ended, since: Option<(Instant, crate::capture::Timestamp)>) {
         let (since, at) = since.unwrap_or_else(|| (Instant::now(), now_timestamp()));
         self.shared.link_down_since(since);
-        if let Ended::Broken(reason) | Ended::Auth(reason) = ended {
+        let reason = match ended {
+            Ended::Broken(reason) | Ended::Auth(reason) => Some(reason.clone()),
+            Ended::Closed => None,
+        };
+        if let Some(reason) = &reason {
             push_error(&self.shared, reason.clone());
         }
         self.shared
@@ -446,6 +480,7 @@ impl WireSession {
                 connection: self.key,
                 up: false,
                 at,
+                reason,
             })
             .await;
     }
@@ -470,6 +505,73 @@ impl WireSession {
                 })
                 .collect();
         });
+    }
+}
+
+/// The wait before the next attempt after `failures` in a row: the first
+/// retry goes at once (another server may be up), then from 100 ms
+/// doubling up to `MAX_BACKOFF`, each wait drawn between half and all of
+/// it, so that monitors refused together do not come back together. A
+/// server that accepts the socket and then refuses (`-ERR` after CONNECT)
+/// counts as a failure: no storm of connections.
+pub(crate) fn backoff(failures: u32) -> Duration {
+    if failures <= 1 {
+        return Duration::ZERO;
+    }
+    let full = FIRST_BACKOFF
+        .saturating_mul(1 << (failures - 2).min(16))
+        .min(MAX_BACKOFF);
+    full.mul_f64(0.5 + rand::random::<f64>() * 0.5)
+}
+
+/// The `-ERR` a server sent before it closed, if any arrives within a
+/// moment.
+async fn last_words(
+    reader: &mut tokio::io::ReadHalf<Box<dyn Stream>>,
+    buf: &mut bytes::BytesMut,
+) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    loop {
+        let mut at = 0;
+        while let Ok(Parsed::Frame(frame, n)) = frame::parse(&buf[at..]) {
+            at += n;
+            if let Frame::Err(text) = frame {
+                return Some(String::from_utf8_lossy(text).trim_matches('\'').to_owned());
+            }
+        }
+        buf.reserve(4096);
+        match tokio::time::timeout_at(deadline, reader.read_buf(buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Keep the latest reason `server` gave, once per server.
+fn note_failure(failures: &mut Vec<(String, String)>, server: &str, reason: String) {
+    match failures.iter_mut().find(|(s, _)| s == server) {
+        Some((_, last)) => *last = reason,
+        None => failures.push((server.to_owned(), reason)),
+    }
+}
+
+/// Every server tried and what each said (reasons already name their
+/// server when they come from the link).
+fn every_seed(failures: &[(String, String)]) -> String {
+    let each: Vec<String> = failures
+        .iter()
+        .map(|(server, reason)| {
+            let shown = crate::broker::profile::redact_url(server);
+            if reason.contains(&shown) {
+                reason.clone()
+            } else {
+                format!("{shown}: {reason}")
+            }
+        })
+        .collect();
+    match each.as_slice() {
+        [one] => one.clone(),
+        _ => format!("no server accepted the connection: {}", each.join("; ")),
     }
 }
 
@@ -514,6 +616,7 @@ async fn write(writer: &mut WriteHalf<Box<dyn Stream>>, bytes: &[u8]) -> Result<
 pub(crate) fn push_error(shared: &ConnectionShared, message: String) {
     const KEEP: usize = 20;
     shared.update(|s| {
+        s.errors_said += 1;
         s.server_errors.push(message);
         if s.server_errors.len() > KEEP {
             s.server_errors.remove(0);

@@ -1,0 +1,182 @@
+//! What a server refuses is said in plain words, and a refusal never turns
+//! into a storm of connections or a silent recording (part 11): real
+//! nats-server at its connection limit, with permissions, with credentials
+//! revoked by a reload; a fake server for what a real one will not do.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::recorder::Recorder;
+use eventscope::broker::{ConnectionProfile, LinkState};
+use eventscope::session::Session;
+
+#[test]
+fn a_server_at_its_connection_limit_is_named_and_not_stormed() {
+    let server = common::server_with_config(Some("max_connections: 1\n"));
+    let rt = common::runtime();
+    let _holder = rt.block_on(common::client(&server));
+    let url = server.url();
+
+    // record: one attempt per seed, the refusal named, a non-zero exit.
+    let started = Instant::now();
+    let (status, text) = Recorder::start(&["--server", &url, "-o", "/dev/null"]).finish();
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("maximum connections exceeded"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+
+    // The window's session retries for ever, backing off: a handful of
+    // attempts in 3 s, not hundreds (the server's log rate-limits its
+    // refusal lines, so the attempts are read from the state).
+    let mut session = Session::new(Arc::new(|| {}), usize::MAX).expect("runtime");
+    let key = session.connect(ConnectionProfile::new("limited", &url));
+    std::thread::sleep(Duration::from_secs(3));
+    let state = session.shared(key).expect("connection").state();
+    let LinkState::Connecting { attempt, .. } = &state else {
+        panic!("{state:?}");
+    };
+    assert!((2..=15).contains(attempt), "{attempt} attempts in 3 s");
+    let label = state.label();
+    assert!(label.contains("maximum connections exceeded"), "{label}");
+}
+
+/// A fake server that sends INFO, reads CONNECT and answers `-ERR`, then
+/// closes; it counts the connections it took.
+fn refusing_server(error: &'static str) -> (u16, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            count.fetch_add(1, Ordering::Relaxed);
+            let _ = stream.write_all(
+                b"INFO {\"server_name\":\"fake\",\"version\":\"2.15.1\",\"headers\":true}\r\n",
+            );
+            let mut buf = [0u8; 4096];
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(format!("-ERR '{error}'\r\n").as_bytes());
+        }
+    });
+    (port, accepted)
+}
+
+#[test]
+fn an_error_after_connect_backs_off_with_the_error_shown() {
+    let (port, accepted) = refusing_server("Maximum Account Connections Exceeded");
+    let url = format!("nats://127.0.0.1:{port}");
+    let mut session = Session::new(Arc::new(|| {}), usize::MAX).expect("runtime");
+    let key = session.connect(ConnectionProfile::new("refused", &url));
+    std::thread::sleep(Duration::from_secs(3));
+    let taken = accepted.load(Ordering::Relaxed);
+    assert!((2..=15).contains(&taken), "{taken} connections in 3 s");
+    let label = session.shared(key).expect("connection").state().label();
+    assert!(
+        label.contains("Maximum Account Connections Exceeded"),
+        "{label}"
+    );
+    drop(session);
+}
+
+#[test]
+fn duration_counts_from_the_start_and_every_seed_is_named() {
+    // A server that takes the socket and never says INFO.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming() {
+            held.push(stream);
+        }
+    });
+    let started = Instant::now();
+    let url = format!("nats://127.0.0.1:{silent_port}");
+    let (status, text) =
+        Recorder::start(&["--server", &url, "-o", "/dev/null", "--duration", "1"]).finish();
+    assert!(started.elapsed() < Duration::from_secs(4), "{text}");
+    assert!(!status.success(), "{text}");
+    assert!(
+        text.contains("duration reached before connecting"),
+        "{text}"
+    );
+
+    let dead: Vec<String> = (0..2)
+        .map(|_| {
+            format!(
+                "nats://127.0.0.1:{}",
+                eventscope::demo::free_port().expect("port")
+            )
+        })
+        .collect();
+    let (status, text) =
+        Recorder::start(&["--server", &dead.join(","), "-o", "/dev/null"]).finish();
+    assert!(!status.success(), "{text}");
+    for seed in &dead {
+        assert!(text.contains(seed.as_str()), "{seed} not named: {text}");
+    }
+}
+
+const ALICE_CAN_READ_ORDERS: &str = "authorization { users: [
+  { user: alice, password: s3cret, permissions: { subscribe: [\"orders.>\"] } }
+  { user: bob, password: b0b }
+] }\n";
+
+#[test]
+fn a_refused_subscription_stops_record_with_the_servers_words() {
+    let server = common::server_with_config(Some(ALICE_CAN_READ_ORDERS));
+    let url = server.url();
+    let (status, text) = Recorder::start(&[
+        "--server",
+        &url,
+        "--user",
+        "alice",
+        "--password",
+        "s3cret",
+        "-o",
+        "/dev/null",
+    ])
+    .finish();
+    assert!(!status.success(), "{text}");
+    assert!(
+        text.contains("Permissions Violation for Subscription to \">\""),
+        "{text}"
+    );
+    assert!(text.contains("refused every subscription"), "{text}");
+}
+
+#[test]
+fn revoked_credentials_end_record_with_the_reason() {
+    let server = common::server_with_config(Some(ALICE_CAN_READ_ORDERS));
+    let url = server.url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("c.jsonl");
+    let mut rec = Recorder::start(&[
+        "--server",
+        &url,
+        "--user",
+        "bob",
+        "--password",
+        "b0b",
+        "-o",
+        out.to_str().expect("utf8"),
+    ]);
+    rec.wait_line("connected at");
+    server
+        .reconfigure("authorization { users: [ { user: alice, password: s3cret } ] }\n")
+        .expect("reload");
+    let started = Instant::now();
+    let (status, text) = rec.finish();
+    assert!(started.elapsed() < Duration::from_secs(15), "{text}");
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("disconnected at"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("authorization"),
+        "{text}"
+    );
+}
