@@ -137,7 +137,10 @@ impl ConnectionTask {
                     });
                 }
                 _ = tick.tick() => {
-                    if ticks.is_multiple_of(CONNZ_EVERY_TICKS) {
+                    // The list names requesters and workers in the window;
+                    // a headless command (which fails fast) never shows it,
+                    // so it never asks (620 KB a poll with 1,000 clients).
+                    if self.mode == InitialConnect::Retry && ticks.is_multiple_of(CONNZ_EVERY_TICKS) {
                         self.refresh_directory(&publisher, ticks, &connz_over_nats_failed);
                     }
                     ticks += 1;
@@ -418,8 +421,8 @@ async fn closed_via_system(
     server_name: &str,
 ) -> Option<crate::server_answers::ClosedConnection> {
     use futures_util::StreamExt;
-    // Under this process's own prefix: a `>` capture leaves the answers out.
-    let inbox = super::wire::own_answer_inbox();
+    // A fresh inbox of our own: a `>` capture leaves the answers out.
+    let inbox = super::own::fresh_inbox();
     let mut answers = client.subscribe(inbox.clone()).await.ok()?;
     let request = serde_json::json!({ "cid": cid, "state": 2 }).to_string();
     client
@@ -475,8 +478,8 @@ async fn trace(
     if !client.is_server_compatible(2, 11, 0) {
         return Err(TraceError::OldServer(client.server_info().version));
     }
-    // Under this process's own prefix: a `>` capture leaves the answers out.
-    let inbox = super::wire::own_answer_inbox();
+    // A fresh inbox of our own: a `>` capture leaves the answers out.
+    let inbox = super::own::fresh_inbox();
     let mut events_sub = client.subscribe(inbox.clone()).await?;
     let mut map = super::headers::HeaderNames::default().map(
         headers

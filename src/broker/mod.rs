@@ -6,6 +6,7 @@ mod connection;
 mod connz;
 mod contexts;
 mod headers;
+pub(crate) mod own;
 mod profile;
 mod send;
 mod servers;
@@ -25,6 +26,10 @@ pub use connection::{TraceAnswer, TraceError, open_client, open_client_with_inbo
 pub use connz::ConnzError;
 pub use contexts::{ContextError, find_context, load_contexts, nats_config_dir, selected_context};
 pub use headers::{HeaderError, HeaderNames};
+/// For the JetStream API's requests (see `own`).
+pub(crate) use own::{
+    expect_audit as note_own_api_request, fresh_inbox as fresh_own_inbox, random_token as own_token,
+};
 pub use profile::{
     Auth, ConnectionProfile, InitialConnect, SecretStorage, SubscriptionSpec, TlsSettings,
     redact_url,

@@ -53,9 +53,9 @@ async fn ping_all(
     body: &serde_json::Value,
 ) -> Result<Vec<serde_json::Value>, ServersError> {
     let failed = |e: &dyn std::fmt::Display| ServersError::Request(e.to_string());
-    // Under this process's own inbox prefix: a `>` capture leaves the poll
-    // and its answers out (counted as own reads).
-    let inbox = super::wire::own_answer_inbox();
+    // A fresh inbox of our own: a `>` capture leaves the poll and its
+    // answers out (counted as own reads).
+    let inbox = super::own::fresh_inbox();
     let mut answers = client
         .subscribe(inbox.clone())
         .await

@@ -37,17 +37,41 @@ pub enum Output {
 /// What the writer leaves out: the recorder's own writes to a capture
 /// stream and the stream's acks to it, which a `>` subscription receives
 /// too (kept, they would be stored, acked and received again: a loop).
+/// Known by what only this recorder can know: a write by its bytes (the
+/// lines it sent), an ack by its inbox and its body (this stream's
+/// sequence). Another publisher on the capture subject is recorded.
 struct OwnTraffic {
     subject: String,
     inbox_prefix: String,
+    stream: String,
+    writes: Arc<crate::jetstream::OwnWrites>,
     skipped: u64,
 }
 
 impl OwnTraffic {
-    fn is_own(&mut self, subject: &str) -> bool {
-        let own = subject == self.subject || subject.starts_with(&self.inbox_prefix);
+    fn is_own(&mut self, record: &crate::capture::Record) -> bool {
+        let subject = record.subject();
+        let own = if subject == self.subject {
+            self.writes.take(record.payload())
+        } else {
+            subject
+                .strip_prefix(self.inbox_prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
+                && self.is_ack(record.payload())
+        };
         self.skipped += u64::from(own);
         own
+    }
+
+    /// `{"stream":"<ours>","seq":N}` and nothing else of note.
+    fn is_ack(&self, payload: &[u8]) -> bool {
+        #[derive(serde::Deserialize)]
+        struct PubAck {
+            stream: String,
+            seq: u64,
+        }
+        serde_json::from_slice::<PubAck>(payload)
+            .is_ok_and(|ack| ack.stream == self.stream && ack.seq > 0)
     }
 }
 
@@ -114,6 +138,8 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
     let own = stream_parts.as_ref().map(|p: &StreamParts| OwnTraffic {
         subject: p.subject.clone(),
         inbox_prefix: p.inbox_prefix.clone(),
+        stream: p.stream.clone(),
+        writes: p.writes.clone(),
         skipped: 0,
     });
     // Unbounded in count, bounded in bytes: every batch holds its share of
@@ -388,6 +414,8 @@ struct StreamParts {
     runtime: tokio::runtime::Runtime,
     subject: String,
     inbox_prefix: String,
+    stream: String,
+    writes: Arc<crate::jetstream::OwnWrites>,
     acked: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -404,7 +432,7 @@ fn open_stream_sink(
         .enable_all()
         .build()
         .context("cannot start the stream writer's runtime")?;
-    let inbox_prefix = format!("_INBOX_EVENTSCOPE_{:x}", crate::capture::now_timestamp());
+    let inbox_prefix = format!("_INBOX.{}", crate::broker::own_token());
     let client = runtime
         .block_on(crate::broker::open_client_with_inbox(
             profile,
@@ -424,11 +452,13 @@ fn open_stream_sink(
         crate::jetstream::capture_subject(&settings.name)
     );
     let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writes = Arc::new(crate::jetstream::OwnWrites::default());
     let sink = crate::jetstream::StreamSink::new(
         runtime.handle().clone(),
         client,
         &settings.name,
         acked.clone(),
+        writes.clone(),
     );
     Ok((
         sink,
@@ -436,6 +466,8 @@ fn open_stream_sink(
             runtime,
             subject: crate::jetstream::capture_subject(&settings.name),
             inbox_prefix,
+            stream: settings.name.clone(),
+            writes,
             acked,
         },
     ))
@@ -472,7 +504,7 @@ fn write_all(
         match rx.recv_timeout(FLUSH_EVERY) {
             Ok(batch) => {
                 for record in &batch.records {
-                    if own.as_mut().is_some_and(|o| o.is_own(record.subject())) {
+                    if own.as_mut().is_some_and(|o| o.is_own(record)) {
                         continue;
                     }
                     if let Err(e) = writer.write(record, connection) {

@@ -158,6 +158,49 @@ pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Res
     Ok(lines)
 }
 
+/// The lines a recorder has sent to its capture stream and not yet seen
+/// come back on its own `>` subscription: its writes are told from another
+/// publisher's by their bytes (a keyed hash no one else can steer), never
+/// by the subject alone, which anyone in the account may publish on.
+#[derive(Default)]
+pub struct OwnWrites {
+    keys: std::hash::RandomState,
+    sent: std::sync::Mutex<std::collections::HashMap<u64, u32>>,
+}
+
+impl OwnWrites {
+    fn key(&self, line: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.keys.hash_one(line)
+    }
+
+    fn sent(&self, line: &[u8]) {
+        let key = self.key(line);
+        if let Ok(mut sent) = self.sent.lock() {
+            *sent.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Whether `payload` is a line this recorder sent (each counted once).
+    pub fn take(&self, payload: &[u8]) -> bool {
+        let key = self.key(payload);
+        let Ok(mut sent) = self.sent.lock() else {
+            return false;
+        };
+        match sent.get_mut(&key) {
+            Some(1) => {
+                sent.remove(&key);
+                true
+            }
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Publishes awaited at most at once.
 const IN_FLIGHT: usize = 512;
 /// How long a message is retried before the recording fails: a node lost
@@ -183,6 +226,8 @@ pub struct StreamSink {
     settled_seq: u64,
     /// Lines the stream acknowledged (what the recording can claim).
     acked: Arc<AtomicU64>,
+    /// Lines sent, for the recorder to know its own writes.
+    own: Arc<OwnWrites>,
 }
 
 impl StreamSink {
@@ -191,6 +236,7 @@ impl StreamSink {
         client: async_nats::Client,
         name: &str,
         acked: Arc<AtomicU64>,
+        own: Arc<OwnWrites>,
     ) -> Self {
         // The context starts a task of its own on the runtime.
         let js = {
@@ -207,6 +253,7 @@ impl StreamSink {
             waiting: VecDeque::new(),
             settled_seq: 0,
             acked,
+            own,
         }
     }
 
@@ -219,6 +266,7 @@ impl StreamSink {
                 while self.waiting.len() >= IN_FLIGHT {
                     self.settle_oldest().await?;
                 }
+                self.own.sent(&line);
                 let ack = self
                     .js
                     .publish(self.subject.clone(), line.clone())
@@ -365,6 +413,7 @@ impl StreamSink {
     ) -> io::Result<async_nats::jetstream::context::PublishAckFuture> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Expected-Last-Sequence", last.to_string().as_str());
+        self.own.sent(&line);
         self.js
             .publish_with_headers(self.subject.clone(), headers, line)
             .await

@@ -20,7 +20,7 @@ mod units;
 
 pub use api::{API_TIMEOUT, Api, JsError, parse_answer};
 pub use capture_stream::{
-    CaptureStreamSettings, StreamSink, capture_subject, captures, create_capture_stream,
+    CaptureStreamSettings, OwnWrites, StreamSink, capture_subject, captures, create_capture_stream,
     export_capture, is_capture, write_capture_page,
 };
 pub use consumers::{

@@ -16,34 +16,6 @@ use super::link::{self, Link, LinkError, ResolvedAuth};
 use crate::broker::profile::ConnectionProfile;
 use crate::capture::{Record, RecordPacker};
 
-/// The inbox prefix of this process's fetch links. Their answers (a scan
-/// of a million stored messages, say) also reach a monitoring link that
-/// subscribes to `>`: it knows them by this prefix and does not keep them
-/// (see `is_own_answer`).
-static OWN_INBOX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-fn own_inbox() -> &'static str {
-    OWN_INBOX.get_or_init(|| format!("_INBOX.{}", random_token()))
-}
-
-/// A fresh inbox under this process's own prefix, for requests whose
-/// answers are ours (cluster polls): a monitoring link does not keep them.
-pub(crate) fn own_answer_inbox() -> String {
-    format!("{}.{}", own_inbox(), random_token())
-}
-
-/// Whether a message is an answer to one of this process's fetch links.
-pub(crate) fn is_own_answer(subject: &[u8]) -> bool {
-    OWN_INBOX.get().is_some_and(|prefix| {
-        subject.len() > prefix.len()
-            && subject.starts_with(prefix.as_bytes())
-            && subject[prefix.len()] == b'.'
-    })
-}
-
-/// Fetch links opened by this process, to give each an inbox of its own.
-static LINKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// How long opening the link may take, and waiting for its first `PONG`.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -78,7 +50,9 @@ pub struct Answer {
 
 pub struct Fetcher {
     link: Link,
-    /// `<own inbox>.<link number>`: answers come on `<inbox>.<request id>`.
+    /// A random inbox of this link's: answers come on
+    /// `<inbox>.<request id>-<random>`, each registered as ours exactly
+    /// while its request lives (`broker::own`).
     inbox: String,
     next_id: u64,
     packer: RecordPacker,
@@ -110,8 +84,7 @@ impl Fetcher {
         name: &str,
     ) -> Result<Self, FetchError> {
         let mut link = link::open(server, profile, auth, name).await?;
-        let number = LINKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let inbox = format!("{}.{number}", own_inbox());
+        let inbox = format!("_INBOX.{}", crate::broker::own::random_token());
         let hello = format!("SUB {inbox}.* 1\r\nPING\r\n");
         link.stream.write_all(hello.as_bytes()).await?;
         let mut fetcher = Self {
@@ -134,10 +107,11 @@ impl Fetcher {
     pub async fn send(&mut self, subject: &str, payload: &[u8]) -> Result<u64, FetchError> {
         self.next_id += 1;
         let id = self.next_id;
+        let reply = format!("{}.{id}-{}", self.inbox, crate::broker::own::random_token());
+        crate::broker::own::register(&reply);
         self.out.clear();
-        self.out.extend_from_slice(
-            format!("PUB {subject} {}.{id} {}\r\n", self.inbox, payload.len()).as_bytes(),
-        );
+        self.out
+            .extend_from_slice(format!("PUB {subject} {reply} {}\r\n", payload.len()).as_bytes());
         self.out.extend_from_slice(payload);
         self.out.extend_from_slice(b"\r\n");
         self.link.stream.write_all(&self.out).await?;
@@ -174,6 +148,7 @@ impl Fetcher {
                             let request = subject
                                 .rsplit(|b| *b == b'.')
                                 .next()
+                                .and_then(|token| token.split(|b| *b == b'-').next())
                                 .and_then(|id| std::str::from_utf8(id).ok()?.parse().ok())
                                 .unwrap_or(0);
                             let record =
@@ -213,22 +188,4 @@ impl Fetcher {
 enum Got {
     Answer(Answer),
     Pong,
-}
-
-/// 22 random characters for an inbox no one else has.
-fn random_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::with_capacity(22);
-    while out.len() < 22 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        let v = h.finish();
-        out.push_str(&format!("{v:x}"));
-    }
-    out.truncate(22);
-    out
 }

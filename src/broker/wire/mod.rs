@@ -11,4 +11,3 @@ mod reading;
 pub(crate) mod session;
 
 pub use fetch::{Answer as FetchAnswer, FetchError, Fetcher};
-pub(crate) use fetch::{is_own_answer, own_answer_inbox};

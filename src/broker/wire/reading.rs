@@ -39,10 +39,13 @@ impl Reading {
         payload: &[u8],
     ) {
         self.shared.add_read(1);
-        if super::is_own_answer(subject) || reply.is_some_and(super::is_own_answer) {
-            // Stored messages this process read back (browse, search), the
-            // cluster polls' answers, and the requests asking for them: not
-            // the watched system's traffic. Counted, not kept.
+        if crate::broker::own::is_own_message(subject, reply)
+            || crate::broker::own::is_own_audit(subject, payload)
+        {
+            // This process's own requests and their answers (stored
+            // messages read back, the cluster polls, JetStream API calls
+            // and their audit advisories), known by inboxes no one else
+            // can know: not the watched system's traffic. Counted, not kept.
             self.shared.add_own_skipped(1);
             return;
         }

@@ -1,7 +1,9 @@
-//! What a server refuses is said in plain words, and a refusal never turns
-//! into a storm of connections or a silent recording (part 11): real
-//! nats-server at its connection limit, with permissions, with credentials
-//! revoked by a reload; a fake server for what a real one will not do.
+//! Trust, second round (part 11): what a server refuses is said in plain
+//! words and never turns into a storm of connections or a silent recording
+//! (real nats-server at its connection limit, with permissions, with
+//! credentials revoked by a reload; a fake server for what a real one will
+//! not do); no client can hide a message behind the monitor's own inboxes;
+//! `record` asks the server only for what it uses.
 
 mod common;
 
@@ -178,5 +180,118 @@ fn revoked_credentials_end_record_with_the_reason() {
     assert!(
         text.to_ascii_lowercase().contains("authorization"),
         "{text}"
+    );
+}
+
+/// Subjects of everything the session stored.
+fn stored_subjects(session: &Session) -> Vec<(String, Option<String>)> {
+    session
+        .store
+        .iter()
+        .map(|(_, r)| (r.subject().to_owned(), r.reply().map(str::to_owned)))
+        .collect()
+}
+
+#[test]
+fn no_client_can_hide_a_message_behind_the_monitors_inboxes() {
+    let server = common::server();
+    let rt = common::runtime();
+    let outsider = rt.block_on(common::client(&server));
+    let mut watching = rt.block_on(common::subscribed(&outsider, "$SYS.REQ.>"));
+    let mut session = Session::new(Arc::new(|| {}), usize::MAX).expect("runtime");
+    let mut profile = ConnectionProfile::new("watch", &server.url());
+    profile.subscriptions = vec![eventscope::broker::SubscriptionSpec::new(">")];
+    let key = session.connect(profile);
+    common::wait_for("connected", Duration::from_secs(10), || {
+        session
+            .shared(key)
+            .is_some_and(|s| s.state().is_connected())
+    });
+
+    // The monitor's own poll goes out with a reply inbox anyone can read.
+    let poll = rt.block_on(async {
+        use futures_util::StreamExt;
+        tokio::time::timeout(Duration::from_secs(10), watching.next())
+            .await
+            .expect("the session polls the connection list")
+            .expect("a poll")
+    });
+    let inbox = poll.reply.expect("a reply inbox").to_string();
+    let parent = inbox
+        .rsplit_once('.')
+        .map(|(p, _)| p.to_owned())
+        .expect("dots");
+    // Everything an outsider could derive from it.
+    let forged = [
+        ("orders.hidden.1", Some(format!("{inbox}.x"))),
+        ("orders.hidden.2", Some(format!("{parent}.guess"))),
+        (format!("{inbox}.y").leak() as &str, None),
+        (format!("{parent}.z").leak() as &str, None),
+    ];
+    rt.block_on(async {
+        for (subject, reply) in &forged {
+            match reply {
+                Some(reply) => outsider
+                    .publish_with_reply(subject.to_string(), reply.clone(), "forged".into())
+                    .await
+                    .expect("publish"),
+                None => outsider
+                    .publish(subject.to_string(), "forged".into())
+                    .await
+                    .expect("publish"),
+            }
+        }
+        outsider.flush().await.expect("flush");
+    });
+    // And the app's own JetStream request: not stored, nor its advisory.
+    let client = rt
+        .block_on(session.nats_client(key))
+        .expect("publishing client");
+    rt.block_on(eventscope::jetstream::list_streams(
+        &eventscope::jetstream::Api::new(client),
+    ))
+    .expect("stream list");
+    common::wait_for("the forged messages", Duration::from_secs(10), || {
+        session.drain(Duration::from_millis(50));
+        let stored = stored_subjects(&session);
+        forged
+            .iter()
+            .all(|(s, _)| stored.iter().any(|(got, _)| got == s))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    session.drain(Duration::from_millis(200));
+    let stored = stored_subjects(&session);
+    assert!(
+        !stored.iter().any(|(s, r)| s.starts_with("$SYS.REQ")
+            || s.starts_with("$JS.API")
+            || s == "$JS.EVENT.ADVISORY.API"
+            || r.as_deref() == Some(inbox.as_str())
+            || s == &inbox),
+        "own traffic stored: {stored:?}"
+    );
+    assert!(session.losses().own_skipped > 0);
+}
+
+#[test]
+fn record_asks_the_server_only_for_what_it_uses() {
+    let server = common::server();
+    let rt = common::runtime();
+    let outsider = rt.block_on(common::client(&server));
+    let mut watching = rt.block_on(common::subscribed(&outsider, "$SYS.REQ.>"));
+    let url = server.url();
+    let (status, text) =
+        Recorder::start(&["--server", &url, "-o", "/dev/null", "--duration", "6"]).finish();
+    assert!(status.success(), "{text}");
+    let asked = rt.block_on(async {
+        use futures_util::StreamExt;
+        tokio::time::timeout(Duration::from_millis(200), watching.next())
+            .await
+            .ok()
+            .flatten()
+    });
+    assert!(
+        asked.is_none(),
+        "record asked {:?}",
+        asked.map(|m| m.subject)
     );
 }
