@@ -94,6 +94,7 @@ fn run(what: &str, urls: &str, replicas: u64, records: &[Record]) {
             client.clone(),
             &name,
             acked.clone(),
+            Arc::default(),
         );
         let started = Instant::now();
         let mut writer =
