@@ -199,7 +199,7 @@ fn no_client_can_hide_a_message_behind_the_monitors_inboxes() {
     let outsider = rt.block_on(common::client(&server));
     let mut watching = rt.block_on(common::subscribed(&outsider, "$SYS.REQ.>"));
     let mut session = Session::new(Arc::new(|| {}), usize::MAX).expect("runtime");
-    let mut profile = ConnectionProfile::new("watch", &server.url());
+    let mut profile = ConnectionProfile::new("watch", server.url());
     profile.subscriptions = vec![eventscope::broker::SubscriptionSpec::new(">")];
     let key = session.connect(profile);
     common::wait_for("connected", Duration::from_secs(10), || {
