@@ -334,4 +334,109 @@ mod tests {
             }
         }
     }
+
+    /// Property tests (proptest): any bytes at all, and valid streams cut
+    /// into reads at any points.
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// One valid frame's bytes.
+        fn frame() -> impl Strategy<Value = Vec<u8>> {
+            let token = "[a-z0-9_$]{1,8}";
+            let subject = proptest::collection::vec(token, 1..4).prop_map(|t| t.join("."));
+            let payload = proptest::collection::vec(any::<u8>(), 0..40);
+            let headers = proptest::collection::vec(("[A-Za-z-]{1,6}", "[ -~]{0,8}"), 0..4);
+            (
+                0u8..5,
+                subject,
+                proptest::option::of("[A-Z_]{1,8}"),
+                payload,
+                headers,
+            )
+                .prop_map(|(kind, subject, reply, payload, headers)| {
+                    let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
+                    match kind {
+                        0 => b"PING\r\n".to_vec(),
+                        1 => b"+OK\r\n".to_vec(),
+                        2 => {
+                            let mut out = format!("MSG {subject} 1{reply} {}\r\n", payload.len())
+                                .into_bytes();
+                            out.extend_from_slice(&payload);
+                            out.extend_from_slice(b"\r\n");
+                            out
+                        }
+                        _ => {
+                            let mut block = b"NATS/1.0\r\n".to_vec();
+                            for (name, value) in &headers {
+                                block.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+                            }
+                            block.extend_from_slice(b"\r\n");
+                            let total = block.len() + payload.len();
+                            let mut out =
+                                format!("HMSG {subject} 2{reply} {} {total}\r\n", block.len())
+                                    .into_bytes();
+                            out.extend_from_slice(&block);
+                            out.extend_from_slice(&payload);
+                            out.extend_from_slice(b"\r\n");
+                            out
+                        }
+                    }
+                })
+        }
+
+        /// Frame a stream as the read loop does, fed in `cuts` pieces;
+        /// the frames as owned debug strings.
+        fn frames_of(stream: &[u8], cuts: &[usize]) -> Vec<String> {
+            let mut buf = Vec::new();
+            let mut out = Vec::new();
+            let mut fed = 0;
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
+            points.sort_unstable();
+            points.push(stream.len());
+            for point in points {
+                buf.extend_from_slice(&stream[fed..point.max(fed)]);
+                fed = point.max(fed);
+                loop {
+                    match parse(&buf) {
+                        Ok(Parsed::Frame(frame, used)) => {
+                            out.push(format!("{frame:?}"));
+                            buf.drain(..used);
+                        }
+                        Ok(Parsed::Incomplete(_)) => break,
+                        Err(e) => panic!("a valid stream failed to frame: {e}"),
+                    }
+                }
+            }
+            assert!(buf.is_empty(), "bytes left over");
+            out
+        }
+
+        proptest! {
+            #[test]
+            fn any_bytes_frame_or_fail_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let mut at = 0;
+                while at < bytes.len() {
+                    match parse(&bytes[at..]) {
+                        Ok(Parsed::Frame(_, used)) => {
+                            prop_assert!(used > 0 && at + used <= bytes.len());
+                            at += used;
+                        }
+                        Ok(Parsed::Incomplete(_)) | Err(_) => break,
+                    }
+                }
+            }
+
+            #[test]
+            fn a_valid_stream_frames_the_same_however_it_is_read(
+                frames in proptest::collection::vec(frame(), 1..12),
+                cuts in proptest::collection::vec(any::<usize>(), 0..8),
+            ) {
+                let stream: Vec<u8> = frames.concat();
+                let whole = frames_of(&stream, &[]);
+                prop_assert_eq!(whole.len(), frames.len());
+                prop_assert_eq!(frames_of(&stream, &cuts), whole);
+            }
+        }
+    }
 }

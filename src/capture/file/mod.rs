@@ -369,11 +369,18 @@ struct HeadersOut<'a>(Headers<'a>);
 
 impl Serialize for HeadersOut<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Grouped through an index by name: linear in the block's size. A
+        // search of the names so far cost the square of their number (80,000
+        // names in a 869 KB block, under the server's 1 MiB limit: 6.9 s).
         let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+        let mut index: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
         for (name, value) in self.0.iter() {
-            match grouped.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, values)) => values.push(value),
-                None => grouped.push((name, vec![value])),
+            match index.entry(name) {
+                std::collections::hash_map::Entry::Occupied(at) => grouped[*at.get()].1.push(value),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(grouped.len());
+                    grouped.push((name, vec![value]));
+                }
             }
         }
         let mut map = serializer.serialize_map(Some(grouped.len()))?;
@@ -383,6 +390,9 @@ impl Serialize for HeadersOut<'_> {
         map.end()
     }
 }
+
+#[cfg(test)]
+mod properties;
 
 #[cfg(test)]
 mod tests {
