@@ -295,3 +295,77 @@ fn record_asks_the_server_only_for_what_it_uses() {
         asked.map(|m| m.subject)
     );
 }
+
+#[test]
+fn a_burst_the_view_cannot_keep_up_with_waits_on_disk_and_nothing_is_lost() {
+    let server = common::server_with_config(Some("write_deadline: \"120s\"\nmax_pending: 1GB"));
+    let rt = common::runtime();
+    let publishers: Vec<async_nats::Client> = (0..3)
+        .map(|_| rt.block_on(common::client(&server)))
+        .collect();
+    let mut session = Session::new(Arc::new(|| {}), usize::MAX).expect("runtime");
+    let mut profile = ConnectionProfile::new("burst", server.url());
+    profile.subscriptions = vec![eventscope::broker::SubscriptionSpec::new("burst.>")];
+    // Only 256 records may wait in memory: the rest of the burst must go
+    // to disk, as it does past the 128 MiB allowance in a real burst.
+    profile.subscription_capacity = Some(256);
+    let key = session.connect(profile);
+    common::wait_for("connected", Duration::from_secs(10), || {
+        session
+            .shared(key)
+            .is_some_and(|s| s.state().is_connected())
+    });
+    // Three publishers at once while nobody applies anything.
+    let per: u64 = 20_000;
+    rt.block_on(async {
+        let tasks: Vec<_> = publishers
+            .iter()
+            .enumerate()
+            .map(|(p, client)| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    for i in 0..per {
+                        client
+                            .publish(format!("burst.p{p}"), i.to_string().into())
+                            .await
+                            .expect("publish");
+                    }
+                    client.flush().await.expect("flush");
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("publisher");
+        }
+    });
+    let sent = per * 3;
+    let shared = session.shared(key).expect("connection").clone();
+    common::wait_for("the link read the burst", Duration::from_secs(30), || {
+        shared.in_messages() >= sent
+    });
+    assert!(session.spooled().0 > 0, "the burst waited on disk");
+    common::wait_for("the view caught up", Duration::from_secs(60), || {
+        session.drain(Duration::from_millis(50));
+        session.store.counters().captured >= sent
+    });
+    assert_eq!(session.losses().dropped, 0);
+    assert_eq!(session.store.counters().captured, sent);
+    // Each publisher's messages in the order it sent them.
+    for p in 0..3 {
+        let subject = format!("burst.p{p}");
+        let got: Vec<u64> = session
+            .store
+            .iter()
+            .filter(|(_, r)| r.subject() == subject)
+            .map(|(_, r)| {
+                String::from_utf8_lossy(r.payload())
+                    .parse()
+                    .expect("a number")
+            })
+            .collect();
+        assert_eq!(got, (0..per).collect::<Vec<_>>(), "publisher {p}");
+    }
+    assert_eq!(session.spooled().0, 0);
+    let now = eventscope::capture::now_timestamp();
+    assert_eq!(session.backlog(now).messages, 0);
+}

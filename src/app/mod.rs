@@ -63,6 +63,8 @@ pub type ResultSink = Arc<Mutex<Option<Result<(), String>>>>;
 /// How the app starts.
 pub struct AppConfig {
     pub budget_mib: usize,
+    /// Disk for messages waiting in a burst (see `Session::set_spool_budget`).
+    pub spool_mib: u64,
     pub connect: Vec<ConnectionProfile>,
     pub view: View,
     pub screenshot: Option<ScreenshotPlan>,
@@ -76,6 +78,7 @@ impl Default for AppConfig {
     fn default() -> Self {
         Self {
             budget_mib: 512,
+            spool_mib: crate::session::DEFAULT_SPOOL_BYTES >> 20,
             connect: Vec::new(),
             view: View::Traffic,
             screenshot: None,
@@ -140,6 +143,7 @@ impl EventscopeApp {
             }
         }
         let session = Session::new(waker, budget_mib * 1024 * 1024)?;
+        session.set_spool_budget(config.spool_mib << 20);
         let mut connections = ConnectionsView::default();
         let mut contexts = Vec::new();
         if config.load_profiles

@@ -50,6 +50,7 @@ pub struct Start {
     pub screenshot: Option<ScreenshotRequest>,
     pub window_size: (f32, f32),
     pub budget_mib: usize,
+    pub spool_mib: u64,
     /// A capture file to open.
     pub capture: Option<PathBuf>,
 }
@@ -153,6 +154,7 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
     };
     let config = AppConfig {
         budget_mib: start.budget_mib,
+        spool_mib: start.spool_mib,
         connect,
         view,
         screenshot,

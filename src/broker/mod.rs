@@ -10,6 +10,7 @@ pub(crate) mod own;
 mod profile;
 mod send;
 mod servers;
+pub(crate) mod spool;
 mod status;
 mod wire;
 
@@ -155,6 +156,9 @@ pub(crate) struct EventSink {
     waker: Waker,
     session: Arc<AtomicU64>,
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// Where records wait on disk once the in-flight allowance is spent
+    /// (when the consumer reads it: the window's session does).
+    pub(crate) spool: Arc<spool::Spool>,
 }
 
 impl EventSink {
@@ -244,6 +248,7 @@ impl Broker {
             in_flight: Arc::new(tokio::sync::Semaphore::new(
                 MAX_IN_FLIGHT_BYTES / PERMIT_BYTES,
             )),
+            spool: Arc::default(),
         };
         Ok((
             Self {
@@ -272,6 +277,35 @@ impl Broker {
 
     pub fn handle(&self) -> tokio::runtime::Handle {
         self.runtime().handle().clone()
+    }
+
+    /// Let records wait on disk, up to `bytes`, once the in-flight
+    /// allowance is spent, instead of dropping them. The consumer must
+    /// then read them with `take_spooled` after its events.
+    pub fn spool_to_disk(&self, bytes: u64) {
+        self.sink.spool.set_budget(bytes);
+    }
+
+    /// The oldest records waiting on disk, about `bytes` of them; call
+    /// only when the event receiver is empty (they come after its events).
+    pub fn take_spooled(
+        &self,
+        bytes: u64,
+        packer: &mut crate::capture::RecordPacker,
+    ) -> Vec<Record> {
+        self.sink.spool.take(bytes, packer)
+    }
+
+    /// Records waiting on disk, their bytes, and the most bytes that ever
+    /// waited.
+    pub fn spooled(&self) -> (u64, u64, u64) {
+        let (records, bytes) = self.sink.spool.waiting();
+        (records, bytes, self.sink.spool.peak_bytes())
+    }
+
+    /// Forget what waits on disk (the consumer cleared its capture).
+    pub fn clear_spool(&self) {
+        self.sink.spool.clear();
     }
 
     /// Run a future to completion on the runtime (headless commands only;

@@ -133,6 +133,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
         }),
         window_size: parse_size(&cli.window_size).unwrap_or((1440.0, 900.0)),
         budget_mib: cli.budget_mib,
+        spool_mib: cli.spool_mib,
         capture: cli.capture,
     })
 }
@@ -178,6 +179,12 @@ pub struct Cli {
     /// Memory budget for retained messages, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     pub budget_mib: usize,
+
+    /// Disk budget, in MiB, for messages waiting while the window catches
+    /// up with a burst (a private temporary file); past it, they are
+    /// dropped and counted. 0: no spool, drop when memory is spent.
+    #[arg(long, value_name = "MIB", default_value_t = 4096)]
+    pub spool_mib: u64,
 
     /// Save a screenshot of the window to this PNG once the view shows data,
     /// then exit.

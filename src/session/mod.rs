@@ -39,6 +39,8 @@ pub struct Session {
     read_rate: ReadRate,
     /// Wakes the consumer (the UI) when background work has a result.
     waker: Waker,
+    /// Packs records read back from the spool.
+    spool_packer: crate::capture::RecordPacker,
 }
 
 /// Messages per second read from the network (all connections), over the
@@ -49,6 +51,12 @@ struct ReadRate {
     per_second: f64,
 }
 
+/// Disk for messages waiting while the consumer catches up with a burst,
+/// unless set otherwise (`set_spool_budget`).
+pub const DEFAULT_SPOOL_BYTES: u64 = 4 << 30;
+/// Bytes read back from the spool at once.
+const SPOOL_READ: u64 = 1 << 20;
+
 /// How often free heap memory is handed back (see
 /// `allocator::release_free_memory`).
 const RELEASE_EVERY: Duration = Duration::from_secs(5);
@@ -57,6 +65,7 @@ const RELEASE_AFTER_BURST: Duration = Duration::from_secs(1);
 impl Session {
     pub fn new(waker: Waker, budget_bytes: usize) -> Result<Self, BrokerError> {
         let (broker, events) = Broker::new(waker.clone())?;
+        broker.spool_to_disk(DEFAULT_SPOOL_BYTES);
         Ok(Self {
             store: Store::new(budget_bytes),
             flows: Correlator::default(),
@@ -71,7 +80,20 @@ impl Session {
             newest_applied: None,
             read_rate: ReadRate::default(),
             waker,
+            spool_packer: crate::capture::RecordPacker::default(),
         })
+    }
+
+    /// Disk for messages waiting while this session catches up with a
+    /// burst (0: none; past the in-flight allowance they are dropped).
+    pub fn set_spool_budget(&self, bytes: u64) {
+        self.broker.spool_to_disk(bytes);
+    }
+
+    /// Messages waiting on disk, their bytes, and the most bytes that
+    /// ever waited.
+    pub fn spooled(&self) -> (u64, u64, u64) {
+        self.broker.spooled()
     }
 
     /// Start monitoring with a profile; replaces a profile of the same name.
@@ -225,8 +247,18 @@ impl Session {
         let start = Instant::now();
         let mut added = 0;
         let mut out_of_time = false;
-        while let Ok(event) = self.events.try_recv() {
-            added += self.apply(event);
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => added += self.apply(event),
+                // What waits on disk comes after every batch in flight.
+                Err(_) => {
+                    let records = self.broker.take_spooled(SPOOL_READ, &mut self.spool_packer);
+                    if records.is_empty() {
+                        break;
+                    }
+                    added += self.apply_spooled(records);
+                }
+            }
             if start.elapsed() >= budget {
                 out_of_time = true;
                 break;
@@ -288,6 +320,21 @@ impl Session {
         }
     }
 
+    /// Records read back from the spool: stored like a batch, those of a
+    /// removed connection left out.
+    fn apply_spooled(&mut self, records: Vec<crate::capture::Record>) -> usize {
+        for record in &records {
+            *self.taken.entry(record.connection).or_default() += 1;
+        }
+        let kept: Vec<_> = records
+            .into_iter()
+            .filter(|r| self.profiles.iter().any(|(k, _)| *k == r.connection))
+            .collect();
+        let n = kept.len();
+        self.add_records(kept);
+        n
+    }
+
     /// Store records and correlate them into flows, in arrival order.
     pub fn add_records(&mut self, records: impl IntoIterator<Item = crate::capture::Record>) {
         for record in records {
@@ -345,6 +392,7 @@ impl Session {
     /// Forget everything captured; batches already in flight are ignored.
     pub fn clear(&mut self) {
         self.session = self.broker.new_session();
+        self.broker.clear_spool();
         self.store.clear();
         self.flows.clear();
     }
@@ -387,10 +435,12 @@ impl Session {
             .filter_map(|(k, _)| {
                 let shared = self.broker.shared(*k)?;
                 let taken = self.taken.get(k).copied().unwrap_or(0);
+                // Own reads are read and never stored: not a backlog.
+                let own = shared.losses().own_skipped;
                 Some(
                     shared
                         .in_messages()
-                        .saturating_sub(shared.dropped() + taken),
+                        .saturating_sub(shared.dropped() + own + taken),
                 )
             })
             .sum();

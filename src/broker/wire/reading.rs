@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::broker::spool::WireParts;
 use crate::broker::status::ConnectionShared;
 use crate::broker::{Batch, BrokerEvent, EventSink, MAX_BATCH};
 use crate::capture::{ConnectionKey, Record, RecordPacker};
@@ -27,6 +28,8 @@ pub(super) struct Reading {
     pub(super) limit: usize,
     /// Records read and kept but not yet handed over.
     pub(super) waiting: usize,
+    /// Records went to the spool since the consumer was last woken.
+    pub(super) spooled: bool,
 }
 
 impl Reading {
@@ -49,6 +52,13 @@ impl Reading {
             self.shared.add_own_skipped(1);
             return;
         }
+        let spool = self.sink.spool.clone();
+        if spool.is_active() {
+            // Older records wait on disk: this one goes behind them.
+            self.spool_pending(&spool);
+            self.spool_one(&spool, at, subject, reply, headers, payload);
+            return;
+        }
         // Room is reserved before the bytes are copied: under overload,
         // the only time there is none, copying for nothing would cost more.
         let cost = Record::cost_for(
@@ -63,10 +73,13 @@ impl Reading {
             None
         };
         let Some(permit) = permit else {
-            self.shared.add_dropped(1);
-            if !self.dropping {
-                self.dropping = true;
-                self.shared.update(|s| s.slow_consumer_events += 1);
+            if spool.enabled() {
+                // The consumer is slower than the wire: from here on,
+                // records wait on disk, these first.
+                self.spool_pending(&spool);
+                self.spool_one(&spool, at, subject, reply, headers, payload);
+            } else {
+                self.dropped();
             }
             return;
         };
@@ -88,8 +101,69 @@ impl Reading {
         }
     }
 
+    fn dropped(&mut self) {
+        self.shared.add_dropped(1);
+        if !self.dropping {
+            self.dropping = true;
+            self.shared.update(|s| s.slow_consumer_events += 1);
+        }
+    }
+
+    /// Write one message to the spool (dropped and counted when its disk
+    /// budget is spent).
+    fn spool_one(
+        &mut self,
+        spool: &crate::broker::spool::Spool,
+        at: crate::capture::Timestamp,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        let record = self
+            .packer
+            .pack_wire(at, self.key, subject, reply, headers, payload);
+        if record.is_malformed() {
+            self.shared.add_malformed(1);
+        }
+        if spool.push(&WireParts::of(&record)) {
+            self.dropping = false;
+            self.spooled = true;
+            self.shared.add_delivered(1);
+        } else {
+            self.dropped();
+        }
+    }
+
+    /// Records held for the consumer in memory go to the spool first, so
+    /// that order is kept; their in-flight bytes are given back.
+    fn spool_pending(&mut self, spool: &crate::broker::spool::Spool) {
+        if self.current.is_empty() && self.ready.is_empty() {
+            return;
+        }
+        let batches: Vec<Vec<Record>> = self
+            .ready
+            .drain(..)
+            .map(|b| b.records)
+            .chain(std::iter::once(std::mem::take(&mut self.current)))
+            .collect();
+        self.permit = None;
+        for record in batches.iter().flatten() {
+            self.waiting -= 1;
+            if spool.push(&WireParts::of(record)) {
+                self.spooled = true;
+                self.shared.add_delivered(1);
+            } else {
+                self.dropped();
+            }
+        }
+    }
+
     /// Close the batch being filled; it waits in `ready` to be sent.
     pub(super) fn finish_batch(&mut self) {
+        if std::mem::take(&mut self.spooled) {
+            self.sink.wake();
+        }
         if self.current.is_empty() {
             return;
         }

@@ -259,6 +259,7 @@ impl WireSession {
             dropping: false,
             limit: self.profile.subscription_capacity.unwrap_or(usize::MAX),
             waiting: 0,
+            spooled: false,
         };
         // Reserving room is cancel-safe; sending a batch inside `select!`
         // would lose it when another branch wins.
