@@ -282,17 +282,21 @@ fn record_asks_the_server_only_for_what_it_uses() {
     let (status, text) =
         Recorder::start(&["--server", &url, "-o", "/dev/null", "--duration", "6"]).finish();
     assert!(status.success(), "{text}");
-    let asked = rt.block_on(async {
+    // One look at the account's counters (to know a slow-consumer cut
+    // when it comes), and no connection list.
+    let asked: Vec<String> = rt.block_on(async {
         use futures_util::StreamExt;
-        tokio::time::timeout(Duration::from_millis(200), watching.next())
-            .await
-            .ok()
-            .flatten()
+        let mut asked = Vec::new();
+        while let Ok(Some(m)) =
+            tokio::time::timeout(Duration::from_millis(200), watching.next()).await
+        {
+            asked.push(m.subject.to_string());
+        }
+        asked
     });
     assert!(
-        asked.is_none(),
-        "record asked {:?}",
-        asked.map(|m| m.subject)
+        asked.len() <= 1 && asked.iter().all(|s| s == "$SYS.REQ.ACCOUNT.PING.STATZ"),
+        "record asked {asked:?}"
     );
 }
 
@@ -368,4 +372,65 @@ fn a_burst_the_view_cannot_keep_up_with_waits_on_disk_and_nothing_is_lost() {
     assert_eq!(session.spooled().0, 0);
     let now = eventscope::capture::now_timestamp();
     assert_eq!(session.backlog(now).messages, 0);
+}
+
+#[test]
+fn a_slow_consumer_cut_is_counted_without_a_monitoring_port() {
+    use std::sync::atomic::Ordering;
+    // As tests/wire.rs provokes a cut, with no monitoring URL: the
+    // account's counters over NATS must tell it.
+    let server = common::server_with_config(Some(
+        "max_pending: 262144\nmax_payload: 65536\nwrite_deadline: \"30s\"",
+    ));
+    let rt = common::runtime();
+    let proxy = rt.block_on(common::proxy::Proxy::start(server.port));
+    let client = rt.block_on(common::client(&server));
+    let mut session = Session::new(Arc::new(|| {}), usize::MAX).expect("runtime");
+    let mut profile = ConnectionProfile::new("slow-reader", proxy.url());
+    profile.subscriptions = vec![eventscope::broker::SubscriptionSpec::new("flood.>")];
+    let key = session.connect(profile);
+    common::wait_for("connected", Duration::from_secs(20), || {
+        session.drain(Duration::from_millis(5));
+        session
+            .shared(key)
+            .is_some_and(|s| s.state().is_connected())
+    });
+    // The account's counters are read once the link is up.
+    std::thread::sleep(Duration::from_millis(1500));
+    proxy
+        .faults
+        .downstream_bytes_per_second
+        .store(200 * 1024, Ordering::Relaxed);
+    rt.block_on(async {
+        let payload = bytes::Bytes::from(vec![b'x'; 1024]);
+        for _ in 0..20_000 {
+            client
+                .publish("flood.x", payload.clone())
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+    });
+    proxy
+        .faults
+        .downstream_bytes_per_second
+        .store(0, Ordering::Relaxed);
+    common::wait_for("the cut to be counted", Duration::from_secs(40), || {
+        session.drain(Duration::from_millis(5));
+        session.losses().server_cuts > 0
+    });
+    let shared = session.shared(key).expect("connection");
+    let errors = shared.status().server_errors;
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("slow-consumer count rose")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("published in the account while this monitor reconnected")),
+        "{errors:?}"
+    );
 }

@@ -14,6 +14,7 @@ use super::wire::session::{EndedLink, WireCommand, WireSession, push_error};
 use super::{BrokerEvent, Command, EventSink};
 use crate::capture::ConnectionKey;
 use crate::capture::now_timestamp;
+use crate::server_answers::AccountCounters;
 
 pub(crate) struct ConnectionTask {
     pub key: ConnectionKey,
@@ -54,6 +55,10 @@ impl ConnectionTask {
         // again only now and then.
         let connz_over_nats_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut ticks: u64 = 0;
+        // The account's counters when the link came up: a slow-consumer
+        // cut shows as a rise (see `explain_cut`).
+        let counters: Arc<tokio::sync::Mutex<Option<AccountCounters>>> = Arc::default();
+        let mut counted_once = false;
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -132,11 +137,21 @@ impl ConnectionTask {
                     let shared = self.shared.clone();
                     let monitoring = self.profile.monitoring_url.clone();
                     let publisher = publisher.clone();
+                    let counters = counters.clone();
                     tokio::spawn(async move {
-                        explain_cut(ended, monitoring, &publisher, &shared).await;
+                        explain_cut(ended, monitoring, &publisher, &shared, &counters).await;
                     });
                 }
                 _ = tick.tick() => {
+                    if !counted_once && self.shared.state().is_connected() {
+                        counted_once = true;
+                        let (publisher, counters) = (publisher.clone(), counters.clone());
+                        tokio::spawn(async move {
+                            let now = account_counters(&publisher).await;
+                            let mut slot = counters.lock().await;
+                            *slot = slot.or(now);
+                        });
+                    }
                     // The list names requesters and workers in the window;
                     // a headless command (which fails fast) never shows it,
                     // so it never asks (620 KB a poll with 1,000 clients).
@@ -361,83 +376,114 @@ async fn connect_with(
 }
 
 /// After a link ended: did the server cut us off as a slow consumer, and
-/// how many messages did it send on that link that never arrived? Asked of
-/// the monitoring port when there is one, else of the server over NATS
-/// (`$SYS.REQ.ACCOUNT.PING.CONNZ`, which answers for our own account).
+/// how many messages did it send that never arrived? The monitoring port,
+/// when there is one, names the closed connection and what was sent on
+/// it. Over NATS, nats-server 2.15.1 lists no closed connection to an
+/// account, but its counters (`$SYS.REQ.ACCOUNT.PING.STATZ`) say when the
+/// account's slow-consumer count rose and how many messages its clients
+/// published while this monitor was away.
 async fn explain_cut(
     ended: EndedLink,
     monitoring: Option<String>,
     publisher: &Publisher,
     shared: &ConnectionShared,
+    counters: &tokio::sync::Mutex<Option<AccountCounters>>,
 ) {
-    let Some(cid) = ended.client_id else {
-        return;
-    };
-    let closed = match monitoring {
-        Some(url) => {
+    let mut before = counters.lock().await;
+    let at_end = account_counters(publisher).await;
+    let closed = match (monitoring, ended.client_id) {
+        (Some(url), Some(cid)) => {
             tokio::task::spawn_blocking(move || super::connz::closed_connection(&url, cid))
                 .await
                 .ok()
                 .flatten()
         }
-        None => match publisher.client().await {
-            Ok(client) => closed_via_system(&client, cid, &ended.server_name).await,
-            Err(_) => None,
-        },
+        _ => None,
     };
     let said_slow = ended.reason.to_ascii_lowercase().contains("slow consumer");
-    match closed {
-        Some(closed) if closed.reason.to_ascii_lowercase().contains("slow consumer") => {
-            let lost = closed.out_msgs.saturating_sub(ended.received);
-            // The sentence first, then the count: whoever sees the count
-            // (the status bar, a test) finds the sentence already there.
+    let closed_slow = closed
+        .as_ref()
+        .is_some_and(|c| c.reason.to_ascii_lowercase().contains("slow consumer"));
+    let count_rose =
+        matches!((*before, at_end), (Some(b), Some(e)) if e.slow_consumers > b.slow_consumers);
+    if !(said_slow || closed_slow || count_rose) {
+        if let Some(closed) = closed {
             push_error(
                 shared,
-                format!(
-                    "the server cut this monitor off as a slow consumer ({}): it sent {} messages on that link, {} arrived, {lost} lost",
-                    closed.reason, closed.out_msgs, ended.received
-                ),
+                format!("the server closed the link: {}", closed.reason),
             );
-            shared.add_server_cut(Some(lost));
         }
-        Some(closed) => push_error(
-            shared,
-            format!("the server closed the link: {}", closed.reason),
-        ),
-        None if said_slow => {
-            push_error(
-                shared,
-                "the server cut this monitor off as a slow consumer; how many messages were lost is unknown (no statistics reachable)".into(),
-            );
-            shared.add_server_cut(None);
-        }
-        None => {}
+        *before = at_end.or(*before);
+        return;
     }
+    // What was published while the link was down: from the end to the
+    // moment it is back.
+    let mut waited = 0;
+    while !shared.state().is_connected() && waited < 600 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let back = account_counters(publisher).await;
+    let published_meanwhile = match (at_end, back) {
+        // Less our own second question, which the count includes.
+        (Some(end), Some(back)) => Some(
+            back.received_msgs
+                .saturating_sub(end.received_msgs)
+                .saturating_sub(1),
+        ),
+        _ => None,
+    };
+    let in_buffer = closed
+        .as_ref()
+        .map(|c| c.out_msgs.saturating_sub(ended.received));
+    let mut said = vec![match (&closed, count_rose) {
+        (Some(c), _) => format!(
+            "the server cut this monitor off as a slow consumer ({}): it sent {} messages on that link, {} arrived",
+            c.reason, c.out_msgs, ended.received
+        ),
+        (None, true) => "the server cut this monitor off as a slow consumer (the account's slow-consumer count rose when the link ended)".to_owned(),
+        (None, false) => "the server cut this monitor off as a slow consumer".to_owned(),
+    }];
+    match in_buffer {
+        Some(n) => said.push(format!("{n} lost in its buffer")),
+        None => {
+            said.push("how many were lost in its buffer is unknown without --monitoring-url".into())
+        }
+    }
+    if let Some(n) = published_meanwhile {
+        said.push(format!(
+            "{n} published in the account while this monitor reconnected (missed; the server's count)"
+        ));
+    }
+    let lost = match (in_buffer, published_meanwhile) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    };
+    if lost.is_none() {
+        said.push("no statistics were reachable".into());
+    }
+    // The sentence first, then the count: whoever sees the count (the
+    // status bar, a test) finds the sentence already there.
+    push_error(shared, said.join("; "));
+    shared.add_server_cut(lost);
+    *before = back.or(at_end).or(*before);
 }
 
-async fn closed_via_system(
-    client: &async_nats::Client,
-    cid: u64,
-    server_name: &str,
-) -> Option<crate::server_answers::ClosedConnection> {
+/// The account's counters, asked over NATS; `None` when the server does
+/// not answer (an older server, no permission).
+async fn account_counters(publisher: &Publisher) -> Option<AccountCounters> {
     use futures_util::StreamExt;
-    // A fresh inbox of our own: a `>` capture leaves the answers out.
+    let client = publisher.client().await.ok()?;
     let inbox = super::own::fresh_inbox();
     let mut answers = client.subscribe(inbox.clone()).await.ok()?;
-    let request = serde_json::json!({ "cid": cid, "state": 2 }).to_string();
     client
-        .publish_with_reply("$SYS.REQ.ACCOUNT.PING.CONNZ", inbox, request.into())
+        .publish_with_reply("$SYS.REQ.ACCOUNT.PING.STATZ", inbox, "{}".into())
         .await
         .ok()?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    while let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await {
-        if let Some(found) =
-            crate::server_answers::closed_from_system_answer(&answer.payload, cid, server_name)
-        {
-            return Some(found);
-        }
-    }
-    None
+    let answer = tokio::time::timeout(Duration::from_secs(2), answers.next())
+        .await
+        .ok()??;
+    crate::server_answers::account_counters(&answer.payload)
 }
 
 /// How long to wait for the first trace event, and for more after it (one

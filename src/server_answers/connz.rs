@@ -164,19 +164,24 @@ pub fn closed_in_connz(body: &[u8], cid: u64) -> Option<ClosedConnection> {
     closed_in(&value, cid)
 }
 
-/// The answer of `$SYS.REQ.ACCOUNT.PING.CONNZ`, if it is from the server
-/// the link was on and names the connection.
-pub fn closed_from_system_answer(
-    body: &[u8],
-    cid: u64,
-    server_name: &str,
-) -> Option<ClosedConnection> {
+/// The account's own counters (`$SYS.REQ.ACCOUNT.PING.STATZ`, answered
+/// for the asking account without the system account).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountCounters {
+    /// Connections of the account the server cut off as slow consumers.
+    pub slow_consumers: u64,
+    /// Messages the account's clients published.
+    pub received_msgs: u64,
+}
+
+/// The first account in a STATZ answer.
+pub fn account_counters(body: &[u8]) -> Option<AccountCounters> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let name = value.pointer("/server/name").and_then(|n| n.as_str());
-    if !server_name.is_empty() && name.is_some_and(|n| n != server_name) {
-        return None;
-    }
-    closed_in(value.get("data")?, cid)
+    let account = value.pointer("/data/account_statz/0")?;
+    Some(AccountCounters {
+        slow_consumers: account.get("slow_consumers")?.as_u64()?,
+        received_msgs: account.pointer("/received/msgs")?.as_u64()?,
+    })
 }
 
 fn closed_in(connz: &serde_json::Value, cid: u64) -> Option<ClosedConnection> {

@@ -12,7 +12,7 @@ pub use cluster::{
     ServerEvent, StreamGroup, connection_rates,
 };
 pub use connz::{
-    ClosedConnection, Connection, Directory, Subscription, closed_from_system_answer,
+    AccountCounters, ClosedConnection, Connection, Directory, Subscription, account_counters,
     closed_in_connz,
 };
 pub use trace::{TraceEvent, TraceHop, TraceRequest, TraceServer, parse_trace_event};

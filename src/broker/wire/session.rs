@@ -56,7 +56,6 @@ enum Ended {
 #[derive(Clone, Debug)]
 pub(crate) struct EndedLink {
     pub client_id: Option<u64>,
-    pub server_name: String,
     /// Messages read on that link.
     pub received: u64,
     pub reason: String,
@@ -121,7 +120,6 @@ impl WireSession {
                         }
                     }
                     let client_id = link.info.client_id;
-                    let server_name = link.info.server_name.clone();
                     let read_before = self.shared.in_messages();
                     let (ended, confirmed) = self
                         .serve(link, &mut subscriptions, &mut next_sid, &mut ever_up)
@@ -149,7 +147,6 @@ impl WireSession {
                             if ever_up {
                                 let _ = self.ended_links.try_send(EndedLink {
                                     client_id,
-                                    server_name,
                                     received,
                                     reason: reason.clone(),
                                 });
