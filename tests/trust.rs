@@ -434,3 +434,56 @@ fn a_slow_consumer_cut_is_counted_without_a_monitoring_port() {
         "{errors:?}"
     );
 }
+
+/// Run only as the child of `a_demo_server_dies_with_its_app`: hold a
+/// server and say where it is.
+#[test]
+#[ignore = "a helper: run by a_demo_server_dies_with_its_app as its child"]
+fn hold_a_server_until_killed() {
+    let server = common::server();
+    println!(
+        "holding {} {}",
+        server.pid().expect("running"),
+        server.data_dir().display()
+    );
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn a_demo_server_dies_with_its_app_and_its_data_goes() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "hold_a_server_until_killed",
+            "--ignored",
+            "--nocapture",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the holder");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("holding "))
+        .expect("the holder says where its server is");
+    let mut words = line.split(' ').skip(1);
+    let pid: i32 = words.next().and_then(|p| p.parse().ok()).expect("a pid");
+    let dir = std::path::PathBuf::from(words.next().expect("a folder"));
+    assert!(dir.exists());
+    // SIGKILL: no destructor runs.
+    child.kill().expect("kill");
+    let _ = child.wait();
+    // SAFETY: signal 0 only asks whether the process exists.
+    let alive = || unsafe { libc::kill(pid, 0) } == 0;
+    common::wait_for(
+        "the server to die with its app",
+        Duration::from_secs(10),
+        || !alive(),
+    );
+    // Its data is removed by the next start.
+    let _next = common::server();
+    assert!(!dir.exists(), "{} is still there", dir.display());
+}

@@ -659,7 +659,9 @@ fn without_a_file_dialog_a_path_field_takes_its_place() {
 #[test]
 fn a_secret_kept_in_the_keyring_never_reaches_the_state_file() {
     use eventscope::broker::{Auth, ConnectionProfile, SecretStorage};
-    let mut profile = ConnectionProfile::new("keyring-test", "nats://127.0.0.1:1");
+    // Profiles are saved (and their secrets kept) once they connect.
+    let server = common::server_with_config(Some("authorization { token: \"tok-7c1d\" }\n"));
+    let mut profile = ConnectionProfile::new("keyring-test", server.url());
     profile.auth = Auth::Token {
         token: "tok-7c1d".into(),
     };
@@ -693,4 +695,32 @@ fn a_secret_kept_in_the_keyring_never_reaches_the_state_file() {
         assert!(Instant::now() < deadline, "neither kept nor reported");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_connection_that_never_comes_up_is_not_saved() {
+    use eventscope::broker::ConnectionProfile;
+    let server = common::server();
+    let mut app = app(View::Connections);
+    let dead = format!(
+        "nats://127.0.0.1:{}",
+        eventscope::demo::free_port().expect("port")
+    );
+    app.connect(ConnectionProfile::new("never-up", dead));
+    app.connect(ConnectionProfile::new("comes-up", server.url()));
+    let mut h = harness(app);
+    step_until(&mut h, "the live connection to be saved", |h| {
+        h.state()
+            .saved_profiles
+            .iter()
+            .any(|p| p.name == "comes-up")
+    });
+    h.run_steps(5);
+    assert!(
+        !h.state()
+            .saved_profiles
+            .iter()
+            .any(|p| p.name == "never-up"),
+        "an attempt that never connected was saved"
+    );
 }

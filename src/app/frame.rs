@@ -16,6 +16,8 @@ impl EventscopeApp {
         self.session.drain(LIVE_DRAIN_BUDGET);
         self.traffic.update(&self.session.store);
         self.poll_pending(ctx);
+        self.demo_step();
+        self.save_connected_profiles();
         self.jetstream_step(ctx);
         self.kv_step(ctx);
         self.cluster_step(ctx);

@@ -25,6 +25,7 @@ use screenshot::ScreenshotPlan;
 mod capture_files;
 mod client_tasks;
 mod cluster;
+mod demo;
 mod draw;
 mod file_dialog;
 mod frame;
@@ -102,6 +103,10 @@ pub struct EventscopeApp {
     /// Answers from background work, polled each frame.
     pending: Pending,
     pub saved_profiles: Vec<ConnectionProfile>,
+    /// Profiles connected from the window, saved once they come up.
+    save_when_connected: Vec<ConnectionProfile>,
+    /// The demo's servers while they start (`--demo`, `--demo-cluster`).
+    demo: Option<demo::PendingDemo>,
     contexts: Vec<ConnectionProfile>,
     budget_mib: usize,
     show_rates: bool,
@@ -171,6 +176,8 @@ impl EventscopeApp {
             capture_load: None,
             pending: Pending::default(),
             saved_profiles,
+            save_when_connected: Vec::new(),
+            demo: None,
             contexts,
             budget_mib,
             show_rates: true,
@@ -202,11 +209,51 @@ impl EventscopeApp {
         self.keep_alive.push(thing);
     }
 
+    /// Connect; the profile is saved once the connection comes up (an
+    /// attempt that never connects is not kept).
     pub fn connect(&mut self, profile: ConnectionProfile) {
-        self.saved_profiles.retain(|p| p.name != profile.name);
-        self.saved_profiles.push(profile.clone());
-        self.remember_secret(&profile);
+        self.save_when_connected.retain(|p| p.name != profile.name);
+        self.save_when_connected.push(profile.clone());
         self.session.connect(profile);
+    }
+
+    /// Connect without ever saving the profile (the demo's: its ports are
+    /// this run's).
+    pub fn connect_unsaved(&mut self, profile: ConnectionProfile) {
+        self.save_when_connected.retain(|p| p.name != profile.name);
+        self.session.connect(profile);
+    }
+
+    /// Save the profiles whose connection came up.
+    fn save_connected_profiles(&mut self) {
+        if self.save_when_connected.is_empty() {
+            return;
+        }
+        let (up, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.save_when_connected)
+            .into_iter()
+            .partition(|p| {
+                self.session.profiles().iter().any(|(key, live)| {
+                    live.name == p.name
+                        && self
+                            .session
+                            .shared(*key)
+                            .is_some_and(|s| s.state().is_connected())
+                })
+            });
+        self.save_when_connected = waiting
+            .into_iter()
+            .filter(|p| {
+                self.session
+                    .profiles()
+                    .iter()
+                    .any(|(_, live)| live.name == p.name)
+            })
+            .collect();
+        for profile in up {
+            self.saved_profiles.retain(|p| p.name != profile.name);
+            self.saved_profiles.push(profile.clone());
+            self.remember_secret(&profile);
+        }
     }
 
     /// The JetStream view's state (tests read it).

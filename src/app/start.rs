@@ -8,18 +8,18 @@ use std::time::Duration;
 
 use crate::app::screenshot::{FlowPick, ScreenshotPlan};
 use crate::app::{AppConfig, EventscopeApp};
-use crate::broker::{ConnectionProfile, SubscriptionSpec};
+use crate::broker::ConnectionProfile;
 use crate::capture::SubjectPattern;
+use crate::demo::Demo;
 use crate::demo::LocalServerError;
-use crate::demo::{Demo, DemoStopped};
 use crate::ui::View;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("--demo: {0}")]
     Demo(#[from] LocalServerError),
-    #[error("cannot make a temp dir for screenshot mode: {0}")]
-    ScreenshotState(std::io::Error),
+    #[error("cannot make a temp dir for this run's window state: {0}")]
+    TemporaryState(std::io::Error),
     #[error("cannot open the window: {0}")]
     Window(#[from] eframe::Error),
     #[error("screenshot failed: {0}")]
@@ -70,39 +70,46 @@ pub struct ScreenshotRequest {
 
 pub fn run(start: Start) -> Result<StartReport, StartError> {
     let started = std::env::var_os("EVENTSCOPE_STARTUP_TIMING").map(|_| std::time::Instant::now());
-    let demo = if start.demo_cluster {
-        Some(Demo::start_cluster()?)
-    } else if start.demo {
-        Some(Demo::start()?)
+    let screenshot_mode = start.screenshot.is_some();
+    let wants_demo = start.demo || start.demo_cluster;
+    // A screenshot is of a running demo: its servers start first. The
+    // window does not wait for them: it shows at once and says what is
+    // starting (a cluster takes ~10 s).
+    let demo = if wants_demo && screenshot_mode {
+        Some(if start.demo_cluster {
+            Demo::start_cluster()?
+        } else {
+            Demo::start()?
+        })
     } else {
         None
     };
+    let repaint: Arc<Mutex<Option<egui::Context>>> = Arc::default();
+    let demo_starting = (wants_demo && !screenshot_mode).then(|| {
+        let repaint = repaint.clone();
+        let starting = Demo::start_in_background(start.demo_cluster, move || {
+            if let Some(ctx) = repaint.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                ctx.request_repaint();
+            }
+        });
+        let what = if start.demo_cluster {
+            "a cluster of three private nats-servers (about 10 s)"
+        } else {
+            "a private nats-server"
+        };
+        (starting, start.demo_subjects.clone(), what)
+    });
+    let demo_ready = demo.as_ref().map(Demo::ready);
     let mut connect = Vec::new();
-    if let Some(demo) = &demo {
-        let mut profile = ConnectionProfile::new("demo", demo.url());
-        profile.monitoring_url = demo.monitoring_url();
-        if !start.demo_subjects.is_empty() {
-            profile.subscriptions = start
-                .demo_subjects
-                .iter()
-                .map(SubscriptionSpec::new)
-                .collect();
-        }
-        connect.push(profile);
-        if let Some((user, password)) = demo.system_user() {
-            let mut system = ConnectionProfile::new("demo-system", demo.url());
-            system.subscriptions.clear();
-            system.auth = crate::broker::Auth::UserPassword { user, password };
-            connect.push(system);
-        }
+    if let Some(ready) = &demo_ready {
+        connect.extend(super::demo::demo_profiles(ready, &start.demo_subjects));
     }
     connect.extend(start.connect);
-    let view = if connect.is_empty() && start.capture.is_none() {
+    let view = if connect.is_empty() && start.capture.is_none() && !wants_demo {
         View::Connections
     } else {
         start.view
     };
-    let screenshot_mode = start.screenshot.is_some();
     let screenshot = start.screenshot.map(|request| {
         let wait = if demo.is_some() {
             Duration::from_secs(10)
@@ -137,7 +144,7 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
     }
     // Screenshots must not read or change the user's saved state; their
     // own goes in a temp dir removed at exit.
-    let _screenshot_state = if screenshot_mode {
+    let _temporary_state = if screenshot_mode {
         match tempfile::Builder::new()
             .prefix("eventscope-shot-")
             .tempdir()
@@ -146,11 +153,30 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
                 options.persistence_path = Some(dir.path().join("state.ron"));
                 Some(dir)
             }
-            Err(e) => return Err(StartError::ScreenshotState(e)),
+            Err(e) => return Err(StartError::TemporaryState(e)),
         }
     } else {
-        keep_state_private();
-        None
+        match eframe::storage_dir(APP_ID).map(|dir| private_state_file(&dir)) {
+            Some(Ok(file)) => {
+                options.persistence_path = Some(file);
+                None
+            }
+            // Where it cannot be kept private, it is not kept: a temp
+            // folder of this run's own.
+            failed => {
+                if let Some(Err(e)) = failed {
+                    eprintln!(
+                        "eventscope: the saved state cannot be kept private ({e}); nothing is saved this run"
+                    );
+                }
+                let dir = tempfile::Builder::new()
+                    .prefix("eventscope-state-")
+                    .tempdir()
+                    .map_err(StartError::TemporaryState)?;
+                options.persistence_path = Some(dir.path().join("app.ron"));
+                Some(dir)
+            }
+        }
     };
     let config = AppConfig {
         budget_mib: start.budget_mib,
@@ -172,18 +198,13 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
             app.screenshot_result = Some(result_sink);
             app.first_frame = started.map(|at| (at, first_frame_sink));
             close_on_signals(&app, cc.egui_ctx.clone());
-            if let Some(demo) = demo {
-                let notices = app.pending.notices();
-                demo.spawn_services(
-                    &app.session.runtime_handle(),
-                    move |stopped: DemoStopped| {
-                        let _ = notices.send(format!(
-                            "demo: {} stopped: {}",
-                            stopped.service, stopped.error
-                        ));
-                    },
-                );
+            *repaint.lock().unwrap_or_else(|e| e.into_inner()) = Some(cc.egui_ctx.clone());
+            if let (Some(demo), Some(ready)) = (demo, demo_ready) {
+                app.run_demo_services(&ready);
                 app.keep(Box::new(demo));
+            }
+            if let Some((starting, subjects, what)) = demo_starting {
+                app.watch_demo_start(starting, subjects, what);
             }
             Ok(Box::new(app))
         }),
@@ -215,16 +236,21 @@ fn window_icon() -> Option<egui::IconData> {
 }
 
 /// The saved state (profiles, and secrets where the user asked to keep
-/// them) lives in a directory only the user can read: eframe writes its
-/// file with the default mode.
-fn keep_state_private() {
-    use std::os::unix::fs::PermissionsExt;
-    let Some(dir) = eframe::storage_dir("eventscope") else {
-        return;
-    };
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-    }
+/// them) in `dir`, the folder eframe would pick for the app id: the folder
+/// made 0700 and the file 0600 before eframe writes it (eframe creates its
+/// file with the default mode; truncating an existing file keeps its mode).
+fn private_state_file(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let file = dir.join("app.ron");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&file)?;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }
 
 /// Ctrl-C or SIGTERM close the window normally, so the demo's server and
@@ -254,6 +280,35 @@ mod tests {
             .join("assets")
             .join(path);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn the_saved_state_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().expect("tempdir");
+        let dir = home.path().join("dev.eventscope.eventscope");
+        // As an earlier build left it: a 0755 folder, a 0644 file.
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::write(dir.join("app.ron"), "(\"kept\": \"1\")").expect("write");
+        std::fs::set_permissions(dir.join("app.ron"), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        let file = private_state_file(&dir).expect("private");
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            "(\"kept\": \"1\")"
+        );
+        // And as eframe writes it: truncated, the mode stays.
+        std::fs::File::create(&file).expect("create");
+        assert_eq!(mode(&file), 0o600);
+        // A fresh home gets both.
+        let fresh = home.path().join("fresh");
+        let file = private_state_file(&fresh).expect("private");
+        assert_eq!((mode(&fresh), mode(&file)), (0o700, 0o600));
     }
 
     #[test]

@@ -24,6 +24,51 @@ pub enum LocalServerError {
     Io(#[from] std::io::Error),
 }
 
+/// Temp folders of servers started here, and the file naming their owner.
+const DATA_PREFIX: &str = "eventscope-nats-";
+const OWNER_FILE: &str = "owner.pid";
+
+/// A file only its owner can read (configs hold the demo's passwords).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(text.as_bytes())
+}
+
+/// Remove the data of servers whose owner process is gone (killed before
+/// it could clean up; its servers died with it).
+fn remove_orphaned_data() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(DATA_PREFIX));
+        let Some(owner) = ours
+            .then(|| std::fs::read_to_string(path.join(OWNER_FILE)).ok())
+            .flatten()
+            .and_then(|pid| pid.trim().parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(owner, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
 /// The server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH.
 pub fn find_server_binary() -> Result<PathBuf, LocalServerError> {
     if let Some(bin) = std::env::var_os("NATS_SERVER_BIN").filter(|b| !b.is_empty()) {
@@ -62,9 +107,14 @@ impl LocalServer {
     /// As `start`, plus a config file (for auth, accounts...).
     pub fn start_with_config(config: Option<&str>) -> Result<Self, LocalServerError> {
         let bin = find_server_binary()?;
-        let dir = tempfile::Builder::new()
-            .prefix("eventscope-nats-")
-            .tempdir()?;
+        remove_orphaned_data();
+        let dir = tempfile::Builder::new().prefix(DATA_PREFIX).tempdir()?;
+        // Whose it is: a folder whose owner died (SIGKILL leaves it
+        // behind) is removed by the next start.
+        write_private(
+            &dir.path().join(OWNER_FILE),
+            &std::process::id().to_string(),
+        )?;
         let log_path = dir.path().join("server.log");
         let mut server = Self {
             child: None,
@@ -108,7 +158,7 @@ impl LocalServer {
         ];
         if let Some(text) = config {
             let conf = dir.join("server.conf");
-            std::fs::write(&conf, text)?;
+            write_private(&conf, text)?;
             args.push("-c".to_owned());
             args.push(conf.display().to_string());
         }
@@ -116,7 +166,26 @@ impl LocalServer {
     }
 
     fn spawn(&mut self) -> Result<(), LocalServerError> {
-        let child = Command::new(&self.bin)
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id();
+        let mut command = Command::new(&self.bin);
+        // SAFETY: between fork and exec only async-signal-safe calls
+        // (prctl, getppid, _exit).
+        unsafe {
+            command.pre_exec(move || {
+                // The server dies with the thread that started it, however
+                // that ends (SIGKILL included): no server outlives the app.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before the line above.
+                if libc::getppid() != parent as libc::pid_t {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        let child = command
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -186,6 +255,16 @@ impl LocalServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server process's id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Where its JetStream store, config and log live.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn monitoring_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.monitoring_port)
     }
@@ -201,7 +280,7 @@ impl LocalServer {
     /// Write a new config file and have the running server reload it
     /// (SIGHUP): users removed there are disconnected.
     pub fn reconfigure(&self, config: &str) -> Result<(), LocalServerError> {
-        std::fs::write(self.dir.path().join("server.conf"), config)?;
+        write_private(&self.dir.path().join("server.conf"), config)?;
         if let Some(child) = &self.child {
             let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
             // SAFETY: signalling our own child by its pid.

@@ -1,0 +1,86 @@
+//! `--demo` and `--demo-cluster` in the window: the servers start on a
+//! thread of their own while the window shows at once and says what is
+//! starting; once they are up, the monitor connects (profiles never saved:
+//! their ports are this run's) and the simulated services start.
+
+use crate::broker::{ConnectionProfile, SubscriptionSpec};
+use crate::demo::{DemoReady, DemoStarting, DemoStopped};
+
+use super::EventscopeApp;
+
+/// A demo whose servers are starting.
+pub(crate) struct PendingDemo {
+    pub starting: DemoStarting,
+    /// `--demo-subject` patterns (none: `>`).
+    pub subjects: Vec<String>,
+}
+
+/// The monitor's profiles for a demo: its server(s), and on a cluster the
+/// system account (the Cluster view's events).
+pub fn demo_profiles(ready: &DemoReady, subjects: &[String]) -> Vec<ConnectionProfile> {
+    let mut profile = ConnectionProfile::new("demo", ready.url.clone());
+    profile.monitoring_url = ready.monitoring_url.clone();
+    if !subjects.is_empty() {
+        profile.subscriptions = subjects.iter().map(SubscriptionSpec::new).collect();
+    }
+    let mut profiles = vec![profile];
+    if let Some((user, password)) = ready.system_user.clone() {
+        let mut system = ConnectionProfile::new("demo-system", ready.url.clone());
+        system.subscriptions.clear();
+        system.auth = crate::broker::Auth::UserPassword { user, password };
+        profiles.push(system);
+    }
+    profiles
+}
+
+impl EventscopeApp {
+    /// Watch a demo starting in the background (see `Demo::start_in_background`).
+    pub fn watch_demo_start(&mut self, starting: DemoStarting, subjects: Vec<String>, what: &str) {
+        self.notice(format!("demo: starting {what}…"));
+        self.demo = Some(PendingDemo { starting, subjects });
+    }
+
+    /// Once the demo's servers are up: connect and start the services.
+    pub(super) fn demo_step(&mut self) {
+        let Some(result) = self.demo.as_ref().and_then(|d| d.starting.poll()) else {
+            return;
+        };
+        let Some(pending) = self.demo.take() else {
+            return;
+        };
+        match result {
+            Ok(ready) => {
+                for profile in demo_profiles(&ready, &pending.subjects) {
+                    self.connect_unsaved(profile);
+                }
+                self.run_demo_services(&ready);
+                if self.view == crate::ui::View::Connections {
+                    self.view = crate::ui::View::Traffic;
+                }
+                self.notice(format!("demo: running on {}", ready.url));
+            }
+            Err(e) => self.notice(format!("demo: the servers could not start: {e}")),
+        }
+        // Stops the servers (and removes their data) when the app ends.
+        self.keep(Box::new(pending.starting));
+    }
+
+    /// Start the simulated services; one that stops says so.
+    pub fn run_demo_services(&mut self, ready: &DemoReady) {
+        let notices = self.pending.notices();
+        ready.spawn_services(
+            &self.session.runtime_handle(),
+            move |stopped: DemoStopped| {
+                let _ = notices.send(format!(
+                    "demo: {} stopped: {}",
+                    stopped.service, stopped.error
+                ));
+            },
+        );
+    }
+
+    fn notice(&self, text: String) {
+        eprintln!("eventscope: {text}");
+        let _ = self.pending.notices().send(text);
+    }
+}
