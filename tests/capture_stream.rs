@@ -310,3 +310,185 @@ fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged()
         }
     }
 }
+
+#[test]
+fn a_forged_or_malformed_line_in_a_capture_stream_is_skipped_and_counted() {
+    let server = common::server();
+    let url = server.url();
+    let mut recorder = Recorder::start(&[
+        "--server",
+        &url,
+        "-s",
+        "orders.>",
+        "-s",
+        "eventscope.>",
+        "--to-stream",
+        "FORGED",
+        "--duration",
+        "4",
+    ]);
+    recorder.wait_line("recording");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let forged_line = r#"{"received_at":"2026-01-01T00:00:00.000000000Z","connection":"x","subject":"orders.fake","reply":null,"payload_b64":"ZmFrZQ=="}"#;
+    rt.block_on(async {
+        let client = async_nats::connect(url.clone()).await.expect("connect");
+        for i in 0..10 {
+            client
+                .publish(format!("orders.{i}"), Bytes::from("real"))
+                .await
+                .expect("publish");
+            if i == 3 {
+                // Any publisher in the account may write to the capture
+                // subject: a capture line of its own, and a line that is
+                // no capture line at all.
+                client
+                    .publish("eventscope.capture.FORGED", Bytes::from(forged_line))
+                    .await
+                    .expect("publish");
+                client
+                    .publish("eventscope.capture.FORGED", Bytes::from("not json"))
+                    .await
+                    .expect("publish");
+            }
+        }
+        client.flush().await.expect("flush");
+    });
+    let (status, text) = recorder.finish();
+    assert!(status.success(), "{text}");
+    // Recorded: the ten orders and the two foreign messages, as traffic.
+    assert!(text.contains("recorded 12 messages"), "{text}");
+
+    let exported = eventscope(&[
+        "export",
+        "--from-stream",
+        "FORGED",
+        "--server",
+        &url,
+        "--out",
+        "-",
+    ]);
+    let said = String::from_utf8_lossy(&exported.stderr);
+    assert!(
+        said.contains("skipped 2 lines the recorder did not write"),
+        "{said}"
+    );
+    let lines = messages(&String::from_utf8_lossy(&exported.stdout));
+    let subjects: Vec<&str> = lines.iter().filter_map(|l| l["subject"].as_str()).collect();
+    assert!(!subjects.contains(&"orders.fake"), "{subjects:?}");
+    assert_eq!(
+        subjects.iter().filter(|s| s.starts_with("orders.")).count(),
+        10,
+        "{subjects:?}"
+    );
+    // The foreign messages were seen on the wire and are in the capture as
+    // what they are: messages someone published on the capture subject.
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| **s == "eventscope.capture.FORGED")
+            .count(),
+        2
+    );
+    // flows reads every real line, past the foreign ones.
+    let flows = eventscope(&[
+        "flows",
+        "--from-stream",
+        "FORGED",
+        "--server",
+        &url,
+        "--json",
+    ]);
+    let json = String::from_utf8_lossy(&flows.stdout);
+    assert_eq!(
+        json.lines().filter(|l| l.contains("\"orders.")).count(),
+        10,
+        "{json}"
+    );
+}
+
+#[test]
+fn a_bad_line_in_a_capture_file_never_hides_the_lines_after_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("c.jsonl");
+    let records: Vec<_> = (0..10)
+        .map(|i| {
+            eventscope::capture::RecordPacker::default().pack(
+                1_700_000_000_000_000_000 + i,
+                0,
+                &format!("orders.{i}"),
+                None,
+                None,
+                b"x",
+            )
+        })
+        .collect();
+    common::write_capture_file(&path, &records);
+    let text = std::fs::read_to_string(&path).expect("read");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(4, "not json at all");
+    lines.insert(8, "{\"received_at\": 5}");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args(["flows", path.to_str().expect("utf8"), "--json"])
+        .output()
+        .expect("eventscope flows runs");
+    assert!(!out.status.success(), "the capture was not whole");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("skipped 2 bad lines"), "{said}");
+    assert!(said.contains("line 5"), "{said}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 10);
+}
+
+async fn publish_sized(url: &str, n: usize, size: usize) {
+    let client = async_nats::connect(url).await.expect("connect");
+    let payload = Bytes::from(vec![b'x'; size]);
+    for i in 0..n {
+        client
+            .publish(format!("orders.{i}"), payload.clone())
+            .await
+            .expect("publish");
+    }
+    client.flush().await.expect("flush");
+}
+
+#[test]
+fn the_summary_says_what_the_stream_keeps_and_a_full_store_is_said_at_once() {
+    // The stream's own limit discards the oldest: the summary says how
+    // many of the recorded messages it still keeps.
+    let server = common::server();
+    let url = server.url();
+    let mut recorder = Recorder::start(&[
+        "--server",
+        &url,
+        "-s",
+        "orders.>",
+        "--to-stream",
+        "SMALL",
+        "--max-bytes",
+        "64KiB",
+        "--count",
+        "200",
+    ]);
+    recorder.wait_line("recording");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(publish_sized(&url, 200, 1024));
+    let (status, text) = recorder.finish();
+    assert!(status.success(), "{text}");
+    assert!(text.contains("recorded 200 messages"), "{text}");
+    assert!(text.contains("the stream keeps"), "{text}");
+    assert!(text.contains("discarded the oldest"), "{text}");
+
+    // The server's storage is spent: the refusal is said at once, in the
+    // server's words, and the exit is non-zero.
+    let server = common::server_with_config(Some("jetstream { max_file_store: 256KB }\n"));
+    let url = server.url();
+    let mut recorder =
+        Recorder::start(&["--server", &url, "-s", "orders.>", "--to-stream", "FULL"]);
+    recorder.wait_line("recording");
+    rt.block_on(publish_sized(&url, 600, 2048));
+    let started = std::time::Instant::now();
+    let (status, text) = recorder.finish();
+    assert!(!status.success(), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{text}");
+    assert!(text.contains("refused to store"), "{text}");
+}

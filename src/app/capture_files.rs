@@ -87,7 +87,7 @@ impl EventscopeApp {
                     self.notice = Some(match error {
                         None => format!("loaded {} messages from {path}", load.loaded),
                         Some(e) => {
-                            format!("{path}: {e}; kept the {} messages before it", load.loaded)
+                            format!("{path}: {e}; loaded the other {} messages", load.loaded)
                         }
                     });
                     self.capture_load = None;

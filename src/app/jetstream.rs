@@ -46,7 +46,11 @@ pub(super) enum Answer {
         usize,
     ),
     /// A capture stream written out to a private temporary file.
-    Exported(String, Result<tempfile::NamedTempFile, String>),
+    /// A capture stream exported to a temp file, and what was left out.
+    Exported(
+        String,
+        Result<(tempfile::NamedTempFile, Option<String>), String>,
+    ),
     /// A search ended (its progress holds what it found).
     SearchDone,
     /// A change was made (or refused): say so, and fetch again.
@@ -413,7 +417,12 @@ impl EventscopeApp {
             Answer::SearchDone => {}
             Answer::Exported(name, result) => match result {
                 // The load opens the file now; it goes when dropped here.
-                Ok(file) => self.load_capture(file.path().to_owned()),
+                Ok((file, left_out)) => {
+                    self.load_capture(file.path().to_owned());
+                    if let Some(left_out) = left_out {
+                        self.notice = Some(format!("capture stream {name}: {left_out}"));
+                    }
+                }
                 Err(e) => {
                     self.notice = Some(format!("cannot open the capture in stream {name}: {e}"))
                 }

@@ -214,11 +214,11 @@ impl EventscopeApp {
                             .tempfile()
                             .map_err(|e| e.to_string())?;
                         let mut out = std::io::BufWriter::new(file.as_file());
-                        crate::jetstream::export_capture(&api, &name, &mut out)
+                        let read = crate::jetstream::export_capture(&api, &name, &mut out)
                             .await
                             .map_err(|e| e.to_string())?;
                         drop(out);
-                        Ok(file)
+                        Ok((file, read.describe()))
                     }
                     .await;
                     Answer::Exported(name, exported)

@@ -330,11 +330,11 @@ impl EventscopeApp {
     pub(super) fn on_replay_file(&mut self, path: PathBuf, result: Result<ReadAll, String>) {
         match result {
             Ok(read) => {
-                // A bad line is shown where the user looks, with its
-                // number; what came before it can still be replayed.
-                self.replay.error = read.stopped_at.map(|e| {
+                // Bad lines are shown where the user looks, the first with
+                // its number; the good ones can still be replayed.
+                self.replay.error = read.bad.describe().map(|skipped| {
                     format!(
-                        "{}: {e}; the {} records before it can be replayed",
+                        "{}: {skipped}; the other {} records can be replayed",
                         path.display(),
                         read.records.len()
                     )

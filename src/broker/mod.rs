@@ -29,7 +29,8 @@ pub use contexts::{ContextError, find_context, load_contexts, nats_config_dir, s
 pub use headers::{HeaderError, HeaderNames};
 /// For the JetStream API's requests (see `own`).
 pub(crate) use own::{
-    expect_audit as note_own_api_request, fresh_inbox as fresh_own_inbox, random_token as own_token,
+    expect_audit as note_own_api_request, expect_event as note_own_event,
+    fresh_inbox as fresh_own_inbox, random_token as own_token,
 };
 pub use profile::{
     Auth, ConnectionProfile, InitialConnect, SecretStorage, SubscriptionSpec, TlsSettings,

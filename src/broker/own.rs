@@ -27,6 +27,9 @@ struct Registry {
     /// JetStream API requests sent (subject, body) whose audit advisory
     /// has not been seen yet, with when they were sent.
     audits: Vec<(String, String, Instant)>,
+    /// Advisories one of our requests will cause (a stream updated), by
+    /// subject, once each.
+    events: Vec<(String, Instant)>,
 }
 
 fn registry() -> &'static Mutex<Registry> {
@@ -63,6 +66,8 @@ pub(crate) fn register(inbox: &str) {
             .retain(|_, used| now.duration_since(*used) < LIVES_AFTER_LAST_USE);
         r.audits
             .retain(|(_, _, at)| now.duration_since(*at) < LIVES_AFTER_LAST_USE);
+        r.events
+            .retain(|(_, at)| now.duration_since(*at) < LIVES_AFTER_LAST_USE);
         r.inboxes.insert(inbox.to_owned(), now);
         ANY.store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -106,11 +111,33 @@ pub(crate) fn expect_audit(subject: &str, body: &[u8]) {
     }
 }
 
-/// Whether an audit advisory reports one of our own API requests (its
-/// subject and body, once each): read only for that one subject.
-pub(crate) fn is_own_audit(subject: &[u8], payload: &[u8]) -> bool {
-    if subject != b"$JS.EVENT.ADVISORY.API" || !ANY.load(std::sync::atomic::Ordering::Relaxed) {
+/// Note an advisory one of our requests is about to cause (`subject`
+/// exactly, once), so that it is known as ours.
+pub(crate) fn expect_event(subject: &str) {
+    if let Ok(mut r) = registry().lock() {
+        r.events.push((subject.to_owned(), Instant::now()));
+        ANY.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether a JetStream advisory is about one of our own requests: the API
+/// audit of a request sent (its subject and body), or an advisory it was
+/// expected to cause; once each. Read only for advisory subjects.
+pub(crate) fn is_own_event(subject: &[u8], payload: &[u8]) -> bool {
+    if !subject.starts_with(b"$JS.EVENT.ADVISORY.")
+        || !ANY.load(std::sync::atomic::Ordering::Relaxed)
+    {
         return false;
+    }
+    if subject != b"$JS.EVENT.ADVISORY.API" {
+        let Ok(mut r) = registry().lock() else {
+            return false;
+        };
+        let Some(at) = r.events.iter().position(|(s, _)| s.as_bytes() == subject) else {
+            return false;
+        };
+        r.events.remove(at);
+        return true;
     }
     let Ok(advisory) = serde_json::from_slice::<serde_json::Value>(payload) else {
         return false;
@@ -154,7 +181,7 @@ mod tests {
     fn an_audit_is_own_once_for_a_request_sent() {
         expect_audit("$JS.API.STREAM.LIST", b"{\"offset\":0}");
         let advisory = br#"{"type":"io.nats.jetstream.advisory.v1.api_audit","subject":"$JS.API.STREAM.LIST","request":"{\"offset\":0}"}"#;
-        assert!(is_own_audit(b"$JS.EVENT.ADVISORY.API", advisory));
-        assert!(!is_own_audit(b"$JS.EVENT.ADVISORY.API", advisory));
+        assert!(is_own_event(b"$JS.EVENT.ADVISORY.API", advisory));
+        assert!(!is_own_event(b"$JS.EVENT.ADVISORY.API", advisory));
     }
 }

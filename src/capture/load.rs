@@ -81,7 +81,7 @@ fn read(file: File, count: Arc<AtomicU64>, tx: SyncSender<LoadEvent>) {
         }
     };
     let mut batch = Vec::with_capacity(LOAD_BATCH);
-    let mut error = None;
+    let mut bad = super::file::BadLines::default();
     while let Some(next) = reader.next_record() {
         match next {
             Ok(record) => {
@@ -94,16 +94,21 @@ fn read(file: File, count: Arc<AtomicU64>, tx: SyncSender<LoadEvent>) {
                     return; // the consumer went away
                 }
             }
+            // A bad line is skipped and counted: it never hides the good
+            // ones after it.
             Err(e) => {
-                error = Some(e.to_string());
-                break;
+                let ends = e.ends_reading();
+                bad.note(e);
+                if ends {
+                    break;
+                }
             }
         }
     }
     if !batch.is_empty() {
         let _ = tx.send(LoadEvent::Records(batch));
     }
-    let _ = tx.send(LoadEvent::Done(error));
+    let _ = tx.send(LoadEvent::Done(bad.describe()));
 }
 
 #[cfg(test)]

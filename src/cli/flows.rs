@@ -77,7 +77,7 @@ fn from_file(args: &FlowsArgs) -> Result<Correlated, ExitCode> {
         .map_err(fail)?;
     let mut correlator = Correlator::new(config(args));
     let mut seq = 0;
-    let mut complete = Complete::Yes;
+    let mut bad = crate::capture::file::BadLines::default();
     while let Some(next) = reader.next_record() {
         match next {
             Ok(loaded) => {
@@ -85,12 +85,21 @@ fn from_file(args: &FlowsArgs) -> Result<Correlated, ExitCode> {
                 seq += 1;
             }
             Err(e) => {
-                eprintln!("eventscope flows: {e}; using the {seq} records before it");
-                complete = Complete::StoppedAtBadLine;
-                break;
+                let ends = e.ends_reading();
+                bad.note(e);
+                if ends {
+                    break;
+                }
             }
         }
     }
+    let complete = match bad.describe() {
+        None => Complete::Yes,
+        Some(skipped) => {
+            eprintln!("eventscope flows: {skipped}; using the other {seq} records");
+            Complete::SkippedBadLines
+        }
+    };
     Ok((correlator, seq, complete))
 }
 

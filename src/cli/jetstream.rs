@@ -300,16 +300,20 @@ pub fn browse_command(args: BrowseArgs) -> ExitCode {
         if crate::jetstream::is_capture(&info) {
             // A capture recorded into this stream: its own lines, as the
             // capture file `record` would have written.
-            let lines = crate::jetstream::write_capture_page(
+            let read = crate::jetstream::write_capture_page(
                 &info,
                 &page.messages,
                 &mut std::io::BufWriter::new(sink),
             )?;
             eprintln!(
-                "eventscope browse: {lines} captured messages of capture stream {}{}",
+                "eventscope browse: {} captured messages of capture stream {}{}",
+                read.lines,
                 args.stream,
                 if page.more { "; more follow" } else { "" }
             );
+            if let Some(left_out) = read.describe() {
+                eprintln!("eventscope browse: {left_out}");
+            }
             return Ok(());
         }
         let mut writer = CaptureWriter::new(std::io::BufWriter::new(sink), &header)?;
@@ -471,12 +475,16 @@ pub fn export_command(args: ExportArgs) -> ExitCode {
             Box::new(create_private(&args.out)?)
         };
         let mut out = std::io::BufWriter::new(sink);
-        let lines = crate::jetstream::export_capture(&api, &args.from_stream, &mut out).await?;
+        let read = crate::jetstream::export_capture(&api, &args.from_stream, &mut out).await?;
         eprintln!(
-            "eventscope export: {lines} messages of stream {} written to {}",
+            "eventscope export: {} messages of stream {} written to {}",
+            read.lines,
             args.from_stream,
             args.out.display()
         );
+        if let Some(left_out) = read.describe() {
+            eprintln!("eventscope export: {left_out}");
+        }
         Ok(())
     }))
 }
@@ -494,8 +502,11 @@ pub(super) fn capture_from_stream(
             .suffix(".jsonl")
             .tempfile()?;
         let mut out = std::io::BufWriter::new(file.as_file());
-        crate::jetstream::export_capture(&api, name, &mut out).await?;
+        let read = crate::jetstream::export_capture(&api, name, &mut out).await?;
         drop(out);
+        if let Some(left_out) = read.describe() {
+            eprintln!("eventscope {command}: capture stream {name}: {left_out}");
+        }
         Ok(file)
     })
 }

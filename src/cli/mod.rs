@@ -142,7 +142,8 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Complete {
     Yes,
-    StoppedAtBadLine,
+    /// Bad lines were skipped (the exit says the capture was not whole).
+    SkippedBadLines,
 }
 
 #[derive(Debug, Parser)]

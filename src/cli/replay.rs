@@ -35,7 +35,7 @@ pub fn replay_command(mut args: ReplayArgs) -> ExitCode {
         Ok(Complete::Yes) => ExitCode::SUCCESS,
         // What came before the bad line was replayed (or listed); the exit
         // says it was not the whole file.
-        Ok(Complete::StoppedAtBadLine) => ExitCode::FAILURE,
+        Ok(Complete::SkippedBadLines) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("eventscope replay: {e:#}");
             ExitCode::FAILURE
@@ -94,14 +94,14 @@ fn run(args: &ReplayArgs) -> anyhow::Result<Complete> {
              advisories and $SYS messages (--include-machinery sends them too)"
         );
     }
-    let complete = match &read.stopped_at {
+    let complete = match read.bad.describe() {
         None => Complete::Yes,
-        Some(e) => {
+        Some(skipped) => {
             eprintln!(
-                "eventscope replay: {e}; using the {} records before it",
+                "eventscope replay: {skipped}; using the other {} records",
                 read.records.len()
             );
-            Complete::StoppedAtBadLine
+            Complete::SkippedBadLines
         }
     };
     let records = read.records;

@@ -32,6 +32,7 @@ use serde_json::json;
 
 use super::api::{Api, JsError, check_name, str_at};
 use super::messages::scan_direct;
+use super::own_ranges::SeqRanges;
 use super::streams::{StreamSummary, stream_info};
 use crate::capture::file::CaptureHeader;
 
@@ -100,29 +101,111 @@ fn header_of(stream: &StreamSummary) -> CaptureHeader {
     }
 }
 
+/// What reading a capture stream kept and left out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureRead {
+    /// Lines written out.
+    pub lines: u64,
+    /// Lines the recorder did not write (another publisher on the capture
+    /// subject): skipped.
+    pub foreign: u64,
+    /// Lines that are not a capture line at all: skipped.
+    pub malformed: u64,
+    /// Lines after the recorder's last list of its own (written while it
+    /// ran, or in its last seconds before it was killed): kept, unconfirmed.
+    pub unconfirmed: u64,
+    /// The stream has no usable list of the recorder's own lines (an older
+    /// capture, or too many foreign lines to list): foreign lines cannot be
+    /// told apart.
+    pub unverified: bool,
+}
+
+impl CaptureRead {
+    /// What was left out or is unsure, in words; `None` when all is well.
+    pub fn describe(&self) -> Option<String> {
+        let mut said = Vec::new();
+        if self.foreign > 0 {
+            said.push(format!(
+                "skipped {} lines the recorder did not write (another publisher on the capture subject)",
+                self.foreign
+            ));
+        }
+        if self.malformed > 0 {
+            said.push(format!(
+                "skipped {} lines that are not capture lines",
+                self.malformed
+            ));
+        }
+        if self.unconfirmed > 0 {
+            said.push(format!(
+                "{} lines after the recorder's last list of its own are kept unconfirmed",
+                self.unconfirmed
+            ));
+        }
+        if self.unverified {
+            said.push(
+                "the stream does not list its recorder's lines: foreign lines cannot be told apart"
+                    .into(),
+            );
+        }
+        (!said.is_empty()).then(|| said.join("; "))
+    }
+
+    /// Whether a stored message is to be written out; counts it.
+    fn keep(&mut self, own: Option<&SeqRanges>, seq: u64, payload: &[u8]) -> bool {
+        match own {
+            Some(own) if seq <= own.last() && !own.contains(seq) => {
+                self.foreign += 1;
+                return false;
+            }
+            Some(own) if seq > own.last() => self.unconfirmed += 1,
+            _ => {}
+        }
+        if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {
+            self.malformed += 1;
+            return false;
+        }
+        self.lines += 1;
+        true
+    }
+}
+
+/// The recorder's list of its own sequences, from the stream's metadata.
+fn own_lines(stream: &StreamSummary, read: &mut CaptureRead) -> Option<SeqRanges> {
+    let own = str_at(&stream.raw, &["config", "metadata", OWN_KEY]).and_then(SeqRanges::parse);
+    read.unverified = own.is_none();
+    own
+}
+
 /// A page of a capture stream (read by `browse`) as a capture file: the
-/// stream's header line, then each stored line.
-/// Returns the lines written.
+/// stream's header line, then each stored line the recorder wrote.
 pub fn write_capture_page<W: Write>(
     stream: &StreamSummary,
     messages: &[super::StoredMessage],
     out: &mut W,
-) -> io::Result<usize> {
+) -> io::Result<CaptureRead> {
     serde_json::to_writer(&mut *out, &header_of(stream)).map_err(io::Error::other)?;
     out.write_all(b"\n")?;
-    let mut lines = 0;
+    let mut read = CaptureRead::default();
+    let own = own_lines(stream, &mut read);
     for m in messages {
-        out.write_all(&m.payload)?;
-        out.write_all(b"\n")?;
-        lines += 1;
+        if read.keep(own.as_ref(), m.seq, &m.payload) {
+            out.write_all(&m.payload)?;
+            out.write_all(b"\n")?;
+        }
     }
     out.flush()?;
-    Ok(lines)
+    Ok(read)
 }
 
 /// Write a capture stream out as a capture file: its header line, then
-/// every stored line in stream order. Returns the lines written.
-pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Result<u64, JsError> {
+/// every stored line the recorder wrote, in stream order; foreign and
+/// malformed lines are skipped and counted, never stop the reading.
+pub async fn export_capture<W: Write>(
+    api: &Api,
+    name: &str,
+    out: &mut W,
+) -> Result<CaptureRead, JsError> {
     let info = stream_info(api, name).await?;
     if !is_capture(&info) {
         return Err(JsError::Invalid(format!(
@@ -133,17 +216,18 @@ pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Res
     serde_json::to_writer(&mut *out, &header_of(&info))
         .map_err(|e| write_error(io::Error::other(e)))?;
     out.write_all(b"\n").map_err(write_error)?;
-    let mut lines = 0;
+    let mut read = CaptureRead::default();
+    let own = own_lines(&info, &mut read);
     let mut failed = None;
     scan_direct(api, name, info.first_seq, info.last_seq, ">", |message| {
+        if !read.keep(own.as_ref(), message.seq, &message.payload) {
+            return true;
+        }
         let written = out
             .write_all(&message.payload)
             .and_then(|()| out.write_all(b"\n"));
         match written {
-            Ok(()) => {
-                lines += 1;
-                true
-            }
+            Ok(()) => true,
             Err(e) => {
                 failed = Some(e);
                 false
@@ -155,7 +239,15 @@ pub async fn export_capture<W: Write>(api: &Api, name: &str, out: &mut W) -> Res
         return Err(write_error(e));
     }
     out.flush().map_err(write_error)?;
-    Ok(lines)
+    Ok(read)
+}
+
+/// How many of the recorder's lines the stream still keeps (its limits
+/// discard the oldest), from its list and its first sequence.
+pub async fn lines_kept(api: &Api, name: &str) -> Result<Option<u64>, JsError> {
+    let info = stream_info(api, name).await?;
+    let mut read = CaptureRead::default();
+    Ok(own_lines(&info, &mut read).map(|own| own.count_from(info.first_seq.max(1))))
 }
 
 /// The lines a recorder has sent to its capture stream and not yet seen
@@ -201,6 +293,13 @@ impl OwnWrites {
     }
 }
 
+/// The metadata key of the recorder's own sequences, and its value when
+/// the list grew too long to keep.
+pub const OWN_KEY: &str = "eventscope_own";
+const INCOMPLETE: &str = "incomplete";
+/// How often the list is written while recording (and at the end).
+const RANGES_EVERY: Duration = Duration::from_secs(2);
+
 /// Publishes awaited at most at once.
 const IN_FLIGHT: usize = 512;
 /// How long a message is retried before the recording fails: a node lost
@@ -228,6 +327,12 @@ pub struct StreamSink {
     acked: Arc<AtomicU64>,
     /// Lines sent, for the recorder to know its own writes.
     own: Arc<OwnWrites>,
+    /// The sequences the stream acknowledged, written to its metadata now
+    /// and then (`own_ranges`).
+    ranges: SeqRanges,
+    ranges_dirty: bool,
+    ranges_written: std::time::Instant,
+    api: Api,
 }
 
 impl StreamSink {
@@ -241,7 +346,7 @@ impl StreamSink {
         // The context starts a task of its own on the runtime.
         let js = {
             let _inside = runtime.enter();
-            async_nats::jetstream::new(client)
+            async_nats::jetstream::new(client.clone())
         };
         Self {
             runtime,
@@ -254,6 +359,10 @@ impl StreamSink {
             settled_seq: 0,
             acked,
             own,
+            ranges: SeqRanges::default(),
+            ranges_dirty: false,
+            ranges_written: std::time::Instant::now(),
+            api: Api::new(client),
         }
     }
 
@@ -274,8 +383,37 @@ impl StreamSink {
                     .map_err(cannot_publish)?;
                 self.waiting.push_back((line, ack));
             }
+            self.write_ranges_when_due().await;
             Ok(())
         })
+    }
+
+    /// Write the list of our sequences to the stream's metadata, at most
+    /// every `RANGES_EVERY` (a failure is tried again next time).
+    async fn write_ranges_when_due(&mut self) {
+        if self.ranges_dirty && self.ranges_written.elapsed() >= RANGES_EVERY {
+            self.write_ranges().await;
+        }
+    }
+
+    async fn write_ranges(&mut self) {
+        let Ok(info) = stream_info(&self.api, &self.name).await else {
+            return;
+        };
+        let Some(mut config) = info.raw.get("config").cloned() else {
+            return;
+        };
+        let text = self
+            .ranges
+            .to_text()
+            .unwrap_or_else(|| INCOMPLETE.to_owned());
+        config["metadata"][OWN_KEY] = text.into();
+        let update = format!("STREAM.UPDATE.{}", self.name);
+        crate::broker::note_own_event(&format!("$JS.EVENT.ADVISORY.STREAM.UPDATED.{}", self.name));
+        if self.api.request(&update, &config).await.is_ok() {
+            self.ranges_dirty = false;
+            self.ranges_written = std::time::Instant::now();
+        }
     }
 
     /// Await the oldest publish; when its ack fails, settle every line in
@@ -289,6 +427,9 @@ impl StreamSink {
                 self.stored(stored.sequence);
                 Ok(())
             }
+            // Full storage does not clear by waiting: said at once, with
+            // the server's words.
+            Err(e) if is_storage_refusal(&e.to_string()) => Err(refused(&e)),
             Err(_) => self.recover(line).await,
         }
     }
@@ -296,6 +437,8 @@ impl StreamSink {
     fn stored(&mut self, seq: u64) {
         self.acked.fetch_add(1, Ordering::Relaxed);
         self.settled_seq = self.settled_seq.max(seq);
+        self.ranges.insert(seq);
+        self.ranges_dirty = true;
     }
 
     /// A failed ack: `first` and maybe others in flight may or may not be
@@ -321,7 +464,7 @@ impl StreamSink {
             }
         }
         let mut read_to = self.settled_seq;
-        let mut copies: VecDeque<Bytes> = VecDeque::new();
+        let mut copies: VecDeque<(u64, Bytes)> = VecDeque::new();
         let mut rounds = 0;
         for line in doubtful {
             loop {
@@ -329,8 +472,10 @@ impl StreamSink {
                     Ok((last, stored)) => {
                         read_to = last;
                         copies.extend(stored);
-                        if let Some(i) = copies.iter().position(|c| *c == line) {
-                            copies.remove(i);
+                        if let Some(i) = copies.iter().position(|(_, c)| *c == line) {
+                            if let Some((seq, _)) = copies.remove(i) {
+                                ours.insert(seq);
+                            }
                             self.acked.fetch_add(1, Ordering::Relaxed);
                             break;
                         }
@@ -339,6 +484,9 @@ impl StreamSink {
                                 ours.insert(stored.sequence);
                                 self.acked.fetch_add(1, Ordering::Relaxed);
                                 break;
+                            }
+                            Err(e) if is_storage_refusal(&e.to_string()) => {
+                                return Err(refused(&e));
                             }
                             Err(e) => e.to_string(),
                         }
@@ -362,6 +510,10 @@ impl StreamSink {
             .settled_seq
             .max(read_to)
             .max(ours.iter().copied().max().unwrap_or(0));
+        for seq in ours {
+            self.ranges.insert(seq);
+        }
+        self.ranges_dirty = true;
         Ok(())
     }
 
@@ -371,7 +523,7 @@ impl StreamSink {
         &self,
         after: u64,
         ours: &std::collections::HashSet<u64>,
-    ) -> Result<(u64, Vec<Bytes>), String> {
+    ) -> Result<(u64, Vec<(u64, Bytes)>), String> {
         let mut stream = self
             .js
             .get_stream(&self.name)
@@ -397,7 +549,7 @@ impl StreamSink {
                 break;
             }
             if !ours.contains(&m.sequence) {
-                found.push(m.payload);
+                found.push((m.sequence, m.payload));
             }
             seq = m.sequence + 1;
         }
@@ -419,6 +571,24 @@ impl StreamSink {
             .await
             .map_err(cannot_publish)
     }
+}
+
+/// The server's answer says its storage (or the account's) is spent.
+fn is_storage_refusal(error: &str) -> bool {
+    let error = error.to_ascii_lowercase();
+    [
+        "insufficient resources",
+        "resource limits exceeded",
+        "maximum bytes exceeded",
+        "maximum messages exceeded",
+        "storage",
+    ]
+    .iter()
+    .any(|words| error.contains(words))
+}
+
+fn refused(e: &impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("the stream refused to store the capture: {e}"))
 }
 
 fn cannot_publish(e: impl std::fmt::Display) -> io::Error {
@@ -453,8 +623,19 @@ impl Write for StreamSink {
             while !self.waiting.is_empty() {
                 self.settle_oldest().await?;
             }
+            self.write_ranges_when_due().await;
             Ok(())
         })
+    }
+}
+
+impl Drop for StreamSink {
+    /// The last acknowledged lines are listed as ours too.
+    fn drop(&mut self) {
+        if self.ranges_dirty {
+            let runtime = self.runtime.clone();
+            runtime.block_on(self.write_ranges());
+        }
     }
 }
 

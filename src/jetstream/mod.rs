@@ -11,6 +11,7 @@ mod consumers;
 mod direct_raw;
 mod lag;
 mod messages;
+mod own_ranges;
 mod purge;
 mod recorder;
 mod search;
@@ -20,8 +21,8 @@ mod units;
 
 pub use api::{API_TIMEOUT, Api, JsError, parse_answer};
 pub use capture_stream::{
-    CaptureStreamSettings, OwnWrites, StreamSink, capture_subject, captures, create_capture_stream,
-    export_capture, is_capture, write_capture_page,
+    CaptureRead, CaptureStreamSettings, OwnWrites, StreamSink, capture_subject, captures,
+    create_capture_stream, export_capture, is_capture, lines_kept, write_capture_page,
 };
 pub use consumers::{
     ConsumerSummary, Health, ResetPreview, consumer_info, delete_consumer, list_consumers,

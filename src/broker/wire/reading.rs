@@ -43,7 +43,7 @@ impl Reading {
     ) {
         self.shared.add_read(1);
         if crate::broker::own::is_own_message(subject, reply)
-            || crate::broker::own::is_own_audit(subject, payload)
+            || crate::broker::own::is_own_event(subject, payload)
         {
             // This process's own requests and their answers (stored
             // messages read back, the cluster polls, JetStream API calls

@@ -68,6 +68,39 @@ pub enum CaptureError {
     },
 }
 
+impl CaptureError {
+    /// Reading cannot go on (the file itself failed), as opposed to one
+    /// bad line, which is skipped and counted.
+    pub fn ends_reading(&self) -> bool {
+        !matches!(self, Self::BadLine { reason, .. } if !matches!(reason, LineError::Unreadable(_)))
+    }
+}
+
+/// Lines skipped while reading a capture: a foreign, malformed or cut line
+/// never hides the good ones after it.
+#[derive(Debug, Default)]
+pub struct BadLines {
+    pub count: u64,
+    /// The first of them, to show with its line number.
+    pub first: Option<CaptureError>,
+}
+
+impl BadLines {
+    pub fn note(&mut self, error: CaptureError) {
+        self.count += 1;
+        self.first.get_or_insert(error);
+    }
+
+    /// "skipped 3 bad lines (the first: line 7: ...)", or nothing.
+    pub fn describe(&self) -> Option<String> {
+        let first = self.first.as_ref()?;
+        Some(match self.count {
+            1 => format!("skipped a bad line ({first})"),
+            n => format!("skipped {n} bad lines (the first: {first})"),
+        })
+    }
+}
+
 /// What is wrong with one line of a capture file.
 #[derive(Debug, Error)]
 pub enum LineError {

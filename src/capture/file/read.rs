@@ -9,7 +9,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::{CaptureError, CaptureHeader, FORMAT_VERSION, LineError, StatusLine, parse_timestamp};
+use super::{
+    BadLines, CaptureError, CaptureHeader, FORMAT_VERSION, LineError, StatusLine, parse_timestamp,
+};
 use crate::capture::headers::HeaderBlock;
 use crate::capture::record::{Record, RecordPacker};
 use crate::capture::store::Store;
@@ -275,13 +277,12 @@ fn parse_line(text: &str, packer: &mut RecordPacker) -> Result<LoadedRecord, Lin
     })
 }
 
-/// Every record of a capture file that `keep` accepts, up to the first bad
-/// line.
+/// Every record of a capture file that `keep` accepts; bad lines are
+/// skipped and counted.
 #[derive(Debug)]
 pub struct ReadAll {
     pub records: Vec<Record>,
-    /// The bad line reading stopped at, if any.
-    pub stopped_at: Option<CaptureError>,
+    pub bad: BadLines,
 }
 
 /// Read a whole capture file (replay selections).
@@ -292,35 +293,35 @@ pub fn read_all(
     let file = std::fs::File::open(path)?;
     let mut reader = CaptureReader::new(io::BufReader::new(file))?;
     let mut records = Vec::new();
+    let mut bad = BadLines::default();
     while let Some(next) = reader.next_record() {
         match next {
             Ok(loaded) if keep(&loaded.record) => records.push(loaded.record),
             Ok(_) => {}
             Err(e) => {
-                return Ok(ReadAll {
-                    records,
-                    stopped_at: Some(e),
-                });
+                let ends = e.ends_reading();
+                bad.note(e);
+                if ends {
+                    break;
+                }
             }
         }
     }
-    Ok(ReadAll {
-        records,
-        stopped_at: None,
-    })
+    Ok(ReadAll { records, bad })
 }
 
 /// What loading a file into a store did.
 #[derive(Debug)]
 pub struct LoadReport {
     pub loaded: u64,
-    /// The first bad line, if any: everything before it was kept.
-    pub error: Option<CaptureError>,
+    pub bad: BadLines,
 }
 
-/// Load records into a store until the end or the first bad line.
+/// Load records into a store to the end; bad lines are skipped and
+/// counted.
 pub fn load_into<R: BufRead>(reader: &mut CaptureReader<R>, store: &mut Store) -> LoadReport {
     let mut loaded = 0;
+    let mut bad = BadLines::default();
     while let Some(next) = reader.next_record() {
         match next {
             Ok(mut item) => {
@@ -329,17 +330,15 @@ pub fn load_into<R: BufRead>(reader: &mut CaptureReader<R>, store: &mut Store) -
                 loaded += 1;
             }
             Err(error) => {
-                return LoadReport {
-                    loaded,
-                    error: Some(error),
-                };
+                let ends = error.ends_reading();
+                bad.note(error);
+                if ends {
+                    break;
+                }
             }
         }
     }
-    LoadReport {
-        loaded,
-        error: None,
-    }
+    LoadReport { loaded, bad }
 }
 
 #[cfg(test)]
@@ -384,7 +383,8 @@ mod tests {
         let mut r = CaptureReader::new(text.as_bytes()).expect("reader");
         let report = load_into(&mut r, &mut store);
         assert_eq!(report.loaded, 2);
-        let msg = report.error.expect("error").to_string();
+        assert_eq!(report.bad.count, 1);
+        let msg = report.bad.first.expect("error").to_string();
         assert!(msg.starts_with("line 4:"), "{msg}");
         assert!(msg.contains("truncated"), "{msg}");
         assert_eq!(store.len(), 2);

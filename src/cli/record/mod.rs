@@ -27,52 +27,17 @@ use crate::broker::{
 };
 use crate::capture::file::{CaptureHeader, CaptureWriter, create_private, format_timestamp};
 
+mod own;
+mod watch;
+
+use own::OwnTraffic;
+use watch::{ServerSaid, WATCH_EVERY, nothing_more};
+
 pub enum Output {
     Stdout,
     File(PathBuf),
     /// A JetStream stream of its own (`--to-stream`).
     Stream(crate::jetstream::CaptureStreamSettings),
-}
-
-/// What the writer leaves out: the recorder's own writes to a capture
-/// stream and the stream's acks to it, which a `>` subscription receives
-/// too (kept, they would be stored, acked and received again: a loop).
-/// Known by what only this recorder can know: a write by its bytes (the
-/// lines it sent), an ack by its inbox and its body (this stream's
-/// sequence). Another publisher on the capture subject is recorded.
-struct OwnTraffic {
-    subject: String,
-    inbox_prefix: String,
-    stream: String,
-    writes: Arc<crate::jetstream::OwnWrites>,
-    skipped: u64,
-}
-
-impl OwnTraffic {
-    fn is_own(&mut self, record: &crate::capture::Record) -> bool {
-        let subject = record.subject();
-        let own = if subject == self.subject {
-            self.writes.take(record.payload())
-        } else {
-            subject
-                .strip_prefix(self.inbox_prefix.as_str())
-                .is_some_and(|rest| rest.starts_with('.'))
-                && self.is_ack(record.payload())
-        };
-        self.skipped += u64::from(own);
-        own
-    }
-
-    /// `{"stream":"<ours>","seq":N}` and nothing else of note.
-    fn is_ack(&self, payload: &[u8]) -> bool {
-        #[derive(serde::Deserialize)]
-        struct PubAck {
-            stream: String,
-            seq: u64,
-        }
-        serde_json::from_slice::<PubAck>(payload)
-            .is_ok_and(|ack| ack.stream == self.stream && ack.seq > 0)
-    }
 }
 
 pub struct RecordOptions {
@@ -100,6 +65,11 @@ pub struct RecordSummary {
     /// credentials or every subscription, no server took the connection, or
     /// it was stopped before the link came up. The exit is non-zero.
     pub refused: Option<String>,
+    /// With `--to-stream`: how many of the recorded lines the stream still
+    /// keeps (its limits discard the oldest), when it could be asked.
+    pub kept_in_stream: Option<u64>,
+    /// Messages read from the server (own reads included).
+    pub read: u64,
 }
 
 /// How long to wait, after being told to stop, for messages already read
@@ -252,6 +222,7 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
         anyhow::Ok(stop_reason)
     });
     let losses = shared.losses();
+    let read = shared.in_messages();
     drop(broker);
     drop(tx);
     let written = writer_thread
@@ -267,9 +238,15 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
             failure.own_skipped,
         ),
     };
+    let mut kept_in_stream = None;
     if let Some(parts) = stream_parts {
         // Only what the stream acknowledged is recorded.
         messages = parts.acked.load(std::sync::atomic::Ordering::Relaxed);
+        kept_in_stream = parts
+            .runtime
+            .block_on(crate::jetstream::lines_kept(&parts.api, &parts.stream))
+            .ok()
+            .flatten();
         drop(parts.runtime);
     }
     Ok(RecordSummary {
@@ -280,58 +257,9 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
         write_error,
         own_skipped,
         refused,
+        kept_in_stream,
+        read,
     })
-}
-
-/// How often `record` looks at what the server said and whether anything
-/// can still be recorded.
-const WATCH_EVERY: Duration = Duration::from_millis(200);
-
-/// The server's errors and disconnect reasons, printed once each as they
-/// come.
-#[derive(Default)]
-struct ServerSaid {
-    printed: u64,
-}
-
-impl ServerSaid {
-    fn print_new(&mut self, shared: &crate::broker::ConnectionShared) {
-        let status = shared.status();
-        let new = status.errors_said.saturating_sub(self.printed);
-        self.printed = status.errors_said;
-        let list = &status.server_errors;
-        let skipped = new.saturating_sub(list.len() as u64);
-        if skipped > 0 {
-            eprintln!("eventscope: ({skipped} earlier messages from the server not shown)");
-        }
-        let first = list
-            .len()
-            .saturating_sub(usize::try_from(new).unwrap_or(usize::MAX));
-        for said in &list[first..] {
-            eprintln!("eventscope: {said}");
-        }
-    }
-}
-
-/// Why nothing more can be recorded, if so: the credentials were refused
-/// (revoked mid-run), the connection gave up, or the server refused every
-/// subscription.
-fn nothing_more(shared: &crate::broker::ConnectionShared) -> Option<String> {
-    use crate::broker::LinkState;
-    let status = shared.status();
-    match status.state {
-        LinkState::AuthError(reason) | LinkState::Failed(reason) => return Some(reason),
-        _ => {}
-    }
-    let subs = &status.subscriptions;
-    if !subs.is_empty() && subs.iter().all(|s| s.error.is_some()) {
-        let each: Vec<String> = subs.iter().filter_map(|s| s.error.clone()).collect();
-        return Some(format!(
-            "the server refused every subscription ({})",
-            each.join("; ")
-        ));
-    }
-    None
 }
 
 /// The signals that end a recording cleanly: a dropped SSH session (HUP),
@@ -417,6 +345,7 @@ struct StreamParts {
     stream: String,
     writes: Arc<crate::jetstream::OwnWrites>,
     acked: Arc<std::sync::atomic::AtomicU64>,
+    api: crate::jetstream::Api,
 }
 
 /// Connect the writer's own client (replies under an inbox prefix of its
@@ -469,6 +398,7 @@ fn open_stream_sink(
             stream: settings.name.clone(),
             writes,
             acked,
+            api,
         },
     ))
 }
@@ -489,16 +419,17 @@ fn write_all(
     mut own: Option<OwnTraffic>,
 ) -> Result<(u64, u64, u64), WriteFailure> {
     let mut bytes = 0;
+    // What surely reached the file (the kernel): records and bytes as of
+    // the last flush that succeeded. A failed write counts only those.
+    let mut durable = (0, 0);
     let mut flushed = Instant::now();
     let mut synced = Instant::now();
     let mut dirty = false;
-    let fail = |error: io::Error, writer: &CaptureWriter<_>, bytes, own: &Option<OwnTraffic>| {
-        WriteFailure {
-            error,
-            written: writer.written(),
-            bytes,
-            own_skipped: own.as_ref().map_or(0, |o| o.skipped),
-        }
+    let fail = |error: io::Error, durable: (u64, u64), own: &Option<OwnTraffic>| WriteFailure {
+        error,
+        written: durable.0,
+        bytes: durable.1,
+        own_skipped: own.as_ref().map_or(0, |o| o.skipped),
     };
     loop {
         match rx.recv_timeout(FLUSH_EVERY) {
@@ -508,7 +439,7 @@ fn write_all(
                         continue;
                     }
                     if let Err(e) = writer.write(record, connection) {
-                        return Err(fail(e, &writer, bytes, &own));
+                        return Err(fail(e, durable, &own));
                     }
                     bytes += record.wire_size() as u64;
                 }
@@ -519,22 +450,23 @@ fn write_all(
         }
         if dirty && flushed.elapsed() >= FLUSH_EVERY {
             if let Err(e) = writer.flush() {
-                return Err(fail(e, &writer, bytes, &own));
+                return Err(fail(e, durable, &own));
             }
+            durable = (writer.written(), bytes);
             flushed = Instant::now();
             dirty = false;
             if let Some(file) = &file
                 && synced.elapsed() >= SYNC_EVERY
             {
                 if let Err(e) = file.sync_data() {
-                    return Err(fail(e, &writer, bytes, &own));
+                    return Err(fail(e, durable, &own));
                 }
                 synced = Instant::now();
             }
         }
     }
     if let Err(e) = writer.flush() {
-        return Err(fail(e, &writer, bytes, &own));
+        return Err(fail(e, durable, &own));
     }
     if let Some(file) = &file {
         let _ = file.sync_data();
@@ -612,6 +544,14 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
                 summary.bytes,
                 summary.losses.summary()
             );
+            if let Some(kept) = summary.kept_in_stream
+                && kept < summary.messages
+            {
+                eprintln!(
+                    "eventscope: the stream keeps {kept} of them: its limits (--max-age, --max-bytes) discarded the oldest {}",
+                    summary.messages - kept
+                );
+            }
             if summary.own_skipped > 0 {
                 eprintln!(
                     "eventscope: left out {} of its own writes to the stream and their acks",
@@ -626,6 +566,16 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
                 None => ExitCode::FAILURE,
                 Some(error) => {
                     eprintln!("eventscope record: writing {out_name} failed: {error}");
+                    let accounted = summary.messages
+                        + summary.losses.dropped
+                        + summary.losses.own_skipped
+                        + summary.own_skipped;
+                    let unrecorded = summary.read.saturating_sub(accounted);
+                    if unrecorded > 0 {
+                        eprintln!(
+                            "eventscope record: {unrecorded} messages read from the server were not recorded"
+                        );
+                    }
                     ExitCode::FAILURE
                 }
             }
@@ -634,5 +584,74 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
             eprintln!("eventscope record: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A disk that takes `room` bytes, then is full.
+    struct SmallDisk {
+        room: usize,
+        kept: Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+
+    impl Write for SmallDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut kept = self.kept.lock().expect("lock");
+            let n = buf.len().min(self.room - kept.len());
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left"));
+            }
+            kept.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn on_a_full_disk_the_count_is_what_reached_the_file_whole() {
+        let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let disk = SmallDisk {
+            room: 5_000,
+            kept: kept.clone(),
+        };
+        let sink: Box<dyn Write + Send> = Box::new(disk);
+        let writer = CaptureWriter::new(
+            BufWriter::with_capacity(1 << 20, sink),
+            &CaptureHeader::new(vec![]),
+        )
+        .expect("header");
+        let (tx, rx) = channel();
+        let permits = Arc::new(tokio::sync::Semaphore::new(1 << 20));
+        let mut packer = crate::capture::RecordPacker::default();
+        for round in 0..3 {
+            let records = (0..40)
+                .map(|i| packer.pack(i, 0, &format!("s.{round}.{i}"), None, None, b"payload"))
+                .collect();
+            let permit = permits.clone().try_acquire_many_owned(1).expect("permit");
+            tx.send(Batch {
+                session: 0,
+                connection: 0,
+                records,
+                _in_flight: permit,
+            })
+            .expect("send");
+            // Each batch is flushed before the next.
+            std::thread::sleep(FLUSH_EVERY + Duration::from_millis(100));
+        }
+        drop(tx);
+        let failure = write_all(writer, None, "c", rx, None).expect_err("the disk fills");
+        let text = String::from_utf8(kept.lock().expect("lock").clone()).expect("utf8");
+        let whole = text.lines().count().saturating_sub(1);
+        assert!(
+            failure.written <= whole as u64,
+            "claimed {} with {whole} whole lines in the file",
+            failure.written
+        );
     }
 }
