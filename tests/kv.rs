@@ -331,3 +331,43 @@ async fn objects_are_uploaded_listed_downloaded_byte_exact_and_watched() {
         (Some("blob.bin"), Some(true))
     );
 }
+
+#[tokio::test]
+async fn revert_never_overwrites_a_newer_write_and_bad_keys_and_deleted_keys_are_said() {
+    let server = common::server();
+    let client = common::client(&server).await;
+    let store = bucket(&client, "race").await;
+    let first = store.put("k", "one".into()).await.unwrap();
+    let seen = store.put("k", "two".into()).await.unwrap();
+    // Someone else writes after the user looked at revision `seen`.
+    let theirs = store.put("k", "theirs".into()).await.unwrap();
+    let refused = eventscope::kv::revert(&store, "k", first, Some(seen))
+        .await
+        .expect_err("the newer write is not overwritten");
+    assert!(
+        matches!(refused, eventscope::kv::KvError::Changed { now, .. } if now == theirs),
+        "{refused}"
+    );
+    assert_eq!(
+        store.get("k").await.unwrap().as_deref(),
+        Some(&b"theirs"[..])
+    );
+
+    let url = server.url();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_eventscope"))
+            .args(args)
+            .output()
+            .expect("eventscope runs")
+    };
+    let bad = run(&["kv", "get", "race", "a b", "--server", &url]);
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("'a b' is not a valid key"), "{said}");
+
+    store.delete("k").await.unwrap();
+    let gone = run(&["kv", "get", "race", "k", "--server", &url]);
+    assert!(!gone.status.success(), "a deleted key has no value");
+    let said = String::from_utf8_lossy(&gone.stderr);
+    assert!(said.contains("'k' was deleted at revision"), "{said}");
+}

@@ -191,18 +191,18 @@ impl EventscopeApp {
                 kv::purge_key(&store, &key).await?;
                 Ok(format!("'{key}' purged"))
             }),
-            KvAction::Revert { key, revision } => {
-                self.kv_change(bucket, key.clone(), move |store| async move {
-                    Ok(match kv::revert(&store, &key, revision).await? {
-                        Some(new) => {
-                            format!(
-                                "'{key}' reverted to revision {revision}'s value as revision {new}"
-                            )
-                        }
-                        None => format!("'{key}' deleted again (revision {revision} was a delete)"),
-                    })
+            KvAction::Revert {
+                key,
+                revision,
+                seen,
+            } => self.kv_change(bucket, key.clone(), move |store| async move {
+                Ok(match kv::revert(&store, &key, revision, seen).await? {
+                    Some(new) => {
+                        format!("'{key}' reverted to revision {revision}'s value as revision {new}")
+                    }
+                    None => format!("'{key}' deleted again (revision {revision} was a delete)"),
                 })
-            }
+            }),
             KvAction::StartWatch { pattern, mode } => {
                 let Some(bucket) = bucket else { return };
                 self.kv.view.watch.running = true;

@@ -187,6 +187,20 @@ pub fn kv_command(args: KvArgs) -> ExitCode {
         )),
         KvAction::Get(a) => exit(with_key("kv get", &a.key, async |store| {
             let entry = kv::get_key(&store, &a.key.key, a.revision).await?;
+            // A delete or purge marker is not a value: said, and the exit
+            // says there is none (`--revision` still reads the marker).
+            if a.revision.is_none() && entry.operation != crate::flow::KvOperation::Put {
+                anyhow::bail!(
+                    "'{}' was {} at revision {} (`kv history` shows what it held)",
+                    a.key.key,
+                    if entry.operation == crate::flow::KvOperation::Purge {
+                        "purged"
+                    } else {
+                        "deleted"
+                    },
+                    entry.revision
+                );
+            }
             let mut out = std::io::stdout().lock();
             if a.json {
                 json_lines(&mut out, std::slice::from_ref(&entry))
@@ -247,7 +261,7 @@ pub fn kv_command(args: KvArgs) -> ExitCode {
             Ok(())
         })),
         KvAction::Revert(a) => exit(with_key("kv revert", &a.key, async |store| {
-            match kv::revert(&store, &a.key.key, a.revision).await? {
+            match kv::revert(&store, &a.key.key, a.revision, None).await? {
                 Some(revision) => println!("{revision}"),
                 None => println!("deleted (revision {} was a delete)", a.revision),
             }
@@ -276,6 +290,11 @@ fn with_key(
     key: &KeyArgs,
     work: impl AsyncFnOnce(async_nats::jetstream::kv::Store) -> anyhow::Result<()>,
 ) -> Result<(), ExitCode> {
+    // A bad key is said as such before anything is asked.
+    if let Err(e) = kv::check_key(&key.key) {
+        eprintln!("eventscope {command}: {e}");
+        return Err(ExitCode::from(2));
+    }
     with_client(command, &key.connect, async |client, _| {
         work(kv::open_bucket(&client, &key.bucket).await?).await
     })

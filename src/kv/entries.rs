@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use serde::Serialize;
 
-use super::{KvError, nanos};
+use super::{KvError, check_key, nanos};
 use crate::capture::Timestamp;
 use crate::flow::KvOperation;
 
@@ -67,6 +67,7 @@ pub async fn get_key(
     key: &str,
     revision: Option<u64>,
 ) -> Result<KeyRevision, KvError> {
+    check_key(key)?;
     let what = || format!("reading '{key}' in '{}'", store.name);
     let entry = match revision {
         Some(r) => store.entry_for_revision(key, r).await,
@@ -88,6 +89,7 @@ pub async fn get_key(
 
 /// Every revision the bucket keeps of `key`, oldest first.
 pub async fn history(store: &Store, key: &str) -> Result<Vec<KeyRevision>, KvError> {
+    check_key(key)?;
     let what = || format!("history of '{key}' in '{}'", store.name);
     let entries: Vec<Entry> = store
         .history(key)
@@ -107,6 +109,7 @@ pub async fn history(store: &Store, key: &str) -> Result<Vec<KeyRevision>, KvErr
 
 /// Store `value` under `key`; its new revision.
 pub async fn put_key(store: &Store, key: &str, value: Bytes) -> Result<u64, KvError> {
+    check_key(key)?;
     store
         .put(key, value)
         .await
@@ -115,6 +118,7 @@ pub async fn put_key(store: &Store, key: &str, value: Bytes) -> Result<u64, KvEr
 
 /// A delete marker for `key` (its history stays).
 pub async fn delete_key(store: &Store, key: &str) -> Result<(), KvError> {
+    check_key(key)?;
     store
         .delete(key)
         .await
@@ -123,6 +127,7 @@ pub async fn delete_key(store: &Store, key: &str) -> Result<(), KvError> {
 
 /// A purge marker for `key`: its history goes.
 pub async fn purge_key(store: &Store, key: &str) -> Result<(), KvError> {
+    check_key(key)?;
     store
         .purge(key)
         .await
@@ -131,11 +136,48 @@ pub async fn purge_key(store: &Store, key: &str) -> Result<(), KvError> {
 
 /// Make `revision` the key's current state again, as a new revision: its
 /// value put back, or, when that revision was a delete or purge, a delete.
-/// The new revision, or `None` for a delete.
-pub async fn revert(store: &Store, key: &str, revision: u64) -> Result<Option<u64>, KvError> {
+/// Only over the latest revision the user saw (`seen`; by default the one
+/// read now): a write that came in between is not overwritten, the server
+/// refuses (`Changed`). The new revision, or `None` for a delete.
+pub async fn revert(
+    store: &Store,
+    key: &str,
+    revision: u64,
+    seen: Option<u64>,
+) -> Result<Option<u64>, KvError> {
     let old = get_key(store, key, Some(revision)).await?;
-    match old.operation {
-        KvOperation::Put => put_key(store, key, old.value).await.map(Some),
-        KvOperation::Delete | KvOperation::Purge => delete_key(store, key).await.map(|()| None),
+    let latest = get_key(store, key, None).await?.revision;
+    let seen = seen.unwrap_or(latest);
+    let changed = |now| KvError::Changed {
+        key: key.to_owned(),
+        seen,
+        now,
+    };
+    if latest != seen {
+        return Err(changed(latest));
+    }
+    let written = match old.operation {
+        KvOperation::Put => store
+            .update(key, old.value, seen)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        KvOperation::Delete | KvOperation::Purge => store
+            .delete_expect_revision(key, Some(seen))
+            .await
+            .map(|()| None)
+            .map_err(|e| e.to_string()),
+    };
+    match written {
+        Ok(new) => Ok(new),
+        // The server compared: someone wrote after `seen`.
+        Err(detail) if detail.to_ascii_lowercase().contains("wrong last sequence") => {
+            let now = get_key(store, key, None).await.map_or(0, |k| k.revision);
+            Err(changed(now))
+        }
+        Err(detail) => Err(KvError::Failed {
+            what: format!("reverting '{key}' in '{}'", store.name),
+            detail,
+        }),
     }
 }

@@ -22,6 +22,9 @@ pub enum KvAction {
     Revert {
         key: String,
         revision: u64,
+        /// The latest revision the user saw: a write after it is not
+        /// overwritten.
+        seen: Option<u64>,
     },
     StartWatch {
         pattern: String,

@@ -340,6 +340,12 @@ fn confirm_ui(ctx: &egui::Context, panel: &mut KeyPanel, actions: &mut Vec<KvAct
             KvAction::Revert {
                 key: key.clone(),
                 revision: *revision,
+                seen: panel
+                    .history
+                    .value
+                    .as_ref()
+                    .and_then(|h| h.last())
+                    .map(|r| r.revision),
             },
         ),
     };
