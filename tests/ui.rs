@@ -724,3 +724,116 @@ fn a_connection_that_never_comes_up_is_not_saved() {
         "an attempt that never connected was saved"
     );
 }
+
+#[test]
+fn loading_a_capture_asks_before_losing_unsaved_work_and_never_mixes_in_live_traffic() {
+    let server = common::server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.jsonl");
+    common::write_capture_file(&path, &[Record::new(1, 0, "from.file", None, None, b"1")]);
+    let mut h = common::ui::connected(&server, View::Traffic, true);
+    let rt = common::runtime();
+    let client = rt.block_on(common::client(&server));
+    let publish = |subject: &'static str| {
+        rt.block_on(async {
+            client.publish(subject, "x".into()).await.expect("publish");
+            client.flush().await.expect("flush");
+        })
+    };
+    publish("live.before");
+    step_until(&mut h, "the live message", |h| {
+        h.state()
+            .session
+            .store
+            .iter()
+            .any(|(_, r)| r.subject() == "live.before")
+    });
+    let open_load = |h: &mut Harness<'static, EventscopeApp>| {
+        h.get_by_label("File").click();
+        h.run_steps(2);
+        h.get_by_label("Load capture…").click();
+        h.run_steps(2);
+    };
+    // Asked first; Cancel keeps everything.
+    open_load(&mut h);
+    assert!(h.query_by_label_contains("are not saved").is_some());
+    assert!(h.query_by_label_contains("Live capture stops").is_some());
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    assert!(
+        h.state()
+            .session
+            .store
+            .iter()
+            .any(|(_, r)| r.subject() == "live.before")
+    );
+    assert_eq!(h.state().session.profiles().len(), 1);
+    // Replace: live capture stops, and the file is shown alone.
+    open_load(&mut h);
+    h.get_by_label("Replace").click();
+    step_until(&mut h, "the path field", |h| {
+        h.query_by_label("File path").is_some()
+    });
+    assert!(
+        h.state().session.profiles().is_empty(),
+        "live capture stopped"
+    );
+    h.get_by_label("File path").focus();
+    h.run_steps(1);
+    h.get_by_label("File path")
+        .type_text(path.to_str().expect("utf8"));
+    h.run_steps(1);
+    h.get_by_label("Open").click();
+    step_until(&mut h, "the file", |h| {
+        h.state()
+            .session
+            .store
+            .iter()
+            .any(|(_, r)| r.subject() == "from.file")
+    });
+    publish("live.after");
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(5);
+    let subjects: Vec<String> = h
+        .state()
+        .session
+        .store
+        .iter()
+        .map(|(_, r)| r.subject().to_owned())
+        .collect();
+    assert_eq!(subjects, ["from.file"]);
+}
+
+#[test]
+fn long_names_never_push_the_panels_off_screen() {
+    let mut app = app(View::Traffic);
+    let token = "t".repeat(250);
+    let reply = format!("_INBOX.{}", "r".repeat(157));
+    let connection = app.session.store.intern_connection("test");
+    app.session.store.push(Record::new(
+        1_795_352_350_000_000_000,
+        connection,
+        &format!("orders.{token}"),
+        Some(&reply),
+        None,
+        b"{}",
+    ));
+    app.traffic.selected = Some(app.session.store.first_seq());
+    let mut h = harness(app);
+    h.run_steps(4);
+    // The tree shows the token cut, the whole on hover.
+    let cut = format!("{}…", "t".repeat(40));
+    let node = h.get_by_label(&cut);
+    assert!(node.rect().width() < 600.0, "{:?}", node.rect());
+    // The inspector's reply row stays inside the window.
+    for label in h.query_all_by_label_contains("_INBOX.rrrr") {
+        assert!(label.rect().right() <= 1500.0 + 1.0, "{:?}", label.rect());
+    }
+    assert!(
+        h.query_by_label("Reply to")
+            .expect("the inspector")
+            .rect()
+            .right()
+            < 1500.0
+    );
+}

@@ -8,11 +8,110 @@ use super::{EventscopeApp, LOAD_BUDGET};
 use crate::capture::file::{CaptureHeader, CaptureWriter};
 use crate::capture::{CaptureLoad, LoadEvent};
 
+/// What a load would replace the shown capture with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replace {
+    /// A capture file, to be picked.
+    WithFile,
+    /// A capture stream, by name.
+    WithStream(String),
+}
+
 impl EventscopeApp {
+    /// Messages captured live and not saved since the last save or load.
+    pub fn unsaved(&self) -> u64 {
+        self.session
+            .store
+            .counters()
+            .captured
+            .saturating_sub(self.saved_mark.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// What is shown now counts as kept (saved, loaded, or cleared on
+    /// purpose).
+    pub(super) fn mark_saved(&self) {
+        let captured = self.session.store.counters().captured;
+        self.saved_mark
+            .store(captured, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Load only once the user agreed to lose unsaved work and stop live
+    /// capture (a loaded capture is shown alone, never mixed with live
+    /// traffic); with neither, at once.
+    pub(super) fn before_replacing(&mut self, with: Replace) {
+        if self.unsaved() == 0 && self.session.profiles().is_empty() {
+            self.replace_now(with);
+        } else {
+            self.replace_confirm = Some(with);
+        }
+    }
+
+    fn replace_now(&mut self, with: Replace) {
+        match with {
+            Replace::WithFile => {
+                let picked = self.pick_open_path();
+                self.pending
+                    .wait(super::pending::Waiting::CaptureFile(picked));
+            }
+            Replace::WithStream(name) => self.open_capture_stream(name),
+        }
+    }
+
+    /// "Replace what is shown?" with its way out.
+    pub(super) fn replace_confirm_ui(&mut self, ctx: &egui::Context) {
+        let Some(with) = self.replace_confirm.clone() else {
+            return;
+        };
+        let unsaved = self.unsaved();
+        let live = self.session.profiles().len();
+        let mut answer = None;
+        egui::Window::new("Replace the capture shown?")
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                if unsaved > 0 {
+                    ui.label(format!(
+                        "{unsaved} messages captured here are not saved: loading replaces them."
+                    ));
+                }
+                if live > 0 {
+                    ui.label(format!(
+                        "Live capture stops: the {live} connection(s) are closed (their profiles stay in Connections), so the loaded capture is shown alone."
+                    ));
+                }
+                ui.horizontal(|ui| {
+                    if unsaved > 0 && ui.button("Save them first…").clicked() {
+                        answer = Some(false);
+                        self.save_capture();
+                    }
+                    if ui.button("Replace").clicked() {
+                        answer = Some(true);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        answer = Some(false);
+                    }
+                });
+            });
+        match answer {
+            Some(true) => {
+                self.replace_confirm = None;
+                let live: Vec<_> = self.session.profiles().iter().map(|(k, _)| *k).collect();
+                for key in live {
+                    self.session.disconnect(key);
+                }
+                self.replace_now(with);
+            }
+            Some(false) => self.replace_confirm = None,
+            None => {}
+        }
+    }
+
     /// Save every retained record (a snapshot: records share their bytes).
     pub(super) fn save_capture(&mut self) {
         let rx = self.pick_save_path("capture.jsonl");
         let store = &self.session.store;
+        // Marked saved only once written, as of this snapshot.
+        let (saved_mark, snapshot) = (self.saved_mark.clone(), store.counters().captured);
         let names = store.connection_names().to_vec();
         let records: Vec<_> = store.iter().map(|(_, r)| r.clone()).collect();
         let servers: Vec<String> = self
@@ -40,7 +139,10 @@ impl EventscopeApp {
                     Ok(w.written())
                 };
                 match write() {
-                    Ok(n) => format!("saved {n} messages to {}", path.display()),
+                    Ok(n) => {
+                        saved_mark.fetch_max(snapshot, std::sync::atomic::Ordering::Relaxed);
+                        format!("saved {n} messages to {}", path.display())
+                    }
                     Err(e) => format!("cannot save {}: {e}", path.display()),
                 }
             })
@@ -56,6 +158,7 @@ impl EventscopeApp {
             Ok(load) => {
                 self.traffic.clear();
                 self.session.clear();
+                self.mark_saved();
                 self.capture_load = Some(load);
             }
             Err(e) => self.notice = Some(format!("cannot open {}: {e}", path.display())),
@@ -83,6 +186,9 @@ impl EventscopeApp {
                     self.session.add_records(records);
                 }
                 Ok(LoadEvent::Done(error)) => {
+                    let captured = self.session.store.counters().captured;
+                    self.saved_mark
+                        .store(captured, std::sync::atomic::Ordering::Relaxed);
                     let path = load.path.display().to_string();
                     self.notice = Some(match error {
                         None => format!("loaded {} messages from {path}", load.loaded),

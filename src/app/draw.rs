@@ -25,6 +25,7 @@ impl EventscopeApp {
         egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui, now));
         self.file_dialogs.ui(ui.ctx());
+        self.replace_confirm_ui(ui.ctx());
         let picked = crate::ui::capture_picker_ui(ui.ctx(), self.jetstream_view_mut());
         self.on_jetstream_actions(picked);
         match self.view {
@@ -56,8 +57,7 @@ impl EventscopeApp {
                     self.save_capture();
                 }
                 if ui.button("Load capture…").clicked() {
-                    self.pending
-                        .wait(Waiting::CaptureFile(self.pick_open_path()));
+                    self.before_replacing(super::capture_files::Replace::WithFile);
                 }
                 if ui.button("Open capture from stream…").clicked() {
                     self.open_capture_picker();
@@ -94,6 +94,7 @@ impl EventscopeApp {
             {
                 self.traffic.clear();
                 self.session.clear();
+                self.mark_saved();
             }
             ui.toggle_value(&mut self.show_rates, "Rates");
             if !self.session.pending_confirms.is_empty() {

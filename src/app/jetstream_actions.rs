@@ -206,25 +206,31 @@ impl EventscopeApp {
             }
             JetStreamAction::LoadHistory(range) => self.load_history(range),
             JetStreamAction::OpenCapture(name) => {
-                self.js_spawn(move |api| async move {
-                    let exported = async {
-                        let file = tempfile::Builder::new()
-                            .prefix("eventscope-stream-")
-                            .suffix(".jsonl")
-                            .tempfile()
-                            .map_err(|e| e.to_string())?;
-                        let mut out = std::io::BufWriter::new(file.as_file());
-                        let read = crate::jetstream::export_capture(&api, &name, &mut out)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        drop(out);
-                        Ok((file, read.describe()))
-                    }
-                    .await;
-                    Answer::Exported(name, exported)
-                });
+                self.before_replacing(super::capture_files::Replace::WithStream(name))
             }
         }
+    }
+
+    /// Export a capture stream to a private temp file and load it (the
+    /// user has agreed to replace what is shown).
+    pub(super) fn open_capture_stream(&mut self, name: String) {
+        self.js_spawn(move |api| async move {
+            let exported = async {
+                let file = tempfile::Builder::new()
+                    .prefix("eventscope-stream-")
+                    .suffix(".jsonl")
+                    .tempfile()
+                    .map_err(|e| e.to_string())?;
+                let mut out = std::io::BufWriter::new(file.as_file());
+                let read = crate::jetstream::export_capture(&api, &name, &mut out)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                drop(out);
+                Ok((file, read.describe()))
+            }
+            .await;
+            Answer::Exported(name, exported)
+        });
     }
 
     pub(super) fn recorder_name(&self) -> String {

@@ -109,6 +109,11 @@ pub struct EventscopeApp {
     pub publish: crate::ui::PublishView,
     pub replay: crate::ui::ReplayView,
     capture_load: Option<crate::capture::CaptureLoad>,
+    /// Records captured when the store was last saved or loaded: more than
+    /// that are work a load would lose.
+    saved_mark: Arc<std::sync::atomic::AtomicU64>,
+    /// A load waiting for the user's yes (it would replace unsaved work).
+    replace_confirm: Option<capture_files::Replace>,
     /// Answers from background work, polled each frame.
     pending: Pending,
     pub saved_profiles: Vec<ConnectionProfile>,
@@ -193,6 +198,8 @@ impl EventscopeApp {
             },
             replay: crate::ui::ReplayView::default(),
             capture_load: None,
+            saved_mark: Arc::default(),
+            replace_confirm: None,
             pending: Pending::default(),
             saved_profiles,
             save_when_connected: Vec::new(),

@@ -3,6 +3,16 @@
 use crate::capture::Timestamp;
 use crate::capture::timestamp_to_utc;
 
+/// `text` cut to `max` characters with an ellipsis, for a label that must
+/// not push its neighbours off screen (a 250-character subject token); the
+/// whole text goes on hover.
+pub fn elide(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => text.into(),
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+    }
+}
+
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
@@ -129,5 +139,14 @@ mod tests {
         assert_eq!(payload_preview(b"{\"a\":\n1}", 20), "{\"a\": 1}");
         assert!(payload_preview(&[0xff, 0x00, 0x12], 30).starts_with("[binary] ff 00 12"));
         assert_eq!(payload_preview("ééé".as_bytes(), 2), "éé…");
+    }
+}
+
+#[cfg(test)]
+mod elide_tests {
+    #[test]
+    fn long_names_are_cut_on_a_character_boundary() {
+        assert_eq!(super::elide("short", 10), "short");
+        assert_eq!(super::elide("ééééé", 3), "ééé…");
     }
 }

@@ -286,7 +286,11 @@ fn meta_ui(ui: &mut egui::Ui, store: &Store, record: &Record) {
             ui.end_row();
             ui.label("Reply to");
             match record.reply() {
-                Some(reply) => ui.label(RichText::new(reply).monospace()),
+                // Cut to the panel (a 164-character inbox pushed the
+                // inspector off screen); the whole on hover.
+                Some(reply) => ui
+                    .add(egui::Label::new(RichText::new(reply).monospace()).truncate())
+                    .on_hover_text(reply),
                 None => ui.label(RichText::new("none").weak()),
             };
             ui.end_row();

@@ -51,6 +51,8 @@ pub fn subject_tree_ui(
 
 /// Children shown under one node; the rest are counted, never laid out.
 const MAX_SHOWN_CHILDREN: usize = 200;
+/// Characters of a subject token shown in the tree.
+const MAX_TOKEN_CHARS: usize = 40;
 
 fn children_ui(
     ui: &mut egui::Ui,
@@ -121,7 +123,9 @@ fn node_label_ui(
 ) -> bool {
     let node = tree.node(id);
     let rate = tree.rate(id, now);
-    let name_text = RichText::new(&*node.name).monospace();
+    // A token of any length keeps the tree its width (the whole pattern is
+    // on hover).
+    let name_text = RichText::new(format::elide(&node.name, MAX_TOKEN_CHARS)).monospace();
     let name_text = if rate > 0.0 {
         name_text.color(ui.visuals().strong_text_color())
     } else {
