@@ -767,7 +767,7 @@ fn loading_a_capture_asks_before_losing_unsaved_work_and_never_mixes_in_live_tra
             .iter()
             .any(|(_, r)| r.subject() == "live.before")
     );
-    assert_eq!(h.state().session.profiles().len(), 1);
+    assert_eq!(h.state().session.profiles()[0].1.subscriptions.len(), 1);
     // Replace: live capture stops, and the file is shown alone.
     open_load(&mut h);
     h.get_by_label("Replace").click();
@@ -775,7 +775,11 @@ fn loading_a_capture_asks_before_losing_unsaved_work_and_never_mixes_in_live_tra
         h.query_by_label("File path").is_some()
     });
     assert!(
-        h.state().session.profiles().is_empty(),
+        h.state()
+            .session
+            .profiles()
+            .iter()
+            .all(|(_, p)| p.subscriptions.is_empty()),
         "live capture stopped"
     );
     h.get_by_label("File path").focus();

@@ -39,11 +39,20 @@ impl EventscopeApp {
     /// capture (a loaded capture is shown alone, never mixed with live
     /// traffic); with neither, at once.
     pub(super) fn before_replacing(&mut self, with: Replace) {
-        if self.unsaved() == 0 && self.session.profiles().is_empty() {
+        if self.unsaved() == 0 && self.live_subscriptions().is_empty() {
             self.replace_now(with);
         } else {
             self.replace_confirm = Some(with);
         }
+    }
+
+    /// Every subscription feeding the store, by connection.
+    fn live_subscriptions(&self) -> Vec<(crate::capture::ConnectionKey, String)> {
+        self.session
+            .profiles()
+            .iter()
+            .flat_map(|(key, p)| p.subscriptions.iter().map(|s| (*key, s.pattern.clone())))
+            .collect()
     }
 
     fn replace_now(&mut self, with: Replace) {
@@ -63,7 +72,7 @@ impl EventscopeApp {
             return;
         };
         let unsaved = self.unsaved();
-        let live = self.session.profiles().len();
+        let live = self.live_subscriptions().len();
         let mut answer = None;
         egui::Window::new("Replace the capture shown?")
             .collapsible(false)
@@ -76,7 +85,7 @@ impl EventscopeApp {
                 }
                 if live > 0 {
                     ui.label(format!(
-                        "Live capture stops: the {live} connection(s) are closed (their profiles stay in Connections), so the loaded capture is shown alone."
+                        "Live capture stops: its {live} subscription(s) are removed (the connections stay; subscribe again in Connections), so the loaded capture is shown alone."
                     ));
                 }
                 ui.horizontal(|ui| {
@@ -95,9 +104,8 @@ impl EventscopeApp {
         match answer {
             Some(true) => {
                 self.replace_confirm = None;
-                let live: Vec<_> = self.session.profiles().iter().map(|(k, _)| *k).collect();
-                for key in live {
-                    self.session.disconnect(key);
+                for (key, pattern) in self.live_subscriptions() {
+                    let _ = self.session.unsubscribe(key, &pattern);
                 }
                 self.replace_now(with);
             }
