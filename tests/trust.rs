@@ -376,7 +376,6 @@ fn a_burst_the_view_cannot_keep_up_with_waits_on_disk_and_nothing_is_lost() {
 
 #[test]
 fn a_slow_consumer_cut_is_counted_without_a_monitoring_port() {
-    use std::sync::atomic::Ordering;
     // As tests/wire.rs provokes a cut, with no monitoring URL: the
     // account's counters over NATS must tell it.
     let server = common::server_with_config(Some(
@@ -397,24 +396,7 @@ fn a_slow_consumer_cut_is_counted_without_a_monitoring_port() {
     });
     // The account's counters are read once the link is up.
     std::thread::sleep(Duration::from_millis(1500));
-    proxy
-        .faults
-        .downstream_bytes_per_second
-        .store(200 * 1024, Ordering::Relaxed);
-    rt.block_on(async {
-        let payload = bytes::Bytes::from(vec![b'x'; 1024]);
-        for _ in 0..20_000 {
-            client
-                .publish("flood.x", payload.clone())
-                .await
-                .expect("publish");
-        }
-        client.flush().await.expect("flush");
-    });
-    proxy
-        .faults
-        .downstream_bytes_per_second
-        .store(0, Ordering::Relaxed);
+    rt.block_on(proxy.flood_slowly(&client));
     common::wait_for("the cut to be counted", Duration::from_secs(40), || {
         session.drain(Duration::from_millis(5));
         session.losses().server_cuts > 0

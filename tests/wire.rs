@@ -299,24 +299,7 @@ fn a_server_side_slow_consumer_cut_is_named_and_counted() {
     wait(&mut m, "connected", Duration::from_secs(20), |m| {
         state(m, key).is_connected()
     });
-    proxy
-        .faults
-        .downstream_bytes_per_second
-        .store(200 * 1024, Ordering::Relaxed);
-    rt.block_on(async {
-        let payload = bytes::Bytes::from(vec![b'x'; 1024]);
-        for _ in 0..20_000 {
-            client
-                .publish("flood.x", payload.clone())
-                .await
-                .expect("publish");
-        }
-        client.flush().await.expect("flush");
-    });
-    proxy
-        .faults
-        .downstream_bytes_per_second
-        .store(0, Ordering::Relaxed);
+    rt.block_on(proxy.flood_slowly(&client));
     wait(
         &mut m,
         "the cut to be explained",

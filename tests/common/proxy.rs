@@ -48,6 +48,26 @@ impl Proxy {
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
+
+    /// Read from the server at 200 KiB/s while `client` floods `flood.x`
+    /// with 20,000 messages of 1 KiB: a server with a small `max_pending`
+    /// cuts the reader off as a slow consumer. Full speed again after.
+    pub async fn flood_slowly(&self, client: &async_nats::Client) {
+        self.faults
+            .downstream_bytes_per_second
+            .store(200 * 1024, Ordering::Relaxed);
+        let payload = bytes::Bytes::from(vec![b'x'; 1024]);
+        for _ in 0..20_000 {
+            client
+                .publish("flood.x", payload.clone())
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+        self.faults
+            .downstream_bytes_per_second
+            .store(0, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Proxy {
