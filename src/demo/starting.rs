@@ -1,7 +1,7 @@
 //! A demo started on a thread of its own, so that the window shows at once
 //! while a cluster takes its ~10 s.
 
-use super::{Demo, DemoReady};
+use super::{Demo, DemoReady, LocalServerError};
 
 impl Demo {
     /// Start the server(s) on a thread of their own and return at once:
@@ -15,23 +15,32 @@ impl Demo {
         let keeper = std::thread::Builder::new()
             .name("eventscope-demo".into())
             .spawn(move || {
-                let demo = if cluster {
+                let started = if cluster {
                     Demo::start_cluster()
                 } else {
                     Demo::start()
                 };
-                let _ = ready_tx.send(demo.as_ref().map(Demo::ready).map_err(|e| e.to_string()));
+                let demo = match started {
+                    Ok(demo) => {
+                        let _ = ready_tx.send(Ok(demo.ready()));
+                        demo
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        wake();
+                        return;
+                    }
+                };
                 wake();
                 // Until the app lets go (the sender is dropped).
                 let _ = stop_rx.recv();
                 drop(demo);
-            })
-            .map_err(|e| e.to_string());
+            });
         let keeper = match keeper {
             Ok(handle) => Some(handle),
             Err(e) => {
                 let (tx, rx) = std::sync::mpsc::channel();
-                let _ = tx.send(Err(format!("cannot start the demo's thread: {e}")));
+                let _ = tx.send(Err(LocalServerError::Io(e)));
                 return DemoStarting {
                     ready: rx,
                     stop: None,
@@ -49,7 +58,7 @@ impl Demo {
 
 /// A demo starting (or started) in the background.
 pub struct DemoStarting {
-    ready: std::sync::mpsc::Receiver<Result<DemoReady, String>>,
+    ready: std::sync::mpsc::Receiver<Result<DemoReady, LocalServerError>>,
     stop: Option<std::sync::mpsc::Sender<()>>,
     keeper: Option<std::thread::JoinHandle<()>>,
 }
@@ -57,7 +66,7 @@ pub struct DemoStarting {
 impl DemoStarting {
     /// The demo once its servers are up (once), or why they could not
     /// start.
-    pub fn poll(&self) -> Option<Result<DemoReady, String>> {
+    pub fn poll(&self) -> Option<Result<DemoReady, LocalServerError>> {
         self.ready.try_recv().ok()
     }
 }

@@ -52,11 +52,10 @@ impl Reading {
             self.shared.add_own_skipped(1);
             return;
         }
-        let spool = self.sink.spool.clone();
-        if spool.is_active() {
+        if self.sink.spool.is_active() {
             // Older records wait on disk: this one goes behind them.
-            self.spool_pending(&spool);
-            self.spool_one(&spool, at, subject, reply, headers, payload);
+            self.spool_pending();
+            self.spool_one(at, subject, reply, headers, payload);
             return;
         }
         // Room is reserved before the bytes are copied: under overload,
@@ -73,11 +72,11 @@ impl Reading {
             None
         };
         let Some(permit) = permit else {
-            if spool.enabled() {
+            if self.sink.spool.enabled() {
                 // The consumer is slower than the wire: from here on,
                 // records wait on disk, these first.
-                self.spool_pending(&spool);
-                self.spool_one(&spool, at, subject, reply, headers, payload);
+                self.spool_pending();
+                self.spool_one(at, subject, reply, headers, payload);
             } else {
                 self.dropped();
             }
@@ -113,7 +112,6 @@ impl Reading {
     /// budget is spent).
     fn spool_one(
         &mut self,
-        spool: &crate::broker::spool::Spool,
         at: crate::capture::Timestamp,
         subject: &[u8],
         reply: Option<&[u8]>,
@@ -126,7 +124,7 @@ impl Reading {
         if record.is_malformed() {
             self.shared.add_malformed(1);
         }
-        if spool.push(&WireParts::of(&record)) {
+        if self.sink.spool.push(&WireParts::of(&record)) {
             self.dropping = false;
             self.spooled = true;
             self.shared.add_delivered(1);
@@ -137,7 +135,7 @@ impl Reading {
 
     /// Records held for the consumer in memory go to the spool first, so
     /// that order is kept; their in-flight bytes are given back.
-    fn spool_pending(&mut self, spool: &crate::broker::spool::Spool) {
+    fn spool_pending(&mut self) {
         if self.current.is_empty() && self.ready.is_empty() {
             return;
         }
@@ -150,7 +148,7 @@ impl Reading {
         self.permit = None;
         for record in batches.iter().flatten() {
             self.waiting -= 1;
-            if spool.push(&WireParts::of(record)) {
+            if self.sink.spool.push(&WireParts::of(record)) {
                 self.spooled = true;
                 self.shared.add_delivered(1);
             } else {
