@@ -7,14 +7,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::fake_server::{FakeServer, Script};
 use common::recorder::Recorder;
 use eventscope::broker::{ConnectionProfile, LinkState};
+use eventscope::capture::ConnectionKey;
 use eventscope::session::Session;
 
 #[test]
@@ -46,44 +46,81 @@ fn a_server_at_its_connection_limit_is_named_and_not_stormed() {
     assert!(label.contains("maximum connections exceeded"), "{label}");
 }
 
-/// A fake server that sends INFO, reads CONNECT and answers `-ERR`, then
-/// closes; it counts the connections it took.
-fn refusing_server(error: &'static str) -> (u16, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let accepted = Arc::new(AtomicU64::new(0));
-    let count = accepted.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            count.fetch_add(1, Ordering::Relaxed);
-            let _ = stream.write_all(
-                b"INFO {\"server_name\":\"fake\",\"version\":\"2.15.1\",\"headers\":true}\r\n",
-            );
-            let mut buf = [0u8; 4096];
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(format!("-ERR '{error}'\r\n").as_bytes());
-        }
-    });
-    (port, accepted)
-}
-
+/// What each misbehaviour must leave: words in the state or the errors,
+/// a few attempts (backed off), no panic.
 #[test]
-fn an_error_after_connect_backs_off_with_the_error_shown() {
-    let (port, accepted) = refusing_server("Maximum Account Connections Exceeded");
-    let url = format!("nats://127.0.0.1:{port}");
+fn a_misbehaving_server_is_named_backed_off_and_never_panics() {
+    let huge = format!("MSG a 1 {}\r\n", 65 * 1024 * 1024);
+    let cases: Vec<(&str, Script, &str)> = vec![
+        (
+            "-ERR after CONNECT",
+            Script::after_connect(b"-ERR 'Maximum Account Connections Exceeded'\r\n"),
+            "Maximum Account Connections Exceeded",
+        ),
+        (
+            "a stream that cannot be framed",
+            Script::after_connect(b"PONG\r\nXYZZY nonsense\r\n"),
+            "cannot be framed",
+        ),
+        (
+            "a message larger than any server sends",
+            Script::after_connect(format!("PONG\r\n{huge}").as_bytes()),
+            "larger than any server sends",
+        ),
+        (
+            "an INFO that is not JSON",
+            Script {
+                greeting: b"INFO {not json\r\n".to_vec(),
+                then: Vec::new(),
+                stall: false,
+            },
+            "INFO is not JSON",
+        ),
+        (
+            "not a NATS server",
+            Script {
+                greeting: b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(),
+                then: Vec::new(),
+                stall: false,
+            },
+            "is it a NATS server?",
+        ),
+        (
+            "half a frame, then the socket closes",
+            Script::after_connect(b"PONG\r\nMSG a 1 10\r\nabc"),
+            "closed the connection",
+        ),
+        (
+            "a control line without an end",
+            Script::after_connect(&vec![b'x'; 2 << 20]),
+            "control line longer than",
+        ),
+    ];
     let mut session = Session::new(Arc::new(|| {}), usize::MAX).expect("runtime");
-    let key = session.connect(ConnectionProfile::new("refused", &url));
+    let servers: Vec<(String, FakeServer, ConnectionKey, &str)> = cases
+        .into_iter()
+        .map(|(name, script, words)| {
+            let server = FakeServer::start(script);
+            let key = session.connect(ConnectionProfile::new(name, server.url()));
+            (name.to_owned(), server, key, words)
+        })
+        .collect();
     std::thread::sleep(Duration::from_secs(3));
-    let taken = accepted.load(Ordering::Relaxed);
-    assert!((2..=15).contains(&taken), "{taken} connections in 3 s");
-    let label = session.shared(key).expect("connection").state().label();
-    assert!(
-        label.contains("Maximum Account Connections Exceeded"),
-        "{label}"
-    );
-    drop(session);
+    session.drain(Duration::from_millis(50));
+    for (name, server, key, words) in &servers {
+        let shared = session.shared(*key).expect("connection");
+        let said = format!(
+            "{} | {:?}",
+            shared.state().label(),
+            shared.status().server_errors
+        );
+        assert!(said.contains(words), "{name}: {said}");
+        let taken = server.accepted();
+        assert!(
+            (1..=15).contains(&taken),
+            "{name}: {taken} connections in 3 s; {said}"
+        );
+    }
 }
 
 #[test]

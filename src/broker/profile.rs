@@ -396,7 +396,33 @@ pub async fn connect_options(
         .no_echo()
         .ping_interval(PING_INTERVAL)
         .connection_timeout(Duration::from_secs(5))
-        .max_reconnects(None))
+        .max_reconnects(None)
+        .reconnect_delay_callback(reconnect_delay()))
+}
+
+/// The wait before each reconnect of an async-nats client: the monitoring
+/// link's backoff with jitter (`backoff`). async-nats counts attempts from
+/// the last connection that came up, so a server that accepts and breaks
+/// the link at once (`PONG`, then garbage) would be reconnected to with no
+/// wait, thousands of times a second; here, reconnects that come within
+/// a few seconds of the last one count as one streak.
+fn reconnect_delay() -> impl Fn(usize) -> Duration + Send + Sync + 'static {
+    const STREAK_ENDS_AFTER: Duration = Duration::from_secs(5);
+    let streak = std::sync::Mutex::new((std::time::Instant::now(), 0u32));
+    move |_attempts| {
+        let Ok(mut streak) = streak.lock() else {
+            return Duration::from_secs(1);
+        };
+        let (last, count) = &mut *streak;
+        *count = if last.elapsed() < STREAK_ENDS_AFTER {
+            count.saturating_add(1)
+        } else {
+            1
+        };
+        *last = std::time::Instant::now();
+        // As the monitoring link: the first retry at once, then doubling.
+        super::wire::session::backoff(*count)
+    }
 }
 
 #[cfg(test)]

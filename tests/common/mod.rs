@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod fake_server;
 pub mod proxy;
 pub mod recorder;
 pub mod recording;

@@ -196,9 +196,11 @@ async fn read_info(
     buf: &mut BytesMut,
 ) -> Result<ServerInfo, LinkError> {
     loop {
-        if let Parsed::Frame(frame, used) =
-            frame::parse(buf).map_err(|e| LinkError::Protocol(e.to_string()))?
-        {
+        if let Parsed::Frame(frame, used) = frame::parse(buf).map_err(|e| {
+            LinkError::Protocol(format!(
+                "expected INFO from the server: {e} (is it a NATS server?)"
+            ))
+        })? {
             let info = match frame {
                 Frame::Info(json) => ServerInfo::parse(json)?,
                 other => {

@@ -27,6 +27,8 @@ pub const PING_EVERY: Duration = Duration::from_secs(1);
 pub const STALE_AFTER: Duration = Duration::from_millis(2200);
 /// Longest wait between two attempts to connect.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A link that stayed up this long resets the backoff when it ends.
+const STABLE_AFTER: Duration = Duration::from_secs(5);
 /// The first wait that is not zero; each failure in a row doubles it.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Bytes asked of the socket per read at least.
@@ -121,6 +123,7 @@ impl WireSession {
                     }
                     let client_id = link.info.client_id;
                     let read_before = self.shared.in_messages();
+                    let served = Instant::now();
                     let (ended, confirmed) = self
                         .serve(link, &mut subscriptions, &mut next_sid, &mut ever_up)
                         .await;
@@ -151,8 +154,14 @@ impl WireSession {
                                     reason: reason.clone(),
                                 });
                             }
-                            attempt = 0;
-                            failures.clear();
+                            // A link that held a while earns a fresh start;
+                            // one that breaks at once (a server that answers
+                            // PONG, then garbage) is a failure like any: no
+                            // storm of reconnects.
+                            if served.elapsed() >= STABLE_AFTER {
+                                attempt = 0;
+                                failures.clear();
+                            }
                             reason
                         }
                     }
