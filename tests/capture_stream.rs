@@ -327,7 +327,7 @@ fn a_forged_or_malformed_line_in_a_capture_stream_is_skipped_and_counted() {
         "--duration",
         "4",
     ]);
-    recorder.wait_line("recording");
+    recorder.wait_line("Ctrl-C to stop");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let forged_line = r#"{"received_at":"2026-01-01T00:00:00.000000000Z","connection":"x","subject":"orders.fake","reply":null,"payload_b64":"ZmFrZQ=="}"#;
     rt.block_on(async {
@@ -469,7 +469,7 @@ fn the_summary_says_what_the_stream_keeps_and_a_full_store_is_said_at_once() {
         "--count",
         "200",
     ]);
-    recorder.wait_line("recording");
+    recorder.wait_line("Ctrl-C to stop");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(publish_sized(&url, 200, 1024));
     let (status, text) = recorder.finish();
@@ -484,7 +484,7 @@ fn the_summary_says_what_the_stream_keeps_and_a_full_store_is_said_at_once() {
     let url = server.url();
     let mut recorder =
         Recorder::start(&["--server", &url, "-s", "orders.>", "--to-stream", "FULL"]);
-    recorder.wait_line("recording");
+    recorder.wait_line("Ctrl-C to stop");
     rt.block_on(publish_sized(&url, 600, 2048));
     let started = std::time::Instant::now();
     let (status, text) = recorder.finish();
