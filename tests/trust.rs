@@ -431,8 +431,9 @@ fn a_slow_consumer_cut_is_counted_without_a_monitoring_port() {
             .shared(key)
             .is_some_and(|s| s.state().is_connected())
     });
-    // The account's counters are read once the link is up.
-    std::thread::sleep(Duration::from_millis(1500));
+    // The account's counters are read once the link is up (the first
+    // second's tick), before the cut.
+    std::thread::sleep(Duration::from_secs(3));
     rt.block_on(proxy.flood_slowly(&client));
     common::wait_for("the cut to be counted", Duration::from_secs(40), || {
         session.drain(Duration::from_millis(5));

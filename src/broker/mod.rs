@@ -27,10 +27,10 @@ pub use connection::{TraceAnswer, TraceError, open_client, open_client_with_inbo
 pub use connz::ConnzError;
 pub use contexts::{ContextError, find_context, load_contexts, nats_config_dir, selected_context};
 pub use headers::{HeaderError, HeaderNames};
-/// For the JetStream API's requests (see `own`).
+/// For the JetStream API's requests and the capture stream (see `own`).
 pub(crate) use own::{
-    expect_audit as note_own_api_request, expect_event as note_own_event,
-    fresh_inbox as fresh_own_inbox, random_token as own_token,
+    expect_event as note_own_event, expect_request as note_own_api_request,
+    random_token as own_token,
 };
 pub use profile::{
     Auth, ConnectionProfile, InitialConnect, SecretStorage, SubscriptionSpec, TlsSettings,

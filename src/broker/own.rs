@@ -30,6 +30,10 @@ struct Registry {
     /// Advisories one of our requests will cause (a stream updated), by
     /// subject, once each.
     events: Vec<(String, Instant)>,
+    /// Requests sent through a client's own multiplexed inbox (async-nats
+    /// picks its reply subject): known by subject and body, once; their
+    /// reply subject then becomes ours, exactly.
+    requests: Vec<(String, Vec<u8>, Instant)>,
 }
 
 fn registry() -> &'static Mutex<Registry> {
@@ -68,14 +72,17 @@ pub(crate) fn register(inbox: &str) {
             .retain(|(_, _, at)| now.duration_since(*at) < LIVES_AFTER_LAST_USE);
         r.events
             .retain(|(_, at)| now.duration_since(*at) < LIVES_AFTER_LAST_USE);
+        r.requests
+            .retain(|(_, _, at)| now.duration_since(*at) < LIVES_AFTER_LAST_USE);
         r.inboxes.insert(inbox.to_owned(), now);
         ANY.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
 /// Whether a message read by a monitoring link is one of ours: an answer
-/// to a live own inbox, or a request carrying one as its reply.
-pub(crate) fn is_own_message(subject: &[u8], reply: Option<&[u8]>) -> bool {
+/// to a live own inbox, a request carrying one as its reply, or a request
+/// we said we would send (its reply subject is then ours).
+pub(crate) fn is_own_message(subject: &[u8], reply: Option<&[u8]>, payload: &[u8]) -> bool {
     if !ANY.load(std::sync::atomic::Ordering::Relaxed) {
         return false;
     }
@@ -98,7 +105,33 @@ pub(crate) fn is_own_message(subject: &[u8], reply: Option<&[u8]>) -> bool {
             return true;
         }
     }
+    if let Some(reply) = reply.and_then(|r| std::str::from_utf8(r).ok())
+        && let Some(at) = r
+            .requests
+            .iter()
+            .position(|(s, body, _)| s.as_bytes() == subject && body == payload)
+    {
+        r.requests.remove(at);
+        r.inboxes.insert(reply.to_owned(), now);
+        return true;
+    }
     false
+}
+
+/// Note a request about to be sent through a client's multiplexed inbox
+/// (a JetStream API call): the request, its answer and its audit advisory
+/// are then known as ours. A reply subject picked by async-nats under the
+/// client's one wildcard subscription, whose interest every server of a
+/// cluster already knows: a fresh subscription per request could lose the
+/// answer of a meta leader on another server (route interest arrives on
+/// another route connection than the request).
+pub(crate) fn expect_request(subject: &str, body: &[u8]) {
+    expect_audit(subject, body);
+    if let Ok(mut r) = registry().lock() {
+        r.requests
+            .push((subject.to_owned(), body.to_vec(), Instant::now()));
+        ANY.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Note a JetStream API request about to be sent, so that the server's
@@ -167,14 +200,28 @@ mod tests {
     #[test]
     fn only_the_exact_live_inbox_is_own() {
         let inbox = fresh_inbox();
-        assert!(is_own_message(inbox.as_bytes(), None));
-        assert!(is_own_message(b"$JS.API.INFO", Some(inbox.as_bytes())));
+        assert!(is_own_message(inbox.as_bytes(), None, b""));
+        assert!(is_own_message(b"$JS.API.INFO", Some(inbox.as_bytes()), b""));
         // Its prefix, a sibling or a child is anyone's.
         let prefix = &inbox[..inbox.len() - 4];
-        assert!(!is_own_message(prefix.as_bytes(), None));
-        assert!(!is_own_message(format!("{inbox}.x").as_bytes(), None));
-        assert!(!is_own_message(b"_INBOX.abc", None));
+        assert!(!is_own_message(prefix.as_bytes(), None, b""));
+        assert!(!is_own_message(format!("{inbox}.x").as_bytes(), None, b""));
+        assert!(!is_own_message(b"_INBOX.abc", None, b""));
         assert_ne!(fresh_inbox(), fresh_inbox());
+    }
+
+    #[test]
+    fn a_request_said_in_advance_makes_its_reply_subject_ours_once() {
+        expect_request("$JS.API.STREAM.INFO.X", b"");
+        let reply = b"_INBOX.mux123.tok456";
+        assert!(is_own_message(b"$JS.API.STREAM.INFO.X", Some(reply), b""));
+        assert!(is_own_message(reply, None, b"{}"));
+        // Once: the same request again is anyone's.
+        assert!(!is_own_message(
+            b"$JS.API.STREAM.INFO.X",
+            Some(b"_INBOX.other.t"),
+            b""
+        ));
     }
 
     #[test]

@@ -146,35 +146,29 @@ impl Api {
         } else {
             bytes::Bytes::from(body.to_string())
         };
-        // On a fresh inbox of our own, and the audit advisory expected: a
-        // monitor of `>` in this process leaves the request, its answer and
-        // the advisory out.
+        // Said in advance: a monitor of `>` in this process leaves the
+        // request, its answer and its audit advisory out.
         crate::broker::note_own_api_request(&subject, &payload);
-        let request = async_nats::Request::new()
-            .payload(payload)
-            .inbox(crate::broker::fresh_own_inbox());
-        let answer = tokio::time::timeout(
-            API_TIMEOUT,
-            self.client.send_request(subject.clone(), request),
-        )
-        .await
-        .map_err(|_| JsError::Timeout {
-            subject: subject.clone(),
-            seconds: API_TIMEOUT.as_secs(),
-        })?
-        .map_err(|e| match e.kind() {
-            async_nats::RequestErrorKind::NoResponders => JsError::NoResponders {
-                subject: subject.clone(),
-            },
-            async_nats::RequestErrorKind::TimedOut => JsError::Timeout {
-                subject: subject.clone(),
-                seconds: API_TIMEOUT.as_secs(),
-            },
-            _ => JsError::Send {
-                subject: subject.clone(),
-                reason: e.to_string(),
-            },
-        })?;
+        let answer =
+            tokio::time::timeout(API_TIMEOUT, self.client.request(subject.clone(), payload))
+                .await
+                .map_err(|_| JsError::Timeout {
+                    subject: subject.clone(),
+                    seconds: API_TIMEOUT.as_secs(),
+                })?
+                .map_err(|e| match e.kind() {
+                    async_nats::RequestErrorKind::NoResponders => JsError::NoResponders {
+                        subject: subject.clone(),
+                    },
+                    async_nats::RequestErrorKind::TimedOut => JsError::Timeout {
+                        subject: subject.clone(),
+                        seconds: API_TIMEOUT.as_secs(),
+                    },
+                    _ => JsError::Send {
+                        subject: subject.clone(),
+                        reason: e.to_string(),
+                    },
+                })?;
         parse_answer(&subject, &answer.payload)
     }
 }

@@ -42,7 +42,7 @@ impl Reading {
         payload: &[u8],
     ) {
         self.shared.add_read(1);
-        if crate::broker::own::is_own_message(subject, reply)
+        if crate::broker::own::is_own_message(subject, reply, payload)
             || crate::broker::own::is_own_event(subject, payload)
         {
             // This process's own requests and their answers (stored
