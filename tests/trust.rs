@@ -92,7 +92,10 @@ fn a_misbehaving_server_is_named_backed_off_and_never_panics() {
         ),
         (
             "a control line without an end",
-            Script::after_connect(&vec![b'x'; 2 << 20]),
+            Script {
+                stall: true,
+                ..Script::after_connect(&vec![b'x'; 2 << 20])
+            },
             "control line longer than",
         ),
     ];

@@ -50,9 +50,18 @@ impl FakeServer {
                 let Ok(mut stream) = stream else { return };
                 count.fetch_add(1, Ordering::Relaxed);
                 let _ = stream.write_all(&script.greeting);
-                let mut buf = [0u8; 4096];
+                // All the client says first (CONNECT, its SUBs, a PING), as
+                // a server reads it: closing with bytes unread would reset
+                // the connection and lose what the script sends.
                 let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-                let _ = stream.read(&mut buf);
+                let mut said = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !said.windows(6).any(|w| w == b"PING\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => said.extend_from_slice(&buf[..n]),
+                    }
+                }
                 let _ = stream.write_all(&script.then);
                 if script.stall {
                     stalled.push(stream);
