@@ -5,7 +5,7 @@
 //! not do); no client can hide a message behind the monitor's own inboxes;
 //! `record` asks the server only for what it uses.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -478,7 +478,7 @@ fn a_demo_server_dies_with_its_app_and_its_data_goes() {
     let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
-            "hold_a_server_until_killed",
+            "trust::hold_a_server_until_killed",
             "--ignored",
             "--nocapture",
         ])

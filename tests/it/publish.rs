@@ -1,7 +1,7 @@
 //! Publishing, requests, JetStream publishes, repeat jobs and replay,
 //! against a real server; replay through the `eventscope replay` command.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::sync::Arc;

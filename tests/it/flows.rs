@@ -3,7 +3,7 @@
 //! request/reply, no responders and a duplicate publish; `eventscope record`
 //! captures it and `eventscope flows --json` must reconstruct it exactly.
 
-mod common;
+use crate::common;
 
 use common::recorder::Recorder;
 

@@ -1,7 +1,7 @@
 //! Flow reconstruction on real wire logs (nats-server 2.15): the JetStream
 //! pull session behind NATS-WIRE.md and the request/reply session.
 
-mod common;
+use crate::common;
 
 use common::wire_log;
 use eventscope::flow::{Correlator, Final, FlowConfig, FlowKind, Outcome};
@@ -17,7 +17,7 @@ fn correlate(log: &str, config: FlowConfig) -> Correlator {
 #[test]
 fn jetstream_pull_session_reconstructs_every_retry() {
     let c = correlate(
-        include_str!("fixtures/03_jetstream_pull.raw_wire.log"),
+        include_str!("../fixtures/03_jetstream_pull.raw_wire.log"),
         FlowConfig::default(),
     );
     let now = c.latest();
@@ -132,7 +132,7 @@ fn request_reply_session_with_latency_and_no_reply() {
         ..FlowConfig::default()
     };
     let c = correlate(
-        include_str!("fixtures/02_request_reply.raw_wire.log"),
+        include_str!("../fixtures/02_request_reply.raw_wire.log"),
         config,
     );
     // The monitor ran until 2.88 s: svc.missing (0.336 s) had its second.
@@ -219,8 +219,8 @@ fn skewed(records: &[eventscope::capture::Record], seed: u64, window: u64) -> Ve
 #[test]
 fn the_same_flows_whatever_order_the_records_arrive_in() {
     for log in [
-        include_str!("fixtures/03_jetstream_pull.raw_wire.log"),
-        include_str!("fixtures/02_request_reply.raw_wire.log"),
+        include_str!("../fixtures/03_jetstream_pull.raw_wire.log"),
+        include_str!("../fixtures/02_request_reply.raw_wire.log"),
     ] {
         let records = wire_log::records(log);
         let expected = canonical(&correlate(log, FlowConfig::default()));

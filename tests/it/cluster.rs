@@ -4,7 +4,7 @@
 //! replicas (and the meta group) showing a peer gone when a node stops;
 //! what an account without the system account sees instead.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! counts, and the flight recorder rebuilding retries that happened while
 //! no eventscope ran.
 
-mod common;
+use crate::common;
 
 use common::{eventscope, json_lines};
 

@@ -3,7 +3,7 @@
 //! happens only after the confirmation names key and revision, a live
 //! watch, and the object store list.
 
-mod common;
+use crate::common;
 
 use common::runtime;
 use common::ui::{replace_text, step_until};

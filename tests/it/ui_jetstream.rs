@@ -2,7 +2,7 @@
 //! stream report, paging and seeking the browser, the counter-to-flow
 //! link, the purge confirmation and the recorder's consent.
 
-mod common;
+use crate::common;
 
 use common::runtime;
 use common::ui::{replace_text, step_until};

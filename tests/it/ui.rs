@@ -1,7 +1,7 @@
 //! UI tests with egui_kittest: widgets found by their labels, clicked and
 //! typed into, and the app's state asserted. No GPU or display needed.
 
-mod common;
+use crate::common;
 
 use common::ui::{harness, replace_text, step_until};
 

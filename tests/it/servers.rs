@@ -2,7 +2,7 @@
 //! server of a three-node cluster with the system account, and says what is
 //! missing without it.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! `eventscope record` against a real nats-server: exact bytes through the
 //! capture file, clean stops on signals, and clear errors for bad input.
 
-mod common;
+use crate::common;
 
 use std::io::BufReader;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! a JetStream publish with no producer header. Real server, real client;
 //! `eventscope record` captures, `eventscope flows` reconstructs.
 
-mod common;
+use crate::common;
 
 use common::recording::{Recording, flows, json_flows};
 

@@ -4,7 +4,7 @@
 //! a server that cuts a slow reader off (through a small TCP proxy), and a
 //! panic inside the link's task.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

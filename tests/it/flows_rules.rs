@@ -8,7 +8,7 @@
 //! service errors; RePublish copies; trace events; pauses. Real server,
 //! real clients, `eventscope record` then `eventscope flows --json`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! delete markers and a filter; objects uploaded, listed, downloaded
 //! byte-exact and watched.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! The GUI's monitoring core (broker -> batches -> store) against a real
 //! server: restarts, eviction under a small budget, subscriptions at runtime.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

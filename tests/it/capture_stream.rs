@@ -3,7 +3,7 @@
 //! `replay` read it back, and recording `>` into a stream does not record
 //! its own writes (no loop).
 
-mod common;
+use crate::common;
 
 use common::eventscope;
 

@@ -1,0 +1,24 @@
+//! Every integration test in one binary: one link instead of one per file
+//! (CI compiled and linked 17 test binaries against the whole GUI stack).
+//! Each file is a module, as it was a crate; `common` is the harness.
+
+mod common;
+
+mod capture_stream;
+mod cluster;
+mod flow_fixtures;
+mod flows;
+mod flows_exact;
+mod flows_rules;
+mod jetstream;
+mod kv;
+mod layers;
+mod publish;
+mod record;
+mod servers;
+mod session;
+mod trust;
+mod ui;
+mod ui_jetstream;
+mod ui_kv;
+mod wire;
