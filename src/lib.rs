@@ -1,7 +1,7 @@
 //! eventscope: a native desktop monitor for NATS event-driven systems.
 //!
 //! The rooms, from the bottom up (README "How it is built" has the map;
-//! `tests/layers.rs` holds the directions):
+//! `tests/it/layers.rs` holds the directions):
 //! - `capture`: records, the store, subject statistics, capture files;
 //! - `server_answers`: what the NATS server says of itself (connection
 //!   lists, trace events), parsed;
