@@ -32,7 +32,7 @@ impl EventscopeApp {
         self.session.spawn(async move {
             let answer = match client.await {
                 Ok(client) => work(client).await,
-                Err(e) => unavailable(e),
+                Err(e) => unavailable(e.to_string()),
             };
             let _ = tx.send(answer);
         });

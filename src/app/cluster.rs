@@ -239,7 +239,7 @@ impl EventscopeApp {
         let ctx = ctx.clone();
         self.cluster.events = Some(self.session.spawn(async move {
             let fed = async {
-                let client = client.await?;
+                let client = client.await.map_err(|e| e.to_string())?;
                 if !crate::broker::visibility(&client, false)
                     .await
                     .system_account

@@ -276,7 +276,10 @@ impl EventscopeApp {
             .map(|k| self.session.nats_client(k));
         let task = self.session.spawn(async move {
             let watched = async {
-                let client = client.ok_or("no connection is up")?.await?;
+                let client = client
+                    .ok_or("no connection is up")?
+                    .await
+                    .map_err(|e| e.to_string())?;
                 run(client, sink).await
             };
             let _ = answers.send(ended(watched.await.err()));

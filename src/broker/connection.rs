@@ -78,7 +78,7 @@ impl ConnectionTask {
                         tokio::spawn(async move {
                             let outcome = match publisher.client().await {
                                 Ok(client) => super::send::send(&client, message, mode).await,
-                                Err(e) => super::send::SendOutcome::Failed(e),
+                                Err(e) => super::send::SendOutcome::Failed(e.to_string()),
                             };
                             let _ = reply.send(outcome);
                         });
@@ -88,7 +88,7 @@ impl ConnectionTask {
                         tokio::spawn(async move {
                             match publisher.client().await {
                                 Ok(client) => super::send::run_job(client, job, progress).await,
-                                Err(e) => progress.abandon(e),
+                                Err(e) => progress.abandon(e.to_string()),
                             }
                         });
                     }
@@ -197,7 +197,7 @@ impl ConnectionTask {
                     })
                     .map_err(super::connz::ConnzError::from),
                 Err(e) => Err(super::connz::ConnzError::from(
-                    super::ServersError::Request(e),
+                    super::ServersError::Request(e.to_string()),
                 )),
             };
             failed.store(answer.is_err(), Ordering::Relaxed);
@@ -304,12 +304,10 @@ impl Publisher {
         }
     }
 
-    async fn client(&self) -> Result<async_nats::Client, String> {
+    async fn client(&self) -> Result<async_nats::Client, ClientError> {
         self.client
             .get_or_try_init(|| async {
-                let options = connect_options(&self.profile)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let options = connect_options(&self.profile).await?;
                 let shared = self.shared.clone();
                 let options = options.event_callback(move |event| {
                     let shared = shared.clone();
@@ -341,11 +339,28 @@ impl Publisher {
 
 const PUBLISHER_CONNECT: Duration = Duration::from_secs(10);
 
+/// Why an async-nats client (publishing, requests, the JetStream API) could
+/// not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Profile(#[from] super::profile::ProfileError),
+    /// The servers' answer, in a sentence naming them.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the connection to {servers} did not come up within {after:?}")]
+    TimedOut { servers: String, after: Duration },
+    #[error(transparent)]
+    Broker(#[from] super::BrokerError),
+    #[error("the connection has ended")]
+    Ended,
+}
+
 /// An async-nats client for headless requests (the JetStream API, the
 /// flight recorder): one attempt, and a sentence naming the servers when
 /// it fails.
-pub async fn open_client(profile: &ConnectionProfile) -> Result<async_nats::Client, String> {
-    let options = connect_options(profile).await.map_err(|e| e.to_string())?;
+pub async fn open_client(profile: &ConnectionProfile) -> Result<async_nats::Client, ClientError> {
+    let options = connect_options(profile).await?;
     connect_with(profile, options).await
 }
 
@@ -354,24 +369,26 @@ pub async fn open_client(profile: &ConnectionProfile) -> Result<async_nats::Clie
 pub async fn open_client_with_inbox(
     profile: &ConnectionProfile,
     prefix: &str,
-) -> Result<async_nats::Client, String> {
-    let options = connect_options(profile).await.map_err(|e| e.to_string())?;
+) -> Result<async_nats::Client, ClientError> {
+    let options = connect_options(profile).await?;
     connect_with(profile, options.custom_inbox_prefix(prefix)).await
 }
 
 async fn connect_with(
     profile: &ConnectionProfile,
     options: async_nats::ConnectOptions,
-) -> Result<async_nats::Client, String> {
+) -> Result<async_nats::Client, ClientError> {
     let servers = profile.server_list();
     let tls = profile.tls.wants_tls();
     match tokio::time::timeout(PUBLISHER_CONNECT, options.connect(servers.clone())).await {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(describe_connect_error(&e, &servers, tls)),
-        Err(_) => Err(format!(
-            "the connection to {} did not come up within {PUBLISHER_CONNECT:?}",
-            servers.join(", ")
-        )),
+        Ok(Err(e)) => Err(ClientError::Refused(describe_connect_error(
+            &e, &servers, tls,
+        ))),
+        Err(_) => Err(ClientError::TimedOut {
+            servers: servers.join(", "),
+            after: PUBLISHER_CONNECT,
+        }),
     }
 }
 
@@ -499,7 +516,7 @@ pub enum TraceError {
     #[error("message tracing needs nats-server 2.11 or newer; this server is {0}")]
     OldServer(String),
     #[error("cannot open the publishing connection: {0}")]
-    Connection(String),
+    Connection(#[from] ClientError),
     #[error("the connection ended before the trace came back")]
     Ended,
     #[error(transparent)]

@@ -23,7 +23,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use crate::capture::{ConnectionKey, Record, Timestamp};
-pub use connection::{TraceAnswer, TraceError, open_client, open_client_with_inbox};
+pub use connection::{ClientError, TraceAnswer, TraceError, open_client, open_client_with_inbox};
 pub use connz::ConnzError;
 pub use contexts::{ContextError, find_context, load_contexts, nats_config_dir, selected_context};
 pub use headers::{HeaderError, HeaderNames};
@@ -128,7 +128,7 @@ pub enum Command {
     /// The connection's async-nats client (opened on first use), for the
     /// JetStream API.
     Client {
-        reply: tokio::sync::oneshot::Sender<Result<async_nats::Client, String>>,
+        reply: tokio::sync::oneshot::Sender<Result<async_nats::Client, ClientError>>,
     },
     Close,
     /// Make the monitoring link's task panic, as a bug would: the

@@ -339,7 +339,7 @@ fn browse_start(args: &BrowseArgs) -> Result<Start, String> {
         ));
     }
     if let Some(since) = &args.since {
-        let ago = parse_duration(since)?;
+        let ago = parse_duration(since).map_err(|e| e.to_string())?;
         return Ok(Start::Time(
             now_timestamp() - i64::try_from(ago.as_nanos()).unwrap_or(i64::MAX),
         ));

@@ -491,7 +491,7 @@ impl StreamSink {
                             Err(e) => e.to_string(),
                         }
                     }
-                    Err(e) => e,
+                    Err(e) => e.to_string(),
                 };
                 if started.elapsed() >= RETRY_FOR {
                     return Err(io::Error::other(format!(
@@ -523,18 +523,9 @@ impl StreamSink {
         &self,
         after: u64,
         ours: &std::collections::HashSet<u64>,
-    ) -> Result<(u64, Vec<(u64, Bytes)>), String> {
-        let mut stream = self
-            .js
-            .get_stream(&self.name)
-            .await
-            .map_err(|e| e.to_string())?;
-        let last = stream
-            .info()
-            .await
-            .map_err(|e| e.to_string())?
-            .state
-            .last_sequence;
+    ) -> Result<(u64, Vec<(u64, Bytes)>), ReadBackError> {
+        let mut stream = self.js.get_stream(&self.name).await?;
+        let last = stream.info().await?.state.last_sequence;
         // Read from the leader (a replica answering a direct get may not
         // have the copy yet), skipping over any gap.
         let mut found = Vec::new();
@@ -543,7 +534,7 @@ impl StreamSink {
             let m = match stream.get_first_raw_message_by_subject(&self.subject, seq).await {
                 Ok(m) => m,
                 Err(e) if e.kind() == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound => break,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             };
             if m.sequence > last {
                 break;
@@ -571,6 +562,17 @@ impl StreamSink {
             .await
             .map_err(cannot_publish)
     }
+}
+
+/// Why the stream could not be read back after a failed ack.
+#[derive(Debug, thiserror::Error)]
+enum ReadBackError {
+    #[error("cannot look the stream up: {0}")]
+    Stream(#[from] async_nats::jetstream::context::GetStreamError),
+    #[error("cannot read the stream's state: {0}")]
+    State(#[from] async_nats::jetstream::context::RequestError),
+    #[error("cannot read a stored line back: {0}")]
+    Line(#[from] async_nats::jetstream::stream::LastRawMessageError),
 }
 
 /// The server's answer says its storage (or the account's) is spent.

@@ -44,4 +44,4 @@ pub use streams::{
     ClusterState, Replica, ReplicasError, StreamSummary, Upstream, list_streams, replica_groups,
     stream_info, stream_subjects,
 };
-pub use units::{parse_bytes, parse_duration};
+pub use units::{UnitError, parse_bytes, parse_duration};

@@ -4,8 +4,17 @@
 
 use std::time::Duration;
 
+/// A duration or size that cannot be read, with examples of what can.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("{0:?} is not a duration (try 90s, 15m, 1h, 24h, 7d)")]
+    Duration(String),
+    #[error("{0:?} is not a size (try 512MiB, 1GiB)")]
+    Size(String),
+}
+
 /// `90s`, `15m`, `1h`, `2d`, `1h30m`, or plain seconds (`30`, `0.5`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<f64>() {
         return Duration::try_from_secs_f64(seconds).map_err(|_| bad_duration(text));
@@ -37,13 +46,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(total).map_err(|_| bad_duration(text))
 }
 
-fn bad_duration(text: &str) -> String {
-    format!("{text:?} is not a duration (try 90s, 15m, 1h, 24h, 7d)")
+fn bad_duration(text: &str) -> UnitError {
+    UnitError::Duration(text.to_owned())
 }
 
 /// `1073741824`, `512MB`, `512MiB`, `1G`, `1GiB` (K/M/G/T, powers of 1024
 /// with or without `i`, as nats-server reads them).
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
+pub fn parse_bytes(text: &str) -> Result<u64, UnitError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -51,14 +60,14 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let (number, unit) = text.split_at(split);
     let n: f64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a size (try 512MiB, 1GiB)"))?;
+        .map_err(|_| UnitError::Size(text.to_owned()))?;
     let scale: u64 = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1,
         "K" | "KB" | "KIB" => 1 << 10,
         "M" | "MB" | "MIB" => 1 << 20,
         "G" | "GB" | "GIB" => 1 << 30,
         "T" | "TB" | "TIB" => 1 << 40,
-        _ => return Err(format!("{text:?} is not a size (try 512MiB, 1GiB)")),
+        _ => return Err(UnitError::Size(text.to_owned())),
     };
     Ok((n * scale as f64) as u64)
 }

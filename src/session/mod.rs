@@ -378,14 +378,15 @@ impl Session {
     pub fn nats_client(
         &self,
         key: ConnectionKey,
-    ) -> impl Future<Output = Result<async_nats::Client, String>> + Send + 'static {
+    ) -> impl Future<Output = Result<async_nats::Client, crate::broker::ClientError>> + Send + 'static
+    {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let sent = self.broker.send(key, Command::Client { reply });
         async move {
-            sent.map_err(|e| e.to_string())?;
+            sent?;
             answer
                 .await
-                .map_err(|_| "the connection has ended".to_owned())?
+                .map_err(|_| crate::broker::ClientError::Ended)?
         }
     }
 

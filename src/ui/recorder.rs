@@ -53,8 +53,8 @@ impl ConsentDialog {
     pub fn settings(&self) -> Result<RecorderSettings, String> {
         Ok(RecorderSettings {
             name: self.name.trim().to_owned(),
-            max_age: parse_duration(&self.max_age)?,
-            max_bytes: parse_bytes(&self.max_bytes)?,
+            max_age: parse_duration(&self.max_age).map_err(|e| e.to_string())?,
+            max_bytes: parse_bytes(&self.max_bytes).map_err(|e| e.to_string())?,
             replicas: self
                 .replicas
                 .trim()

@@ -176,7 +176,7 @@ pub(crate) async fn open(
         stream = tokio::time::timeout(STEP_TIMEOUT, upgrade(stream, &target.host, profile))
             .await
             .map_err(|_| timed_out())?
-            .map_err(|reason| LinkError::Tls {
+            .map_err(|TlsFailure(reason)| LinkError::Tls {
                 server: shown.clone(),
                 reason,
             })?;
@@ -225,11 +225,22 @@ async fn read_info(
     }
 }
 
+/// Why the TLS handshake could not be made, in a sentence (the link's
+/// error names the server).
+#[derive(Debug)]
+struct TlsFailure(String);
+
+impl From<String> for TlsFailure {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
 async fn upgrade(
     stream: Box<dyn Stream>,
     host: &str,
     profile: &ConnectionProfile,
-) -> Result<Box<dyn Stream>, String> {
+) -> Result<Box<dyn Stream>, TlsFailure> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -607,7 +607,7 @@ fn sub_line(sub: &Subscription) -> String {
 
 /// Writes are a few bytes (pings, subscriptions); a socket that cannot take
 /// them within the stale limit is as dead as one that sends nothing.
-async fn write(writer: &mut WriteHalf<Box<dyn Stream>>, bytes: &[u8]) -> Result<(), String> {
+async fn write(writer: &mut WriteHalf<Box<dyn Stream>>, bytes: &[u8]) -> Result<(), WriteError> {
     match tokio::time::timeout(STALE_AFTER, async {
         writer.write_all(bytes).await?;
         writer.flush().await
@@ -615,9 +615,18 @@ async fn write(writer: &mut WriteHalf<Box<dyn Stream>>, bytes: &[u8]) -> Result<
     .await
     {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("write failed: {e}")),
-        Err(_) => Err("the server does not take our writes (blackhole?)".into()),
+        Ok(Err(e)) => Err(WriteError::Failed(e)),
+        Err(_) => Err(WriteError::NotTaken),
     }
+}
+
+/// Why a write to the server did not go through.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    #[error("write failed: {0}")]
+    Failed(#[from] std::io::Error),
+    #[error("the server does not take our writes (blackhole?)")]
+    NotTaken,
 }
 
 pub(crate) fn push_error(shared: &ConnectionShared, message: String) {

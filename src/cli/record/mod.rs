@@ -488,7 +488,7 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
     };
     let out = match (&args.to_stream, args.out) {
         (Some(name), _) => {
-            let settings = (|| -> Result<_, String> {
+            let settings = (|| -> Result<_, crate::jetstream::UnitError> {
                 Ok(crate::jetstream::CaptureStreamSettings {
                     name: name.clone(),
                     replicas: args.replicas,
