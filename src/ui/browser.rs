@@ -9,7 +9,7 @@ use egui_extras::{Column, TableBuilder};
 use super::format;
 use super::inspector::{InspectorAction, InspectorView, inspector_ui};
 use super::jetstream_actions::JetStreamAction;
-use super::sequence_diagram::{BAD, RETRY};
+use super::palette::{BAD, RETRY};
 use crate::capture::{Seq, Store, Timestamp};
 use std::sync::Arc;
 

@@ -9,8 +9,8 @@ use egui_extras::{Column, TableBuilder};
 
 use super::bounded::Bounded;
 use super::format;
-use super::jetstream_actions::Loaded;
-use super::sequence_diagram::BAD;
+use super::loaded::Loaded;
+use super::palette::BAD;
 use super::servers::server_table_ui;
 use crate::broker::{ConnectionScope, Visibility};
 use crate::server_answers::{

@@ -7,8 +7,9 @@ use egui_extras::{Column, TableBuilder};
 use egui_plot::{Corner, Legend, Line, Plot};
 
 use super::format;
-use super::jetstream_actions::{JetStreamAction, Loaded};
-use super::sequence_diagram::{BAD, RETRY};
+use super::jetstream_actions::JetStreamAction;
+use super::loaded::Loaded;
+use super::palette::{BAD, RETRY};
 use crate::flow::FlowFilter;
 use crate::jetstream::{ConsumerSummary, LagHistory, ResetPreview, StreamSummary};
 

@@ -8,7 +8,8 @@ use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::format;
-use super::sequence_diagram::{BAD, Diagram, GOOD, RETRY};
+use super::palette::{BAD, GOOD, RETRY};
+use super::sequence_diagram::Diagram;
 use crate::capture::{Seq, Store};
 use crate::capture::{SubjectPattern, Timestamp};
 use crate::flow::{ConsumerScope, FlowCounts};

@@ -5,7 +5,7 @@
 
 use super::browser::{BrowserView, browser_ui};
 use super::consumers::{ConsumersView, consumers_ui};
-pub use super::jetstream_actions::{JetStreamAction, Loaded};
+pub use super::jetstream_actions::JetStreamAction;
 use super::recorder::{RecorderView, recorder_ui};
 use super::streams::{StreamsView, stream_detail_ui, stream_list_ui, subjects_ui};
 
@@ -61,7 +61,7 @@ impl JetStreamView {
 pub fn jetstream_ui(ui: &mut egui::Ui, view: &mut JetStreamView, now: i64) -> Vec<JetStreamAction> {
     let mut actions = Vec::new();
     if let Some(why) = &view.unavailable {
-        ui.colored_label(super::sequence_diagram::BAD, why);
+        ui.colored_label(super::palette::BAD, why);
     }
     egui::Panel::top("recorder").show(ui, |ui| recorder_ui(ui, &mut view.recorder, &mut actions));
     egui::Panel::left("streams")

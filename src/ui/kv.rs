@@ -8,11 +8,11 @@ use egui_extras::{Column, TableBuilder};
 
 use super::bounded::Bounded;
 use super::format;
-use super::jetstream_actions::Loaded;
 pub use super::kv_actions::{KvAction, WATCH_KEEP};
 use super::kv_key::{KeyPanel, key_panel_ui};
+use super::loaded::Loaded;
 use super::objects::{ObjectsView, objects_ui};
-use super::sequence_diagram::BAD;
+use super::palette::BAD;
 use crate::capture::SubjectPattern;
 use crate::flow::KvOperation;
 use crate::kv::{BucketSummary, KeyEvent, KeyList, KeyRow, WatchMode};

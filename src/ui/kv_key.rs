@@ -6,8 +6,8 @@ use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 
 use super::format;
-use super::jetstream_actions::Loaded;
 use super::kv_actions::KvAction;
+use super::loaded::Loaded;
 use crate::flow::KvOperation;
 use crate::kv::{DiffLine, DiffTag, KeyRevision, diff_values, display_value};
 

@@ -17,7 +17,9 @@ mod json_tree;
 mod kv;
 mod kv_actions;
 mod kv_key;
+mod loaded;
 mod objects;
+mod palette;
 mod publish;
 mod rates;
 mod recorder;
@@ -38,11 +40,10 @@ pub use connections::{
 pub use consumers::ConsumersView;
 pub use flows::{FlowsAction, FlowsView, diagram_ui, flow_list_ui};
 pub use inspector::{InspectorAction, InspectorView, inspector_ui};
-pub use jetstream::{
-    JetStreamAction, JetStreamView, Loaded, StreamTab, capture_picker_ui, jetstream_ui,
-};
+pub use jetstream::{JetStreamAction, JetStreamView, StreamTab, capture_picker_ui, jetstream_ui};
 pub use kv::{KvAction, KvMode, KvView, WATCH_KEEP, WatchPanel, kv_ui};
 pub use kv_key::{Confirm as KvConfirm, KeyPanel, KeyTab};
+pub use loaded::Loaded;
 pub use objects::{ObjectAction, ObjectsView};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
 pub use rates::{RatesView, rates_ui};

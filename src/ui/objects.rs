@@ -5,10 +5,10 @@ use egui_extras::{Column, TableBuilder};
 
 use super::bounded::Bounded;
 use super::format;
-use super::jetstream_actions::Loaded;
 pub use super::kv_actions::ObjectAction;
 use super::kv_actions::{KvAction, WATCH_KEEP};
-use super::sequence_diagram::BAD;
+use super::loaded::Loaded;
+use super::palette::BAD;
 use crate::kv::{ObjectBucket, ObjectRow};
 
 pub struct ObjectsView {

@@ -7,8 +7,9 @@ use std::time::Duration;
 use egui::RichText;
 
 use super::format;
-use super::jetstream_actions::{JetStreamAction, Loaded};
-use super::sequence_diagram::BAD;
+use super::jetstream_actions::JetStreamAction;
+use super::loaded::Loaded;
+use super::palette::BAD;
 use crate::jetstream::{RecorderSettings, RecorderStatus, parse_bytes, parse_duration};
 
 /// How far back the flow view can be filled from the recorder.

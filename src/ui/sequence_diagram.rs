@@ -6,6 +6,7 @@
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 
+use super::palette::{BAD, GOOD, PUBLISH, RETRY};
 use crate::capture::Seq;
 use crate::flow::{
     AckBody, AdvisoryKind, Flow, Layout, Role, Row, RowKind, StepKind, format_duration, title,
@@ -16,10 +17,6 @@ const HEADER_HEIGHT: f32 = 54.0;
 const ROW_HEIGHT: f32 = 34.0;
 const TIME_MARGIN: f32 = 78.0;
 
-pub const PUBLISH: Color32 = Color32::from_rgb(100, 150, 255);
-pub const GOOD: Color32 = Color32::from_rgb(110, 200, 110);
-pub const RETRY: Color32 = Color32::from_rgb(240, 150, 60);
-pub const BAD: Color32 = Color32::from_rgb(235, 85, 80);
 const DELIVER: Color32 = Color32::from_rgb(80, 190, 175);
 const REPLY: Color32 = Color32::from_rgb(185, 135, 245);
 const MUTED: Color32 = Color32::from_rgb(150, 150, 150);

@@ -6,8 +6,8 @@
 use egui_extras::{Column, TableBuilder};
 
 use super::format;
-use super::jetstream_actions::Loaded;
-use super::sequence_diagram::BAD;
+use super::loaded::Loaded;
+use super::palette::BAD;
 use crate::server_answers::ServerRow;
 
 const TITLES: [&str; 13] = [

@@ -6,8 +6,9 @@ use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::format;
-use super::jetstream_actions::{JetStreamAction, Loaded};
-use super::sequence_diagram::{BAD, RETRY};
+use super::jetstream_actions::JetStreamAction;
+use super::loaded::Loaded;
+use super::palette::{BAD, RETRY};
 use crate::jetstream::{Purge, PurgePreview, StreamSummary};
 
 /// Columns the report sorts by.
