@@ -11,7 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use futures_util::StreamExt;
 
 use super::ConnectArgs;
-use super::jetstream::{exit, with_client};
+use super::connected::{exit, with_client};
 use crate::server_answers::{ConnectionSort, connection_rates};
 
 #[derive(Debug, Args)]

@@ -116,7 +116,7 @@ fn from_recorder(args: &FlowsArgs, name: &str) -> Result<Correlated, ExitCode> {
             return Err(ExitCode::from(2));
         }
     };
-    super::jetstream::with_api("flows", &args.connect, async |api| {
+    super::connected::with_api("flows", &args.connect, async |api| {
         // The recorder is bounded by its own max bytes: all of it is read.
         let read = crate::jetstream::read_recorder(&api, name, since, 0, u64::MAX).await?;
         let mut correlator = Correlator::new(config(args));

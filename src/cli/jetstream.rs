@@ -9,10 +9,11 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::ConnectArgs;
+use super::connected::{exit, with_api};
 use crate::capture::file::{CaptureHeader, CaptureWriter, create_private, parse_timestamp};
 use crate::capture::now_timestamp;
 use crate::jetstream::{
-    Access, Api, LagHistory, PageRequest, RecorderSettings, Start, list_consumers, list_streams,
+    Access, LagHistory, PageRequest, RecorderSettings, Start, list_consumers, list_streams,
     parse_bytes, parse_duration, poll_lag, stream_info,
 };
 
@@ -128,52 +129,6 @@ pub struct RecorderStartArgs {
     /// Copies kept in a cluster (at most the number of servers).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub replicas: u64,
-}
-
-/// Connect, run `work` with the JetStream API, report its error.
-pub(super) fn with_api<T>(
-    command: &str,
-    connect: &ConnectArgs,
-    work: impl AsyncFnOnce(Api) -> anyhow::Result<T>,
-) -> Result<T, ExitCode> {
-    with_client(command, connect, async |client, profile| {
-        work(Api::with_profile(client, profile)).await
-    })
-}
-
-/// Connect, run `work` with the client (and the profile it came from),
-/// report its error.
-pub(super) fn with_client<T>(
-    command: &str,
-    connect: &ConnectArgs,
-    work: impl AsyncFnOnce(async_nats::Client, crate::broker::ConnectionProfile) -> anyhow::Result<T>,
-) -> Result<T, ExitCode> {
-    let fail = |e: &dyn std::fmt::Display| {
-        eprintln!("eventscope {command}: {e}");
-        ExitCode::FAILURE
-    };
-    let profile = match connect.to_profile(&[]) {
-        Ok(Some(p)) => p,
-        Ok(None) => return Err(fail(&"no server: give --server URL or --context NAME")),
-        Err(e) => return Err(fail(&e)),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| fail(&e))?;
-    runtime.block_on(async {
-        let client = crate::broker::open_client(&profile)
-            .await
-            .map_err(|e| fail(&e))?;
-        let result = work(client.clone(), profile.clone()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
-        result.map_err(|e| fail(&format!("{e:#}")))
-    })
-}
-
-pub(super) fn exit(result: Result<(), ExitCode>) -> ExitCode {
-    result.err().unwrap_or(ExitCode::SUCCESS)
 }
 
 pub fn streams_command(args: StreamsArgs) -> ExitCode {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::ConnectArgs;
-use super::jetstream::{exit, with_client};
+use super::connected::{exit, with_client};
 use crate::kv::{self, KeyFilter, WatchMode};
 
 #[derive(Debug, Args)]

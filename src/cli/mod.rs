@@ -10,6 +10,7 @@ use crate::broker::{Auth, ConnectionProfile, SubscriptionSpec, TlsSettings};
 use crate::broker::{find_context, nats_config_dir, selected_context};
 
 mod cluster;
+mod connected;
 mod flows;
 mod jetstream;
 mod kv;

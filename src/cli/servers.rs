@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::ConnectArgs;
-use super::jetstream::{exit, with_client};
+use super::connected::{exit, with_client};
 
 #[derive(Debug, Args)]
 pub struct ServersArgs {
