@@ -4,10 +4,14 @@
 //! `tests/it/layers.rs` holds the directions):
 //! - `capture`: records, the store, subject statistics, capture files;
 //! - `server_answers`: what the NATS server says of itself (connection
-//!   lists, trace events), parsed;
-//! - `flow`: records become flows, laid out as sequence diagrams;
+//!   lists, account counters, trace events, the cluster's tables), parsed;
+//! - `flow`: records become flows by the server's own rules, laid out as
+//!   sequence diagrams;
 //! - `outgoing`: building messages to send (templates, replay plans);
-//! - `broker`: connections to NATS, reading and sending;
+//! - `broker`: connections to NATS: the monitoring link read from the
+//!   protocol, the disk spool behind it, own-traffic recognition, sending;
+//! - `jetstream`, `kv`: streams, consumers, captures in streams, the flight
+//!   recorder; KV buckets and object stores;
 //! - `session`: connections, store and flows together, without a UI;
 //! - `ui`: the views, drawing only;
 //! - `app`: the desktop app (start-up, frames, background work);

@@ -1,8 +1,10 @@
 //! The desktop app: owns the session and the view states. Its rooms:
-//! `start` (the window, the demo, signals), `frame` (each frame's work
-//! that is not drawing), `draw` (the window's panels), `shortcuts`,
-//! `pending` (background work waited for), and one per area of work
-//! (`publish`, `capture_files`, `file_dialog`, `keyring`, `screenshot`).
+//! `start` (the window, signals), `demo` (the demo started behind the
+//! window), `frame` (each frame's work that is not drawing), `draw` (the
+//! window's panels), `shortcuts`, `pending` (background work waited for),
+//! `client_tasks` (requests on a connection's client), and one per area of
+//! work (`publish`, `capture_files`, `file_dialog`, `keyring`,
+//! `screenshot`, `jetstream` and `jetstream_actions`, `kv`, `cluster`).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

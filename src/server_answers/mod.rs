@@ -1,6 +1,9 @@
-//! What the NATS server says about itself, parsed: its connection list,
-//! its trace events and its server-table row (varz). Plain data, read by `broker` (which asks) and by
-//! `flow` (which draws what they say).
+//! What the NATS server says about itself, parsed: its connection list and
+//! closed connections (`connz`), the account's counters, its trace events,
+//! its server-table row (`varz`), and the cluster's tables (`cluster`:
+//! connections, links, events, the meta group and stream replicas). Plain
+//! data, read by `broker` (which asks) and by `flow` and the views (which
+//! show what they say).
 
 mod cluster;
 mod connz;
