@@ -52,8 +52,7 @@ async fn publish(js: &jetstream::Context, subject: &str, payload: &str) {
 async fn reports_equal_what_the_server_says() {
     let server = common::server();
     let url = server.url();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (_, js) = common::jetstream(&server).await;
     let policies = [
         ("LIM", stream::RetentionPolicy::Limits),
         ("INT", stream::RetentionPolicy::Interest),
@@ -139,8 +138,7 @@ async fn reports_equal_what_the_server_says() {
 async fn browsing_never_removes_messages_or_adds_consumers() {
     let server = common::server();
     let url = server.url();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (_, js) = common::jetstream(&server).await;
     for (name, policy, direct) in [
         ("WQ", stream::RetentionPolicy::WorkQueue, true),
         ("INT", stream::RetentionPolicy::Interest, false),
@@ -219,8 +217,7 @@ async fn browsing_never_removes_messages_or_adds_consumers() {
 async fn time_seeks_land_on_the_first_message_at_that_time() {
     let server = common::server();
     let url = server.url();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (_, js) = common::jetstream(&server).await;
     for (name, direct) in [("DIRECT", true), ("PLAIN", false)] {
         make_stream(&js, name, stream::RetentionPolicy::Limits, direct).await;
         for i in 0..10 {
@@ -273,8 +270,7 @@ async fn time_seeks_land_on_the_first_message_at_that_time() {
 async fn purge_previews_count_what_purge_removes() {
     use eventscope::jetstream::{Api, Purge, purge, purge_preview};
     let server = common::server();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (client, js) = common::jetstream(&server).await;
     let api = Api::with_profile(
         client.clone(),
         eventscope::broker::ConnectionProfile::new("t", server.url()),
@@ -340,8 +336,7 @@ async fn the_recorder_rebuilds_retries_from_before_eventscope_ran() {
 
     // A worker runs while no eventscope does: ack the first, NAK the second
     // until max deliveries, NAK then ack the third, TERM the fourth.
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (client, js) = common::jetstream(&server).await;
     let s = make_stream(&js, "ORDERS", stream::RetentionPolicy::Limits, true).await;
     let consumer = s
         .create_consumer(pull::Config {
@@ -506,8 +501,7 @@ async fn the_recorder_rebuilds_retries_from_before_eventscope_ran() {
 async fn search_reads_the_whole_range_within_its_budgets() {
     use eventscope::jetstream::{Access, Api, SearchProgress, SearchRequest, Start, search};
     let server = common::server();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (client, js) = common::jetstream(&server).await;
     make_stream(&js, "LOG", stream::RetentionPolicy::Limits, true).await;
     for i in 0..1500 {
         let payload = if i % 200 == 7 {
@@ -571,8 +565,7 @@ async fn search_reads_the_whole_range_within_its_budgets() {
 async fn consumer_reset_previews_and_redelivers_from_the_sequence() {
     use eventscope::jetstream::{Api, consumer_info, reset_consumer, reset_preview};
     let server = common::server();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (client, js) = common::jetstream(&server).await;
     let s = make_stream(&js, "ORDERS", stream::RetentionPolicy::Limits, true).await;
     let consumer = s
         .create_consumer(pull::Config {
@@ -635,8 +628,7 @@ async fn consumers_are_created_changed_paused_and_deleted_as_asked() {
         Api, consumer_info, delete_consumer, list_consumers, pause_consumer, put_consumer,
     };
     let server = common::server();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (client, js) = common::jetstream(&server).await;
     make_stream(&js, "ORDERS", stream::RetentionPolicy::Limits, true).await;
     let api = Api::new(client);
     let config = serde_json::json!({
@@ -692,8 +684,7 @@ async fn browsed_headers_are_the_stored_bytes() {
     use std::io::{Read, Write};
     let server = common::server();
     let url = server.url();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (_, js) = common::jetstream(&server).await;
     make_stream(&js, "RAW", stream::RetentionPolicy::Limits, true).await;
     // A client library would group or reorder these; the wire keeps them.
     let block = b"NATS/1.0\r\nB: 2\r\nA: 1\r\nb: 3\r\nX-Odd:  spaced \r\n\r\n";
@@ -749,8 +740,7 @@ async fn browsed_headers_are_the_stored_bytes() {
 async fn a_page_for_several_filters_merges_them_in_sequence_order() {
     use eventscope::jetstream::{Access, Api, fetch_filtered};
     let server = common::server();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (client, js) = common::jetstream(&server).await;
     make_stream(&js, "MIX", stream::RetentionPolicy::Limits, true).await;
     for i in 0..12 {
         publish(

@@ -258,8 +258,7 @@ async fn keys_are_listed_with_delete_markers_and_filtered_by_pattern() {
 #[tokio::test]
 async fn objects_are_uploaded_listed_downloaded_byte_exact_and_watched() {
     let server = common::server();
-    let client = common::client(&server).await;
-    let js = jetstream::new(client.clone());
+    let (_, js) = common::jetstream(&server).await;
     let store = js
         .create_object_store(jetstream::object_store::Config {
             bucket: "files".into(),

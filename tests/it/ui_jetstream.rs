@@ -159,8 +159,7 @@ fn the_redelivered_counter_opens_that_consumers_retry_timelines() {
     let mut h = connected(&server, true);
     let rt = runtime();
     rt.block_on(async {
-        let client = common::client(&server).await;
-        let js = jetstream::new(client.clone());
+        let (client, js) = common::jetstream(&server).await;
         let s = js
             .create_stream(stream::Config {
                 name: "ORDERS".into(),
@@ -335,8 +334,7 @@ fn on_connect_the_flow_view_fills_from_the_recorder() {
         .expect("run");
     assert!(status.success());
     rt.block_on(async {
-        let client = common::client(&server).await;
-        let js = jetstream::new(client.clone());
+        let (client, js) = common::jetstream(&server).await;
         let s = js
             .create_stream(stream::Config {
                 name: "ORDERS".into(),

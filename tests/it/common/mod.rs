@@ -35,6 +35,16 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// A client of `server` and its JetStream context: the set-up most
+/// JetStream tests begin with.
+pub async fn jetstream(
+    server: &LocalServer,
+) -> (async_nats::Client, async_nats::jetstream::Context) {
+    let client = client(server).await;
+    let js = async_nats::jetstream::new(client.clone());
+    (client, js)
+}
+
 pub async fn client(server: &LocalServer) -> async_nats::Client {
     async_nats::connect(server.url())
         .await
