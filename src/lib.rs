@@ -1,6 +1,6 @@
 //! eventscope: a native desktop monitor for NATS event-driven systems.
 //!
-//! The rooms, from the bottom up (README "How it is built" has the map;
+//! The rooms, from the bottom up (docs/architecture.md has the map;
 //! `tests/it/layers.rs` holds the directions):
 //! - `capture`: records, the store, subject statistics, capture files;
 //! - `server_answers`: what the NATS server says of itself (connection

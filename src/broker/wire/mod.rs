@@ -1,7 +1,7 @@
 //! The monitoring side of the NATS protocol, read directly: subscriptions,
 //! pings and the server's messages, kept byte-exact; and the same for the
 //! answers to batched direct gets (`fetch`). Publishing, requests
-//! and the JetStream API stay on async-nats (see the README's "How it is
+//! and the JetStream API stay on async-nats (see docs/architecture.md, "How it is
 //! built" for why the two sides differ).
 
 mod fetch;
