@@ -36,6 +36,19 @@ struct Registry {
     requests: Vec<(String, Vec<u8>, Instant)>,
 }
 
+impl Registry {
+    /// Drop what is no longer ours (every registration does this first, so
+    /// what waits is bounded by what was sent in the last few seconds).
+    fn forget_expired(&mut self) {
+        let now = Instant::now();
+        let live = |at: &Instant| now.duration_since(*at) < LIVES_AFTER_LAST_USE;
+        self.inboxes.retain(|_, used| live(used));
+        self.audits.retain(|(_, _, at)| live(at));
+        self.events.retain(|(_, at)| live(at));
+        self.requests.retain(|(_, _, at)| live(at));
+    }
+}
+
 fn registry() -> &'static Mutex<Registry> {
     static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
     REGISTRY.get_or_init(Mutex::default)
@@ -65,16 +78,8 @@ pub(crate) fn fresh_inbox() -> String {
 /// Mark `inbox` (exactly that subject) as ours.
 pub(crate) fn register(inbox: &str) {
     if let Ok(mut r) = registry().lock() {
-        let now = Instant::now();
-        r.inboxes
-            .retain(|_, used| now.duration_since(*used) < LIVES_AFTER_LAST_USE);
-        r.audits
-            .retain(|(_, _, at)| now.duration_since(*at) < LIVES_AFTER_LAST_USE);
-        r.events
-            .retain(|(_, at)| now.duration_since(*at) < LIVES_AFTER_LAST_USE);
-        r.requests
-            .retain(|(_, _, at)| now.duration_since(*at) < LIVES_AFTER_LAST_USE);
-        r.inboxes.insert(inbox.to_owned(), now);
+        r.forget_expired();
+        r.inboxes.insert(inbox.to_owned(), Instant::now());
         ANY.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
@@ -128,6 +133,7 @@ pub(crate) fn is_own_message(subject: &[u8], reply: Option<&[u8]>, payload: &[u8
 pub(crate) fn expect_request(subject: &str, body: &[u8]) {
     expect_audit(subject, body);
     if let Ok(mut r) = registry().lock() {
+        r.forget_expired();
         r.requests
             .push((subject.to_owned(), body.to_vec(), Instant::now()));
         ANY.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -138,6 +144,7 @@ pub(crate) fn expect_request(subject: &str, body: &[u8]) {
 /// audit advisory about it (`$JS.EVENT.ADVISORY.API`) is known as ours.
 pub(crate) fn expect_audit(subject: &str, body: &[u8]) {
     if let Ok(mut r) = registry().lock() {
+        r.forget_expired();
         let body = String::from_utf8_lossy(body).into_owned();
         r.audits.push((subject.to_owned(), body, Instant::now()));
         ANY.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -148,6 +155,7 @@ pub(crate) fn expect_audit(subject: &str, body: &[u8]) {
 /// exactly, once), so that it is known as ours.
 pub(crate) fn expect_event(subject: &str) {
     if let Ok(mut r) = registry().lock() {
+        r.forget_expired();
         r.events.push((subject.to_owned(), Instant::now()));
         ANY.store(true, std::sync::atomic::Ordering::Relaxed);
     }
