@@ -641,19 +641,7 @@ fn without_a_file_dialog_a_path_field_takes_its_place() {
         h.query_by_label_contains("No file dialog could be shown")
             .is_some()
     );
-    h.get_by_label("File path").focus();
-    h.run_steps(1);
-    h.get_by_label("File path")
-        .type_text(path.to_str().expect("utf8"));
-    h.run_steps(1);
-    h.get_by_label("Open").click();
-    step_until(&mut h, "the typed capture to load", |h| {
-        h.state()
-            .session
-            .store
-            .iter()
-            .any(|(_, r)| r.subject() == "typed.path")
-    });
+    common::ui::open_typed_path(&mut h, &path, "typed.path");
 }
 
 #[test]
@@ -782,19 +770,7 @@ fn loading_a_capture_asks_before_losing_unsaved_work_and_never_mixes_in_live_tra
             .all(|(_, p)| p.subscriptions.is_empty()),
         "live capture stopped"
     );
-    h.get_by_label("File path").focus();
-    h.run_steps(1);
-    h.get_by_label("File path")
-        .type_text(path.to_str().expect("utf8"));
-    h.run_steps(1);
-    h.get_by_label("Open").click();
-    step_until(&mut h, "the file", |h| {
-        h.state()
-            .session
-            .store
-            .iter()
-            .any(|(_, r)| r.subject() == "from.file")
-    });
+    common::ui::open_typed_path(&mut h, &path, "from.file");
     publish("live.after");
     std::thread::sleep(Duration::from_millis(300));
     h.run_steps(5);

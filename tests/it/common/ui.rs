@@ -94,3 +94,25 @@ pub fn as_user(url: &str, user: &str, view: View) -> Harness<'static, Eventscope
     app.connect(profile);
     harness(app)
 }
+
+/// Type `path` into the path field that stands in for a file dialog, open
+/// it, and step until a record on `subject` from it is in the store.
+pub fn open_typed_path(
+    h: &mut Harness<'static, EventscopeApp>,
+    path: &std::path::Path,
+    subject: &str,
+) {
+    h.get_by_label("File path").focus();
+    h.run_steps(1);
+    h.get_by_label("File path")
+        .type_text(path.to_str().expect("utf8"));
+    h.run_steps(1);
+    h.get_by_label("Open").click();
+    step_until(h, "the typed capture to load", |h| {
+        h.state()
+            .session
+            .store
+            .iter()
+            .any(|(_, r)| r.subject() == subject)
+    });
+}
