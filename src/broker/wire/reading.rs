@@ -87,12 +87,7 @@ impl Reading {
             Some(held) => held.merge(permit),
             None => self.permit = Some(permit),
         }
-        let record = self
-            .packer
-            .pack_wire(at, self.key, subject, reply, headers, payload);
-        if record.is_malformed() {
-            self.shared.add_malformed(1);
-        }
+        let record = self.pack(at, subject, reply, headers, payload);
         self.current.push(record);
         self.waiting += 1;
         if self.current.len() >= MAX_BATCH {
@@ -108,6 +103,24 @@ impl Reading {
         }
     }
 
+    /// A record of the wire's parts, a malformed one counted.
+    fn pack(
+        &mut self,
+        at: crate::capture::Timestamp,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> Record {
+        let record = self
+            .packer
+            .pack_wire(at, self.key, subject, reply, headers, payload);
+        if record.is_malformed() {
+            self.shared.add_malformed(1);
+        }
+        record
+    }
+
     /// Write one message to the spool (dropped and counted when its disk
     /// budget is spent).
     fn spool_one(
@@ -118,12 +131,7 @@ impl Reading {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) {
-        let record = self
-            .packer
-            .pack_wire(at, self.key, subject, reply, headers, payload);
-        if record.is_malformed() {
-            self.shared.add_malformed(1);
-        }
+        let record = self.pack(at, subject, reply, headers, payload);
         if self.sink.spool.push(&WireParts::of(&record)) {
             self.dropping = false;
             self.spooled = true;
