@@ -3,87 +3,41 @@
 //! the event feed subscribed once the view is first shown, kept running,
 //! its entries bounded.
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-
 use super::EventscopeApp;
-use crate::broker::{ConnectionScope, Visibility};
+use crate::broker::Visibility;
 use crate::capture::ConnectionKey;
-use crate::server_answers::{ConnectionRow, MetaGroup, ServerEvent, ServerRow, StreamGroup};
+use crate::server_answers::ServerEvent;
+use crate::session::{ClusterAnswer, ClusterRequest, Request, Watching};
 use crate::ui::{ClusterTab, ClusterView, View};
 
 const POLL_EVERY: f64 = 2.0;
+/// Server events waiting for the view at most (the rest are counted).
+const EVENTS_WAITING: usize = 10_000;
 
-enum ClusterAnswer {
-    /// What one connection can see (to choose the one to look through).
-    SeenFrom(ConnectionKey, Visibility),
-    /// The server table, and a line when it is one server's only.
-    Servers(Result<(Vec<ServerRow>, Option<String>), String>),
-    Connections(Result<(ConnectionScope, Vec<ConnectionRow>), String>),
-    Replicas(Result<(Option<MetaGroup>, Vec<StreamGroup>), String>),
-    Links(Result<Vec<crate::server_answers::LinkRow>, String>),
-    Event(ServerEvent),
-    EventsEnded(String),
-    Unavailable(String),
-}
-
+#[derive(Default)]
 pub(super) struct ClusterWork {
     pub view: ClusterView,
-    answers: (mpsc::Sender<ClusterAnswer>, mpsc::Receiver<ClusterAnswer>),
     asked_of: Option<ConnectionKey>,
-    last_poll: f64,
+    last_poll: Option<f64>,
     waiting: bool,
     /// When the last servers / connections answers came (for rates).
     servers_at: Option<Instant>,
     connections_at: Option<Instant>,
-    events: Option<tokio::task::JoinHandle<()>>,
+    events: Option<Watching<ServerEvent>>,
     /// What each connection can see, once asked (`None`: asked).
     seen: std::collections::HashMap<ConnectionKey, Option<Visibility>>,
 }
 
-impl Default for ClusterWork {
-    fn default() -> Self {
-        Self {
-            view: ClusterView::default(),
-            answers: mpsc::channel(),
-            asked_of: None,
-            last_poll: f64::NEG_INFINITY,
-            waiting: false,
-            servers_at: None,
-            connections_at: None,
-            events: None,
-            seen: Default::default(),
-        }
-    }
-}
-
-impl Drop for ClusterWork {
-    fn drop(&mut self) {
-        if let Some(task) = &self.events {
-            task.abort();
-        }
-    }
-}
-
-fn text<T>(r: Result<T, crate::broker::ServersError>) -> Result<T, String> {
+fn text<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
     r.map_err(|e| e.to_string())
 }
 
 impl EventscopeApp {
-    fn cluster_spawn<F, Fut>(&self, work: F)
-    where
-        F: FnOnce(async_nats::Client) -> Fut + Send + 'static,
-        Fut: Future<Output = ClusterAnswer> + Send,
-    {
-        let key = self.cluster_connection();
-        self.spawn_on(
-            key,
-            &self.cluster.answers.0,
-            ClusterAnswer::Unavailable,
-            work,
-        );
+    fn ask_cluster(&self, request: ClusterRequest) {
+        self.session
+            .ask(self.cluster_connection(), Request::Cluster(request));
     }
 
     /// The connection the Cluster view looks through: the one chosen in
@@ -128,25 +82,15 @@ impl EventscopeApp {
             ));
             if seen.is_none() {
                 self.cluster.seen.insert(key, None);
-                let monitoring = profile.monitoring_url.is_some();
-                self.spawn_on(
-                    Some(key),
-                    &self.cluster.answers.0,
-                    ClusterAnswer::Unavailable,
-                    move |client| async move {
-                        ClusterAnswer::SeenFrom(
-                            key,
-                            crate::broker::visibility(&client, monitoring).await,
-                        )
-                    },
-                );
+                self.session
+                    .ask(Some(key), Request::Cluster(ClusterRequest::Visibility));
             }
         }
         self.cluster.view.through = through;
     }
 
     /// Each frame: on a new connection, what it can see and the event
-    /// feed; while the view is shown, its tab every 2 s; the answers.
+    /// feed; while the view is shown, its tab every 2 s; the events.
     pub(super) fn cluster_step(&mut self, ctx: &egui::Context) {
         if self.view == View::Servers {
             self.survey_connections();
@@ -158,18 +102,32 @@ impl EventscopeApp {
                 self.cluster.view.look_through(key);
                 self.cluster.servers_at = None;
                 self.cluster.connections_at = None;
-                self.start_event_feed(ctx);
+                self.start_event_feed();
             }
             let time = ctx.input(|i| i.time);
-            if !self.cluster.waiting && time - self.cluster.last_poll >= POLL_EVERY {
-                self.cluster.last_poll = time;
+            let due = self
+                .cluster
+                .last_poll
+                .is_none_or(|last| time - last >= POLL_EVERY);
+            if !self.cluster.waiting && due {
+                self.cluster.last_poll = Some(time);
                 self.cluster.waiting = true;
                 self.poll_cluster_tab();
             }
             ctx.request_repaint_after(Duration::from_secs_f64(POLL_EVERY));
         }
-        while let Ok(answer) = self.cluster.answers.1.try_recv() {
-            self.on_cluster_answer(answer);
+        if let Some(feed) = &self.cluster.events {
+            let events = &mut self.cluster.view.events;
+            let (came, not_kept) = feed.take();
+            for event in came {
+                events.events.push(event);
+            }
+            events.events.not_kept += not_kept;
+            if let Some(why) = feed.ended() {
+                events.running = false;
+                events.error = Some(why);
+                self.cluster.events = None;
+            }
         }
         // What the connection looked through can see, as surveyed.
         let seen = key.and_then(|k| self.cluster.seen.get(&k).cloned().flatten());
@@ -181,93 +139,43 @@ impl EventscopeApp {
 
     fn poll_cluster_tab(&mut self) {
         let view = &mut self.cluster.view;
-        match view.tab {
+        let request = match view.tab {
             ClusterTab::Servers => {
                 view.servers.loading = true;
-                let key = self.cluster_connection();
-                let monitoring = self
-                    .session
-                    .profiles()
-                    .iter()
-                    .find(|(k, _)| Some(*k) == key)
-                    .and_then(|(_, p)| p.monitoring_url.clone());
-                self.cluster_spawn(|client| async move {
-                    ClusterAnswer::Servers(text(
-                        crate::broker::server_table_or_one(&client, monitoring).await,
-                    ))
-                });
+                ClusterRequest::Servers
             }
             ClusterTab::Connections => {
                 view.connections.loading = true;
-                self.cluster_spawn(|client| async move {
-                    ClusterAnswer::Connections(text(
-                        crate::broker::connections_report(&client).await,
-                    ))
-                });
+                ClusterRequest::Connections
             }
             ClusterTab::Replicas => {
                 view.replicas.loading = true;
-                self.cluster_spawn(|client| async move {
-                    ClusterAnswer::Replicas(
-                        crate::jetstream::replica_groups(&client)
-                            .await
-                            .map_err(|e| e.to_string()),
-                    )
-                });
+                ClusterRequest::Replicas
             }
             ClusterTab::Links => {
                 view.links.loading = true;
-                self.cluster_spawn(|client| async move {
-                    ClusterAnswer::Links(text(crate::broker::links(&client).await))
-                });
+                ClusterRequest::Links
             }
-            ClusterTab::Events => self.cluster.waiting = false,
-        }
+            ClusterTab::Events => {
+                self.cluster.waiting = false;
+                return;
+            }
+        };
+        self.ask_cluster(request);
     }
 
     /// Subscribe to the advisories; each comes back as it arrives.
-    fn start_event_feed(&mut self, ctx: &egui::Context) {
-        if let Some(task) = self.cluster.events.take() {
-            task.abort();
-        }
+    fn start_event_feed(&mut self) {
+        self.cluster.events = None;
         let Some(key) = self.cluster_connection() else {
             return;
         };
         self.cluster.view.events.running = true;
-        let client = self.session.nats_client(key);
-        let tx = self.cluster.answers.0.clone();
-        let ctx = ctx.clone();
-        self.cluster.events = Some(self.session.spawn(async move {
-            let fed = async {
-                let client = client.await.map_err(|e| e.to_string())?;
-                if !crate::broker::visibility(&client, false)
-                    .await
-                    .system_account
-                {
-                    return Err(
-                        "Connect, disconnect and auth-error events flow in the system account \
-                         only: connect with a system-account user to see them."
-                            .to_owned(),
-                    );
-                }
-                let mut events = crate::broker::server_events(&client)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                while let Some(event) = events.next().await {
-                    if tx.send(ClusterAnswer::Event(event)).is_err() {
-                        return Ok(());
-                    }
-                    ctx.request_repaint();
-                }
-                Err("the server ended the subscription".to_owned())
-            };
-            if let Err(why) = fed.await {
-                let _ = tx.send(ClusterAnswer::EventsEnded(why));
-            }
-        }));
+        self.cluster.view.events.error = None;
+        self.cluster.events = Some(self.session.server_events(Some(key), EVENTS_WAITING));
     }
 
-    fn on_cluster_answer(&mut self, answer: ClusterAnswer) {
+    pub(super) fn on_cluster_answer(&mut self, answer: ClusterAnswer) {
         let work = &mut self.cluster;
         let view = &mut work.view;
         match answer {
@@ -282,7 +190,7 @@ impl EventscopeApp {
                     .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
                 let before = view.servers.value.as_deref().unwrap_or_default();
                 let mut note = None;
-                let result = result.map(|(rows, said)| {
+                let result = text(result).map(|(rows, said)| {
                     note = said;
                     crate::server_answers::with_rates_from(rows, before, seconds)
                 });
@@ -301,7 +209,7 @@ impl EventscopeApp {
                     .value
                     .as_ref()
                     .map_or(&[][..], |(_, r)| &r[..]);
-                let result = result.map(|(scope, rows)| {
+                let result = text(result).map(|(scope, rows)| {
                     (
                         scope,
                         crate::server_answers::connection_rates(rows, before, seconds),
@@ -312,20 +220,16 @@ impl EventscopeApp {
             }
             ClusterAnswer::Replicas(result) => {
                 work.waiting = false;
-                view.replicas.answer(result);
+                view.replicas.answer(text(result));
             }
             ClusterAnswer::Links(result) => {
                 work.waiting = false;
-                view.links.answer(result);
-            }
-            ClusterAnswer::Event(event) => view.events.events.push(event),
-            ClusterAnswer::EventsEnded(why) => {
-                view.events.running = false;
-                view.events.error = Some(why);
+                view.links.answer(text(result));
             }
             ClusterAnswer::Unavailable(why) => {
                 work.waiting = false;
-                view.servers.error = Some(why);
+                view.servers.loading = false;
+                view.servers.error = Some(why.to_string());
             }
         }
     }

@@ -39,7 +39,7 @@ impl EventscopeApp {
             }
             View::Kv => {
                 let actions = crate::ui::kv_ui(ui, &mut self.kv.view, now);
-                self.on_kv_actions(actions, ui.ctx());
+                self.on_kv_actions(actions);
             }
             View::JetStream => {
                 let actions = crate::ui::jetstream_ui(ui, &mut self.jetstream.view, now);

@@ -28,12 +28,13 @@ impl EventscopeApp {
         self.poll_pending(ctx);
         self.demo_step();
         self.save_connected_profiles();
+        self.take_answers();
         self.jetstream_step(ctx);
         self.kv_step(ctx);
         self.cluster_step(ctx);
         self.take_in_capture_file();
         self.drive_jetstream_screenshot();
-        self.drive_kv_screenshot(ctx);
+        self.drive_kv_screenshot();
         self.drive_cluster_screenshot();
         if let Some(plan) = &mut self.screenshot {
             match plan.step(ctx, &self.session.store, &self.session.flows) {

@@ -2,16 +2,13 @@
 //! runtime with the connection's async-nats client, and its answer comes
 //! back on a channel polled each frame. Nothing here waits on the network.
 
-use std::sync::mpsc;
 use std::time::Duration;
 
 use super::EventscopeApp;
-use crate::capture::{ConnectionKey, Record, Timestamp, now_timestamp};
+use crate::capture::{ConnectionKey, Record, now_timestamp};
 use crate::flow::ConsumerScope;
-use crate::jetstream::{
-    Access, Api, ConsumerSummary, Page, PageRequest, Purge, PurgePreview, RecorderStatus, Start,
-    StreamSummary,
-};
+use crate::jetstream::{Access, PageRequest, Start};
+use crate::session::{JetStreamAnswer as Answer, JetStreamRequest, Request};
 use crate::ui::{InFlight, JetStreamAction, JetStreamView, StreamTab, View};
 
 /// How often the chosen consumer's lag is polled while it is on screen.
@@ -22,72 +19,27 @@ const REPORT_EVERY: f64 = 5.0;
 /// How far back the flow view is filled from the recorder on connect.
 const HISTORY_ON_CONNECT: Duration = Duration::from_secs(3600);
 
-/// An answer from a JetStream task.
-pub(super) enum Answer {
-    /// The connection's client could not be had.
-    Unavailable(String),
-    Streams(Result<Vec<StreamSummary>, String>),
-    Consumers(String, Result<Vec<ConsumerSummary>, String>),
-    Subjects(String, Result<Vec<(String, u64)>, String>),
-    Page(String, Result<Page, String>, Option<InFlight>),
-    Lag(
-        String,
-        Result<Box<(ConsumerSummary, Option<Timestamp>)>, String>,
-    ),
-    Recorder(Result<Option<RecorderStatus>, String>),
-    History(Result<crate::jetstream::RecorderRead, String>),
-    Named(Vec<(String, u64, String)>, usize),
-    PurgePreview(Purge, Result<PurgePreview, String>),
-    ResetPreview(Result<crate::jetstream::ResetPreview, String>),
-    /// Dead letters read back from their stream: (what, messages, gone).
-    Redrive(
-        String,
-        Result<Vec<crate::jetstream::StoredMessage>, String>,
-        usize,
-    ),
-    /// A capture stream written out to a private temporary file.
-    /// A capture stream exported to a temp file, and what was left out.
-    Exported(
-        String,
-        Result<(tempfile::NamedTempFile, Option<String>), String>,
-    ),
-    /// A search ended (its progress holds what it found).
-    SearchDone,
-    /// A change was made (or refused): say so, and fetch again.
-    Changed(String),
-}
-
 /// The JetStream view's state beside what it draws.
+#[derive(Default)]
 pub(super) struct JetStreamWork {
     pub view: JetStreamView,
-    answers: (mpsc::Sender<Answer>, mpsc::Receiver<Answer>),
     /// The connection whose JetStream is shown, once it was first asked.
     asked_of: Option<ConnectionKey>,
-    last_lag_poll: f64,
+    last_lag_poll: Option<f64>,
     lag_waiting: bool,
-    last_report: f64,
+    last_report: Option<f64>,
     history_loaded: bool,
-    /// One `Api` per connection, kept: its fetch link stays open.
-    apis: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<ConnectionKey, Api>>>,
-}
-
-impl Default for JetStreamWork {
-    fn default() -> Self {
-        Self {
-            view: JetStreamView::default(),
-            answers: mpsc::channel(),
-            asked_of: None,
-            last_lag_poll: f64::NEG_INFINITY,
-            lag_waiting: false,
-            last_report: f64::NEG_INFINITY,
-            history_loaded: false,
-            apis: Default::default(),
-        }
-    }
+    /// The consumer window asked last, for the page that answers it.
+    pub(super) in_flight_asked: Option<InFlight>,
 }
 
 pub(super) fn text<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
     r.map_err(|e| e.to_string())
+}
+
+/// Whether `every` seconds have passed since `last` (or it never ran).
+fn due(last: Option<f64>, time: f64, every: f64) -> bool {
+    last.is_none_or(|last| time - last >= every)
 }
 
 impl EventscopeApp {
@@ -108,54 +60,11 @@ impl EventscopeApp {
             .map(|(k, _)| *k)
     }
 
-    /// Run `work` with the JetStream API of the chosen connection; its
-    /// answer comes back to `poll_jetstream`.
-    pub(super) fn js_spawn<F, Fut>(&self, work: F)
-    where
-        F: FnOnce(Api) -> Fut + Send + 'static,
-        Fut: Future<Output = Answer> + Send,
-    {
-        let tx = self.jetstream.answers.0.clone();
-        let Some(key) = self.jetstream_connection() else {
-            let _ = tx.send(Answer::Unavailable(
-                "JetStream: no connection is up; connect to a server first".into(),
-            ));
-            return;
-        };
-        let apis = self.jetstream.apis.clone();
-        let kept = apis
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
-        let client = self.session.nats_client(key);
-        // The connection was chosen among the profiles: it has one.
-        let Some(profile) = self
-            .session
-            .profiles()
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, p)| p.clone())
-        else {
-            return;
-        };
-        self.session.spawn(async move {
-            let api = match kept {
-                Some(api) => Ok(api),
-                None => client.await.map(|client| {
-                    let api = Api::with_profile(client, profile);
-                    apis.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(key, api.clone());
-                    api
-                }),
-            };
-            let answer = match api {
-                Ok(api) => work(api).await,
-                Err(e) => Answer::Unavailable(format!("JetStream: {e}")),
-            };
-            let _ = tx.send(answer);
-        });
+    /// Ask the chosen connection's JetStream; the answer comes back to
+    /// `on_jetstream_answer`.
+    pub(super) fn ask_jetstream(&self, request: JetStreamRequest) {
+        self.session
+            .ask(self.jetstream_connection(), Request::JetStream(request));
     }
 
     /// Each frame: first fetches after a connection comes up, the lag
@@ -169,8 +78,8 @@ impl EventscopeApp {
         }
         let time = ctx.input(|i| i.time);
         if self.view == View::JetStream && key.is_some() {
-            if time - self.jetstream.last_report >= REPORT_EVERY {
-                self.jetstream.last_report = time;
+            if due(self.jetstream.last_report, time, REPORT_EVERY) {
+                self.jetstream.last_report = Some(time);
                 if !self.jetstream.view.streams.list.loading {
                     self.refresh_streams();
                 }
@@ -188,18 +97,18 @@ impl EventscopeApp {
             && let (Some(stream), Some(consumer)) =
                 (view.selected_stream(), view.consumers.selected.clone())
         {
-            if !self.jetstream.lag_waiting && time - self.jetstream.last_lag_poll >= LAG_EVERY {
-                self.jetstream.last_lag_poll = time;
+            if !self.jetstream.lag_waiting && due(self.jetstream.last_lag_poll, time, LAG_EVERY) {
+                self.jetstream.last_lag_poll = Some(time);
                 self.jetstream.lag_waiting = true;
                 let stream = stream.to_owned();
                 let allow_direct = view
                     .streams
                     .selected_summary()
                     .is_some_and(|s| s.allow_direct);
-                self.js_spawn(move |api| async move {
-                    let result =
-                        crate::jetstream::poll_lag(&api, &stream, &consumer, allow_direct).await;
-                    Answer::Lag(consumer, text(result).map(Box::new))
+                self.ask_jetstream(JetStreamRequest::Lag {
+                    stream,
+                    consumer,
+                    allow_direct,
                 });
             }
             ctx.request_repaint_after(Duration::from_secs_f64(LAG_EVERY));
@@ -216,42 +125,26 @@ impl EventscopeApp {
             // Live progress.
             ctx.request_repaint_after(Duration::from_millis(100));
         }
-        while let Ok(answer) = self.jetstream.answers.1.try_recv() {
-            self.on_jetstream_answer(answer);
-        }
     }
 
     pub(super) fn refresh_streams(&mut self) {
         self.jetstream.view.streams.list.loading = true;
-        self.js_spawn(|api| async move {
-            Answer::Streams(text(crate::jetstream::list_streams(&api).await))
-        });
+        self.ask_jetstream(JetStreamRequest::Streams);
     }
 
     pub(super) fn refresh_recorder(&mut self) {
         self.jetstream.view.recorder.status.loading = true;
-        self.js_spawn(|api| async move {
-            Answer::Recorder(text(
-                crate::jetstream::recorder_status(&api, crate::jetstream::DEFAULT_RECORDER).await,
-            ))
-        });
+        self.ask_jetstream(JetStreamRequest::Recorder(
+            crate::jetstream::DEFAULT_RECORDER.to_owned(),
+        ));
     }
 
     pub(super) fn refresh_consumers(&mut self, stream: String) {
         self.jetstream.view.consumers.list.loading = true;
-        self.js_spawn(move |api| async move {
-            let result = crate::jetstream::list_consumers(&api, &stream).await;
-            Answer::Consumers(stream, text(result))
-        });
+        self.ask_jetstream(JetStreamRequest::Consumers(stream));
     }
 
-    pub(super) fn browse(
-        &mut self,
-        stream: String,
-        start: Start,
-        subject: Option<String>,
-        in_flight: Option<InFlight>,
-    ) {
+    pub(super) fn browse(&mut self, stream: String, start: Start, subject: Option<String>) {
         let Some(summary) = self.jetstream.view.streams.selected_summary() else {
             return;
         };
@@ -264,18 +157,20 @@ impl EventscopeApp {
             count: browser.page_size,
             max_bytes: 8 << 20,
         };
-        self.js_spawn(move |api| async move {
-            let result = crate::jetstream::fetch_page(&api, &stream, access, &request).await;
-            Answer::Page(stream, text(result), in_flight)
+        self.jetstream.in_flight_asked = None;
+        self.ask_jetstream(JetStreamRequest::Page {
+            stream,
+            access,
+            request,
         });
     }
 
     /// What the JetStream view asked for.
-    fn on_jetstream_answer(&mut self, answer: Answer) {
+    pub(super) fn on_jetstream_answer(&mut self, answer: Answer) {
         let view = &mut self.jetstream.view;
         match answer {
             Answer::Unavailable(why) => {
-                view.unavailable = Some(why);
+                view.unavailable = Some(format!("JetStream: {why}"));
                 view.streams.list.loading = false;
                 view.recorder.status.loading = false;
                 view.browser.loading = false;
@@ -285,21 +180,30 @@ impl EventscopeApp {
             }
             Answer::Streams(result) => {
                 view.unavailable = None;
-                view.streams.list.answer(result);
+                view.streams.list.answer(text(result));
                 view.streams.list_changed();
             }
             Answer::Consumers(stream, result) => {
                 if view.selected_stream() == Some(stream.as_str()) {
-                    view.consumers.list.answer(result);
+                    view.consumers.list.answer(text(result));
                 }
             }
             Answer::Subjects(stream, result) => {
                 if view.selected_stream() == Some(stream.as_str()) {
-                    view.streams.subjects.answer(result);
+                    view.streams.subjects.answer(text(result));
                 }
             }
-            Answer::Page(stream, result, in_flight) => match result {
+            Answer::Page {
+                stream,
+                page,
+                in_flight,
+            } => match page {
                 Ok(mut page) => {
+                    let in_flight = if in_flight {
+                        self.jetstream.in_flight_asked.take()
+                    } else {
+                        None
+                    };
                     if let Some(f) = &in_flight {
                         page.messages.retain(|m| m.seq <= f.delivered);
                     }
@@ -315,7 +219,7 @@ impl EventscopeApp {
                 }
                 Err(e) => {
                     view.browser.loading = false;
-                    view.browser.error = Some(e);
+                    view.browser.error = Some(e.to_string());
                 }
             },
             Answer::Lag(consumer, result) => {
@@ -328,13 +232,13 @@ impl EventscopeApp {
                             consumers.lag.push(&info, now_timestamp(), oldest);
                             consumers.lag_error = None;
                         }
-                        Err(e) => consumers.lag_error = Some(e),
+                        Err(e) => consumers.lag_error = Some(e.to_string()),
                     }
                 }
             }
             Answer::Recorder(result) => {
                 let exists = matches!(result, Ok(Some(_)));
-                view.recorder.status.answer(result);
+                view.recorder.status.answer(text(result));
                 if exists && !self.jetstream.history_loaded {
                     self.jetstream.history_loaded = true;
                     self.load_history(HISTORY_ON_CONNECT);
@@ -370,14 +274,10 @@ impl EventscopeApp {
                     }
                     let wanted = self.session.flows.unnamed_stored();
                     if !wanted.is_empty() {
-                        self.js_spawn(move |api| async move {
-                            let (named, unnamed) =
-                                crate::jetstream::stored_subjects(&api, wanted).await;
-                            Answer::Named(named, unnamed)
-                        });
+                        self.ask_jetstream(JetStreamRequest::StoredSubjects(wanted));
                     }
                 }
-                Err(e) => view.recorder.history.answer(Err(e)),
+                Err(e) => view.recorder.history.answer(Err(e.to_string())),
             },
             Answer::Named(named, unnamed) => {
                 for (stream, seq, subject) in named {
@@ -393,7 +293,7 @@ impl EventscopeApp {
             }
             Answer::PurgePreview(purge, result) => {
                 if let Some(dialog) = &mut view.streams.purge {
-                    dialog.preview.answer(result.map(|p| (purge, p)));
+                    dialog.preview.answer(text(result).map(|p| (purge, p)));
                 }
             }
             Answer::Redrive(what, result, gone) => match result {
@@ -427,7 +327,7 @@ impl EventscopeApp {
                     self.notice = Some(format!("cannot open the capture in stream {name}: {e}"))
                 }
             },
-            Answer::ResetPreview(result) => view.consumers.reset_preview.answer(result),
+            Answer::ResetPreview(result) => view.consumers.reset_preview.answer(text(result)),
             Answer::Changed(notice) => {
                 self.notice = Some(notice);
                 self.refresh_streams();
@@ -440,7 +340,7 @@ impl EventscopeApp {
                         .rows
                         .first()
                         .map_or(1, |r| r.stream_seq);
-                    self.browse(stream, Start::Seq(first), None, None);
+                    self.browse(stream, Start::Seq(first), None);
                 }
             }
         }

@@ -1,13 +1,13 @@
-//! What the JetStream view asks for, turned into requests on the
-//! background runtime (their answers come back to `jetstream.rs`).
+//! What the JetStream view asks for, turned into the session's typed
+//! requests (their answers come back to `jetstream.rs`).
 
 use std::time::Duration;
 
 use super::EventscopeApp;
-use super::jetstream::{Answer, text};
 use crate::capture::now_timestamp;
 use crate::flow::ConsumerScope;
-use crate::jetstream::{Access, PageRequest, Start};
+use crate::jetstream::{Access, Start};
+use crate::session::JetStreamRequest;
 use crate::ui::{InFlight, JetStreamAction, View};
 
 impl EventscopeApp {
@@ -34,13 +34,8 @@ impl EventscopeApp {
                 self.jetstream.view.consumers.select(None);
                 self.refresh_consumers(name.clone());
                 self.jetstream.view.streams.subjects.loading = true;
-                let for_subjects = name.clone();
-                self.js_spawn(move |api| async move {
-                    let result =
-                        crate::jetstream::stream_subjects(&api, &for_subjects, ">", 100_000).await;
-                    Answer::Subjects(for_subjects, text(result))
-                });
-                self.browse(name, Start::Seq(1), None, None);
+                self.ask_jetstream(JetStreamRequest::Subjects(name.clone()));
+                self.browse(name, Start::Seq(1), None);
             }
             JetStreamAction::RefreshConsumers => {
                 if let Some(stream) = stream {
@@ -49,7 +44,7 @@ impl EventscopeApp {
             }
             JetStreamAction::Browse { start, subject } => {
                 if let Some(stream) = stream {
-                    self.browse(stream, start, subject, None);
+                    self.browse(stream, start, subject);
                 }
             }
             JetStreamAction::InFlight(consumer) => self.in_flight(consumer),
@@ -80,9 +75,11 @@ impl EventscopeApp {
                     let access = Access::of(summary.allow_direct);
                     let progress = crate::jetstream::SearchProgress::new();
                     self.jetstream.view.browser.search.running = Some(progress.clone());
-                    self.js_spawn(move |api| async move {
-                        crate::jetstream::search(&api, &stream, access, &request, &progress).await;
-                        Answer::SearchDone
+                    self.ask_jetstream(JetStreamRequest::Search {
+                        stream,
+                        access,
+                        request,
+                        progress,
                     });
                 }
             }
@@ -93,116 +90,69 @@ impl EventscopeApp {
             }
             JetStreamAction::PreviewPurge(purge) => {
                 if let Some(stream) = stream {
-                    self.js_spawn(move |api| async move {
-                        let result = crate::jetstream::purge_preview(&api, &stream, &purge).await;
-                        Answer::PurgePreview(purge, text(result))
-                    });
+                    self.ask_jetstream(JetStreamRequest::PurgePreview { stream, purge });
                 }
             }
             JetStreamAction::Purge(purge) => {
                 if let Some(stream) = stream {
-                    self.js_spawn(move |api| async move {
-                        Answer::Changed(
-                            match crate::jetstream::purge(&api, &stream, &purge).await {
-                                Ok(n) => format!("purged {n} messages from {stream}"),
-                                Err(e) => format!("purge of {stream} failed: {e}"),
-                            },
-                        )
-                    });
+                    self.ask_jetstream(JetStreamRequest::Purge { stream, purge });
                 }
             }
             JetStreamAction::DeleteMessage(seq) => {
                 if let Some(stream) = stream {
-                    self.js_spawn(move |api| async move {
-                        Answer::Changed(
-                            match crate::jetstream::delete_message(&api, &stream, seq).await {
-                                Ok(()) => format!("message {seq} deleted from {stream}"),
-                                Err(e) => format!("delete of {stream} #{seq} failed: {e}"),
-                            },
-                        )
-                    });
+                    self.ask_jetstream(JetStreamRequest::DeleteMessage { stream, seq });
                 }
             }
             JetStreamAction::PauseConsumer { consumer, pause } => {
                 if let Some(stream) = stream {
                     let until = pause.then(|| now_timestamp() + 3600 * 1_000_000_000);
-                    self.js_spawn(move |api| async move {
-                        let result =
-                            crate::jetstream::pause_consumer(&api, &stream, &consumer, until).await;
-                        Answer::Changed(match result {
-                            Ok(true) => format!("{consumer} paused for an hour"),
-                            Ok(false) => format!("{consumer} resumed"),
-                            Err(e) => format!("pause of {consumer} failed: {e}"),
-                        })
+                    self.ask_jetstream(JetStreamRequest::PauseConsumer {
+                        stream,
+                        consumer,
+                        until,
                     });
                 }
             }
             JetStreamAction::DeleteConsumer(consumer) => {
                 if let Some(stream) = stream {
-                    self.js_spawn(move |api| async move {
-                        let result =
-                            crate::jetstream::delete_consumer(&api, &stream, &consumer).await;
-                        Answer::Changed(match result {
-                            Ok(()) => format!("consumer {consumer} deleted from {stream}"),
-                            Err(e) => format!("delete of {consumer} failed: {e}"),
-                        })
-                    });
+                    self.ask_jetstream(JetStreamRequest::DeleteConsumer { stream, consumer });
                 }
             }
             JetStreamAction::PreviewReset { consumer, seq } => {
                 let summary = self.jetstream.view.streams.selected_summary();
                 let allow_direct = summary.is_some_and(|s| s.allow_direct);
                 if let Some(info) = self.jetstream.view.consumers.find(&consumer).cloned() {
-                    self.js_spawn(move |api| async move {
-                        let result =
-                            crate::jetstream::reset_preview(&api, &info, seq, allow_direct).await;
-                        Answer::ResetPreview(text(result))
+                    self.ask_jetstream(JetStreamRequest::ResetPreview {
+                        consumer: Box::new(info),
+                        seq,
+                        allow_direct,
                     });
                 }
             }
             JetStreamAction::ResetConsumer { consumer, seq } => {
                 if let Some(stream) = stream {
-                    self.js_spawn(move |api| async move {
-                        let result =
-                            crate::jetstream::reset_consumer(&api, &stream, &consumer, seq).await;
-                        Answer::Changed(match result {
-                            Ok(()) => format!("{consumer} reset to sequence {seq}"),
-                            Err(e) => format!("reset of {consumer} failed: {e}"),
-                        })
+                    self.ask_jetstream(JetStreamRequest::ResetConsumer {
+                        stream,
+                        consumer,
+                        seq,
                     });
                 }
             }
             JetStreamAction::PutConsumer { config, update } => {
                 if let Some(stream) = stream {
-                    self.js_spawn(move |api| async move {
-                        let result =
-                            crate::jetstream::put_consumer(&api, &stream, config, update).await;
-                        Answer::Changed(match result {
-                            Ok(c) if update => format!("consumer {} changed", c.name),
-                            Ok(c) => format!("consumer {} created", c.name),
-                            Err(e) => format!("the server refused the consumer: {e}"),
-                        })
+                    self.ask_jetstream(JetStreamRequest::PutConsumer {
+                        stream,
+                        config,
+                        update,
                     });
                 }
             }
             JetStreamAction::StartRecorder(settings) => {
                 self.jetstream.view.recorder.status.loading = true;
-                self.js_spawn(move |api| async move {
-                    Answer::Recorder(text(
-                        crate::jetstream::start_recorder(&api, &settings)
-                            .await
-                            .map(Some),
-                    ))
-                });
+                self.ask_jetstream(JetStreamRequest::StartRecorder(settings));
             }
             JetStreamAction::StopRecorder => {
-                let name = self.recorder_name();
-                self.js_spawn(move |api| async move {
-                    match crate::jetstream::stop_recorder(&api, &name).await {
-                        Ok(_) => Answer::Recorder(Ok(None)),
-                        Err(e) => Answer::Changed(format!("removing {name} failed: {e}")),
-                    }
-                });
+                self.ask_jetstream(JetStreamRequest::StopRecorder(self.recorder_name()));
             }
             JetStreamAction::LoadHistory(range) => self.load_history(range),
             JetStreamAction::OpenCapture(name) => {
@@ -214,23 +164,7 @@ impl EventscopeApp {
     /// Export a capture stream to a private temp file and load it (the
     /// user has agreed to replace what is shown).
     pub(super) fn open_capture_stream(&mut self, name: String) {
-        self.js_spawn(move |api| async move {
-            let exported = async {
-                let file = tempfile::Builder::new()
-                    .prefix("eventscope-stream-")
-                    .suffix(".jsonl")
-                    .tempfile()
-                    .map_err(|e| e.to_string())?;
-                let mut out = std::io::BufWriter::new(file.as_file());
-                let read = crate::jetstream::export_capture(&api, &name, &mut out)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                drop(out);
-                Ok((file, read.describe()))
-            }
-            .await;
-            Answer::Exported(name, exported)
-        });
+        self.ask_jetstream(JetStreamRequest::ExportCapture(name));
     }
 
     pub(super) fn recorder_name(&self) -> String {
@@ -255,9 +189,10 @@ impl EventscopeApp {
             .then(|| now_timestamp() - i64::try_from(range.as_nanos()).unwrap_or(i64::MAX));
         // Half the memory budget at most: the live capture keeps the rest.
         let max_bytes = self.session.store.budget() as u64 / 2;
-        self.js_spawn(move |api| async move {
-            let result = crate::jetstream::read_recorder(&api, &name, since, 0, max_bytes).await;
-            Answer::History(text(result))
+        self.ask_jetstream(JetStreamRequest::History {
+            recorder: name,
+            since,
+            max_bytes,
         });
     }
 
@@ -294,32 +229,11 @@ impl EventscopeApp {
             .selected_summary()
             .is_some_and(|s| s.allow_direct);
         let what = format!("{stream} (dead letters of {consumer})");
-        self.js_spawn(move |api| async move {
-            let mut found = Vec::new();
-            let mut gone = 0;
-            for seq in seqs {
-                let request = PageRequest {
-                    start: Start::Seq(seq),
-                    subject: None,
-                    count: 1,
-                    max_bytes: 8 << 20,
-                };
-                match crate::jetstream::fetch_page(
-                    &api,
-                    &stream,
-                    Access::of(allow_direct),
-                    &request,
-                )
-                .await
-                {
-                    Ok(page) => match page.messages.into_iter().next() {
-                        Some(m) if m.seq == seq => found.push(m),
-                        _ => gone += 1,
-                    },
-                    Err(e) => return Answer::Redrive(what, Err(e.to_string()), gone),
-                }
-            }
-            Answer::Redrive(what, Ok(found), gone)
+        self.ask_jetstream(JetStreamRequest::Redrive {
+            what,
+            stream,
+            seqs,
+            access: Access::of(allow_direct),
         });
     }
 
@@ -346,11 +260,13 @@ impl EventscopeApp {
         let count = browser.page_size;
         let from = c.ack_floor_stream_seq + 1;
         let filters = c.filter_subjects.clone();
-        self.js_spawn(move |api| async move {
-            let result =
-                crate::jetstream::fetch_filtered(&api, &stream, access, from, &filters, count)
-                    .await;
-            Answer::Page(stream, text(result), Some(in_flight))
+        self.jetstream.in_flight_asked = Some(in_flight);
+        self.ask_jetstream(JetStreamRequest::InFlight {
+            stream,
+            access,
+            from,
+            filters,
+            count,
         });
     }
 }

@@ -24,8 +24,8 @@ use crate::ui::{ConnectionsView, FileField};
 use pending::{Pending, Waiting};
 use screenshot::ScreenshotPlan;
 
+mod answers;
 mod capture_files;
-mod client_tasks;
 mod cluster;
 mod demo;
 mod draw;

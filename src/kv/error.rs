@@ -3,7 +3,7 @@
 //! versions; the views need only the sentence and whether a bucket is
 //! missing).
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KvError {
     #[error("no key '{key}' in bucket '{bucket}'")]
     NoKey { bucket: String, key: String },

@@ -1,12 +1,20 @@
-//! A monitoring session without any UI: the broker, the store it feeds, and
-//! the rule for applying broker events within a time budget. The GUI owns
-//! one; tests and benchmarks drive it directly.
+//! A monitoring session without any UI, and the one service the window
+//! talks to: the broker, the store it feeds, the rule for applying broker
+//! events within a time budget, and every request beyond traffic
+//! (JetStream, KV, object stores, the cluster) as typed commands whose
+//! answers are drained once a frame (`requests`). The GUI owns one; tests
+//! and benchmarks drive it directly.
 
 use std::time::{Duration, Instant};
 
 mod jobs;
+mod requests;
 
 pub use jobs::{repeat_job, replay_job, wire_message};
+pub use requests::{
+    Answer, ClusterAnswer, ClusterRequest, ExportError, JetStreamAnswer, JetStreamRequest,
+    KvAnswer, KvRequest, ObjectRequest, Request, Unavailable, Watching,
+};
 
 use tokio::sync::mpsc;
 
@@ -41,6 +49,8 @@ pub struct Session {
     waker: Waker,
     /// Packs records read back from the spool.
     spool_packer: crate::capture::RecordPacker,
+    /// Requests beyond traffic, and their answers.
+    requests: requests::Requests,
 }
 
 /// Messages per second read from the network (all connections), over the
@@ -81,6 +91,7 @@ impl Session {
             read_rate: ReadRate::default(),
             waker,
             spool_packer: crate::capture::RecordPacker::default(),
+            requests: requests::Requests::default(),
         })
     }
 
@@ -374,8 +385,8 @@ impl Session {
     }
 
     /// The async-nats client of a connection (opened on first use), for
-    /// the JetStream API.
-    pub fn nats_client(
+    /// the requests beyond traffic.
+    fn nats_client(
         &self,
         key: ConnectionKey,
     ) -> impl Future<Output = Result<async_nats::Client, crate::broker::ClientError>> + Send + 'static

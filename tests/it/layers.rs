@@ -29,6 +29,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     // KV buckets and object stores, through async-nats' clients.
     ("kv", &["capture", "flow"]),
+    // The one service the window talks to: traffic, and every request
+    // beyond it (JetStream, KV, object stores, the cluster).
     (
         "session",
         &[
@@ -39,6 +41,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "server_answers",
             "process",
             "jetstream",
+            "kv",
         ],
     ),
     // Views draw plain data: no connections, no session.
@@ -118,6 +121,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("cli", &["*"]),
 ];
 
+/// Which rooms may name each broker client crate: the broker's own rooms
+/// and the service that runs requests on them. A crate not listed here
+/// may be used anywhere; `app` and `ui` never hold a broker client.
+const BROKER_CRATES: &[(&str, &[&str])] = &[(
+    "async_nats",
+    // NATS: its connection (broker), JetStream and KV (rooms of their
+    // own), the session that runs their requests, the demo's simulated
+    // services, and the command line (the roof, beside the window).
+    &["broker", "jetstream", "kv", "session", "demo", "cli"],
+)];
+
 #[test]
 fn every_import_points_an_allowed_way() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -135,6 +149,16 @@ fn every_import_points_an_allowed_way() {
                 shown.display()
             )
         }));
+        problems.extend(
+            check_crates(&module, &text)
+                .into_iter()
+                .map(|(line, krate, room)| {
+                    format!(
+                        "{}:{line}: `{room}` may not use the broker client `{krate}`",
+                        shown.display()
+                    )
+                }),
+        );
     }
     assert!(
         problems.is_empty(),
@@ -171,6 +195,50 @@ fn a_forbidden_import_is_named_with_its_line() {
     );
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].1, "broker::WireMessage");
+}
+
+/// The checker finds a broker client crate outside its rooms, in a `use`
+/// and inline, and not in a comment or a string.
+#[test]
+fn a_broker_client_outside_its_rooms_is_named() {
+    let app = vec!["app".to_owned(), "kv".to_owned()];
+    let text = "//! async_nats::Client in a comment is fine\n\
+                use async_nats::Client;\n\
+                let s = \"async_nats::x\";\n\
+                fn f(c: ::async_nats::Client) {}\n";
+    let found: Vec<usize> = check_crates(&app, text)
+        .into_iter()
+        .map(|(line, _, _)| line)
+        .collect();
+    assert_eq!(found, [2, 4]);
+    let kv = vec!["kv".to_owned()];
+    assert!(check_crates(&kv, text).is_empty());
+}
+
+/// Every use of a broker client crate in a room not allowed it:
+/// (line, crate, room).
+fn check_crates(module: &[String], text: &str) -> Vec<(usize, String, String)> {
+    let Some(room) = module.first() else {
+        return Vec::new();
+    };
+    let code = code_only(text);
+    let mut found = Vec::new();
+    for (krate, rooms) in BROKER_CRATES {
+        if rooms.contains(&room.as_str()) {
+            continue;
+        }
+        let needle = format!("{krate}::");
+        for (at, _) in code.match_indices(&needle) {
+            let before = code[..at].bytes().last();
+            if before.is_some_and(is_ident) {
+                continue;
+            }
+            let line = code[..at].matches('\n').count() + 1;
+            found.push((line, (*krate).to_owned(), room.clone()));
+        }
+    }
+    found.sort();
+    found
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

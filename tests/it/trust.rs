@@ -283,14 +283,19 @@ fn no_client_can_hide_a_message_behind_the_monitors_inboxes() {
         }
         outsider.flush().await.expect("flush");
     });
-    // And the app's own JetStream request: not stored, nor its advisory.
-    let client = rt
-        .block_on(session.nats_client(key))
-        .expect("publishing client");
-    rt.block_on(eventscope::jetstream::list_streams(
-        &eventscope::jetstream::Api::new(client),
-    ))
-    .expect("stream list");
+    // And the window's own JetStream request, asked of the session as the
+    // window asks it: not stored, nor its advisory.
+    use eventscope::session::{Answer, JetStreamAnswer, JetStreamRequest, Request};
+    session.ask(Some(key), Request::JetStream(JetStreamRequest::Streams));
+    common::wait_for("the stream list", Duration::from_secs(10), || {
+        session.answers().any(|a| match a {
+            Answer::JetStream(JetStreamAnswer::Streams(r)) => {
+                r.expect("stream list");
+                true
+            }
+            _ => false,
+        })
+    });
     common::wait_for("the forged messages", Duration::from_secs(10), || {
         session.drain(Duration::from_millis(50));
         let stored = stored_subjects(&session);

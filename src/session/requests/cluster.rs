@@ -1,0 +1,84 @@
+//! What the Cluster view asks: what a connection can see, the server
+//! table, connections, replica groups, route/gateway/leaf links; the
+//! server event feed is a feed (`Session::server_events`).
+
+use futures_util::StreamExt;
+
+use crate::broker::{ConnectionProfile, ConnectionScope, ServersError, Visibility};
+use crate::capture::ConnectionKey;
+use crate::jetstream::ReplicasError;
+use crate::server_answers::{
+    ConnectionRow, LinkRow, MetaGroup, ServerEvent, ServerRow, StreamGroup,
+};
+
+use super::{Unavailable, Watching};
+
+pub enum ClusterRequest {
+    /// What this connection can see (to choose the one to look through).
+    Visibility,
+    Servers,
+    Connections,
+    Replicas,
+    Links,
+}
+
+pub enum ClusterAnswer {
+    Unavailable(Unavailable),
+    SeenFrom(ConnectionKey, Visibility),
+    /// The server table, and a line when it is one server's only.
+    Servers(Result<(Vec<ServerRow>, Option<String>), ServersError>),
+    Connections(Result<(ConnectionScope, Vec<ConnectionRow>), ServersError>),
+    Replicas(Result<(Option<MetaGroup>, Vec<StreamGroup>), ReplicasError>),
+    Links(Result<Vec<LinkRow>, ServersError>),
+}
+
+pub(super) async fn run(
+    client: &async_nats::Client,
+    key: ConnectionKey,
+    profile: &ConnectionProfile,
+    request: ClusterRequest,
+) -> ClusterAnswer {
+    let monitoring = profile.monitoring_url.clone();
+    match request {
+        ClusterRequest::Visibility => ClusterAnswer::SeenFrom(
+            key,
+            crate::broker::visibility(client, monitoring.is_some()).await,
+        ),
+        ClusterRequest::Servers => {
+            ClusterAnswer::Servers(crate::broker::server_table_or_one(client, monitoring).await)
+        }
+        ClusterRequest::Connections => {
+            ClusterAnswer::Connections(crate::broker::connections_report(client).await)
+        }
+        ClusterRequest::Replicas => {
+            ClusterAnswer::Replicas(crate::jetstream::replica_groups(client).await)
+        }
+        ClusterRequest::Links => ClusterAnswer::Links(crate::broker::links(client).await),
+    }
+}
+
+impl crate::session::Session {
+    /// The connect, disconnect and auth-error advisories as they come
+    /// (system account only: without it, the feed ends saying so).
+    pub fn server_events(&self, key: Option<ConnectionKey>, keep: usize) -> Watching<ServerEvent> {
+        self.watch(key, keep, |client, _, sink| async move {
+            if !crate::broker::visibility(&client, false)
+                .await
+                .system_account
+            {
+                return Err(
+                    "Connect, disconnect and auth-error events flow in the system account \
+                     only: connect with a system-account user to see them."
+                        .to_owned(),
+                );
+            }
+            let mut events = crate::broker::server_events(&client)
+                .await
+                .map_err(|e| e.to_string())?;
+            while let Some(event) = events.next().await {
+                sink.offer(event)?;
+            }
+            Err("the server ended the subscription".to_owned())
+        })
+    }
+}
