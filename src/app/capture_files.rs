@@ -186,8 +186,10 @@ impl EventscopeApp {
                     let records: Vec<_> = batch
                         .into_iter()
                         .map(|mut item| {
-                            item.record.connection =
-                                self.session.store.intern_connection(&item.connection);
+                            item.record.connection = self
+                                .session
+                                .store
+                                .intern_connection_of(&item.connection, item.broker);
                             item.record
                         })
                         .collect();

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::capture::SubjectError;
 use crate::capture::validate_pattern;
+use crate::capture::{BrokerKind, SubjectError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionProfile {
@@ -110,6 +110,14 @@ impl ConnectionProfile {
         copy
     }
 
+    /// The broker the first server URL's scheme picks; an unknown scheme
+    /// is refused by name.
+    pub fn broker(&self) -> Result<BrokerKind, ProfileError> {
+        let servers = self.server_list();
+        let first = servers.first().ok_or(ProfileError::NoServers)?;
+        BrokerKind::from_url(first).ok_or_else(|| ProfileError::UnknownScheme(redact_url(first)))
+    }
+
     /// Check everything that can be checked before touching the network.
     pub fn validate(&self) -> Result<(), ProfileError> {
         if self.name.trim().is_empty() {
@@ -119,7 +127,11 @@ impl ConnectionProfile {
         if servers.is_empty() {
             return Err(ProfileError::NoServers);
         }
+        let broker = self.broker()?;
         for server in &servers {
+            if BrokerKind::from_url(server) != Some(broker) {
+                return Err(ProfileError::MixedBrokers(redact_url(server)));
+            }
             server
                 .parse::<async_nats::ServerAddr>()
                 .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?;
@@ -331,6 +343,14 @@ pub enum ProfileError {
     NoServers,
     #[error("'{0}' is not a server URL: {1}")]
     BadServer(String, String),
+    #[error(
+        "'{0}': no broker this build speaks has that scheme (NATS: nats://, tls://, ws://, wss://)"
+    )]
+    UnknownScheme(String),
+    #[error(
+        "'{0}' is not on the same broker as the first server: one connection speaks to one broker"
+    )]
+    MixedBrokers(String),
     #[error("file not found: {}", .0.display())]
     MissingFile(PathBuf),
     #[error("cannot use credentials file {}: {reason}", .path.display())]
@@ -428,6 +448,24 @@ fn reconnect_delay() -> impl Fn(usize) -> Duration + Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The URL scheme picks the broker; one this build does not speak is
+    /// refused by name (credentials left out), and so is a list that mixes.
+    #[test]
+    fn the_url_scheme_picks_the_broker_and_an_unknown_one_is_named() {
+        let p = ConnectionProfile::new("prod", "tls://a:4222, b:4222");
+        assert_eq!(p.broker(), Ok(BrokerKind::Nats));
+        assert_eq!(p.validate(), Ok(()));
+        let p = ConnectionProfile::new("rabbit", "amqp://me:secret@a:5672");
+        let said = p.validate().expect_err("refused").to_string();
+        assert!(
+            said.contains("amqp://") && said.contains("nats://"),
+            "{said}"
+        );
+        assert!(!said.contains("secret"), "{said}");
+        let p = ConnectionProfile::new("mixed", "nats://a:4222, mqtt://b:1883");
+        assert!(matches!(p.validate(), Err(ProfileError::MixedBrokers(_))));
+    }
 
     #[test]
     fn secrets_are_not_stored_unless_asked() {

@@ -1,9 +1,11 @@
-//! Everything the app keeps of what it saw: records, the bounded store, the
-//! subject tree with rates, filters and the capture file format.
+//! Everything the app keeps of what it saw: records (each from a connection
+//! of a known broker), the bounded store, the subject tree with rates,
+//! filters and the capture file format.
 //!
 //! Plain Rust: nothing here knows about egui or the network, so the GUI, the
 //! headless CLI and the benchmarks share it unchanged.
 
+mod broker;
 pub mod file;
 mod filter;
 mod headers;
@@ -13,6 +15,7 @@ mod store;
 mod subject;
 mod subject_tree;
 
+pub use broker::BrokerKind;
 pub use filter::{Filter, FilteredIndex};
 pub use headers::{HeaderBlock, Headers};
 pub use load::{CaptureLoad, LoadEvent};

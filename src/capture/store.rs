@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::broker::BrokerKind;
 use super::record::{ConnectionKey, Record, Timestamp};
 use super::subject_tree::SubjectTree;
 
@@ -41,6 +42,8 @@ pub struct Store {
     budget: usize,
     counters: StoreCounters,
     connections: Vec<Arc<str>>,
+    /// The broker of each connection, by key.
+    brokers: Vec<BrokerKind>,
     tree: SubjectTree,
     gaps: Vec<Gap>,
 }
@@ -60,18 +63,40 @@ impl Store {
             budget: budget_bytes,
             counters: StoreCounters::default(),
             connections: Vec::new(),
+            brokers: Vec::new(),
             tree: SubjectTree::new(),
             gaps: Vec::new(),
         }
     }
 
-    /// The key for a connection name, adding it on first use.
+    /// The key for a NATS connection's name, adding it on first use.
     pub fn intern_connection(&mut self, name: &str) -> ConnectionKey {
+        self.intern_connection_of(name, BrokerKind::Nats)
+    }
+
+    /// The key for a connection name on `broker`, adding it on first use
+    /// (a name seen again says its broker anew: a profile can change).
+    pub fn intern_connection_of(&mut self, name: &str, broker: BrokerKind) -> ConnectionKey {
         if let Some(pos) = self.connections.iter().position(|n| &**n == name) {
+            self.brokers[pos] = broker;
             return pos as ConnectionKey;
         }
         self.connections.push(name.into());
+        self.brokers.push(broker);
         (self.connections.len() - 1) as ConnectionKey
+    }
+
+    /// The broker of each connection, by key.
+    pub fn brokers(&self) -> &[BrokerKind] {
+        &self.brokers
+    }
+
+    /// The broker a connection (and every record read on it) speaks.
+    pub fn broker_of(&self, key: ConnectionKey) -> BrokerKind {
+        self.brokers
+            .get(usize::from(key))
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn connection_name(&self, key: ConnectionKey) -> &str {

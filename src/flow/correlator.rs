@@ -15,12 +15,12 @@ use foldhash::{HashMap, HashMapExt};
 
 use super::admin::AdminRequests;
 use super::answers::{EarlyReplies, RecentAnswers};
-use super::classify::{Class, classify, parse_api_error, parse_pub_ack};
 use super::links::PendingLinks;
 use super::model::{Flow, FlowId, FlowKind, KvOp, Reply, Role, StepKind, object_chunk};
+use super::nats::{Class, parse_api_error, parse_pub_ack};
+use super::rules::{DeliveryRules, rules_for};
 use super::streams::StreamState;
-use crate::capture::Seq;
-use crate::capture::{Record, Timestamp};
+use crate::capture::{BrokerKind, ConnectionKey, Record, Seq, Timestamp};
 
 /// Settings for correlation.
 #[derive(Clone, Debug)]
@@ -80,6 +80,8 @@ pub struct Correlator {
     /// (scatter-gather). Kept apart from `by_reply` so that the lookup
     /// every record makes stays on a small table.
     pub(super) answered: RecentAnswers,
+    /// The broker of each connection, by key (NATS unless told).
+    brokers: Vec<BrokerKind>,
 }
 
 impl Default for Correlator {
@@ -106,7 +108,27 @@ impl Correlator {
             pending: PendingLinks::default(),
             objects: HashMap::new(),
             answered: RecentAnswers::default(),
+            brokers: Vec::new(),
         }
+    }
+
+    /// The brokers of the connections, by key (`Store::brokers`): each
+    /// record is read by its connection's broker's rules.
+    pub fn learn_brokers(&mut self, brokers: &[BrokerKind]) {
+        if self.brokers != brokers {
+            self.brokers = brokers.to_vec();
+        }
+    }
+
+    pub(super) fn broker_of(&self, connection: ConnectionKey) -> BrokerKind {
+        self.brokers
+            .get(usize::from(connection))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub(super) fn rules_of(&self, connection: ConnectionKey) -> &'static dyn DeliveryRules {
+        rules_for(self.broker_of(connection))
     }
 
     /// Reply inboxes of a consumer's recent pull requests, newest first.
@@ -120,8 +142,10 @@ impl Correlator {
     pub fn clear(&mut self) {
         let config = self.config.clone();
         let next = self.next_id();
+        let brokers = std::mem::take(&mut self.brokers);
         *self = Self::new(config);
         self.first_id = next;
+        self.brokers = brokers;
     }
 
     pub(super) fn next_id(&self) -> FlowId {
@@ -179,7 +203,7 @@ impl Correlator {
             self.on_reply(id, seq, record);
             return;
         }
-        match classify(record) {
+        match self.rules_of(record.connection).classify(record) {
             Class::Publish => {
                 if !self.on_trace_event(record) {
                     self.on_publish(seq, record, FlowKind::Publish)
@@ -308,6 +332,7 @@ impl Correlator {
         }
         let at = record.received_at;
         let mut flow = Flow::new(self.next_id(), kind, record.subject(), at);
+        flow.broker = self.broker_of(record.connection);
         flow.first_record = Some(seq);
         let headers = self.publish_headers(record);
         flow.producer = headers.producer;

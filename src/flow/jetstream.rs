@@ -1,10 +1,10 @@
 //! The JetStream part of correlation: a stored message's deliveries to
 //! each consumer, their acks, and the server's advisories about them.
 
-use super::classify::{AckBody, AckSubject, AdvisoryKind, MessageAdvisory};
 use super::correlator::Correlator;
 use super::links::{StoredAt, parse_stream_source};
 use super::model::{Delivery, Flow, FlowId, FlowKind, KvOp, Outcome, Role, StepKind, object_chunk};
+use super::nats::{AckBody, AckSubject, AdvisoryKind, MessageAdvisory};
 use super::settle::RemovalReason;
 use super::streams::StreamRemoval;
 use crate::capture::{Record, Seq, Timestamp};
@@ -75,6 +75,9 @@ impl Correlator {
             FlowKind::Jetstream
         };
         let mut flow = Flow::new(self.next_id(), kind, subject, at);
+        if let Some(record) = record {
+            flow.broker = self.broker_of(record.connection);
+        }
         if let Some(kv) = kv {
             flow.detail_mut().extras_mut().kv = Some(kv);
         }
@@ -256,7 +259,8 @@ impl Correlator {
                 reason: None,
             }),
         };
-        flow.detail_mut().deliveries[index].answer(&body, at);
+        let rules = super::rules::rules_for(flow.broker);
+        rules.answer(&mut flow.detail_mut().deliveries[index], &body, at);
         let mut label = body.label();
         if sync {
             label.push_str(" (sync)");

@@ -48,6 +48,7 @@ impl Correlator {
             );
         }
         to.detail_mut().steps.sort_by_key(|s| s.at);
+        let rules = super::rules::rules_for(to.broker);
         for delivery in detail.deliveries {
             let known = to
                 .detail_mut()
@@ -55,7 +56,7 @@ impl Correlator {
                 .iter_mut()
                 .find(|d| d.consumer == delivery.consumer && d.count == delivery.count);
             match known {
-                Some(known) => known.merge(delivery),
+                Some(known) => rules.merge(known, delivery),
                 None => {
                     to.detail_mut().add_delivery(delivery);
                 }

@@ -1,12 +1,12 @@
-//! Flows reconstructed from what the wire shows: each record classified
-//! (`classify`), correlated into flows incrementally (`correlator`) in the
-//! shape of `model`, listed (`selection`), named from the server's
-//! connection list (`identity`, `trace`) and written out as Mermaid or JSON
+//! Flows reconstructed from what the wire shows: each record classified by
+//! its broker's delivery rules (`rules`, NATS's in `nats`), correlated into
+//! flows incrementally (`correlator`) in the shape of `model`, judged
+//! (`settle`), listed (`selection`), named from the server's connection
+//! list (`identity`, `trace`) and written out as Mermaid or JSON
 //! (`export`). Plain Rust: no egui, no network.
 
 mod admin;
 mod answers;
-mod classify;
 mod correlator;
 mod export;
 mod headers;
@@ -16,14 +16,15 @@ mod layout;
 mod links;
 mod merge;
 mod model;
+mod nats;
 mod objects;
+mod rules;
 mod selection;
 mod settle;
 mod streams;
 mod trace;
 mod transform;
 
-pub use classify::{AckBody, AdvisoryKind};
 pub use correlator::{Correlator, FlowConfig};
 pub use export::{DeliveryJson, FlowJson, KvJson, ReplyJson, mermaid, summary_line, title};
 pub use identity::{annotate, audience};
@@ -33,6 +34,8 @@ pub use model::{
     Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, ObjectPut,
     Outcome, Reply, Role, Step, StepKind,
 };
+pub use nats::{AckBody, AdvisoryKind};
+pub use rules::{ConsumerState, DeliveryRules, rules_for};
 pub use selection::{ConsumerScope, FlowCounts, FlowFilter};
 pub use settle::{Removal, RemovalReason, ServiceError, Verdict};
 pub use trace::trace_flow;

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::classify::{AckBody, AdvisoryKind};
 use super::links::Links;
+use super::nats::{AckBody, AdvisoryKind};
 use super::settle::{Removal, ServiceError};
 use crate::capture::Seq;
 use crate::capture::Timestamp;
@@ -261,6 +261,8 @@ pub struct Lane {
 pub struct Flow {
     pub id: FlowId,
     pub kind: FlowKind,
+    /// The broker whose rules settle it (its first record's).
+    pub broker: crate::capture::BrokerKind,
     pub subject: String,
     /// From a producer header (`ce-source` or the configured ones); `None`
     /// when the wire does not say.
@@ -438,6 +440,7 @@ impl Flow {
         Self {
             id,
             kind,
+            broker: crate::capture::BrokerKind::Nats,
             subject: subject.to_owned(),
             producer: None,
             trace_id: None,

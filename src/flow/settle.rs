@@ -11,9 +11,9 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::classify::AckBody;
 use super::correlator::Correlator;
-use super::model::{Delivery, Final, Flow, FlowKind, Outcome};
+use super::model::{Final, Flow, FlowKind, Outcome};
+use super::rules::{ConsumerState, rules_for};
 use super::streams::{StreamRemoval, StreamState};
 use crate::capture::Timestamp;
 
@@ -130,96 +130,7 @@ impl Verdict {
     }
 }
 
-/// Where one consumer stands with one message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ConsumerState {
-    Acked,
-    Terminated,
-    MaxDeliveries,
-    /// Delivered; the consumer expects no answer.
-    Delivered,
-    /// Not delivered yet, or delivered and not settled.
-    Waiting,
-    /// Deleted before it settled the message.
-    Deleted(Timestamp),
-}
-
-impl Delivery {
-    /// The same delivery seen in two flows: keep what each saw, the
-    /// earlier settlement winning as it does on the server.
-    pub(super) fn merge(&mut self, other: Delivery) {
-        if self.record.is_none() && other.record.is_some() {
-            self.record = other.record;
-            self.at = other.at;
-        }
-        self.answered_at = self.answered_at.max(other.answered_at);
-        match (self.settled_at, other.settled_at) {
-            (ours, Some(theirs)) if ours.is_none_or(|ours| theirs < ours) => {
-                self.settled_at = Some(theirs);
-                self.outcome = other.outcome;
-                self.reason = other.reason;
-            }
-            (Some(_), _) | (None, Some(_)) => {}
-            (None, None) => {
-                if self.outcome == Outcome::Pending || other.outcome == Outcome::Nak {
-                    self.outcome = other.outcome;
-                }
-            }
-        }
-    }
-
-    /// Apply one answer as the server does: the first ACK or TERM (by its
-    /// time, not the order the monitor saw it in) settles the delivery and
-    /// every later answer changes nothing; until then a NAK or a progress
-    /// note says where it stands.
-    pub(super) fn answer(&mut self, body: &AckBody, at: Timestamp) {
-        self.answered_at = self.answered_at.max(Some(at));
-        let settled_before = self.settled_at.is_some_and(|s| s <= at);
-        match body {
-            AckBody::Ack | AckBody::Next | AckBody::Term { .. } if !settled_before => {
-                self.settled_at = Some(at);
-                (self.outcome, self.reason) = match body {
-                    AckBody::Term { reason } => (Outcome::Term, reason.as_deref().map(Box::from)),
-                    _ => (Outcome::Ack, None),
-                };
-            }
-            _ if self.settled_at.is_some() => {}
-            AckBody::Nak { .. } => self.outcome = Outcome::Nak,
-            AckBody::Progress if self.outcome == Outcome::Pending => self.outcome = Outcome::Wpi,
-            _ => {}
-        }
-    }
-}
-
 impl Flow {
-    /// One consumer's state: the earliest settlement in time (an ACK sent
-    /// on an earlier delivery after a redelivery is honoured; an ACK after
-    /// a TERM changes nothing), else the server giving up, else the last
-    /// delivery's standing.
-    fn consumer_state(&self, consumer: &str) -> ConsumerState {
-        let deliveries = self
-            .detail()
-            .deliveries
-            .iter()
-            .filter(|d| d.consumer == consumer);
-        let settled = deliveries
-            .clone()
-            .filter_map(|d| Some((d.settled_at?, d.outcome)))
-            .min_by_key(|(at, _)| *at);
-        match settled {
-            Some((_, Outcome::Term)) => return ConsumerState::Terminated,
-            Some(_) => return ConsumerState::Acked,
-            None => {}
-        }
-        if self.detail().max_deliveries.iter().any(|c| c == consumer) {
-            return ConsumerState::MaxDeliveries;
-        }
-        match deliveries.max_by_key(|d| d.count).map(|d| d.outcome) {
-            Some(Outcome::Delivered) => ConsumerState::Delivered,
-            _ => ConsumerState::Waiting,
-        }
-    }
-
     /// A delivery's outcome as the server sees it: one still waiting after
     /// another delivery's answer settled the message needs none.
     pub fn delivery_outcome(&self, delivery: &super::model::Delivery) -> Outcome {
@@ -298,7 +209,7 @@ impl Correlator {
         let mut consumers: Vec<(&str, ConsumerState)> = flow
             .consumers()
             .into_iter()
-            .map(|c| (c, flow.consumer_state(c)))
+            .map(|c| (c, rules_for(flow.broker).consumer_state(flow, c)))
             .collect();
         if let Some(state) = stream {
             let subject = flow.subject_in_stream(stream);

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 
-use super::classify::{ConsumerAnswer, StreamAnswer, parse_consumer_answer, parse_stream_answer};
 use super::correlator::Correlator;
 use super::model::{Final, Outcome};
+use super::nats::{ConsumerAnswer, StreamAnswer, parse_consumer_answer, parse_stream_answer};
 use super::transform::SubjectTransform;
 use crate::capture::{Record, SubjectPattern, Timestamp};
 

@@ -110,7 +110,10 @@ impl Session {
     /// Start monitoring with a profile; replaces a profile of the same name.
     pub fn connect(&mut self, mut profile: ConnectionProfile) -> ConnectionKey {
         profile.take_url_credentials();
-        let key = self.store.intern_connection(&profile.name);
+        // Validated before it came here; a profile that was not is NATS's.
+        let broker = profile.broker().unwrap_or_default();
+        let key = self.store.intern_connection_of(&profile.name, broker);
+        self.flows.learn_brokers(self.store.brokers());
         self.profiles.retain(|(k, _)| *k != key);
         self.profiles.push((key, profile.clone()));
         // A new connection's counters start at zero.
@@ -348,6 +351,8 @@ impl Session {
 
     /// Store records and correlate them into flows, in arrival order.
     pub fn add_records(&mut self, records: impl IntoIterator<Item = crate::capture::Record>) {
+        // Loaded files name connections (and their brokers) of their own.
+        self.flows.learn_brokers(self.store.brokers());
         for record in records {
             self.newest_applied = Some(record.received_at);
             self.flows.ingest(self.store.end_seq(), &record);

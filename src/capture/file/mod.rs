@@ -5,6 +5,11 @@
 //! {"eventscope_capture":1,"created":"2026-11-23T12:00:00.000000000Z","tool":"eventscope 0.1.0","servers":["nats://127.0.0.1:4222"]}
 //! {"received_at":"2026-11-23T12:00:00.123456789Z","connection":"prod","subject":"orders.created","reply":null,"headers":{"ce-id":["a1"]},"payload_b64":"eyJpZCI6MX0="}
 //! ```
+//!
+//! A line may say `"broker"` (`"nats"` when absent, as in every file
+//! written so far). Version 1 readers ignore fields they do not know, so
+//! they would read a line of another broker as NATS: the first build that
+//! writes such lines writes version 2, which version 1 refuses by name.
 
 use std::io::{self, Write};
 

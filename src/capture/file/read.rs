@@ -20,6 +20,8 @@ use crate::capture::store::Store;
 #[derive(Debug)]
 pub struct LoadedRecord {
     pub connection: String,
+    /// The connection's broker (NATS where the line does not say).
+    pub broker: crate::capture::BrokerKind,
     pub record: Record,
     /// Stream and sequence of a message read from a stream (`browse`).
     pub stored: Option<(String, u64)>,
@@ -29,6 +31,9 @@ pub struct LoadedRecord {
 struct LineIn {
     received_at: String,
     connection: String,
+    /// Absent in every line written so far: NATS.
+    #[serde(default)]
+    broker: crate::capture::BrokerKind,
     subject: String,
     reply: Option<String>,
     headers: Option<HeadersIn>,
@@ -265,6 +270,7 @@ fn parse_line(text: &str, packer: &mut RecordPacker) -> Result<LoadedRecord, Lin
     };
     Ok(LoadedRecord {
         connection: line.connection,
+        broker: line.broker,
         record: packer.pack_wire(
             received_at,
             0,
@@ -325,7 +331,7 @@ pub fn load_into<R: BufRead>(reader: &mut CaptureReader<R>, store: &mut Store) -
     while let Some(next) = reader.next_record() {
         match next {
             Ok(mut item) => {
-                item.record.connection = store.intern_connection(&item.connection);
+                item.record.connection = store.intern_connection_of(&item.connection, item.broker);
                 store.push(item.record);
                 loaded += 1;
             }
@@ -344,6 +350,7 @@ pub fn load_into<R: BufRead>(reader: &mut CaptureReader<R>, store: &mut Store) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::BrokerKind;
     use crate::capture::file::CaptureWriter;
     use crate::capture::file::tests::sample;
 
@@ -388,6 +395,44 @@ mod tests {
         assert!(msg.starts_with("line 4:"), "{msg}");
         assert!(msg.contains("truncated"), "{msg}");
         assert_eq!(store.len(), 2);
+    }
+
+    /// Lines written so far say no broker and are NATS's; a line may say
+    /// it; a broker this build does not know is a bad line, named and
+    /// skipped, never read as NATS.
+    #[test]
+    fn a_line_says_its_broker_and_an_unknown_one_is_not_read_as_nats() {
+        let mut buf = Vec::new();
+        let mut w = CaptureWriter::new(&mut buf, &CaptureHeader::new(vec![])).expect("header");
+        w.write(&sample(), "old").expect("write");
+        let mut text = String::from_utf8(buf).expect("utf8");
+        let line = text.lines().nth(1).expect("a line").to_owned();
+        assert!(
+            !line.contains("\"broker\""),
+            "NATS lines stay as before: {line}"
+        );
+        text.push_str(&line.replace(
+            "\"connection\":\"old\"",
+            "\"connection\":\"said\",\"broker\":\"nats\"",
+        ));
+        text.push('\n');
+        text.push_str(&line.replace(
+            "\"connection\":\"old\"",
+            "\"connection\":\"pigeon\",\"broker\":\"pigeon\"",
+        ));
+        text.push('\n');
+        let mut store = Store::default();
+        let mut r = CaptureReader::new(text.as_bytes()).expect("reader");
+        let report = load_into(&mut r, &mut store);
+        assert_eq!(report.loaded, 2);
+        assert_eq!(report.bad.count, 1);
+        let said = report.bad.describe().expect("named");
+        assert!(said.contains("line 4") && said.contains("pigeon"), "{said}");
+        for name in ["old", "said"] {
+            let key = store.intern_connection_of(name, BrokerKind::Nats);
+            assert_eq!(store.broker_of(key), BrokerKind::Nats);
+        }
+        assert!(!store.connection_names().iter().any(|n| &**n == "pigeon"));
     }
 
     #[test]

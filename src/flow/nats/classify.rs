@@ -228,7 +228,7 @@ pub struct StreamAnswer {
     pub created: bool,
     /// Interest retention: a message no consumer wants is not kept.
     pub interest: bool,
-    pub(super) transform: Option<super::transform::SubjectTransform>,
+    pub(in crate::flow) transform: Option<crate::flow::transform::SubjectTransform>,
     pub max_age_ns: Option<i64>,
 }
 
@@ -270,7 +270,7 @@ pub fn parse_stream_answer(payload: &[u8]) -> Option<StreamAnswer> {
         interest: config.retention == "interest",
         transform: config
             .subject_transform
-            .map(|t| super::transform::SubjectTransform::new(&t.src, &t.dest)),
+            .map(|t| crate::flow::transform::SubjectTransform::new(&t.src, &t.dest)),
         max_age_ns: (config.max_age > 0).then_some(config.max_age),
     })
 }

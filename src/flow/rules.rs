@@ -1,0 +1,69 @@
+//! A broker's delivery rules, behind one interface. The flow engine (the
+//! model, the correlator's bookkeeping, selection, layout, the verdict,
+//! export) is broker-neutral; what a record means and how a consumer's
+//! answers settle a message are the broker's own, and differ: JetStream
+//! honours the earliest ACK or TERM by its time, RabbitMQ settles on the
+//! first ack or reject of a delivery tag and requeues on a nack, Kafka
+//! settles by a committed offset passing the message.
+//!
+//! Each broker implements `DeliveryRules` in a room of `flow/` of its own
+//! (`nats/` first) and is chosen by the broker of the record's connection
+//! (`rules_for`). The vocabulary (`Class`) is JetStream's today: a new
+//! broker maps its terms onto it (a queue or a topic partition is the
+//! stream, the delivery count or `x-death` count is `delivered`, the
+//! offset is the stream sequence); see docs/adding-a-broker.md.
+
+use super::model::{Delivery, Flow};
+use super::nats::{AckBody, Class, NatsRules};
+use crate::capture::{BrokerKind, Record, Timestamp};
+
+/// Where one consumer stands with one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerState {
+    Acked,
+    Terminated,
+    MaxDeliveries,
+    /// Delivered; the consumer expects no answer.
+    Delivered,
+    /// Not delivered yet, or delivered and not settled.
+    Waiting,
+    /// Deleted before it settled the message.
+    Deleted(Timestamp),
+}
+
+/// What a broker's server does with its messages, as far as flows need.
+pub trait DeliveryRules: Sync {
+    fn broker(&self) -> BrokerKind;
+
+    /// What one record is, from the wire alone.
+    fn classify(&self, record: &Record) -> Class;
+
+    /// Apply one consumer answer to a delivery as the server does.
+    fn answer(&self, delivery: &mut Delivery, body: &AckBody, at: Timestamp);
+
+    /// The same delivery seen twice (two flows merged): keep what each
+    /// saw, settled as the server settles.
+    fn merge(&self, ours: &mut Delivery, theirs: Delivery);
+
+    /// Where `consumer` stands with the message of `flow`.
+    fn consumer_state(&self, flow: &Flow, consumer: &str) -> ConsumerState;
+}
+
+/// The rules of a broker.
+pub fn rules_for(broker: BrokerKind) -> &'static dyn DeliveryRules {
+    match broker {
+        BrokerKind::Nats => &NatsRules,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_broker_has_its_rules() {
+        for broker in BrokerKind::ALL {
+            assert_eq!(rules_for(*broker).broker(), *broker);
+        }
+    }
+}
