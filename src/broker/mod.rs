@@ -1,18 +1,17 @@
 //! The network side: one background task per connection on a tokio runtime,
 //! subscriptions that hand records over in batches, and the commands the UI
 //! (or a headless command) sends. Nothing here blocks the caller's thread.
+//!
+//! Broker-neutral here: the runtime, the event channel with its in-flight
+//! allowance and disk spool (`spool`), each connection's status and losses
+//! (`status`), the connection form's data (`profile`). Each broker's
+//! connection lives in a room of its own, with its client crate: `nats/`
+//! (the monitoring link read off the wire, async-nats for the rest).
 
-mod connection;
-mod connz;
-mod contexts;
-mod headers;
-pub(crate) mod own;
+pub(crate) mod nats;
 mod profile;
-mod send;
-mod servers;
 pub(crate) mod spool;
 mod status;
-mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,30 +21,34 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
-use crate::capture::{ConnectionKey, Record, Timestamp};
-pub use connection::{ClientError, TraceAnswer, TraceError, open_client, open_client_with_inbox};
-pub use connz::ConnzError;
-pub use contexts::{ContextError, find_context, load_contexts, nats_config_dir, selected_context};
-pub use headers::{HeaderError, HeaderNames};
+use crate::capture::{BrokerKind, ConnectionKey, Record, Timestamp};
+pub use nats::connection::{
+    ClientError, TraceAnswer, TraceError, open_client, open_client_with_inbox,
+};
+pub use nats::connz::ConnzError;
+pub use nats::contexts::{
+    ContextError, find_context, load_contexts, nats_config_dir, selected_context,
+};
+pub use nats::headers::{HeaderError, HeaderNames};
 /// For the JetStream API's requests and the capture stream (see `own`).
-pub(crate) use own::{
+pub(crate) use nats::own::{
     expect_event as note_own_event, expect_request as note_own_api_request,
     random_token as own_token,
 };
+pub use nats::send::{JobProgress, JobSpec, SendMode, SendOutcome, SourceError, WireMessage};
+pub use nats::servers::{
+    ConnectionScope, ServersError, Visibility, connections_report, connz_answers, links,
+    replica_groups, server_events, server_table, server_table_or_one, visibility,
+};
+pub use nats::wire::{FetchAnswer, FetchError, Fetcher};
 pub use profile::{
     Auth, ConnectionProfile, InitialConnect, SecretStorage, SubscriptionSpec, TlsSettings,
     redact_url,
-};
-pub use send::{JobProgress, JobSpec, SendMode, SendOutcome, SourceError, WireMessage};
-pub use servers::{
-    ConnectionScope, ServersError, Visibility, connections_report, connz_answers, links,
-    replica_groups, server_events, server_table, server_table_or_one, visibility,
 };
 pub use status::{
     Backlog, ConnectionShared, ConnectionStatus, LinkFailure, LinkState, Losses, PendingConfirm,
     SubscriptionState,
 };
-pub use wire::{FetchAnswer, FetchError, Fetcher};
 
 /// Wakes whoever consumes events (the UI asks egui for a repaint). Called
 /// once per batch, never per message.
@@ -108,14 +111,14 @@ pub enum Command {
     },
     /// Send one message and report what became of it.
     Send {
-        message: send::WireMessage,
-        mode: send::SendMode,
-        reply: tokio::sync::oneshot::Sender<send::SendOutcome>,
+        message: WireMessage,
+        mode: SendMode,
+        reply: tokio::sync::oneshot::Sender<SendOutcome>,
     },
     /// Publish a series of messages in the background.
     Job {
-        job: send::JobSpec,
-        progress: std::sync::Arc<send::JobProgress>,
+        job: JobSpec,
+        progress: std::sync::Arc<JobProgress>,
     },
     /// Publish a trace-only copy (`Nats-Trace-Dest`, `Nats-Trace-Only`) and
     /// return the server's trace events.
@@ -128,7 +131,7 @@ pub enum Command {
     /// The connection's async-nats client (opened on first use), for the
     /// JetStream API.
     Client {
-        reply: tokio::sync::oneshot::Sender<Result<async_nats::Client, ClientError>>,
+        reply: tokio::sync::oneshot::Sender<Result<nats::Client, ClientError>>,
     },
     Close,
     /// Make the monitoring link's task panic, as a bug would: the
@@ -327,16 +330,22 @@ impl Broker {
         self.disconnect(key);
         let shared = Arc::new(ConnectionShared::default());
         let (commands, command_rx) = mpsc::channel(64);
-        let task = connection::ConnectionTask {
-            key,
-            profile,
-            mode,
-            shared: shared.clone(),
-            sink: self.sink.clone(),
-            commands: command_rx,
-            ingest: self.ingest_handle(),
-        };
-        self.runtime().spawn(task.run());
+        // Each broker's connection task; a profile that was not validated
+        // is NATS's (the task itself refuses what it cannot use).
+        match profile.broker().unwrap_or_default() {
+            BrokerKind::Nats => {
+                let task = nats::connection::ConnectionTask {
+                    key,
+                    profile,
+                    mode,
+                    shared: shared.clone(),
+                    sink: self.sink.clone(),
+                    commands: command_rx,
+                    ingest: self.ingest_handle(),
+                };
+                self.runtime().spawn(task.run());
+            }
+        }
         self.connections.insert(
             key,
             ConnectionHandle {

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::ConnzError;
 use super::SubscriptionSpec;
-use super::connz::ConnzError;
 use crate::capture::now_timestamp;
 use crate::capture::{ConnectionKey, Timestamp};
 

@@ -8,7 +8,8 @@ use futures_util::TryStreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::profile::{ConnectionProfile, InitialConnect, SubscriptionSpec, connect_options};
+use super::options::connect_options;
+use super::profile::{ConnectionProfile, InitialConnect, SubscriptionSpec};
 use super::status::{ConnectionShared, LinkState};
 use super::wire::session::{EndedLink, WireCommand, WireSession, push_error};
 use super::{BrokerEvent, Command, EventSink};

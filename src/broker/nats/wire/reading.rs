@@ -42,8 +42,8 @@ impl Reading {
         payload: &[u8],
     ) {
         self.shared.add_read(1);
-        if crate::broker::own::is_own_message(subject, reply, payload)
-            || crate::broker::own::is_own_event(subject, payload)
+        if crate::broker::nats::own::is_own_message(subject, reply, payload)
+            || crate::broker::nats::own::is_own_event(subject, payload)
         {
             // This process's own requests and their answers (stored
             // messages read back, the cluster polls, JetStream API calls

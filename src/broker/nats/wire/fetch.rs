@@ -84,7 +84,7 @@ impl Fetcher {
         name: &str,
     ) -> Result<Self, FetchError> {
         let mut link = link::open(server, profile, auth, name).await?;
-        let inbox = format!("_INBOX.{}", crate::broker::own::random_token());
+        let inbox = format!("_INBOX.{}", crate::broker::nats::own::random_token());
         let hello = format!("SUB {inbox}.* 1\r\nPING\r\n");
         link.stream.write_all(hello.as_bytes()).await?;
         let mut fetcher = Self {
@@ -107,8 +107,12 @@ impl Fetcher {
     pub async fn send(&mut self, subject: &str, payload: &[u8]) -> Result<u64, FetchError> {
         self.next_id += 1;
         let id = self.next_id;
-        let reply = format!("{}.{id}-{}", self.inbox, crate::broker::own::random_token());
-        crate::broker::own::register(&reply);
+        let reply = format!(
+            "{}.{id}-{}",
+            self.inbox,
+            crate::broker::nats::own::random_token()
+        );
+        crate::broker::nats::own::register(&reply);
         self.out.clear();
         self.out
             .extend_from_slice(format!("PUB {subject} {reply} {}\r\n", payload.len()).as_bytes());
