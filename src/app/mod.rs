@@ -1,10 +1,14 @@
-//! The desktop app: owns the session and the view states. Its rooms:
-//! `start` (the window, signals), `demo` (the demo started behind the
-//! window), `frame` (each frame's work that is not drawing), `draw` (the
-//! window's panels), `shortcuts`, `pending` (background work waited for),
-//! `client_tasks` (requests on a connection's client), and one per area of
-//! work (`publish`, `capture_files`, `file_dialog`, `keyring`,
-//! `screenshot`, `jetstream` and `jetstream_actions`, `kv`, `cluster`).
+//! The desktop app: owns the session and the view states, asks the
+//! session for everything beyond drawing, and holds no broker client.
+//!
+//! The shell: `start` (the window, signals), `demo` (the demo started
+//! behind the window), `frame` (each frame's work that is not drawing),
+//! `draw` (the window's panels), `shortcuts`, `pending` (background work
+//! waited for: dialogs, sends, files, traces), `answers` (the session's
+//! answers handed to the view that asked), `file_dialog`, `keyring`,
+//! `screenshot`. One room per area of work: `capture_files` (traffic
+//! saved and loaded), `publish` (publish, request, replay), `jetstream`
+//! (with `jetstream/actions`), `kv` (KV and object stores), `cluster`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -32,7 +36,6 @@ mod draw;
 mod file_dialog;
 mod frame;
 mod jetstream;
-mod jetstream_actions;
 mod keyring;
 mod kv;
 mod pending;

@@ -1,57 +1,49 @@
-//! The views. Each file draws one panel from the model it is given and
-//! returns what the user asked for; none touches the network or the store's
-//! internals.
+//! The views, one folder per area: `traffic/` (table, subject tree,
+//! inspector, rates), `flows/` (list and sequence diagram), `publish/`
+//! (publish, request, replay), `jetstream/` (streams, consumers, message
+//! browser, recorder), `kv/` (keys, revisions, object stores), `cluster/`
+//! (servers, connections, replicas, links, events), `connections/` (the
+//! list and the form). Shared by several: `palette`, `loaded`, `bounded`,
+//! `format`, `json_tree`, `status_bar`.
+//!
+//! Each view draws one panel from the model it is given and returns what
+//! the user asked for; none touches the network or the store's internals.
 
 mod bounded;
-mod browser;
 mod cluster;
-mod connection_form;
 mod connections;
-mod consumers;
 mod flows;
 mod format;
-mod inspector;
 mod jetstream;
-mod jetstream_actions;
 mod json_tree;
 mod kv;
-mod kv_actions;
-mod kv_key;
 mod loaded;
-mod objects;
 mod palette;
 mod publish;
-mod rates;
-mod recorder;
-mod replay;
-mod sequence_diagram;
-mod servers;
 mod status_bar;
-mod streams;
-mod subject_tree;
 mod traffic;
 
 pub use bounded::Bounded;
-pub use browser::{BrowserView, InFlight, parse_time_input};
 pub use cluster::{ClusterTab, ClusterView, EVENTS_KEEP, EventFeed, cluster_ui};
 pub use connections::{
     ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
 };
-pub use consumers::ConsumersView;
 pub use flows::{FlowsAction, FlowsView, diagram_ui, flow_list_ui};
-pub use inspector::{InspectorAction, InspectorView, inspector_ui};
+pub use jetstream::browser::{BrowserView, InFlight, parse_time_input};
+pub use jetstream::consumers::ConsumersView;
+pub use jetstream::recorder::{ConsentDialog, RecorderView};
+pub use jetstream::streams::{PurgeDialog, StreamColumn, StreamsView};
 pub use jetstream::{JetStreamAction, JetStreamView, StreamTab, capture_picker_ui, jetstream_ui};
+pub use kv::key::{Confirm as KvConfirm, KeyPanel, KeyTab};
+pub use kv::objects::{ObjectAction, ObjectsView};
 pub use kv::{KvAction, KvMode, KvView, WATCH_KEEP, WatchPanel, kv_ui};
-pub use kv_key::{Confirm as KvConfirm, KeyPanel, KeyTab};
 pub use loaded::Loaded;
-pub use objects::{ObjectAction, ObjectsView};
+pub use publish::replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
-pub use rates::{RatesView, rates_ui};
-pub use recorder::{ConsentDialog, RecorderView};
-pub use replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
 pub use status_bar::{StatusFigures, status_bar_ui};
-pub use streams::{PurgeDialog, StreamColumn, StreamsView};
-pub use subject_tree::subject_tree_ui;
+pub use traffic::inspector::{InspectorAction, InspectorView, inspector_ui};
+pub use traffic::rates::{RatesView, rates_ui};
+pub use traffic::subject_tree::subject_tree_ui;
 pub use traffic::{TrafficView, filter_bar_ui, table_ui};
 
 /// The main areas of the window.

@@ -3,6 +3,8 @@
 //! N times or at a rate; request and JetStream modes with their outcomes;
 //! named templates.
 
+pub(super) mod replay;
+
 use std::sync::Arc;
 
 use egui::{Color32, RichText};
@@ -338,7 +340,9 @@ fn outcome_ui(ui: &mut egui::Ui, outcome: &SendOutcome) {
             }
             let text = match std::str::from_utf8(payload) {
                 Ok(t) => t.to_owned(),
-                Err(_) => super::inspector::hex_dump(&payload[..payload.len().min(1024)]),
+                Err(_) => {
+                    crate::ui::traffic::inspector::hex_dump(&payload[..payload.len().min(1024)])
+                }
             };
             ui.label(RichText::new(text).monospace());
         }

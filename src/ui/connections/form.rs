@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use egui::Color32;
 
-use super::labelled_text_edit;
 use crate::broker::{Auth, ConnectionProfile, SecretStorage, SubscriptionSpec, TlsSettings};
+use crate::ui::labelled_text_edit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthKind {
@@ -258,7 +258,7 @@ fn auth_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<FormA
         AuthKind::None => {}
         AuthKind::Token => {
             ui.horizontal(|ui| {
-                super::labelled(
+                crate::ui::labelled(
                     ui,
                     "Token",
                     egui::TextEdit::singleline(&mut form.token).password(true),
@@ -268,7 +268,7 @@ fn auth_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<FormA
         AuthKind::UserPassword => {
             labelled_text_edit(ui, "User", &mut form.user, 160.0);
             ui.horizontal(|ui| {
-                super::labelled(
+                crate::ui::labelled(
                     ui,
                     "Password",
                     egui::TextEdit::singleline(&mut form.password).password(true),
@@ -287,7 +287,7 @@ fn auth_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mut Vec<FormA
         ),
         AuthKind::NkeySeed => {
             ui.horizontal(|ui| {
-                super::labelled(
+                crate::ui::labelled(
                     ui,
                     "NKey seed",
                     egui::TextEdit::singleline(&mut form.nkey_seed).password(true),

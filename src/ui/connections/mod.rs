@@ -2,16 +2,18 @@
 //! effects a monitor has, and the form to add one (also from saved profiles
 //! and NATS CLI contexts).
 
+pub(super) mod form;
+
 use egui::{Color32, RichText};
 
-pub use super::connection_form::{ConnectionForm, FileField};
-use super::connection_form::{FormAction, form_ui};
 use super::{format, labelled_text_edit};
 use crate::broker::PendingConfirm;
 use crate::broker::{ConnectionProfile, SubscriptionSpec};
 use crate::broker::{ConnectionStatus, LinkState};
 use crate::capture::{ConnectionKey, Store};
 use crate::capture::{has_wildcards, patterns_overlap, validate_pattern};
+pub use crate::ui::connections::form::{ConnectionForm, FileField};
+use crate::ui::connections::form::{FormAction, form_ui};
 
 pub const WILDCARD_WARNING: &str = "A wildcard subscription (such as '>') counts as a responder for every \
 request subject it matches: while it is active, a request to a subject with no service gets no \

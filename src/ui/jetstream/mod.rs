@@ -3,11 +3,17 @@
 //! recorder above. It draws what the app fetched and returns what the user
 //! asked for; every change to the server goes through a confirmation here.
 
-use super::browser::{BrowserView, browser_ui};
-use super::consumers::{ConsumersView, consumers_ui};
-pub use super::jetstream_actions::JetStreamAction;
-use super::recorder::{RecorderView, recorder_ui};
-use super::streams::{StreamsView, stream_detail_ui, stream_list_ui, subjects_ui};
+pub(super) mod actions;
+pub(super) mod browser;
+pub(super) mod consumers;
+pub(super) mod recorder;
+pub(super) mod streams;
+
+pub use crate::ui::jetstream::actions::JetStreamAction;
+use crate::ui::jetstream::browser::{BrowserView, browser_ui};
+use crate::ui::jetstream::consumers::{ConsumersView, consumers_ui};
+use crate::ui::jetstream::recorder::{RecorderView, recorder_ui};
+use crate::ui::jetstream::streams::{StreamsView, stream_detail_ui, stream_list_ui, subjects_ui};
 
 /// The tabs of a chosen stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -4,18 +4,22 @@
 //! view behind a switch. It draws what the app fetched and returns what
 //! the user asked for; every change is confirmed or named on its button.
 
+pub(super) mod actions;
+pub(super) mod key;
+pub(super) mod objects;
+
 use egui_extras::{Column, TableBuilder};
 
 use super::bounded::Bounded;
 use super::format;
-pub use super::kv_actions::{KvAction, WATCH_KEEP};
-use super::kv_key::{KeyPanel, key_panel_ui};
 use super::loaded::Loaded;
-use super::objects::{ObjectsView, objects_ui};
 use super::palette::BAD;
 use crate::capture::SubjectPattern;
 use crate::flow::KvOperation;
 use crate::kv::{BucketSummary, KeyEvent, KeyList, KeyRow, WatchMode};
+pub use crate::ui::kv::actions::{KvAction, WATCH_KEEP};
+use crate::ui::kv::key::{KeyPanel, key_panel_ui};
+use crate::ui::kv::objects::{ObjectsView, objects_ui};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum KvMode {

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use egui::{Color32, RichText};
 
-use super::format;
-use super::publish::{Targets, connection_picker_ui};
 use crate::broker::JobProgress;
 use crate::capture::{ConnectionKey, Record};
 use crate::outgoing::Remap;
 use crate::outgoing::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing};
+use crate::ui::format;
+use crate::ui::publish::{Targets, connection_picker_ui};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplaySource {
@@ -185,7 +185,7 @@ fn source_ui(
             ReplaySource::LastSeconds,
             format!("the last ({} messages)", format::count(recent as u64)),
         );
-        super::labelled(
+        crate::ui::labelled(
             ui,
             "seconds",
             egui::DragValue::new(&mut view.last_seconds)
@@ -226,7 +226,7 @@ fn source_ui(
 
 /// Where the messages go and what they keep.
 fn shaping_ui(ui: &mut egui::Ui, view: &mut ReplayView) {
-    super::labelled(
+    crate::ui::labelled(
         ui,
         "Remap subjects (FROM=TO, one per line, e.g. orders.>=replay.orders.>)",
         egui::TextEdit::multiline(&mut view.remaps)
@@ -273,7 +273,7 @@ fn timing_ui(ui: &mut egui::Ui, view: &mut ReplayView) {
     });
     ui.horizontal(|ui| {
         ui.radio_value(&mut view.timing, TimingChoice::Rate, "fixed rate");
-        super::labelled(
+        crate::ui::labelled(
             ui,
             "per second",
             egui::DragValue::new(&mut view.rate)

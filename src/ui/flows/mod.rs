@@ -2,6 +2,8 @@
 //! kind at a glance) and the sequence diagram of the selected one, or of
 //! every flow of its subject in a time window.
 
+pub(super) mod sequence_diagram;
+
 use std::time::Duration;
 
 use egui::{Color32, RichText, Sense};
@@ -9,13 +11,13 @@ use egui_extras::{Column, TableBuilder};
 
 use super::format;
 use super::palette::{BAD, GOOD, RETRY};
-use super::sequence_diagram::Diagram;
 use crate::capture::{Seq, Store};
 use crate::capture::{SubjectPattern, Timestamp};
 use crate::flow::{ConsumerScope, FlowCounts};
 use crate::flow::{Correlator, Final, Flow, FlowFilter, FlowId, FlowKind, format_duration};
 use crate::flow::{annotate, audience};
 use crate::server_answers::Directory;
+use crate::ui::flows::sequence_diagram::Diagram;
 
 /// How often the list and its counts are recomputed (they walk all flows).
 const REFRESH_EVERY: f64 = 0.25;

@@ -6,11 +6,11 @@
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 
-use super::palette::{BAD, GOOD, PUBLISH, RETRY};
 use crate::capture::Seq;
 use crate::flow::{
     AckBody, AdvisoryKind, Flow, Layout, Role, Row, RowKind, StepKind, format_duration, title,
 };
+use crate::ui::palette::{BAD, GOOD, PUBLISH, RETRY};
 
 const LANE_WIDTH: f32 = 180.0;
 const HEADER_HEIGHT: f32 = 54.0;

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use egui::RichText;
 
-use super::format;
-use super::jetstream_actions::JetStreamAction;
-use super::loaded::Loaded;
-use super::palette::BAD;
 use crate::jetstream::{RecorderSettings, RecorderStatus, parse_bytes, parse_duration};
+use crate::ui::format;
+use crate::ui::jetstream::actions::JetStreamAction;
+use crate::ui::loaded::Loaded;
+use crate::ui::palette::BAD;
 
 /// How far back the flow view can be filled from the recorder.
 pub const HISTORY_RANGES: [(&str, u64); 4] = [
@@ -151,10 +151,10 @@ fn consent_ui(ui: &mut egui::Ui, view: &mut RecorderView, actions: &mut Vec<JetS
                 )
                 .strong(),
             );
-            super::labelled_text_edit(ui, "Stream name", &mut dialog.name, 200.0);
-            super::labelled_text_edit(ui, "Keep at most (age)", &mut dialog.max_age, 80.0);
-            super::labelled_text_edit(ui, "Keep at most (bytes)", &mut dialog.max_bytes, 80.0);
-            super::labelled_text_edit(ui, "Replicas", &mut dialog.replicas, 40.0);
+            crate::ui::labelled_text_edit(ui, "Stream name", &mut dialog.name, 200.0);
+            crate::ui::labelled_text_edit(ui, "Keep at most (age)", &mut dialog.max_age, 80.0);
+            crate::ui::labelled_text_edit(ui, "Keep at most (bytes)", &mut dialog.max_bytes, 80.0);
+            crate::ui::labelled_text_edit(ui, "Replicas", &mut dialog.replicas, 40.0);
             match dialog.settings() {
                 Ok(settings) => {
                     if ui

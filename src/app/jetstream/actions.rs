@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::EventscopeApp;
+use crate::app::EventscopeApp;
 use crate::capture::now_timestamp;
 use crate::flow::ConsumerScope;
 use crate::jetstream::{Access, Start};
@@ -12,18 +12,18 @@ use crate::ui::{InFlight, JetStreamAction, View};
 
 impl EventscopeApp {
     /// File > Open capture from stream: the list of capture streams.
-    pub(super) fn open_capture_picker(&mut self) {
+    pub(in crate::app) fn open_capture_picker(&mut self) {
         self.jetstream.view.capture_picker = true;
         self.refresh_streams();
     }
 
-    pub(super) fn on_jetstream_actions(&mut self, actions: Vec<JetStreamAction>) {
+    pub(in crate::app) fn on_jetstream_actions(&mut self, actions: Vec<JetStreamAction>) {
         for action in actions {
             self.on_jetstream_action(action);
         }
     }
 
-    pub(super) fn on_jetstream_action(&mut self, action: JetStreamAction) {
+    pub(in crate::app) fn on_jetstream_action(&mut self, action: JetStreamAction) {
         let stream = self.jetstream.view.selected_stream().map(str::to_owned);
         match action {
             JetStreamAction::RefreshStreams => {
@@ -156,18 +156,18 @@ impl EventscopeApp {
             }
             JetStreamAction::LoadHistory(range) => self.load_history(range),
             JetStreamAction::OpenCapture(name) => {
-                self.before_replacing(super::capture_files::Replace::WithStream(name))
+                self.before_replacing(crate::app::capture_files::Replace::WithStream(name))
             }
         }
     }
 
     /// Export a capture stream to a private temp file and load it (the
     /// user has agreed to replace what is shown).
-    pub(super) fn open_capture_stream(&mut self, name: String) {
+    pub(in crate::app) fn open_capture_stream(&mut self, name: String) {
         self.ask_jetstream(JetStreamRequest::ExportCapture(name));
     }
 
-    pub(super) fn recorder_name(&self) -> String {
+    pub(in crate::app) fn recorder_name(&self) -> String {
         self.jetstream
             .view
             .recorder
@@ -182,7 +182,7 @@ impl EventscopeApp {
     }
 
     /// Read the recorder (all of it for a zero range) into the flow view.
-    pub(super) fn load_history(&mut self, range: Duration) {
+    pub(in crate::app) fn load_history(&mut self, range: Duration) {
         let name = self.recorder_name();
         self.jetstream.view.recorder.history.loading = true;
         let since = (!range.is_zero())

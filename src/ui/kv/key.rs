@@ -5,11 +5,11 @@
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 
-use super::format;
-use super::kv_actions::KvAction;
-use super::loaded::Loaded;
 use crate::flow::KvOperation;
 use crate::kv::{DiffLine, DiffTag, KeyRevision, diff_values, display_value};
+use crate::ui::format;
+use crate::ui::kv::actions::KvAction;
+use crate::ui::loaded::Loaded;
 
 const REMOVED: Color32 = Color32::from_rgb(0xd0, 0x50, 0x50);
 const ADDED: Color32 = Color32::from_rgb(0x40, 0xa0, 0x50);

@@ -6,12 +6,12 @@ use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 use egui_plot::{Corner, Legend, Line, Plot};
 
-use super::format;
-use super::jetstream_actions::JetStreamAction;
-use super::loaded::Loaded;
-use super::palette::{BAD, RETRY};
 use crate::flow::FlowFilter;
 use crate::jetstream::{ConsumerSummary, LagHistory, ResetPreview, StreamSummary};
+use crate::ui::format;
+use crate::ui::jetstream::actions::JetStreamAction;
+use crate::ui::loaded::Loaded;
+use crate::ui::palette::{BAD, RETRY};
 
 /// Polls kept for the lag plot (30 minutes at one every 2 s).
 pub const LAG_SAMPLES: usize = 900;
@@ -139,7 +139,7 @@ pub fn consumers_ui(
         ui.checkbox(&mut view.only_no_waiting, "no waiting pulls");
         ui.checkbox(&mut view.only_near_max, "ack pending near max");
         ui.checkbox(&mut view.only_idle, "idle 5 min");
-        super::labelled_text_edit(ui, "pending above", &mut view.pending_above, 60.0);
+        crate::ui::labelled_text_edit(ui, "pending above", &mut view.pending_above, 60.0);
         view.list.status_ui(ui);
     });
     // Taken out while drawn (the rows borrow it, the clicks change the
@@ -383,7 +383,7 @@ fn reset_ui(
     actions: &mut Vec<JetStreamAction>,
 ) {
     ui.horizontal_wrapped(|ui| {
-        super::labelled_text_edit(ui, "Reset to sequence", &mut view.reset_seq, 70.0);
+        crate::ui::labelled_text_edit(ui, "Reset to sequence", &mut view.reset_seq, 70.0);
         let seq: Option<u64> = view.reset_seq.trim().parse().ok();
         if ui
             .add_enabled(seq.is_some(), egui::Button::new("Preview reset"))

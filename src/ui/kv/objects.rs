@@ -3,13 +3,13 @@
 
 use egui_extras::{Column, TableBuilder};
 
-use super::bounded::Bounded;
-use super::format;
-pub use super::kv_actions::ObjectAction;
-use super::kv_actions::{KvAction, WATCH_KEEP};
-use super::loaded::Loaded;
-use super::palette::BAD;
 use crate::kv::{ObjectBucket, ObjectRow};
+use crate::ui::bounded::Bounded;
+use crate::ui::format;
+pub use crate::ui::kv::actions::ObjectAction;
+use crate::ui::kv::actions::{KvAction, WATCH_KEEP};
+use crate::ui::loaded::Loaded;
+use crate::ui::palette::BAD;
 
 pub struct ObjectsView {
     pub buckets: Loaded<Vec<ObjectBucket>>,

@@ -6,11 +6,11 @@
 use egui::{RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
-use super::format;
-use super::inspector::{InspectorAction, InspectorView, inspector_ui};
-use super::jetstream_actions::JetStreamAction;
-use super::palette::{BAD, RETRY};
 use crate::capture::{Seq, Store, Timestamp};
+use crate::ui::format;
+use crate::ui::jetstream::actions::JetStreamAction;
+use crate::ui::palette::{BAD, RETRY};
+use crate::ui::traffic::inspector::{InspectorAction, InspectorView, inspector_ui};
 use std::sync::Arc;
 
 use crate::jetstream::{
@@ -278,7 +278,7 @@ fn toolbar_ui(
         .on_hover_text(
             "Never through a consumer: reading an interest or work-queue stream through one can remove its messages",
         );
-        super::labelled_text_edit(ui, "Subject", &mut view.subject_filter, 140.0);
+        crate::ui::labelled_text_edit(ui, "Subject", &mut view.subject_filter, 140.0);
         egui::ComboBox::from_id_salt("page-size")
             .selected_text(format!("{} per page", view.page_size))
             .show_ui(ui, |ui| {
@@ -315,7 +315,7 @@ fn toolbar_ui(
         }
     });
     ui.horizontal_wrapped(|ui| {
-        super::labelled_text_edit(ui, "Sequence", &mut view.seq_input, 80.0);
+        crate::ui::labelled_text_edit(ui, "Sequence", &mut view.seq_input, 80.0);
         if ui.button("Go").clicked() {
             match view.seq_input.trim().parse::<u64>() {
                 Ok(seq) => view.browse(Start::Seq(seq), actions),
@@ -329,7 +329,7 @@ fn toolbar_ui(
                 view.browse(Start::Time(now - minutes * 60 * 1_000_000_000), actions);
             }
         }
-        super::labelled_text_edit(ui, "Time", &mut view.time_input, 170.0);
+        crate::ui::labelled_text_edit(ui, "Time", &mut view.time_input, 170.0);
         if ui.button("Go to time").clicked() {
             match parse_time_input(&view.time_input, now) {
                 Ok(t) => view.browse(Start::Time(t), actions),
@@ -337,7 +337,7 @@ fn toolbar_ui(
             }
         }
         ui.separator();
-        super::labelled_text_edit(ui, "Last of subject", &mut view.last_subject_input, 120.0);
+        crate::ui::labelled_text_edit(ui, "Last of subject", &mut view.last_subject_input, 120.0);
         if ui.button("Go to last").clicked() {
             let pattern = view.last_subject_input.trim();
             match crate::capture::validate_pattern(pattern) {
@@ -369,11 +369,11 @@ fn search_ui(
     let form = &mut view.search;
     let mut show_hits = None;
     ui.horizontal_wrapped(|ui| {
-        super::labelled_text_edit(ui, "Search payloads and headers", &mut form.needle, 160.0);
-        super::labelled_text_edit(ui, "from (time, empty: first)", &mut form.since, 110.0);
-        super::labelled_text_edit(ui, "at most messages", &mut form.max_messages, 70.0);
-        super::labelled_text_edit(ui, "MiB", &mut form.max_mib, 44.0);
-        super::labelled_text_edit(ui, "seconds", &mut form.max_seconds, 32.0);
+        crate::ui::labelled_text_edit(ui, "Search payloads and headers", &mut form.needle, 160.0);
+        crate::ui::labelled_text_edit(ui, "from (time, empty: first)", &mut form.since, 110.0);
+        crate::ui::labelled_text_edit(ui, "at most messages", &mut form.max_messages, 70.0);
+        crate::ui::labelled_text_edit(ui, "MiB", &mut form.max_mib, 44.0);
+        crate::ui::labelled_text_edit(ui, "seconds", &mut form.max_seconds, 32.0);
         let running = form.running.as_ref().is_some_and(|p| !p.is_finished());
         if running {
             if ui.button("Cancel search").clicked()

@@ -5,10 +5,10 @@
 
 use egui_extras::{Column, TableBuilder};
 
-use super::format;
-use super::loaded::Loaded;
-use super::palette::BAD;
 use crate::server_answers::ServerRow;
+use crate::ui::format;
+use crate::ui::loaded::Loaded;
+use crate::ui::palette::BAD;
 
 const TITLES: [&str; 13] = [
     "Server",

@@ -4,9 +4,9 @@
 
 use egui::{Color32, RichText};
 
-use super::format;
 use crate::capture::Timestamp;
 use crate::capture::{NodeId, ROOT, SubjectTree};
+use crate::ui::format;
 
 pub struct TreeAction {
     /// A node was clicked: filter the table to this pattern.

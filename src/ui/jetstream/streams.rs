@@ -5,11 +5,11 @@
 use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
-use super::format;
-use super::jetstream_actions::JetStreamAction;
-use super::loaded::Loaded;
-use super::palette::{BAD, RETRY};
 use crate::jetstream::{Purge, PurgePreview, StreamSummary};
+use crate::ui::format;
+use crate::ui::jetstream::actions::JetStreamAction;
+use crate::ui::loaded::Loaded;
+use crate::ui::palette::{BAD, RETRY};
 
 /// Columns the report sorts by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -289,7 +289,7 @@ pub fn stream_list_ui(
 /// The subjects the stream holds, with counts; a click browses one.
 pub fn subjects_ui(ui: &mut egui::Ui, view: &mut StreamsView, actions: &mut Vec<JetStreamAction>) {
     ui.horizontal(|ui| {
-        super::labelled_text_edit(ui, "Filter", &mut view.subject_filter, 200.0);
+        crate::ui::labelled_text_edit(ui, "Filter", &mut view.subject_filter, 200.0);
         view.subjects.status_ui(ui);
     });
     let Some(subjects) = view.subjects.value.as_deref() else {
@@ -416,9 +416,9 @@ fn purge_dialog_ui(
         .collapsible(false)
         .show(ui.ctx(), |ui| {
             ui.label("Leave a field empty to not use it.");
-            super::labelled_text_edit(ui, "Only subject", &mut dialog.subject, 200.0);
-            super::labelled_text_edit(ui, "Keep newest", &mut dialog.keep, 80.0);
-            super::labelled_text_edit(ui, "Up to sequence", &mut dialog.up_to_seq, 80.0);
+            crate::ui::labelled_text_edit(ui, "Only subject", &mut dialog.subject, 200.0);
+            crate::ui::labelled_text_edit(ui, "Keep newest", &mut dialog.keep, 80.0);
+            crate::ui::labelled_text_edit(ui, "Up to sequence", &mut dialog.up_to_seq, 80.0);
             let purge = dialog.purge();
             if let Err(e) = &purge {
                 ui.colored_label(BAD, e);

@@ -2,6 +2,8 @@
 //! runtime with the connection's async-nats client, and its answer comes
 //! back on a channel polled each frame. Nothing here waits on the network.
 
+mod actions;
+
 use std::time::Duration;
 
 use super::EventscopeApp;

@@ -4,10 +4,10 @@
 
 use egui::{Color32, RichText};
 
-use super::format;
-use super::json_tree::json_tree_ui;
 use crate::capture::Seq;
 use crate::capture::{Record, Store};
+use crate::ui::format;
+use crate::ui::json_tree::json_tree_ui;
 
 /// Bytes of a payload decoded as text/JSON for display.
 pub const MAX_TEXT_BYTES: usize = 256 * 1024;

@@ -4,6 +4,8 @@
 //! and the connect/disconnect/auth-error feed. It draws what the app
 //! fetched; the app polls only the tab on screen.
 
+pub(super) mod servers;
+
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 
@@ -11,12 +13,12 @@ use super::bounded::Bounded;
 use super::format;
 use super::loaded::Loaded;
 use super::palette::BAD;
-use super::servers::server_table_ui;
 use crate::broker::{ConnectionScope, Visibility};
 use crate::server_answers::{
     ConnectionRow, ConnectionSort, EventKind, LinkRow, MetaGroup, Peer, ServerEvent, ServerRow,
     StreamGroup,
 };
+use crate::ui::cluster::servers::server_table_ui;
 
 /// Events kept on screen (the count goes on).
 pub const EVENTS_KEEP: usize = 5_000;
