@@ -50,6 +50,7 @@ async fn publish_mix(url: &str, n: usize) {
 
 #[test]
 fn a_capture_in_a_stream_is_the_capture_record_writes_to_a_file() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let dir = tempfile::tempdir().expect("dir");
@@ -145,6 +146,7 @@ fn a_capture_in_a_stream_is_the_capture_record_writes_to_a_file() {
 
 #[test]
 fn recording_everything_into_a_stream_does_not_record_itself() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let mut recorder =
@@ -210,6 +212,7 @@ fn recording_everything_into_a_stream_does_not_record_itself() {
 
 #[test]
 fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged() {
+    let _timed = common::timed();
     let mut cluster = common::cluster::start();
     let urls = cluster.urls();
     let mut recorder = Recorder::start(&[
@@ -313,6 +316,7 @@ fn on_a_three_node_cluster_a_node_killed_mid_record_loses_nothing_acknowledged()
 
 #[test]
 fn a_forged_or_malformed_line_in_a_capture_stream_is_skipped_and_counted() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let mut recorder = Recorder::start(&[
@@ -408,6 +412,7 @@ fn a_forged_or_malformed_line_in_a_capture_stream_is_skipped_and_counted() {
 
 #[test]
 fn a_bad_line_in_a_capture_file_never_hides_the_lines_after_it() {
+    let _timed = common::timed();
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("c.jsonl");
     let records: Vec<_> = (0..10)
@@ -453,6 +458,7 @@ async fn publish_sized(url: &str, n: usize, size: usize) {
 
 #[test]
 fn the_summary_says_what_the_stream_keeps_and_a_full_store_is_said_at_once() {
+    let _timed = common::timed();
     // The stream's own limit discards the oldest: the summary says how
     // many of the recorded messages it still keeps.
     let server = common::server();

@@ -55,6 +55,7 @@ fn bad_login(port_url: &str) {
 
 #[test]
 fn the_event_feed_shows_a_client_connecting_disconnecting_and_a_failed_login() {
+    let _timed = common::timed();
     let cluster = cluster();
     let url = cluster.servers[0].url();
     let mut child = Command::new(env!("CARGO_BIN_EXE_eventscope"))
@@ -127,6 +128,7 @@ fn the_event_feed_shows_a_client_connecting_disconnecting_and_a_failed_login() {
 
 #[test]
 fn the_connections_report_lists_every_servers_clients_with_accounts_busiest_first() {
+    let _timed = common::timed();
     let cluster = cluster();
     let rt = std::sync::Arc::new(tokio::runtime::Runtime::new().unwrap());
     let clients: Vec<async_nats::Client> = (0..3)
@@ -217,6 +219,7 @@ fn the_connections_report_lists_every_servers_clients_with_accounts_busiest_firs
 
 #[test]
 fn a_stopped_node_shows_as_an_offline_replica_of_its_streams_and_the_meta_group() {
+    let _timed = common::timed();
     let mut cluster = cluster();
     let url = cluster.servers[0].url();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -294,6 +297,7 @@ fn a_stopped_node_shows_as_an_offline_replica_of_its_streams_and_the_meta_group(
 
 #[test]
 fn the_cluster_view_shows_connections_and_a_client_coming_and_going() {
+    let _timed = common::timed();
     let cluster = cluster();
     let url = cluster.servers[0].url();
     let mut h = common::ui::as_user(&url, "sys", eventscope::ui::View::Servers);

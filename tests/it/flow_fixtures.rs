@@ -16,6 +16,7 @@ fn correlate(log: &str, config: FlowConfig) -> Correlator {
 
 #[test]
 fn jetstream_pull_session_reconstructs_every_retry() {
+    let _timed = common::timed();
     let c = correlate(
         include_str!("../fixtures/03_jetstream_pull.raw_wire.log"),
         FlowConfig::default(),
@@ -127,6 +128,7 @@ fn jetstream_pull_session_reconstructs_every_retry() {
 
 #[test]
 fn request_reply_session_with_latency_and_no_reply() {
+    let _timed = common::timed();
     let config = FlowConfig {
         reply_timeout_ns: 1_000_000_000,
         ..FlowConfig::default()
@@ -218,6 +220,7 @@ fn skewed(records: &[eventscope::capture::Record], seed: u64, window: u64) -> Ve
 
 #[test]
 fn the_same_flows_whatever_order_the_records_arrive_in() {
+    let _timed = common::timed();
     for log in [
         include_str!("../fixtures/03_jetstream_pull.raw_wire.log"),
         include_str!("../fixtures/02_request_reply.raw_wire.log"),
@@ -252,6 +255,7 @@ fn the_same_flows_whatever_order_the_records_arrive_in() {
 /// before its PubAck split it in two before).
 #[test]
 fn a_publish_its_puback_and_deliveries_in_any_order_make_one_flow() {
+    let _timed = common::timed();
     use eventscope::capture::Record;
     let ack = |delivered: u64| {
         format!("$JS.ACK.ORDERS.worker.{delivered}.7.{delivered}.1795353284893755903.0")
@@ -309,6 +313,7 @@ fn a_publish_its_puback_and_deliveries_in_any_order_make_one_flow() {
 /// gives the flows of the order they were sent in.
 #[test]
 fn server_rules_hold_whatever_order_the_records_arrive_in() {
+    let _timed = common::timed();
     let ack = |consumer: &str, delivered: u64, seq: u64| {
         format!("$JS.ACK.S.{consumer}.{delivered}.{seq}.{seq}.1795353284893755903.0")
     };

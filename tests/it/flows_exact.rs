@@ -175,6 +175,7 @@ async fn drive(url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unusual_traffic_comes_out_exact() {
+    let _timed = common::timed();
     let recording = Recording::start(&[]);
     let url = recording.url.clone();
     drive(&url).await;
@@ -298,6 +299,7 @@ async fn unusual_traffic_comes_out_exact() {
 /// consumers that expect no answer leave deliveries `delivered`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_value_and_unanswered_consumers_come_out_exact() {
+    let _timed = common::timed();
     use async_nats::jetstream::kv;
     let recording = Recording::start(&[]);
     let url = recording.url.clone();
@@ -412,6 +414,7 @@ async fn key_value_and_unanswered_consumers_come_out_exact() {
 /// consumer created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_nobody_wants_are_named_for_why() {
+    let _timed = common::timed();
     let recording = Recording::start(&[]);
     let url = recording.url.clone();
 
@@ -483,6 +486,7 @@ async fn messages_nobody_wants_are_named_for_why() {
 /// do; 20,000 paced messages must still make 20,000 whole flows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_thousand_paced_messages_make_whole_flows() {
+    let _timed = common::timed();
     const COUNT: usize = 20_000;
     let recording = Recording::start(&["-s", "work.>", "-s", "$JS.ACK.>", "-s", "_INBOX.>"]);
     let url = recording.url.clone();
@@ -573,6 +577,7 @@ async fn twenty_thousand_paced_messages_make_whole_flows() {
 /// reading it back counts its chunks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_is_one_flow_however_many_chunks() {
+    let _timed = common::timed();
     use async_nats::jetstream::object_store;
     use tokio::io::AsyncReadExt;
     let recording = Recording::start(&[]);

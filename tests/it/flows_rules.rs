@@ -305,6 +305,7 @@ fn one<'a>(all: &'a [Value], subject: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_ends_as_the_server_decided() {
+    let _timed = common::timed();
     let recording = Recording::start(&[]);
     drive(&recording.url.clone()).await;
     let (capture, _) = recording.finish().await;
@@ -458,6 +459,7 @@ async fn every_message_ends_as_the_server_decided() {
 /// the workers' ACKs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ordered_pull_and_push_consumers_together_end_exactly() {
+    let _timed = common::timed();
     const N: usize = 300;
     let recording = Recording::start(&[]);
     let client = async_nats::connect(&recording.url).await.expect("connect");

@@ -50,6 +50,7 @@ async fn publish(js: &jetstream::Context, subject: &str, payload: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_equal_what_the_server_says() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let (_, js) = common::jetstream(&server).await;
@@ -136,6 +137,7 @@ async fn reports_equal_what_the_server_says() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsing_never_removes_messages_or_adds_consumers() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let (_, js) = common::jetstream(&server).await;
@@ -215,6 +217,7 @@ async fn browsing_never_removes_messages_or_adds_consumers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_seeks_land_on_the_first_message_at_that_time() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let (_, js) = common::jetstream(&server).await;
@@ -268,6 +271,7 @@ async fn time_seeks_land_on_the_first_message_at_that_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_previews_count_what_purge_removes() {
+    let _timed = common::timed();
     use eventscope::jetstream::{Api, Purge, purge, purge_preview};
     let server = common::server();
     let (client, js) = common::jetstream(&server).await;
@@ -313,6 +317,7 @@ async fn purge_previews_count_what_purge_removes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_recorder_rebuilds_retries_from_before_eventscope_ran() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let status = |url: &str| -> Value {
@@ -499,6 +504,7 @@ async fn the_recorder_rebuilds_retries_from_before_eventscope_ran() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_reads_the_whole_range_within_its_budgets() {
+    let _timed = common::timed();
     use eventscope::jetstream::{Access, Api, SearchProgress, SearchRequest, Start, search};
     let server = common::server();
     let (client, js) = common::jetstream(&server).await;
@@ -563,6 +569,7 @@ async fn search_reads_the_whole_range_within_its_budgets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_reset_previews_and_redelivers_from_the_sequence() {
+    let _timed = common::timed();
     use eventscope::jetstream::{Api, consumer_info, reset_consumer, reset_preview};
     let server = common::server();
     let (client, js) = common::jetstream(&server).await;
@@ -624,6 +631,7 @@ async fn consumer_reset_previews_and_redelivers_from_the_sequence() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_are_created_changed_paused_and_deleted_as_asked() {
+    let _timed = common::timed();
     use eventscope::jetstream::{
         Api, consumer_info, delete_consumer, list_consumers, pause_consumer, put_consumer,
     };
@@ -681,6 +689,7 @@ async fn consumers_are_created_changed_paused_and_deleted_as_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsed_headers_are_the_stored_bytes() {
+    let _timed = common::timed();
     use std::io::{Read, Write};
     let server = common::server();
     let url = server.url();
@@ -738,6 +747,7 @@ async fn browsed_headers_are_the_stored_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_for_several_filters_merges_them_in_sequence_order() {
+    let _timed = common::timed();
     use eventscope::jetstream::{Access, Api, fetch_filtered};
     let server = common::server();
     let (client, js) = common::jetstream(&server).await;
@@ -765,6 +775,7 @@ async fn a_page_for_several_filters_merges_them_in_sequence_order() {
 
 #[test]
 fn without_jetstream_the_commands_say_so_and_fail() {
+    let _timed = common::timed();
     // The server runs JetStream; this account has none.
     let server = common::server_with_config(Some(
         "accounts { NOJS: { users: [{user: plain, password: secret}] } }",
@@ -791,6 +802,7 @@ fn without_jetstream_the_commands_say_so_and_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fetch_link_comes_back_after_the_server_restarts() {
+    let _timed = common::timed();
     use eventscope::jetstream::{Access, Api, PageRequest, Start, fetch_page};
     let mut server = common::server();
     let client = async_nats::ConnectOptions::new()

@@ -63,6 +63,7 @@ fn next(rx: &mpsc::Receiver<Value>) -> Value {
 
 #[tokio::test]
 async fn a_watch_sees_put_update_delete_and_purge_in_order_after_the_current_values() {
+    let _timed = common::timed();
     let server = common::server();
     let client = common::client(&server).await;
     let store = bucket(&client, "cfg").await;
@@ -128,6 +129,7 @@ async fn a_watch_sees_put_update_delete_and_purge_in_order_after_the_current_val
 
 #[tokio::test]
 async fn history_diff_and_revert_make_an_old_revision_current_again() {
+    let _timed = common::timed();
     let server = common::server();
     let client = common::client(&server).await;
     let store = bucket(&client, "cfg").await;
@@ -221,6 +223,7 @@ async fn history_diff_and_revert_make_an_old_revision_current_again() {
 
 #[tokio::test]
 async fn keys_are_listed_with_delete_markers_and_filtered_by_pattern() {
+    let _timed = common::timed();
     let server = common::server();
     let client = common::client(&server).await;
     let store = bucket(&client, "cfg").await;
@@ -257,6 +260,7 @@ async fn keys_are_listed_with_delete_markers_and_filtered_by_pattern() {
 
 #[tokio::test]
 async fn objects_are_uploaded_listed_downloaded_byte_exact_and_watched() {
+    let _timed = common::timed();
     let server = common::server();
     let (_, js) = common::jetstream(&server).await;
     let store = js
@@ -333,6 +337,7 @@ async fn objects_are_uploaded_listed_downloaded_byte_exact_and_watched() {
 
 #[tokio::test]
 async fn revert_never_overwrites_a_newer_write_and_bad_keys_and_deleted_keys_are_said() {
+    let _timed = common::timed();
     let server = common::server();
     let client = common::client(&server).await;
     let store = bucket(&client, "race").await;

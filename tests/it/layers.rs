@@ -7,6 +7,8 @@
 //! (`broker::LinkState`): that path and everything below it. Rooms show
 //! one face: their `mod.rs` re-exports what others may use.
 
+use crate::common;
+
 use std::path::{Path, PathBuf};
 
 /// Which rooms each room may import, lowest first.
@@ -144,6 +146,7 @@ const BROKER_CRATES: &[(&str, &[&str])] = &[(
 
 #[test]
 fn every_import_points_an_allowed_way() {
+    let _timed = common::timed();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
@@ -180,6 +183,7 @@ fn every_import_points_an_allowed_way() {
 /// The checker itself finds a forbidden import, in every form a path takes.
 #[test]
 fn a_forbidden_import_is_named_with_its_line() {
+    let _timed = common::timed();
     let capture = vec!["capture".to_owned(), "store".to_owned()];
     let text = "//! use crate::ui::View; in a comment is fine\n\
                 use super::record::Record;\n\
@@ -211,6 +215,7 @@ fn a_forbidden_import_is_named_with_its_line() {
 /// and inline, and not in a comment or a string.
 #[test]
 fn a_broker_client_outside_its_rooms_is_named() {
+    let _timed = common::timed();
     let app = vec!["app".to_owned(), "kv".to_owned()];
     let text = "//! async_nats::Client in a comment is fine\n\
                 use async_nats::Client;\n\

@@ -64,6 +64,7 @@ fn replay(args: &[&str]) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_arrives_complete_exact_in_order_and_remapped() {
+    let _timed = common::timed();
     let server = common::server();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("c.jsonl");
@@ -121,6 +122,7 @@ async fn replay_arrives_complete_exact_in_order_and_remapped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_keeps_the_original_timing_scaled_by_speed() {
+    let _timed = common::timed();
     let server = common::server();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("t.jsonl");
@@ -158,6 +160,7 @@ async fn replay_keeps_the_original_timing_scaled_by_speed() {
 
 #[test]
 fn corrupt_and_newer_captures_are_reported() {
+    let _timed = common::timed();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bad.jsonl");
     write_capture(&file, 5, 1);
@@ -222,6 +225,7 @@ fn msg(subject: &str, payload: &'static str) -> OutMessage {
 
 #[test]
 fn requests_show_the_reply_the_timeout_or_no_responders() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let service = rt.block_on(common::client(&server));
@@ -290,6 +294,7 @@ fn requests_show_the_reply_the_timeout_or_no_responders() {
 
 #[test]
 fn jetstream_publish_shows_the_puback_the_duplicate_and_the_error() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let admin = rt.block_on(common::client(&server));
@@ -326,6 +331,7 @@ fn jetstream_publish_shows_the_puback_the_duplicate_and_the_error() {
 
 #[test]
 fn repeat_jobs_expand_placeholders_and_keep_count() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
@@ -376,6 +382,7 @@ fn repeat_jobs_expand_placeholders_and_keep_count() {
 /// rest is sent.
 #[test]
 fn unsendable_headers_are_reported_not_fatal() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
@@ -426,6 +433,7 @@ fn unsendable_headers_are_reported_not_fatal() {
 
 #[test]
 fn a_replay_skips_the_machinery_unless_asked() {
+    let _timed = common::timed();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("mixed.jsonl");
     let records: Vec<Record> = [

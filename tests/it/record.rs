@@ -91,6 +91,7 @@ fn read_capture(path: &Path) -> Vec<eventscope::capture::file::LoadedRecord> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_is_byte_exact() {
+    let _timed = common::timed();
     let server = common::server();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("exact.jsonl");
@@ -148,6 +149,7 @@ async fn record_is_byte_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_and_sigterm_stop_cleanly_with_everything_flushed() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     for signal in ["INT", "TERM", "HUP", "QUIT"] {
@@ -188,6 +190,7 @@ async fn trickle(url: &str, seconds: u64) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_a_low_rate_loses_about_a_second_at_most() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -207,6 +210,7 @@ async fn sigkill_at_a_low_rate_loses_about_a_second_at_most() {
 
 #[test]
 fn a_full_disk_is_reported_at_once() {
+    let _timed = common::timed();
     let server = common::server();
     let started = std::time::Instant::now();
     let rec = Recorder::start(&[
@@ -229,6 +233,7 @@ fn a_full_disk_is_reported_at_once() {
 
 #[test]
 fn a_closed_pipe_stops_recording_at_once_with_a_summary() {
+    let _timed = common::timed();
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let server = common::server();
@@ -277,6 +282,7 @@ fn a_closed_pipe_stops_recording_at_once_with_a_summary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_side_wildcards_match_our_filter_semantics() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let subjects = [
@@ -363,6 +369,7 @@ fn record_error(args: &[&str]) -> String {
 
 #[test]
 fn bad_input_gives_clear_errors() {
+    let _timed = common::timed();
     let port = eventscope::demo::free_port().expect("port");
     let unreachable = format!("nats://127.0.0.1:{port}");
     let text = record_error(&["--server", &unreachable, "-o", "/dev/null"]);
@@ -428,6 +435,7 @@ fn bad_input_gives_clear_errors() {
 
 #[test]
 fn record_tries_every_seed_before_it_gives_up() {
+    let _timed = common::timed();
     let server = common::server();
     let dead = format!(
         "nats://127.0.0.1:{}",

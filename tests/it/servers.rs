@@ -10,6 +10,7 @@ use serde_json::Value;
 
 #[test]
 fn the_server_table_lists_the_cluster_with_the_system_account_and_says_why_not_without() {
+    let _timed = common::timed();
     let cluster = common::cluster::with_system_account();
     let url = cluster.servers[0].url();
     let output = Command::new(env!("CARGO_BIN_EXE_eventscope"))
@@ -99,6 +100,7 @@ fn the_server_table_lists_the_cluster_with_the_system_account_and_says_why_not_w
 
 #[test]
 fn the_servers_view_shows_the_cluster_or_says_what_it_needs() {
+    let _timed = common::timed();
     use egui_kittest::kittest::Queryable;
     let cluster = common::cluster::with_system_account();
     let url = cluster.servers[2].url();

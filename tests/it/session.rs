@@ -85,6 +85,7 @@ fn publish(
 
 #[test]
 fn capture_survives_a_server_restart_and_shows_the_gap() {
+    let _timed = common::timed();
     let mut server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
@@ -133,6 +134,7 @@ fn capture_survives_a_server_restart_and_shows_the_gap() {
 
 #[test]
 fn small_budget_evicts_oldest_with_honest_counters() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
@@ -172,6 +174,7 @@ fn small_budget_evicts_oldest_with_honest_counters() {
 
 #[test]
 fn subscriptions_change_at_runtime() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
@@ -215,6 +218,7 @@ fn subscriptions_change_at_runtime() {
 
 #[test]
 fn literal_subscription_to_a_push_deliver_subject_needs_confirmation() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
@@ -257,6 +261,7 @@ fn literal_subscription_to_a_push_deliver_subject_needs_confirmation() {
 
 #[test]
 fn trace_who_receives_a_record_without_delivering_it() {
+    let _timed = common::timed();
     use futures_util::StreamExt;
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -339,6 +344,7 @@ fn trace_who_receives_a_record_without_delivering_it() {
 
 #[test]
 fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
+    let _timed = common::timed();
     connection_list_names(true);
 }
 
@@ -346,6 +352,7 @@ fn the_servers_connection_list_names_requesters_responders_and_pull_workers() {
 /// `$SYS.REQ.*.PING.CONNZ` (here the account-scoped one: no system user).
 #[test]
 fn without_a_monitoring_url_the_names_come_from_account_connz_over_nats() {
+    let _timed = common::timed();
     connection_list_names(false);
 }
 
@@ -488,6 +495,7 @@ fn connection_list_names(monitoring_url: bool) {
 
 #[test]
 fn when_the_client_falls_behind_the_drop_count_is_exactly_what_was_lost() {
+    let _timed = common::timed();
     // The client is made slow on purpose; the server must not cut it off
     // as a slow consumer of its own (on a loaded machine it did, once, and
     // what it dropped then never reached the client to be counted).
@@ -547,6 +555,7 @@ fn when_the_client_falls_behind_the_drop_count_is_exactly_what_was_lost() {
 
 #[test]
 fn the_backlog_counts_what_was_read_but_not_yet_stored() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));

@@ -19,6 +19,7 @@ use eventscope::session::Session;
 
 #[test]
 fn a_server_at_its_connection_limit_is_named_and_not_stormed() {
+    let _timed = common::timed();
     let server = common::server_with_config(Some("max_connections: 1\n"));
     let rt = common::runtime();
     let _holder = rt.block_on(common::client(&server));
@@ -50,6 +51,7 @@ fn a_server_at_its_connection_limit_is_named_and_not_stormed() {
 /// a few attempts (backed off), no panic.
 #[test]
 fn a_misbehaving_server_is_named_backed_off_and_never_panics() {
+    let _timed = common::timed();
     let huge = format!("MSG a 1 {}\r\n", 65 * 1024 * 1024);
     let cases: Vec<(&str, Script, &str)> = vec![
         (
@@ -128,6 +130,7 @@ fn a_misbehaving_server_is_named_backed_off_and_never_panics() {
 
 #[test]
 fn duration_counts_from_the_start_and_every_seed_is_named() {
+    let _timed = common::timed();
     // A server that takes the socket and never says INFO.
     let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
     let silent_port = silent.local_addr().expect("addr").port();
@@ -171,6 +174,7 @@ const ALICE_CAN_READ_ORDERS: &str = "authorization { users: [
 
 #[test]
 fn a_refused_subscription_stops_record_with_the_servers_words() {
+    let _timed = common::timed();
     let server = common::server_with_config(Some(ALICE_CAN_READ_ORDERS));
     let url = server.url();
     let (status, text) = Recorder::start(&[
@@ -194,6 +198,7 @@ fn a_refused_subscription_stops_record_with_the_servers_words() {
 
 #[test]
 fn revoked_credentials_end_record_with_the_reason() {
+    let _timed = common::timed();
     let server = common::server_with_config(Some(ALICE_CAN_READ_ORDERS));
     let url = server.url();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -234,6 +239,7 @@ fn stored_subjects(session: &Session) -> Vec<(String, Option<String>)> {
 
 #[test]
 fn no_client_can_hide_a_message_behind_the_monitors_inboxes() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = common::runtime();
     let outsider = rt.block_on(common::client(&server));
@@ -319,6 +325,7 @@ fn no_client_can_hide_a_message_behind_the_monitors_inboxes() {
 
 #[test]
 fn record_asks_the_server_only_for_what_it_uses() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = common::runtime();
     let outsider = rt.block_on(common::client(&server));
@@ -347,6 +354,7 @@ fn record_asks_the_server_only_for_what_it_uses() {
 
 #[test]
 fn a_burst_the_view_cannot_keep_up_with_waits_on_disk_and_nothing_is_lost() {
+    let _timed = common::timed();
     let server = common::server_with_config(Some("write_deadline: \"120s\"\nmax_pending: 1GB"));
     let rt = common::runtime();
     let publishers: Vec<async_nats::Client> = (0..3)
@@ -421,6 +429,7 @@ fn a_burst_the_view_cannot_keep_up_with_waits_on_disk_and_nothing_is_lost() {
 
 #[test]
 fn a_slow_consumer_cut_is_counted_without_a_monitoring_port() {
+    let _timed = common::timed();
     // As tests/wire.rs provokes a cut, with no monitoring URL: the
     // account's counters over NATS must tell it.
     let server = common::server_with_config(Some(
@@ -468,6 +477,7 @@ fn a_slow_consumer_cut_is_counted_without_a_monitoring_port() {
 #[test]
 #[ignore = "a helper: run by a_demo_server_dies_with_its_app as its child"]
 fn hold_a_server_until_killed() {
+    let _timed = common::timed();
     let server = common::server();
     println!(
         "holding {} {}",
@@ -479,6 +489,7 @@ fn hold_a_server_until_killed() {
 
 #[test]
 fn a_demo_server_dies_with_its_app_and_its_data_goes() {
+    let _timed = common::timed();
     use std::io::BufRead;
     let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([

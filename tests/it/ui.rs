@@ -38,6 +38,7 @@ fn record(app: &mut EventscopeApp, subject: &str, payload: &str, headers: &[(&st
 
 #[test]
 fn connection_form_connects_and_validates() {
+    let _timed = common::timed();
     let server = common::server();
     let mut h = harness(app(View::Connections));
     h.run_steps(2);
@@ -80,6 +81,7 @@ fn connection_form_connects_and_validates() {
 
 #[test]
 fn adding_a_subscription_validates_and_subscribes() {
+    let _timed = common::timed();
     let server = common::server();
     let mut h = harness(app(View::Connections));
     h.run_steps(2);
@@ -155,6 +157,7 @@ fn adding_a_subscription_validates_and_subscribes() {
 
 #[test]
 fn selecting_a_message_shows_pretty_json_and_headers() {
+    let _timed = common::timed();
     let mut app = app(View::Traffic);
     record(&mut app, "billing.paid", "plain text", &[]);
     record(
@@ -220,6 +223,7 @@ fn selecting_a_message_shows_pretty_json_and_headers() {
 /// the whole process holds: more than the store, never less.
 #[test]
 fn status_bar_shows_retained_bytes_budget_and_process_memory() {
+    let _timed = common::timed();
     use egui_kittest::kittest::NodeT;
     let mut app = app(View::Traffic);
     let payload = "x".repeat(4 << 20);
@@ -254,6 +258,7 @@ fn status_bar_shows_retained_bytes_budget_and_process_memory() {
 
 #[test]
 fn subject_filter_narrows_the_table() {
+    let _timed = common::timed();
     let mut app = app(View::Traffic);
     for _ in 0..3 {
         record(&mut app, "orders.created", "{}", &[]);
@@ -332,6 +337,7 @@ fn flow_records() -> Vec<Record> {
 
 #[test]
 fn flow_list_filters_and_the_diagram_selects_records() {
+    let _timed = common::timed();
     let mut app = app(View::Flows);
     app.session.store.intern_connection("test");
     app.session.add_records(flow_records());
@@ -381,6 +387,7 @@ fn flow_list_filters_and_the_diagram_selects_records() {
 /// "removed": its consumer was deleted before it answered.
 #[test]
 fn a_removed_message_says_why() {
+    let _timed = common::timed();
     let mut app = app(View::Flows);
     app.session.store.intern_connection("test");
     app.session.add_records(vec![
@@ -417,6 +424,7 @@ fn connected_app(server: &common::LocalServer, view: View) -> Harness<'static, E
 
 #[test]
 fn publish_form_sends_and_validates() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
@@ -461,6 +469,7 @@ fn publish_form_sends_and_validates() {
 
 #[test]
 fn templates_save_load_and_delete() {
+    let _timed = common::timed();
     let mut h = harness(app(View::Publish));
     h.run_steps(2);
     replace_text(&mut h, "Subject", "saved.subject");
@@ -480,6 +489,7 @@ fn templates_save_load_and_delete() {
 
 #[test]
 fn replay_panel_runs_with_progress() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
@@ -528,6 +538,7 @@ fn replay_panel_runs_with_progress() {
 
 #[test]
 fn edit_and_resend_fills_the_publish_form_from_the_inspector() {
+    let _timed = common::timed();
     let mut app = app(View::Traffic);
     record(
         &mut app,
@@ -561,6 +572,7 @@ fn record_now(app: &mut EventscopeApp, subject: &str) {
 
 #[test]
 fn clear_and_load_under_a_live_rate_plot_do_not_crash() {
+    let _timed = common::timed();
     let mut app = app(View::Traffic);
     for i in 0..40 {
         record_now(&mut app, &format!("busy.{i}.x"));
@@ -592,6 +604,7 @@ fn clear_and_load_under_a_live_rate_plot_do_not_crash() {
 
 #[test]
 fn end_follows_the_newest_rows_again_after_pause_and_moving() {
+    let _timed = common::timed();
     let mut app = app(View::Traffic);
     for i in 0..300 {
         record(&mut app, &format!("row.{i}"), "{}", &[]);
@@ -622,6 +635,7 @@ fn end_follows_the_newest_rows_again_after_pause_and_moving() {
 
 #[test]
 fn without_a_file_dialog_a_path_field_takes_its_place() {
+    let _timed = common::timed();
     // No desktop portal answers here (no session bus), as on a minimal
     // window manager: the dialog returns at once, and the app must say so
     // and ask for a path instead of doing nothing.
@@ -646,6 +660,7 @@ fn without_a_file_dialog_a_path_field_takes_its_place() {
 
 #[test]
 fn a_secret_kept_in_the_keyring_never_reaches_the_state_file() {
+    let _timed = common::timed();
     use eventscope::broker::{Auth, ConnectionProfile, SecretStorage};
     // Profiles are saved (and their secrets kept) once they connect.
     let server = common::server_with_config(Some("authorization { token: \"tok-7c1d\" }\n"));
@@ -687,6 +702,7 @@ fn a_secret_kept_in_the_keyring_never_reaches_the_state_file() {
 
 #[test]
 fn a_connection_that_never_comes_up_is_not_saved() {
+    let _timed = common::timed();
     use eventscope::broker::ConnectionProfile;
     let server = common::server();
     let mut app = app(View::Connections);
@@ -715,6 +731,7 @@ fn a_connection_that_never_comes_up_is_not_saved() {
 
 #[test]
 fn loading_a_capture_asks_before_losing_unsaved_work_and_never_mixes_in_live_traffic() {
+    let _timed = common::timed();
     let server = common::server();
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("old.jsonl");
@@ -786,6 +803,7 @@ fn loading_a_capture_asks_before_losing_unsaved_work_and_never_mixes_in_live_tra
 
 #[test]
 fn long_names_never_push_the_panels_off_screen() {
+    let _timed = common::timed();
     let mut app = app(View::Traffic);
     let token = "t".repeat(250);
     let reply = format!("_INBOX.{}", "r".repeat(157));

@@ -54,6 +54,7 @@ fn streams_loaded(h: &Harness<'static, EventscopeApp>, n: usize) -> bool {
 
 #[test]
 fn the_stream_report_sorts_by_the_clicked_column() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
     rt.block_on(async {
@@ -102,6 +103,7 @@ impl Names for Harness<'static, EventscopeApp> {
 
 #[test]
 fn the_browser_pages_and_seeks_to_a_time() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
     let cut = rt.block_on(async {
@@ -155,6 +157,7 @@ fn the_browser_pages_and_seeks_to_a_time() {
 
 #[test]
 fn the_redelivered_counter_opens_that_consumers_retry_timelines() {
+    let _timed = common::timed();
     let server = common::server();
     let mut h = connected(&server, true);
     let rt = runtime();
@@ -237,6 +240,7 @@ fn the_redelivered_counter_opens_that_consumers_retry_timelines() {
 
 #[test]
 fn purge_shows_its_count_and_names_the_stream_before_it_runs() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
     let js = rt.block_on(async { jetstream::new(common::client(&server).await) });
@@ -278,6 +282,7 @@ fn purge_shows_its_count_and_names_the_stream_before_it_runs() {
 
 #[test]
 fn the_recorder_is_created_only_after_consent() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
     let js = rt.block_on(async { jetstream::new(common::client(&server).await) });
@@ -323,6 +328,7 @@ fn the_recorder_is_created_only_after_consent() {
 
 #[test]
 fn on_connect_the_flow_view_fills_from_the_recorder() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
     let url = server.url();
@@ -458,6 +464,7 @@ fn on_connect_the_flow_view_fills_from_the_recorder() {
 
 #[test]
 fn a_capture_kept_in_a_stream_opens_like_a_file() {
+    let _timed = common::timed();
     let server = common::server();
     let url = server.url();
     let mut recorder = common::recorder::Recorder::start(&[
@@ -503,6 +510,7 @@ fn a_capture_kept_in_a_stream_opens_like_a_file() {
 
 #[test]
 fn the_apps_own_requests_are_never_stored_and_a_quiet_server_has_no_backlog() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
     rt.block_on(async {

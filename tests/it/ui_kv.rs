@@ -25,6 +25,7 @@ fn shown_keys(h: &Harness<'static, EventscopeApp>) -> usize {
 
 #[test]
 fn the_kv_browser_filters_keys_diffs_revisions_and_reverts_only_after_confirming() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
     let store = rt.block_on(async {
@@ -139,6 +140,7 @@ fn the_kv_browser_filters_keys_diffs_revisions_and_reverts_only_after_confirming
 
 #[test]
 fn a_delete_asks_first_and_the_object_store_lists_its_objects() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
     let (store, _objects) = rt.block_on(async {

@@ -132,6 +132,7 @@ const MALFORMED: &[&[u8]] = &[
 
 #[test]
 fn every_malformed_message_is_recorded_byte_exact_and_the_link_stays_up() {
+    let _timed = common::timed();
     let server = common::server();
     let mut m = monitor();
     let mut profile = ConnectionProfile::new("adversary", server.url());
@@ -192,6 +193,7 @@ fn every_malformed_message_is_recorded_byte_exact_and_the_link_stays_up() {
 
 #[test]
 fn a_blackholed_network_leaves_connected_within_3_seconds_and_comes_back() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let proxy = rt.block_on(Proxy::start(server.port));
@@ -242,6 +244,7 @@ fn a_blackholed_network_leaves_connected_within_3_seconds_and_comes_back() {
 
 #[test]
 fn a_panic_in_the_link_task_is_noticed_and_the_link_rebuilt() {
+    let _timed = common::timed();
     let server = common::server();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = rt.block_on(common::client(&server));
@@ -282,6 +285,7 @@ fn a_panic_in_the_link_task_is_noticed_and_the_link_rebuilt() {
 
 #[test]
 fn a_server_side_slow_consumer_cut_is_named_and_counted() {
+    let _timed = common::timed();
     // The server allows 256 KiB pending per client; the proxy reads from
     // it at 200 KiB/s while a publisher floods, so the server cuts this
     // monitor off. Its own statistics say how much it sent on that link.
@@ -324,6 +328,7 @@ fn a_server_side_slow_consumer_cut_is_named_and_counted() {
 
 #[test]
 fn credentials_in_the_url_authenticate_and_appear_nowhere() {
+    let _timed = common::timed();
     let secret = "pw-9f3c1e";
     let server = common::server_with_config(Some(&format!(
         "authorization {{ user: watcher, password: \"{secret}\" }}"
@@ -432,6 +437,7 @@ fn certificates(dir: &std::path::Path) {
 
 #[test]
 fn tls_links_verify_the_server_and_name_what_is_wrong() {
+    let _timed = common::timed();
     let dir = tempfile::tempdir().expect("tempdir");
     certificates(dir.path());
     let pem = |name: &str| dir.path().join(name).display().to_string();
@@ -470,6 +476,7 @@ fn tls_links_verify_the_server_and_name_what_is_wrong() {
 
 #[test]
 fn nkey_and_token_authentication_on_the_monitoring_link() {
+    let _timed = common::timed();
     let user = nkeys::KeyPair::new_user();
     let seed = user.seed().expect("seed");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -534,6 +541,7 @@ fn nkey_and_token_authentication_on_the_monitoring_link() {
 
 #[test]
 fn a_seed_list_fails_over_to_the_server_that_answers() {
+    let _timed = common::timed();
     let server = common::server();
     let dead = format!(
         "nats://127.0.0.1:{}",

@@ -141,3 +141,41 @@ pub fn json_lines(output: &std::process::Output) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
 }
+
+/// Times the test that calls it (first thing in every test of this
+/// binary). Where `EVENTSCOPE_TEST_TIMES` names a file, the test's name
+/// and seconds are appended to it when the test ends, passed or failed:
+/// CI lists the ten slowest from it (libtest on stable reports no times).
+#[must_use = "the test is timed until this is dropped"]
+pub fn timed() -> TestTimer {
+    TestTimer {
+        started: Instant::now(),
+    }
+}
+
+pub struct TestTimer {
+    started: Instant,
+}
+
+impl Drop for TestTimer {
+    fn drop(&mut self) {
+        let Some(path) = std::env::var_os("EVENTSCOPE_TEST_TIMES") else {
+            return;
+        };
+        // libtest runs each test on a thread named after it.
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned();
+        let line = format!("{:.2} {name}\n", self.started.elapsed().as_secs_f64());
+        // One short write with O_APPEND: lines from parallel tests do not mix.
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            use std::io::Write;
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}
