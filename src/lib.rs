@@ -2,19 +2,24 @@
 //!
 //! The rooms, from the bottom up (docs/architecture.md has the map;
 //! `tests/it/layers.rs` holds the directions):
-//! - `capture`: records, the store, subject statistics, capture files;
+//! - `capture`: records (each from a connection of a known broker), the
+//!   store, subject statistics, capture files;
 //! - `server_answers`: what the NATS server says of itself (connection
 //!   lists, account counters, trace events, the cluster's tables), parsed;
-//! - `flow`: records become flows by the server's own rules, laid out as
-//!   sequence diagrams;
+//! - `flow`: records become flows by each broker's delivery rules (NATS's
+//!   in `flow/nats`), laid out as sequence diagrams;
 //! - `outgoing`: building messages to send (templates, replay plans);
-//! - `broker`: connections to NATS: the monitoring link read from the
-//!   protocol, the disk spool behind it, own-traffic recognition, sending;
+//! - `broker`: connections, broker-neutral (runtime, event channel, disk
+//!   spool, status, profiles), and NATS's in `broker/nats` (the monitoring
+//!   link read from the protocol, own-traffic recognition, sending);
 //! - `jetstream`, `kv`: streams, consumers, captures in streams, the flight
 //!   recorder; KV buckets and object stores;
-//! - `session`: connections, store and flows together, without a UI;
-//! - `ui`: the views, drawing only;
-//! - `app`: the desktop app (start-up, frames, background work);
+//! - `session`: the one service the window talks to: connections, store
+//!   and flows together, and every request beyond traffic as typed
+//!   commands and answers, without a UI;
+//! - `ui`: the views, drawing only, grouped by area;
+//! - `app`: the desktop app (start-up, frames, answers handed to views),
+//!   holding no broker client;
 //! - `cli`: the command line and the headless subcommands;
 //! - `demo`, `process`: the demo system, process utilities.
 

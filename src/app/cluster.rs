@@ -125,7 +125,7 @@ impl EventscopeApp {
             events.events.not_kept += not_kept;
             if let Some(why) = feed.ended() {
                 events.running = false;
-                events.error = Some(why);
+                events.error = Some(why.to_string());
                 self.cluster.events = None;
             }
         }

@@ -132,7 +132,7 @@ impl ConnectionProfile {
                 return Err(ProfileError::MixedBrokers(redact_url(server)));
             }
             super::nats::options::check_server(server)
-                .map_err(|e| ProfileError::BadServer(redact_url(server), e))?;
+                .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?;
         }
         for sub in &self.subscriptions {
             validate_pattern(&sub.pattern)?;

@@ -12,8 +12,8 @@ mod requests;
 
 pub use jobs::{repeat_job, replay_job, wire_message};
 pub use requests::{
-    Answer, ClusterAnswer, ClusterRequest, ExportError, JetStreamAnswer, JetStreamRequest,
-    KvAnswer, KvRequest, ObjectRequest, Request, Unavailable, Watching,
+    Answer, ClusterAnswer, ClusterRequest, ExportError, FeedEnded, JetStreamAnswer,
+    JetStreamRequest, KvAnswer, KvRequest, ObjectRequest, Request, Unavailable, Watching,
 };
 
 use tokio::sync::mpsc;

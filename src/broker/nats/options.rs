@@ -7,10 +7,8 @@ use std::time::Duration;
 use super::profile::{Auth, ConnectionProfile, ProfileError};
 
 /// Whether async-nats takes `url` as a server address; why not, if not.
-pub(crate) fn check_server(url: &str) -> Result<(), String> {
-    url.parse::<async_nats::ServerAddr>()
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+pub(crate) fn check_server(url: &str) -> Result<(), std::io::Error> {
+    url.parse::<async_nats::ServerAddr>().map(|_| ())
 }
 
 /// How often the publishing client pings (the monitoring link has its own

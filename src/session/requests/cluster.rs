@@ -11,7 +11,7 @@ use crate::server_answers::{
     ConnectionRow, LinkRow, MetaGroup, ServerEvent, ServerRow, StreamGroup,
 };
 
-use super::{Unavailable, Watching};
+use super::{FeedEnded, Unavailable, Watching};
 
 pub enum ClusterRequest {
     /// What this connection can see (to choose the one to look through).
@@ -66,19 +66,13 @@ impl crate::session::Session {
                 .await
                 .system_account
             {
-                return Err(
-                    "Connect, disconnect and auth-error events flow in the system account \
-                     only: connect with a system-account user to see them."
-                        .to_owned(),
-                );
+                return Err(FeedEnded::NoSystemAccount);
             }
-            let mut events = crate::broker::server_events(&client)
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut events = crate::broker::server_events(&client).await?;
             while let Some(event) = events.next().await {
                 sink.offer(event)?;
             }
-            Err("the server ended the subscription".to_owned())
+            Err(FeedEnded::ServerEnded)
         })
     }
 }

@@ -213,14 +213,10 @@ impl crate::session::Session {
         keep: usize,
     ) -> Watching<KeyEvent> {
         self.watch(key, keep, move |client, _, sink| async move {
-            let store = kv::open_bucket(&client, &bucket)
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut watch = kv::watch_keys(&store, &pattern, mode)
-                .await
-                .map_err(|e| e.to_string())?;
+            let store = kv::open_bucket(&client, &bucket).await?;
+            let mut watch = kv::watch_keys(&store, &pattern, mode).await?;
             loop {
-                sink.offer(watch.next().await.map_err(|e| e.to_string())?)?;
+                sink.offer(watch.next().await?)?;
             }
         })
     }
@@ -234,14 +230,10 @@ impl crate::session::Session {
         keep: usize,
     ) -> Watching<ObjectRow> {
         self.watch(key, keep, move |client, _, sink| async move {
-            let store = kv::open_object_store(&client, &bucket)
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut watch = kv::watch_objects(&store, initial)
-                .await
-                .map_err(|e| e.to_string())?;
+            let store = kv::open_object_store(&client, &bucket).await?;
+            let mut watch = kv::watch_objects(&store, initial).await?;
             loop {
-                sink.offer(watch.next().await.map_err(|e| e.to_string())?)?;
+                sink.offer(watch.next().await?)?;
             }
         })
     }

@@ -35,6 +35,26 @@ pub enum Answer {
     Cluster(ClusterAnswer),
 }
 
+/// Why a feed (a watch, the event feed) ended.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedEnded {
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error(transparent)]
+    Kv(#[from] crate::kv::KvError),
+    #[error(transparent)]
+    Servers(#[from] crate::broker::ServersError),
+    #[error(
+        "Connect, disconnect and auth-error events flow in the system account only: connect with a system-account user to see them."
+    )]
+    NoSystemAccount,
+    #[error("the server ended the subscription")]
+    ServerEnded,
+    /// Nobody reads the feed any more.
+    #[error("the view is gone")]
+    ViewGone,
+}
+
 /// Why a request could not even be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum Unavailable {
@@ -134,7 +154,7 @@ impl super::Session {
     where
         T: Send + 'static,
         F: FnOnce(async_nats::Client, ConnectionProfile, Sink<T>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), String>> + Send,
+        Fut: Future<Output = Result<(), FeedEnded>> + Send,
     {
         let (tx, entries) = mpsc::sync_channel(keep.max(1));
         let (ended_tx, ended) = mpsc::channel();
@@ -149,13 +169,14 @@ impl super::Session {
         let task = self.spawn(async move {
             let watched = async {
                 let (Some(client), Some((_, profile))) = (client, target) else {
-                    return Err(Unavailable::NoConnection.to_string());
+                    return Err(Unavailable::NoConnection.into());
                 };
-                let client = client.await.map_err(|e| e.to_string())?;
+                let client = client.await.map_err(Unavailable::from)?;
                 run(client, profile, sink).await
             };
-            let why = watched.await.err();
-            let _ = ended_tx.send(why.unwrap_or_else(|| "the view stopped it".into()));
+            if let Err(why) = watched.await {
+                let _ = ended_tx.send(why);
+            }
         });
         Watching {
             task,
@@ -172,7 +193,7 @@ pub struct Watching<T> {
     task: tokio::task::JoinHandle<()>,
     entries: mpsc::Receiver<T>,
     not_kept: Arc<AtomicU64>,
-    ended: mpsc::Receiver<String>,
+    ended: mpsc::Receiver<FeedEnded>,
 }
 
 impl<T> Watching<T> {
@@ -186,7 +207,7 @@ impl<T> Watching<T> {
     }
 
     /// Why the feed ended, once it has (said once).
-    pub fn ended(&self) -> Option<String> {
+    pub fn ended(&self) -> Option<FeedEnded> {
         self.ended.try_recv().ok()
     }
 }
@@ -207,13 +228,13 @@ struct Sink<T> {
 impl<T> Sink<T> {
     /// Hand an entry over without ever blocking the feed: what does not
     /// fit is counted. `Err` once the window is gone.
-    fn offer(&self, entry: T) -> Result<(), String> {
+    fn offer(&self, entry: T) -> Result<(), FeedEnded> {
         match self.tx.try_send(entry) {
             Ok(()) => {}
             Err(mpsc::TrySendError::Full(_)) => {
                 self.not_kept.fetch_add(1, Ordering::Relaxed);
             }
-            Err(mpsc::TrySendError::Disconnected(_)) => return Err("the view is gone".into()),
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(FeedEnded::ViewGone),
         }
         (self.waker)();
         Ok(())
