@@ -33,7 +33,7 @@ pub use nats::headers::{HeaderError, HeaderNames};
 /// For the JetStream API's requests and the capture stream (see `own`).
 pub(crate) use nats::own::{
     expect_event as note_own_event, expect_request as note_own_api_request,
-    random_token as own_token,
+    random_token as own_token, reading as note_own_reads,
 };
 pub use nats::send::{JobProgress, JobSpec, SendMode, SendOutcome, SourceError, WireMessage};
 pub use nats::servers::{
@@ -131,6 +131,12 @@ pub enum Command {
     /// The connection's async-nats client (opened on first use), for the
     /// JetStream API.
     Client {
+        reply: tokio::sync::oneshot::Sender<Result<nats::Client, ClientError>>,
+    },
+    /// The connection's client for the window's own reads through
+    /// async-nats' KV and object store clients (opened on first use):
+    /// the monitor knows what it reads as its own.
+    ReadClient {
         reply: tokio::sync::oneshot::Sender<Result<nats::Client, ClientError>>,
     },
     Close,

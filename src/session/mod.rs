@@ -389,15 +389,23 @@ impl Session {
         added
     }
 
-    /// The async-nats client of a connection (opened on first use), for
-    /// the requests beyond traffic.
+    /// An async-nats client of a connection (opened on first use), for the
+    /// requests beyond traffic: the one JetStream API calls share, or
+    /// (`reads`) the one for reads through async-nats' KV and object store
+    /// clients, whose reads the monitor knows as its own.
     fn nats_client(
         &self,
         key: ConnectionKey,
+        reads: bool,
     ) -> impl Future<Output = Result<async_nats::Client, crate::broker::ClientError>> + Send + 'static
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let sent = self.broker.send(key, Command::Client { reply });
+        let command = if reads {
+            Command::ReadClient { reply }
+        } else {
+            Command::Client { reply }
+        };
+        let sent = self.broker.send(key, command);
         async move {
             sent?;
             answer

@@ -234,3 +234,94 @@ fn a_delete_asks_first_and_the_object_store_lists_its_objects() {
             .is_some()
     );
 }
+
+/// Browsing KV and object stores with a `>` monitor running: the view's
+/// own reads (bucket lists and info, key listing, history, a watch, the
+/// object listing) are never stored as traffic; what someone else wrote
+/// is.
+#[test]
+fn the_kv_views_own_reads_are_never_stored() {
+    let _timed = common::timed();
+    let server = common::server();
+    let rt = runtime();
+    let (store, _objects) = rt.block_on(async {
+        let js = jetstream::new(common::client(&server).await);
+        let store = js
+            .create_key_value(kv::Config {
+                bucket: "own".into(),
+                history: 5,
+                ..Default::default()
+            })
+            .await
+            .expect("bucket");
+        let objects = js
+            .create_object_store(jetstream::object_store::Config {
+                bucket: "files".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("object store");
+        objects
+            .put("report.csv", &mut &b"a,b\n1,2\n"[..])
+            .await
+            .expect("object");
+        (store, objects)
+    });
+    let mut h = common::ui::connected(&server, View::Kv, true);
+    rt.block_on(store.put("a.key", "by someone else".into()))
+        .expect("put");
+    step_until(&mut h, "the bucket list", |h| {
+        h.query_by_label_contains("own  (1 keys").is_some()
+    });
+    h.get_by_label_contains("own  (1 keys").click();
+    step_until(&mut h, "the keys", |h| shown_keys(h) == 1);
+    h.get_by_label("a.key").click();
+    step_until(&mut h, "the key's history", |h| {
+        h.state().kv_view().key.history.value.is_some()
+    });
+    h.get_by_label("Start watch").click();
+    h.get_by_label("Object stores").click();
+    step_until(&mut h, "the object stores", |h| {
+        h.query_by_label_contains("files  (").is_some()
+    });
+    h.get_by_label_contains("files  (").click();
+    step_until(&mut h, "the objects", |h| {
+        h.state()
+            .kv_view()
+            .objects
+            .objects
+            .value
+            .as_ref()
+            .is_some_and(|o| o.len() == 1)
+    });
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < until {
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let stored: Vec<(String, Option<String>)> = h
+        .state()
+        .session
+        .store
+        .iter()
+        .map(|(_, r)| (r.subject().to_owned(), r.reply().map(str::to_owned)))
+        .collect();
+    assert!(
+        stored.iter().any(|(s, _)| s == "$KV.own.a.key"),
+        "someone else's write is traffic: {stored:?}"
+    );
+    // What is left must be someone else's: their write and the answer to
+    // it. Our API calls, their audits, our consumers' deliveries and
+    // advisories, and answers to us are not.
+    let asked: Vec<&str> = stored.iter().filter_map(|(_, r)| r.as_deref()).collect();
+    let own: Vec<&(String, Option<String>)> = stored
+        .iter()
+        .filter(|(s, reply)| {
+            s.starts_with("$JS.API")
+                || s.starts_with("$JS.EVENT.ADVISORY")
+                || reply.as_deref().is_some_and(|r| r.starts_with("$JS.ACK."))
+                || (s.starts_with("_INBOX.") && !asked.contains(&s.as_str()))
+        })
+        .collect();
+    assert!(own.is_empty(), "the view's own reads were stored: {own:?}");
+}

@@ -99,6 +99,12 @@ impl ConnectionTask {
                             let _ = reply.send(publisher.client().await);
                         });
                     }
+                    Some(Command::ReadClient { reply }) => {
+                        let publisher = publisher.clone();
+                        tokio::spawn(async move {
+                            let _ = reply.send(publisher.reader().await);
+                        });
+                    }
                     Some(Command::Trace { subject, headers, payload, reply }) => {
                         let publisher = publisher.clone();
                         tokio::spawn(async move {
@@ -294,6 +300,8 @@ struct Publisher {
     profile: ConnectionProfile,
     shared: Arc<ConnectionShared>,
     client: tokio::sync::OnceCell<async_nats::Client>,
+    /// The window's read client (KV, object stores): see `own`.
+    reader: tokio::sync::OnceCell<async_nats::Client>,
 }
 
 impl Publisher {
@@ -302,6 +310,7 @@ impl Publisher {
             profile,
             shared,
             client: tokio::sync::OnceCell::new(),
+            reader: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -331,8 +340,24 @@ impl Publisher {
             .cloned()
     }
 
+    /// A client for the window's own reads through async-nats' KV and
+    /// object store clients, with an inbox prefix of its own (`own`
+    /// knows its reads by it), opened on first use.
+    async fn reader(&self) -> Result<async_nats::Client, ClientError> {
+        self.reader
+            .get_or_try_init(|| async {
+                let options = connect_options(&self.profile)
+                    .await?
+                    .name(format!("eventscope:{}:reads", self.profile.name))
+                    .custom_inbox_prefix(super::own::reader_prefix());
+                connect_with(&self.profile, options).await
+            })
+            .await
+            .cloned()
+    }
+
     async fn close(&self) {
-        if let Some(client) = self.client.get() {
+        for client in [self.client.get(), self.reader.get()].into_iter().flatten() {
             let _ = tokio::time::timeout(Duration::from_secs(1), client.drain()).await;
         }
     }

@@ -61,7 +61,7 @@ impl crate::session::Session {
     /// The connect, disconnect and auth-error advisories as they come
     /// (system account only: without it, the feed ends saying so).
     pub fn server_events(&self, key: Option<ConnectionKey>, keep: usize) -> Watching<ServerEvent> {
-        self.watch(key, keep, |client, _, sink| async move {
+        self.watch(key, false, keep, |client, _, sink| async move {
             if !crate::broker::visibility(&client, false)
                 .await
                 .system_account

@@ -12,6 +12,7 @@ use crate::kv::{
 };
 
 use super::{Unavailable, Watching};
+use crate::broker::note_own_reads;
 
 /// A file the user is choosing in a dialog: `None` if cancelled.
 pub type ChosenPath = oneshot::Receiver<Option<PathBuf>>;
@@ -79,7 +80,23 @@ pub enum KvAnswer {
     Notice(String),
 }
 
+/// The stream a request reads, as `own` names it (`""`: the stream list).
+fn stream_read(request: &KvRequest) -> String {
+    match request {
+        KvRequest::Buckets => String::new(),
+        KvRequest::Keys(bucket)
+        | KvRequest::Key { bucket, .. }
+        | KvRequest::Put { bucket, .. }
+        | KvRequest::Delete { bucket, .. }
+        | KvRequest::Purge { bucket, .. }
+        | KvRequest::Revert { bucket, .. } => format!("KV_{bucket}"),
+    }
+}
+
+/// Run a KV request on the connection's read client: its reads are known
+/// as the window's own while it runs; its changes are traffic like anyone's.
 pub(super) async fn run(client: &async_nats::Client, request: KvRequest) -> KvAnswer {
+    let _reading = note_own_reads(&stream_read(&request));
     match request {
         KvRequest::Buckets => KvAnswer::Buckets(kv::list_buckets(client).await),
         KvRequest::Keys(bucket) => {
@@ -155,6 +172,12 @@ fn changed(done: Result<String, KvError>, key: String) -> KvAnswer {
 }
 
 pub(super) async fn run_objects(client: &async_nats::Client, request: ObjectRequest) -> KvAnswer {
+    let _reading = note_own_reads(&match &request {
+        ObjectRequest::Buckets => String::new(),
+        ObjectRequest::Objects(bucket)
+        | ObjectRequest::Download { bucket, .. }
+        | ObjectRequest::Upload { bucket, .. } => format!("OBJ_{bucket}"),
+    });
     match request {
         ObjectRequest::Buckets => KvAnswer::ObjectBuckets(kv::list_object_buckets(client).await),
         ObjectRequest::Objects(bucket) => {
@@ -212,7 +235,8 @@ impl crate::session::Session {
         mode: WatchMode,
         keep: usize,
     ) -> Watching<KeyEvent> {
-        self.watch(key, keep, move |client, _, sink| async move {
+        self.watch(key, true, keep, move |client, _, sink| async move {
+            let _reading = note_own_reads(&format!("KV_{bucket}"));
             let store = kv::open_bucket(&client, &bucket).await?;
             let mut watch = kv::watch_keys(&store, &pattern, mode).await?;
             loop {
@@ -229,7 +253,8 @@ impl crate::session::Session {
         initial: bool,
         keep: usize,
     ) -> Watching<ObjectRow> {
-        self.watch(key, keep, move |client, _, sink| async move {
+        self.watch(key, true, keep, move |client, _, sink| async move {
+            let _reading = note_own_reads(&format!("OBJ_{bucket}"));
             let store = kv::open_object_store(&client, &bucket).await?;
             let mut watch = kv::watch_objects(&store, initial).await?;
             loop {

@@ -101,7 +101,8 @@ impl super::Session {
             self.wake();
             return;
         };
-        let client = self.nats_client(key);
+        let reads = matches!(request, Request::Kv(_) | Request::Objects(_));
+        let client = self.nats_client(key, reads);
         let apis = self.requests.apis.clone();
         self.spawn(async move {
             let client = match client.await {
@@ -148,9 +149,16 @@ impl super::Session {
     }
 
     /// Run a feed on the background runtime with connection `key`'s
-    /// client: `run` hands its entries to the sink and returns only with
-    /// why it stopped. At most `keep` entries wait for the window.
-    fn watch<T, F, Fut>(&self, key: Option<ConnectionKey>, keep: usize, run: F) -> Watching<T>
+    /// client (its read client for `reads`): `run` hands its entries to
+    /// the sink and returns only with why it stopped. At most `keep`
+    /// entries wait for the window.
+    fn watch<T, F, Fut>(
+        &self,
+        key: Option<ConnectionKey>,
+        reads: bool,
+        keep: usize,
+        run: F,
+    ) -> Watching<T>
     where
         T: Send + 'static,
         F: FnOnce(async_nats::Client, ConnectionProfile, Sink<T>) -> Fut + Send + 'static,
@@ -165,7 +173,7 @@ impl super::Session {
             waker: self.waker.clone(),
         };
         let target = key.and_then(|k| self.profile_of(k));
-        let client = target.as_ref().map(|(k, _)| self.nats_client(*k));
+        let client = target.as_ref().map(|(k, _)| self.nats_client(*k, reads));
         let task = self.spawn(async move {
             let watched = async {
                 let (Some(client), Some((_, profile))) = (client, target) else {
