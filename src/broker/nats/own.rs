@@ -202,7 +202,12 @@ pub(crate) fn is_own_message(subject: &[u8], reply: Option<&[u8]>, payload: &[u8
     let now = Instant::now();
     if delivery {
         let reply = reply.and_then(|r| std::str::from_utf8(r).ok());
-        return reply.is_some_and(|reply| r.is_own_delivery(reply, now));
+        if reply.is_some_and(|reply| r.is_own_delivery(reply, now)) {
+            return true;
+        }
+        if !inbox(subject) {
+            return false;
+        }
     }
     for candidate in [Some(subject), reply].into_iter().flatten() {
         let Ok(text) = std::str::from_utf8(candidate) else {
