@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::EventscopeApp;
+use super::answers::{due, text};
 use crate::broker::Visibility;
 use crate::capture::ConnectionKey;
 use crate::server_answers::ServerEvent;
@@ -28,10 +29,6 @@ pub(super) struct ClusterWork {
     events: Option<Watching<ServerEvent>>,
     /// What each connection can see, once asked (`None`: asked).
     seen: std::collections::HashMap<ConnectionKey, Option<Visibility>>,
-}
-
-fn text<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
-    r.map_err(|e| e.to_string())
 }
 
 impl EventscopeApp {
@@ -105,11 +102,7 @@ impl EventscopeApp {
                 self.start_event_feed();
             }
             let time = ctx.input(|i| i.time);
-            let due = self
-                .cluster
-                .last_poll
-                .is_none_or(|last| time - last >= POLL_EVERY);
-            if !self.cluster.waiting && due {
+            if !self.cluster.waiting && due(self.cluster.last_poll, time, POLL_EVERY) {
                 self.cluster.last_poll = Some(time);
                 self.cluster.waiting = true;
                 self.poll_cluster_tab();

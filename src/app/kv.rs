@@ -4,6 +4,7 @@
 //! cannot take is counted, never kept unbounded.
 
 use super::EventscopeApp;
+use super::answers::{due, text};
 use crate::capture::ConnectionKey;
 use crate::kv::{KeyEvent, ObjectRow};
 use crate::session::{KvAnswer, KvRequest, ObjectRequest, Request, Watching};
@@ -28,10 +29,6 @@ fn drain_into<T>(watching: &Watching<T>, feed: &mut crate::ui::Bounded<T>) {
     feed.not_kept += not_kept;
 }
 
-fn text<T>(r: Result<T, crate::kv::KvError>) -> Result<T, String> {
-    r.map_err(|e| e.to_string())
-}
-
 impl EventscopeApp {
     fn ask_kv(&self, request: KvRequest) {
         self.session
@@ -51,11 +48,7 @@ impl EventscopeApp {
         if self.view == View::Kv && key.is_some() {
             // The bucket lists again every few seconds while shown: buckets
             // come and go.
-            let due = self
-                .kv
-                .last_buckets
-                .is_none_or(|last| time - last >= BUCKETS_EVERY);
-            if key != self.kv.asked_of || due {
+            if key != self.kv.asked_of || due(self.kv.last_buckets, time, BUCKETS_EVERY) {
                 self.kv.asked_of = key;
                 self.kv.last_buckets = Some(time);
                 if !self.kv.view.buckets.loading {

@@ -118,12 +118,14 @@ impl Session {
         self.profiles.push((key, profile.clone()));
         // A new connection's counters start at zero.
         self.taken.remove(&key);
+        self.requests.forget(key);
         self.broker.connect(key, profile, InitialConnect::Retry);
         key
     }
 
     pub fn disconnect(&mut self, key: ConnectionKey) {
         self.broker.disconnect(key);
+        self.requests.forget(key);
         self.profiles.retain(|(k, _)| *k != key);
     }
 

@@ -7,6 +7,7 @@ mod actions;
 use std::time::Duration;
 
 use super::EventscopeApp;
+use super::answers::{due, text};
 use crate::capture::{ConnectionKey, Record, now_timestamp};
 use crate::flow::ConsumerScope;
 use crate::jetstream::{Access, PageRequest, Start};
@@ -33,15 +34,6 @@ pub(super) struct JetStreamWork {
     history_loaded: bool,
     /// The consumer window asked last, for the page that answers it.
     pub(super) in_flight_asked: Option<InFlight>,
-}
-
-pub(super) fn text<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
-    r.map_err(|e| e.to_string())
-}
-
-/// Whether `every` seconds have passed since `last` (or it never ran).
-fn due(last: Option<f64>, time: f64, every: f64) -> bool {
-    last.is_none_or(|last| time - last >= every)
 }
 
 impl EventscopeApp {

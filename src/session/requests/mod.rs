@@ -91,6 +91,17 @@ impl Default for Requests {
     }
 }
 
+impl Requests {
+    /// Forget what was kept for a connection (it ended, or its profile
+    /// changed): the next request opens anew.
+    pub(super) fn forget(&self, key: ConnectionKey) {
+        self.apis
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+    }
+}
+
 impl super::Session {
     /// Ask `request` of connection `key` (none: no connection is up, said
     /// as the answer). Never waits; the answer comes from `answers`.

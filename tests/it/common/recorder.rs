@@ -64,11 +64,14 @@ impl Recorder {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 break status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "record did not exit: {:?}",
-                self.seen
-            );
+            if Instant::now() >= deadline {
+                // Everything it said, to tell a hang from a slow exit.
+                let _ = self.child.kill();
+                while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                panic!("record did not exit within 60 s: {:?}", self.seen);
+            }
             std::thread::sleep(Duration::from_millis(20));
         };
         while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(200)) {
