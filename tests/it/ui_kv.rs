@@ -138,35 +138,42 @@ fn the_kv_browser_filters_keys_diffs_revisions_and_reverts_only_after_confirming
     assert!(!h.state().kv_view().watch.running);
 }
 
+/// A KV bucket of that name (5 revisions kept) and an object store
+/// `files` holding `report.csv`.
+async fn bucket_and_files(
+    server: &common::LocalServer,
+    bucket: &str,
+) -> (kv::Store, jetstream::object_store::ObjectStore) {
+    let js = jetstream::new(common::client(server).await);
+    let store = js
+        .create_key_value(kv::Config {
+            bucket: bucket.into(),
+            history: 5,
+            ..Default::default()
+        })
+        .await
+        .expect("bucket");
+    let objects = js
+        .create_object_store(jetstream::object_store::Config {
+            bucket: "files".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("object store");
+    objects
+        .put("report.csv", &mut &b"a,b\n1,2\n"[..])
+        .await
+        .expect("object");
+    (store, objects)
+}
+
 #[test]
 fn a_delete_asks_first_and_the_object_store_lists_its_objects() {
     let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
-    let (store, _objects) = rt.block_on(async {
-        let js = jetstream::new(common::client(&server).await);
-        let store = js
-            .create_key_value(kv::Config {
-                bucket: "cfg".into(),
-                history: 5,
-                ..Default::default()
-            })
-            .await
-            .expect("bucket");
-        store.put("k", "v".into()).await.unwrap();
-        let objects = js
-            .create_object_store(jetstream::object_store::Config {
-                bucket: "files".into(),
-                ..Default::default()
-            })
-            .await
-            .expect("object store");
-        objects
-            .put("report.csv", &mut &b"a,b\n1,2\n"[..])
-            .await
-            .expect("object");
-        (store, objects)
-    });
+    let (store, _objects) = rt.block_on(bucket_and_files(&server, "cfg"));
+    rt.block_on(store.put("k", "v".into())).unwrap();
     let mut h = common::ui::connected(&server, View::Kv, false);
     step_until(&mut h, "the bucket list", |h| {
         h.query_by_label_contains("cfg  (1 keys").is_some()
@@ -244,29 +251,7 @@ fn the_kv_views_own_reads_are_never_stored() {
     let _timed = common::timed();
     let server = common::server();
     let rt = runtime();
-    let (store, _objects) = rt.block_on(async {
-        let js = jetstream::new(common::client(&server).await);
-        let store = js
-            .create_key_value(kv::Config {
-                bucket: "own".into(),
-                history: 5,
-                ..Default::default()
-            })
-            .await
-            .expect("bucket");
-        let objects = js
-            .create_object_store(jetstream::object_store::Config {
-                bucket: "files".into(),
-                ..Default::default()
-            })
-            .await
-            .expect("object store");
-        objects
-            .put("report.csv", &mut &b"a,b\n1,2\n"[..])
-            .await
-            .expect("object");
-        (store, objects)
-    });
+    let (store, _objects) = rt.block_on(bucket_and_files(&server, "own"));
     let mut h = common::ui::connected(&server, View::Kv, true);
     rt.block_on(store.put("a.key", "by someone else".into()))
         .expect("put");
