@@ -78,9 +78,15 @@ fn from_file(args: &FlowsArgs) -> Result<Correlated, ExitCode> {
     let mut correlator = Correlator::new(config(args));
     let mut seq = 0;
     let mut bad = crate::capture::file::BadLines::default();
+    // Each line's connection and broker, so each record is read by its
+    // broker's rules.
+    let mut connections = crate::capture::Store::new(0);
     while let Some(next) = reader.next_record() {
         match next {
-            Ok(loaded) => {
+            Ok(mut loaded) => {
+                loaded.record.connection =
+                    connections.intern_connection_of(&loaded.connection, loaded.broker);
+                correlator.learn_brokers(connections.brokers());
                 correlator.ingest(seq, &loaded.record);
                 seq += 1;
             }
