@@ -17,9 +17,10 @@ use super::admin::AdminRequests;
 use super::answers::{EarlyReplies, RecentAnswers};
 use super::links::PendingLinks;
 use super::model::{Flow, FlowId, FlowKind, KvOp, Reply, Role, StepKind, object_chunk};
-use super::nats::{Class, parse_api_error, parse_pub_ack};
+use super::nats::{parse_api_error, parse_pub_ack};
 use super::rules::{DeliveryRules, rules_for};
 use super::streams::StreamState;
+use super::vocabulary::Class;
 use crate::capture::{BrokerKind, ConnectionKey, Record, Seq, Timestamp};
 
 /// Settings for correlation.

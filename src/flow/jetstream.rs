@@ -4,9 +4,9 @@
 use super::correlator::Correlator;
 use super::links::{StoredAt, parse_stream_source};
 use super::model::{Delivery, Flow, FlowId, FlowKind, KvOp, Outcome, Role, StepKind, object_chunk};
-use super::nats::{AckBody, AckSubject, AdvisoryKind, MessageAdvisory};
 use super::settle::RemovalReason;
 use super::streams::StreamRemoval;
+use super::vocabulary::{AckBody, AdvisoryKind, DeliveryRef, MessageAdvisory};
 use crate::capture::{Record, Seq, Timestamp};
 
 /// The subject of a flow known only from an answer to its delivery.
@@ -55,7 +55,7 @@ impl Correlator {
 
     fn flow_for_stream_seq(
         &mut self,
-        ack: &AckSubject,
+        ack: &DeliveryRef,
         subject: &str,
         at: Timestamp,
         record: Option<&Record>,
@@ -93,7 +93,7 @@ impl Correlator {
         id
     }
 
-    pub(super) fn on_delivery(&mut self, seq: Seq, record: &Record, ack: &AckSubject) {
+    pub(super) fn on_delivery(&mut self, seq: Seq, record: &Record, ack: &DeliveryRef) {
         let at = record.received_at;
         if let Some((bucket, nuid)) = object_chunk(record.subject()) {
             let id = self.object_flow(bucket, nuid, at);
@@ -196,7 +196,7 @@ impl Correlator {
 
     /// What the headers of a delivered message say the server did: a copy
     /// sourced from another stream, or a delete marker it stored.
-    fn server_made_headers(&mut self, id: FlowId, record: &Record, ack: &AckSubject) {
+    fn server_made_headers(&mut self, id: FlowId, record: &Record, ack: &DeliveryRef) {
         let Some(headers) = record.headers() else {
             return;
         };
@@ -230,7 +230,7 @@ impl Correlator {
         &mut self,
         seq: Seq,
         record: &Record,
-        ack: &AckSubject,
+        ack: &DeliveryRef,
         body: AckBody,
         sync: bool,
     ) {

@@ -24,6 +24,7 @@ mod settle;
 mod streams;
 mod trace;
 mod transform;
+mod vocabulary;
 
 pub use correlator::{Correlator, FlowConfig};
 pub use export::{DeliveryJson, FlowJson, KvJson, ReplyJson, mermaid, summary_line, title};
@@ -34,11 +35,11 @@ pub use model::{
     Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, ObjectPut,
     Outcome, Reply, Role, Step, StepKind,
 };
-pub use nats::{AckBody, AdvisoryKind};
 pub use rules::{ConsumerState, DeliveryRules, rules_for};
 pub use selection::{ConsumerScope, FlowCounts, FlowFilter};
 pub use settle::{Removal, RemovalReason, ServiceError, Verdict};
 pub use trace::trace_flow;
+pub use vocabulary::{AckBody, AdvisoryKind};
 
 /// `1.5 s`, `12 ms`, `830 µs`: a duration in nanoseconds for people.
 pub fn format_duration(ns: i64) -> String {

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::links::Links;
-use super::nats::{AckBody, AdvisoryKind};
 use super::settle::{Removal, ServiceError};
+use super::vocabulary::{AckBody, AdvisoryKind};
 use crate::capture::Seq;
 use crate::capture::Timestamp;
 

@@ -8,13 +8,15 @@
 //!
 //! Each broker implements `DeliveryRules` in a room of `flow/` of its own
 //! (`nats/` first) and is chosen by the broker of the record's connection
-//! (`rules_for`). The vocabulary (`Class`) is JetStream's today: a new
-//! broker maps its terms onto it (a queue or a topic partition is the
-//! stream, the delivery count or `x-death` count is `delivered`, the
-//! offset is the stream sequence); see docs/adding-a-broker.md.
+//! (`rules_for`). They speak the words of `vocabulary.rs` (names from
+//! JetStream, the first broker): a new broker maps its terms onto them
+//! (a queue or a topic partition is the stream, the delivery count or
+//! `x-death` count is `delivered`, the offset is the stream sequence); see
+//! docs/adding-a-broker.md.
 
 use super::model::{Delivery, Flow};
-use super::nats::{AckBody, Class, NatsRules};
+use super::nats::NatsRules;
+use super::vocabulary::{AckBody, Class};
 use crate::capture::{BrokerKind, Record, Timestamp};
 
 /// Where one consumer stands with one message.

@@ -6,27 +6,12 @@
 use serde::Deserialize;
 
 use crate::capture::Record;
-
-/// The tokens of a `$JS.ACK` subject: which delivery of which message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AckSubject {
-    /// JetStream domain, in the 11-token layout (`_` means none).
-    pub domain: Option<String>,
-    pub stream: String,
-    pub consumer: String,
-    /// Delivery count of this delivery (1 for the first).
-    pub delivered: u64,
-    pub stream_seq: u64,
-    pub consumer_seq: u64,
-    /// The message's stored time (unchanged across redeliveries).
-    pub timestamp: i64,
-    pub pending: u64,
-}
+use crate::flow::vocabulary::{AckBody, AdvisoryKind, Class, DeliveryRef, MessageAdvisory};
 
 /// Parse `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`
 /// (9 tokens) or `$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.…`
 /// (11 tokens or more).
-pub fn parse_ack_subject(subject: &str) -> Option<AckSubject> {
+pub fn parse_ack_subject(subject: &str) -> Option<DeliveryRef> {
     let rest = subject.strip_prefix("$JS.ACK.")?;
     let tokens: Vec<&str> = rest.split('.').collect();
     let (domain, t) = match tokens.len() {
@@ -37,7 +22,7 @@ pub fn parse_ack_subject(subject: &str) -> Option<AckSubject> {
         }
         _ => return None,
     };
-    Some(AckSubject {
+    Some(DeliveryRef {
         domain,
         stream: t[0].to_owned(),
         consumer: t[1].to_owned(),
@@ -47,39 +32,6 @@ pub fn parse_ack_subject(subject: &str) -> Option<AckSubject> {
         timestamp: t[5].parse().ok()?,
         pending: t[6].parse().ok()?,
     })
-}
-
-/// What a consumer answered to a delivery.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AckBody {
-    /// Empty body or `+ACK`.
-    Ack,
-    Nak {
-        delay_ns: Option<u64>,
-    },
-    Term {
-        reason: Option<String>,
-    },
-    /// `+WPI`: still working, extend the ack wait.
-    Progress,
-    /// `+NXT`: acknowledge and ask for the next message.
-    Next,
-}
-
-impl AckBody {
-    pub fn label(&self) -> String {
-        match self {
-            AckBody::Ack => "ACK".into(),
-            AckBody::Nak { delay_ns: None } => "NAK".into(),
-            AckBody::Nak { delay_ns: Some(ns) } => {
-                format!("NAK (delay {})", crate::flow::format_duration(*ns as i64))
-            }
-            AckBody::Term { reason: None } => "TERM".into(),
-            AckBody::Term { reason: Some(r) } => format!("TERM: {r}"),
-            AckBody::Progress => "WPI (in progress)".into(),
-            AckBody::Next => "ACK +NXT".into(),
-        }
-    }
 }
 
 pub fn parse_ack_body(payload: &[u8]) -> Option<AckBody> {
@@ -106,34 +58,6 @@ pub fn parse_ack_body(payload: &[u8]) -> Option<AckBody> {
         "+WPI" => Some(AckBody::Progress),
         "+NXT" => Some(AckBody::Next),
         _ => None,
-    }
-}
-
-/// A JetStream advisory about one message of a consumer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MessageAdvisory {
-    pub kind: AdvisoryKind,
-    pub stream: String,
-    pub consumer: String,
-    pub stream_seq: u64,
-    pub deliveries: u64,
-    pub reason: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AdvisoryKind {
-    MaxDeliveries,
-    Naked,
-    Terminated,
-}
-
-impl AdvisoryKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            AdvisoryKind::MaxDeliveries => "MAX_DELIVERIES",
-            AdvisoryKind::Naked => "MSG_NAKED",
-            AdvisoryKind::Terminated => "MSG_TERMINATED",
-        }
     }
 }
 
@@ -326,27 +250,6 @@ pub fn parse_api_error(payload: &[u8]) -> Option<String> {
         .map(|b| b.error.description)
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Class {
-    /// A message with no reply subject.
-    Publish,
-    /// A message with a reply subject (a request, or a JetStream publish
-    /// expecting its PubAck).
-    Request,
-    /// A JetStream delivery: the original subject, replying to `$JS.ACK`.
-    Delivery(AckSubject),
-    /// A consumer's answer on `$JS.ACK`; `sync` when it expects a response.
-    Ack {
-        ack: AckSubject,
-        body: AckBody,
-        sync: bool,
-    },
-    Advisory(MessageAdvisory),
-    /// `$JS.API`, other advisories, metrics, flow control, heartbeats,
-    /// `$SYS`: shown, but not flows.
-    Control,
-}
-
 /// Classify from the record alone.
 pub fn classify(record: &Record) -> Class {
     let subject = record.subject();
@@ -407,7 +310,7 @@ mod tests {
             .expect("9 tokens");
         assert_eq!(
             v1,
-            AckSubject {
+            DeliveryRef {
                 domain: None,
                 stream: "ORDERS".into(),
                 consumer: "worker".into(),

@@ -11,6 +11,7 @@ pub use classify::*;
 
 use super::model::{Delivery, Flow};
 use super::rules::{ConsumerState, DeliveryRules};
+use super::vocabulary::{AckBody, Class};
 use crate::capture::{BrokerKind, Record, Timestamp};
 
 /// NATS core and JetStream.

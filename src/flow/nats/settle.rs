@@ -7,7 +7,7 @@ use crate::capture::Timestamp;
 use crate::flow::model::{Delivery, Flow, Outcome};
 use crate::flow::rules::ConsumerState;
 
-use super::AckBody;
+use crate::flow::vocabulary::AckBody;
 
 /// The same delivery seen in two flows: keep what each saw, the earlier
 /// settlement winning as it does on the server.

@@ -1,0 +1,110 @@
+//! The words the flow engine understands, whatever the broker: what a
+//! record is (`Class`), which delivery it concerns (`DeliveryRef`), what a
+//! consumer answered (`AckBody`), what the server said of a message
+//! (`MessageAdvisory`). Each broker's rules (`rules.rs`) turn its records
+//! into these; the correlator acts on them. The names are JetStream's, the
+//! first broker's; `docs/adding-a-broker.md` says how others map onto them.
+
+/// Which delivery of which message: for NATS, the tokens of the `$JS.ACK`
+/// reply. Another broker maps its own: a queue or a topic partition is the
+/// stream, the consumer tag or group the consumer, its delivery count
+/// (`x-death` count, redelivered flag) `delivered`, an offset the stream
+/// sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRef {
+    /// JetStream domain, in the 11-token layout (`_` means none).
+    pub domain: Option<String>,
+    pub stream: String,
+    pub consumer: String,
+    /// Delivery count of this delivery (1 for the first).
+    pub delivered: u64,
+    pub stream_seq: u64,
+    pub consumer_seq: u64,
+    /// The message's stored time (unchanged across redeliveries).
+    pub timestamp: i64,
+    pub pending: u64,
+}
+
+/// What a consumer answered to a delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AckBody {
+    /// Empty body or `+ACK`.
+    Ack,
+    Nak {
+        delay_ns: Option<u64>,
+    },
+    Term {
+        reason: Option<String>,
+    },
+    /// `+WPI`: still working, extend the ack wait.
+    Progress,
+    /// `+NXT`: acknowledge and ask for the next message.
+    Next,
+}
+
+impl AckBody {
+    pub fn label(&self) -> String {
+        match self {
+            AckBody::Ack => "ACK".into(),
+            AckBody::Nak { delay_ns: None } => "NAK".into(),
+            AckBody::Nak { delay_ns: Some(ns) } => {
+                format!("NAK (delay {})", crate::flow::format_duration(*ns as i64))
+            }
+            AckBody::Term { reason: None } => "TERM".into(),
+            AckBody::Term { reason: Some(r) } => format!("TERM: {r}"),
+            AckBody::Progress => "WPI (in progress)".into(),
+            AckBody::Next => "ACK +NXT".into(),
+        }
+    }
+}
+
+/// The server's word about one message of a consumer (a JetStream
+/// advisory; a dead-lettering would be one too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageAdvisory {
+    pub kind: AdvisoryKind,
+    pub stream: String,
+    pub consumer: String,
+    pub stream_seq: u64,
+    pub deliveries: u64,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdvisoryKind {
+    MaxDeliveries,
+    Naked,
+    Terminated,
+}
+
+impl AdvisoryKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            AdvisoryKind::MaxDeliveries => "MAX_DELIVERIES",
+            AdvisoryKind::Naked => "MSG_NAKED",
+            AdvisoryKind::Terminated => "MSG_TERMINATED",
+        }
+    }
+}
+
+/// What one record is, as a broker's rules say (`DeliveryRules::classify`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// A message with no reply subject.
+    Publish,
+    /// A message with a reply subject (a request, or a JetStream publish
+    /// expecting its PubAck).
+    Request,
+    /// A JetStream delivery: the original subject, replying to `$JS.ACK`.
+    Delivery(DeliveryRef),
+    /// A consumer's answer on `$JS.ACK`; `sync` when it expects a response.
+    Ack {
+        ack: DeliveryRef,
+        body: AckBody,
+        sync: bool,
+    },
+    Advisory(MessageAdvisory),
+    /// `$JS.API`, other advisories, metrics, flow control, heartbeats,
+    /// `$SYS`: shown, but not flows.
+    Control,
+}
