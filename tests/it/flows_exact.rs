@@ -326,8 +326,9 @@ async fn key_value_and_unanswered_consumers_come_out_exact() {
     );
     bucket.delete("a").await.expect("delete");
     bucket.purge("a").await.expect("purge");
+    // Each change seen, however loaded the machine: not a latency test.
     for _ in 0..4 {
-        tokio::time::timeout(Duration::from_secs(5), watch.next())
+        tokio::time::timeout(Duration::from_secs(20), watch.next())
             .await
             .expect("the watcher sees each change")
             .expect("entry")
