@@ -167,6 +167,24 @@ async fn bucket_and_files(
     (store, objects)
 }
 
+/// The Object stores tab, the `files` store opened and its one object listed.
+fn open_files_store(h: &mut Harness<'static, EventscopeApp>) {
+    h.get_by_label("Object stores").click();
+    step_until(h, "the object stores", |h| {
+        h.query_by_label_contains("files  (").is_some()
+    });
+    h.get_by_label_contains("files  (").click();
+    step_until(h, "the objects", |h| {
+        h.state()
+            .kv_view()
+            .objects
+            .objects
+            .value
+            .as_ref()
+            .is_some_and(|o| o.len() == 1)
+    });
+}
+
 #[test]
 fn a_delete_asks_first_and_the_object_store_lists_its_objects() {
     let _timed = common::timed();
@@ -218,20 +236,7 @@ fn a_delete_asks_first_and_the_object_store_lists_its_objects() {
     h.run_steps(2);
     assert!(h.query_by_label("1 of 1 keys").is_some());
 
-    h.get_by_label("Object stores").click();
-    step_until(&mut h, "the object stores", |h| {
-        h.query_by_label_contains("files  (").is_some()
-    });
-    h.get_by_label_contains("files  (").click();
-    step_until(&mut h, "the objects", |h| {
-        h.state()
-            .kv_view()
-            .objects
-            .objects
-            .value
-            .as_ref()
-            .is_some_and(|o| o.len() == 1)
-    });
+    open_files_store(&mut h);
     h.run_steps(3);
     h.get_by_label("report.csv").click();
     h.run_steps(2);
@@ -265,20 +270,7 @@ fn the_kv_views_own_reads_are_never_stored() {
         h.state().kv_view().key.history.value.is_some()
     });
     h.get_by_label("Start watch").click();
-    h.get_by_label("Object stores").click();
-    step_until(&mut h, "the object stores", |h| {
-        h.query_by_label_contains("files  (").is_some()
-    });
-    h.get_by_label_contains("files  (").click();
-    step_until(&mut h, "the objects", |h| {
-        h.state()
-            .kv_view()
-            .objects
-            .objects
-            .value
-            .as_ref()
-            .is_some_and(|o| o.len() == 1)
-    });
+    open_files_store(&mut h);
     let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
     while std::time::Instant::now() < until {
         h.run_steps(1);

@@ -91,6 +91,29 @@ impl Default for Requests {
     }
 }
 
+/// Run `request` with a client of the connection (the JetStream handle
+/// made from it is kept for the next requests).
+async fn run(
+    client: async_nats::Client,
+    key: ConnectionKey,
+    profile: ConnectionProfile,
+    apis: &Mutex<std::collections::HashMap<ConnectionKey, crate::jetstream::Api>>,
+    request: Request,
+) -> Answer {
+    match request {
+        Request::JetStream(r) => {
+            let api = crate::jetstream::Api::with_profile(client, profile);
+            apis.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, api.clone());
+            Answer::JetStream(jetstream::run(&api, r).await)
+        }
+        Request::Kv(r) => Answer::Kv(kv::run(&client, r).await),
+        Request::Objects(r) => Answer::Kv(kv::run_objects(&client, r).await),
+        Request::Cluster(r) => Answer::Cluster(cluster::run(&client, key, &profile, r).await),
+    }
+}
+
 impl Requests {
     /// Forget what was kept for a connection (it ended, or its profile
     /// changed): the next request opens anew.
@@ -112,32 +135,30 @@ impl super::Session {
             self.wake();
             return;
         };
-        let reads = matches!(request, Request::Kv(_) | Request::Objects(_));
-        let client = self.nats_client(key, reads);
         let apis = self.requests.apis.clone();
+        // A JetStream handle kept from an earlier request needs no client:
+        // the view's polls (lag every 2 s) ask the connection for nothing.
+        let kept = match request {
+            Request::JetStream(_) => apis
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .cloned(),
+            _ => None,
+        };
+        let reads = matches!(request, Request::Kv(_) | Request::Objects(_));
+        let client = kept.is_none().then(|| self.nats_client(key, reads));
         self.spawn(async move {
-            let client = match client.await {
-                Ok(client) => client,
-                Err(e) => {
-                    let _ = tx.send(request.unavailable(e.into()));
-                    return;
-                }
-            };
-            let answer = match request {
-                Request::JetStream(r) => {
-                    let api = apis
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(key)
-                        .or_insert_with(|| crate::jetstream::Api::with_profile(client, profile))
-                        .clone();
+            let answer = match (kept, request, client) {
+                (Some(api), Request::JetStream(r), _) => {
                     Answer::JetStream(jetstream::run(&api, r).await)
                 }
-                Request::Kv(r) => Answer::Kv(kv::run(&client, r).await),
-                Request::Objects(r) => Answer::Kv(kv::run_objects(&client, r).await),
-                Request::Cluster(r) => {
-                    Answer::Cluster(cluster::run(&client, key, &profile, r).await)
-                }
+                (_, request, Some(client)) => match client.await {
+                    Ok(client) => run(client, key, profile, &apis, request).await,
+                    Err(e) => request.unavailable(e.into()),
+                },
+                // A kept handle is asked only for JetStream requests.
+                (_, request, None) => request.unavailable(Unavailable::NoConnection),
             };
             let _ = tx.send(answer);
         });
