@@ -6,12 +6,17 @@
 //! allowance and disk spool (`spool`), each connection's status and losses
 //! (`status`), the connection form's data (`profile`). Each broker's
 //! connection lives in a room of its own, with its client crate: `nats/`
-//! (the monitoring link read off the wire, async-nats for the rest).
+//! (the monitoring link read off the wire, async-nats for the rest),
+//! `mqtt/` (rumqttc's codec under a session of our own). Shared by both:
+//! `reading` (records on their way to the consumer), `tls`.
 
+pub(crate) mod mqtt;
 pub(crate) mod nats;
 mod profile;
+pub(crate) mod reading;
 pub(crate) mod spool;
 mod status;
+pub(crate) mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +27,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use crate::capture::{BrokerKind, ConnectionKey, Record, Timestamp};
+pub use mqtt::{MqttFields, MqttLinkError, MqttSendError};
 pub use nats::connection::{
     ClientError, TraceAnswer, TraceError, open_client, open_client_with_inbox,
 };
@@ -350,6 +356,17 @@ impl Broker {
                     ingest: self.ingest_handle(),
                 };
                 self.runtime().spawn(task.run());
+            }
+            BrokerKind::Mqtt => {
+                let task = mqtt::connection::MqttTask {
+                    key,
+                    profile,
+                    mode,
+                    shared: shared.clone(),
+                    sink: self.sink.clone(),
+                    commands: command_rx,
+                };
+                self.ingest_handle().spawn(task.run());
             }
         }
         self.connections.insert(

@@ -131,11 +131,22 @@ impl ConnectionProfile {
             if BrokerKind::from_url(server) != Some(broker) {
                 return Err(ProfileError::MixedBrokers(redact_url(server)));
             }
-            super::nats::options::check_server(server)
-                .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?;
+            match broker {
+                BrokerKind::Nats => super::nats::options::check_server(server)
+                    .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?,
+                BrokerKind::Mqtt => {
+                    super::mqtt::link::target(server)
+                        .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?;
+                }
+            }
         }
         for sub in &self.subscriptions {
-            validate_pattern(&sub.pattern)?;
+            match broker {
+                BrokerKind::Nats => validate_pattern(&sub.pattern)?,
+                // `>` (every profile's default) means `#` there.
+                BrokerKind::Mqtt if sub.pattern == ">" => {}
+                BrokerKind::Mqtt => crate::capture::validate_topic_filter(&sub.pattern)?,
+            }
         }
         if let Some(url) = &self.monitoring_url
             && !url.starts_with("http://")
@@ -342,7 +353,7 @@ pub enum ProfileError {
     #[error("'{0}' is not a server URL: {1}")]
     BadServer(String, String),
     #[error(
-        "'{0}': no broker this build speaks has that scheme (NATS: nats://, tls://, ws://, wss://)"
+        "'{0}': no broker this build speaks has that scheme (NATS: nats://, tls://, ws://, wss://; MQTT: mqtt://, mqtts://)"
     )]
     UnknownScheme(String),
     #[error(

@@ -24,8 +24,9 @@ const WRITE_CHUNK: usize = 1 << 20;
 const READ_CHUNK: u64 = 4 << 20;
 /// `None` for a reply or a header block.
 const ABSENT: u32 = u32::MAX;
-/// at (8) + connection (2) + subject, reply, headers, payload lengths (16).
-const ENTRY_HEAD: usize = 26;
+/// at (8) + connection (2) + subject, reply, headers, fields, payload
+/// lengths (20).
+const ENTRY_HEAD: usize = 30;
 
 /// One message's wire parts, as the spool keeps them.
 pub(crate) struct WireParts<'a> {
@@ -34,6 +35,8 @@ pub(crate) struct WireParts<'a> {
     pub subject: &'a [u8],
     pub reply: Option<&'a [u8]>,
     pub headers: Option<&'a [u8]>,
+    /// The broker's own fields (empty for none).
+    pub fields: &'a [u8],
     pub payload: &'a [u8],
 }
 
@@ -49,6 +52,7 @@ impl<'a> WireParts<'a> {
                 .reply()
                 .map(|text| raw.map_or(text.as_bytes(), |r| r.reply)),
             headers: record.headers().map(|h| h.as_bytes()),
+            fields: record.fields().unwrap_or("").as_bytes(),
             payload: record.payload(),
         }
     }
@@ -58,6 +62,7 @@ impl<'a> WireParts<'a> {
             + self.subject.len()
             + self.reply.map_or(0, <[u8]>::len)
             + self.headers.map_or(0, <[u8]>::len)
+            + self.fields.len()
             + self.payload.len()
     }
 
@@ -69,6 +74,7 @@ impl<'a> WireParts<'a> {
             Some(self.subject),
             self.reply,
             self.headers,
+            Some(self.fields),
             Some(self.payload),
         ] {
             out.extend_from_slice(&len(part).to_le_bytes());
@@ -77,6 +83,7 @@ impl<'a> WireParts<'a> {
             Some(self.subject),
             self.reply,
             self.headers,
+            Some(self.fields),
             Some(self.payload),
         ] {
             out.extend_from_slice(part.unwrap_or_default());
@@ -93,7 +100,7 @@ fn decode(bytes: &[u8], packer: &mut RecordPacker, out: &mut Vec<Record>) -> usi
         let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
         let received = i64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8]));
         let connection = u16::from_le_bytes([head[8], head[9]]);
-        let lens = [word(10), word(14), word(18), word(22)];
+        let lens = [word(10), word(14), word(18), word(22), word(26)];
         let size = |l: u32| if l == ABSENT { 0 } else { l as usize };
         let body: usize = lens.iter().map(|l| size(*l)).sum();
         if bytes.len() - at < ENTRY_HEAD + body {
@@ -108,8 +115,21 @@ fn decode(bytes: &[u8], packer: &mut RecordPacker, out: &mut Vec<Record>) -> usi
         let subject = part(lens[0]).unwrap_or_default();
         let reply = part(lens[1]);
         let headers = part(lens[2]);
-        let payload = part(lens[3]).unwrap_or_default();
-        out.push(packer.pack_wire(received, connection, subject, reply, headers, payload));
+        let fields = part(lens[3]).unwrap_or_default();
+        let payload = part(lens[4]).unwrap_or_default();
+        // The fields were a record's (UTF-8) before they were written here.
+        let fields = std::str::from_utf8(fields).unwrap_or_default();
+        out.push(packer.pack_incoming(
+            received,
+            connection,
+            &crate::capture::Incoming {
+                subject,
+                reply,
+                headers,
+                fields,
+                payload,
+            },
+        ));
         at = from;
     }
     at
@@ -328,6 +348,7 @@ mod tests {
                 subject: subject.as_bytes(),
                 reply: (i % 2 == 0).then_some(&b"_INBOX.r"[..]),
                 headers: (i % 3 == 0).then_some(&headers[..]),
+                fields: if i % 5 == 0 { br#"{"qos":1}"# } else { b"" },
                 payload: &payload,
             }));
         }
@@ -345,6 +366,7 @@ mod tests {
             assert_eq!(record.subject(), subject);
             assert_eq!(record.reply().is_some(), i % 2 == 0);
             assert_eq!(record.headers().is_some(), i % 3 == 0);
+            assert_eq!(record.fields(), (i % 5 == 0).then_some(r#"{"qos":1}"#));
             assert_eq!(record.payload(), &payload[..]);
         }
         assert_eq!(spool.waiting(), (0, 0));
@@ -360,6 +382,7 @@ mod tests {
             subject: b"a",
             reply: None,
             headers: None,
+            fields: b"",
             payload: &[0; 400],
         };
         assert!(spool.push(&part));

@@ -242,6 +242,18 @@ impl ConnectionShared {
         }
     }
 
+    /// Say an error in the status (the latest few are kept).
+    pub(crate) fn push_error(&self, message: String) {
+        const KEEP: usize = 20;
+        self.update(|s| {
+            s.errors_said += 1;
+            s.server_errors.push(message);
+            if s.server_errors.len() > KEEP {
+                s.server_errors.remove(0);
+            }
+        });
+    }
+
     pub(crate) fn add_read(&self, n: u64) {
         self.read.fetch_add(n, Ordering::Relaxed);
     }

@@ -15,16 +15,35 @@ pub enum BrokerKind {
     /// NATS core and JetStream.
     #[default]
     Nats,
+    /// MQTT 3.1.1 and 5 (Mosquitto, EMQX, HiveMQ, Solace PubSub+).
+    Mqtt,
 }
 
 impl BrokerKind {
     /// Every broker this build speaks.
-    pub const ALL: &[BrokerKind] = &[BrokerKind::Nats];
+    pub const ALL: &[BrokerKind] = &[BrokerKind::Nats, BrokerKind::Mqtt];
 
     /// The name a capture line and the command line use.
     pub fn name(self) -> &'static str {
         match self {
             Self::Nats => "nats",
+            Self::Mqtt => "mqtt",
+        }
+    }
+
+    /// How people write it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Nats => "NATS",
+            Self::Mqtt => "MQTT",
+        }
+    }
+
+    /// What separates the levels of its subjects (topics).
+    pub fn separator(self) -> char {
+        match self {
+            Self::Nats => '.',
+            Self::Mqtt => '/',
         }
     }
 
@@ -32,6 +51,7 @@ impl BrokerKind {
     pub fn schemes(self) -> &'static [&'static str] {
         match self {
             Self::Nats => &["nats", "tls", "ws", "wss"],
+            Self::Mqtt => &["mqtt", "mqtts"],
         }
     }
 
@@ -65,6 +85,9 @@ mod tests {
             assert_eq!(BrokerKind::from_url(url), Some(BrokerKind::Nats), "{url}");
         }
         assert_eq!(BrokerKind::from_url("gopher://a"), None);
+        for url in ["mqtt://a:1883", "MQTTS://a:8883"] {
+            assert_eq!(BrokerKind::from_url(url), Some(BrokerKind::Mqtt), "{url}");
+        }
     }
 
     #[test]

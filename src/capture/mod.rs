@@ -6,6 +6,7 @@
 //! headless CLI and the benchmarks share it unchanged.
 
 mod broker;
+mod fields;
 pub mod file;
 mod filter;
 mod headers;
@@ -16,13 +17,16 @@ mod subject;
 mod subject_tree;
 
 pub use broker::BrokerKind;
+pub use fields::MqttFields;
 pub use filter::{Filter, FilteredIndex};
 pub use headers::{HeaderBlock, Headers};
 pub use load::{CaptureLoad, LoadEvent};
-pub use record::{ConnectionKey, Record, RecordPacker, Timestamp, now_timestamp, timestamp_to_utc};
+pub use record::{
+    ConnectionKey, Incoming, Record, RecordPacker, Timestamp, now_timestamp, timestamp_to_utc,
+};
 pub use store::{Seq, Store, StoreCounters};
 pub use subject::{
     SubjectError, SubjectPattern, has_wildcards, patterns_overlap, validate_pattern,
-    validate_subject,
+    validate_subject, validate_topic_filter,
 };
 pub use subject_tree::{NodeId, ROOT, SubjectTree};

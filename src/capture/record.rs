@@ -24,12 +24,13 @@ pub type ConnectionKey = u16;
 pub struct Record {
     pub received_at: Timestamp,
     pub connection: ConnectionKey,
-    /// `[raw names] subject | reply | header block | payload`; subject and
-    /// reply are UTF-8.
+    /// `[raw names] subject | reply | header block | fields | payload`;
+    /// subject, reply and fields are UTF-8.
     data: Bytes,
     subject_end: u32,
     reply_end: u32,
     headers_end: u32,
+    fields_end: u32,
     headers: Option<HeaderMeta>,
     /// Whether `data` starts with the raw subject and reply (see
     /// [`RawNames`]).
@@ -43,6 +44,8 @@ struct Parts<'a> {
     subject: &'a str,
     reply: Option<&'a str>,
     headers: Option<(&'a [u8], HeaderMeta)>,
+    /// The broker's own fields as a JSON object (empty for none).
+    fields: &'a str,
     payload: &'a [u8],
 }
 
@@ -62,6 +65,7 @@ impl<'a> Parts<'a> {
             subject,
             reply,
             headers: headers.map(|h| (h.as_bytes(), h.meta())),
+            fields: "",
             payload,
         }
     }
@@ -72,11 +76,13 @@ impl<'a> Parts<'a> {
             + self.subject.len()
             + self.reply.map_or(0, str::len)
             + self.headers.map_or(0, |(h, _)| h.len())
+            + self.fields.len()
             + self.payload.len()
     }
 
-    /// Append the parts; returns where subject, reply and headers end.
-    fn write(&self, out: &mut impl BufMut) -> [u32; 3] {
+    /// Append the parts; returns where subject, reply, headers and fields
+    /// end.
+    fn write(&self, out: &mut impl BufMut) -> [u32; 4] {
         let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let mut at = 0;
         if let Some((subject, reply)) = self.raw_names {
@@ -90,11 +96,18 @@ impl<'a> Parts<'a> {
         let reply_end = subject_end + self.reply.map_or(0, str::len);
         let header_bytes = self.headers.map_or(&b""[..], |(h, _)| h);
         let headers_end = reply_end + header_bytes.len();
+        let fields_end = headers_end + self.fields.len();
         out.put_slice(self.subject.as_bytes());
         out.put_slice(self.reply.unwrap_or("").as_bytes());
         out.put_slice(header_bytes);
+        out.put_slice(self.fields.as_bytes());
         out.put_slice(self.payload);
-        [offset(subject_end), offset(reply_end), offset(headers_end)]
+        [
+            offset(subject_end),
+            offset(reply_end),
+            offset(headers_end),
+            offset(fields_end),
+        ]
     }
 
     fn into_record(
@@ -102,9 +115,9 @@ impl<'a> Parts<'a> {
         received_at: Timestamp,
         connection: ConnectionKey,
         data: Bytes,
-        ends: [u32; 3],
+        ends: [u32; 4],
     ) -> Record {
-        let [subject_end, reply_end, headers_end] = ends;
+        let [subject_end, reply_end, headers_end, fields_end] = ends;
         Record {
             received_at,
             connection,
@@ -112,6 +125,7 @@ impl<'a> Parts<'a> {
             subject_end,
             reply_end,
             headers_end,
+            fields_end,
             headers: self.headers.map(|(_, meta)| meta),
             raw_names: self.raw_names.is_some(),
         }
@@ -203,12 +217,26 @@ impl Record {
     }
 
     pub fn payload(&self) -> &[u8] {
-        &self.data[self.headers_end as usize..]
+        &self.data[self.fields_end as usize..]
     }
 
     /// The payload as shared bytes, for sending it again without a copy.
     pub fn payload_bytes(&self) -> Bytes {
-        self.data.slice(self.headers_end as usize..)
+        self.data.slice(self.fields_end as usize..)
+    }
+
+    /// The broker's own fields of the message, as a JSON object: what a
+    /// NATS message has no room for (an AMQP exchange and properties, MQTT
+    /// QoS and retain, a Kafka partition and offset). `None` for NATS.
+    pub fn fields(&self) -> Option<&str> {
+        (self.fields_end > self.headers_end).then(|| self.text(self.headers_end, self.fields_end))
+    }
+
+    /// One of the broker's fields, parsed (`None` when absent).
+    pub fn field(&self, name: &str) -> Option<serde_json::Value> {
+        let mut object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(self.fields()?).ok()?;
+        object.remove(name)
     }
 
     fn text(&self, from: u32, to: u32) -> &str {
@@ -271,9 +299,23 @@ impl fmt::Debug for Record {
                     .headers()
                     .map(|h| String::from_utf8_lossy(h.as_bytes())),
             )
+            .field("fields", &self.fields())
             .field("payload", &Bytes::copy_from_slice(self.payload()))
             .finish()
     }
+}
+
+/// One message's parts as a broker's link read them: subject and reply as
+/// bytes, a header block in NATS's form (another broker's headers or user
+/// properties written as one), the broker's own fields as a JSON object
+/// (empty for none), the payload.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Incoming<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub headers: Option<&'a [u8]>,
+    pub fields: &'a str,
+    pub payload: &'a [u8],
 }
 
 /// Packs records into shared blocks of [`BLOCK_BYTES`]; a block is freed
@@ -305,9 +347,9 @@ impl RecordPacker {
         )
     }
 
-    /// A message as the wire carried it: subject and reply as bytes (kept
-    /// raw beside a lossy copy when not UTF-8), the header block exactly as
-    /// received (scanned and flagged, never rejected).
+    /// A NATS message as the wire carried it: subject and reply as bytes
+    /// (kept raw beside a lossy copy when not UTF-8), the header block
+    /// exactly as received (scanned and flagged, never rejected).
     pub fn pack_wire(
         &mut self,
         received_at: Timestamp,
@@ -317,6 +359,33 @@ impl RecordPacker {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> Record {
+        self.pack_incoming(
+            received_at,
+            connection,
+            &Incoming {
+                subject,
+                reply,
+                headers,
+                fields: "",
+                payload,
+            },
+        )
+    }
+
+    /// A message of any broker as its link read it (see [`Incoming`]).
+    pub fn pack_incoming(
+        &mut self,
+        received_at: Timestamp,
+        connection: ConnectionKey,
+        incoming: &Incoming<'_>,
+    ) -> Record {
+        let &Incoming {
+            subject,
+            reply,
+            headers,
+            fields,
+            payload,
+        } = incoming;
         let headers = headers.map(|h| (h, super::headers::scan(h)));
         let (Ok(subject_text), Ok(reply_text)) = (
             std::str::from_utf8(subject),
@@ -332,6 +401,7 @@ impl RecordPacker {
                     subject: &subject_text,
                     reply: reply_text.as_deref(),
                     headers,
+                    fields,
                     payload,
                 },
             );
@@ -344,6 +414,7 @@ impl RecordPacker {
                 subject: subject_text,
                 reply: reply_text,
                 headers,
+                fields,
                 payload,
             },
         )

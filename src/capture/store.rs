@@ -109,8 +109,13 @@ impl Store {
 
     /// Add a record, evicting the oldest ones while over budget.
     pub fn push(&mut self, record: Record) {
-        self.tree
-            .record(record.subject(), record.wire_size(), record.received_at);
+        let separator = self.broker_of(record.connection).separator();
+        self.tree.record_split(
+            record.subject(),
+            separator,
+            record.wire_size(),
+            record.received_at,
+        );
         self.bytes_used += record.cost();
         self.records.push_back(record);
         self.counters.captured += 1;

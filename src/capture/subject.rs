@@ -15,6 +15,8 @@ pub enum SubjectError {
     WildcardInSubject(String),
     #[error("'{0}': '*' and '>' must be whole tokens, and '>' only the last one")]
     MisplacedWildcard(String),
+    #[error("'{0}': '+' and '#' must be whole topic levels, and '#' only the last one")]
+    MisplacedTopicWildcard(String),
 }
 
 /// Whether a pattern has a `*` or `>` token (and so may match subjects
@@ -59,11 +61,36 @@ fn validate_tokens(s: &str) -> Result<(), SubjectError> {
     Ok(())
 }
 
-/// A validated subscription pattern, pre-split for fast matching.
+/// A validated subscription pattern, pre-split for fast matching: NATS's
+/// (`orders.*.created`, `orders.>`) or, when it has a `/` or is `#`, an
+/// MQTT topic filter (`sensors/+/temp`, `sensors/#`), so that one filter
+/// bar serves every broker's names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubjectPattern {
     text: String,
     tokens: Vec<Token>,
+    separator: char,
+}
+
+/// Whether a pattern is an MQTT topic filter rather than a NATS pattern.
+pub fn is_topic_filter(pattern: &str) -> bool {
+    pattern.contains('/') || pattern == "#" || pattern == "+"
+}
+
+/// Check an MQTT topic filter: `+` and `#` whole levels, `#` last.
+pub fn validate_topic_filter(filter: &str) -> Result<(), SubjectError> {
+    if filter.is_empty() {
+        return Err(SubjectError::Empty);
+    }
+    let levels: Vec<&str> = filter.split('/').collect();
+    for (i, level) in levels.iter().enumerate() {
+        let bad_partial = level.len() > 1 && (level.contains('+') || level.contains('#'));
+        let hash_not_last = *level == "#" && i + 1 != levels.len();
+        if bad_partial || hash_not_last {
+            return Err(SubjectError::MisplacedTopicWildcard(filter.to_owned()));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,18 +102,25 @@ enum Token {
 
 impl SubjectPattern {
     pub fn parse(pattern: &str) -> Result<Self, SubjectError> {
-        validate_pattern(pattern)?;
+        let (separator, one, rest) = if is_topic_filter(pattern) {
+            validate_topic_filter(pattern)?;
+            ('/', "+", "#")
+        } else {
+            validate_pattern(pattern)?;
+            ('.', "*", ">")
+        };
         let tokens = pattern
-            .split('.')
+            .split(separator)
             .map(|t| match t {
-                "*" => Token::AnyOne,
-                ">" => Token::Rest,
+                t if t == one => Token::AnyOne,
+                t if t == rest => Token::Rest,
                 literal => Token::Literal(literal.to_owned()),
             })
             .collect();
         Ok(Self {
             text: pattern.to_owned(),
             tokens,
+            separator,
         })
     }
 
@@ -98,13 +132,15 @@ impl SubjectPattern {
         self.tokens.iter().any(|t| !matches!(t, Token::Literal(_)))
     }
 
-    /// Whether `subject` is matched, with NATS semantics: `*` matches exactly
-    /// one token, `>` one or more.
+    /// Whether `subject` is matched: `*` (`+`) matches exactly one token,
+    /// `>` one or more; MQTT's `#` also matches its parent level
+    /// (`a/#` matches `a`).
     pub fn matches(&self, subject: &str) -> bool {
-        let mut parts = subject.split('.');
+        let mut parts = subject.split(self.separator);
         for token in &self.tokens {
             match (token, parts.next()) {
                 (Token::Rest, Some(_)) => return true,
+                (Token::Rest, None) => return self.separator == '/',
                 (Token::AnyOne, Some(_)) => {}
                 (Token::Literal(lit), Some(part)) if lit == part => {}
                 _ => return false,
@@ -166,6 +202,26 @@ mod tests {
         assert!(m("*.created", "orders.created"));
         assert!(!m("orders.created", "orders.created.x"));
         assert!(m("$JS.ACK.*.*.>", "$JS.ACK.ORDERS.worker.1.1.1.179.0"));
+    }
+
+    #[test]
+    fn mqtt_topic_filters_match_as_mqtt_does() {
+        assert!(m("#", "sensors/1/temp"));
+        assert!(m("sensors/+/temp", "sensors/1/temp"));
+        assert!(!m("sensors/+/temp", "sensors/1/2/temp"));
+        assert!(m("sensors/#", "sensors/1/temp"));
+        assert!(m("sensors/#", "sensors"), "'#' matches its parent level");
+        assert!(!m("sensors/+", "sensors"));
+        // A NATS pattern never matches across '/' levels.
+        assert!(!m("sensors.>", "sensors/1"));
+        assert!(matches!(
+            SubjectPattern::parse("a/#/b"),
+            Err(SubjectError::MisplacedTopicWildcard(_))
+        ));
+        assert!(matches!(
+            SubjectPattern::parse("a/b+"),
+            Err(SubjectError::MisplacedTopicWildcard(_))
+        ));
     }
 
     #[test]

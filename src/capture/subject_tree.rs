@@ -38,6 +38,9 @@ pub struct Node {
     pub messages: u64,
     pub bytes: u64,
     pub last_seen: Timestamp,
+    /// What joins this node's name to its children's: `.` for NATS
+    /// subjects, `/` for MQTT topics.
+    separator: char,
     children: HashMap<Box<str>, NodeId>,
     history: SecondRing,
 }
@@ -51,6 +54,7 @@ impl Node {
             messages: 0,
             bytes: 0,
             last_seen: 0,
+            separator: '.',
             children: HashMap::new(),
             history: SecondRing::default(),
         }
@@ -110,9 +114,22 @@ impl SubjectTree {
         self.nodes.len() <= 1
     }
 
-    /// Count one message on `subject` and all its ancestors.
+    /// Count one message on `subject` (a NATS subject) and all its
+    /// ancestors.
     pub fn record(&mut self, subject: &str, bytes: usize, at: Timestamp) -> NodeId {
-        let leaf = self.find_or_insert(subject);
+        self.record_split(subject, '.', bytes, at)
+    }
+
+    /// Count one message on a name whose levels `separator` splits (`/`
+    /// for an MQTT topic).
+    pub fn record_split(
+        &mut self,
+        subject: &str,
+        separator: char,
+        bytes: usize,
+        at: Timestamp,
+    ) -> NodeId {
+        let leaf = self.find_or_insert(subject, separator);
         let second = at.div_euclid(1_000_000_000);
         let mut id = leaf;
         loop {
@@ -129,7 +146,7 @@ impl SubjectTree {
         leaf
     }
 
-    fn find_or_insert(&mut self, subject: &str) -> NodeId {
+    fn find_or_insert(&mut self, subject: &str, separator: char) -> NodeId {
         let collapse_depth = COLLAPSE_AT
             .iter()
             .find(|(prefix, _)| {
@@ -137,12 +154,15 @@ impl SubjectTree {
             })
             .map(|&(_, depth)| depth);
         let mut id = ROOT;
-        for (depth, token) in subject.split('.').enumerate() {
+        for (depth, token) in subject.split(separator).enumerate() {
             let name = if collapse_depth == Some(depth) {
                 REST_NAME
             } else {
                 token
             };
+            if depth > 0 {
+                self.nodes[id as usize].separator = separator;
+            }
             id = self.child(id, name);
             let reached_rest = &*self.nodes[id as usize].name == REST_NAME
                 || &*self.nodes[id as usize].name == OVERFLOW_NAME;
@@ -201,9 +221,25 @@ impl SubjectTree {
             let node = self.node(cur);
             tokens.push(&*node.name);
             cur = node.parent;
+            if cur != ROOT {
+                tokens.push(if self.node(cur).separator == '/' {
+                    "/"
+                } else {
+                    "."
+                });
+            }
         }
         tokens.reverse();
-        tokens.join(".")
+        tokens.concat()
+    }
+
+    /// The wildcard that stands for everything below a node.
+    fn rest_below(&self, id: NodeId) -> &'static str {
+        if self.node(id).separator == '/' {
+            "/#"
+        } else {
+            ".>"
+        }
     }
 
     /// A subscription-style pattern that selects what this node counts:
@@ -218,13 +254,14 @@ impl SubjectTree {
             return if parent.is_empty() {
                 ">".into()
             } else {
-                format!("{parent}.>")
+                format!("{parent}{}", self.rest_below(node.parent))
             };
         }
-        // A branch stands for everything below it (`orders` -> `orders.>`),
-        // not for the one subject that happens to equal its path.
+        // A branch stands for everything below it (`orders` -> `orders.>`,
+        // `sensors` -> `sensors/#`), not for the one subject that happens
+        // to equal its path.
         if !node.is_leaf() {
-            return format!("{}.>", self.path(id));
+            return format!("{}{}", self.path(id), self.rest_below(id));
         }
         self.path(id)
     }
@@ -404,6 +441,11 @@ mod tests {
     fn clear_moves_to_a_new_generation() {
         let mut tree = SubjectTree::new();
         tree.record("a.b", 1, 0);
+        // An MQTT topic splits on '/' and filters with its own wildcard.
+        let temp = tree.record_split("sensors/1/temp", '/', 1, 0);
+        assert_eq!(tree.path(temp), "sensors/1/temp");
+        let sensors = tree.node(tree.node(temp).parent).parent;
+        assert_eq!(tree.filter_pattern(sensors), "sensors/#");
         let before = tree.generation();
         tree.clear();
         assert_ne!(tree.generation(), before);

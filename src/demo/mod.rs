@@ -20,9 +20,13 @@
 //! account (the services in account `APP`, their stream replicated three
 //! times), so the Cluster view has a cluster to show.
 
+mod local_mosquitto;
 mod local_server;
 mod starting;
 
+pub use local_mosquitto::{
+    LocalMosquitto, LocalMosquittoError, MOSQUITTO_INSTALL_HINT, MosquittoUsers, find_mosquitto,
+};
 pub use starting::DemoStarting;
 
 pub use local_server::{

@@ -200,11 +200,12 @@ impl Correlator {
     /// Correlate one record (in arrival order) stored under `seq`.
     pub fn ingest(&mut self, seq: Seq, record: &Record) {
         self.latest = self.latest.max(record.received_at);
-        if let Some(id) = self.by_reply.remove(record.subject()) {
+        let rules = self.rules_of(record.connection);
+        if let Some(id) = self.by_reply.remove(&*rules.answer_key(record)) {
             self.on_reply(id, seq, record);
             return;
         }
-        match self.rules_of(record.connection).classify(record) {
+        match rules.classify(record) {
             Class::Publish => {
                 if !self.on_trace_event(record) {
                     self.on_publish(seq, record, FlowKind::Publish)
@@ -292,6 +293,12 @@ impl Correlator {
             let first = self.first_id;
             self.by_msg_id.retain(|_, id| *id >= first);
         }
+        // A request keyed by more than its reply subject (MQTT's correlation
+        // data) is not found by `forget`: unanswered ones go in bulk too.
+        if self.by_reply.len() > self.config.max_flows.max(1024).saturating_mul(2) {
+            let first = self.first_id;
+            self.by_reply.retain(|_, id| *id >= first);
+        }
         id
     }
 
@@ -361,9 +368,12 @@ impl Correlator {
                 flow.add_first_step();
                 flow.detail_mut().request_at = Some(at);
             }
-            if let Some(reply) = record.reply() {
+            if let (Some(reply), Some(key)) = (
+                record.reply(),
+                self.rules_of(record.connection).request_key(record),
+            ) {
                 flow.detail_mut().reply_subject = Some(reply.into());
-                self.by_reply.insert(reply.into(), flow.id);
+                self.by_reply.insert(key.into(), flow.id);
             }
         }
         if let Some(origin) = headers.republish_of {

@@ -16,6 +16,7 @@ mod layout;
 mod links;
 mod merge;
 mod model;
+mod mqtt;
 mod nats;
 mod objects;
 mod rules;

@@ -14,7 +14,10 @@
 //! `x-death` count is `delivered`, the offset is the stream sequence); see
 //! docs/adding-a-broker.md.
 
+use std::borrow::Cow;
+
 use super::model::{Delivery, Flow};
+use super::mqtt::MqttRules;
 use super::nats::NatsRules;
 use super::vocabulary::{AckBody, Class};
 use crate::capture::{BrokerKind, Record, Timestamp};
@@ -40,6 +43,18 @@ pub trait DeliveryRules: Sync {
     /// What one record is, from the wire alone.
     fn classify(&self, record: &Record) -> Class;
 
+    /// The key a request's answer will come under: its reply subject for
+    /// NATS (an inbox of its own), the response topic and correlation data
+    /// for MQTT (many requests share one response topic).
+    fn request_key<'r>(&self, record: &'r Record) -> Option<Cow<'r, str>> {
+        record.reply().map(Cow::Borrowed)
+    }
+
+    /// The key under which a record would answer a request.
+    fn answer_key<'r>(&self, record: &'r Record) -> Cow<'r, str> {
+        Cow::Borrowed(record.subject())
+    }
+
     /// Apply one consumer answer to a delivery as the server does.
     fn answer(&self, delivery: &mut Delivery, body: &AckBody, at: Timestamp);
 
@@ -55,6 +70,7 @@ pub trait DeliveryRules: Sync {
 pub fn rules_for(broker: BrokerKind) -> &'static dyn DeliveryRules {
     match broker {
         BrokerKind::Nats => &NatsRules,
+        BrokerKind::Mqtt => &MqttRules,
     }
 }
 

@@ -22,6 +22,9 @@ pub struct OutMessage {
     pub reply: Option<String>,
     pub headers: Vec<(String, String)>,
     pub payload: Bytes,
+    /// The broker's own fields (an MQTT QoS and retain), as a record keeps
+    /// them; none for NATS.
+    pub fields: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -195,6 +198,7 @@ mod tests {
             reply: None,
             headers,
             payload: record.payload_bytes(),
+            fields: record.fields().map(str::to_owned),
         }
     }
 

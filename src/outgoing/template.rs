@@ -139,6 +139,7 @@ impl PublishTemplate {
                 .map(|(k, v)| (k.trim().to_owned(), expand(v, seq)))
                 .collect(),
             payload,
+            fields: None,
         })
     }
 }

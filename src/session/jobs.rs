@@ -23,6 +23,7 @@ pub fn wire_message(message: OutMessage) -> Result<WireMessage, HeaderError> {
         subject: message.subject,
         reply: message.reply,
         payload: message.payload,
+        fields: message.fields,
     })
 }
 
@@ -41,6 +42,7 @@ pub fn replay_job(records: Vec<Record>, options: ReplayOptions) -> JobSpec {
                 reply: None,
                 headers,
                 payload: record.payload_bytes(),
+                fields: record.fields().map(str::to_owned),
             };
             Ok((
                 message,

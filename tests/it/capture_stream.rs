@@ -109,7 +109,10 @@ fn a_capture_in_a_stream_is_the_capture_record_writes_to_a_file() {
     );
     let header: Value =
         serde_json::from_str(from_stream.lines().next().expect("header")).expect("json");
-    assert_eq!(header["eventscope_capture"], 1);
+    assert_eq!(
+        header["eventscope_capture"],
+        eventscope::capture::file::FORMAT_VERSION
+    );
 
     // Whatever opens a capture file opens the stream.
     let flows_file = eventscope(&["flows", &file_arg, "--json"]);

@@ -13,6 +13,7 @@ mod flows_rules;
 mod jetstream;
 mod kv;
 mod layers;
+mod mqtt;
 mod publish;
 mod record;
 mod servers;

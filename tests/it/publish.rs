@@ -220,6 +220,7 @@ fn msg(subject: &str, payload: &'static str) -> OutMessage {
         reply: None,
         headers: vec![("ce-id".into(), "x".into())],
         payload: Bytes::from_static(payload.as_bytes()),
+        fields: None,
     }
 }
 

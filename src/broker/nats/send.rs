@@ -44,6 +44,20 @@ pub struct WireMessage {
     pub reply: Option<String>,
     pub headers: async_nats::HeaderMap,
     pub payload: Bytes,
+    /// The broker's own fields for a broker other than NATS (a replayed
+    /// MQTT message's QoS and retain, say), as a record keeps them.
+    pub fields: Option<String>,
+}
+
+impl WireMessage {
+    /// The headers as name/value pairs, in order (another broker's user
+    /// properties or headers).
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.to_string(), v.to_string())))
+            .collect()
+    }
 }
 
 /// Publish without waiting for anything but the client's buffer.
@@ -239,7 +253,12 @@ impl JobProgress {
         self.finished.store(true, Ordering::Release);
     }
 
-    fn fail(&self, error: String) {
+    /// The job has ended (its time was set by `run_paced`).
+    pub(crate) fn finish(&self) {
+        self.finished.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn fail(&self, error: String) {
         self.failed.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut slot) = self.last_error.lock() {
             *slot = Some(error);
@@ -247,12 +266,22 @@ impl JobProgress {
     }
 }
 
-/// Run a job to the end, cancel, or deadline. Order is the source's order.
-pub(crate) async fn run_job(
-    client: async_nats::Client,
-    mut job: JobSpec,
-    progress: Arc<JobProgress>,
-) {
+/// Where a job's messages go: any broker's link.
+pub(crate) trait JobSink: Send {
+    fn send(&mut self, message: WireMessage) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+struct NatsSink<'a>(&'a async_nats::Client);
+
+impl JobSink for NatsSink<'_> {
+    async fn send(&mut self, message: WireMessage) -> Result<(), String> {
+        publish(self.0, message).await.map_err(|e| e.to_string())
+    }
+}
+
+/// Run a job to the end, cancel, or deadline, each message at its time,
+/// through `sink`. Order is the source's order.
+pub(crate) async fn run_paced(mut job: JobSpec, progress: &JobProgress, sink: &mut impl JobSink) {
     let start = Instant::now();
     let mut paused_for = Duration::ZERO;
     for i in 0..job.total {
@@ -278,16 +307,21 @@ pub(crate) async fn run_job(
         if !offset.is_zero() && due > Instant::now() {
             tokio::time::sleep_until(due.into()).await;
         }
-        match publish(&client, message).await {
+        match sink.send(message).await {
             Ok(()) => {
                 progress.sent.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => progress.fail(e.to_string()),
+            Err(e) => progress.fail(e),
         }
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), client.flush()).await;
     progress
         .elapsed_ms
         .store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+}
+
+/// Run a job on NATS, then flush.
+pub(crate) async fn run_job(client: async_nats::Client, job: JobSpec, progress: Arc<JobProgress>) {
+    run_paced(job, &progress, &mut NatsSink(&client)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), client.flush()).await;
     progress.finished.store(true, Ordering::Release);
 }

@@ -6,10 +6,11 @@
 //! {"received_at":"2026-11-23T12:00:00.123456789Z","connection":"prod","subject":"orders.created","reply":null,"headers":{"ce-id":["a1"]},"payload_b64":"eyJpZCI6MX0="}
 //! ```
 //!
-//! A line may say `"broker"` (`"nats"` when absent, as in every file
-//! written so far). Version 1 readers ignore fields they do not know, so
-//! they would read a line of another broker as NATS: the first build that
-//! writes such lines writes version 2, which version 1 refuses by name.
+//! Version 2 (this build): a line may say `"broker"` (`"nats"` when absent,
+//! as in every version 1 file) and the broker's own fields (`"fields"`, a
+//! JSON object: MQTT QoS and retain, say). Version 1 readers ignore fields
+//! they do not know, so they would read a line of another broker as NATS:
+//! they refuse version 2 by name instead. Version 1 files read unchanged.
 
 use std::io::{self, Write};
 
@@ -25,12 +26,13 @@ pub use read::{
     CaptureReader, LoadReport, LoadedRecord, MAX_LINE_BYTES, ReadAll, load_into, read_all,
 };
 
+use super::broker::BrokerKind;
 use super::headers::Headers;
-use super::record::{Record, Timestamp, timestamp_to_utc};
+use super::record::{ConnectionKey, Record, Timestamp, timestamp_to_utc};
 use super::store::Store;
 
 /// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptureHeader {
@@ -209,8 +211,11 @@ pub struct CaptureWriter<W: Write> {
     stamps: TimestampFormatter,
     /// Reused for every base64 field.
     b64: String,
-    /// The last connection name and its JSON text.
-    connection: (String, Vec<u8>),
+    /// The last connection name and its JSON text (with its broker's,
+    /// when not NATS); none yet.
+    connection: Option<(String, Vec<u8>)>,
+    /// Connections of a broker other than NATS (`note_broker`).
+    brokers: Vec<(String, BrokerKind)>,
 }
 
 impl<W: Write> CaptureWriter<W> {
@@ -222,8 +227,32 @@ impl<W: Write> CaptureWriter<W> {
             written: 0,
             stamps: TimestampFormatter::default(),
             b64: String::new(),
-            connection: (String::new(), b"\"\"".to_vec()),
+            connection: None,
+            brokers: Vec::new(),
         })
+    }
+
+    /// Lines of `connection` say `broker` from now on (NATS when never
+    /// noted, and says nothing).
+    pub fn note_broker(&mut self, connection: &str, broker: BrokerKind) {
+        self.brokers.retain(|(name, _)| name != connection);
+        if broker != BrokerKind::Nats {
+            self.brokers.push((connection.to_owned(), broker));
+        }
+        // The cached JSON text may have been made without it.
+        self.connection = None;
+    }
+
+    /// Note the broker of every connection of a store.
+    pub fn note_brokers_of(&mut self, store: &Store) {
+        for (key, broker) in store.brokers().iter().enumerate() {
+            if let Ok(key) = ConnectionKey::try_from(key)
+                && *broker != BrokerKind::Nats
+            {
+                let name = store.connection_name(key).to_owned();
+                self.note_broker(&name, *broker);
+            }
+        }
     }
 
     /// One line, written field by field in `LineOut`'s order and form
@@ -260,12 +289,20 @@ impl<W: Write> CaptureWriter<W> {
         out.write_all(self.stamps.format(record.received_at).as_bytes())?;
         out.write_all(b"\",\"connection\":")?;
         // One connection name for a whole run of records: escaped once.
-        if self.connection.0 != connection {
-            self.connection.0 = connection.to_owned();
-            self.connection.1.clear();
-            json_str(&mut self.connection.1, connection)?;
-        }
-        out.write_all(&self.connection.1)?;
+        let cached = match &mut self.connection {
+            Some((name, text)) if name == connection => text,
+            slot => {
+                let mut text = Vec::new();
+                json_str(&mut text, connection)?;
+                if let Some((_, broker)) = self.brokers.iter().find(|(n, _)| n == connection) {
+                    text.extend_from_slice(b",\"broker\":\"");
+                    text.extend_from_slice(broker.name().as_bytes());
+                    text.push(b'"');
+                }
+                &mut slot.insert((connection.to_owned(), text)).1
+            }
+        };
+        out.write_all(cached)?;
         out.write_all(b",\"subject\":")?;
         json_str(out, record.subject())?;
         out.write_all(b",\"reply\":")?;
@@ -310,6 +347,11 @@ impl<W: Write> CaptureWriter<W> {
             json_str(out, stream)?;
             write!(out, ",\"stream_seq\":{seq}")?;
         }
+        if let Some(fields) = record.fields() {
+            // A JSON object the link wrote with serde_json.
+            out.write_all(b",\"fields\":")?;
+            out.write_all(fields.as_bytes())?;
+        }
         out.write_all(b"}\n")?;
         self.written += 1;
         Ok(())
@@ -343,6 +385,7 @@ pub fn create_private(path: &std::path::Path) -> io::Result<std::fs::File> {
 /// Write every retained record of a store.
 pub fn save_store<W: Write>(store: &Store, out: W, servers: Vec<String>) -> io::Result<u64> {
     let mut writer = CaptureWriter::new(out, &CaptureHeader::new(servers))?;
+    writer.note_brokers_of(store);
     for (_, record) in store.iter() {
         writer.write(record, store.connection_name(record.connection))?;
     }
@@ -433,210 +476,4 @@ impl Serialize for HeadersOut<'_> {
 mod properties;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::capture::{HeaderBlock, RecordPacker};
-
-    #[test]
-    fn timestamp_formatter_writes_what_chrono_writes() {
-        let mut stamps = TimestampFormatter::default();
-        let mut cases = vec![
-            0,
-            1,
-            -1,
-            999_999_999,
-            1_000_000_000,
-            -1_000_000_000,
-            -1_000_000_001,
-            i64::MIN,
-            i64::MIN + 999_999_999,
-            i64::MAX,
-        ];
-        // Runs within a second and across seconds, as a replay sees them.
-        let start = 1_795_352_350_348_894_744_i64;
-        cases.extend((0..2_000).map(|i| start + i * 1_234_567));
-        for ts in cases {
-            assert_eq!(stamps.format(ts), format_timestamp(ts), "timestamp {ts}");
-        }
-    }
-
-    pub(super) fn sample() -> Record {
-        sample_with(&[("b", "2"), ("a", "1"), ("b", "3")])
-    }
-
-    fn sample_with(headers: &[(&str, &str)]) -> Record {
-        Record::new(
-            1_795_352_350_348_894_744,
-            0,
-            "orders.created",
-            Some("_INBOX.x.y"),
-            Some(&HeaderBlock::build(
-                Some((408, "Request Timeout")),
-                headers.iter().copied(),
-            )),
-            &[0, 159, 146, 150, 255],
-        )
-    }
-
-    #[test]
-    fn round_trip_is_exact() {
-        let mut buf = Vec::new();
-        let mut w = CaptureWriter::new(&mut buf, &CaptureHeader::new(vec!["nats://x".into()]))
-            .expect("header");
-        w.write(&sample(), "prod").expect("write");
-        let text = String::from_utf8(buf).expect("utf8");
-        assert!(text.contains(r#""received_at":"2029-"#) || text.contains(r#""received_at":"20"#));
-        assert!(
-            text.contains(r#""headers":{"b":["2","3"],"a":["1"]}"#),
-            "{text}"
-        );
-        let mut r = CaptureReader::new(text.as_bytes()).expect("reader");
-        assert_eq!(r.header.servers, ["nats://x"]);
-        let back = r.next_record().expect("one").expect("valid");
-        assert_eq!(back.connection, "prod");
-        // The grouped form would put b's values together: the raw block
-        // keeps the wire's order.
-        assert!(text.contains("headers_raw_b64"), "{text}");
-        assert_eq!(back.record, sample());
-        assert!(r.next_record().is_none());
-    }
-
-    #[test]
-    fn malformed_messages_round_trip_byte_exact() {
-        let mut packer = RecordPacker::default();
-        let block = b"NATS/1.0\r\nX-A: a\rb\r\nbad name: \xff\r\n\r\n";
-        let record = packer.pack_wire(7, 0, b"odd.\xc3", Some(b"r.\xff"), Some(block), b"\x00x");
-        let mut buf = Vec::new();
-        let mut w = CaptureWriter::new(&mut buf, &CaptureHeader::new(vec![])).expect("header");
-        w.write(&record, "c").expect("write");
-        let text = String::from_utf8(buf).expect("utf8");
-        assert!(text.contains("\"malformed\":true"), "{text}");
-        let mut r = CaptureReader::new(text.as_bytes()).expect("reader");
-        let back = r.next_record().expect("one").expect("valid").record;
-        assert_eq!(back, record);
-        assert_eq!(back.raw_names().map(|n| n.subject), Some(&b"odd.\xc3"[..]));
-    }
-
-    /// The line as serde would write it: `CaptureWriter::write` must match it.
-    #[derive(Serialize)]
-    struct LineOut<'a> {
-        received_at: &'a str,
-        connection: &'a str,
-        subject: &'a str,
-        reply: Option<&'a str>,
-        headers: Option<HeadersOut<'a>>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        status: Option<StatusLine>,
-        payload_b64: String,
-        /// The header block exactly as received, when `headers` cannot give it
-        /// back (malformed, not UTF-8, or in an order the grouped form loses).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        headers_raw_b64: Option<String>,
-        /// Subject and reply bytes when they were not UTF-8 (`subject` then
-        /// holds a lossy copy).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        subject_b64: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reply_b64: Option<String>,
-        /// Something in the message broke the protocol's rules; kept as sent.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        malformed: bool,
-        /// Read from a stream (`browse`): where it is stored.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        stream: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        stream_seq: Option<u64>,
-    }
-
-    fn serde_line(record: &Record, connection: &str, stored: Option<(&str, u64)>) -> String {
-        let raw = record.raw_names();
-        let line = LineOut {
-            received_at: &format_timestamp(record.received_at),
-            connection,
-            subject: record.subject(),
-            reply: record.reply(),
-            headers: record.headers().map(HeadersOut),
-            status: record.headers().and_then(StatusLine::of),
-            payload_b64: BASE64.encode(record.payload()),
-            headers_raw_b64: record
-                .headers()
-                .filter(|h| h.meta().needs_raw())
-                .map(|h| BASE64.encode(h.as_bytes())),
-            subject_b64: raw.map(|r| BASE64.encode(r.subject)),
-            reply_b64: raw
-                .filter(|r| !r.reply.is_empty())
-                .map(|r| BASE64.encode(r.reply)),
-            malformed: record.is_malformed(),
-            stream: stored.map(|(s, _)| s),
-            stream_seq: stored.map(|(_, q)| q),
-        };
-        serde_json::to_string(&line).expect("serialise") + "\n"
-    }
-
-    #[test]
-    fn hand_written_lines_are_what_serde_writes() {
-        let mut packer = RecordPacker::default();
-        let records = [
-            sample(),
-            sample_with(&[("a", "1")]),
-            Record::new(5, 0, "a.\"quoted\"\\.\u{7}", None, None, b""),
-            packer.pack_wire(
-                7,
-                0,
-                b"odd.\xc3",
-                Some(b"r.\xff"),
-                Some(b"NATS/1.0\r\nX-A: a\rb\r\n\r\n"),
-                b"\x00x",
-            ),
-            packer.pack_wire(8, 0, b"s", None, Some(b"NATS/1.0 503\r\n\r\n"), b"{}"),
-            packer.pack_wire(9, 0, b"\xff", None, None, &[7; 1000]),
-            sample_with(&[("x\"q", "v\\w\t"), ("k", "")]),
-            sample_with(&[("a", "1"), ("a", "2")]),
-            sample_with(
-                &(0..20)
-                    .map(|i| {
-                        (
-                            ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"][i % 10],
-                            "v",
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            sample_with(
-                &[
-                    "h00", "h01", "h02", "h03", "h04", "h05", "h06", "h07", "h08", "h09", "h10",
-                    "h11", "h12", "h13", "h14", "h15", "h16", "h17",
-                ]
-                .map(|n| (n, "v")),
-            ),
-        ];
-        // One writer for all, the connection changing now and then (its
-        // JSON text is kept between records), as well as the empty name.
-        let mut buf = Vec::new();
-        let mut w = CaptureWriter {
-            out: &mut buf,
-            written: 0,
-            stamps: TimestampFormatter::default(),
-            b64: String::new(),
-            connection: (String::new(), b"\"\"".to_vec()),
-        };
-        let mut expected = String::new();
-        for (i, record) in records.iter().enumerate() {
-            let connection = ["", "prod \"east\"", "prod \"east\"", "b"][i % 4];
-            if i % 3 == 2 {
-                let stored = ("ORDERS \"x\"", i as u64 * 1000);
-                w.write_stored(record, connection, stored.0, stored.1)
-                    .expect("write");
-                expected.push_str(&serde_line(record, connection, Some(stored)));
-            } else {
-                w.write(record, connection).expect("write");
-                expected.push_str(&serde_line(record, connection, None));
-            }
-        }
-        let written = String::from_utf8(buf).expect("utf8");
-        for (line, (got, want)) in written.lines().zip(expected.lines()).enumerate() {
-            assert_eq!(got, want, "line {line}");
-        }
-        assert_eq!(written, expected);
-    }
-}
+mod tests;

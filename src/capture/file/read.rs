@@ -13,7 +13,7 @@ use super::{
     BadLines, CaptureError, CaptureHeader, FORMAT_VERSION, LineError, StatusLine, parse_timestamp,
 };
 use crate::capture::headers::HeaderBlock;
-use crate::capture::record::{Record, RecordPacker};
+use crate::capture::record::{Incoming, Record, RecordPacker};
 use crate::capture::store::Store;
 
 /// A record read from a file, with its connection still a name.
@@ -50,6 +50,9 @@ struct LineIn {
     stream: Option<String>,
     #[serde(default)]
     stream_seq: Option<u64>,
+    /// The broker's own fields (absent for NATS).
+    #[serde(default)]
+    fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Headers in file order (serde_json's map would sort them).
@@ -268,16 +271,26 @@ fn parse_line(text: &str, packer: &mut RecordPacker) -> Result<LoadedRecord, Lin
         (Some(raw), _) => Some(decode_b64("reply_b64", raw)?),
         (None, reply) => reply.map(String::into_bytes),
     };
+    // Written back compact, in the file's key order: as the link wrote it.
+    let fields = match &line.fields {
+        Some(fields) if !fields.is_empty() => {
+            serde_json::to_string(fields).map_err(LineError::Invalid)?
+        }
+        _ => String::new(),
+    };
     Ok(LoadedRecord {
         connection: line.connection,
         broker: line.broker,
-        record: packer.pack_wire(
+        record: packer.pack_incoming(
             received_at,
             0,
-            &subject,
-            reply.as_deref(),
-            headers.as_deref(),
-            &payload,
+            &Incoming {
+                subject: &subject,
+                reply: reply.as_deref(),
+                headers: headers.as_deref(),
+                fields: &fields,
+                payload: &payload,
+            },
         ),
         stored: line.stream.zip(line.stream_seq),
     })
@@ -437,10 +450,10 @@ mod tests {
 
     #[test]
     fn newer_and_foreign_files_are_refused() {
-        let newer = "{\"eventscope_capture\":2,\"created\":\"x\",\"tool\":\"y\"}\n";
+        let newer = "{\"eventscope_capture\":3,\"created\":\"x\",\"tool\":\"y\"}\n";
         assert!(matches!(
             CaptureReader::new(newer.as_bytes()),
-            Err(CaptureError::NewerVersion { found: 2 })
+            Err(CaptureError::NewerVersion { found: 3 })
         ));
         assert!(matches!(
             CaptureReader::new("hello\n".as_bytes()),

@@ -7,7 +7,6 @@
 mod fetch;
 pub mod frame;
 pub(crate) mod link;
-mod reading;
 pub(crate) mod session;
 
 pub use fetch::{Answer as FetchAnswer, FetchError, Fetcher};

@@ -2,7 +2,6 @@
 //! the protocol, every message kept as it came, every loss counted, and the
 //! link made again whatever ended it.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,12 +11,13 @@ use tokio::sync::mpsc;
 
 use super::frame::{self, Frame, Parsed};
 use super::link::{self, Link, ResolvedAuth, Stream};
-use super::reading::Reading;
+use crate::broker::nats::own;
 use crate::broker::profile::{ConnectionProfile, InitialConnect, SubscriptionSpec};
+use crate::broker::reading::Reading;
 use crate::broker::status::{ConnectionShared, LinkState, ServerSummary, SubscriptionState};
 use crate::broker::{BrokerEvent, EventSink};
 use crate::capture::now_timestamp;
-use crate::capture::{ConnectionKey, RecordPacker};
+use crate::capture::{ConnectionKey, Incoming};
 
 /// A ping goes out this often; the server answers within milliseconds.
 pub const PING_EVERY: Duration = Duration::from_secs(1);
@@ -254,19 +254,12 @@ impl WireSession {
             );
         }
         self.publish_subscriptions(subscriptions);
-        let mut reading = Reading {
-            key: self.key,
-            shared: self.shared.clone(),
-            packer: RecordPacker::default(),
-            current: Vec::new(),
-            ready: VecDeque::new(),
-            sink: self.sink.clone(),
-            permit: None,
-            dropping: false,
-            limit: self.profile.subscription_capacity.unwrap_or(usize::MAX),
-            waiting: 0,
-            spooled: false,
-        };
+        let mut reading = Reading::new(
+            self.key,
+            self.shared.clone(),
+            self.sink.clone(),
+            self.profile.subscription_capacity.unwrap_or(usize::MAX),
+        );
         // Reserving room is cancel-safe; sending a batch inside `select!`
         // would lose it when another branch wins.
         let tx = self.sink.tx.clone();
@@ -296,7 +289,28 @@ impl WireSession {
                                 headers,
                                 payload,
                                 ..
-                            } => reading.message(now, subject, reply, headers, payload),
+                            } => {
+                                if own::is_own_message(subject, reply, payload)
+                                    || own::is_own_event(subject, payload)
+                                {
+                                    // This process's own requests and their
+                                    // answers (stored messages read back, the
+                                    // cluster polls, JetStream API calls and
+                                    // their audit advisories).
+                                    reading.own();
+                                } else {
+                                    reading.message(
+                                        now,
+                                        &Incoming {
+                                            subject,
+                                            reply,
+                                            headers,
+                                            fields: "",
+                                            payload,
+                                        },
+                                    );
+                                }
+                            }
                             Frame::Ping => to_write.extend_from_slice(b"PONG\r\n"),
                             Frame::Pong => {
                                 pings_waiting = pings_waiting.saturating_sub(1);
@@ -630,12 +644,5 @@ enum WriteError {
 }
 
 pub(crate) fn push_error(shared: &ConnectionShared, message: String) {
-    const KEEP: usize = 20;
-    shared.update(|s| {
-        s.errors_said += 1;
-        s.server_errors.push(message);
-        if s.server_errors.len() > KEEP {
-            s.server_errors.remove(0);
-        }
-    });
+    shared.push_error(message);
 }

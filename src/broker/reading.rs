@@ -1,5 +1,6 @@
-//! Records of one link on their way to the consumer: packed as they are
-//! framed, batched, and handed over within the in-flight byte allowance.
+//! Records of one link on their way to the consumer, whatever its broker:
+//! packed as they are read, batched, and handed over within the in-flight
+//! byte allowance, spooled to disk or dropped and counted beyond it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -7,64 +8,78 @@ use std::sync::Arc;
 use crate::broker::spool::WireParts;
 use crate::broker::status::ConnectionShared;
 use crate::broker::{Batch, BrokerEvent, EventSink, MAX_BATCH};
-use crate::capture::{ConnectionKey, Record, RecordPacker};
+use crate::capture::{ConnectionKey, Incoming, Record, RecordPacker};
 
 /// Records of one link on their way to the consumer, in batches, within
 /// the in-flight allowance: a record with no room is dropped and counted
 /// (reading on keeps the server from cutting us off, which would lose more).
-pub(super) struct Reading {
-    pub(super) key: ConnectionKey,
-    pub(super) shared: Arc<ConnectionShared>,
-    pub(super) packer: RecordPacker,
-    pub(super) current: Vec<Record>,
-    pub(super) ready: VecDeque<Batch>,
-    pub(super) sink: EventSink,
+pub(crate) struct Reading {
+    pub(crate) key: ConnectionKey,
+    pub(crate) shared: Arc<ConnectionShared>,
+    pub(crate) packer: RecordPacker,
+    pub(crate) current: Vec<Record>,
+    pub(crate) ready: VecDeque<Batch>,
+    pub(crate) sink: EventSink,
     /// In-flight bytes held by `current`.
-    pub(super) permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    pub(crate) permit: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Dropping since the last record that found room (one episode).
-    pub(super) dropping: bool,
+    pub(crate) dropping: bool,
     /// Records that may wait to be handed over, at most (a profile knob
     /// for tests; the byte allowance bounds it anyway).
-    pub(super) limit: usize,
+    pub(crate) limit: usize,
     /// Records read and kept but not yet handed over.
-    pub(super) waiting: usize,
+    pub(crate) waiting: usize,
     /// Records went to the spool since the consumer was last woken.
-    pub(super) spooled: bool,
+    pub(crate) spooled: bool,
 }
 
 impl Reading {
-    pub(super) fn message(
-        &mut self,
-        at: crate::capture::Timestamp,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) {
-        self.shared.add_read(1);
-        if crate::broker::nats::own::is_own_message(subject, reply, payload)
-            || crate::broker::nats::own::is_own_event(subject, payload)
-        {
-            // This process's own requests and their answers (stored
-            // messages read back, the cluster polls, JetStream API calls
-            // and their audit advisories), known by inboxes no one else
-            // can know: not the watched system's traffic. Counted, not kept.
-            self.shared.add_own_skipped(1);
-            return;
+    pub(crate) fn new(
+        key: ConnectionKey,
+        shared: Arc<ConnectionShared>,
+        sink: EventSink,
+        limit: usize,
+    ) -> Self {
+        Self {
+            key,
+            shared,
+            packer: RecordPacker::default(),
+            current: Vec::new(),
+            ready: VecDeque::new(),
+            sink,
+            permit: None,
+            dropping: false,
+            limit,
+            waiting: 0,
+            spooled: false,
         }
+    }
+
+    /// A message the link read that is this process's own (known by
+    /// inboxes no one else can know): counted, not kept, as it is not the
+    /// watched system's traffic.
+    pub(crate) fn own(&mut self) {
+        self.shared.add_read(1);
+        self.shared.add_own_skipped(1);
+    }
+
+    /// A message the link read: kept, spooled, or dropped and counted.
+    pub(crate) fn message(&mut self, at: crate::capture::Timestamp, incoming: &Incoming<'_>) {
+        self.shared.add_read(1);
         if self.sink.spool.is_active() {
             // Older records wait on disk: this one goes behind them.
             self.spool_pending();
-            self.spool_one(at, subject, reply, headers, payload);
+            self.spool_one(at, incoming);
             return;
         }
         // Room is reserved before the bytes are copied: under overload,
         // the only time there is none, copying for nothing would cost more.
         let cost = Record::cost_for(
-            subject.len()
-                + reply.map_or(0, <[u8]>::len)
-                + headers.map_or(0, <[u8]>::len)
-                + payload.len(),
+            incoming.subject.len()
+                + incoming.reply.map_or(0, <[u8]>::len)
+                + incoming.headers.map_or(0, <[u8]>::len)
+                + incoming.fields.len()
+                + incoming.payload.len(),
         );
         let permit = if self.waiting < self.limit {
             self.sink.try_reserve(cost)
@@ -76,7 +91,7 @@ impl Reading {
                 // The consumer is slower than the wire: from here on,
                 // records wait on disk, these first.
                 self.spool_pending();
-                self.spool_one(at, subject, reply, headers, payload);
+                self.spool_one(at, incoming);
             } else {
                 self.dropped();
             }
@@ -87,7 +102,7 @@ impl Reading {
             Some(held) => held.merge(permit),
             None => self.permit = Some(permit),
         }
-        let record = self.pack(at, subject, reply, headers, payload);
+        let record = self.pack(at, incoming);
         self.current.push(record);
         self.waiting += 1;
         if self.current.len() >= MAX_BATCH {
@@ -104,17 +119,8 @@ impl Reading {
     }
 
     /// A record of the wire's parts, a malformed one counted.
-    fn pack(
-        &mut self,
-        at: crate::capture::Timestamp,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) -> Record {
-        let record = self
-            .packer
-            .pack_wire(at, self.key, subject, reply, headers, payload);
+    fn pack(&mut self, at: crate::capture::Timestamp, incoming: &Incoming<'_>) -> Record {
+        let record = self.packer.pack_incoming(at, self.key, incoming);
         if record.is_malformed() {
             self.shared.add_malformed(1);
         }
@@ -123,15 +129,8 @@ impl Reading {
 
     /// Write one message to the spool (dropped and counted when its disk
     /// budget is spent).
-    fn spool_one(
-        &mut self,
-        at: crate::capture::Timestamp,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) {
-        let record = self.pack(at, subject, reply, headers, payload);
+    fn spool_one(&mut self, at: crate::capture::Timestamp, incoming: &Incoming<'_>) {
+        let record = self.pack(at, incoming);
         if self.sink.spool.push(&WireParts::of(&record)) {
             self.dropping = false;
             self.spooled = true;
@@ -166,7 +165,7 @@ impl Reading {
     }
 
     /// Close the batch being filled; it waits in `ready` to be sent.
-    pub(super) fn finish_batch(&mut self) {
+    pub(crate) fn finish_batch(&mut self) {
         if std::mem::take(&mut self.spooled) {
             self.sink.wake();
         }
@@ -196,7 +195,7 @@ impl Reading {
     }
 
     /// Send the oldest ready batch into the room the consumer made.
-    pub(super) fn send_with(&mut self, room: tokio::sync::mpsc::Permit<'_, BrokerEvent>) {
+    pub(crate) fn send_with(&mut self, room: tokio::sync::mpsc::Permit<'_, BrokerEvent>) {
         if let Some(batch) = self.ready.pop_front() {
             let n = batch.records.len();
             room.send(BrokerEvent::Batch(batch));
