@@ -121,6 +121,7 @@ impl EventscopeApp {
         // Marked saved only once written, as of this snapshot.
         let (saved_mark, snapshot) = (self.saved_mark.clone(), store.counters().captured);
         let names = store.connection_names().to_vec();
+        let brokers = store.brokers().to_vec();
         let records: Vec<_> = store.iter().map(|(_, r)| r.clone()).collect();
         let servers: Vec<String> = self
             .session
@@ -140,6 +141,10 @@ impl EventscopeApp {
                         std::io::BufWriter::with_capacity(1 << 20, file),
                         &CaptureHeader::new(servers),
                     )?;
+                    // Each line says its connection's broker.
+                    for (name, broker) in names.iter().zip(&brokers) {
+                        w.note_broker(name, *broker);
+                    }
                     for r in &records {
                         w.write(r, names.get(usize::from(r.connection)).map_or("?", |n| n))?;
                     }

@@ -105,6 +105,8 @@ pub fn run(options: RecordOptions) -> anyhow::Result<RecordSummary> {
         .context("cannot write the capture header")?;
     writer.flush().context("cannot write the capture header")?;
     let connection_name = profile.name.clone();
+    // Each line says its broker (absent: NATS).
+    writer.note_broker(&connection_name, profile.broker().unwrap_or_default());
     let own = stream_parts.as_ref().map(|p: &StreamParts| OwnTraffic {
         subject: p.subject.clone(),
         inbox_prefix: p.inbox_prefix.clone(),
