@@ -214,6 +214,44 @@ impl EventSink {
         }
     }
 
+    /// A connection's link came up: its status says so and the consumer
+    /// closes the gap it marked.
+    pub(crate) async fn link_came_up(&self, connection: ConnectionKey, shared: &ConnectionShared) {
+        shared.link_up();
+        shared.set_state(LinkState::Connected);
+        self.send(BrokerEvent::Link {
+            connection,
+            up: true,
+            at: crate::capture::now_timestamp(),
+            reason: None,
+        })
+        .await;
+    }
+
+    /// A connection's link went down at `since` (`at` on the wall clock):
+    /// the time without it counts from there, the reason is said, and the
+    /// consumer marks the gap.
+    pub(crate) async fn link_went_down(
+        &self,
+        connection: ConnectionKey,
+        shared: &ConnectionShared,
+        (since, at): (std::time::Instant, Timestamp),
+        reason: Option<String>,
+    ) {
+        shared.link_down_since(since);
+        if let Some(reason) = &reason {
+            shared.push_error(reason.clone());
+        }
+        shared.set_state(LinkState::Reconnecting { attempt: 0 });
+        self.send(BrokerEvent::Link {
+            connection,
+            up: false,
+            at,
+            reason,
+        })
+        .await;
+    }
+
     pub(crate) fn wake(&self) {
         (self.waker)();
     }

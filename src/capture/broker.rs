@@ -31,14 +31,6 @@ impl BrokerKind {
         }
     }
 
-    /// How people write it.
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Nats => "NATS",
-            Self::Mqtt => "MQTT",
-        }
-    }
-
     /// What separates the levels of its subjects (topics).
     pub fn separator(self) -> char {
         match self {

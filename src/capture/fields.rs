@@ -36,6 +36,18 @@ impl MqttFields {
         serde_json::from_str(fields?).ok()
     }
 
+    /// Only the correlation data's base64 of a record's fields: the flow
+    /// engine asks for it per record, and the rest need not be built.
+    pub fn correlation_of(fields: Option<&str>) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Correlation {
+            correlation_data_b64: Option<String>,
+        }
+        serde_json::from_str::<Correlation>(fields?)
+            .ok()?
+            .correlation_data_b64
+    }
+
     pub fn correlation_data(&self) -> Option<Vec<u8>> {
         BASE64.decode(self.correlation_data_b64.as_deref()?).ok()
     }

@@ -96,6 +96,10 @@ impl HeaderBlock {
     pub fn as_bytes(&self) -> &[u8] {
         &self.raw
     }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.raw
+    }
 }
 
 /// Check a wire header block once: status, pair count and what is wrong

@@ -232,13 +232,6 @@ impl Record {
         (self.fields_end > self.headers_end).then(|| self.text(self.headers_end, self.fields_end))
     }
 
-    /// One of the broker's fields, parsed (`None` when absent).
-    pub fn field(&self, name: &str) -> Option<serde_json::Value> {
-        let mut object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(self.fields()?).ok()?;
-        object.remove(name)
-    }
-
     fn text(&self, from: u32, to: u32) -> &str {
         let bytes = &self.data[from as usize..to as usize];
         debug_assert!(std::str::from_utf8(bytes).is_ok());

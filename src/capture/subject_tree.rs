@@ -160,10 +160,7 @@ impl SubjectTree {
             } else {
                 token
             };
-            if depth > 0 {
-                self.nodes[id as usize].separator = separator;
-            }
-            id = self.child(id, name);
+            id = self.child(id, name, separator);
             let reached_rest = &*self.nodes[id as usize].name == REST_NAME
                 || &*self.nodes[id as usize].name == OVERFLOW_NAME;
             if reached_rest {
@@ -173,10 +170,13 @@ impl SubjectTree {
         id
     }
 
-    fn child(&mut self, parent: NodeId, name: &str) -> NodeId {
+    /// The child `name` of `parent`, made if new; `separator` joins the
+    /// parent's name to it.
+    fn child(&mut self, parent: NodeId, name: &str, separator: char) -> NodeId {
         if let Some(&id) = self.nodes[parent as usize].children.get(name) {
             return id;
         }
+        self.nodes[parent as usize].separator = separator;
         let full = self.nodes[parent as usize].children.len() >= MAX_CHILDREN;
         let name = if full { OVERFLOW_NAME } else { name };
         if let Some(&id) = self.nodes[parent as usize].children.get(name) {

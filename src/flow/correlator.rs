@@ -201,7 +201,10 @@ impl Correlator {
     pub fn ingest(&mut self, seq: Seq, record: &Record) {
         self.latest = self.latest.max(record.received_at);
         let rules = self.rules_of(record.connection);
-        if let Some(id) = self.by_reply.remove(&*rules.answer_key(record)) {
+        // Asked only while a request waits: an MQTT key reads the fields.
+        if !self.by_reply.is_empty()
+            && let Some(id) = self.by_reply.remove(&*rules.answer_key(record))
+        {
             self.on_reply(id, seq, record);
             return;
         }

@@ -14,12 +14,12 @@ use rumqttc::v5::mqttbytes::v5::{
 };
 use tokio::sync::mpsc;
 
-use super::link::{KEEP_ALIVE_SECS, MqttLink};
+use super::link::{KEEP_ALIVE_SECS, MqttLink, MqttLinkError};
 use super::message::parts_of;
 use crate::broker::profile::{ConnectionProfile, InitialConnect};
 use crate::broker::reading::Reading;
 use crate::broker::status::{ConnectionShared, LinkState, SubscriptionState};
-use crate::broker::{BrokerEvent, ClientError, Command, EventSink, TraceError};
+use crate::broker::{ClientError, Command, EventSink, TraceError};
 use crate::capture::{ConnectionKey, Incoming, now_timestamp};
 
 pub(crate) struct MqttTask {
@@ -35,7 +35,7 @@ pub(crate) struct MqttTask {
 enum Ended {
     /// The user closed the connection.
     Closed,
-    Broken(String),
+    Broken(MqttLinkError),
 }
 
 /// Longest wait between two attempts to connect.
@@ -175,17 +175,6 @@ impl MqttTask {
         }
     }
 
-    fn subscribe_packet(&self, link: &mut MqttLink, pattern: &str) -> Packet {
-        let mut filter = Filter::new(topic_filter(pattern), QoS::ExactlyOnce);
-        // The flags as the publisher set them, and every retained message
-        // on subscribing: a monitor shows what is there.
-        filter.preserve_retain = true;
-        filter.retain_forward_rule = RetainForwardRule::OnEverySubscribe;
-        let mut subscribe = Subscribe::new(filter, None);
-        subscribe.pkid = link.pkid();
-        Packet::Subscribe(subscribe)
-    }
-
     fn show_subscriptions(&self, refused: &HashMap<String, String>) {
         let states = self
             .profile
@@ -202,42 +191,31 @@ impl MqttTask {
     }
 
     async fn session(&mut self, mut link: MqttLink, ever_up: &mut bool) -> Ended {
-        let mut waiting_acks: HashMap<u16, String> = HashMap::new();
-        let mut refused: HashMap<String, String> = HashMap::new();
+        let mut watch = Watch {
+            reading: Reading::new(
+                self.key,
+                self.shared.clone(),
+                self.sink.clone(),
+                self.profile.subscription_capacity.unwrap_or(usize::MAX),
+            ),
+            waiting_acks: HashMap::new(),
+            refused: HashMap::new(),
+            pings_waiting: 0,
+        };
         for spec in self.profile.subscriptions.clone() {
-            let packet = self.subscribe_packet(&mut link, &spec.pattern);
-            if let Packet::Subscribe(s) = &packet {
-                waiting_acks.insert(s.pkid, spec.pattern.clone());
-            }
-            if let Err(e) = link.queue(&packet) {
-                return Ended::Broken(e.to_string());
+            if let Err(e) = watch.subscribe(&mut link, &spec.pattern) {
+                return Ended::Broken(e);
             }
         }
         if let Err(e) = link.flush().await {
-            return Ended::Broken(e.to_string());
+            return Ended::Broken(e);
         }
-        self.show_subscriptions(&refused);
+        self.show_subscriptions(&watch.refused);
         *ever_up = true;
-        self.shared.link_up();
-        self.shared.set_state(LinkState::Connected);
-        self.sink
-            .send(BrokerEvent::Link {
-                connection: self.key,
-                up: true,
-                at: now_timestamp(),
-                reason: None,
-            })
-            .await;
-        let mut reading = Reading::new(
-            self.key,
-            self.shared.clone(),
-            self.sink.clone(),
-            self.profile.subscription_capacity.unwrap_or(usize::MAX),
-        );
+        self.sink.link_came_up(self.key, &self.shared).await;
         let tx = self.sink.tx.clone();
         let every = Duration::from_secs(u64::from(KEEP_ALIVE_SECS) / 2);
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        let mut pings_waiting = 0u32;
         let ended = loop {
             // Everything whole in the buffer, then one batch handed over.
             let now = now_timestamp();
@@ -245,15 +223,7 @@ impl MqttTask {
             loop {
                 match link.parse() {
                     Ok(Some(packet)) => {
-                        if let Err(e) = self.on_packet(
-                            &mut link,
-                            packet,
-                            &mut reading,
-                            now,
-                            &mut waiting_acks,
-                            &mut refused,
-                            &mut pings_waiting,
-                        ) {
+                        if let Err(e) = self.on_packet(&mut link, &mut watch, packet, now) {
                             broken = Some(e);
                             break;
                         }
@@ -261,36 +231,36 @@ impl MqttTask {
                     Ok(None) => break,
                     Err(e) => {
                         self.shared.add_unparseable();
-                        broken = Some(e.to_string());
+                        broken = Some(e);
                         break;
                     }
                 }
             }
-            reading.finish_batch();
-            if let Some(reason) = broken {
-                break Ended::Broken(reason);
+            watch.reading.finish_batch();
+            if let Some(e) = broken {
+                break Ended::Broken(e);
             }
             if let Err(e) = link.flush().await {
-                break Ended::Broken(e.to_string());
+                break Ended::Broken(e);
             }
             tokio::select! {
                 biased;
-                room = tx.reserve(), if !reading.ready.is_empty() => match room {
-                    Ok(room) => reading.send_with(room),
+                room = tx.reserve(), if !watch.reading.ready.is_empty() => match room {
+                    Ok(room) => watch.reading.send_with(room),
                     Err(_) => break Ended::Closed,
                 },
                 read = link.fill() => {
                     if let Err(e) = read {
-                        break Ended::Broken(e.to_string());
+                        break Ended::Broken(e);
                     }
                 }
                 _ = ping.tick() => {
-                    if pings_waiting >= 2 {
-                        break Ended::Broken(format!("{} did not answer two pings: the link is dead", link.server));
+                    if watch.pings_waiting >= 2 {
+                        break Ended::Broken(MqttLinkError::Silent { server: link.server.clone() });
                     }
-                    pings_waiting += 1;
+                    watch.pings_waiting += 1;
                     if let Err(e) = link.queue(&Packet::PingReq(PingReq)) {
-                        break Ended::Broken(e.to_string());
+                        break Ended::Broken(e);
                     }
                 }
                 command = self.commands.recv() => match command {
@@ -299,24 +269,21 @@ impl MqttTask {
                         if self.profile.subscriptions.iter().any(|s| s.pattern == spec.pattern) {
                             continue;
                         }
-                        let packet = self.subscribe_packet(&mut link, &spec.pattern);
-                        if let Packet::Subscribe(s) = &packet {
-                            waiting_acks.insert(s.pkid, spec.pattern.clone());
-                        }
+                        let subscribed = watch.subscribe(&mut link, &spec.pattern);
                         self.profile.subscriptions.push(spec);
-                        self.show_subscriptions(&refused);
-                        if let Err(e) = link.queue(&packet) {
-                            break Ended::Broken(e.to_string());
+                        self.show_subscriptions(&watch.refused);
+                        if let Err(e) = subscribed {
+                            break Ended::Broken(e);
                         }
                     }
                     Some(Command::Unsubscribe { pattern }) => {
                         self.profile.subscriptions.retain(|s| s.pattern != pattern);
-                        refused.remove(&pattern);
-                        self.show_subscriptions(&refused);
+                        watch.refused.remove(&pattern);
+                        self.show_subscriptions(&watch.refused);
                         let mut unsubscribe = Unsubscribe::new(topic_filter(&pattern), None);
                         unsubscribe.pkid = link.pkid();
                         if let Err(e) = link.queue(&Packet::Unsubscribe(unsubscribe)) {
-                            break Ended::Broken(e.to_string());
+                            break Ended::Broken(e);
                         }
                     }
                     Some(Command::InjectPanic) => panic!("a panic injected by a test"),
@@ -324,10 +291,10 @@ impl MqttTask {
                 },
             }
         };
-        reading.finish_batch();
-        while !reading.ready.is_empty() {
+        watch.reading.finish_batch();
+        while !watch.reading.ready.is_empty() {
             match tx.reserve().await {
-                Ok(room) => reading.send_with(room),
+                Ok(room) => watch.reading.send_with(room),
                 Err(_) => return Ended::Closed,
             }
         }
@@ -338,18 +305,13 @@ impl MqttTask {
     }
 
     /// One packet from the broker; an error ends the link.
-    #[allow(clippy::too_many_arguments)]
     fn on_packet(
         &self,
         link: &mut MqttLink,
+        watch: &mut Watch,
         packet: Packet,
-        reading: &mut Reading,
         now: crate::capture::Timestamp,
-        waiting_acks: &mut HashMap<u16, String>,
-        refused: &mut HashMap<String, String>,
-        pings_waiting: &mut u32,
-    ) -> Result<(), String> {
-        let queue = |link: &mut MqttLink, p: Packet| link.queue(&p).map_err(|e| e.to_string());
+    ) -> Result<(), MqttLinkError> {
         match packet {
             Packet::Publish(publish) => {
                 let parts = parts_of(&publish);
@@ -357,7 +319,7 @@ impl MqttTask {
                     .properties
                     .as_ref()
                     .and_then(|p| p.response_topic.as_deref());
-                reading.message(
+                watch.reading.message(
                     now,
                     &Incoming {
                         subject: &publish.topic,
@@ -370,60 +332,70 @@ impl MqttTask {
                 match publish.qos {
                     QoS::AtMostOnce => {}
                     QoS::AtLeastOnce => {
-                        queue(link, Packet::PubAck(PubAck::new(publish.pkid, None)))?
+                        link.queue(&Packet::PubAck(PubAck::new(publish.pkid, None)))?
                     }
                     QoS::ExactlyOnce => {
-                        queue(link, Packet::PubRec(PubRec::new(publish.pkid, None)))?
+                        link.queue(&Packet::PubRec(PubRec::new(publish.pkid, None)))?
                     }
                 }
             }
-            Packet::PubRel(rel) => queue(link, Packet::PubComp(PubComp::new(rel.pkid, None)))?,
-            Packet::PingResp(_) => *pings_waiting = 0,
+            Packet::PubRel(rel) => link.queue(&Packet::PubComp(PubComp::new(rel.pkid, None)))?,
+            Packet::PingResp(_) => watch.pings_waiting = 0,
             Packet::SubAck(ack) => {
-                if let Some(pattern) = waiting_acks.remove(&ack.pkid) {
-                    let failure = ack
-                        .return_codes
-                        .iter()
-                        .find(|c| !matches!(c, SubscribeReasonCode::Success(_)));
-                    if let Some(code) = failure {
-                        let why = match code {
-                            SubscribeReasonCode::NotAuthorized => {
-                                format!("the broker does not let this user read '{pattern}'")
-                            }
-                            other => format!("the broker refused '{pattern}': {other:?}"),
-                        };
-                        self.shared.push_error(why.clone());
-                        refused.insert(pattern, why);
-                        self.show_subscriptions(refused);
-                    }
+                let Some(pattern) = watch.waiting_acks.remove(&ack.pkid) else {
+                    return Ok(());
+                };
+                let failure = ack
+                    .return_codes
+                    .iter()
+                    .find(|c| !matches!(c, SubscribeReasonCode::Success(_)));
+                if let Some(code) = failure {
+                    let why = match code {
+                        SubscribeReasonCode::NotAuthorized => {
+                            format!("the broker does not let this user read '{pattern}'")
+                        }
+                        other => format!("the broker refused '{pattern}': {other:?}"),
+                    };
+                    self.shared.push_error(why.clone());
+                    watch.refused.insert(pattern, why);
+                    self.show_subscriptions(&watch.refused);
                 }
             }
-            Packet::Disconnect(d) => {
-                let said = d.properties.and_then(|p| p.reason_string);
-                return Err(match said {
-                    Some(text) => {
-                        format!("{} disconnected: {:?}: {text}", link.server, d.reason_code)
-                    }
-                    None => format!("{} disconnected: {:?}", link.server, d.reason_code),
-                });
-            }
+            Packet::Disconnect(d) => return Err(link.disconnected(d)),
             _ => {}
         }
         Ok(())
     }
 
-    async fn went_down(&self, reason: String) {
-        self.shared.link_down();
-        self.shared.push_error(reason.clone());
-        self.shared
-            .set_state(LinkState::Reconnecting { attempt: 0 });
+    async fn went_down(&self, reason: MqttLinkError) {
+        let since = (std::time::Instant::now(), now_timestamp());
         self.sink
-            .send(BrokerEvent::Link {
-                connection: self.key,
-                up: false,
-                at: now_timestamp(),
-                reason: Some(reason),
-            })
+            .link_went_down(self.key, &self.shared, since, Some(reason.to_string()))
             .await;
+    }
+}
+
+/// What one monitoring link keeps while it runs.
+struct Watch {
+    reading: Reading,
+    /// SUBSCRIBEs not yet answered: packet id -> pattern.
+    waiting_acks: HashMap<u16, String>,
+    /// Patterns the broker refused, with its reason in words.
+    refused: HashMap<String, String>,
+    pings_waiting: u32,
+}
+
+impl Watch {
+    /// Queue a SUBSCRIBE for `pattern`, its answer awaited. The flags as
+    /// the publisher set them, and every retained message on subscribing:
+    /// a monitor shows what is there.
+    fn subscribe(&mut self, link: &mut MqttLink, pattern: &str) -> Result<(), MqttLinkError> {
+        let mut filter = Filter::new(topic_filter(pattern), QoS::ExactlyOnce);
+        filter.preserve_retain = true;
+        filter.retain_forward_rule = RetainForwardRule::OnEverySubscribe;
+        let mut subscribe = Subscribe::new(filter, None);
+        subscribe.pkid = link.pkid();
+        self.waiting_acks.insert(subscribe.pkid, pattern.to_owned());
+        link.queue(&Packet::Subscribe(subscribe))
     }
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rumqttc::v5::mqttbytes::v5::{
-    ConnAck, Connect, ConnectProperties, ConnectReturnCode, Login, Packet,
+    ConnAck, Connect, ConnectProperties, ConnectReturnCode, Disconnect, DisconnectReasonCode,
+    Login, Packet,
 };
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,8 +40,11 @@ pub enum MqttLinkError {
     },
     #[error("{server} did not answer within {STEP_TIMEOUT:?}")]
     TimedOut { server: String },
-    #[error("TLS with {server} failed: {reason}")]
-    Tls { server: String, reason: String },
+    #[error("TLS with {server} failed: {source}")]
+    Tls {
+        server: String,
+        source: crate::broker::tls::TlsError,
+    },
     #[error(
         "MQTT takes a user name and password (in the URL or the form); {0} is not an MQTT credential"
     )]
@@ -53,6 +57,11 @@ pub enum MqttLinkError {
     Protocol { server: String, reason: String },
     #[error("{server} closed the connection")]
     Closed { server: String },
+    #[error("{server} did not answer two pings: the link is dead")]
+    Silent { server: String },
+    /// The broker's DISCONNECT: its reason code, and its words if any.
+    #[error("{server} disconnected: {reason}")]
+    Disconnected { server: String, reason: String },
 }
 
 impl MqttLinkError {
@@ -72,25 +81,19 @@ impl MqttLinkError {
 /// Host, port and TLS of an `mqtt://` or `mqtts://` URL.
 pub(crate) fn target(url: &str) -> Result<(String, u16, bool), MqttLinkError> {
     let bad = || MqttLinkError::BadUrl(redact_url(url));
-    let (scheme, rest) = url.trim().split_once("://").ok_or_else(bad)?;
-    let tls = match scheme.to_ascii_lowercase().as_str() {
+    let parsed = url::Url::parse(url.trim()).map_err(|_| bad())?;
+    let tls = match parsed.scheme() {
         "mqtt" => false,
         "mqtts" => true,
         _ => return Err(bad()),
     };
-    let authority = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    let authority = authority.split('/').next().unwrap_or_default();
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-            (host, port.parse().map_err(|_| bad())?)
-        }
-        _ => (authority, if tls { 8883 } else { 1883 }),
+    let host = match parsed.host().ok_or_else(bad)? {
+        url::Host::Domain(name) => name.to_owned(),
+        url::Host::Ipv4(ip) => ip.to_string(),
+        url::Host::Ipv6(ip) => ip.to_string(),
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return Err(bad());
-    }
-    Ok((host.to_owned(), port, tls))
+    let port = parsed.port().unwrap_or(if tls { 8883 } else { 1883 });
+    Ok((host, port, tls))
 }
 
 /// An open MQTT link.
@@ -133,9 +136,9 @@ impl MqttLink {
             stream = tokio::time::timeout(STEP_TIMEOUT, upgrade(stream, &host, profile))
                 .await
                 .map_err(|_| timed_out())?
-                .map_err(|reason| MqttLinkError::Tls {
+                .map_err(|source| MqttLinkError::Tls {
                     server: server.clone(),
-                    reason,
+                    source,
                 })?;
         }
         let mut link = Self {
@@ -188,6 +191,18 @@ impl MqttLink {
                 server: link.server.clone(),
                 reason: format!("answered CONNECT with {other:?}"),
             }),
+        }
+    }
+
+    /// The broker's DISCONNECT as an error naming it.
+    pub fn disconnected(&self, disconnect: Disconnect) -> MqttLinkError {
+        let code = disconnect.reason_code;
+        MqttLinkError::Disconnected {
+            server: self.server.clone(),
+            reason: match disconnect.properties.and_then(|p| p.reason_string) {
+                Some(text) => format!("{code:?}: {text}"),
+                None => format!("{code:?}"),
+            },
         }
     }
 
@@ -271,9 +286,7 @@ impl MqttLink {
     }
 
     pub async fn close(mut self) {
-        let disconnect = rumqttc::v5::mqttbytes::v5::Disconnect::new(
-            rumqttc::v5::mqttbytes::v5::DisconnectReasonCode::NormalDisconnection,
-        );
+        let disconnect = Disconnect::new(DisconnectReasonCode::NormalDisconnection);
         let _ = self.queue(&Packet::Disconnect(disconnect));
         let _ = tokio::time::timeout(Duration::from_millis(200), async {
             let _ = self.flush().await;
@@ -294,6 +307,7 @@ mod tests {
         assert_eq!(t("mqtts://a"), ("a".into(), 8883, true));
         assert_eq!(t("mqtt://u:p@b:1884"), ("b".into(), 1884, false));
         assert_eq!(t("mqtt://[::1]:1884"), ("::1".into(), 1884, false));
+        assert_eq!(t("mqtt://[::1]"), ("::1".into(), 1883, false));
         assert!(target("mqtt://a:port").is_err());
         assert!(target("nats://a").is_err());
     }

@@ -58,7 +58,7 @@ pub(crate) fn parts_of(publish: &Publish) -> Parts {
             if !exact {
                 fields.user_properties = p.user_properties.clone();
             }
-            headers = Some(block.as_bytes().to_vec());
+            headers = Some(block.into_bytes());
         }
     }
     Parts {

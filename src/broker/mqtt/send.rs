@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use thiserror::Error;
+
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{
     Filter, Packet, PubAckReason, PubCompReason, PubRecReason, PubRel, Publish, Subscribe,
@@ -14,25 +16,42 @@ use rumqttc::v5::mqttbytes::v5::{
 };
 
 use super::link::{MqttLink, MqttLinkError};
-use super::message::{MqttFields, publish_of};
+use super::message::{MqttFields, MqttSendError, publish_of};
 use crate::broker::nats::send::{JobSink, run_paced};
 use crate::broker::profile::ConnectionProfile;
 use crate::broker::{JobProgress, JobSpec, SendMode, SendOutcome, WireMessage};
+
+/// Why a message did not reach the MQTT broker as asked.
+#[derive(Debug, Error)]
+pub enum MqttPublishError {
+    #[error(transparent)]
+    Message(#[from] MqttSendError),
+    #[error(transparent)]
+    Link(#[from] MqttLinkError),
+    /// The broker's reason code, as it named it.
+    #[error("the broker refused the publish to {topic}: {reason}")]
+    Refused { topic: String, reason: String },
+    #[error("the publish to {topic} did not complete: {reason}")]
+    Incomplete { topic: String, reason: String },
+    #[error("the broker would not let eventscope read the response topic {topic}: {reason}")]
+    ResponseTopic { topic: String, reason: String },
+    #[error("timeout: no answer on {topic} with the request's correlation data within {after:?}")]
+    NoAnswer { topic: String, after: Duration },
+}
 
 /// The link's publish, with its packet id when its QoS needs one.
 fn prepared(
     link: &mut MqttLink,
     message: &WireMessage,
     reply: Option<&str>,
-) -> Result<Publish, String> {
+) -> Result<Publish, MqttSendError> {
     let mut publish = publish_of(
         &message.subject,
         reply,
         message.header_pairs(),
         message.fields.as_deref(),
         message.payload.clone(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     if publish.qos != QoS::AtMostOnce {
         publish.pkid = link.pkid();
     }
@@ -41,50 +60,41 @@ fn prepared(
 
 /// Publish and wait for what its QoS promises: nothing for 0, PUBACK for
 /// 1, PUBREC then PUBCOMP for 2; a refusal in the broker's words.
-async fn publish(link: &mut MqttLink, publish: Publish) -> Result<(), String> {
-    let (qos, pkid, topic) = (publish.qos, publish.pkid, publish.topic.clone());
-    link.send(&Packet::Publish(publish))
-        .await
-        .map_err(|e| e.to_string())?;
-    let topic = String::from_utf8_lossy(&topic).into_owned();
+async fn publish(link: &mut MqttLink, publish: Publish) -> Result<(), MqttPublishError> {
+    let (qos, pkid) = (publish.qos, publish.pkid);
+    let topic = String::from_utf8_lossy(&publish.topic).into_owned();
+    link.send(&Packet::Publish(publish)).await?;
     if qos == QoS::AtMostOnce {
         return Ok(());
     }
+    let refused = |reason: String| MqttPublishError::Refused {
+        topic: topic.clone(),
+        reason,
+    };
     loop {
-        match link.next().await.map_err(|e| e.to_string())? {
+        match link.next().await? {
             Packet::PubAck(ack) if ack.pkid == pkid => {
                 return match ack.reason {
                     PubAckReason::Success | PubAckReason::NoMatchingSubscribers => Ok(()),
-                    reason => Err(format!(
-                        "the broker refused the publish to {topic}: {reason:?}"
-                    )),
+                    reason => Err(refused(format!("{reason:?}"))),
                 };
             }
-            Packet::PubRec(rec) if rec.pkid == pkid => {
-                if !matches!(
-                    rec.reason,
-                    PubRecReason::Success | PubRecReason::NoMatchingSubscribers
-                ) {
-                    return Err(format!(
-                        "the broker refused the publish to {topic}: {:?}",
-                        rec.reason
-                    ));
+            Packet::PubRec(rec) if rec.pkid == pkid => match rec.reason {
+                PubRecReason::Success | PubRecReason::NoMatchingSubscribers => {
+                    link.send(&Packet::PubRel(PubRel::new(pkid, None))).await?;
                 }
-                link.send(&Packet::PubRel(PubRel::new(pkid, None)))
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
+                reason => return Err(refused(format!("{reason:?}"))),
+            },
             Packet::PubComp(comp) if comp.pkid == pkid => {
                 return match comp.reason {
                     PubCompReason::Success => Ok(()),
-                    reason => Err(format!(
-                        "the publish to {topic} did not complete: {reason:?}"
-                    )),
+                    reason => Err(MqttPublishError::Incomplete {
+                        topic,
+                        reason: format!("{reason:?}"),
+                    }),
                 };
             }
-            Packet::Disconnect(d) => {
-                return Err(format!("the broker disconnected: {:?}", d.reason_code));
-            }
+            Packet::Disconnect(d) => return Err(link.disconnected(d).into()),
             _ => {}
         }
     }
@@ -106,14 +116,25 @@ pub(crate) async fn send(
         Err(e) => return SendOutcome::Failed(e.to_string()),
     };
     let outcome = match mode {
-        SendMode::Publish => match prepared(&mut link, &message, message.reply.as_deref()) {
-            Ok(p) => match publish(&mut link, p).await {
-                Ok(()) => SendOutcome::Published,
-                Err(e) => SendOutcome::Failed(e),
-            },
-            Err(e) => SendOutcome::Failed(e),
+        SendMode::Publish => match JobSink::send(&mut link, message).await {
+            Ok(()) => SendOutcome::Published,
+            Err(e) => SendOutcome::Failed(e.to_string()),
         },
-        SendMode::Request { timeout } => request(&mut link, message, timeout).await,
+        SendMode::Request { timeout } => {
+            let started = Instant::now();
+            match request(&mut link, message, timeout).await {
+                Ok(answer) => SendOutcome::Reply {
+                    headers: answer
+                        .properties
+                        .map(|p| p.user_properties)
+                        .unwrap_or_default(),
+                    status: None,
+                    payload: answer.payload,
+                    latency: started.elapsed(),
+                },
+                Err(e) => SendOutcome::Failed(e.to_string()),
+            }
+        }
         SendMode::JetStream { .. } => {
             SendOutcome::Failed("a JetStream publish needs a NATS connection".into())
         }
@@ -126,7 +147,11 @@ pub(crate) async fn send(
 /// message's reply, or one of eventscope's own) and correlation data (its
 /// own, or a fresh token); the answer is the first PUBLISH there with the
 /// same correlation data.
-async fn request(link: &mut MqttLink, mut message: WireMessage, timeout: Duration) -> SendOutcome {
+async fn request(
+    link: &mut MqttLink,
+    mut message: WireMessage,
+    timeout: Duration,
+) -> Result<Publish, MqttPublishError> {
     let token = crate::broker::own_token();
     let response_topic = message
         .reply
@@ -145,66 +170,59 @@ async fn request(link: &mut MqttLink, mut message: WireMessage, timeout: Duratio
     let pkid = link.pkid();
     let mut subscribe = Subscribe::new(filter, None);
     subscribe.pkid = pkid;
-    if let Err(e) = link.send(&Packet::Subscribe(subscribe)).await {
-        return SendOutcome::Failed(e.to_string());
-    }
-    let started = Instant::now();
-    let answer = tokio::time::timeout(timeout, async {
+    link.send(&Packet::Subscribe(subscribe)).await?;
+    let answer = async {
         loop {
             match link.next().await? {
                 Packet::SubAck(ack) if ack.pkid == pkid => {
-                    if let Some(code) = ack
+                    let refused = ack
                         .return_codes
                         .iter()
-                        .find(|c| !matches!(c, SubscribeReasonCode::Success(_)))
-                    {
-                        return Ok(Err(format!(
-                            "the broker would not let eventscope read the response topic {response_topic}: {code:?}"
-                        )));
+                        .find(|c| !matches!(c, SubscribeReasonCode::Success(_)));
+                    if let Some(code) = refused {
+                        return Err(MqttPublishError::ResponseTopic {
+                            topic: response_topic.clone(),
+                            reason: format!("{code:?}"),
+                        });
                     }
-                    let request = match prepared(link, &message, Some(&response_topic)) {
-                        Ok(p) => p,
-                        Err(e) => return Ok(Err(e)),
-                    };
                     // Its PUBACK, or PUBREC (answered below), comes back
                     // in this loop too.
+                    let request = prepared(link, &message, Some(&response_topic))?;
                     link.send(&Packet::Publish(request)).await?;
                 }
                 Packet::PubRec(rec) => {
-                    link.send(&Packet::PubRel(PubRel::new(rec.pkid, None))).await?;
+                    link.send(&Packet::PubRel(PubRel::new(rec.pkid, None)))
+                        .await?;
                 }
                 Packet::Publish(answer)
                     if answer.topic == response_topic.as_bytes()
-                        && answer.properties.as_ref().and_then(|p| p.correlation_data.as_deref())
+                        && answer
+                            .properties
+                            .as_ref()
+                            .and_then(|p| p.correlation_data.as_deref())
                             == correlation.as_deref() =>
                 {
-                    return Ok::<_, MqttLinkError>(Ok(answer));
+                    return Ok(answer);
                 }
+                Packet::Disconnect(d) => return Err(link.disconnected(d).into()),
                 _ => {}
             }
         }
-    })
-    .await;
-    match answer {
-        Ok(Ok(Ok(answer))) => SendOutcome::Reply {
-            headers: answer
-                .properties
-                .map(|p| p.user_properties)
-                .unwrap_or_default(),
-            status: None,
-            payload: answer.payload,
-            latency: started.elapsed(),
-        },
-        Ok(Ok(Err(refused))) => SendOutcome::Failed(refused),
-        Ok(Err(e)) => SendOutcome::Failed(e.to_string()),
-        Err(_) => SendOutcome::Failed(format!(
-            "timeout: no answer on {response_topic} with the request's correlation data within {timeout:?}"
-        )),
-    }
+    };
+    tokio::time::timeout(timeout, answer)
+        .await
+        .unwrap_or_else(|_| {
+            Err(MqttPublishError::NoAnswer {
+                topic: response_topic.clone(),
+                after: timeout,
+            })
+        })
 }
 
 impl JobSink for MqttLink {
-    async fn send(&mut self, message: WireMessage) -> Result<(), String> {
+    type Error = MqttPublishError;
+
+    async fn send(&mut self, message: WireMessage) -> Result<(), MqttPublishError> {
         let p = prepared(self, &message, message.reply.as_deref())?;
         publish(self, p).await
     }

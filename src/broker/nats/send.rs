@@ -268,14 +268,21 @@ impl JobProgress {
 
 /// Where a job's messages go: any broker's link.
 pub(crate) trait JobSink: Send {
-    fn send(&mut self, message: WireMessage) -> impl Future<Output = Result<(), String>> + Send;
+    type Error: std::fmt::Display;
+
+    fn send(
+        &mut self,
+        message: WireMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 struct NatsSink<'a>(&'a async_nats::Client);
 
 impl JobSink for NatsSink<'_> {
-    async fn send(&mut self, message: WireMessage) -> Result<(), String> {
-        publish(self.0, message).await.map_err(|e| e.to_string())
+    type Error = async_nats::PublishError;
+
+    async fn send(&mut self, message: WireMessage) -> Result<(), async_nats::PublishError> {
+        publish(self.0, message).await
     }
 }
 
@@ -311,7 +318,7 @@ pub(crate) async fn run_paced(mut job: JobSpec, progress: &JobProgress, sink: &m
             Ok(()) => {
                 progress.sent.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => progress.fail(e),
+            Err(e) => progress.fail(e.to_string()),
         }
     }
     progress

@@ -18,7 +18,7 @@ pub struct MqttRules;
 
 /// `topic` and correlation data, the key a request waits on.
 fn keyed<'a>(topic: &'a str, record: &Record) -> Cow<'a, str> {
-    match MqttFields::of_json(record.fields()).and_then(|f| f.correlation_data_b64) {
+    match MqttFields::correlation_of(record.fields()) {
         Some(correlation) => Cow::Owned(format!("{topic}\u{0}{correlation}")),
         None => Cow::Borrowed(topic),
     }

@@ -88,8 +88,11 @@ pub(crate) enum LinkError {
     },
     #[error("{server} did not answer within {STEP_TIMEOUT:?}")]
     TimedOut { server: String },
-    #[error("TLS with {server} failed: {reason}")]
-    Tls { server: String, reason: String },
+    #[error("TLS with {server} failed: {source}")]
+    Tls {
+        server: String,
+        source: crate::broker::tls::TlsError,
+    },
     #[error("{0}")]
     Credentials(String),
     #[error("'{0}' is not a server URL")]
@@ -174,9 +177,9 @@ pub(crate) async fn open(
         stream = tokio::time::timeout(STEP_TIMEOUT, upgrade(stream, &target.host, profile))
             .await
             .map_err(|_| timed_out())?
-            .map_err(|reason| LinkError::Tls {
+            .map_err(|source| LinkError::Tls {
                 server: shown.clone(),
-                reason,
+                source,
             })?;
     }
     let connect = connect_line(auth, info.nonce.as_deref(), name, wants_tls)?;

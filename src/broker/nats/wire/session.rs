@@ -11,11 +11,11 @@ use tokio::sync::mpsc;
 
 use super::frame::{self, Frame, Parsed};
 use super::link::{self, Link, ResolvedAuth, Stream};
+use crate::broker::EventSink;
 use crate::broker::nats::own;
 use crate::broker::profile::{ConnectionProfile, InitialConnect, SubscriptionSpec};
 use crate::broker::reading::Reading;
 use crate::broker::status::{ConnectionShared, LinkState, ServerSummary, SubscriptionState};
-use crate::broker::{BrokerEvent, EventSink};
 use crate::capture::now_timestamp;
 use crate::capture::{ConnectionKey, Incoming};
 
@@ -472,37 +472,17 @@ impl WireSession {
 
     async fn went_up(&self, ever_up: &mut bool) {
         *ever_up = true;
-        self.shared.link_up();
-        self.shared.set_state(LinkState::Connected);
-        self.sink
-            .send(BrokerEvent::Link {
-                connection: self.key,
-                up: true,
-                at: now_timestamp(),
-                reason: None,
-            })
-            .await;
+        self.sink.link_came_up(self.key, &self.shared).await;
     }
 
     async fn went_down(&self, ended: &Ended, since: Option<(Instant, crate::capture::Timestamp)>) {
-        let (since, at) = since.unwrap_or_else(|| (Instant::now(), now_timestamp()));
-        self.shared.link_down_since(since);
+        let since = since.unwrap_or_else(|| (Instant::now(), now_timestamp()));
         let reason = match ended {
             Ended::Broken(reason) | Ended::Auth(reason) => Some(reason.clone()),
             Ended::Closed => None,
         };
-        if let Some(reason) = &reason {
-            push_error(&self.shared, reason.clone());
-        }
-        self.shared
-            .set_state(LinkState::Reconnecting { attempt: 0 });
         self.sink
-            .send(BrokerEvent::Link {
-                connection: self.key,
-                up: false,
-                at,
-                reason,
-            })
+            .link_went_down(self.key, &self.shared, since, reason)
             .await;
     }
 
