@@ -7,9 +7,11 @@
 //! (`status`), the connection form's data (`profile`). Each broker's
 //! connection lives in a room of its own, with its client crate: `nats/`
 //! (the monitoring link read off the wire, async-nats for the rest),
-//! `mqtt/` (rumqttc's codec under a session of our own). Shared by both:
+//! `mqtt/` (rumqttc's codec under a session of our own), `amqp/` (lapin,
+//! a private queue and RabbitMQ's firehose). Shared by all:
 //! `reading` (records on their way to the consumer), `tls`.
 
+pub(crate) mod amqp;
 pub(crate) mod mqtt;
 pub(crate) mod nats;
 mod profile;
@@ -27,6 +29,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use crate::capture::{BrokerKind, ConnectionKey, Record, Timestamp};
+pub use amqp::{AmqpLinkError, AmqpPublishError};
 pub use mqtt::{MqttFields, MqttLinkError, MqttSendError};
 pub use nats::connection::{
     ClientError, TraceAnswer, TraceError, open_client, open_client_with_inbox,
@@ -397,6 +400,17 @@ impl Broker {
             }
             BrokerKind::Mqtt => {
                 let task = mqtt::connection::MqttTask {
+                    key,
+                    profile,
+                    mode,
+                    shared: shared.clone(),
+                    sink: self.sink.clone(),
+                    commands: command_rx,
+                };
+                self.ingest_handle().spawn(task.run());
+            }
+            BrokerKind::Amqp => {
+                let task = amqp::connection::AmqpTask {
                     key,
                     profile,
                     mode,

@@ -138,6 +138,8 @@ impl ConnectionProfile {
                     super::mqtt::link::target(server)
                         .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?;
                 }
+                BrokerKind::Amqp => super::amqp::link::check_url(server)
+                    .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?,
             }
         }
         for sub in &self.subscriptions {
@@ -146,6 +148,8 @@ impl ConnectionProfile {
                 // `>` (every profile's default) means `#` there.
                 BrokerKind::Mqtt if sub.pattern == ">" => {}
                 BrokerKind::Mqtt => crate::capture::validate_topic_filter(&sub.pattern)?,
+                BrokerKind::Amqp => super::amqp::connection::check_pattern(&sub.pattern)
+                    .map_err(ProfileError::BadBinding)?,
             }
         }
         if let Some(url) = &self.monitoring_url
@@ -353,7 +357,7 @@ pub enum ProfileError {
     #[error("'{0}' is not a server URL: {1}")]
     BadServer(String, String),
     #[error(
-        "'{0}': no broker this build speaks has that scheme (NATS: nats://, tls://, ws://, wss://; MQTT: mqtt://, mqtts://)"
+        "'{0}': no broker this build speaks has that scheme (NATS: nats://, tls://, ws://, wss://; MQTT: mqtt://, mqtts://; RabbitMQ: amqp://, amqps://)"
     )]
     UnknownScheme(String),
     #[error(
@@ -362,6 +366,8 @@ pub enum ProfileError {
     MixedBrokers(String),
     #[error("file not found: {}", .0.display())]
     MissingFile(PathBuf),
+    #[error("{0}")]
+    BadBinding(String),
     #[error("cannot use credentials file {}: {reason}", .path.display())]
     BadCredentials { path: PathBuf, reason: String },
     #[error("'{0}': the monitoring URL must look like http://host:8222")]

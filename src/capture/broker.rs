@@ -17,17 +17,22 @@ pub enum BrokerKind {
     Nats,
     /// MQTT 3.1.1 and 5 (Mosquitto, EMQX, HiveMQ, Solace PubSub+).
     Mqtt,
+    /// AMQP 0.9.1 (RabbitMQ). A record's subject is `EXCHANGE/ROUTING_KEY`
+    /// (the default exchange is `amq.default`, the name RabbitMQ also
+    /// accepts for it).
+    Amqp,
 }
 
 impl BrokerKind {
     /// Every broker this build speaks.
-    pub const ALL: &[BrokerKind] = &[BrokerKind::Nats, BrokerKind::Mqtt];
+    pub const ALL: &[BrokerKind] = &[BrokerKind::Nats, BrokerKind::Mqtt, BrokerKind::Amqp];
 
     /// The name a capture line and the command line use.
     pub fn name(self) -> &'static str {
         match self {
             Self::Nats => "nats",
             Self::Mqtt => "mqtt",
+            Self::Amqp => "amqp",
         }
     }
 
@@ -35,7 +40,9 @@ impl BrokerKind {
     pub fn separator(self) -> char {
         match self {
             Self::Nats => '.',
-            Self::Mqtt => '/',
+            // The exchange, then the routing key whole: its dots mean
+            // something only to a topic exchange's bindings.
+            Self::Mqtt | Self::Amqp => '/',
         }
     }
 
@@ -44,6 +51,7 @@ impl BrokerKind {
         match self {
             Self::Nats => &["nats", "tls", "ws", "wss"],
             Self::Mqtt => &["mqtt", "mqtts"],
+            Self::Amqp => &["amqp", "amqps"],
         }
     }
 
@@ -77,6 +85,9 @@ mod tests {
             assert_eq!(BrokerKind::from_url(url), Some(BrokerKind::Nats), "{url}");
         }
         assert_eq!(BrokerKind::from_url("gopher://a"), None);
+        for url in ["amqp://u:p@a:5672/%2f", "AMQPS://a"] {
+            assert_eq!(BrokerKind::from_url(url), Some(BrokerKind::Amqp), "{url}");
+        }
         for url in ["mqtt://a:1883", "MQTTS://a:8883"] {
             assert_eq!(BrokerKind::from_url(url), Some(BrokerKind::Mqtt), "{url}");
         }

@@ -21,11 +21,15 @@
 //! times), so the Cluster view has a cluster to show.
 
 mod local_mosquitto;
+mod local_rabbit;
 mod local_server;
 mod starting;
 
 pub use local_mosquitto::{
     LocalMosquitto, LocalMosquittoError, MOSQUITTO_INSTALL_HINT, MosquittoUsers, find_mosquitto,
+};
+pub use local_rabbit::{
+    LocalRabbit, LocalRabbitError, RABBITMQ_INSTALL_HINT, find_rabbitmq_server,
 };
 pub use starting::DemoStarting;
 

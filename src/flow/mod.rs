@@ -6,6 +6,7 @@
 //! (`export`). Plain Rust: no egui, no network.
 
 mod admin;
+mod amqp;
 mod answers;
 mod correlator;
 mod export;

@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 
+use super::amqp::AmqpRules;
 use super::model::{Delivery, Flow};
 use super::mqtt::MqttRules;
 use super::nats::NatsRules;
@@ -71,6 +72,7 @@ pub fn rules_for(broker: BrokerKind) -> &'static dyn DeliveryRules {
     match broker {
         BrokerKind::Nats => &NatsRules,
         BrokerKind::Mqtt => &MqttRules,
+        BrokerKind::Amqp => &AmqpRules,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod amqp;
 mod capture_stream;
 mod cluster;
 mod flow_fixtures;

@@ -1,0 +1,608 @@
+//! The task behind one RabbitMQ connection: a private queue of the
+//! monitor's own (exclusive, auto-delete: it ends with the connection),
+//! bound wherever the profile's patterns say (`EXCHANGE/BINDING_KEY`, the
+//! firehose for `amq.rabbitmq.trace/#`), read into records in batches and
+//! acknowledged a batch at a time (a bounded prefetch: the broker holds the
+//! backlog, not this process), reconnection with a marked gap, and the
+//! commands (subscribe, unsubscribe, send, jobs).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection};
+use tokio::sync::mpsc;
+
+use super::link::{AmqpLinkError, open, refusal, said};
+use super::message::{FIREHOSE, parts_of};
+use crate::broker::profile::{ConnectionProfile, InitialConnect};
+use crate::broker::reading::Reading;
+use crate::broker::status::{ConnectionShared, LinkState, SubscriptionState};
+use crate::broker::{ClientError, Command, EventSink, MAX_BATCH, TraceError};
+use crate::capture::{ConnectionKey, Incoming, TraceEvent, now_timestamp};
+
+pub(crate) struct AmqpTask {
+    pub key: ConnectionKey,
+    pub profile: ConnectionProfile,
+    pub mode: InitialConnect,
+    pub shared: Arc<ConnectionShared>,
+    pub sink: EventSink,
+    pub commands: mpsc::Receiver<Command>,
+}
+
+enum Ended {
+    Closed,
+    Broken(AmqpLinkError),
+}
+
+/// Longest wait between two attempts to connect.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Messages the broker may send before the monitor acknowledges: the
+/// broker keeps the rest queued, so this process's memory stays bounded.
+const PREFETCH: u16 = 8192;
+/// How long the firehose may stay silent after the monitor's probe before
+/// it is said to be off.
+const PROBE_WAIT: Duration = Duration::from_secs(3);
+/// The monitor queues' prefix (their deliveries in the firehose are a
+/// monitor's own reading, not the system's traffic).
+const MONITOR_QUEUE: &str = "eventscope.monitor.";
+/// The routing key of the firehose probe's prefix.
+const PROBE_KEY: &str = "eventscope.firehose-probe.";
+
+/// `>` and `#` (every profile's default) mean the firehose: RabbitMQ has no
+/// other way to see everything.
+fn binding_of(pattern: &str) -> Option<(String, String)> {
+    if pattern == ">" || pattern == "#" {
+        return Some((FIREHOSE.to_owned(), "#".to_owned()));
+    }
+    let (exchange, key) = pattern.split_once('/')?;
+    (!exchange.is_empty()).then(|| (exchange.to_owned(), key.to_owned()))
+}
+
+/// A pattern's syntax (for the profile's check).
+pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
+    match binding_of(pattern) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "'{pattern}': write EXCHANGE/BINDING_KEY (orders/# for every routing key), or amq.rabbitmq.trace/# for the firehose"
+        )),
+    }
+}
+
+impl AmqpTask {
+    pub async fn run(mut self) {
+        let servers = self.profile.server_list();
+        let mut attempt: u32 = 0;
+        let mut ever_up = false;
+        loop {
+            let url = servers
+                .get(attempt as usize % servers.len().max(1))
+                .cloned()
+                .unwrap_or_default();
+            let name = format!("eventscope monitor {}", crate::broker::own_token());
+            match open(&self.profile, &url, &name).await {
+                Ok(connection) => {
+                    attempt = 0;
+                    let vhost = url.rsplit_once('/').map(|(_, v)| v.to_owned());
+                    match self.session(&connection, &url, vhost, &mut ever_up).await {
+                        Ended::Closed => {
+                            let _ = connection.close(200, "closed".into()).await;
+                            break;
+                        }
+                        Ended::Broken(reason) => self.went_down(reason).await,
+                    }
+                }
+                Err(e) => {
+                    attempt += 1;
+                    let text = e.to_string();
+                    if e.is_configuration() || self.mode == InitialConnect::FailFast {
+                        self.shared.set_state(if e.is_auth() {
+                            LinkState::AuthError(text)
+                        } else {
+                            LinkState::Failed(text)
+                        });
+                        self.idle_until_closed().await;
+                        return;
+                    }
+                    self.shared.set_state(if ever_up {
+                        LinkState::Reconnecting {
+                            attempt: attempt as usize,
+                        }
+                    } else {
+                        LinkState::Connecting {
+                            attempt,
+                            last_error: Some(text),
+                        }
+                    });
+                }
+            }
+            let wait = Duration::from_millis(100 << attempt.min(6)).min(MAX_BACKOFF);
+            let until = tokio::time::Instant::now() + wait;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => break,
+                    command = self.commands.recv() => {
+                        if !self.obey_offline(command) {
+                            self.shared.set_state(LinkState::Closed);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        self.shared.set_state(LinkState::Closed);
+    }
+
+    /// Without a connection, commands that need none still work; false on
+    /// Close.
+    fn obey_offline(&mut self, command: Option<Command>) -> bool {
+        match command {
+            None | Some(Command::Close) => false,
+            Some(Command::Subscribe { spec, .. }) => {
+                if !self
+                    .profile
+                    .subscriptions
+                    .iter()
+                    .any(|s| s.pattern == spec.pattern)
+                {
+                    self.profile.subscriptions.push(spec);
+                }
+                true
+            }
+            Some(Command::Unsubscribe { pattern }) => {
+                self.profile.subscriptions.retain(|s| s.pattern != pattern);
+                true
+            }
+            Some(other) => {
+                self.spawn_send(other);
+                true
+            }
+        }
+    }
+
+    /// Sends go on connections of their own (`send.rs`); NATS-only
+    /// requests are refused in words.
+    fn spawn_send(&self, command: Command) {
+        let profile = self.profile.clone();
+        match command {
+            Command::Send {
+                message,
+                mode,
+                reply,
+            } => {
+                tokio::spawn(async move {
+                    let _ = reply.send(super::send::send(&profile, message, mode).await);
+                });
+            }
+            Command::Job { job, progress } => {
+                tokio::spawn(super::send::run_job(profile, job, progress));
+            }
+            Command::Client { reply } | Command::ReadClient { reply } => {
+                let _ = reply.send(Err(ClientError::Refused(
+                    "this is a RabbitMQ connection: JetStream, KV and the cluster views need NATS"
+                        .into(),
+                )));
+            }
+            Command::Trace { reply, .. } => {
+                let _ = reply.send(Err(TraceError::Ended));
+            }
+            Command::Subscribe { .. }
+            | Command::Unsubscribe { .. }
+            | Command::Close
+            | Command::InjectPanic => {}
+        }
+    }
+
+    async fn idle_until_closed(&mut self) {
+        while let Some(command) = self.commands.recv().await {
+            if !self.obey_offline(Some(command)) {
+                return;
+            }
+        }
+    }
+
+    fn show_subscriptions(&self, watch: &Watch) {
+        let states = self
+            .profile
+            .subscriptions
+            .iter()
+            .map(|s| SubscriptionState {
+                pattern: s.pattern.clone(),
+                queue_group: None,
+                active: !watch.refused.contains_key(&s.pattern),
+                error: watch
+                    .refused
+                    .get(&s.pattern)
+                    .or_else(|| watch.warnings.get(&s.pattern))
+                    .cloned(),
+            })
+            .collect();
+        self.shared.update(|s| s.subscriptions = states);
+    }
+
+    async fn session(
+        &mut self,
+        connection: &Connection,
+        url: &str,
+        vhost: Option<String>,
+        ever_up: &mut bool,
+    ) -> Ended {
+        let server = crate::broker::redact_url(url);
+        let vhost = vhost
+            .map(|v| {
+                url::form_urlencoded::parse(v.as_bytes())
+                    .map(|(k, _)| k)
+                    .collect()
+            })
+            .filter(|v: &String| !v.is_empty())
+            .unwrap_or_else(|| "/".to_owned());
+        let broken = |e: lapin::Error| Ended::Broken(said(&server, &vhost, &e));
+        let token = crate::broker::own_token();
+        let queue = format!("{MONITOR_QUEUE}{token}");
+        let reading_channel = match connection.create_channel().await {
+            Ok(c) => c,
+            Err(e) => return broken(e),
+        };
+        if let Err(e) = reading_channel
+            .queue_declare(
+                queue.as_str().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+        {
+            return broken(e);
+        }
+        let mut watch = Watch {
+            reading: Reading::new(
+                self.key,
+                self.shared.clone(),
+                self.sink.clone(),
+                self.profile.subscription_capacity.unwrap_or(usize::MAX),
+            ),
+            queue,
+            admin: None,
+            refused: HashMap::new(),
+            probe: None,
+            firehose: Vec::new(),
+            probed: false,
+            warnings: HashMap::new(),
+            vhost: vhost.clone(),
+        };
+        for spec in self.profile.subscriptions.clone() {
+            if let Err(e) = watch.bind(connection, &spec.pattern).await {
+                return broken(e);
+            }
+        }
+        let consumed = async {
+            reading_channel
+                .basic_qos(PREFETCH, BasicQosOptions::default())
+                .await?;
+            reading_channel
+                .basic_consume(
+                    watch.queue.as_str().into(),
+                    "eventscope-monitor".into(),
+                    BasicConsumeOptions {
+                        exclusive: true,
+                        ..BasicConsumeOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+        };
+        let mut consumer = match consumed.await {
+            Ok(c) => c,
+            Err(e) => return broken(e),
+        };
+        if let Err(e) = watch.probe_firehose(connection, &token).await {
+            return broken(e);
+        }
+        self.show_subscriptions(&watch);
+        *ever_up = true;
+        self.sink.link_came_up(self.key, &self.shared).await;
+        let tx = self.sink.tx.clone();
+        let ended = loop {
+            let probe_until = watch.probe.as_ref().map(|p| p.until);
+            tokio::select! {
+                biased;
+                room = tx.reserve(), if !watch.reading.ready.is_empty() => match room {
+                    Ok(room) => watch.reading.send_with(room),
+                    Err(_) => break Ended::Closed,
+                },
+                delivery = consumer.next() => {
+                    let first = match delivery {
+                        Some(Ok(d)) => d,
+                        Some(Err(e)) => break broken(e),
+                        None => break Ended::Broken(AmqpLinkError::Closed {
+                            server: server.clone(),
+                            reason: "the monitor's consumer was cancelled".into(),
+                        }),
+                    };
+                    // Everything already here, then one batch handed over
+                    // and acknowledged at once.
+                    let now = now_timestamp();
+                    let mut last_tag = first.delivery_tag;
+                    self.on_delivery(&mut watch, first, now);
+                    let mut failed = None;
+                    for _ in 1..MAX_BATCH {
+                        match consumer.next().now_or_never() {
+                            Some(Some(Ok(d))) => {
+                                last_tag = d.delivery_tag;
+                                self.on_delivery(&mut watch, d, now);
+                            }
+                            Some(Some(Err(e))) => {
+                                failed = Some(e);
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
+                    watch.reading.finish_batch();
+                    if let Some(e) = failed {
+                        break broken(e);
+                    }
+                    if let Err(e) = reading_channel
+                        .basic_ack(last_tag, BasicAckOptions { multiple: true })
+                        .await
+                    {
+                        break broken(e);
+                    }
+                    if watch.probe.as_ref().is_some_and(|p| p.seen) {
+                        watch.probe = None;
+                    }
+                }
+                _ = async {
+                    match probe_until {
+                        Some(until) => tokio::time::sleep_until(until).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    watch.firehose_silent();
+                    self.show_subscriptions(&watch);
+                }
+                command = self.commands.recv() => match command {
+                    None | Some(Command::Close) => break Ended::Closed,
+                    Some(Command::Subscribe { spec, .. }) => {
+                        if self.profile.subscriptions.iter().any(|s| s.pattern == spec.pattern) {
+                            continue;
+                        }
+                        let bound = watch.bind(connection, &spec.pattern).await;
+                        self.profile.subscriptions.push(spec);
+                        if let Err(e) = bound {
+                            break broken(e);
+                        }
+                        if let Err(e) = watch.probe_firehose(connection, &token).await {
+                            break broken(e);
+                        }
+                        self.show_subscriptions(&watch);
+                    }
+                    Some(Command::Unsubscribe { pattern }) => {
+                        self.profile.subscriptions.retain(|s| s.pattern != pattern);
+                        let was_refused = watch.refused.remove(&pattern).is_some();
+                        self.show_subscriptions(&watch);
+                        if !was_refused
+                            && let Err(e) = watch.unbind(connection, &pattern).await
+                        {
+                            break broken(e);
+                        }
+                    }
+                    Some(Command::InjectPanic) => panic!("a panic injected by a test"),
+                    Some(other) => self.spawn_send(other),
+                },
+            }
+        };
+        watch.reading.finish_batch();
+        while !watch.reading.ready.is_empty() {
+            match tx.reserve().await {
+                Ok(room) => watch.reading.send_with(room),
+                Err(_) => return Ended::Closed,
+            }
+        }
+        ended
+    }
+
+    fn on_delivery(&self, watch: &mut Watch, delivery: Delivery, now: crate::capture::Timestamp) {
+        let mut parts = parts_of(
+            delivery.exchange.as_str(),
+            delivery.routing_key.as_str(),
+            delivery.redelivered,
+            &delivery.properties,
+        );
+        match parts.fields.trace {
+            // The probe, and monitors' own reading: not the system's.
+            Some(TraceEvent::Publish) if parts.fields.routing_key.starts_with(PROBE_KEY) => {
+                if let Some(probe) = &mut watch.probe {
+                    probe.seen = true;
+                }
+                return;
+            }
+            Some(TraceEvent::Deliver)
+                if parts
+                    .fields
+                    .queue
+                    .as_deref()
+                    .is_some_and(|q| q.starts_with(MONITOR_QUEUE)) =>
+            {
+                return;
+            }
+            _ => {}
+        }
+        // Monitors' queues are not where the system's messages go.
+        if let Some(routed) = &mut parts.fields.routed_queues {
+            routed.retain(|q| !q.starts_with(MONITOR_QUEUE));
+        }
+        let fields = parts.fields_json();
+        watch.reading.message(
+            now,
+            &Incoming {
+                subject: parts.subject.as_bytes(),
+                reply: parts.reply.as_deref().map(str::as_bytes),
+                headers: parts.headers.as_deref(),
+                fields: &fields,
+                payload: &delivery.data,
+            },
+        );
+    }
+
+    async fn went_down(&self, reason: AmqpLinkError) {
+        let since = (std::time::Instant::now(), now_timestamp());
+        self.sink
+            .link_went_down(self.key, &self.shared, since, Some(reason.to_string()))
+            .await;
+    }
+}
+
+/// The firehose probe waiting for its trace.
+struct Probe {
+    until: tokio::time::Instant,
+    seen: bool,
+}
+
+/// What one monitoring connection keeps while it runs.
+struct Watch {
+    reading: Reading,
+    /// The monitor's own queue.
+    queue: String,
+    /// The channel bindings are made on: a refusal closes it, and the next
+    /// operation opens another (the reading channel is never touched).
+    admin: Option<Channel>,
+    /// Patterns the broker refused, with its reason in words.
+    refused: HashMap<String, String>,
+    probe: Option<Probe>,
+    /// The patterns bound to the firehose.
+    firehose: Vec<String>,
+    /// Whether the firehose was probed on this connection.
+    probed: bool,
+    /// Patterns bound, with something the user must know (the firehose
+    /// is off).
+    warnings: HashMap<String, String>,
+    vhost: String,
+}
+
+impl Watch {
+    async fn admin(&mut self, connection: &Connection) -> lapin::Result<Channel> {
+        if let Some(channel) = &self.admin
+            && channel.status().connected()
+        {
+            return Ok(channel.clone());
+        }
+        let channel = connection.create_channel().await?;
+        self.admin = Some(channel.clone());
+        Ok(channel)
+    }
+
+    /// Bind the monitor's queue as `pattern` says; a refusal is the
+    /// pattern's error in words. An error returned ends the connection.
+    async fn bind(&mut self, connection: &Connection, pattern: &str) -> lapin::Result<()> {
+        let Some((exchange, key)) = binding_of(pattern) else {
+            let why = check_pattern(pattern).err().unwrap_or_default();
+            self.refused.insert(pattern.to_owned(), why);
+            return Ok(());
+        };
+        let channel = self.admin(connection).await?;
+        let bound = channel
+            .queue_bind(
+                self.queue.as_str().into(),
+                exchange.as_str().into(),
+                key.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await;
+        if let Err(e) = bound {
+            if !connection.status().connected() {
+                return Err(e);
+            }
+            let why = if exchange == FIREHOSE {
+                format!(
+                    "RabbitMQ would not let this user read the firehose ({}): publishes and deliveries cannot be seen; give the user read permission on amq.rabbitmq.trace in vhost '{}'",
+                    refusal(&e),
+                    self.vhost
+                )
+            } else {
+                format!("RabbitMQ refused to bind '{pattern}': {}", refusal(&e))
+            };
+            self.reading.shared.push_error(why.clone());
+            self.refused.insert(pattern.to_owned(), why);
+        } else if exchange == FIREHOSE {
+            self.firehose.push(pattern.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn unbind(&mut self, connection: &Connection, pattern: &str) -> lapin::Result<()> {
+        self.firehose.retain(|p| p != pattern);
+        self.warnings.remove(pattern);
+        let Some((exchange, key)) = binding_of(pattern) else {
+            return Ok(());
+        };
+        let channel = self.admin(connection).await?;
+        let unbound = channel
+            .queue_unbind(
+                self.queue.as_str().into(),
+                exchange.as_str().into(),
+                key.as_str().into(),
+                FieldTable::default(),
+            )
+            .await;
+        match unbound {
+            Err(e) if !connection.status().connected() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// With the firehose bound, publish one unroutable message of the
+    /// monitor's own and wait for its trace: silence means tracing is off
+    /// on this vhost, and the user is told how to turn it on.
+    async fn probe_firehose(&mut self, connection: &Connection, token: &str) -> lapin::Result<()> {
+        if self.firehose.is_empty() || self.probed {
+            return Ok(());
+        }
+        self.probed = true;
+        let channel = self.admin(connection).await?;
+        let sent = channel
+            .basic_publish(
+                "".into(),
+                format!("{PROBE_KEY}{token}").as_str().into(),
+                BasicPublishOptions::default(),
+                b"",
+                BasicProperties::default(),
+            )
+            .await;
+        if let Err(e) = sent
+            && !connection.status().connected()
+        {
+            return Err(e);
+        }
+        self.probe = Some(Probe {
+            until: tokio::time::Instant::now() + PROBE_WAIT,
+            seen: false,
+        });
+        Ok(())
+    }
+
+    /// The probe's trace did not come.
+    fn firehose_silent(&mut self) {
+        if self.probe.take().is_some_and(|p| !p.seen) {
+            let why = format!(
+                "the firehose is off on vhost '{0}': no publish or delivery can be seen through amq.rabbitmq.trace until it is on (rabbitmqctl trace_on -p '{0}')",
+                self.vhost
+            );
+            self.reading.shared.push_error(why.clone());
+            for pattern in &self.firehose {
+                self.warnings.insert(pattern.clone(), why.clone());
+            }
+        }
+    }
+}
