@@ -53,6 +53,10 @@ impl MqttFields {
     }
 }
 
+/// The name RabbitMQ also accepts for its default exchange (`""`), so that
+/// a subject `EXCHANGE/ROUTING_KEY` always has a first level.
+pub const AMQP_DEFAULT_EXCHANGE: &str = "amq.default";
+
 /// Which of the RabbitMQ firehose's events a record is
 /// (`amq.rabbitmq.trace`, routing keys `publish.<exchange>` and
 /// `deliver.<queue>`).

@@ -17,7 +17,9 @@ mod subject;
 mod subject_tree;
 
 pub use broker::BrokerKind;
-pub use fields::{AmqpFields, AmqpProperties, Death, MqttFields, TraceEvent};
+pub use fields::{
+    AMQP_DEFAULT_EXCHANGE, AmqpFields, AmqpProperties, Death, MqttFields, TraceEvent,
+};
 pub use filter::{Filter, FilteredIndex};
 pub use headers::{HeaderBlock, Headers};
 pub use load::{CaptureLoad, LoadEvent};

@@ -81,6 +81,8 @@ pub struct Correlator {
     /// (scatter-gather). Kept apart from `by_reply` so that the lookup
     /// every record makes stays on a small table.
     pub(super) answered: RecentAnswers,
+    /// Flows through a queueing broker, by message key (`queued.rs`).
+    pub(super) queued: HashMap<u64, FlowId>,
     /// The broker of each connection, by key (NATS unless told).
     brokers: Vec<BrokerKind>,
 }
@@ -99,6 +101,7 @@ impl Correlator {
             first_id: 1,
             evicted: 0,
             latest: 0,
+            queued: HashMap::new(),
             by_reply: HashMap::new(),
             by_stream_seq: HashMap::new(),
             by_msg_id: HashMap::new(),
@@ -206,6 +209,11 @@ impl Correlator {
             && let Some(id) = self.by_reply.remove(&*rules.answer_key(record))
         {
             self.on_reply(id, seq, record);
+            // A queued answer's deliveries (to the requester) belong to
+            // the request.
+            if let Class::Queued(event) = rules.classify(record) {
+                self.queued.insert(event.key, id);
+            }
             return;
         }
         match rules.classify(record) {
@@ -218,6 +226,7 @@ impl Correlator {
             Class::Delivery(ack) => self.on_delivery(seq, record, &ack),
             Class::Ack { ack, body, sync } => self.on_ack(seq, record, &ack, body, sync),
             Class::Advisory(advisory) => self.on_advisory(seq, record, &advisory),
+            Class::Queued(event) => self.on_queued(seq, record, &event),
             // Heartbeats, flow control and pull statuses on inboxes answer
             // no publish; a 503 (no responders) answers a request.
             Class::Control
@@ -301,6 +310,10 @@ impl Correlator {
         if self.by_reply.len() > self.config.max_flows.max(1024).saturating_mul(2) {
             let first = self.first_id;
             self.by_reply.retain(|_, id| *id >= first);
+        }
+        if self.queued.len() > self.config.max_flows.max(1024).saturating_mul(2) {
+            let first = self.first_id;
+            self.queued.retain(|_, id| *id >= first);
         }
         id
     }

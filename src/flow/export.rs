@@ -41,6 +41,8 @@ pub fn mermaid(flows: &[&Flow]) -> String {
                     StepKind::Publish
                     | StepKind::Request
                     | StepKind::Deliver { .. }
+                    | StepKind::Route
+                    | StepKind::DeadLetter
                     | StepKind::DuplicatePublish => format!("    P{from}->>P{to}: {label}"),
                     _ => format!("    P{from}-->>P{to}: {label}"),
                 }

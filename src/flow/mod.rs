@@ -20,6 +20,7 @@ mod model;
 mod mqtt;
 mod nats;
 mod objects;
+mod queued;
 mod rules;
 mod selection;
 mod settle;

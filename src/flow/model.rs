@@ -25,6 +25,9 @@ pub enum FlowKind {
     Object,
     Request,
     Publish,
+    /// Published to an exchange, routed to queues, delivered from them
+    /// (RabbitMQ): its hops in `queued_hops`.
+    Queued,
 }
 
 impl FlowKind {
@@ -148,6 +151,15 @@ pub enum Final {
     /// A service answered the request with an error
     /// (`Nats-Service-Error`, `Nats-Service-Error-Code`).
     ServiceError,
+    /// Dead-lettered last (rejected, over a queue's length or delivery
+    /// limit), and not delivered since.
+    DeadLettered,
+    /// Expired in a queue (its TTL or the queue's), dead-lettered as such,
+    /// and not delivered since.
+    Expired,
+    /// No queue was bound to take it: dropped, or returned to a publisher
+    /// that asked for `mandatory`.
+    Unroutable,
 }
 
 impl Final {
@@ -166,6 +178,9 @@ impl Final {
             Final::NotRetained => "not retained",
             Final::Removed => "removed",
             Final::ServiceError => "service error",
+            Final::DeadLettered => "dead-lettered",
+            Final::Expired => "expired",
+            Final::Unroutable => "unroutable",
         }
     }
 
@@ -180,6 +195,9 @@ impl Final {
                 | Final::NotRetained
                 | Final::Removed
                 | Final::ServiceError
+                | Final::DeadLettered
+                | Final::Expired
+                | Final::Unroutable
         )
     }
 }
@@ -227,6 +245,10 @@ pub enum StepKind {
     Answer(AckBody),
     /// No answer before the next delivery: drawn as a gap on the consumer.
     AckWaitExpired,
+    /// An exchange routed it to a queue.
+    Route,
+    /// A queue dead-lettered it (the reason in the label).
+    DeadLetter,
     /// A hop the server's message trace reported, or a pause waited on.
     Trace,
     Advisory(AdvisoryKind),
@@ -335,6 +357,8 @@ pub(super) struct Extras {
     pub(super) rollup_all: Option<bool>,
     /// What the server's message trace said of it (`Nats-Trace-Dest`).
     pub(super) trace: Vec<crate::server_answers::TraceHop>,
+    /// Its hops through a queueing broker's exchanges and queues.
+    pub(super) queued: Option<Box<super::queued::QueueHops>>,
 }
 
 impl FlowDetail {
@@ -374,6 +398,10 @@ impl FlowDetail {
 
     pub fn stored_subject(&self) -> Option<&str> {
         self.extras.as_ref()?.stored_subject.as_deref()
+    }
+
+    pub fn queued_hops(&self) -> Option<&super::queued::QueueHops> {
+        self.extras.as_ref()?.queued.as_deref()
     }
 
     pub(super) fn ttl_ns(&self) -> Option<i64> {

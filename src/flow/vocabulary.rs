@@ -104,7 +104,45 @@ pub enum Class {
         sync: bool,
     },
     Advisory(MessageAdvisory),
+    /// A queueing broker's account of one message (RabbitMQ).
+    Queued(Box<QueueEvent>),
     /// `$JS.API`, other advisories, metrics, flow control, heartbeats,
     /// `$SYS`: shown, but not flows.
     Control,
+}
+
+/// A queueing broker's account of one message: RabbitMQ's firehose says
+/// where it was published and routed and which queue delivered it, a copy
+/// on a binding says it passed an exchange, and the message itself carries
+/// its dead-letter history (`x-death`). `key` names the message across all
+/// of them (its message id, else its bytes and properties).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueEvent {
+    pub key: u64,
+    pub hop: Hop,
+    /// Its dead-letter history so far, newest first.
+    pub deaths: Vec<crate::capture::Death>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hop {
+    /// Published to `exchange`. `routed`: the queues that got it, where
+    /// the broker said (the firehose; empty: unroutable); `None` for a
+    /// copy read on a binding of the monitor's.
+    Published {
+        exchange: String,
+        routing_key: String,
+        routed: Option<Vec<String>>,
+        /// The publishing client, as the broker names it.
+        client: Option<String>,
+    },
+    /// `queue` delivered it to `consumer`; `redelivered`: it had been
+    /// delivered before and came back (a nack or reject with requeue, or
+    /// a consumer that went away unacknowledged).
+    Delivered {
+        queue: String,
+        exchange: String,
+        consumer: String,
+        redelivered: bool,
+    },
 }

@@ -20,8 +20,7 @@ use serde_json::{Map, Value, json};
 
 use crate::capture::{AmqpFields, AmqpProperties, HeaderBlock, TraceEvent};
 
-/// The exchange RabbitMQ reads `""` as, named so a subject has a first level.
-pub const DEFAULT_EXCHANGE: &str = "amq.default";
+pub use crate::capture::AMQP_DEFAULT_EXCHANGE as DEFAULT_EXCHANGE;
 /// The firehose's exchange (one per vhost, there whether tracing is on or
 /// not).
 pub const FIREHOSE: &str = "amq.rabbitmq.trace";

@@ -174,7 +174,10 @@ fn final_color(f: Option<Final>) -> Color32 {
             | Final::NoReply
             | Final::PublishFailed
             | Final::ServiceError
-            | Final::Removed,
+            | Final::Removed
+            | Final::DeadLettered
+            | Final::Expired
+            | Final::Unroutable,
         ) => BAD,
         Some(Final::Pending | Final::Unmatched) => RETRY,
         Some(Final::NotRetained) => BAD,
@@ -312,6 +315,7 @@ fn flow_table_ui(
                             FlowKind::Object => "object",
                             FlowKind::Request => "request",
                             FlowKind::Publish => "publish",
+                            FlowKind::Queued => "queued",
                         });
                     });
                     row.col(|ui| {

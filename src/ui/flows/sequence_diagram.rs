@@ -36,7 +36,8 @@ fn color(kind: &StepKind) -> Color32 {
         StepKind::Answer(AckBody::Nak { .. }) => RETRY,
         StepKind::Answer(AckBody::Term { .. }) => BAD,
         StepKind::Answer(AckBody::Progress) => PROGRESS,
-        StepKind::AckWaitExpired => BAD,
+        StepKind::AckWaitExpired | StepKind::DeadLetter => BAD,
+        StepKind::Route => MUTED,
         StepKind::Advisory(AdvisoryKind::MaxDeliveries) => BAD,
         StepKind::Advisory(_) | StepKind::Trace => MUTED,
     }
