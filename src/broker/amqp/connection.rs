@@ -96,6 +96,13 @@ impl AmqpTask {
                             let _ = connection.close(200, "closed".into()).await;
                             break;
                         }
+                        Ended::Broken(reason) if reason.is_configuration() => {
+                            let _ = connection.close(200, "refused".into()).await;
+                            self.shared
+                                .set_state(LinkState::AuthError(reason.to_string()));
+                            self.idle_until_closed().await;
+                            return;
+                        }
                         Ended::Broken(reason) => self.went_down(reason).await,
                     }
                 }
@@ -244,6 +251,23 @@ impl AmqpTask {
             .filter(|v: &String| !v.is_empty())
             .unwrap_or_else(|| "/".to_owned());
         let broken = |e: lapin::Error| Ended::Broken(said(&server, &vhost, &e));
+        // A refusal on the monitor's own queue is the user's permissions,
+        // not a passing failure.
+        let own_queue = |e: lapin::Error| match said(&server, &vhost, &e) {
+            AmqpLinkError::Refused { server, reason } if connection.status().connected() => {
+                Ended::Broken(AmqpLinkError::OwnQueue {
+                    server,
+                    vhost: vhost.clone(),
+                    reason,
+                })
+            }
+            _ if connection.status().connected() => Ended::Broken(AmqpLinkError::OwnQueue {
+                server: server.clone(),
+                vhost: vhost.clone(),
+                reason: refusal(&e),
+            }),
+            other => Ended::Broken(other),
+        };
         let token = crate::broker::own_token();
         let queue = format!("{MONITOR_QUEUE}{token}");
         let reading_channel = match connection.create_channel().await {
@@ -262,7 +286,7 @@ impl AmqpTask {
             )
             .await
         {
-            return broken(e);
+            return own_queue(e);
         }
         let mut watch = Watch {
             reading: Reading::new(
@@ -303,7 +327,7 @@ impl AmqpTask {
         };
         let mut consumer = match consumed.await {
             Ok(c) => c,
-            Err(e) => return broken(e),
+            Err(e) => return own_queue(e),
         };
         if let Err(e) = watch.probe_firehose(connection, &token).await {
             return broken(e);

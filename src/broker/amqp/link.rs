@@ -46,6 +46,14 @@ pub enum AmqpLinkError {
         vhost: String,
         reason: String,
     },
+    #[error(
+        "{server} would not let this user make or read the monitor's own queue ({reason}): allow configure, write and read on ^eventscope\\.monitor\\. in vhost '{vhost}'"
+    )]
+    OwnQueue {
+        server: String,
+        vhost: String,
+        reason: String,
+    },
     #[error("{server} closed the connection: {reason}")]
     Closed { server: String, reason: String },
     #[error("{server}: {reason}")]
@@ -62,6 +70,7 @@ impl AmqpLinkError {
                 | Self::TlsFile { .. }
                 | Self::Refused { .. }
                 | Self::Vhost { .. }
+                | Self::OwnQueue { .. }
         )
     }
 

@@ -44,13 +44,26 @@ pub struct CaptureHeader {
 }
 
 impl CaptureHeader {
+    /// Any user name, password or token in a server URL is left out: a
+    /// capture file is shared, credentials are not.
     pub fn new(servers: Vec<String>) -> Self {
         Self {
             eventscope_capture: FORMAT_VERSION,
             created: format_timestamp(crate::capture::record::now_timestamp()),
             tool: concat!("eventscope ", env!("CARGO_PKG_VERSION")).to_owned(),
-            servers,
+            servers: servers.iter().map(|s| without_credentials(s)).collect(),
         }
+    }
+}
+
+fn without_credentials(server: &str) -> String {
+    match url::Url::parse(server) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        _ => server.to_owned(),
     }
 }
 

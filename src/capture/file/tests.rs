@@ -210,3 +210,20 @@ fn hand_written_lines_are_what_serde_writes() {
     }
     assert_eq!(written, expected);
 }
+
+#[test]
+fn a_capture_header_keeps_no_credentials() {
+    let header = CaptureHeader::new(vec![
+        "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+        "nats://s3cret-token@n1:4222".into(),
+        "nats://n2:4222".into(),
+    ]);
+    assert_eq!(
+        header.servers,
+        [
+            "amqp://127.0.0.1:5672/%2f",
+            "nats://n1:4222",
+            "nats://n2:4222"
+        ]
+    );
+}
