@@ -398,10 +398,17 @@ mod tests {
         let p = ConnectionProfile::new("prod", "tls://a:4222, b:4222");
         assert_eq!(p.broker(), Ok(BrokerKind::Nats));
         assert_eq!(p.validate(), Ok(()));
-        let p = ConnectionProfile::new("rabbit", "amqp://me:secret@a:5672");
+        let mut p = ConnectionProfile::new("rabbit", "amqp://me:secret@a:5672/shop");
+        assert_eq!(p.broker(), Ok(BrokerKind::Amqp));
+        p.subscriptions = vec![SubscriptionSpec::new("orders/#")];
+        assert_eq!(p.validate(), Ok(()));
+        p.subscriptions = vec![SubscriptionSpec::new("orders")];
+        let said = p.validate().expect_err("no binding key").to_string();
+        assert!(said.contains("EXCHANGE/BINDING_KEY"), "{said}");
+        let p = ConnectionProfile::new("kafka", "kafka://me:secret@a:9092");
         let said = p.validate().expect_err("refused").to_string();
         assert!(
-            said.contains("amqp://") && said.contains("nats://"),
+            said.contains("kafka://") && said.contains("amqp://"),
             "{said}"
         );
         assert!(!said.contains("secret"), "{said}");

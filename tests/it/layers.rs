@@ -147,23 +147,28 @@ const ALLOWED: &[(&str, &[&str])] = &[
 /// Where each broker client crate may be named (a room, or a module path
 /// within one: `broker::nats` and below). A crate not listed here may be
 /// used anywhere; `app` and `ui` never hold a broker client.
-const BROKER_CRATES: &[(&str, &[&str])] = &[(
-    "async_nats",
-    &[
-        // NATS's connection, in the broker room's NATS room.
-        "broker::nats",
-        // JetStream and KV: NATS features, rooms of their own.
-        "jetstream",
-        "kv",
-        // The service that runs their requests, and builds NATS messages
-        // for publishing jobs.
-        "session",
-        // The demo's simulated NATS services.
-        "demo",
-        // The command line, the roof beside the window.
-        "cli",
-    ],
-)];
+const BROKER_CRATES: &[(&str, &[&str])] = &[
+    (
+        "async_nats",
+        &[
+            // NATS's connection, in the broker room's NATS room.
+            "broker::nats",
+            // JetStream and KV: NATS features, rooms of their own.
+            "jetstream",
+            "kv",
+            // The service that runs their requests, and builds NATS messages
+            // for publishing jobs.
+            "session",
+            // The demo's simulated NATS services.
+            "demo",
+            // The command line, the roof beside the window.
+            "cli",
+        ],
+    ),
+    // Each other broker's client crate in its connection's room only.
+    ("rumqttc", &["broker::mqtt"]),
+    ("lapin", &["broker::amqp"]),
+];
 
 #[test]
 fn every_import_points_an_allowed_way() {

@@ -421,6 +421,7 @@ mod tests {
     fn typed_headers_survive_json_and_back() {
         let mut death = FieldTable::default();
         death.insert("queue".into(), AMQPValue::LongString("work".into()));
+        death.insert("reason".into(), AMQPValue::LongString("rejected".into()));
         death.insert("count".into(), AMQPValue::LongLongInt(3));
         death.insert("time".into(), AMQPValue::Timestamp(1_700_000_000));
         let mut table = FieldTable::default();
