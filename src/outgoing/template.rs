@@ -22,6 +22,8 @@ pub enum TemplateError {
     HeaderName(String),
     #[error("payload is not base64: {0}")]
     Base64(base64::DecodeError),
+    #[error("broker fields must be a JSON object, e.g. {{\"qos\":1}}: {0}")]
+    Fields(String),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +56,10 @@ pub struct PublishTemplate {
     pub headers: Vec<(String, String)>,
     pub payload: String,
     pub encoding: Encoding,
+    /// The broker's own fields, a JSON object with placeholders (MQTT's
+    /// `qos` and `retain`, AMQP's `properties`); empty for none.
+    #[serde(default)]
+    pub fields: String,
 }
 
 impl PublishTemplate {
@@ -77,6 +83,7 @@ impl PublishTemplate {
                 .collect(),
             payload,
             encoding,
+            fields: record.fields().unwrap_or_default().to_owned(),
         }
     }
 
@@ -96,6 +103,14 @@ impl PublishTemplate {
             BASE64
                 .decode(self.payload.trim())
                 .map_err(TemplateError::Base64)?;
+        }
+        if !self.fields.trim().is_empty() {
+            let sample = expand(&self.fields, 1);
+            match serde_json::from_str::<serde_json::Value>(&sample) {
+                Ok(serde_json::Value::Object(_)) => {}
+                Ok(_) => return Err(TemplateError::Fields("not an object".into())),
+                Err(e) => return Err(TemplateError::Fields(e.to_string())),
+            }
         }
         Ok(())
     }
@@ -139,7 +154,7 @@ impl PublishTemplate {
                 .map(|(k, v)| (k.trim().to_owned(), expand(v, seq)))
                 .collect(),
             payload,
-            fields: None,
+            fields: (!self.fields.trim().is_empty()).then(|| expand(self.fields.trim(), seq)),
         })
     }
 }

@@ -21,6 +21,7 @@ mod servers;
 mod session;
 mod trust;
 mod ui;
+mod ui_brokers;
 mod ui_jetstream;
 mod ui_kv;
 mod wire;

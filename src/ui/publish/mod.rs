@@ -143,6 +143,7 @@ pub fn publish_ui(
     });
     ui.separator();
     headers_ui(ui, view);
+    fields_ui(ui, view);
     ui.separator();
     payload_ui(ui, view, &mut actions);
     ui.separator();
@@ -151,6 +152,25 @@ pub fn publish_ui(
     ui.separator();
     templates_ui(ui, view);
     actions
+}
+
+/// The broker's own fields, for MQTT and RabbitMQ (NATS has none).
+fn fields_ui(ui: &mut egui::Ui, view: &mut PublishView) {
+    egui::CollapsingHeader::new("Broker fields (MQTT, RabbitMQ)")
+        .default_open(!view.template.fields.trim().is_empty())
+        .show(ui, |ui| {
+            let label = ui.label("Fields (JSON object)");
+            ui.add(
+                egui::TextEdit::multiline(&mut view.template.fields)
+                    .code_editor()
+                    .desired_rows(2)
+                    .desired_width(f32::INFINITY)
+                    .hint_text(
+                        r#"MQTT: {"qos":1,"retain":true}   RabbitMQ: {"properties":{"message_id":"{{uuid}}","delivery_mode":2,"expiration":"60000"}}"#,
+                    ),
+            )
+            .labelled_by(label.id);
+        });
 }
 
 /// The header rows, each removable.

@@ -221,6 +221,7 @@ pub fn inspector_ui(
     let action = subject_ui(ui, seq, record);
     meta_ui(ui, store, record);
     ui.separator();
+    fields_ui(ui, seq, record);
     headers_ui(ui, record);
     ui.separator();
     payload_ui(ui, view, seq, record);
@@ -455,6 +456,27 @@ fn code_ui(ui: &mut egui::Ui, text: &str) {
             .wrap_mode(egui::TextWrapMode::Extend)
             .selectable(true),
     );
+}
+
+/// The broker's own fields of the message (MQTT's QoS and properties,
+/// AMQP's exchange, properties and typed headers, what RabbitMQ's firehose
+/// said), as a tree; none for NATS.
+fn fields_ui(ui: &mut egui::Ui, seq: Seq, record: &Record) {
+    let Some(fields) = record.fields() else {
+        return;
+    };
+    ui.strong("Broker fields");
+    match serde_json::from_str::<serde_json::Value>(fields) {
+        Ok(value) => {
+            let id = ui.make_persistent_id(("fields", seq));
+            crate::ui::json_tree::json_tree_ui(ui, &value, id);
+        }
+        Err(_) => {
+            let shown: String = fields.chars().take(MAX_HEADER_VALUE_CHARS).collect();
+            ui.add(egui::Label::new(RichText::new(shown).monospace()).wrap());
+        }
+    }
+    ui.separator();
 }
 
 fn headers_ui(ui: &mut egui::Ui, record: &Record) {

@@ -1,0 +1,115 @@
+//! The window on brokers other than NATS: the publish form's broker
+//! fields reach the broker as typed, and the inspector shows a record's
+//! broker fields. Against a real Mosquitto, the other side rumqttc's own
+//! client.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::ui::{harness, replace_text, step_until};
+use egui_kittest::kittest::Queryable;
+use eventscope::app::{AppConfig, EventscopeApp};
+use eventscope::broker::ConnectionProfile;
+use eventscope::demo::LocalMosquitto;
+use eventscope::ui::View;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+
+#[test]
+fn the_publish_form_sends_broker_fields_and_the_inspector_shows_them() {
+    let _timed = common::timed();
+    let broker =
+        LocalMosquitto::start().unwrap_or_else(|e| panic!("this test needs Mosquitto: {e}"));
+    let rt = common::runtime();
+    // The other side: a subscriber that reports each PUBLISH whole.
+    let (client, mut events) =
+        AsyncClient::new(MqttOptions::new("watcher", "127.0.0.1", broker.port()), 10);
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send(p);
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    });
+    rt.block_on(client.subscribe("ui/#", QoS::ExactlyOnce))
+        .expect("subscribe");
+
+    let config = AppConfig {
+        view: View::Publish,
+        ..AppConfig::default()
+    };
+    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
+    app.connect(ConnectionProfile::new("mqtt", broker.url()));
+    let mut h = harness(app);
+    step_until(&mut h, "connected", |h| {
+        let key = h.state().session.profiles()[0].0;
+        h.state()
+            .session
+            .shared(key)
+            .is_some_and(|s| s.state().is_connected())
+    });
+    replace_text(&mut h, "Subject", "ui/lamp");
+    h.get_by_label("Broker fields (MQTT, RabbitMQ)").click();
+    h.run_steps(2);
+    // Not an object: refused in words, nothing sent.
+    replace_text(&mut h, "Fields (JSON object)", "[1]");
+    h.get_by_label("Send").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("broker fields must be a JSON object")
+            .is_some()
+    );
+    replace_text(&mut h, "Fields (JSON object)", r#"{"qos":1,"retain":true}"#);
+    h.get_by_label("Send").click();
+    step_until(&mut h, "published", |h| {
+        h.query_by_label("Published.").is_some()
+    });
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the publish arrives");
+    assert_eq!(&got.topic[..], b"ui/lamp");
+    assert_eq!(got.qos, QoS::AtLeastOnce, "the QoS the fields asked");
+    // (Retain is cleared on delivery to a live subscriber, as MQTT says;
+    // a late subscriber gets it retained.)
+    let (late, mut late_events) =
+        AsyncClient::new(MqttOptions::new("late", "127.0.0.1", broker.port()), 10);
+    let (late_tx, late_rx) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        loop {
+            if let Ok(Event::Incoming(Packet::Publish(p))) = late_events.poll().await {
+                let _ = late_tx.send(p);
+            }
+        }
+    });
+    rt.block_on(late.subscribe("ui/lamp", QoS::AtLeastOnce))
+        .expect("subscribe");
+    let retained = late_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the retained value");
+    assert!(retained.retain, "kept as the fields asked");
+
+    // The monitor's record of it shows its broker fields.
+    h.get_by_label("Traffic").click();
+    step_until(&mut h, "the record", |h| h.state().session.store.len() >= 1);
+    h.get_by_label("ui/lamp").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Broker fields").is_some());
+    // The monitor subscribes retain-as-published: the flag as sent.
+    assert!(
+        h.query_by_label("qos: ").is_some() && h.query_by_label("retain: ").is_some(),
+        "{:?}",
+        h.state()
+            .session
+            .store
+            .iter()
+            .next()
+            .map(|(_, r)| r.fields().map(str::to_owned))
+    );
+}
