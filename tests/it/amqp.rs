@@ -184,6 +184,107 @@ fn amqp_messages_are_captured_exactly_from_a_binding_and_the_firehose() {
         fields.iter().any(|f| f.trace.is_none()),
         "the binding's copy"
     );
+    // Both are one publish in flows: one flow, routed to billing.
+    let orders: Vec<_> = m
+        .flows
+        .flows()
+        .filter(|f| f.subject == "orders/order.created")
+        .collect();
+    assert_eq!(
+        orders.len(),
+        1,
+        "the copy and the firehose's publish are one flow"
+    );
+    assert!(
+        orders[0]
+            .detail()
+            .step_labels()
+            .contains(&"routed to billing"),
+        "{:?}",
+        orders[0].detail().step_labels()
+    );
+
+    // RPC: two requests on one reply queue, told apart by correlation id,
+    // each answered in flows by its own answer.
+    rt.block_on(async {
+        use futures_util::StreamExt;
+        use lapin::options::BasicConsumeOptions;
+        ch.queue_declare(
+            "quotes".into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("queue");
+        ch.queue_declare(
+            "my-replies".into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("queue");
+        let mut quotes = ch
+            .basic_consume(
+                "quotes".into(),
+                "responder".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume");
+        let responder = ch.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(request)) = quotes.next().await {
+                let p = &request.properties;
+                let (Some(to), Some(id)) = (p.reply_to().clone(), p.correlation_id().clone())
+                else {
+                    continue;
+                };
+                let _ = responder
+                    .basic_publish(
+                        "".into(),
+                        to.as_str().into(),
+                        BasicPublishOptions::default(),
+                        b"42",
+                        BasicProperties::default().with_correlation_id(id),
+                    )
+                    .await;
+            }
+        });
+        for id in ["q-1", "q-2"] {
+            ch.basic_publish(
+                "".into(),
+                "quotes".into(),
+                BasicPublishOptions::default(),
+                id.as_bytes(),
+                BasicProperties::default()
+                    .with_reply_to("my-replies".into())
+                    .with_correlation_id(id.into()),
+            )
+            .await
+            .expect("request")
+            .await
+            .expect("sent");
+        }
+    });
+    wait_until(&mut m, "both requests answered", |m| {
+        let answered = m
+            .flows
+            .flows()
+            .filter(|f| f.subject == "amq.default/quotes" && f.detail().reply_at.is_some())
+            .count();
+        answered == 2
+    });
+    for flow in m
+        .flows
+        .flows()
+        .filter(|f| f.subject == "amq.default/quotes")
+    {
+        assert_eq!(flow.detail().reply_count(), 1, "by its own answer only");
+    }
 }
 
 async fn declare(ch: &Channel, exchange: &str, queue: &str, key: &str, args: FieldTable) {
