@@ -397,17 +397,7 @@ impl Correlator {
             // second publish of it.
             flow.detail_mut().extras_mut().links.republish_of = Some(origin);
         } else if let Some(key) = headers.identity {
-            match self.by_msg_id.get(&*key).copied() {
-                Some(first) if self.get(first).is_some() => {
-                    flow.duplicate_of = Some(first);
-                    if let Some(original) = self.get_mut(first) {
-                        original.duplicates += 1;
-                    }
-                }
-                _ => {
-                    self.by_msg_id.insert(key, flow.id);
-                }
-            }
+            self.on_identity(&mut flow, key);
         }
         let id = self.push(flow);
         if let Some(member) = headers.batch {

@@ -74,6 +74,13 @@ fn escape(text: &str) -> String {
 
 /// A one-line description of a flow.
 pub fn title(flow: &Flow) -> String {
+    match flow.broker {
+        crate::capture::BrokerKind::Nats => nats_title(flow),
+        other => format!("[{other}] {}", nats_title(flow)),
+    }
+}
+
+fn nats_title(flow: &Flow) -> String {
     let detail = flow.detail();
     match (flow.kind, &detail.stream, detail.stream_seq) {
         (FlowKind::Object, _, _) => match detail.object() {
@@ -210,6 +217,12 @@ pub struct LinksJson<'a> {
     pub copies: &'a [StoredAt],
     pub republish_of: Option<&'a StoredAt>,
     pub batch: Option<&'a BatchMember>,
+    /// The previous hop of this event, on another broker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crossed_from: Option<u64>,
+    /// Its next hops, on other brokers.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub crossed_to: &'a [u64],
 }
 
 impl<'a> FlowJson<'a> {
@@ -268,6 +281,8 @@ impl<'a> FlowJson<'a> {
                 copies: links.map_or(&[][..], |l| &l.copies),
                 republish_of: links.and_then(|l| l.republish_of.as_ref()),
                 batch: links.and_then(|l| l.batch.as_ref()),
+                crossed_from: links.and_then(|l| l.crossed_from),
+                crossed_to: links.map_or(&[][..], |l| &l.crossed_to),
             },
             trace: flow.detail().trace(),
             started_at: format_timestamp(flow.started_at),

@@ -1,7 +1,9 @@
 //! The sequence diagram's layout, one for the screen and the Mermaid
 //! export: lanes merged across the shown flows (same name and role), a
 //! row per step in each flow's order, a title row per flow when several
-//! are shown, and a marker row for a request that got no reply.
+//! are shown, and a marker row for a request that got no reply. Flows of
+//! several brokers (one event's hops across a bridge) keep each broker's
+//! lanes apart, named with the broker: a lifeline per hop.
 
 use super::model::{Flow, Lane, Step};
 use crate::capture::Seq;
@@ -39,16 +41,28 @@ impl<'a> Layout<'a> {
         let mut lanes: Vec<Lane> = Vec::new();
         let mut rows = Vec::new();
         let start = flows.iter().map(|f| f.started_at).min().unwrap_or(0);
+        let brokers = flows.first().map(|f| f.broker);
+        let crossing = flows.iter().any(|f| Some(f.broker) != brokers);
         for (i, flow) in flows.iter().enumerate() {
             let detail = flow.detail();
             let map: Vec<usize> = detail
                 .lanes
                 .iter()
-                .map(|lane| match lanes.iter().position(|l| l == lane) {
-                    Some(x) => x,
-                    None => {
-                        lanes.push(lane.clone());
-                        lanes.len() - 1
+                .map(|lane| {
+                    let lane = if crossing {
+                        Lane {
+                            name: format!("{}: {}", flow.broker, lane.name),
+                            role: lane.role,
+                        }
+                    } else {
+                        lane.clone()
+                    };
+                    match lanes.iter().position(|l| *l == lane) {
+                        Some(x) => x,
+                        None => {
+                            lanes.push(lane);
+                            lanes.len() - 1
+                        }
                     }
                 })
                 .collect();

@@ -39,6 +39,74 @@ pub struct Links {
     /// This publish is the server's RePublish copy of that stored message.
     pub republish_of: Option<StoredAt>,
     pub batch: Option<BatchMember>,
+    /// The same event on another broker, one hop before: a bridge carried
+    /// it here with its id header (`ce-id`, `traceparent`, a chosen one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crossed_from: Option<FlowId>,
+    /// Its hops on other brokers after this one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crossed_to: Vec<FlowId>,
+}
+
+impl Correlator {
+    /// A new flow whose id header an earlier one has: on the same broker a
+    /// duplicate publish (idempotency at stake), on another a hop of the
+    /// same event carried by a bridge. The newest hop is what the id names
+    /// from then on, so a chain MQTT -> NATS -> RabbitMQ links hop by hop.
+    pub(super) fn on_identity(&mut self, flow: &mut super::model::Flow, key: Box<str>) {
+        let Some(previous) = self.by_msg_id.get(&*key).copied() else {
+            self.by_msg_id.insert(key, flow.id);
+            return;
+        };
+        let Some(earlier) = self.get_mut(previous) else {
+            self.by_msg_id.insert(key, flow.id);
+            return;
+        };
+        if earlier.broker == flow.broker {
+            earlier.duplicates += 1;
+            flow.duplicate_of = Some(previous);
+            return;
+        }
+        earlier
+            .detail_mut()
+            .extras_mut()
+            .links
+            .crossed_to
+            .push(flow.id);
+        flow.detail_mut().extras_mut().links.crossed_from = Some(previous);
+        self.by_msg_id.insert(key, flow.id);
+    }
+
+    /// Every hop of the event `id` belongs to, first to last.
+    pub fn hops_of(&self, id: FlowId) -> Vec<FlowId> {
+        let mut first = id;
+        let mut guard = 0;
+        while let Some(before) = self
+            .get(first)
+            .and_then(|f| f.links())
+            .and_then(|l| l.crossed_from)
+            .filter(|b| self.get(*b).is_some())
+        {
+            first = before;
+            guard += 1;
+            if guard > 64 {
+                break;
+            }
+        }
+        let mut out = vec![first];
+        let mut i = 0;
+        while i < out.len() && out.len() <= 64 {
+            if let Some(links) = self.get(out[i]).and_then(|f| f.links()) {
+                for next in &links.crossed_to {
+                    if self.get(*next).is_some() && !out.contains(next) {
+                        out.push(*next);
+                    }
+                }
+            }
+            i += 1;
+        }
+        out
+    }
 }
 
 /// Bounded waiting rooms for links whose other side is not seen yet.

@@ -148,6 +148,9 @@ impl Correlator {
         flow.producer = headers.producer;
         flow.trace_id = headers.trace_id;
         flow.msg_id = headers.msg_id;
+        if let Some(key) = headers.identity {
+            self.on_identity(&mut flow, key);
+        }
         if kind == FlowKind::Request
             && let (Some(reply), Some(key)) = (
                 record.reply(),

@@ -5,6 +5,7 @@
 mod common;
 
 mod amqp;
+mod bridge;
 mod capture_stream;
 mod cluster;
 mod flow_fixtures;

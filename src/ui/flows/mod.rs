@@ -145,6 +145,11 @@ impl FlowsView {
         let Some(selected) = self.selected.and_then(|id| correlator.get(id)) else {
             return Vec::new();
         };
+        // One event across brokers: every hop, one lifeline each.
+        let hops = correlator.hops_of(selected.id);
+        if hops.len() > 1 {
+            return hops.iter().filter_map(|id| correlator.get(*id)).collect();
+        }
         let Some(window) = self.window else {
             return vec![selected];
         };
