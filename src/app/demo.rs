@@ -30,7 +30,39 @@ pub fn demo_profiles(ready: &DemoReady, subjects: &[String]) -> Vec<ConnectionPr
         system.auth = crate::broker::Auth::UserPassword { user, password };
         profiles.push(system);
     }
+    if let Some(port) = ready.mqtt_port {
+        profiles.push(ConnectionProfile::new(
+            "demo-mqtt",
+            format!("mqtt://127.0.0.1:{port}"),
+        ));
+    }
+    if let Some(url) = &ready.amqp_url {
+        let mut rabbit = ConnectionProfile::new("demo-rabbitmq", url.clone());
+        // The firehose: every publish and delivery.
+        rabbit.subscriptions = vec![SubscriptionSpec::new("amq.rabbitmq.trace/#")];
+        profiles.push(rabbit);
+    }
     profiles
+}
+
+/// What the demo runs beside NATS, and what it skipped, in words.
+pub fn demo_brokers_said(ready: &DemoReady) -> String {
+    let mut said = Vec::new();
+    if let Some(port) = ready.mqtt_port {
+        said.push(format!("MQTT on 127.0.0.1:{port}"));
+    }
+    if ready.amqp_url.is_some() {
+        said.push("RabbitMQ".to_owned());
+    }
+    let mut text = if said.is_empty() {
+        "no other broker".to_owned()
+    } else {
+        format!("bridged to {}", said.join(" and "))
+    };
+    if !ready.skipped.is_empty() {
+        text.push_str(&format!("; skipped: {}", ready.skipped.join("; ")));
+    }
+    text
 }
 
 impl EventscopeApp {
@@ -67,6 +99,7 @@ impl EventscopeApp {
 
     /// Start the simulated services; one that stops says so.
     pub fn run_demo_services(&mut self, ready: &DemoReady) {
+        self.notice(format!("demo: {}", demo_brokers_said(ready)));
         let notices = self.pending.notices();
         ready.spawn_services(
             &self.session.runtime_handle(),

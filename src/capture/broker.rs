@@ -46,6 +46,16 @@ impl BrokerKind {
         }
     }
 
+    /// The subject tree's root of this broker's names (NATS's are at the
+    /// top, as they always were). A space: no NATS subject token has one.
+    pub fn tree_root(self) -> Option<&'static str> {
+        match self {
+            Self::Nats => None,
+            Self::Mqtt => Some("MQTT topics"),
+            Self::Amqp => Some("RabbitMQ exchanges"),
+        }
+    }
+
     /// The URL schemes that pick this broker.
     pub fn schemes(self) -> &'static [&'static str] {
         match self {

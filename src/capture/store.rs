@@ -109,10 +109,11 @@ impl Store {
 
     /// Add a record, evicting the oldest ones while over budget.
     pub fn push(&mut self, record: Record) {
-        let separator = self.broker_of(record.connection).separator();
-        self.tree.record_split(
+        let broker = self.broker_of(record.connection);
+        self.tree.record_under(
+            broker.tree_root(),
             record.subject(),
-            separator,
+            broker.separator(),
             record.wire_size(),
             record.received_at,
         );

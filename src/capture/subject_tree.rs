@@ -41,6 +41,9 @@ pub struct Node {
     /// What joins this node's name to its children's: `.` for NATS
     /// subjects, `/` for MQTT topics.
     separator: char,
+    /// A broker's own root (`MQTT topics`): its topics never mix
+    /// with NATS subjects that share a first token, and paths start below it.
+    pub broker_root: bool,
     children: HashMap<Box<str>, NodeId>,
     history: SecondRing,
 }
@@ -55,6 +58,7 @@ impl Node {
             bytes: 0,
             last_seen: 0,
             separator: '.',
+            broker_root: false,
             children: HashMap::new(),
             history: SecondRing::default(),
         }
@@ -129,7 +133,29 @@ impl SubjectTree {
         bytes: usize,
         at: Timestamp,
     ) -> NodeId {
-        let leaf = self.find_or_insert(subject, separator);
+        self.record_under(None, subject, separator, bytes, at)
+    }
+
+    /// Count one message of a broker whose names live under a root of
+    /// their own (`root`: `MQTT topics`, `RabbitMQ exchanges`; `None` for
+    /// NATS, at the top).
+    pub fn record_under(
+        &mut self,
+        root: Option<&str>,
+        subject: &str,
+        separator: char,
+        bytes: usize,
+        at: Timestamp,
+    ) -> NodeId {
+        let start = match root {
+            Some(name) => {
+                let id = self.child(ROOT, name, '.');
+                self.nodes[id as usize].broker_root = true;
+                id
+            }
+            None => ROOT,
+        };
+        let leaf = self.find_or_insert(start, subject, separator);
         let second = at.div_euclid(1_000_000_000);
         let mut id = leaf;
         loop {
@@ -146,14 +172,14 @@ impl SubjectTree {
         leaf
     }
 
-    fn find_or_insert(&mut self, subject: &str, separator: char) -> NodeId {
+    fn find_or_insert(&mut self, start: NodeId, subject: &str, separator: char) -> NodeId {
         let collapse_depth = COLLAPSE_AT
             .iter()
             .find(|(prefix, _)| {
                 subject.starts_with(prefix) && subject.as_bytes().get(prefix.len()) == Some(&b'.')
             })
             .map(|&(_, depth)| depth);
-        let mut id = ROOT;
+        let mut id = start;
         for (depth, token) in subject.split(separator).enumerate() {
             let name = if collapse_depth == Some(depth) {
                 REST_NAME
@@ -217,11 +243,12 @@ impl SubjectTree {
     pub fn path(&self, id: NodeId) -> String {
         let mut tokens = Vec::new();
         let mut cur = id;
-        while cur != ROOT {
+        let top = |cur: NodeId| cur == ROOT || self.node(cur).broker_root;
+        while !top(cur) {
             let node = self.node(cur);
             tokens.push(&*node.name);
             cur = node.parent;
-            if cur != ROOT {
+            if !top(cur) {
                 tokens.push(if self.node(cur).separator == '/' {
                     "/"
                 } else {
@@ -248,6 +275,9 @@ impl SubjectTree {
         let node = self.node(id);
         if id == ROOT {
             return ">".to_owned();
+        }
+        if node.broker_root {
+            return "#".to_owned();
         }
         if &*node.name == OVERFLOW_NAME || &*node.name == REST_NAME {
             let parent = self.path(node.parent);
@@ -435,6 +465,26 @@ mod tests {
             "dev.>",
             "a branch filters to all below it"
         );
+    }
+
+    #[test]
+    fn each_broker_has_its_own_root_and_paths_start_below_it() {
+        let mut tree = SubjectTree::new();
+        let nats = tree.record("telemetry.2.temp", 1, 0);
+        let amqp = tree.record_under(Some("RabbitMQ exchanges"), "telemetry/2.temp", '/', 1, 0);
+        assert_ne!(
+            tree.node(nats).parent,
+            tree.node(amqp).parent,
+            "never mixed"
+        );
+        assert_eq!(tree.path(nats), "telemetry.2.temp");
+        assert_eq!(tree.path(amqp), "telemetry/2.temp");
+        let exchange = tree.node(amqp).parent;
+        assert_eq!(tree.filter_pattern(exchange), "telemetry/#");
+        let root = tree.node(exchange).parent;
+        assert!(tree.node(root).broker_root);
+        assert_eq!(tree.node(root).messages, 1);
+        assert_eq!(tree.filter_pattern(nats), "telemetry.2.temp");
     }
 
     #[test]

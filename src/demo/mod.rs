@@ -20,6 +20,7 @@
 //! account (the services in account `APP`, their stream replicated three
 //! times), so the Cluster view has a cluster to show.
 
+mod bridge;
 mod local_mosquitto;
 mod local_rabbit;
 mod local_server;
@@ -54,6 +55,34 @@ pub struct Demo {
     /// The system account's user and password (cluster only; made up for
     /// this run, never shown or saved).
     system: Option<(String, String)>,
+    others: OtherServers,
+}
+
+/// The demo's other brokers, each where it is installed.
+struct OtherServers {
+    mosquitto: Option<LocalMosquitto>,
+    rabbit: Option<LocalRabbit>,
+    /// What was skipped, and why, in words.
+    skipped: Vec<String>,
+}
+
+impl OtherServers {
+    /// Every broker found installed, started; the others skipped with
+    /// their install line (a demo never fails for want of them).
+    fn start() -> Self {
+        let mut skipped = Vec::new();
+        let mosquitto = LocalMosquitto::start()
+            .map_err(|e| skipped.push(format!("MQTT ({e})")))
+            .ok();
+        let rabbit = LocalRabbit::start()
+            .map_err(|e| skipped.push(format!("RabbitMQ ({e})")))
+            .ok();
+        Self {
+            mosquitto,
+            rabbit,
+            skipped,
+        }
+    }
 }
 
 impl Demo {
@@ -61,6 +90,7 @@ impl Demo {
         Ok(Self {
             servers: Servers::One(LocalServer::start()?),
             system: None,
+            others: OtherServers::start(),
         })
     }
 
@@ -76,6 +106,7 @@ impl Demo {
         Ok(Self {
             servers: Servers::Cluster(LocalCluster::start_with(&accounts)?),
             system: Some(("sys".into(), system)),
+            others: OtherServers::start(),
         })
     }
 
@@ -115,6 +146,9 @@ impl Demo {
             monitoring_url: self.monitoring_url(),
             system_user: self.system_user(),
             replicas: self.replicas(),
+            mqtt_port: self.others.mosquitto.as_ref().map(LocalMosquitto::port),
+            amqp_url: self.others.rabbit.as_ref().map(LocalRabbit::url),
+            skipped: self.others.skipped.clone(),
         }
     }
 }
@@ -127,6 +161,12 @@ pub struct DemoReady {
     /// The system account's user and password, on a cluster.
     pub system_user: Option<(String, String)>,
     replicas: usize,
+    /// Mosquitto's port, where it was found installed.
+    pub mqtt_port: Option<u16>,
+    /// RabbitMQ's URL (guest on loopback), where it was found installed.
+    pub amqp_url: Option<String>,
+    /// The brokers skipped, and why.
+    pub skipped: Vec<String>,
 }
 
 impl DemoReady {
@@ -140,6 +180,13 @@ impl DemoReady {
         let url = self.url.clone();
         let replicas = self.replicas;
         let stopped: Stopped = std::sync::Arc::new(stopped);
+        let others = bridge::OtherBrokers {
+            nats: url.clone(),
+            mqtt_port: self.mqtt_port,
+            amqp: self.amqp_url.clone(),
+        };
+        let bridge_stopped = stopped.clone();
+        runtime.spawn(async move { bridge::spawn(others, &bridge_stopped) });
         runtime.spawn(async move {
             if let Err(error) = run_services(url, replicas, stopped.clone()).await {
                 stopped(DemoStopped {

@@ -166,8 +166,9 @@ const BROKER_CRATES: &[(&str, &[&str])] = &[
         ],
     ),
     // Each other broker's client crate in its connection's room only.
-    ("rumqttc", &["broker::mqtt"]),
-    ("lapin", &["broker::amqp"]),
+    // The demo's simulated devices, bridges and consumers use them too.
+    ("rumqttc", &["broker::mqtt", "demo"]),
+    ("lapin", &["broker::amqp", "demo"]),
 ];
 
 #[test]

@@ -152,9 +152,15 @@ fn mqtt_messages_are_captured_exactly_and_survive_the_capture_file() {
         assert_eq!(headers.get_all("x-multi").collect::<Vec<_>>(), ["a", "b"]);
     }
     // The tree splits topics on '/'.
+    // The tree splits topics on '/', under MQTT's own root.
     let tree = m.store.subjects();
-    let sensors = tree
+    let root = tree
         .sorted_children(eventscope::capture::ROOT)
+        .into_iter()
+        .find(|&id| &*tree.node(id).name == "MQTT topics")
+        .expect("MQTT's root");
+    let sensors = tree
+        .sorted_children(root)
         .into_iter()
         .find(|&id| &*tree.node(id).name == "sensors")
         .expect("a sensors node");
