@@ -43,6 +43,12 @@ impl EventscopeApp {
                 PlanStep::SelectFlow(flow, record) => {
                     self.flows.selected = Some(flow);
                     self.traffic.selected = record;
+                    // A bridged event's hops are wide: every lane shows.
+                    // RabbitMQ's retry loop is shown on its own.
+                    let rabbit_only = plan.wants_flow(super::FlowPick::DeadLetterRetry);
+                    self.flows.show_hops = !rabbit_only;
+                    self.flows.fit_width =
+                        rabbit_only || self.session.flows.hops_of(flow).len() > 1;
                 }
                 PlanStep::Select(seq) => {
                     self.traffic.selected = Some(seq);

@@ -18,6 +18,11 @@ pub enum FlowPick {
     Request,
     /// A message that reached max deliveries.
     MaxDeliveries,
+    /// A RabbitMQ message retried through a dead-letter exchange and a
+    /// delay queue, then delivered.
+    DeadLetterRetry,
+    /// One event's hops across brokers (the demo's bridge).
+    CrossBroker,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +127,10 @@ impl ScreenshotPlan {
             .map(|(seq, _)| seq)
     }
 
+    pub fn wants_flow(&self, pick: FlowPick) -> bool {
+        self.flow == Some(pick)
+    }
+
     /// The newest finished flow of the wanted kind.
     fn pick_flow(&self, flows: &Correlator) -> Option<(FlowId, Option<Seq>)> {
         let pick = self.flow?;
@@ -137,6 +146,14 @@ impl ScreenshotPlan {
                 }
                 FlowPick::Request => f.kind == FlowKind::Request && f.detail().reply_at.is_some(),
                 FlowPick::MaxDeliveries => flows.final_of(f, now) == Some(Final::MaxDeliveries),
+                FlowPick::DeadLetterRetry => {
+                    f.kind == FlowKind::Queued
+                        && f.has_retries()
+                        && flows.final_of(f, now) == Some(Final::Delivered)
+                }
+                FlowPick::CrossBroker => {
+                    f.broker == crate::capture::BrokerKind::Mqtt && flows.hops_of(f.id).len() >= 3
+                }
             })
             .map(|f| (f.id, f.detail().steps.last().and_then(|s| s.record)))
     }

@@ -148,8 +148,7 @@ impl ConnectionProfile {
                 // `>` (every profile's default) means `#` there.
                 BrokerKind::Mqtt if sub.pattern == ">" => {}
                 BrokerKind::Mqtt => crate::capture::validate_topic_filter(&sub.pattern)?,
-                BrokerKind::Amqp => super::amqp::connection::check_pattern(&sub.pattern)
-                    .map_err(ProfileError::BadBinding)?,
+                BrokerKind::Amqp => super::amqp::check_pattern(&sub.pattern)?,
             }
         }
         if let Some(url) = &self.monitoring_url
@@ -366,8 +365,8 @@ pub enum ProfileError {
     MixedBrokers(String),
     #[error("file not found: {}", .0.display())]
     MissingFile(PathBuf),
-    #[error("{0}")]
-    BadBinding(String),
+    #[error(transparent)]
+    BadBinding(#[from] super::amqp::BadBinding),
     #[error("cannot use credentials file {}: {reason}", .path.display())]
     BadCredentials { path: PathBuf, reason: String },
     #[error("'{0}': the monitoring URL must look like http://host:8222")]

@@ -54,10 +54,10 @@ async fn drive(
     forward: Option<tokio::sync::mpsc::Sender<rumqttc::v5::mqttbytes::v5::Publish>>,
 ) -> DemoResult {
     loop {
-        if let Event::Incoming(Packet::Publish(p)) = events.poll().await? {
-            if let Some(forward) = &forward {
-                forward.send(p).await?;
-            }
+        if let Event::Incoming(Packet::Publish(p)) = events.poll().await?
+            && let Some(forward) = &forward
+        {
+            forward.send(p).await?;
         }
     }
 }
@@ -240,7 +240,7 @@ async fn archiver(amqp: String) -> DemoResult {
             .rev()
             .find(|b| b.is_ascii_digit())
             .copied();
-        let flaky = digit.is_some_and(|d| (d - b'0') % 3 == 0);
+        let flaky = digit.is_some_and(|d| (d - b'0').is_multiple_of(3));
         if flaky && retries < 2 {
             delivery
                 .acker

@@ -43,12 +43,20 @@ impl<'a> Layout<'a> {
         let start = flows.iter().map(|f| f.started_at).min().unwrap_or(0);
         let brokers = flows.first().map(|f| f.broker);
         let crossing = flows.iter().any(|f| Some(f.broker) != brokers);
+        // Across brokers, the next hop is published by whoever took the
+        // previous one (a bridge): its arrow starts where that one ended.
+        let mut previous_end: Option<usize> = None;
         for (i, flow) in flows.iter().enumerate() {
             let detail = flow.detail();
             let map: Vec<usize> = detail
                 .lanes
                 .iter()
                 .map(|lane| {
+                    if let (true, Some(end), super::model::Role::Producer) =
+                        (crossing, previous_end, lane.role)
+                    {
+                        return end;
+                    }
                     let lane = if crossing {
                         Lane {
                             name: format!("{}: {}", flow.broker, lane.name),
@@ -67,6 +75,13 @@ impl<'a> Layout<'a> {
                 })
                 .collect();
             let lane = |index: usize| map.get(index).copied().unwrap_or(0);
+            previous_end = detail
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.from != s.to)
+                .map(|s| lane(s.to))
+                .or(previous_end);
             if flows.len() > 1 {
                 let first = map.first().copied().unwrap_or(0);
                 rows.push(Row {

@@ -10,6 +10,7 @@ mod amqp;
 mod answers;
 mod correlator;
 mod export;
+mod finals;
 mod headers;
 mod identity;
 mod jetstream;

@@ -230,9 +230,10 @@ fn published(
         }
     }
     let exchange = exchange_name(exchange).to_owned();
+    // The producer's lane first: lanes are drawn left to right as made.
+    let p = first.then(|| producer_lane(flow, client));
     let x = flow.lane(&exchange, Role::Subject);
-    if first {
-        let p = producer_lane(flow, client);
+    if let Some(p) = p {
         let verb = if flow.kind == FlowKind::Request {
             StepKind::Request
         } else {

@@ -5,6 +5,7 @@
 mod common;
 
 mod amqp;
+mod amqp_flows;
 mod bridge;
 mod capture_stream;
 mod cluster;

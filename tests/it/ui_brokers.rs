@@ -97,7 +97,9 @@ fn the_publish_form_sends_broker_fields_and_the_inspector_shows_them() {
 
     // The monitor's record of it shows its broker fields.
     h.get_by_label("Traffic").click();
-    step_until(&mut h, "the record", |h| h.state().session.store.len() >= 1);
+    step_until(&mut h, "the record", |h| {
+        !h.state().session.store.is_empty()
+    });
     h.get_by_label("ui/lamp").click();
     h.run_steps(3);
     assert!(h.query_by_label("Broker fields").is_some());

@@ -12,16 +12,14 @@ use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::{Channel, Connection};
 use tokio::sync::mpsc;
 
 use super::link::{AmqpLinkError, open, refusal, said};
-use super::message::{FIREHOSE, parts_of};
+use super::message::parts_of;
+use super::watch::{PROBE_KEY, Watch};
 use crate::broker::profile::{ConnectionProfile, InitialConnect};
 use crate::broker::reading::Reading;
 use crate::broker::status::{ConnectionShared, LinkState, SubscriptionState};
@@ -47,33 +45,24 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Messages the broker may send before the monitor acknowledges: the
 /// broker keeps the rest queued, so this process's memory stays bounded.
 const PREFETCH: u16 = 8192;
-/// How long the firehose may stay silent after the monitor's probe before
-/// it is said to be off.
-const PROBE_WAIT: Duration = Duration::from_secs(3);
 /// The monitor queues' prefix (their deliveries in the firehose are a
 /// monitor's own reading, not the system's traffic).
 const MONITOR_QUEUE: &str = "eventscope.monitor.";
-/// The routing key of the firehose probe's prefix.
-const PROBE_KEY: &str = "eventscope.firehose-probe.";
+/// Deliveries between two acknowledgements at most: a quarter of
+/// PREFETCH, so that the broker never waits on them.
+const ACK_EVERY: u32 = PREFETCH as u32 / 4;
+/// How long deliveries may wait for their acknowledgement when the
+/// traffic stops.
+const ACK_TICK: Duration = Duration::from_millis(100);
 
-/// `>` and `#` (every profile's default) mean the firehose: RabbitMQ has no
-/// other way to see everything.
-fn binding_of(pattern: &str) -> Option<(String, String)> {
-    if pattern == ">" || pattern == "#" {
-        return Some((FIREHOSE.to_owned(), "#".to_owned()));
+/// Acknowledge everything delivered so far.
+async fn ack_all(channel: &Channel, unacked: &mut Option<(u64, u32)>) -> lapin::Result<()> {
+    if let Some((tag, _)) = unacked.take() {
+        channel
+            .basic_ack(tag, BasicAckOptions { multiple: true })
+            .await?;
     }
-    let (exchange, key) = pattern.split_once('/')?;
-    (!exchange.is_empty()).then(|| (exchange.to_owned(), key.to_owned()))
-}
-
-/// A pattern's syntax (for the profile's check).
-pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
-    match binding_of(pattern) {
-        Some(_) => Ok(()),
-        None => Err(format!(
-            "'{pattern}': write EXCHANGE/BINDING_KEY (orders/# for every routing key), or amq.rabbitmq.trace/# for the firehose"
-        )),
-    }
+    Ok(())
 }
 
 impl AmqpTask {
@@ -336,6 +325,11 @@ impl AmqpTask {
         *ever_up = true;
         self.sink.link_came_up(self.key, &self.shared).await;
         let tx = self.sink.tx.clone();
+        // Acknowledged in bulk: every ACK_EVERY deliveries, and whatever is
+        // left at the next tick (one ack per batch cost a fifth of the rate).
+        let mut unacked: Option<(u64, u32)> = None;
+        let mut tick = tokio::time::interval(ACK_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ended = loop {
             let probe_until = watch.probe.as_ref().map(|p| p.until);
             tokio::select! {
@@ -359,9 +353,11 @@ impl AmqpTask {
                     let mut last_tag = first.delivery_tag;
                     self.on_delivery(&mut watch, first, now);
                     let mut failed = None;
+                    let mut taken: u32 = 1;
                     for _ in 1..MAX_BATCH {
                         match consumer.next().now_or_never() {
                             Some(Some(Ok(d))) => {
+                                taken += 1;
                                 last_tag = d.delivery_tag;
                                 self.on_delivery(&mut watch, d, now);
                             }
@@ -376,14 +372,20 @@ impl AmqpTask {
                     if let Some(e) = failed {
                         break broken(e);
                     }
-                    if let Err(e) = reading_channel
-                        .basic_ack(last_tag, BasicAckOptions { multiple: true })
-                        .await
+                    let count = unacked.map_or(0, |(_, n)| n) + taken;
+                    unacked = Some((last_tag, count));
+                    if count >= ACK_EVERY
+                        && let Err(e) = ack_all(&reading_channel, &mut unacked).await
                     {
                         break broken(e);
                     }
                     if watch.probe.as_ref().is_some_and(|p| p.seen) {
                         watch.probe = None;
+                    }
+                }
+                _ = tick.tick(), if unacked.is_some() => {
+                    if let Err(e) = ack_all(&reading_channel, &mut unacked).await {
+                        break broken(e);
                     }
                 }
                 _ = async {
@@ -484,149 +486,5 @@ impl AmqpTask {
         self.sink
             .link_went_down(self.key, &self.shared, since, Some(reason.to_string()))
             .await;
-    }
-}
-
-/// The firehose probe waiting for its trace.
-struct Probe {
-    until: tokio::time::Instant,
-    seen: bool,
-}
-
-/// What one monitoring connection keeps while it runs.
-struct Watch {
-    reading: Reading,
-    /// The monitor's own queue.
-    queue: String,
-    /// The channel bindings are made on: a refusal closes it, and the next
-    /// operation opens another (the reading channel is never touched).
-    admin: Option<Channel>,
-    /// Patterns the broker refused, with its reason in words.
-    refused: HashMap<String, String>,
-    probe: Option<Probe>,
-    /// The patterns bound to the firehose.
-    firehose: Vec<String>,
-    /// Whether the firehose was probed on this connection.
-    probed: bool,
-    /// Patterns bound, with something the user must know (the firehose
-    /// is off).
-    warnings: HashMap<String, String>,
-    vhost: String,
-}
-
-impl Watch {
-    async fn admin(&mut self, connection: &Connection) -> lapin::Result<Channel> {
-        if let Some(channel) = &self.admin
-            && channel.status().connected()
-        {
-            return Ok(channel.clone());
-        }
-        let channel = connection.create_channel().await?;
-        self.admin = Some(channel.clone());
-        Ok(channel)
-    }
-
-    /// Bind the monitor's queue as `pattern` says; a refusal is the
-    /// pattern's error in words. An error returned ends the connection.
-    async fn bind(&mut self, connection: &Connection, pattern: &str) -> lapin::Result<()> {
-        let Some((exchange, key)) = binding_of(pattern) else {
-            let why = check_pattern(pattern).err().unwrap_or_default();
-            self.refused.insert(pattern.to_owned(), why);
-            return Ok(());
-        };
-        let channel = self.admin(connection).await?;
-        let bound = channel
-            .queue_bind(
-                self.queue.as_str().into(),
-                exchange.as_str().into(),
-                key.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await;
-        if let Err(e) = bound {
-            if !connection.status().connected() {
-                return Err(e);
-            }
-            let why = if exchange == FIREHOSE {
-                format!(
-                    "RabbitMQ would not let this user read the firehose ({}): publishes and deliveries cannot be seen; give the user read permission on amq.rabbitmq.trace in vhost '{}'",
-                    refusal(&e),
-                    self.vhost
-                )
-            } else {
-                format!("RabbitMQ refused to bind '{pattern}': {}", refusal(&e))
-            };
-            self.reading.shared.push_error(why.clone());
-            self.refused.insert(pattern.to_owned(), why);
-        } else if exchange == FIREHOSE {
-            self.firehose.push(pattern.to_owned());
-        }
-        Ok(())
-    }
-
-    async fn unbind(&mut self, connection: &Connection, pattern: &str) -> lapin::Result<()> {
-        self.firehose.retain(|p| p != pattern);
-        self.warnings.remove(pattern);
-        let Some((exchange, key)) = binding_of(pattern) else {
-            return Ok(());
-        };
-        let channel = self.admin(connection).await?;
-        let unbound = channel
-            .queue_unbind(
-                self.queue.as_str().into(),
-                exchange.as_str().into(),
-                key.as_str().into(),
-                FieldTable::default(),
-            )
-            .await;
-        match unbound {
-            Err(e) if !connection.status().connected() => Err(e),
-            _ => Ok(()),
-        }
-    }
-
-    /// With the firehose bound, publish one unroutable message of the
-    /// monitor's own and wait for its trace: silence means tracing is off
-    /// on this vhost, and the user is told how to turn it on.
-    async fn probe_firehose(&mut self, connection: &Connection, token: &str) -> lapin::Result<()> {
-        if self.firehose.is_empty() || self.probed {
-            return Ok(());
-        }
-        self.probed = true;
-        let channel = self.admin(connection).await?;
-        let sent = channel
-            .basic_publish(
-                "".into(),
-                format!("{PROBE_KEY}{token}").as_str().into(),
-                BasicPublishOptions::default(),
-                b"",
-                BasicProperties::default(),
-            )
-            .await;
-        if let Err(e) = sent
-            && !connection.status().connected()
-        {
-            return Err(e);
-        }
-        self.probe = Some(Probe {
-            until: tokio::time::Instant::now() + PROBE_WAIT,
-            seen: false,
-        });
-        Ok(())
-    }
-
-    /// The probe's trace did not come.
-    fn firehose_silent(&mut self) {
-        if self.probe.take().is_some_and(|p| !p.seen) {
-            let why = format!(
-                "the firehose is off on vhost '{0}': no publish or delivery can be seen through amq.rabbitmq.trace until it is on (rabbitmqctl trace_on -p '{0}')",
-                self.vhost
-            );
-            self.reading.shared.push_error(why.clone());
-            for pattern in &self.firehose {
-                self.warnings.insert(pattern.clone(), why.clone());
-            }
-        }
     }
 }

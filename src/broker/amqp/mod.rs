@@ -8,6 +8,9 @@ pub(crate) mod connection;
 pub(crate) mod link;
 pub mod message;
 mod send;
+mod watch;
 
 pub use link::AmqpLinkError;
 pub use send::AmqpPublishError;
+pub use watch::BadBinding;
+pub(crate) use watch::check_pattern;

@@ -3,6 +3,7 @@
 //! every flow of its subject in a time window.
 
 pub(super) mod sequence_diagram;
+mod toolbar;
 
 use std::time::Duration;
 
@@ -40,6 +41,10 @@ pub struct FlowsView {
     dirty: bool,
     /// Diagram zoom (1 = natural size).
     pub zoom: f32,
+    /// Zoom so that the diagram's width fits, until zoomed by hand.
+    pub fit_width: bool,
+    /// Draw a bridged event's hops on other brokers with it.
+    pub show_hops: bool,
     /// The server's answer to "who receives this", shown instead of the
     /// selected flow until closed.
     pub trace: Option<Flow>,
@@ -63,6 +68,8 @@ impl Default for FlowsView {
             refreshed_at: f64::NEG_INFINITY,
             dirty: true,
             zoom: 1.0,
+            fit_width: false,
+            show_hops: true,
             trace: None,
             trace_waiting: false,
             scope: None,
@@ -147,7 +154,7 @@ impl FlowsView {
         };
         // One event across brokers: every hop, one lifeline each.
         let hops = correlator.hops_of(selected.id);
-        if hops.len() > 1 {
+        if self.show_hops && hops.len() > 1 {
             return hops.iter().filter_map(|id| correlator.get(*id)).collect();
         }
         let Some(window) = self.window else {
@@ -428,63 +435,6 @@ fn verdict_ui(ui: &mut egui::Ui, selected: &Flow, correlator: &Correlator, now: 
     });
 }
 
-/// Which flows to draw, exports, tracing, zoom.
-fn toolbar_ui(
-    ui: &mut egui::Ui,
-    view: &mut FlowsView,
-    selected: &Flow,
-    flows: &[&Flow],
-    actions: &mut Vec<FlowsAction>,
-) {
-    ui.horizontal_wrapped(|ui| {
-        let mut several = view.window.is_some();
-        if ui.checkbox(&mut several, format!("All {} flows of this subject within", selected.subject)).changed() {
-            view.window = several.then_some(Duration::from_secs(60));
-        }
-        if let Some(window) = &mut view.window {
-            egui::ComboBox::from_id_salt("flow-window")
-                .selected_text(format!("{} s", window.as_secs()))
-                .show_ui(ui, |ui| {
-                    for secs in [10, 60, 300] {
-                        ui.selectable_value(window, Duration::from_secs(secs), format!("{secs} s"));
-                    }
-                });
-        }
-        ui.separator();
-        // The text is made on a click, not every frame.
-        if ui.button("Copy Mermaid").clicked() {
-            actions.push(FlowsAction::CopyMermaid(crate::flow::mermaid(flows)));
-        }
-        if ui.button("Save Mermaid…").clicked() {
-            actions.push(FlowsAction::SaveMermaid(crate::flow::mermaid(flows)));
-        }
-        if ui.button("Save PNG…").clicked() {
-            actions.push(FlowsAction::SavePng(ui.max_rect()));
-        }
-        if view.trace_waiting {
-            ui.spinner();
-        } else if let Some(seq) = selected.first_record
-            && ui
-                .button("Trace who receives this")
-                .on_hover_text("Publish a traced copy (Nats-Trace-Dest, Nats-Trace-Only: nothing is delivered) and show the server's answer")
-                .clicked()
-        {
-            actions.push(FlowsAction::Trace(seq));
-        }
-        ui.separator();
-        if ui.small_button("-").on_hover_text("Zoom out (Ctrl+wheel)").clicked() {
-            view.zoom = (view.zoom / 1.25).max(MIN_ZOOM);
-        }
-        ui.label(format!("{:.0}%", view.zoom * 100.0));
-        if ui.small_button("+").on_hover_text("Zoom in (Ctrl+wheel)").clicked() {
-            view.zoom = (view.zoom * 1.25).min(MAX_ZOOM);
-        }
-        if ui.small_button("1:1").clicked() {
-            view.zoom = 1.0;
-        }
-    });
-}
-
 /// The diagram itself, lanes named from the server's connection list
 /// where it knows them; zoom with Ctrl+wheel, a click selects a record.
 fn canvas_ui(
@@ -527,6 +477,11 @@ fn canvas_ui(
         *rect = diagram_rect;
     }
     let mut clicked = None;
+    if view.fit_width {
+        // Room for the vertical scroll bar.
+        let natural = diagram.size().x.max(1.0);
+        view.zoom = ((diagram_rect.width() - 16.0) / natural).clamp(MIN_ZOOM, 1.0);
+    }
     let zoom = view.zoom;
     let scroll = egui::ScrollArea::both()
         .id_salt("diagram-scroll")
@@ -538,6 +493,7 @@ fn canvas_ui(
     if ui.rect_contains_pointer(scroll.inner_rect) {
         let delta = ui.input(|i| i.zoom_delta());
         if delta != 1.0 {
+            view.fit_width = false;
             view.zoom = (view.zoom * delta).clamp(MIN_ZOOM, MAX_ZOOM);
         }
     }
@@ -607,9 +563,12 @@ pub fn diagram_ui(
     flow_header_ui(ui, selected);
     verdict_ui(ui, selected, correlator, now);
     sources_ui(ui, selected, store);
-    toolbar_ui(ui, view, selected, &flows, &mut actions);
+    toolbar::toolbar_ui(ui, view, selected, &flows, &mut actions);
+    // The server's connection list is NATS's: it says nothing of an MQTT
+    // topic or a RabbitMQ exchange.
     if let Some(directory) = directory
         && selected.kind == FlowKind::Publish
+        && selected.broker == crate::capture::BrokerKind::Nats
     {
         let audience = audience(directory, &selected.subject);
         let text = if audience.is_empty() {

@@ -2,6 +2,7 @@
 //! JetStream in a temp dir. Missing server = a failing test with the fix.
 #![allow(dead_code)]
 
+pub mod amqp;
 pub mod cluster;
 pub mod fake_server;
 pub mod proxy;
