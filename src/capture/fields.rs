@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 /// The fields of one MQTT message, as a record keeps them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MqttFields {
+    /// 0 when not given (another broker's fields, replayed into MQTT).
+    #[serde(default)]
     pub qos: u8,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retain: bool,

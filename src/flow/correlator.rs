@@ -374,6 +374,10 @@ impl Correlator {
         if let Some(all) = headers.rollup_all {
             flow.detail_mut().extras_mut().rollup_all = Some(all);
         }
+        let marks = self.rules_of(record.connection).marks(record);
+        if marks != Default::default() {
+            flow.detail_mut().extras_mut().marks = marks;
+        }
         if headers.batch.is_some() {
             // Stored, if at all, with its batch's commit.
             flow.kind = FlowKind::Jetstream;

@@ -74,10 +74,18 @@ fn escape(text: &str) -> String {
 
 /// A one-line description of a flow.
 pub fn title(flow: &Flow) -> String {
-    match flow.broker {
+    let marks = flow.detail().marks();
+    let mut title = match flow.broker {
         crate::capture::BrokerKind::Nats => nats_title(flow),
         other => format!("[{other}] {}", nats_title(flow)),
+    };
+    if marks.retained {
+        title.push_str(" (retained)");
     }
+    if marks.resent {
+        title.push_str(" (sent again: dup)");
+    }
+    title
 }
 
 fn nats_title(flow: &Flow) -> String {

@@ -39,7 +39,7 @@ pub use model::{
     Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, ObjectPut,
     Outcome, Reply, Role, Step, StepKind,
 };
-pub use rules::{ConsumerState, DeliveryRules, rules_for};
+pub use rules::{ConsumerState, DeliveryRules, PublishMarks, rules_for};
 pub use selection::{ConsumerScope, FlowCounts, FlowFilter};
 pub use settle::{Removal, RemovalReason, ServiceError, Verdict};
 pub use trace::trace_flow;

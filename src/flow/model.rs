@@ -278,6 +278,8 @@ pub(super) struct Extras {
     pub(super) ttl_ns: Option<i64>,
     /// `Nats-Rollup` of the publish: `true` for `all`, `false` for `sub`.
     pub(super) rollup_all: Option<bool>,
+    /// What the broker said of the publish (MQTT's retain and dup).
+    pub(super) marks: super::rules::PublishMarks,
     /// What the server's message trace said of it (`Nats-Trace-Dest`).
     pub(super) trace: Vec<crate::server_answers::TraceHop>,
     /// Its hops through a queueing broker's exchanges and queues.
@@ -333,6 +335,10 @@ impl FlowDetail {
 
     pub(super) fn rollup_all(&self) -> Option<bool> {
         self.extras.as_ref()?.rollup_all
+    }
+
+    pub fn marks(&self) -> super::rules::PublishMarks {
+        self.extras.as_ref().map(|e| e.marks).unwrap_or_default()
     }
 
     pub(super) fn removed(&self) -> Option<&Removal> {

@@ -56,6 +56,12 @@ pub trait DeliveryRules: Sync {
         Cow::Borrowed(record.subject())
     }
 
+    /// What the broker said of a publish beyond its class: a retained
+    /// value, a packet sent again (MQTT's dup flag).
+    fn marks(&self, _record: &Record) -> PublishMarks {
+        PublishMarks::default()
+    }
+
     /// Apply one consumer answer to a delivery as the server does.
     fn answer(&self, delivery: &mut Delivery, body: &AckBody, at: Timestamp);
 
@@ -65,6 +71,17 @@ pub trait DeliveryRules: Sync {
 
     /// Where `consumer` stands with the message of `flow`.
     fn consumer_state(&self, flow: &Flow, consumer: &str) -> ConsumerState;
+}
+
+/// What a broker said of one publish, for the flow's title.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PublishMarks {
+    /// A retained value (MQTT): the broker's last known one, sent on
+    /// subscribing, maybe long after it was published.
+    pub retained: bool,
+    /// The same packet sent again (MQTT QoS 1 or 2 with its dup flag): a
+    /// duplicate a consumer may see twice.
+    pub resent: bool,
 }
 
 /// The rules of a broker.

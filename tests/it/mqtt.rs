@@ -152,6 +152,18 @@ fn mqtt_messages_are_captured_exactly_and_survive_the_capture_file() {
         assert_eq!(headers.get_all("x-multi").collect::<Vec<_>>(), ["a", "b"]);
     }
     // The tree splits topics on '/'.
+    // The retained value is marked as such in flows.
+    m.drain(Duration::from_millis(20));
+    assert!(
+        m.flows
+            .flows()
+            .any(|f| eventscope::flow::title(f) == "[mqtt] devices/7/state (retained)"),
+        "{:?}",
+        m.flows
+            .flows()
+            .map(eventscope::flow::title)
+            .collect::<Vec<_>>()
+    );
     // The tree splits topics on '/', under MQTT's own root.
     let tree = m.store.subjects();
     let root = tree

@@ -132,6 +132,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn another_brokers_fields_replay_into_mqtt_as_defaults() {
+        let amqp = r#"{"exchange":"orders","routing_key":"a.b","properties":{"message_id":"m-1","delivery_mode":2},"headers":{"x-death":[]}}"#;
+        let publish = publish_of("orders/a.b", None, Vec::new(), Some(amqp), Bytes::new())
+            .expect("published with MQTT's defaults");
+        assert_eq!(publish.qos, QoS::AtMostOnce);
+        assert!(!publish.retain);
+        assert!(matches!(
+            publish_of("t", None, Vec::new(), Some("{qos"), Bytes::new()),
+            Err(MqttSendError::BadFields(_))
+        ));
+    }
+
+    #[test]
     fn a_publish_round_trips_through_a_records_parts() {
         let properties = PublishProperties {
             payload_format_indicator: Some(1),

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use super::model::{Delivery, Flow};
-use super::rules::{ConsumerState, DeliveryRules};
+use super::rules::{ConsumerState, DeliveryRules, PublishMarks};
 use super::vocabulary::{AckBody, Class};
 use crate::capture::{BrokerKind, MqttFields, Record, Timestamp};
 
@@ -45,6 +45,26 @@ impl DeliveryRules for MqttRules {
         keyed(record.subject(), record)
     }
 
+    fn marks(&self, record: &Record) -> PublishMarks {
+        #[derive(serde::Deserialize)]
+        struct Flags {
+            #[serde(default)]
+            retain: bool,
+            #[serde(default)]
+            dup: bool,
+        }
+        let Some(flags) = record
+            .fields()
+            .and_then(|f| serde_json::from_str::<Flags>(f).ok())
+        else {
+            return PublishMarks::default();
+        };
+        PublishMarks {
+            retained: flags.retain,
+            resent: flags.dup,
+        }
+    }
+
     fn answer(&self, _delivery: &mut Delivery, _body: &AckBody, _at: Timestamp) {}
 
     fn merge(&self, _ours: &mut Delivery, _theirs: Delivery) {}
@@ -70,6 +90,24 @@ mod tests {
                 payload: b"",
             },
         )
+    }
+
+    #[test]
+    fn retained_values_and_packets_sent_again_are_marked_in_the_title() {
+        let mut correlator = crate::flow::Correlator::default();
+        correlator.learn_brokers(&[BrokerKind::Mqtt]);
+        let retained = record("devices/7/state", None, r#"{"qos":1,"retain":true}"#);
+        let resent = record("devices/7/temp", None, r#"{"qos":1,"dup":true}"#);
+        correlator.ingest(0, &retained);
+        correlator.ingest(1, &resent);
+        let titles: Vec<String> = correlator.flows().map(crate::flow::title).collect();
+        assert_eq!(
+            titles,
+            [
+                "[mqtt] devices/7/state (retained)",
+                "[mqtt] devices/7/temp (sent again: dup)"
+            ]
+        );
     }
 
     #[test]
