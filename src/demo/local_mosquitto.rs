@@ -3,7 +3,7 @@
 //! by `mosquitto_passwd`) and an ACL.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -61,12 +61,38 @@ impl LocalMosquitto {
     }
 
     pub fn start_with(users: Option<&MosquittoUsers>) -> Result<Self, LocalMosquittoError> {
+        Self::start_inner(users, None)
+    }
+
+    /// Anonymous clients, over TLS only: the server's certificate and key
+    /// (PEM files).
+    pub fn start_tls(cert: &Path, key: &Path) -> Result<Self, LocalMosquittoError> {
+        Self::start_inner(None, Some((cert, key)))
+    }
+
+    fn start_inner(
+        users: Option<&MosquittoUsers>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<Self, LocalMosquittoError> {
         let bin = find_mosquitto()?;
         let dir = tempfile::Builder::new()
             .prefix("eventscope-mosquitto-")
             .tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut config = format!("listener {port} 127.0.0.1\n");
+        // Started as root, Mosquitto becomes user `mosquitto`, who may not
+        // read our private folder's files (the TLS key): stay who we are.
+        // SAFETY: geteuid(2) reads the process's id and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            config.push_str("user root\n");
+        }
+        if let Some((cert, key)) = tls {
+            config.push_str(&format!(
+                "certfile {}\nkeyfile {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
         match users {
             None => config.push_str("allow_anonymous true\n"),
             Some(users) => {

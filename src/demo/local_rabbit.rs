@@ -54,6 +54,7 @@ pub struct LocalRabbit {
     node: Child,
     epmd: Child,
     port: u16,
+    tls_port: Option<u16>,
     name: String,
     bin: PathBuf,
     env: Vec<(&'static str, String)>,
@@ -64,11 +65,35 @@ impl LocalRabbit {
     /// A node whose `guest` user (allowed on loopback) may do anything on
     /// vhost `/`, with the firehose on there.
     pub fn start() -> Result<Self, LocalRabbitError> {
+        Self::start_inner(None)
+    }
+
+    /// The same, with a TLS listener beside the plain one (`tls_port`):
+    /// the server's certificate and key (PEM files).
+    pub fn start_tls(cert: &Path, key: &Path) -> Result<Self, LocalRabbitError> {
+        Self::start_inner(Some((cert, key)))
+    }
+
+    fn start_inner(tls: Option<(&Path, &Path)>) -> Result<Self, LocalRabbitError> {
         let bin = find_rabbitmq_server()?;
         let dir = tempfile::Builder::new()
             .prefix("eventscope-rabbitmq-")
             .tempdir()?;
         let (port, dist, epmd_port) = (free_port()?, free_port()?, free_port()?);
+        let tls_port = match tls {
+            Some(_) => Some(free_port()?),
+            None => None,
+        };
+        let config = dir.path().join("rabbitmq.conf");
+        let mut conf = String::new();
+        if let (Some((cert, key)), Some(tls_port)) = (tls, tls_port) {
+            conf.push_str(&format!(
+                "listeners.ssl.default = 127.0.0.1:{tls_port}\nssl_options.certfile = {}\nssl_options.keyfile = {}\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
+                cert.display(),
+                key.display()
+            ));
+        }
+        std::fs::write(&config, conf)?;
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home)?;
         let plugins = dir.path().join("enabled_plugins");
@@ -83,7 +108,7 @@ impl LocalRabbit {
             ("RABBITMQ_DIST_PORT", dist.to_string()),
             ("RABBITMQ_MNESIA_BASE", path(&dir.path().join("mnesia"))),
             ("RABBITMQ_LOG_BASE", path(&dir.path().join("log"))),
-            ("RABBITMQ_CONFIG_FILE", path(&dir.path().join("none"))),
+            ("RABBITMQ_CONFIG_FILE", path(&config)),
             ("RABBITMQ_ENABLED_PLUGINS_FILE", path(&plugins)),
             ("RABBITMQ_PID_FILE", path(&dir.path().join("pid"))),
             ("ERL_EPMD_PORT", epmd_port.to_string()),
@@ -116,6 +141,7 @@ impl LocalRabbit {
             node,
             epmd,
             port,
+            tls_port,
             name,
             bin,
             env,
@@ -182,6 +208,11 @@ impl LocalRabbit {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The TLS listener's port, where started with one.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     /// `amqp://guest:guest@127.0.0.1:PORT/%2f`.

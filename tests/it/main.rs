@@ -21,6 +21,7 @@ mod publish;
 mod record;
 mod servers;
 mod session;
+mod tls_brokers;
 mod trust;
 mod ui;
 mod ui_brokers;

@@ -34,6 +34,8 @@ pub enum AmqpLinkError {
     },
     #[error("cannot reach {server}: {reason}")]
     Io { server: String, reason: String },
+    #[error("TLS with {server} failed: {reason}")]
+    Tls { server: String, reason: String },
     #[error("{server} did not answer within {OPEN_TIMEOUT:?}")]
     TimedOut { server: String },
     #[error("{server} refused the credentials ({reason})")]
@@ -71,6 +73,7 @@ impl AmqpLinkError {
                 | Self::Refused { .. }
                 | Self::Vhost { .. }
                 | Self::OwnQueue { .. }
+                | Self::Tls { .. }
         )
     }
 
@@ -171,10 +174,29 @@ pub(crate) async fn open(
 pub(crate) fn said(server: &str, vhost: &str, error: &lapin::Error) -> AmqpLinkError {
     let server = server.to_owned();
     match error.kind() {
-        ErrorKind::IOError(e) => AmqpLinkError::Io {
-            server,
-            reason: e.to_string(),
-        },
+        ErrorKind::IOError(e) => {
+            let said = e.to_string();
+            // rustls's own names for what is wrong with the certificate.
+            let words = if said.contains("UnknownIssuer") {
+                Some("the server's certificate is not signed by a trusted CA; give the CA file")
+            } else if said.contains("NotValidForName") {
+                Some("the server's certificate is not valid for this host name")
+            } else if said.contains("certificate") || said.contains("InvalidContentType") {
+                Some("the handshake failed (is this port TLS?)")
+            } else {
+                None
+            };
+            match words {
+                Some(words) => AmqpLinkError::Tls {
+                    server,
+                    reason: format!("{words} ({said})"),
+                },
+                None => AmqpLinkError::Io {
+                    server,
+                    reason: said,
+                },
+            }
+        }
         ErrorKind::ProtocolError(e) => {
             let reason = e.get_message().as_str().to_owned();
             match e.kind() {
