@@ -16,6 +16,7 @@ pub(crate) mod mqtt;
 pub(crate) mod nats;
 mod profile;
 pub(crate) mod reading;
+mod retrying;
 pub(crate) mod spool;
 mod status;
 pub(crate) mod tls;
@@ -399,25 +400,25 @@ impl Broker {
                 self.runtime().spawn(task.run());
             }
             BrokerKind::Mqtt => {
-                let task = mqtt::connection::MqttTask {
+                let task = mqtt::connection::MqttTask::new(
                     key,
                     profile,
                     mode,
-                    shared: shared.clone(),
-                    sink: self.sink.clone(),
-                    commands: command_rx,
-                };
+                    shared.clone(),
+                    self.sink.clone(),
+                    command_rx,
+                );
                 self.ingest_handle().spawn(task.run());
             }
             BrokerKind::Amqp => {
-                let task = amqp::connection::AmqpTask {
+                let task = amqp::connection::AmqpTask::new(
                     key,
                     profile,
                     mode,
-                    shared: shared.clone(),
-                    sink: self.sink.clone(),
-                    commands: command_rx,
-                };
+                    shared.clone(),
+                    self.sink.clone(),
+                    command_rx,
+                );
                 self.ingest_handle().spawn(task.run());
             }
         }

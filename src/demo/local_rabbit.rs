@@ -160,7 +160,16 @@ impl LocalRabbit {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        rabbit.control(&["trace_on", "-p", "/"])?;
+        // The port can accept a moment before the node takes commands
+        // (seen once with seven nodes starting together): ask again.
+        let mut tries = 0;
+        while let Err(e) = rabbit.control(&["trace_on", "-p", "/"]) {
+            tries += 1;
+            if tries >= 40 || Instant::now() > deadline {
+                return Err(e);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
         Ok(rabbit)
     }
 

@@ -97,10 +97,14 @@ fn the_publish_form_sends_broker_fields_and_the_inspector_shows_them() {
 
     // The monitor's record of it shows its broker fields.
     h.get_by_label("Traffic").click();
-    step_until(&mut h, "the record", |h| {
-        !h.state().session.store.is_empty()
+    step_until(&mut h, "the record's row", |h| {
+        h.query_by_label("ui/lamp").is_some()
     });
-    h.get_by_label("ui/lamp").click();
+    // Its row (the first with that subject, should the tree show it too).
+    h.get_all_by_label("ui/lamp")
+        .next()
+        .expect("the row")
+        .click();
     h.run_steps(3);
     assert!(h.query_by_label("Broker fields").is_some());
     // The monitor subscribes retain-as-published: the flag as sent.

@@ -15,33 +15,17 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
-use tokio::sync::mpsc;
 
 use super::link::{AmqpLinkError, open, refusal, said};
 use super::message::parts_of;
 use super::watch::{PROBE_KEY, Watch};
-use crate::broker::profile::{ConnectionProfile, InitialConnect};
+use crate::broker::profile::ConnectionProfile;
 use crate::broker::reading::Reading;
-use crate::broker::status::{ConnectionShared, LinkState, SubscriptionState};
-use crate::broker::{ClientError, Command, EventSink, MAX_BATCH, TraceError};
-use crate::capture::{ConnectionKey, Incoming, TraceEvent, now_timestamp};
+use crate::broker::retrying::{BrokerLink, Ended, LinkError, Retrying};
+use crate::broker::status::SubscriptionState;
+use crate::broker::{Command, JobProgress, JobSpec, MAX_BATCH, SendMode, SendOutcome, WireMessage};
+use crate::capture::{Incoming, TraceEvent, now_timestamp};
 
-pub(crate) struct AmqpTask {
-    pub key: ConnectionKey,
-    pub profile: ConnectionProfile,
-    pub mode: InitialConnect,
-    pub shared: Arc<ConnectionShared>,
-    pub sink: EventSink,
-    pub commands: mpsc::Receiver<Command>,
-}
-
-enum Ended {
-    Closed,
-    Broken(AmqpLinkError),
-}
-
-/// Longest wait between two attempts to connect.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Messages the broker may send before the monitor acknowledges: the
 /// broker keeps the rest queued, so this process's memory stays bounded.
 const PREFETCH: u16 = 8192;
@@ -65,145 +49,58 @@ async fn ack_all(channel: &Channel, unacked: &mut Option<(u64, u32)>) -> lapin::
     Ok(())
 }
 
+/// RabbitMQ's part of the monitoring task (`retrying.rs` has the rest).
+pub(crate) struct Amqp;
+
+pub(crate) type AmqpTask = Retrying<Amqp>;
+
+impl LinkError for AmqpLinkError {
+    fn is_configuration(&self) -> bool {
+        AmqpLinkError::is_configuration(self)
+    }
+
+    fn is_auth(&self) -> bool {
+        AmqpLinkError::is_auth(self)
+    }
+}
+
+impl BrokerLink for Amqp {
+    type Link = (Connection, String);
+    type Error = AmqpLinkError;
+    const CONNECTION: &'static str = "a RabbitMQ connection";
+
+    async fn open(task: &AmqpTask, url: &str) -> Result<(Connection, String), AmqpLinkError> {
+        let name = format!("eventscope monitor {}", crate::broker::own_token());
+        Ok((open(&task.profile, url, &name).await?, url.to_owned()))
+    }
+
+    async fn session(
+        task: &mut AmqpTask,
+        (connection, url): (Connection, String),
+        ever_up: &mut bool,
+    ) -> Ended<AmqpLinkError> {
+        let vhost = url.rsplit_once('/').map(|(_, v)| v.to_owned());
+        let ended = task.session(&connection, &url, vhost, ever_up).await;
+        // Closed by the user, or refused for good: say goodbye.
+        if match &ended {
+            Ended::Closed => true,
+            Ended::Broken(e) => e.is_configuration(),
+        } {
+            let _ = connection.close(200, "closed".into()).await;
+        }
+        ended
+    }
+
+    async fn send(profile: ConnectionProfile, message: WireMessage, mode: SendMode) -> SendOutcome {
+        super::send::send(&profile, message, mode).await
+    }
+
+    async fn run_job(profile: ConnectionProfile, job: JobSpec, progress: Arc<JobProgress>) {
+        super::send::run_job(profile, job, progress).await
+    }
+}
+
 impl AmqpTask {
-    pub async fn run(mut self) {
-        let servers = self.profile.server_list();
-        let mut attempt: u32 = 0;
-        let mut ever_up = false;
-        loop {
-            let url = servers
-                .get(attempt as usize % servers.len().max(1))
-                .cloned()
-                .unwrap_or_default();
-            let name = format!("eventscope monitor {}", crate::broker::own_token());
-            match open(&self.profile, &url, &name).await {
-                Ok(connection) => {
-                    attempt = 0;
-                    let vhost = url.rsplit_once('/').map(|(_, v)| v.to_owned());
-                    match self.session(&connection, &url, vhost, &mut ever_up).await {
-                        Ended::Closed => {
-                            let _ = connection.close(200, "closed".into()).await;
-                            break;
-                        }
-                        Ended::Broken(reason) if reason.is_configuration() => {
-                            let _ = connection.close(200, "refused".into()).await;
-                            self.shared
-                                .set_state(LinkState::AuthError(reason.to_string()));
-                            self.idle_until_closed().await;
-                            return;
-                        }
-                        Ended::Broken(reason) => self.went_down(reason).await,
-                    }
-                }
-                Err(e) => {
-                    attempt += 1;
-                    let text = e.to_string();
-                    if e.is_configuration() || self.mode == InitialConnect::FailFast {
-                        self.shared.set_state(if e.is_auth() {
-                            LinkState::AuthError(text)
-                        } else {
-                            LinkState::Failed(text)
-                        });
-                        self.idle_until_closed().await;
-                        return;
-                    }
-                    self.shared.set_state(if ever_up {
-                        LinkState::Reconnecting {
-                            attempt: attempt as usize,
-                        }
-                    } else {
-                        LinkState::Connecting {
-                            attempt,
-                            last_error: Some(text),
-                        }
-                    });
-                }
-            }
-            let wait = Duration::from_millis(100 << attempt.min(6)).min(MAX_BACKOFF);
-            let until = tokio::time::Instant::now() + wait;
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(until) => break,
-                    command = self.commands.recv() => {
-                        if !self.obey_offline(command) {
-                            self.shared.set_state(LinkState::Closed);
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-        self.shared.set_state(LinkState::Closed);
-    }
-
-    /// Without a connection, commands that need none still work; false on
-    /// Close.
-    fn obey_offline(&mut self, command: Option<Command>) -> bool {
-        match command {
-            None | Some(Command::Close) => false,
-            Some(Command::Subscribe { spec, .. }) => {
-                if !self
-                    .profile
-                    .subscriptions
-                    .iter()
-                    .any(|s| s.pattern == spec.pattern)
-                {
-                    self.profile.subscriptions.push(spec);
-                }
-                true
-            }
-            Some(Command::Unsubscribe { pattern }) => {
-                self.profile.subscriptions.retain(|s| s.pattern != pattern);
-                true
-            }
-            Some(other) => {
-                self.spawn_send(other);
-                true
-            }
-        }
-    }
-
-    /// Sends go on connections of their own (`send.rs`); NATS-only
-    /// requests are refused in words.
-    fn spawn_send(&self, command: Command) {
-        let profile = self.profile.clone();
-        match command {
-            Command::Send {
-                message,
-                mode,
-                reply,
-            } => {
-                tokio::spawn(async move {
-                    let _ = reply.send(super::send::send(&profile, message, mode).await);
-                });
-            }
-            Command::Job { job, progress } => {
-                tokio::spawn(super::send::run_job(profile, job, progress));
-            }
-            Command::Client { reply } | Command::ReadClient { reply } => {
-                let _ = reply.send(Err(ClientError::Refused(
-                    "this is a RabbitMQ connection: JetStream, KV and the cluster views need NATS"
-                        .into(),
-                )));
-            }
-            Command::Trace { reply, .. } => {
-                let _ = reply.send(Err(TraceError::Ended));
-            }
-            Command::Subscribe { .. }
-            | Command::Unsubscribe { .. }
-            | Command::Close
-            | Command::InjectPanic => {}
-        }
-    }
-
-    async fn idle_until_closed(&mut self) {
-        while let Some(command) = self.commands.recv().await {
-            if !self.obey_offline(Some(command)) {
-                return;
-            }
-        }
-    }
-
     fn show_subscriptions(&self, watch: &Watch) {
         let states = self
             .profile
@@ -229,7 +126,7 @@ impl AmqpTask {
         url: &str,
         vhost: Option<String>,
         ever_up: &mut bool,
-    ) -> Ended {
+    ) -> Ended<AmqpLinkError> {
         let server = crate::broker::redact_url(url);
         let vhost = vhost
             .map(|v| {
@@ -479,12 +376,5 @@ impl AmqpTask {
                 payload: &delivery.data,
             },
         );
-    }
-
-    async fn went_down(&self, reason: AmqpLinkError) {
-        let since = (std::time::Instant::now(), now_timestamp());
-        self.sink
-            .link_went_down(self.key, &self.shared, since, Some(reason.to_string()))
-            .await;
     }
 }

@@ -77,8 +77,12 @@ impl AmqpLinkError {
         )
     }
 
+    /// A refusal of who the user is or what it may do.
     pub fn is_auth(&self) -> bool {
-        matches!(self, Self::Refused { .. } | Self::Vhost { .. })
+        matches!(
+            self,
+            Self::Refused { .. } | Self::Vhost { .. } | Self::OwnQueue { .. }
+        )
     }
 }
 

@@ -12,34 +12,57 @@ use rumqttc::v5::mqttbytes::v5::{
     Filter, Packet, PingReq, PubAck, PubComp, PubRec, RetainForwardRule, Subscribe,
     SubscribeReasonCode, Unsubscribe,
 };
-use tokio::sync::mpsc;
 
 use super::link::{KEEP_ALIVE_SECS, MqttLink, MqttLinkError};
 use super::message::parts_of;
-use crate::broker::profile::{ConnectionProfile, InitialConnect};
+use crate::broker::profile::ConnectionProfile;
 use crate::broker::reading::Reading;
-use crate::broker::status::{ConnectionShared, LinkState, SubscriptionState};
-use crate::broker::{ClientError, Command, EventSink, TraceError};
-use crate::capture::{ConnectionKey, Incoming, now_timestamp};
+use crate::broker::retrying::{BrokerLink, Ended, LinkError, Retrying};
+use crate::broker::status::SubscriptionState;
+use crate::broker::{Command, JobProgress, JobSpec, SendMode, SendOutcome, WireMessage};
+use crate::capture::{Incoming, now_timestamp};
 
-pub(crate) struct MqttTask {
-    pub key: ConnectionKey,
-    pub profile: ConnectionProfile,
-    pub mode: InitialConnect,
-    pub shared: Arc<ConnectionShared>,
-    pub sink: EventSink,
-    pub commands: mpsc::Receiver<Command>,
+/// MQTT's part of the monitoring task (`retrying.rs` has the rest).
+pub(crate) struct Mqtt;
+
+pub(crate) type MqttTask = Retrying<Mqtt>;
+
+impl LinkError for MqttLinkError {
+    fn is_configuration(&self) -> bool {
+        MqttLinkError::is_configuration(self)
+    }
+
+    fn is_auth(&self) -> bool {
+        MqttLinkError::is_auth(self)
+    }
 }
 
-/// Why a link ended.
-enum Ended {
-    /// The user closed the connection.
-    Closed,
-    Broken(MqttLinkError),
-}
+impl BrokerLink for Mqtt {
+    type Link = MqttLink;
+    type Error = MqttLinkError;
+    const CONNECTION: &'static str = "an MQTT connection";
 
-/// Longest wait between two attempts to connect.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+    async fn open(task: &MqttTask, url: &str) -> Result<MqttLink, MqttLinkError> {
+        let client_id = format!("eventscope-{}", crate::broker::own_token());
+        MqttLink::open(&task.profile, url, &client_id).await
+    }
+
+    async fn session(
+        task: &mut MqttTask,
+        link: MqttLink,
+        ever_up: &mut bool,
+    ) -> Ended<MqttLinkError> {
+        task.session(link, ever_up).await
+    }
+
+    async fn send(profile: ConnectionProfile, message: WireMessage, mode: SendMode) -> SendOutcome {
+        super::send::send(&profile, message, mode).await
+    }
+
+    async fn run_job(profile: ConnectionProfile, job: JobSpec, progress: Arc<JobProgress>) {
+        super::send::run_job(profile, job, progress).await
+    }
+}
 
 /// The filter that means "everything": a profile made for NATS says `>`.
 fn topic_filter(pattern: &str) -> &str {
@@ -47,134 +70,6 @@ fn topic_filter(pattern: &str) -> &str {
 }
 
 impl MqttTask {
-    pub async fn run(mut self) {
-        let client_id = format!("eventscope-{}", crate::broker::own_token());
-        let servers = self.profile.server_list();
-        let mut attempt: u32 = 0;
-        let mut ever_up = false;
-        loop {
-            let url = servers
-                .get(attempt as usize % servers.len().max(1))
-                .cloned()
-                .unwrap_or_default();
-            match MqttLink::open(&self.profile, &url, &client_id).await {
-                Ok(link) => {
-                    attempt = 0;
-                    match self.session(link, &mut ever_up).await {
-                        Ended::Closed => break,
-                        Ended::Broken(reason) => self.went_down(reason).await,
-                    }
-                }
-                Err(e) => {
-                    attempt += 1;
-                    let said = e.to_string();
-                    // Retrying cannot fix a refusal or a bad setting; a
-                    // headless command reports the first failure.
-                    if e.is_configuration() || self.mode == InitialConnect::FailFast {
-                        self.shared.set_state(if e.is_auth() {
-                            LinkState::AuthError(said)
-                        } else {
-                            LinkState::Failed(said)
-                        });
-                        self.idle_until_closed().await;
-                        return;
-                    }
-                    self.shared.set_state(if ever_up {
-                        LinkState::Reconnecting {
-                            attempt: attempt as usize,
-                        }
-                    } else {
-                        LinkState::Connecting {
-                            attempt,
-                            last_error: Some(said),
-                        }
-                    });
-                }
-            }
-            let wait = Duration::from_millis(100 << attempt.min(6)).min(MAX_BACKOFF);
-            let until = tokio::time::Instant::now() + wait;
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(until) => break,
-                    command = self.commands.recv() => {
-                        if !self.obey_offline(command) {
-                            self.shared.set_state(LinkState::Closed);
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-        self.shared.set_state(LinkState::Closed);
-    }
-
-    /// Without a link, commands that need none still work; false on Close.
-    fn obey_offline(&mut self, command: Option<Command>) -> bool {
-        match command {
-            None | Some(Command::Close) => false,
-            Some(Command::Subscribe { spec, .. }) => {
-                if !self
-                    .profile
-                    .subscriptions
-                    .iter()
-                    .any(|s| s.pattern == spec.pattern)
-                {
-                    self.profile.subscriptions.push(spec);
-                }
-                true
-            }
-            Some(Command::Unsubscribe { pattern }) => {
-                self.profile.subscriptions.retain(|s| s.pattern != pattern);
-                true
-            }
-            Some(other) => {
-                self.spawn_send(other);
-                true
-            }
-        }
-    }
-
-    /// Sends go on links of their own (`send.rs`); NATS-only requests are
-    /// refused in words.
-    fn spawn_send(&self, command: Command) {
-        let profile = self.profile.clone();
-        match command {
-            Command::Send {
-                message,
-                mode,
-                reply,
-            } => {
-                tokio::spawn(async move {
-                    let _ = reply.send(super::send::send(&profile, message, mode).await);
-                });
-            }
-            Command::Job { job, progress } => {
-                tokio::spawn(super::send::run_job(profile, job, progress));
-            }
-            Command::Client { reply } | Command::ReadClient { reply } => {
-                let _ = reply.send(Err(ClientError::Refused(
-                    "this is an MQTT connection: JetStream, KV and the cluster views need NATS"
-                        .into(),
-                )));
-            }
-            Command::Trace { reply, .. } => {
-                let _ = reply.send(Err(TraceError::Ended));
-            }
-            Command::Subscribe { .. }
-            | Command::Unsubscribe { .. }
-            | Command::Close
-            | Command::InjectPanic => {}
-        }
-    }
-
-    async fn idle_until_closed(&mut self) {
-        while let Some(command) = self.commands.recv().await {
-            if !self.obey_offline(Some(command)) {
-                return;
-            }
-        }
-    }
-
     fn show_subscriptions(&self, refused: &HashMap<String, String>) {
         let states = self
             .profile
@@ -190,7 +85,7 @@ impl MqttTask {
         self.shared.update(|s| s.subscriptions = states);
     }
 
-    async fn session(&mut self, mut link: MqttLink, ever_up: &mut bool) -> Ended {
+    async fn session(&mut self, mut link: MqttLink, ever_up: &mut bool) -> Ended<MqttLinkError> {
         let mut watch = Watch {
             reading: Reading::new(
                 self.key,
@@ -365,13 +260,6 @@ impl MqttTask {
             _ => {}
         }
         Ok(())
-    }
-
-    async fn went_down(&self, reason: MqttLinkError) {
-        let since = (std::time::Instant::now(), now_timestamp());
-        self.sink
-            .link_went_down(self.key, &self.shared, since, Some(reason.to_string()))
-            .await;
     }
 }
 
