@@ -31,6 +31,8 @@ pub(crate) struct Reading {
     pub(crate) waiting: usize,
     /// Records went to the spool since the consumer was last woken.
     pub(crate) spooled: bool,
+    /// The last record's time: each one is later than the one before.
+    last_at: crate::capture::Timestamp,
 }
 
 impl Reading {
@@ -52,6 +54,7 @@ impl Reading {
             limit,
             waiting: 0,
             spooled: false,
+            last_at: 0,
         }
     }
 
@@ -66,6 +69,12 @@ impl Reading {
     /// A message the link read: kept, spooled, or dropped and counted.
     pub(crate) fn message(&mut self, at: crate::capture::Timestamp, incoming: &Incoming<'_>) {
         self.shared.add_read(1);
+        // A link stamps everything one read brought with that read's time;
+        // a nanosecond apart, they keep the wire's order in time too (a
+        // consumer created after a publish in the same read is not alive
+        // when that message was stored).
+        let at = at.max(self.last_at + 1);
+        self.last_at = at;
         if self.sink.spool.is_active() {
             // Older records wait on disk: this one goes behind them.
             self.spool_pending();
@@ -207,5 +216,36 @@ impl Reading {
     fn handed_over(&mut self, n: usize) {
         self.waiting -= n;
         self.shared.add_delivered(n as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything one read brought has one time; the records keep the
+    /// wire's order in time too (a consumer created right after a publish,
+    /// in the same read, was taken as alive when that message was stored).
+    #[test]
+    fn records_of_one_read_are_a_nanosecond_apart_in_wire_order() {
+        let (broker, mut events) = crate::broker::Broker::new(Arc::new(|| {})).expect("broker");
+        let mut reading = Reading::new(0, Arc::default(), broker.sink.clone(), usize::MAX);
+        let incoming = |subject: &'static str| Incoming {
+            subject: subject.as_bytes(),
+            reply: None,
+            headers: None,
+            fields: "",
+            payload: b"",
+        };
+        for subject in ["i.early", "$JS.API.CONSUMER.CREATE.I", "i.later"] {
+            reading.message(1_000, &incoming(subject));
+        }
+        reading.message(900, &incoming("a clock that stepped back"));
+        reading.finish_batch();
+        let Some(BrokerEvent::Batch(batch)) = events.try_recv().ok() else {
+            panic!("a batch")
+        };
+        let times: Vec<_> = batch.records.iter().map(|r| r.received_at).collect();
+        assert_eq!(times, [1_000, 1_001, 1_002, 1_003]);
     }
 }
