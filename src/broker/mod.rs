@@ -399,28 +399,10 @@ impl Broker {
                 };
                 self.runtime().spawn(task.run());
             }
-            BrokerKind::Mqtt => {
-                let task = mqtt::connection::MqttTask::new(
-                    key,
-                    profile,
-                    mode,
-                    shared.clone(),
-                    self.sink.clone(),
-                    command_rx,
-                );
-                self.ingest_handle().spawn(task.run());
-            }
-            BrokerKind::Amqp => {
-                let task = amqp::connection::AmqpTask::new(
-                    key,
-                    profile,
-                    mode,
-                    shared.clone(),
-                    self.sink.clone(),
-                    command_rx,
-                );
-                self.ingest_handle().spawn(task.run());
-            }
+            BrokerKind::Mqtt => self
+                .spawn_retrying::<mqtt::connection::Mqtt>(key, profile, mode, &shared, command_rx),
+            BrokerKind::Amqp => self
+                .spawn_retrying::<amqp::connection::Amqp>(key, profile, mode, &shared, command_rx),
         }
         self.connections.insert(
             key,
@@ -430,6 +412,27 @@ impl Broker {
             },
         );
         shared
+    }
+
+    /// A broker's task on the shared reconnect loop (`retrying.rs`), on
+    /// the ingest runtime.
+    fn spawn_retrying<B: retrying::BrokerLink>(
+        &self,
+        key: ConnectionKey,
+        profile: ConnectionProfile,
+        mode: InitialConnect,
+        shared: &Arc<ConnectionShared>,
+        commands: mpsc::Receiver<Command>,
+    ) {
+        let task = retrying::Retrying::<B>::new(
+            key,
+            profile,
+            mode,
+            shared.clone(),
+            self.sink.clone(),
+            commands,
+        );
+        self.ingest_handle().spawn(task.run());
     }
 
     /// Send a command without waiting.

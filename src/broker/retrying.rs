@@ -81,7 +81,9 @@ pub(crate) struct Retrying<B: BrokerLink> {
     pub shared: Arc<ConnectionShared>,
     pub sink: EventSink,
     pub commands: mpsc::Receiver<Command>,
-    broker: PhantomData<B>,
+    /// (A function type: the task holds no `B`, so it is Send and Sync
+    /// whatever `B` is.)
+    broker: PhantomData<fn() -> B>,
 }
 
 impl<B: BrokerLink> Retrying<B> {

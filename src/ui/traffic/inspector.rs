@@ -142,6 +142,9 @@ pub struct InspectorView {
     pending: Option<(Seq, std::sync::mpsc::Receiver<Decoded>)>,
     /// Which page of the text shown (see [`PAGE_BYTES`]).
     pub page: usize,
+    /// The shown record's broker fields, parsed once, not every frame
+    /// (`None` inside: not JSON).
+    fields: Option<(Seq, Option<serde_json::Value>)>,
 }
 
 impl InspectorView {
@@ -221,7 +224,7 @@ pub fn inspector_ui(
     let action = subject_ui(ui, seq, record);
     meta_ui(ui, store, record);
     ui.separator();
-    fields_ui(ui, seq, record);
+    fields_ui(ui, view, seq, record);
     headers_ui(ui, record);
     ui.separator();
     payload_ui(ui, view, seq, record);
@@ -461,17 +464,20 @@ fn code_ui(ui: &mut egui::Ui, text: &str) {
 /// The broker's own fields of the message (MQTT's QoS and properties,
 /// AMQP's exchange, properties and typed headers, what RabbitMQ's firehose
 /// said), as a tree; none for NATS.
-fn fields_ui(ui: &mut egui::Ui, seq: Seq, record: &Record) {
+fn fields_ui(ui: &mut egui::Ui, view: &mut InspectorView, seq: Seq, record: &Record) {
     let Some(fields) = record.fields() else {
         return;
     };
     ui.strong("Broker fields");
-    match serde_json::from_str::<serde_json::Value>(fields) {
-        Ok(value) => {
+    if view.fields.as_ref().is_none_or(|(shown, _)| *shown != seq) {
+        view.fields = Some((seq, serde_json::from_str(fields).ok()));
+    }
+    match view.fields.as_ref().and_then(|(_, value)| value.as_ref()) {
+        Some(value) => {
             let id = ui.make_persistent_id(("fields", seq));
-            crate::ui::json_tree::json_tree_ui(ui, &value, id);
+            crate::ui::json_tree::json_tree_ui(ui, value, id);
         }
-        Err(_) => {
+        None => {
             let shown: String = fields.chars().take(MAX_HEADER_VALUE_CHARS).collect();
             ui.add(egui::Label::new(RichText::new(shown).monospace()).wrap());
         }
