@@ -12,6 +12,7 @@
 //! `reading` (records on their way to the consumer), `tls`.
 
 pub(crate) mod amqp;
+pub(crate) mod kafka;
 pub(crate) mod mqtt;
 pub(crate) mod nats;
 mod profile;
@@ -31,6 +32,7 @@ use tokio::sync::mpsc;
 
 use crate::capture::{BrokerKind, ConnectionKey, Record, Timestamp};
 pub use amqp::{AmqpLinkError, AmqpPublishError};
+pub use kafka::{KafkaLinkError, KafkaPublishError, KafkaSendError};
 pub use mqtt::{MqttFields, MqttLinkError, MqttSendError};
 pub use nats::connection::{
     ClientError, TraceAnswer, TraceError, open_client, open_client_with_inbox,
@@ -52,8 +54,8 @@ pub use nats::servers::{
 };
 pub use nats::wire::{FetchAnswer, FetchError, Fetcher};
 pub use profile::{
-    Auth, ConnectionProfile, InitialConnect, SecretStorage, SubscriptionSpec, TlsSettings,
-    redact_url,
+    Auth, ConnectionProfile, InitialConnect, ReadFrom, SecretStorage, SubscriptionSpec,
+    TlsSettings, redact_url,
 };
 pub use status::{
     Backlog, ConnectionShared, ConnectionStatus, LinkFailure, LinkState, Losses, PendingConfirm,
@@ -403,6 +405,9 @@ impl Broker {
                 .spawn_retrying::<mqtt::connection::Mqtt>(key, profile, mode, &shared, command_rx),
             BrokerKind::Amqp => self
                 .spawn_retrying::<amqp::connection::Amqp>(key, profile, mode, &shared, command_rx),
+            BrokerKind::Kafka => self.spawn_retrying::<kafka::connection::Kafka>(
+                key, profile, mode, &shared, command_rx,
+            ),
         }
         self.connections.insert(
             key,

@@ -128,7 +128,9 @@ impl ConnectionProfile {
         }
         let broker = self.broker()?;
         for server in &servers {
-            if BrokerKind::from_url(server) != Some(broker) {
+            // A Kafka list names its scheme once: kafka://a:9092,b:9092.
+            let bare = broker == BrokerKind::Kafka && !server.contains("://");
+            if !bare && BrokerKind::from_url(server) != Some(broker) {
                 return Err(ProfileError::MixedBrokers(redact_url(server)));
             }
             match broker {
@@ -140,6 +142,10 @@ impl ConnectionProfile {
                 }
                 BrokerKind::Amqp => super::amqp::link::check_url(server)
                     .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?,
+                BrokerKind::Kafka => {
+                    super::kafka::link::targets(std::slice::from_ref(server))
+                        .map_err(|e| ProfileError::BadServer(redact_url(server), e.to_string()))?;
+                }
             }
         }
         for sub in &self.subscriptions {
@@ -149,6 +155,7 @@ impl ConnectionProfile {
                 BrokerKind::Mqtt if sub.pattern == ">" => {}
                 BrokerKind::Mqtt => crate::capture::validate_topic_filter(&sub.pattern)?,
                 BrokerKind::Amqp => super::amqp::check_pattern(&sub.pattern)?,
+                BrokerKind::Kafka => super::kafka::check_pattern(&sub.pattern)?,
             }
         }
         if let Some(url) = &self.monitoring_url
@@ -336,6 +343,10 @@ pub struct SubscriptionSpec {
     /// from the group's real members.
     #[serde(default)]
     pub queue_group: Option<String>,
+    /// Where a Kafka subscription starts reading; other brokers deliver
+    /// only what comes after subscribing.
+    #[serde(default, skip_serializing_if = "ReadFrom::is_end")]
+    pub read_from: ReadFrom,
 }
 
 impl SubscriptionSpec {
@@ -343,7 +354,31 @@ impl SubscriptionSpec {
         Self {
             pattern: pattern.into(),
             queue_group: None,
+            read_from: ReadFrom::End,
         }
+    }
+}
+
+/// Where reading a Kafka partition starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadFrom {
+    /// Only records written from now on.
+    #[default]
+    End,
+    /// Every record the partition still has.
+    Beginning,
+    /// From this offset of each partition; a negative one counts back from
+    /// its end (-10: its last ten records).
+    Offset(i64),
+    /// From the first record at or after this time (milliseconds since
+    /// the epoch).
+    Since(i64),
+}
+
+impl ReadFrom {
+    pub fn is_end(&self) -> bool {
+        *self == Self::End
     }
 }
 
@@ -367,6 +402,8 @@ pub enum ProfileError {
     MissingFile(PathBuf),
     #[error(transparent)]
     BadBinding(#[from] super::amqp::BadBinding),
+    #[error(transparent)]
+    BadTopicPattern(#[from] super::kafka::BadTopicPattern),
     #[error("cannot use credentials file {}: {reason}", .path.display())]
     BadCredentials { path: PathBuf, reason: String },
     #[error("'{0}': the monitoring URL must look like http://host:8222")]

@@ -129,6 +129,9 @@ pub struct Losses {
     /// recorder's history) that a `>` subscription also received: not
     /// kept, as they are not the watched system's traffic. Not a loss.
     pub own_skipped: u64,
+    /// Records the broker deleted (Kafka's retention) or could not give
+    /// whole (a batch that did not decode) before eventscope read them.
+    pub unread: u64,
 }
 
 impl Losses {
@@ -141,6 +144,7 @@ impl Losses {
         self.unparseable += other.unparseable;
         self.malformed += other.malformed;
         self.own_skipped += other.own_skipped;
+        self.unread += other.unread;
     }
 
     /// Nothing was missed.
@@ -149,6 +153,7 @@ impl Losses {
             && self.server_cuts == 0
             && self.disconnects == 0
             && self.unparseable == 0
+            && self.unread == 0
             && self.disconnected.is_zero()
     }
 
@@ -170,6 +175,12 @@ impl Losses {
             self.unparseable,
             self.malformed
         ));
+        if self.unread > 0 {
+            text.push_str(&format!(
+                "; records gone before they could be read (retention, undecodable batches): {}",
+                self.unread
+            ));
+        }
         if self.own_skipped > 0 {
             text.push_str(&format!(
                 "; answers to eventscope's own stream reads not kept: {}",
@@ -194,6 +205,7 @@ pub struct ConnectionShared {
     unparseable: AtomicU64,
     server_cuts: AtomicU64,
     lost_in_cuts: AtomicU64,
+    unread: AtomicU64,
     disconnects: AtomicU64,
     /// Closed periods without a link, in nanoseconds.
     disconnected_nanos: AtomicU64,
@@ -278,6 +290,10 @@ impl ConnectionShared {
         self.unparseable.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn add_unread(&self, n: u64) {
+        self.unread.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn add_server_cut(&self, lost: Option<u64>) {
         self.server_cuts.fetch_add(1, Ordering::Relaxed);
         self.lost_in_cuts
@@ -350,6 +366,7 @@ impl ConnectionShared {
             unparseable: self.unparseable.load(Ordering::Relaxed),
             malformed: self.malformed.load(Ordering::Relaxed),
             own_skipped: self.own_skipped.load(Ordering::Relaxed),
+            unread: self.unread.load(Ordering::Relaxed),
         }
     }
 

@@ -11,9 +11,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::broker::profile::ConnectionProfile;
 
-/// A byte stream to the server, plain or TLS.
-pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+/// A byte stream to the server, plain or TLS (Sync: a link held across an
+/// await by reference stays Send).
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 
 /// Why TLS could not be set up or agreed, in a sentence (the link's error
 /// names the server).

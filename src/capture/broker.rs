@@ -21,11 +21,19 @@ pub enum BrokerKind {
     /// (the default exchange is `amq.default`, the name RabbitMQ also
     /// accepts for it).
     Amqp,
+    /// Kafka (and the brokers that speak its protocol: Redpanda, tansu,
+    /// WarpStream). A record's subject is its topic.
+    Kafka,
 }
 
 impl BrokerKind {
     /// Every broker this build speaks.
-    pub const ALL: &[BrokerKind] = &[BrokerKind::Nats, BrokerKind::Mqtt, BrokerKind::Amqp];
+    pub const ALL: &[BrokerKind] = &[
+        BrokerKind::Nats,
+        BrokerKind::Mqtt,
+        BrokerKind::Amqp,
+        BrokerKind::Kafka,
+    ];
 
     /// The name a capture line and the command line use.
     pub fn name(self) -> &'static str {
@@ -33,13 +41,15 @@ impl BrokerKind {
             Self::Nats => "nats",
             Self::Mqtt => "mqtt",
             Self::Amqp => "amqp",
+            Self::Kafka => "kafka",
         }
     }
 
     /// What separates the levels of its subjects (topics).
     pub fn separator(self) -> char {
         match self {
-            Self::Nats => '.',
+            // Topics are often dotted (`orders.v1.created`).
+            Self::Nats | Self::Kafka => '.',
             // The exchange, then the routing key whole: its dots mean
             // something only to a topic exchange's bindings.
             Self::Mqtt | Self::Amqp => '/',
@@ -53,6 +63,7 @@ impl BrokerKind {
             Self::Nats => None,
             Self::Mqtt => Some("MQTT topics"),
             Self::Amqp => Some("RabbitMQ exchanges"),
+            Self::Kafka => Some("Kafka topics"),
         }
     }
 
@@ -62,6 +73,7 @@ impl BrokerKind {
             Self::Nats => &["nats", "tls", "ws", "wss"],
             Self::Mqtt => &["mqtt", "mqtts"],
             Self::Amqp => &["amqp", "amqps"],
+            Self::Kafka => &["kafka", "kafkas"],
         }
     }
 

@@ -205,3 +205,75 @@ impl AmqpFields {
             .collect()
     }
 }
+
+/// What a record on Kafka's `__consumer_offsets` is: eventscope's reading
+/// of a consumer group's committed offset of one partition (polled, so its
+/// time is when the poll saw it), with the partition's end then.
+pub const KAFKA_COMMITS_TOPIC: &str = "__consumer_offsets";
+
+/// The fields of one Kafka record, as a record keeps them; or, on
+/// `__consumer_offsets`, one group's commit (`commit`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaFields {
+    /// Read from this partition; to publish, the partition to write to
+    /// (none: the broker's choice by key, as a producer's partitioner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// The key as text, when it is UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The key's bytes, when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_b64: Option<String>,
+    /// Milliseconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<i64>,
+    /// `create` (the producer's clock) or `log_append` (the broker's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_type: Option<String>,
+    /// Every header exactly (name, value in base64, none for null), when
+    /// the header block could not carry them as they were: a binary or
+    /// null value, a name it cannot hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers_b64: Vec<(String, Option<String>)>,
+    /// Set on `__consumer_offsets` records only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<GroupCommit>,
+}
+
+/// A consumer group's committed offset of one partition, as polled.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCommit {
+    pub group: String,
+    pub topic: String,
+    pub partition: i32,
+    /// The next offset the group will read: every offset below it is
+    /// processed.
+    pub committed: i64,
+    /// The partition's end (high watermark) when polled.
+    pub end: i64,
+}
+
+impl GroupCommit {
+    /// Records written and not yet processed by the group.
+    pub fn lag(&self) -> i64 {
+        (self.end - self.committed).max(0)
+    }
+}
+
+impl KafkaFields {
+    pub fn of_json(fields: Option<&str>) -> Option<Self> {
+        serde_json::from_str(fields?).ok()
+    }
+
+    /// The key's bytes, whichever way it was kept.
+    pub fn key_bytes(&self) -> Option<Vec<u8>> {
+        match (&self.key, &self.key_b64) {
+            (Some(text), _) => Some(text.as_bytes().to_vec()),
+            (None, Some(b64)) => BASE64.decode(b64).ok(),
+            (None, None) => None,
+        }
+    }
+}

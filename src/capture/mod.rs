@@ -18,7 +18,8 @@ mod subject_tree;
 
 pub use broker::BrokerKind;
 pub use fields::{
-    AMQP_DEFAULT_EXCHANGE, AmqpFields, AmqpProperties, Death, MqttFields, TraceEvent,
+    AMQP_DEFAULT_EXCHANGE, AmqpFields, AmqpProperties, Death, GroupCommit, KAFKA_COMMITS_TOPIC,
+    KafkaFields, MqttFields, TraceEvent,
 };
 pub use filter::{Filter, FilteredIndex};
 pub use headers::{HeaderBlock, Headers};

@@ -15,6 +15,7 @@ mod flows;
 mod jetstream;
 mod kv;
 mod record;
+pub use record::RecordArgs;
 mod replay;
 mod servers;
 
@@ -436,52 +437,6 @@ pub struct FlowsArgs {
     /// Extra header naming the producer (repeatable; `ce-source` always).
     #[arg(long, value_name = "HEADER")]
     pub producer_header: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct RecordArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-
-    /// Subject patterns to record (repeatable; default `>`).
-    #[arg(long = "subject", short = 's', value_name = "PATTERN")]
-    pub subjects: Vec<String>,
-
-    /// Output file; `-` writes to standard output. Default:
-    /// `eventscope-<time>.jsonl` in the current directory.
-    #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "to_stream")]
-    pub out: Option<PathBuf>,
-
-    /// Record into this JetStream stream instead of a file (created if
-    /// needed; the capture then lives on the servers, replicated).
-    #[arg(long, value_name = "NAME")]
-    pub to_stream: Option<String>,
-
-    /// With --to-stream: copies kept in a cluster.
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "to_stream")]
-    pub replicas: u64,
-
-    /// With --to-stream: messages older than this are dropped.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "24h",
-        requires = "to_stream"
-    )]
-    pub max_age: String,
-
-    /// With --to-stream: the stream never holds more (default: no limit
-    /// but the account's).
-    #[arg(long, value_name = "BYTES", requires = "to_stream")]
-    pub max_bytes: Option<String>,
-
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECS", conflicts_with = "count")]
-    pub duration: Option<f64>,
-
-    /// Stop after this many messages.
-    #[arg(long, value_name = "N")]
-    pub count: Option<u64>,
 }
 
 /// How to reach and authenticate to a server.

@@ -41,7 +41,11 @@ impl Default for FlowConfig {
     fn default() -> Self {
         Self {
             producer_headers: vec!["ce-source".into()],
-            id_headers: vec!["Nats-Msg-Id".into(), "ce-id".into()],
+            id_headers: vec![
+                "Nats-Msg-Id".into(),
+                "ce-id".into(),
+                "_watermill_message_uuid".into(),
+            ],
             reply_timeout_ns: 5_000_000_000,
             slow_ns: 250_000_000,
             max_flows: 100_000,
@@ -83,6 +87,8 @@ pub struct Correlator {
     pub(super) answered: RecentAnswers,
     /// Flows through a queueing broker, by message key (`queued.rs`).
     pub(super) queued: HashMap<u64, FlowId>,
+    /// Kafka's records and groups (`logged.rs`).
+    pub(super) logs: super::logged::Logs,
     /// The broker of each connection, by key (NATS unless told).
     brokers: Vec<BrokerKind>,
 }
@@ -102,6 +108,7 @@ impl Correlator {
             evicted: 0,
             latest: 0,
             queued: HashMap::new(),
+            logs: Default::default(),
             by_reply: HashMap::new(),
             by_stream_seq: HashMap::new(),
             by_msg_id: HashMap::new(),
@@ -227,6 +234,7 @@ impl Correlator {
             Class::Ack { ack, body, sync } => self.on_ack(seq, record, &ack, body, sync),
             Class::Advisory(advisory) => self.on_advisory(seq, record, &advisory),
             Class::Queued(event) => self.on_queued(seq, record, &event),
+            Class::Logged(event) => self.on_logged(seq, record, &event),
             // Heartbeats, flow control and pull statuses on inboxes answer
             // no publish; a 503 (no responders) answers a request.
             Class::Control
@@ -314,6 +322,9 @@ impl Correlator {
         if self.queued.len() > self.config.max_flows.max(1024).saturating_mul(2) {
             let first = self.first_id;
             self.queued.retain(|_, id| *id >= first);
+        }
+        if self.logs.len() > self.config.max_flows.max(1024).saturating_mul(2) {
+            self.logs.forget_before(self.first_id);
         }
         id
     }

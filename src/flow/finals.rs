@@ -40,6 +40,9 @@ pub enum Final {
     /// No queue was bound to take it: dropped, or returned to a publisher
     /// that asked for `mandatory`.
     Unroutable,
+    /// Written to a log, and every consumer group that reads it has
+    /// committed past it (Kafka).
+    Processed,
 }
 
 impl Final {
@@ -61,6 +64,7 @@ impl Final {
             Final::DeadLettered => "dead-lettered",
             Final::Expired => "expired",
             Final::Unroutable => "unroutable",
+            Final::Processed => "processed",
         }
     }
 

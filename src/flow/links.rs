@@ -53,13 +53,15 @@ pub struct Links {
 /// 0.1 to 0.6 ms after the first, and now and then before it).
 const SIMULTANEOUS_NS: i64 = 2_000_000;
 
-/// Where a broker mostly sits on an event's way, edge first.
+/// Where a broker mostly sits on an event's way, edge first (Kafka, the
+/// log, last: bridges mostly carry events into it).
 fn edge_rank(broker: crate::capture::BrokerKind) -> u8 {
     use crate::capture::BrokerKind;
     match broker {
         BrokerKind::Mqtt => 0,
         BrokerKind::Nats => 1,
         BrokerKind::Amqp => 2,
+        BrokerKind::Kafka => 3,
     }
 }
 

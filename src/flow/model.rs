@@ -28,6 +28,9 @@ pub enum FlowKind {
     /// Published to an exchange, routed to queues, delivered from them
     /// (RabbitMQ): its hops in `queued_hops`.
     Queued,
+    /// Written to a log's partitions (Kafka), read by consumer groups,
+    /// copied to retry and dead-letter topics: its hops in `log_hops`.
+    Logged,
 }
 
 impl FlowKind {
@@ -284,6 +287,8 @@ pub(super) struct Extras {
     pub(super) trace: Vec<crate::server_answers::TraceHop>,
     /// Its hops through a queueing broker's exchanges and queues.
     pub(super) queued: Option<Box<super::queued::QueueHops>>,
+    /// Its writes to a log broker's topics, and the groups past them.
+    pub(super) logged: Option<Box<super::logged::LogHops>>,
 }
 
 impl FlowDetail {
@@ -327,6 +332,10 @@ impl FlowDetail {
 
     pub fn queued_hops(&self) -> Option<&super::queued::QueueHops> {
         self.extras.as_ref()?.queued.as_deref()
+    }
+
+    pub fn log_hops(&self) -> Option<&super::logged::LogHops> {
+        self.extras.as_ref()?.logged.as_deref()
     }
 
     pub(super) fn ttl_ns(&self) -> Option<i64> {

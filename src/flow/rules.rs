@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 
 use super::amqp::AmqpRules;
+use super::kafka::KafkaRules;
 use super::model::{Delivery, Flow};
 use super::mqtt::MqttRules;
 use super::nats::NatsRules;
@@ -90,6 +91,7 @@ pub fn rules_for(broker: BrokerKind) -> &'static dyn DeliveryRules {
         BrokerKind::Nats => &NatsRules,
         BrokerKind::Mqtt => &MqttRules,
         BrokerKind::Amqp => &AmqpRules,
+        BrokerKind::Kafka => &KafkaRules,
     }
 }
 

@@ -198,6 +198,7 @@ impl Correlator {
             }
             FlowKind::Jetstream | FlowKind::Kv => self.stored_verdict(flow, now),
             FlowKind::Queued => super::queued::queued_final(flow).into(),
+            FlowKind::Logged => super::logged::logged_final(flow).into(),
         }
     }
 

@@ -106,6 +106,8 @@ pub enum Class {
     Advisory(MessageAdvisory),
     /// A queueing broker's account of one message (RabbitMQ).
     Queued(Box<QueueEvent>),
+    /// A log broker's record or a consumer group's commit (Kafka).
+    Logged(Box<LogEvent>),
     /// `$JS.API`, other advisories, metrics, flow control, heartbeats,
     /// `$SYS`: shown, but not flows.
     Control,
@@ -145,4 +147,33 @@ pub enum Hop {
         consumer: String,
         redelivered: bool,
     },
+}
+
+/// What a log broker (Kafka) said: a record written at an offset, or a
+/// consumer group's committed offset passing records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogEvent {
+    Written(Written),
+    /// A group's committed offset of one partition, as polled.
+    Committed(crate::capture::GroupCommit),
+}
+
+/// A record as written to a topic's partition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    /// The record it is a retry or dead-letter copy of, where the
+    /// copier said (Spring's `kafka_dlt-original-*` headers).
+    pub origin: Option<(String, i32, i64)>,
+    /// Written to a dead-letter topic (`.DLT`, `-dlt`, `-dlq`), or
+    /// poisoned (Watermill's `reason_poisoned`).
+    pub dead_letter: bool,
+    /// Why it was copied, where the copier said (the exception, the
+    /// poison reason).
+    pub reason: Option<String>,
+    /// The attempt it is, where the copier said (`retry_topic-attempts`).
+    pub attempt: Option<u32>,
 }

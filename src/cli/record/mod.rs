@@ -21,11 +21,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::RecordArgs;
+mod args;
 use crate::broker::{
     Batch, Broker, BrokerEvent, Command, ConnectionProfile, InitialConnect, Losses,
 };
 use crate::capture::file::{CaptureHeader, CaptureWriter, create_private, format_timestamp};
+pub use args::RecordArgs;
 
 mod own;
 mod watch;
@@ -477,7 +478,14 @@ fn write_all(
 }
 
 pub fn record_command(args: RecordArgs) -> ExitCode {
-    let profile = match args.connect.to_profile(&args.subjects) {
+    let read_from = match args.read_from() {
+        Ok(from) => from,
+        Err(e) => {
+            eprintln!("eventscope record: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut profile = match args.connect.to_profile(&args.subjects) {
         Ok(Some(profile)) => profile,
         Ok(None) => {
             eprintln!("eventscope record: give --server URL (or --context NAME)");
@@ -488,6 +496,17 @@ pub fn record_command(args: RecordArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !read_from.is_end() {
+        if profile.broker().ok() != Some(crate::capture::BrokerKind::Kafka) {
+            eprintln!(
+                "eventscope record: --since, --offset and --from-beginning read a Kafka log; other brokers deliver only what comes next (for a JetStream stream, use `eventscope browse`)"
+            );
+            return ExitCode::from(2);
+        }
+        for spec in &mut profile.subscriptions {
+            spec.read_from = read_from;
+        }
+    }
     let out = match (&args.to_stream, args.out) {
         (Some(name), _) => {
             let settings = (|| -> Result<_, crate::jetstream::UnitError> {

@@ -325,6 +325,7 @@ fn subscriptions_ui(
                     let spec = SubscriptionSpec {
                         pattern: input.pattern.trim().to_owned(),
                         queue_group: (!queue.is_empty()).then(|| queue.to_owned()),
+                        read_from: Default::default(),
                     };
                     actions.push(ConnectionsAction::Subscribe(row.key, spec));
                     input.pattern.clear();

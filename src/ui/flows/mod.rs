@@ -179,7 +179,9 @@ impl FlowsView {
 
 fn final_color(f: Option<Final>) -> Color32 {
     match f {
-        Some(Final::Acked | Final::Replied | Final::Stored | Final::Delivered) => GOOD,
+        Some(
+            Final::Acked | Final::Replied | Final::Stored | Final::Delivered | Final::Processed,
+        ) => GOOD,
         Some(
             Final::Terminated
             | Final::MaxDeliveries
@@ -328,6 +330,7 @@ fn flow_table_ui(
                             FlowKind::Request => "request",
                             FlowKind::Publish => "publish",
                             FlowKind::Queued => "queued",
+                            FlowKind::Logged => "log",
                         });
                     });
                     row.col(|ui| {

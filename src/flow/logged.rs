@@ -1,0 +1,348 @@
+//! Flows through a log broker (Kafka): a record written at an offset ->
+//! each consumer group committing past it (processed) or not yet (its
+//! lag), and the copies a failing consumer writes to retry and dead-letter
+//! topics, each one more hop of the same flow, so `orders` ->
+//! `orders-retry-1` -> `orders-retry-2` -> `orders.DLT` is one timeline.
+//!
+//! What the wire cannot show is not claimed: a commit is seen when the
+//! poll sees it (its time is the poll's, within a second), and a group
+//! that committed past a record processed it, which a consumer that
+//! commits before processing makes untrue.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::correlator::Correlator;
+use super::model::{Delivery, Flow, FlowId, FlowKind, Outcome, Role, StepKind};
+use super::vocabulary::{LogEvent, Written};
+use crate::capture::{GroupCommit, Record, Seq, Timestamp};
+
+/// One partition of a topic.
+type Partition = (String, i32);
+
+/// The records and groups the correlator knows, per partition.
+#[derive(Debug, Default)]
+pub(crate) struct Logs {
+    /// Offset -> the flow that wrote it.
+    written: HashMap<Partition, BTreeMap<i64, FlowId>>,
+    /// Group -> its committed offset, per partition.
+    groups: HashMap<Partition, BTreeMap<String, i64>>,
+    entries: usize,
+}
+
+impl Logs {
+    pub fn len(&self) -> usize {
+        self.entries
+    }
+
+    /// Drop the records of flows no longer kept.
+    pub fn forget_before(&mut self, first: FlowId) {
+        for offsets in self.written.values_mut() {
+            offsets.retain(|_, id| *id >= first);
+        }
+        self.written.retain(|_, offsets| !offsets.is_empty());
+        self.entries = self.written.values().map(BTreeMap::len).sum();
+    }
+
+    fn record(&mut self, at: Partition, offset: i64, id: FlowId) {
+        if self
+            .written
+            .entry(at)
+            .or_default()
+            .insert(offset, id)
+            .is_none()
+        {
+            self.entries += 1;
+        }
+    }
+
+    fn flow_at(&self, at: &Partition, offset: i64) -> Option<FlowId> {
+        self.written.get(at)?.get(&offset).copied()
+    }
+}
+
+/// A flow's writes to the log and the groups past the last one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogHops {
+    /// Where it was written, oldest first: topic, partition, offset.
+    pub writes: Vec<(String, i32, i64)>,
+    /// The last write is to a dead-letter topic.
+    pub dead_lettered: bool,
+    /// Groups that committed past the last write.
+    pub processed_by: Vec<String>,
+    /// Groups reading the last write's partition, not past it yet.
+    pub waiting: Vec<String>,
+}
+
+fn hops_mut(flow: &mut Flow) -> &mut LogHops {
+    flow.detail_mut()
+        .extras_mut()
+        .logged
+        .get_or_insert_with(Box::default)
+}
+
+fn group_lane(group: &str) -> String {
+    format!("group {group}")
+}
+
+impl Correlator {
+    pub(super) fn on_logged(&mut self, seq: Seq, record: &Record, event: &LogEvent) {
+        match event {
+            LogEvent::Written(written) => self.on_written(seq, record, written),
+            LogEvent::Committed(commit) => self.on_commit(seq, record.received_at, commit),
+        }
+    }
+
+    /// The flow a copy continues: the record it names, else an earlier
+    /// record on another topic with the same id header.
+    fn continued(&self, written: &Written, identity: Option<&str>) -> Option<FlowId> {
+        if let Some((topic, partition, offset)) = &written.origin
+            && let Some(id) = self
+                .logs
+                .flow_at(&(topic.clone(), *partition), *offset)
+                .filter(|id| self.get(*id).is_some())
+        {
+            return Some(id);
+        }
+        let id = *self.by_msg_id.get(identity?)?;
+        let flow = self.get(id)?;
+        let last = flow.detail().log_hops()?.writes.last()?;
+        (flow.broker == crate::capture::BrokerKind::Kafka && last.0 != written.topic).then_some(id)
+    }
+
+    fn on_written(&mut self, seq: Seq, record: &Record, written: &Written) {
+        let at = record.received_at;
+        let headers = self.publish_headers(record);
+        let partition = (written.topic.clone(), written.partition);
+        let id = match self.continued(written, headers.identity.as_deref()) {
+            Some(id) => {
+                if let Some(flow) = self.get_mut(id) {
+                    copied(flow, seq, at, written);
+                }
+                if let Some(key) = headers.identity {
+                    self.by_msg_id.insert(key, id);
+                }
+                id
+            }
+            None => {
+                let mut flow = Flow::new(self.next_id(), FlowKind::Logged, record.subject(), at);
+                flow.broker = self.broker_of(record.connection);
+                flow.first_record = Some(seq);
+                flow.producer = headers.producer;
+                flow.trace_id = headers.trace_id;
+                flow.msg_id = headers.msg_id;
+                if let Some(key) = headers.identity {
+                    self.on_identity(&mut flow, key);
+                }
+                let producer = flow
+                    .producer
+                    .clone()
+                    .unwrap_or_else(|| super::model::UNKNOWN_PRODUCER.into());
+                let p = flow.lane(&producer, Role::Producer);
+                let t = flow.lane(&written.topic, Role::Stream);
+                let key = written
+                    .key
+                    .as_deref()
+                    .map(|k| format!(", key {k}"))
+                    .unwrap_or_default();
+                let label = format!("write [{}@{}]{key}", written.partition, written.offset);
+                flow.step(at, Some(seq), StepKind::Publish, p, t, label);
+                let hops = hops_mut(&mut flow);
+                hops.writes
+                    .push((written.topic.clone(), written.partition, written.offset));
+                self.push(flow)
+            }
+        };
+        self.logs.record(partition.clone(), written.offset, id);
+        // The groups that read this partition and are not past it wait.
+        let behind: Vec<String> = self
+            .logs
+            .groups
+            .get(&partition)
+            .into_iter()
+            .flatten()
+            .filter(|(_, committed)| **committed <= written.offset)
+            .map(|(group, _)| group.clone())
+            .collect();
+        if let Some(flow) = self.get_mut(id) {
+            flow.updated_at = flow.updated_at.max(at);
+            for group in behind {
+                wait_for(flow, &group, at);
+            }
+        }
+    }
+
+    fn on_commit(&mut self, seq: Seq, at: Timestamp, commit: &GroupCommit) {
+        let partition = (commit.topic.clone(), commit.partition);
+        let before = self
+            .logs
+            .groups
+            .entry(partition.clone())
+            .or_default()
+            .insert(commit.group.clone(), commit.committed);
+        let passed: Vec<(i64, FlowId)> = self
+            .logs
+            .written
+            .get(&partition)
+            .map(|offsets| {
+                offsets
+                    .range(before.unwrap_or(i64::MIN)..commit.committed)
+                    .map(|(o, id)| (*o, *id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (offset, id) in passed {
+            if let Some(flow) = self.get_mut(id) {
+                processed(flow, seq, at, commit, offset);
+            }
+        }
+        if before.is_none() {
+            // A group first seen on this partition waits for what is past
+            // its commit.
+            let waiting: Vec<FlowId> = self
+                .logs
+                .written
+                .get(&partition)
+                .map(|o| o.range(commit.committed..).map(|(_, id)| *id).collect())
+                .unwrap_or_default();
+            for id in waiting {
+                if let Some(flow) = self.get_mut(id) {
+                    wait_for(flow, &commit.group, at);
+                }
+            }
+        }
+    }
+}
+
+/// A consumer copied the record on (a retry or dead-letter topic): the
+/// groups that had it failed it; one more hop from the last of them.
+fn copied(flow: &mut Flow, seq: Seq, at: Timestamp, written: &Written) {
+    let target = format!("{}: moved to {}", "failed", written.topic);
+    for d in &mut flow.detail_mut().deliveries {
+        if matches!(d.outcome, Outcome::Pending | Outcome::Ack) && d.reason.is_none() {
+            d.outcome = Outcome::Nak;
+            d.reason = Some(target.as_str().into());
+        }
+    }
+    let from = flow
+        .detail()
+        .lanes
+        .iter()
+        .rposition(|l| l.role == Role::Consumer)
+        .or_else(|| {
+            flow.detail()
+                .lanes
+                .iter()
+                .rposition(|l| l.role == Role::Stream)
+        });
+    let to = flow.lane(&written.topic, Role::Stream);
+    let place = format!("[{}@{}]", written.partition, written.offset);
+    let (kind, label) = if written.dead_letter {
+        let why = written
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        (
+            StepKind::DeadLetter,
+            format!("dead-lettered to {} {place}{why}", written.topic),
+        )
+    } else {
+        let attempt = written
+            .attempt
+            .map(|a| format!(" (attempt {a})"))
+            .unwrap_or_default();
+        (
+            StepKind::Publish,
+            format!("retry to {} {place}{attempt}", written.topic),
+        )
+    };
+    flow.step(at, Some(seq), kind, from.unwrap_or(to), to, label);
+    let hops = hops_mut(flow);
+    hops.writes
+        .push((written.topic.clone(), written.partition, written.offset));
+    hops.dead_lettered = written.dead_letter;
+    hops.processed_by.clear();
+    hops.waiting.clear();
+}
+
+/// `group` reads the flow's partition and has not committed past it.
+fn wait_for(flow: &mut Flow, group: &str, at: Timestamp) {
+    let hops = hops_mut(flow);
+    if hops.waiting.iter().any(|g| g == group) || hops.processed_by.iter().any(|g| g == group) {
+        return;
+    }
+    hops.waiting.push(group.to_owned());
+    let count = hops.writes.len() as u64;
+    flow.detail_mut().add_delivery(Delivery {
+        consumer: group_lane(group),
+        count,
+        record: None,
+        at,
+        answered_at: None,
+        settled_at: None,
+        outcome: Outcome::Pending,
+        reason: None,
+    });
+}
+
+/// `commit` passed the flow's record at `offset`.
+fn processed(flow: &mut Flow, seq: Seq, at: Timestamp, commit: &GroupCommit, offset: i64) {
+    let hops = hops_mut(flow);
+    // Only the flow's last write: an earlier one was settled by its copy.
+    let last = hops.writes.last();
+    if last.is_none_or(|(t, p, o)| *t != commit.topic || *p != commit.partition || *o != offset) {
+        return;
+    }
+    if hops.processed_by.contains(&commit.group) {
+        return;
+    }
+    hops.processed_by.push(commit.group.clone());
+    hops.waiting.retain(|g| *g != commit.group);
+    let count = hops.writes.len() as u64;
+    let t = flow.lane(&commit.topic, Role::Stream);
+    let g = flow.lane(&group_lane(&commit.group), Role::Consumer);
+    let label = format!("committed past [{}@{offset}]", commit.partition);
+    flow.step(at, Some(seq), StepKind::Deliver { count }, t, g, label);
+    let consumer = group_lane(&commit.group);
+    let deliveries = &mut flow.detail_mut().deliveries;
+    match deliveries
+        .iter_mut()
+        .find(|d| d.consumer == consumer && d.count == count)
+    {
+        Some(d) => {
+            d.outcome = Outcome::Ack;
+            d.settled_at = Some(at);
+            d.answered_at = Some(at);
+            d.record = Some(seq);
+        }
+        None => {
+            flow.detail_mut().add_delivery(Delivery {
+                consumer,
+                count,
+                record: Some(seq),
+                at,
+                answered_at: Some(at),
+                settled_at: Some(at),
+                outcome: Outcome::Ack,
+                reason: None,
+            });
+        }
+    }
+}
+
+/// How a logged flow ended, as far as the wire shows.
+pub(super) fn logged_final(flow: &Flow) -> super::model::Final {
+    use super::model::Final;
+    let Some(hops) = flow.detail().log_hops() else {
+        return Final::Pending;
+    };
+    if hops.dead_lettered && hops.waiting.is_empty() {
+        Final::DeadLettered
+    } else if !hops.waiting.is_empty() {
+        Final::Pending
+    } else if !hops.processed_by.is_empty() {
+        Final::Processed
+    } else {
+        Final::Stored
+    }
+}
