@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-pub const INSTALL_HINT: &str = "run `scripts/get-nats-server` in eventscope's checkout (it needs no pip), \
+pub const INSTALL_HINT: &str = "run `scripts/get-servers` in eventscope's checkout (it needs no pip), \
      or put nats-server on PATH, or set NATS_SERVER_BIN";
 
 #[derive(Debug, Error)]
@@ -70,7 +70,7 @@ fn remove_orphaned_data() {
 }
 
 /// The server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH, else
-/// the one `scripts/get-nats-server` put in this checkout's `.tools/bin`.
+/// the one `scripts/get-servers` put in this checkout's `.tools/bin`.
 pub fn find_server_binary() -> Result<PathBuf, LocalServerError> {
     if let Some(bin) = std::env::var_os("NATS_SERVER_BIN").filter(|b| !b.is_empty()) {
         return Ok(PathBuf::from(bin));

@@ -25,6 +25,7 @@ mod config_admin;
 mod local_mosquitto;
 mod local_rabbit;
 mod local_server;
+mod local_tansu;
 mod starting;
 
 pub use local_mosquitto::{
@@ -33,6 +34,7 @@ pub use local_mosquitto::{
 pub use local_rabbit::{
     LocalRabbit, LocalRabbitError, RABBITMQ_INSTALL_HINT, find_rabbitmq_server,
 };
+pub use local_tansu::{LocalTansu, LocalTansuError, TANSU_INSTALL_HINT, find_tansu};
 pub use starting::DemoStarting;
 
 pub use local_server::{
