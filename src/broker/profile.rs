@@ -391,7 +391,7 @@ pub enum ProfileError {
     #[error("'{0}' is not a server URL: {1}")]
     BadServer(String, String),
     #[error(
-        "'{0}': no broker this build speaks has that scheme (NATS: nats://, tls://, ws://, wss://; MQTT: mqtt://, mqtts://; RabbitMQ: amqp://, amqps://)"
+        "'{0}': no broker this build speaks has that scheme (NATS: nats://, tls://, ws://, wss://; MQTT: mqtt://, mqtts://; RabbitMQ: amqp://, amqps://; Kafka: kafka://, kafkas://)"
     )]
     UnknownScheme(String),
     #[error(
@@ -441,10 +441,13 @@ mod tests {
         p.subscriptions = vec![SubscriptionSpec::new("orders")];
         let said = p.validate().expect_err("no binding key").to_string();
         assert!(said.contains("EXCHANGE/BINDING_KEY"), "{said}");
-        let p = ConnectionProfile::new("kafka", "kafka://me:secret@a:9092");
+        let p = ConnectionProfile::new("kafka", "kafka://a:9092, b:9092");
+        assert_eq!(p.broker(), Ok(BrokerKind::Kafka));
+        assert_eq!(p.validate(), Ok(()));
+        let p = ConnectionProfile::new("pulsar", "pulsar://me:secret@a:6650");
         let said = p.validate().expect_err("refused").to_string();
         assert!(
-            said.contains("kafka://") && said.contains("amqp://"),
+            said.contains("pulsar://") && said.contains("kafka://"),
             "{said}"
         );
         assert!(!said.contains("secret"), "{said}");

@@ -236,12 +236,12 @@ fn copied(flow: &mut Flow, seq: Seq, at: Timestamp, written: &Written) {
         });
     let to = flow.lane(&written.topic, Role::Stream);
     let place = format!("[{}@{}]", written.partition, written.offset);
+    let why = written
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
     let (kind, label) = if written.dead_letter {
-        let why = written
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default();
         (
             StepKind::DeadLetter,
             format!("dead-lettered to {} {place}{why}", written.topic),
@@ -253,7 +253,7 @@ fn copied(flow: &mut Flow, seq: Seq, at: Timestamp, written: &Written) {
             .unwrap_or_default();
         (
             StepKind::Publish,
-            format!("retry to {} {place}{attempt}", written.topic),
+            format!("retry to {} {place}{why}{attempt}", written.topic),
         )
     };
     flow.step(at, Some(seq), kind, from.unwrap_or(to), to, label);
@@ -288,9 +288,18 @@ fn wait_for(flow: &mut Flow, group: &str, at: Timestamp) {
 /// `commit` passed the flow's record at `offset`.
 fn processed(flow: &mut Flow, seq: Seq, at: Timestamp, commit: &GroupCommit, offset: i64) {
     let hops = hops_mut(flow);
-    // Only the flow's last write: an earlier one was settled by its copy.
-    let last = hops.writes.last();
-    if last.is_none_or(|(t, p, o)| *t != commit.topic || *p != commit.partition || *o != offset) {
+    let Some(index) = hops
+        .writes
+        .iter()
+        .position(|(t, p, o)| *t == commit.topic && *p == commit.partition && *o == offset)
+    else {
+        return;
+    };
+    if index + 1 < hops.writes.len() {
+        // A group done with a write it had already copied on (Spring
+        // commits after forwarding to the retry topic): it failed it.
+        let next = hops.writes[index + 1].0.clone();
+        moved_on(flow, seq, at, commit, offset, index as u64 + 1, &next);
         return;
     }
     if hops.processed_by.contains(&commit.group) {
@@ -325,6 +334,51 @@ fn processed(flow: &mut Flow, seq: Seq, at: Timestamp, commit: &GroupCommit, off
                 settled_at: Some(at),
                 outcome: Outcome::Ack,
                 reason: None,
+            });
+        }
+    }
+}
+
+/// `commit` passed the flow's `count`th write, which was copied on to
+/// `next` before: the group failed it and says it is done with it.
+fn moved_on(
+    flow: &mut Flow,
+    seq: Seq,
+    at: Timestamp,
+    commit: &GroupCommit,
+    offset: i64,
+    count: u64,
+    next: &str,
+) {
+    let t = flow.lane(&commit.topic, Role::Stream);
+    let g = flow.lane(&group_lane(&commit.group), Role::Consumer);
+    let label = format!(
+        "committed past [{}@{offset}], moved to {next}",
+        commit.partition
+    );
+    flow.step(at, Some(seq), StepKind::Deliver { count }, t, g, label);
+    let consumer = group_lane(&commit.group);
+    let reason = format!("failed: moved to {next}");
+    let deliveries = &mut flow.detail_mut().deliveries;
+    match deliveries
+        .iter_mut()
+        .find(|d| d.consumer == consumer && d.count == count)
+    {
+        Some(d) => {
+            d.outcome = Outcome::Nak;
+            d.settled_at = Some(at);
+            d.reason = Some(reason.as_str().into());
+        }
+        None => {
+            flow.detail_mut().add_delivery(Delivery {
+                consumer,
+                count,
+                record: Some(seq),
+                at,
+                answered_at: Some(at),
+                settled_at: Some(at),
+                outcome: Outcome::Nak,
+                reason: Some(reason.as_str().into()),
             });
         }
     }

@@ -14,6 +14,7 @@ mod flows;
 mod flows_exact;
 mod flows_rules;
 mod jetstream;
+mod kafka;
 mod kv;
 mod layers;
 mod mqtt;

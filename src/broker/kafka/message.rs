@@ -159,6 +159,8 @@ pub(crate) fn outgoing(message: &WireMessage) -> Result<Outgoing, KafkaSendError
             headers.insert(StrBytes::from_string(name), Some(Bytes::from(value)));
         }
     } else {
+        // The exact copy first; then what was added to the header block
+        // since (a replay's mark).
         for (name, value) in &fields.headers_b64 {
             let value = match value {
                 Some(b64) => Some(Bytes::from(
@@ -169,6 +171,11 @@ pub(crate) fn outgoing(message: &WireMessage) -> Result<Outgoing, KafkaSendError
                 None => None,
             };
             headers.insert(StrBytes::from_string(name.clone()), value);
+        }
+        for (name, value) in message.header_pairs() {
+            if !fields.headers_b64.iter().any(|(n, _)| *n == name) {
+                headers.insert(StrBytes::from_string(name), Some(Bytes::from(value)));
+            }
         }
     }
     if let Some(reply) = &message.reply {

@@ -5,6 +5,7 @@
 pub mod amqp;
 pub mod cluster;
 pub mod fake_server;
+pub mod kafka;
 pub mod proxy;
 pub mod recorder;
 pub mod recording;
