@@ -165,13 +165,19 @@ impl EventscopeApp {
         });
     }
 
+    /// Forget everything captured (Clear, or a capture file replacing it).
+    pub fn forget_captured(&mut self) {
+        self.traffic.clear();
+        self.session.clear();
+        self.group_lag.clear(&self.session.store);
+        self.mark_saved();
+    }
+
     /// Replace what is shown with a capture file, read in the background.
     pub fn load_capture(&mut self, path: PathBuf) {
         match CaptureLoad::start(&path) {
             Ok(load) => {
-                self.traffic.clear();
-                self.session.clear();
-                self.mark_saved();
+                self.forget_captured();
                 self.capture_load = Some(load);
             }
             Err(e) => self.notice = Some(format!("cannot open {}: {e}", path.display())),

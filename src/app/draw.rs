@@ -9,13 +9,13 @@ use crate::capture::ROOT;
 use crate::capture::Timestamp;
 use crate::capture::now_timestamp;
 use crate::ui::View;
-use crate::ui::rates_ui;
 use crate::ui::subject_tree_ui;
 use crate::ui::{ConnectionRow, ConnectionsAction, connections_ui};
 use crate::ui::{FlowsAction, diagram_ui, flow_list_ui};
 use crate::ui::{InspectorAction, inspector_ui};
 use crate::ui::{StatusFigures, status_bar_ui};
 use crate::ui::{filter_bar_ui, table_ui};
+use crate::ui::{group_lag_ui, rates_ui};
 
 impl EventscopeApp {
     /// The whole window.
@@ -92,9 +92,7 @@ impl EventscopeApp {
                 .on_hover_text("Forget everything captured (Ctrl+L)")
                 .clicked()
             {
-                self.traffic.clear();
-                self.session.clear();
-                self.mark_saved();
+                self.forget_captured();
             }
             ui.toggle_value(&mut self.show_rates, "Rates");
             if !self.session.pending_confirms.is_empty() {
@@ -175,7 +173,26 @@ impl EventscopeApp {
                 .resizable(true)
                 .default_size(170.0)
                 .show(ui, |ui| {
-                    rates_ui(ui, &mut self.rates, &self.session.store, now)
+                    let lag = &self.group_lag;
+                    if !lag.is_empty() {
+                        ui.horizontal(|ui| {
+                            ui.selectable_value(
+                                &mut self.rates.show_group_lag,
+                                false,
+                                "Message rates",
+                            );
+                            ui.selectable_value(
+                                &mut self.rates.show_group_lag,
+                                true,
+                                "Kafka group lag",
+                            );
+                        });
+                    }
+                    if self.rates.show_group_lag && !lag.is_empty() {
+                        group_lag_ui(ui, lag, now);
+                    } else {
+                        rates_ui(ui, &mut self.rates, &self.session.store, now);
+                    }
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| {

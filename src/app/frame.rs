@@ -25,6 +25,8 @@ impl EventscopeApp {
             LIVE_DRAIN_BUDGET
         });
         self.traffic.update(&self.session.store);
+        self.group_lag
+            .update(&self.session.store, crate::ui::SCAN_PER_FRAME);
         self.poll_pending(ctx);
         self.demo_step();
         self.save_connected_profiles();

@@ -109,6 +109,8 @@ pub struct EventscopeApp {
     pub traffic: TrafficView,
     pub inspector: InspectorView,
     rates: RatesView,
+    /// The Kafka groups' lag over time, read from the commit records.
+    pub group_lag: crate::capture::GroupLagHistory,
     pub connections: ConnectionsView,
     pub flows: FlowsView,
     pub publish: crate::ui::PublishView,
@@ -193,6 +195,7 @@ impl EventscopeApp {
             traffic: TrafficView::default(),
             inspector: InspectorView::default(),
             rates: RatesView::default(),
+            group_lag: Default::default(),
             connections,
             flows: FlowsView::default(),
             publish: crate::ui::PublishView {

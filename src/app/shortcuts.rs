@@ -64,10 +64,7 @@ impl EventscopeApp {
         });
         for shortcut in pressed {
             match shortcut {
-                Shortcut::Clear => {
-                    self.traffic.clear();
-                    self.session.clear();
-                }
+                Shortcut::Clear => self.forget_captured(),
                 Shortcut::Pause => self.traffic.toggle_pause(&self.session.store),
                 Shortcut::Down => self.traffic.move_selection(1),
                 Shortcut::Up => self.traffic.move_selection(-1),

@@ -9,6 +9,7 @@ mod broker;
 mod fields;
 pub mod file;
 mod filter;
+mod group_lag;
 mod headers;
 mod load;
 mod record;
@@ -22,6 +23,7 @@ pub use fields::{
     KafkaFields, MqttFields, TraceEvent,
 };
 pub use filter::{Filter, FilteredIndex};
+pub use group_lag::{GroupLagHistory, GroupPartition, MAX_SERIES, POINTS_PER_SERIES};
 pub use headers::{HeaderBlock, Headers};
 pub use load::{CaptureLoad, LoadEvent};
 pub use record::{

@@ -41,10 +41,11 @@ pub use loaded::Loaded;
 pub use publish::replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
 pub use status_bar::{StatusFigures, status_bar_ui};
+pub use traffic::group_lag::group_lag_ui;
 pub use traffic::inspector::{InspectorAction, InspectorView, inspector_ui};
 pub use traffic::rates::{RatesView, rates_ui};
 pub use traffic::subject_tree::subject_tree_ui;
-pub use traffic::{TrafficView, filter_bar_ui, table_ui};
+pub use traffic::{SCAN_PER_FRAME, TrafficView, filter_bar_ui, table_ui};
 
 /// The main areas of the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

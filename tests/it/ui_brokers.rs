@@ -11,6 +11,7 @@ use common::ui::{harness, replace_text, step_until};
 use egui_kittest::kittest::Queryable;
 use eventscope::app::{AppConfig, EventscopeApp};
 use eventscope::broker::ConnectionProfile;
+use eventscope::broker::SubscriptionSpec;
 use eventscope::demo::LocalMosquitto;
 use eventscope::ui::View;
 use rumqttc::v5::mqttbytes::QoS;
@@ -56,7 +57,8 @@ fn the_publish_form_sends_broker_fields_and_the_inspector_shows_them() {
             .is_some_and(|s| s.state().is_connected())
     });
     replace_text(&mut h, "Subject", "ui/lamp");
-    h.get_by_label("Broker fields (MQTT, RabbitMQ)").click();
+    h.get_by_label("Broker fields (MQTT, RabbitMQ, Kafka)")
+        .click();
     h.run_steps(2);
     // Not an object: refused in words, nothing sent.
     replace_text(&mut h, "Fields (JSON object)", "[1]");
@@ -118,4 +120,60 @@ fn the_publish_form_sends_broker_fields_and_the_inspector_shows_them() {
             .next()
             .map(|(_, r)| r.fields().map(str::to_owned))
     );
+}
+
+#[test]
+fn the_kafka_groups_lag_is_shown_per_partition_beside_the_rates() {
+    use common::kafka::{Out, RawKafka, tansu};
+    let _timed = common::timed();
+    let broker = tansu();
+    broker.create_topic("pay", 2).expect("topic");
+    let mut client = RawKafka::connect(broker.port());
+    client.produce("pay", 0, &Out::value(b"first"));
+    client.commit("billing", "pay", 0, 1);
+    let config = AppConfig {
+        view: View::Traffic,
+        ..AppConfig::default()
+    };
+    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
+    let mut profile = ConnectionProfile::new("kafka", broker.url());
+    profile.subscriptions = vec![SubscriptionSpec::new("pay")];
+    app.connect(profile);
+    let mut h = harness(app);
+    step_until(&mut h, "the group's first commit", |h| {
+        h.state()
+            .group_lag
+            .latest()
+            .any(|(k, lag)| k.to_string() == "billing pay[0]" && lag == 0)
+    });
+    // Before there are commits the panel is the rates alone; now it offers
+    // the lag.
+    h.get_by_label("Kafka group lag").click();
+    client.produce("pay", 0, &Out::value(b"second"));
+    client.produce("pay", 0, &Out::value(b"third"));
+    step_until(&mut h, "billing two behind", |h| {
+        h.query_by_label("billing pay[0]: 2 behind").is_some()
+    });
+    client.commit("billing", "pay", 0, 3);
+    step_until(&mut h, "billing caught up", |h| {
+        h.query_by_label("billing pay[0]: 0 behind").is_some()
+    });
+    let points: Vec<i64> = h
+        .state()
+        .group_lag
+        .series()
+        .find(|(k, _)| k.to_string() == "billing pay[0]")
+        .map(|(_, p)| p.iter().map(|(_, lag)| *lag).collect())
+        .expect("billing's series");
+    // (A poll between the two writes may also see one behind.)
+    assert!(
+        points.first() == Some(&0)
+            && points.last() == Some(&0)
+            && points.contains(&2)
+            && points.windows(2).all(|w| w[0] != w[1]),
+        "each change once, in order: {points:?}"
+    );
+    h.get_by_label("Message rates").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("billing pay[0]: 0 behind").is_none());
 }

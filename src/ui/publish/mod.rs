@@ -154,9 +154,9 @@ pub fn publish_ui(
     actions
 }
 
-/// The broker's own fields, for MQTT and RabbitMQ (NATS has none).
+/// The broker's own fields, for MQTT, RabbitMQ and Kafka (NATS has none).
 fn fields_ui(ui: &mut egui::Ui, view: &mut PublishView) {
-    egui::CollapsingHeader::new("Broker fields (MQTT, RabbitMQ)")
+    egui::CollapsingHeader::new("Broker fields (MQTT, RabbitMQ, Kafka)")
         .default_open(!view.template.fields.trim().is_empty())
         .show(ui, |ui| {
             let label = ui.label("Fields (JSON object)");
@@ -166,7 +166,7 @@ fn fields_ui(ui: &mut egui::Ui, view: &mut PublishView) {
                     .desired_rows(2)
                     .desired_width(f32::INFINITY)
                     .hint_text(
-                        r#"MQTT: {"qos":1,"retain":true}   RabbitMQ: {"properties":{"message_id":"{{uuid}}","delivery_mode":2,"expiration":"60000"}}"#,
+                        r#"MQTT: {"qos":1,"retain":true}   RabbitMQ: {"properties":{"message_id":"{{uuid}}","delivery_mode":2,"expiration":"60000"}}   Kafka: {"key":"order-42","partition":0} (binary: "key_b64", "headers_b64":[["name","base64"]])"#,
                     ),
             )
             .labelled_by(label.id);

@@ -18,6 +18,8 @@ pub struct RatesView {
     /// The tree's generation the ids belong to (a clear or a load makes
     /// them stale).
     generation: u64,
+    /// The panel shows the Kafka groups' lag instead of the rates.
+    pub show_group_lag: bool,
 }
 
 pub fn rates_ui(ui: &mut egui::Ui, view: &mut RatesView, store: &Store, now: Timestamp) {
