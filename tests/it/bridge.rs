@@ -1,8 +1,10 @@
 //! One event across brokers: a device publishes on MQTT, a bridge carries
-//! it to NATS and on to RabbitMQ with its CloudEvents id, and eventscope,
-//! watching all three, draws it as one sequence diagram with a lifeline
-//! per hop. Real Mosquitto, nats-server and RabbitMQ; the bridge is the
-//! test's own, on each broker's own client.
+//! it to NATS, on to RabbitMQ and from RabbitMQ's archive queue to Kafka
+//! with its CloudEvents id, where a consumer group processes it; and
+//! eventscope, watching all four, draws it as one sequence diagram with a
+//! lifeline per hop. Real Mosquitto, nats-server, RabbitMQ and tansu; the
+//! bridge is the test's own, on each broker's own client (a raw one for
+//! Kafka).
 
 use crate::common;
 
@@ -25,13 +27,35 @@ use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 
 #[test]
-fn an_event_bridged_from_mqtt_through_nats_to_rabbitmq_is_one_diagram() {
+fn an_event_bridged_from_mqtt_through_nats_and_rabbitmq_to_kafka_is_one_diagram() {
     let _timed = common::timed();
     let nats = common::server();
     let mosquitto =
         LocalMosquitto::start().unwrap_or_else(|e| panic!("this test needs Mosquitto: {e}"));
     let rabbit = LocalRabbit::start().unwrap_or_else(|e| panic!("this test needs RabbitMQ: {e}"));
+    let kafka = common::kafka::tansu();
+    kafka.create_topic("readings", 1).expect("topic");
     let rt = common::runtime();
+
+    // The bridge, last part: RabbitMQ's archive queue -> Kafka's readings,
+    // headers kept (a thread of its own: the raw Kafka client blocks).
+    let (to_kafka, archived) = std::sync::mpsc::channel::<(Vec<u8>, Vec<(String, Vec<u8>)>)>();
+    let kafka_port = kafka.port();
+    std::thread::spawn(move || {
+        let mut client = common::kafka::RawKafka::connect(kafka_port);
+        while let Ok((payload, headers)) = archived.recv() {
+            let out = common::kafka::Out {
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), Some(v.as_slice())))
+                    .collect(),
+                ..common::kafka::Out::value(&payload)
+            };
+            let offset = client.produce("readings", 0, &out);
+            // The warehouse group reads and commits it.
+            client.commit("warehouse", "readings", 0, offset + 1);
+        }
+    });
 
     // RabbitMQ's end: an exchange, a queue and a consumer that acks.
     let (amqp_conn, amqp) = rt.block_on(async {
@@ -75,7 +99,28 @@ fn an_event_bridged_from_mqtt_through_nats_to_rabbitmq_is_one_diagram() {
             )
             .await
             .expect("consume");
-        tokio::spawn(async move { while archive.next().await.is_some() {} });
+        tokio::spawn(async move {
+            while let Some(Ok(delivery)) = archive.next().await {
+                let headers = delivery
+                    .properties
+                    .headers()
+                    .as_ref()
+                    .map(|table| {
+                        table
+                            .inner()
+                            .iter()
+                            .filter_map(|(k, v)| match v {
+                                AMQPValue::LongString(s) => {
+                                    Some((k.to_string(), s.as_bytes().to_vec()))
+                                }
+                                _ => None,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let _ = to_kafka.send((delivery.data, headers));
+            }
+        });
         (conn, ch)
     });
     // The bridge, second half: NATS telemetry.> -> RabbitMQ, headers kept.
@@ -154,13 +199,18 @@ fn an_event_bridged_from_mqtt_through_nats_to_rabbitmq_is_one_diagram() {
             profile.subscriptions = vec![SubscriptionSpec::new("amq.rabbitmq.trace/#")];
             m.connect(profile)
         },
+        {
+            let mut profile = ConnectionProfile::new("log", kafka.url());
+            profile.subscriptions = vec![SubscriptionSpec::new("readings")];
+            m.connect(profile)
+        },
     ];
     let deadline = Instant::now() + Duration::from_secs(30);
     while !keys
         .iter()
         .all(|k| m.shared(*k).is_some_and(|s| s.state().is_connected()))
     {
-        assert!(Instant::now() < deadline, "all three connected");
+        assert!(Instant::now() < deadline, "all four connected");
         m.drain(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -196,16 +246,20 @@ fn an_event_bridged_from_mqtt_through_nats_to_rabbitmq_is_one_diagram() {
             .find(|f| f.subject == "devices/7/temp")
             .map(|f| f.id);
         let hops = first.map(|id| m.flows.hops_of(id)).unwrap_or_default();
-        let delivered = hops
+        let processed = hops
             .last()
             .and_then(|id| m.flows.get(*id))
-            .is_some_and(|f| f.broker == BrokerKind::Amqp && !f.detail().deliveries.is_empty());
-        if hops.len() == 3 && delivered {
+            .is_some_and(|f| {
+                f.broker == BrokerKind::Kafka
+                    && m.flows.final_of(f, m.flows.latest())
+                        == Some(eventscope::flow::Final::Processed)
+            });
+        if hops.len() == 4 && processed {
             break hops;
         }
         assert!(
             Instant::now() < deadline,
-            "three hops: {:?}",
+            "four hops: {:?}",
             m.flows
                 .flows()
                 .map(|f| (f.id, f.broker, f.subject.clone(), f.links().cloned()))
@@ -215,7 +269,12 @@ fn an_event_bridged_from_mqtt_through_nats_to_rabbitmq_is_one_diagram() {
     let flows: Vec<_> = hops.iter().filter_map(|id| m.flows.get(*id)).collect();
     assert_eq!(
         flows.iter().map(|f| f.broker).collect::<Vec<_>>(),
-        [BrokerKind::Mqtt, BrokerKind::Nats, BrokerKind::Amqp]
+        [
+            BrokerKind::Mqtt,
+            BrokerKind::Nats,
+            BrokerKind::Amqp,
+            BrokerKind::Kafka
+        ]
     );
     assert_eq!(flows[1].subject, "telemetry.7.temp");
     assert_eq!(flows[2].subject, "telemetry/7.temp");
@@ -229,6 +288,8 @@ fn an_event_bridged_from_mqtt_through_nats_to_rabbitmq_is_one_diagram() {
         "nats: telemetry.7.temp",
         "amqp: telemetry",
         "amqp: archive",
+        "kafka: readings",
+        "kafka: group warehouse",
     ] {
         assert!(mermaid.contains(lane), "{lane} in\n{mermaid}");
     }
