@@ -42,6 +42,10 @@ pub fn demo_profiles(ready: &DemoReady, subjects: &[String]) -> Vec<ConnectionPr
         rabbit.subscriptions = vec![SubscriptionSpec::new("amq.rabbitmq.trace/#")];
         profiles.push(rabbit);
     }
+    if let Some(url) = &ready.kafka_url {
+        // Every topic, and the groups' commits.
+        profiles.push(ConnectionProfile::new("demo-kafka", url.clone()));
+    }
     profiles
 }
 
@@ -54,10 +58,13 @@ pub fn demo_brokers_said(ready: &DemoReady) -> String {
     if ready.amqp_url.is_some() {
         said.push("RabbitMQ".to_owned());
     }
+    if ready.kafka_url.is_some() {
+        said.push("Kafka".to_owned());
+    }
     let mut text = if said.is_empty() {
         "no other broker".to_owned()
     } else {
-        format!("bridged to {}", said.join(" and "))
+        format!("bridged to {}", said.join(", "))
     };
     if !ready.skipped.is_empty() {
         text.push_str(&format!("; skipped: {}", ready.skipped.join("; ")));

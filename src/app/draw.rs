@@ -152,6 +152,18 @@ impl EventscopeApp {
     }
 
     fn traffic_view_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
+        // A group's commit selected: its lag over time is what to see.
+        if self.traffic.selected != self.lag_shown_for {
+            self.lag_shown_for = self.traffic.selected;
+            let commit = self
+                .traffic
+                .selected
+                .and_then(|seq| self.session.store.get(seq))
+                .is_some_and(|r| r.subject() == crate::capture::KAFKA_COMMITS_TOPIC);
+            if commit {
+                self.rates.show_group_lag = true;
+            }
+        }
         let tree_action = egui::Panel::left("subjects")
             .resizable(true)
             .default_size(260.0)

@@ -111,6 +111,9 @@ pub struct EventscopeApp {
     rates: RatesView,
     /// The Kafka groups' lag over time, read from the commit records.
     pub group_lag: crate::capture::GroupLagHistory,
+    /// The selection the bottom panel last followed (a commit selected
+    /// shows the lag).
+    lag_shown_for: Option<crate::capture::Seq>,
     pub connections: ConnectionsView,
     pub flows: FlowsView,
     pub publish: crate::ui::PublishView,
@@ -196,6 +199,7 @@ impl EventscopeApp {
             inspector: InspectorView::default(),
             rates: RatesView::default(),
             group_lag: Default::default(),
+            lag_shown_for: None,
             connections,
             flows: FlowsView::default(),
             publish: crate::ui::PublishView {

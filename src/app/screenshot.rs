@@ -21,8 +21,12 @@ pub enum FlowPick {
     /// A RabbitMQ message retried through a dead-letter exchange and a
     /// delay queue, then delivered.
     DeadLetterRetry,
-    /// One event's hops across brokers (the demo's bridge).
+    /// One event's hops across brokers (the demo's bridge), to Kafka where
+    /// the demo has one.
     CrossBroker,
+    /// A Kafka record copied to a retry topic and on to a dead-letter
+    /// topic, with its groups' commits.
+    KafkaRetry,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,9 +136,19 @@ impl ScreenshotPlan {
     }
 
     /// The newest finished flow of the wanted kind.
-    fn pick_flow(&self, flows: &Correlator) -> Option<(FlowId, Option<Seq>)> {
+    fn pick_flow(&self, store: &Store, flows: &Correlator) -> Option<(FlowId, Option<Seq>)> {
         let pick = self.flow?;
         let now = flows.latest();
+        let brokers = store.brokers();
+        let bridged = [
+            crate::capture::BrokerKind::Nats,
+            crate::capture::BrokerKind::Mqtt,
+            crate::capture::BrokerKind::Amqp,
+            crate::capture::BrokerKind::Kafka,
+        ]
+        .iter()
+        .filter(|b| brokers.contains(b))
+        .count();
         flows
             .flows()
             .rev()
@@ -152,7 +166,13 @@ impl ScreenshotPlan {
                         && flows.final_of(f, now) == Some(Final::Delivered)
                 }
                 FlowPick::CrossBroker => {
-                    f.broker == crate::capture::BrokerKind::Mqtt && flows.hops_of(f.id).len() >= 3
+                    f.broker == crate::capture::BrokerKind::Mqtt
+                        && flows.hops_of(f.id).len() >= bridged.max(3)
+                }
+                FlowPick::KafkaRetry => {
+                    f.kind == FlowKind::Logged
+                        && f.has_retries()
+                        && flows.final_of(f, now) == Some(Final::DeadLettered)
                 }
             })
             .map(|f| (f.id, f.detail().steps.last().and_then(|s| s.record)))
@@ -182,7 +202,7 @@ impl ScreenshotPlan {
                     return PlanStep::StartReplay;
                 }
                 if self.flow.is_some() {
-                    let Some((flow, record)) = self.pick_flow(flows) else {
+                    let Some((flow, record)) = self.pick_flow(store, flows) else {
                         return PlanStep::Nothing;
                     };
                     self.phase = Phase::Settling { frames_left: 10 };

@@ -2,9 +2,11 @@
 //! MQTT whose readings (CloudEvents in user properties) a bridge carries to
 //! NATS and on to RabbitMQ, where an archiver fails now and then and
 //! retries through a dead-letter exchange and a delay queue with a TTL.
-//! So the window shows one event crossing three brokers, and RabbitMQ's
-//! retry loop as a timeline. Without Mosquitto the thermometer publishes on
-//! NATS; without RabbitMQ the readings stop there.
+//! Stored readings go on to Kafka (`warehouse.rs`). So the window shows
+//! one event crossing four brokers, and RabbitMQ's retry loop as a
+//! timeline. Without Mosquitto the thermometer publishes on NATS; without
+//! RabbitMQ the readings go from NATS to Kafka; without either they stop
+//! where they are.
 
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
 
+use super::warehouse::{self, Reading};
 use super::{DemoResult, Stopped, connect, watch};
 
 /// Where the other brokers are (none: not installed, skipped).
@@ -26,6 +29,7 @@ pub(super) struct OtherBrokers {
     pub nats: String,
     pub mqtt_port: Option<u16>,
     pub amqp: Option<String>,
+    pub kafka_port: Option<u16>,
 }
 
 pub(super) fn spawn(brokers: OtherBrokers, stopped: &Stopped) {
@@ -33,6 +37,7 @@ pub(super) fn spawn(brokers: OtherBrokers, stopped: &Stopped) {
         nats,
         mqtt_port,
         amqp,
+        kafka_port,
     } = brokers;
     match mqtt_port {
         Some(port) => {
@@ -41,9 +46,23 @@ pub(super) fn spawn(brokers: OtherBrokers, stopped: &Stopped) {
         }
         None => watch(stopped, "thermometer", thermometer_on_nats(nats.clone())),
     }
-    if let Some(amqp) = amqp {
-        watch(stopped, "amqp-bridge", nats_to_rabbit(nats, amqp.clone()));
-        watch(stopped, "archiver", archiver(amqp));
+    let to_kafka = kafka_port.map(|port| {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        watch(stopped, "kafka-bridge", warehouse::into_kafka(port, rx));
+        watch(stopped, "warehouse", warehouse::warehouse(port));
+        tx
+    });
+    match (amqp, to_kafka) {
+        (Some(amqp), to_kafka) => {
+            watch(stopped, "amqp-bridge", nats_to_rabbit(nats, amqp.clone()));
+            watch(stopped, "archiver", archiver(amqp, to_kafka));
+        }
+        (None, Some(to_kafka)) => watch(
+            stopped,
+            "kafka-bridge",
+            warehouse::nats_to_kafka(nats, to_kafka),
+        ),
+        (None, None) => {}
     }
 }
 
@@ -219,8 +238,12 @@ async fn declare_topology(ch: &Channel) -> Result<(), lapin::Error> {
     Ok(())
 }
 
-/// Its disk is slow: every third reading fails twice, then is stored.
-async fn archiver(amqp: String) -> DemoResult {
+/// Its disk is slow: every third reading fails twice, then is stored (and
+/// sent on to Kafka, where there is one).
+async fn archiver(
+    amqp: String,
+    to_kafka: Option<tokio::sync::mpsc::Sender<Reading>>,
+) -> DemoResult {
     let (_conn, ch) = rabbit_channel(&amqp, "archiver").await?;
     declare_topology(&ch).await?;
     let mut deliveries = ch
@@ -248,6 +271,22 @@ async fn archiver(amqp: String) -> DemoResult {
                 .await?;
         } else {
             delivery.acker.ack(BasicAckOptions::default()).await?;
+            if let Some(to_kafka) = &to_kafka {
+                let device = delivery
+                    .routing_key
+                    .as_str()
+                    .split('.')
+                    .next()
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(0);
+                to_kafka
+                    .send((
+                        device,
+                        delivery.data.clone(),
+                        text_headers(&delivery.properties),
+                    ))
+                    .await?;
+            }
         }
     }
     Ok(())
@@ -277,4 +316,22 @@ fn rejections(properties: &BasicProperties) -> i64 {
             _ => 1,
         })
         .sum()
+}
+
+/// The text headers of a message (its CloudEvents attributes).
+fn text_headers(properties: &BasicProperties) -> Vec<(String, String)> {
+    let Some(table) = properties.headers().as_ref() else {
+        return Vec::new();
+    };
+    table
+        .inner()
+        .iter()
+        .filter_map(|(name, value)| match value {
+            AMQPValue::LongString(s) => Some((
+                name.to_string(),
+                String::from_utf8_lossy(s.as_bytes()).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
 }

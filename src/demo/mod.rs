@@ -22,12 +22,15 @@
 
 mod bridge;
 mod config_admin;
+mod kafka_client;
 mod local_mosquitto;
 mod local_rabbit;
 mod local_server;
 mod local_tansu;
 mod starting;
+mod warehouse;
 
+pub use kafka_client::{KafkaClient, KafkaClientError, KafkaOut};
 pub use local_mosquitto::{
     LocalMosquitto, LocalMosquittoError, MOSQUITTO_INSTALL_HINT, MosquittoUsers, find_mosquitto,
 };
@@ -65,6 +68,7 @@ pub struct Demo {
 struct OtherServers {
     mosquitto: Option<LocalMosquitto>,
     rabbit: Option<LocalRabbit>,
+    tansu: Option<LocalTansu>,
     /// What was skipped, and why, in words.
     skipped: Vec<String>,
 }
@@ -80,9 +84,20 @@ impl OtherServers {
         let rabbit = LocalRabbit::start()
             .map_err(|e| skipped.push(format!("RabbitMQ ({e})")))
             .ok();
+        let tansu = LocalTansu::start()
+            .and_then(|tansu| {
+                tansu.create_topic(warehouse::TOPIC, warehouse::PARTITIONS as u32)?;
+                for topic in [warehouse::RETRY_TOPIC, warehouse::DEAD_LETTER_TOPIC] {
+                    tansu.create_topic(topic, 1)?;
+                }
+                Ok(tansu)
+            })
+            .map_err(|e| skipped.push(format!("Kafka ({e})")))
+            .ok();
         Self {
             mosquitto,
             rabbit,
+            tansu,
             skipped,
         }
     }
@@ -151,6 +166,8 @@ impl Demo {
             replicas: self.replicas(),
             mqtt_port: self.others.mosquitto.as_ref().map(LocalMosquitto::port),
             amqp_url: self.others.rabbit.as_ref().map(LocalRabbit::url),
+            kafka_url: self.others.tansu.as_ref().map(LocalTansu::url),
+            kafka_port: self.others.tansu.as_ref().map(LocalTansu::port),
             skipped: self.others.skipped.clone(),
         }
     }
@@ -168,6 +185,9 @@ pub struct DemoReady {
     pub mqtt_port: Option<u16>,
     /// RabbitMQ's URL (guest on loopback), where it was found installed.
     pub amqp_url: Option<String>,
+    /// The Kafka-API broker's URL, where tansu was found.
+    pub kafka_url: Option<String>,
+    kafka_port: Option<u16>,
     /// The brokers skipped, and why.
     pub skipped: Vec<String>,
 }
@@ -187,6 +207,7 @@ impl DemoReady {
             nats: url.clone(),
             mqtt_port: self.mqtt_port,
             amqp: self.amqp_url.clone(),
+            kafka_port: self.kafka_port,
         };
         let bridge_stopped = stopped.clone();
         runtime.spawn(async move { bridge::spawn(others, &bridge_stopped) });

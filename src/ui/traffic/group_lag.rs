@@ -10,7 +10,7 @@ use crate::capture::{GroupLagHistory, GroupPartition, MAX_SERIES, Timestamp};
 /// Lines drawn at most: the partitions furthest behind (a legend of
 /// hundreds is unreadable); the rest are counted.
 const LINES: usize = 12;
-/// The plot's window.
+/// The plot's widest window; older points are drawn at its edge.
 const WINDOW_SECS: f64 = 600.0;
 
 pub fn group_lag_ui(ui: &mut egui::Ui, history: &GroupLagHistory, now: Timestamp) {
@@ -50,7 +50,8 @@ pub fn group_lag_ui(ui: &mut egui::Ui, history: &GroupLagHistory, now: Timestamp
         )
         .height(ui.available_height().max(80.0))
         .include_y(0.0)
-        .include_x(-WINDOW_SECS)
+        // The last minute at least, up to the window as history grows.
+        .include_x(-60.0)
         .include_x(0.0)
         .allow_scroll(false)
         .x_axis_label("seconds ago")
@@ -72,7 +73,9 @@ pub fn group_lag_ui(ui: &mut egui::Ui, history: &GroupLagHistory, now: Timestamp
                 if let Some(lag) = last {
                     line.push([0.0, lag]);
                 }
-                plot.line(Line::new(key.to_string(), line));
+                // A step's two points share an x: egui_plot would draw
+                // them as one band, a filled shape, not a step.
+                plot.line(Line::new(key.to_string(), line).allow_band(false));
             }
         });
 }
