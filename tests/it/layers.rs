@@ -169,6 +169,10 @@ const BROKER_CRATES: &[(&str, &[&str])] = &[
     // The demo's simulated devices, bridges and consumers use them too.
     ("rumqttc", &["broker::mqtt", "demo"]),
     ("lapin", &["broker::amqp", "demo"]),
+    ("kafka_protocol", &["broker::kafka", "demo"]),
+    // Kafka's record compressions, read by the Kafka link alone.
+    ("lz4_flex", &["broker::kafka"]),
+    ("ruzstd", &["broker::kafka"]),
 ];
 
 #[test]

@@ -314,7 +314,7 @@ mod tests {
         let message = WireMessage {
             subject: "orders".into(),
             reply: None,
-            headers: async_nats::HeaderMap::new(),
+            headers: Default::default(),
             payload: Bytes::from("v"),
             fields: Some(parts.fields),
         };
