@@ -1,5 +1,5 @@
-//! Ingest from RabbitMQ and MQTT, side by side in one run, each against
-//! the broker's own bare client (PERF-NOTES.md's method): 200,000
+//! Ingest from RabbitMQ, MQTT and Kafka, side by side in one run, each
+//! against the broker's own bare client (PERF-NOTES.md's method): 200,000
 //! messages of 256 bytes with 3 headers, published as fast as the broker
 //! takes them by a publisher on a thread of its own, received by
 //!   (a) the bare client that only counts: lapin consuming a queue bound
@@ -11,8 +11,14 @@
 //! Rounds alternate; the medians and the ratio b/a are printed, with (b)'s
 //! drops, the store's bytes and the process's RSS growth.
 //!
+//! Kafka keeps what was written, so its round reads a log written before
+//! (in batches of 1,000, 3 headers each) from its first offset: (a) the
+//! bare client is a fetch loop (kafka-protocol's messages over a socket,
+//! the demo's client) that decodes every batch and counts; (b) eventscope
+//! reading the topic `--from-beginning`.
+//!
 //! `cargo bench --bench brokers` (EVENTSCOPE_BENCH_COUNT to change 200,000;
-//! needs `rabbitmq-server` and `mosquitto`, as the tests do).
+//! needs `rabbitmq-server`, `mosquitto` and tansu, as the tests do).
 
 #[path = "support.rs"]
 mod support;
@@ -20,8 +26,8 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventscope::broker::{ConnectionProfile, SubscriptionSpec};
-use eventscope::demo::{LocalMosquitto, LocalRabbit};
+use eventscope::broker::{ConnectionProfile, ReadFrom, SubscriptionSpec};
+use eventscope::demo::{KafkaClient, KafkaOut, LocalMosquitto, LocalRabbit, LocalTansu};
 use eventscope::session::Session;
 use futures_util::StreamExt;
 use lapin::options::{
@@ -254,6 +260,76 @@ fn eventscope_path(broker: Broker, target: &str, count: u64) -> (f64, u64, u64, 
     )
 }
 
+/// Write `count` records to `bench[0]` in batches.
+fn fill_log(port: u16, count: u64) {
+    runtime().block_on(async {
+        let mut client = KafkaClient::connect(port).await.expect("connect");
+        let payload = vec![b'x'; SIZE];
+        let ids: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+        for chunk in ids.chunks(1000) {
+            let outs: Vec<KafkaOut<'_>> = chunk
+                .iter()
+                .map(|id| {
+                    KafkaOut::value(&payload)
+                        .header("ce-id", id.as_bytes())
+                        .header("ce-type", b"bench")
+                        .header("ce-source", b"/bench")
+                })
+                .collect();
+            client
+                .produce_batch("bench", 0, &outs)
+                .await
+                .expect("produce");
+        }
+    });
+}
+
+/// (a) for Kafka: fetch from offset 0 until `count` records are counted.
+fn kafka_bare(port: u16, count: u64) -> f64 {
+    runtime().block_on(async {
+        // From the connect, as (b) is timed.
+        let started = Instant::now();
+        let mut client = KafkaClient::connect(port).await.expect("connect");
+        let (mut next, mut received) = (0i64, 0u64);
+        while received < count {
+            let records = client.fetch("bench", 0, next, 100).await.expect("fetch");
+            let Some(last) = records.last() else { break };
+            next = last.offset + 1;
+            received += records.len() as u64;
+        }
+        received as f64 / started.elapsed().as_secs_f64()
+    })
+}
+
+/// (b) for Kafka: eventscope reading the log from its beginning.
+fn kafka_eventscope(url: &str, count: u64) -> (f64, u64, u64, u64) {
+    let rss_before = support::rss_bytes();
+    let mut m = Session::new(Arc::new(|| {}), BUDGET).expect("monitor");
+    let mut profile = ConnectionProfile::new("bench", url);
+    profile.subscriptions = vec![SubscriptionSpec {
+        read_from: ReadFrom::Beginning,
+        ..SubscriptionSpec::new("bench")
+    }];
+    let started = Instant::now();
+    m.connect(profile);
+    let mut last_progress = Instant::now();
+    while m.store.counters().captured < count && last_progress.elapsed() < support::IDLE {
+        if m.drain(eventscope::app::LIVE_DRAIN_BUDGET) > 0 {
+            last_progress = Instant::now();
+        } else {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let rss = support::rss_bytes().saturating_sub(rss_before);
+    (
+        m.store.counters().captured as f64 / secs,
+        m.dropped_by_clients(),
+        m.store.bytes_used() as u64,
+        rss,
+    )
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         println!("brokers: bench");
@@ -277,28 +353,47 @@ fn main() {
         .expect("exchange");
     });
     let mosquitto = LocalMosquitto::start().expect("Mosquitto for the bench");
+    let tansu = LocalTansu::start().expect("tansu for the bench");
+    tansu.create_topic("bench", 1).expect("topic");
+    fill_log(tansu.port(), count);
+    report("Kafka", count, || {
+        (
+            kafka_bare(tansu.port(), count),
+            kafka_eventscope(&tansu.url(), count),
+        )
+    });
     for (name, broker, target) in [
         ("RabbitMQ", Broker::Amqp, rabbit.url()),
         ("MQTT", Broker::Mqtt, mosquitto.port().to_string()),
     ] {
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        let mut last = (0, 0, 0);
-        for _ in 0..ROUNDS {
-            a.push(bare(broker, &target, count));
-            let (rate, dropped, store, rss) = eventscope_path(broker, &target, count);
-            b.push(rate);
-            last = (dropped, store, rss);
-        }
-        let ratios: Vec<f64> = a.iter().zip(&b).map(|(a, b)| b / a).collect();
-        let (ma, mb) = (support::median(&mut a), support::median(&mut b));
-        println!(
-            "{name}: {count} msgs of {SIZE} B; (a) bare client {ma:.0} msg/s, (b) eventscope {mb:.0} msg/s, b/a {:.2} (rounds {:?}); (b) dropped {}, store {:.1} MiB of a {} MiB budget, RSS +{:.1} MiB",
-            support::median(&mut ratios.clone()),
-            ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>(),
-            last.0,
-            last.1 as f64 / (1 << 20) as f64,
-            BUDGET >> 20,
-            last.2 as f64 / (1 << 20) as f64,
-        );
+        report(name, count, || {
+            (
+                bare(broker, &target, count),
+                eventscope_path(broker, &target, count),
+            )
+        });
     }
+}
+
+/// Rounds of (a) then (b); the medians, the ratio and (b)'s costs.
+fn report(name: &str, count: u64, mut round: impl FnMut() -> (f64, (f64, u64, u64, u64))) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut last = (0, 0, 0);
+    for _ in 0..ROUNDS {
+        let (bare, (rate, dropped, store, rss)) = round();
+        a.push(bare);
+        b.push(rate);
+        last = (dropped, store, rss);
+    }
+    let ratios: Vec<f64> = a.iter().zip(&b).map(|(a, b)| b / a).collect();
+    let (ma, mb) = (support::median(&mut a), support::median(&mut b));
+    println!(
+        "{name}: {count} msgs of {SIZE} B; (a) bare client {ma:.0} msg/s, (b) eventscope {mb:.0} msg/s, b/a {:.2} (rounds {:?}); (b) dropped {}, store {:.1} MiB of a {} MiB budget, RSS +{:.1} MiB",
+        support::median(&mut ratios.clone()),
+        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>(),
+        last.0,
+        last.1 as f64 / (1 << 20) as f64,
+        BUDGET >> 20,
+        last.2 as f64 / (1 << 20) as f64,
+    );
 }

@@ -121,34 +121,25 @@ impl KafkaClient {
         partition: i32,
         out: &KafkaOut<'_>,
     ) -> Result<i64, KafkaClientError> {
-        let mut headers = IndexMap::new();
-        for (name, value) in &out.headers {
-            headers.insert(
-                StrBytes::from_string((*name).to_owned()),
-                value.map(Bytes::copy_from_slice),
-            );
-        }
-        let record = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: out.timestamp,
-            key: out.key.map(Bytes::copy_from_slice),
-            value: Some(Bytes::copy_from_slice(out.value)),
-            headers,
-        };
+        self.produce_batch(topic, partition, std::slice::from_ref(out))
+            .await
+    }
+
+    /// Produce records as one batch to `topic[partition]`; the first's
+    /// offset.
+    pub async fn produce_batch(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        outs: &[KafkaOut<'_>],
+    ) -> Result<i64, KafkaClientError> {
+        let records: Vec<Record> = outs.iter().map(record_of).collect();
         let mut batch = BytesMut::new();
         let options = RecordEncodeOptions {
             version: 2,
             compression: Compression::None,
         };
-        RecordBatchEncoder::encode(&mut batch, [&record], &options)
+        RecordBatchEncoder::encode(&mut batch, records.iter(), &options)
             .map_err(|e| KafkaClientError::Decode(e.to_string()))?;
         let request = ProduceRequest::default()
             .with_acks(-1)
@@ -172,7 +163,7 @@ impl KafkaClient {
             })?;
         if stored.error_code != 0 {
             return Err(KafkaClientError::Refused {
-                what: format!("a record for {topic}[{partition}]"),
+                what: format!("records for {topic}[{partition}]"),
                 code: stored.error_code,
             });
         }
@@ -256,5 +247,30 @@ impl KafkaClient {
             });
         }
         Ok(())
+    }
+}
+
+fn record_of(out: &KafkaOut<'_>) -> Record {
+    let mut headers = IndexMap::new();
+    for (name, value) in &out.headers {
+        headers.insert(
+            StrBytes::from_string((*name).to_owned()),
+            value.map(Bytes::copy_from_slice),
+        );
+    }
+    Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: out.timestamp,
+        key: out.key.map(Bytes::copy_from_slice),
+        value: Some(Bytes::copy_from_slice(out.value)),
+        headers,
     }
 }

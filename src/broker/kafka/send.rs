@@ -66,7 +66,7 @@ async fn produce(cluster: &mut Cluster, out: Outgoing) -> Result<(i32, i64), Kaf
             });
         }
         (None, Some(key)) => partition_for_key(key, count as i32),
-        (None, None) => rand::random::<u32>() as i32 % count.max(1) as i32,
+        (None, None) => (rand::random::<u32>() % count.max(1) as u32) as i32,
     };
     let leader = cluster
         .leader(&out.topic, partition)
