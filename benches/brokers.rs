@@ -11,13 +11,17 @@
 //! Rounds alternate; the medians and the ratio b/a are printed, with (b)'s
 //! drops, the store's bytes and the process's RSS growth.
 //!
-//! Kafka keeps what was written, so its round reads a log written before
-//! (in batches of 1,000, 3 headers each) from its first offset: (a) the
-//! bare client is a fetch loop (kafka-protocol's messages over a socket,
-//! the demo's client) that decodes every batch and counts; (b) eventscope
-//! reading the topic `--from-beginning`.
+//! Kafka's round is the same, live: a producer thread writes batches of
+//! 100 to a fresh topic while (a) the bare client, a fetch loop
+//! (kafka-protocol's messages over a socket, the demo's client) that
+//! decodes every batch and counts, or (b) eventscope tails it. Kafka also
+//! keeps what was written, so a second figure reads a log written before
+//! from its first offset, (a) and (b) alike (`--from-beginning`): there
+//! nothing waits on the broker, and it measures eventscope's own cost per
+//! record (flows, subject tree, store) against bare decoding.
 //!
-//! `cargo bench --bench brokers` (EVENTSCOPE_BENCH_COUNT to change 200,000;
+//! `cargo bench --bench brokers` (EVENTSCOPE_BENCH_COUNT to change 200,000,
+//! EVENTSCOPE_BENCH_ONLY=Kafka for the rounds whose name starts so;
 //! needs `rabbitmq-server`, `mosquitto` and tansu, as the tests do).
 
 #[path = "support.rs"]
@@ -260,13 +264,13 @@ fn eventscope_path(broker: Broker, target: &str, count: u64) -> (f64, u64, u64, 
     )
 }
 
-/// Write `count` records to `bench[0]` in batches.
-fn fill_log(port: u16, count: u64) {
+/// Write `count` records to `topic[0]` in batches of `batch`.
+fn fill_log(port: u16, topic: &str, count: u64, batch: usize) {
     runtime().block_on(async {
         let mut client = KafkaClient::connect(port).await.expect("connect");
         let payload = vec![b'x'; SIZE];
         let ids: Vec<String> = (0..count).map(|i| i.to_string()).collect();
-        for chunk in ids.chunks(1000) {
+        for chunk in ids.chunks(batch) {
             let outs: Vec<KafkaOut<'_>> = chunk
                 .iter()
                 .map(|id| {
@@ -277,41 +281,59 @@ fn fill_log(port: u16, count: u64) {
                 })
                 .collect();
             client
-                .produce_batch("bench", 0, &outs)
+                .produce_batch(topic, 0, &outs)
                 .await
                 .expect("produce");
         }
     });
 }
 
-/// (a) for Kafka: fetch from offset 0 until `count` records are counted.
-fn kafka_bare(port: u16, count: u64) -> f64 {
+/// A producer on a thread of its own, writing while the reader reads.
+fn kafka_publisher(port: u16, topic: String, count: u64) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || fill_log(port, &topic, count, 100))
+}
+
+/// (a) for Kafka: fetch `topic` from offset 0 until `count` records are
+/// counted (a producer writing them meanwhile, when `live`).
+fn kafka_bare(port: u16, topic: &str, count: u64, live: bool) -> f64 {
     runtime().block_on(async {
-        // From the connect, as (b) is timed.
-        let started = Instant::now();
         let mut client = KafkaClient::connect(port).await.expect("connect");
+        let started = Instant::now();
+        let sending = live.then(|| kafka_publisher(port, topic.to_owned(), count));
         let (mut next, mut received) = (0i64, 0u64);
-        while received < count {
-            let records = client.fetch("bench", 0, next, 100).await.expect("fetch");
-            let Some(last) = records.last() else { break };
-            next = last.offset + 1;
-            received += records.len() as u64;
+        let mut last_progress = Instant::now();
+        while received < count && last_progress.elapsed() < support::IDLE {
+            let records = client.fetch(topic, 0, next, 100).await.expect("fetch");
+            if let Some(last) = records.last() {
+                next = last.offset + 1;
+                received += records.len() as u64;
+                last_progress = Instant::now();
+            }
         }
-        received as f64 / started.elapsed().as_secs_f64()
+        let rate = received as f64 / started.elapsed().as_secs_f64();
+        if let Some(sending) = sending {
+            let _ = sending.join();
+        }
+        rate
     })
 }
 
-/// (b) for Kafka: eventscope reading the log from its beginning.
-fn kafka_eventscope(url: &str, count: u64) -> (f64, u64, u64, u64) {
+/// (b) for Kafka: eventscope reading `topic` (from its beginning, or
+/// tailing it while a producer writes).
+fn kafka_eventscope(port: u16, topic: &str, count: u64, live: bool) -> (f64, u64, u64, u64) {
     let rss_before = support::rss_bytes();
     let mut m = Session::new(Arc::new(|| {}), BUDGET).expect("monitor");
-    let mut profile = ConnectionProfile::new("bench", url);
+    let mut profile = ConnectionProfile::new("bench", format!("kafka://127.0.0.1:{port}"));
     profile.subscriptions = vec![SubscriptionSpec {
-        read_from: ReadFrom::Beginning,
-        ..SubscriptionSpec::new("bench")
+        read_from: if live { ReadFrom::End } else { ReadFrom::Beginning },
+        ..SubscriptionSpec::new(topic)
     }];
+    let key = m.connect(profile);
+    while !m.shared(key).is_some_and(|s| s.state().is_connected()) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let started = Instant::now();
-    m.connect(profile);
+    let sending = live.then(|| kafka_publisher(port, topic.to_owned(), count));
     let mut last_progress = Instant::now();
     while m.store.counters().captured < count && last_progress.elapsed() < support::IDLE {
         if m.drain(eventscope::app::LIVE_DRAIN_BUDGET) > 0 {
@@ -321,6 +343,9 @@ fn kafka_eventscope(url: &str, count: u64) -> (f64, u64, u64, u64) {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    if let Some(sending) = sending {
+        let _ = sending.join();
+    }
     let rss = support::rss_bytes().saturating_sub(rss_before);
     (
         m.store.counters().captured as f64 / secs,
@@ -336,6 +361,30 @@ fn main() {
         return;
     }
     let count = support::message_count(200_000);
+    // Each broker runs only for its rounds: an idle RabbitMQ's schedulers
+    // took a third of a core through the Kafka rounds.
+    let tansu = LocalTansu::start().expect("tansu for the bench");
+    let port = tansu.port();
+    let mut round = 0;
+    let mut fresh_topic = || {
+        round += 1;
+        let topic = format!("live-{round}");
+        tansu.create_topic(&topic, 1).expect("topic");
+        topic
+    };
+    report("Kafka (live)", count, || {
+        let bare = kafka_bare(port, &fresh_topic(), count, true);
+        (bare, kafka_eventscope(port, &fresh_topic(), count, true))
+    });
+    tansu.create_topic("backlog", 1).expect("topic");
+    fill_log(port, "backlog", count, 1000);
+    report("Kafka (a log read from its start)", count, || {
+        (
+            kafka_bare(port, "backlog", count, false),
+            kafka_eventscope(port, "backlog", count, false),
+        )
+    });
+    drop(tansu);
     let rabbit = LocalRabbit::start().expect("RabbitMQ for the bench");
     let rt = runtime();
     rt.block_on(async {
@@ -353,15 +402,6 @@ fn main() {
         .expect("exchange");
     });
     let mosquitto = LocalMosquitto::start().expect("Mosquitto for the bench");
-    let tansu = LocalTansu::start().expect("tansu for the bench");
-    tansu.create_topic("bench", 1).expect("topic");
-    fill_log(tansu.port(), count);
-    report("Kafka", count, || {
-        (
-            kafka_bare(tansu.port(), count),
-            kafka_eventscope(&tansu.url(), count),
-        )
-    });
     for (name, broker, target) in [
         ("RabbitMQ", Broker::Amqp, rabbit.url()),
         ("MQTT", Broker::Mqtt, mosquitto.port().to_string()),
@@ -377,6 +417,9 @@ fn main() {
 
 /// Rounds of (a) then (b); the medians, the ratio and (b)'s costs.
 fn report(name: &str, count: u64, mut round: impl FnMut() -> (f64, (f64, u64, u64, u64))) {
+    if std::env::var("EVENTSCOPE_BENCH_ONLY").is_ok_and(|only| !name.starts_with(&only)) {
+        return;
+    }
     let (mut a, mut b) = (Vec::new(), Vec::new());
     let mut last = (0, 0, 0);
     for _ in 0..ROUNDS {

@@ -26,18 +26,60 @@ pub struct KafkaRules;
 /// The correlation header of Spring's request/reply template.
 const CORRELATION: &str = "kafka_correlationId";
 
-/// A header's bytes: exactly from the fields where the header block could
-/// not hold them, else from the header block.
-fn header(fields: &KafkaFields, record: &Record, names: &[&str]) -> Option<Vec<u8>> {
-    for name in names {
-        if let Some((_, value)) = fields.headers_b64.iter().find(|(n, _)| n == name) {
-            return BASE64.decode(value.as_deref()?).ok();
+/// The headers retry and dead-letter conventions and requests use.
+const CONVENTION_HEADERS: [&str; 9] = [
+    "kafka_dlt-original-topic",
+    "kafka_original-topic",
+    "kafka_dlt-original-partition",
+    "kafka_original-partition",
+    "kafka_dlt-original-offset",
+    "kafka_original-offset",
+    "kafka_dlt-exception-message",
+    "kafka_exception-message",
+    "retry_topic-attempts",
+];
+const POISONED: &str = "reason_poisoned";
+
+/// A record's convention headers, read in one pass (most records have
+/// none, and each is looked at for every record): exactly from the fields
+/// where the header block could not hold them, else from the block.
+struct Conventions(Vec<(&'static str, Vec<u8>)>);
+
+impl Conventions {
+    fn of(fields: &KafkaFields, record: &Record) -> Self {
+        let known = |name: &str| {
+            CONVENTION_HEADERS
+                .iter()
+                .chain([&POISONED, &CORRELATION])
+                .find(|n| **n == name)
+                .copied()
+        };
+        let mut found = Vec::new();
+        if fields.headers_b64.is_empty() {
+            for (name, value) in record.headers().iter().flat_map(|h| h.iter()) {
+                if let Some(name) = known(name) {
+                    found.push((name, value.as_bytes().to_vec()));
+                }
+            }
+        } else {
+            for (name, value) in &fields.headers_b64 {
+                if let (Some(name), Some(value)) = (known(name), value.as_deref()) {
+                    found.extend(BASE64.decode(value).ok().map(|v| (name, v)));
+                }
+            }
         }
-        if let Some(value) = record.headers().and_then(|h| h.get(name)) {
-            return Some(value.as_bytes().to_vec());
-        }
+        Self(found)
     }
-    None
+
+    /// The first of `names` the record has.
+    fn get(&self, names: &[&str]) -> Option<Vec<u8>> {
+        names.iter().find_map(|name| {
+            self.0
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
 }
 
 /// A number as Spring writes it (big-endian, 4 or 8 bytes) or as text.
@@ -63,7 +105,8 @@ pub fn is_dead_letter_topic(topic: &str) -> bool {
 
 pub(crate) fn written(record: &Record, fields: &KafkaFields) -> Written {
     let topic = record.subject().to_owned();
-    let h = |names: &[&str]| header(fields, record, names);
+    let conventions = Conventions::of(fields, record);
+    let h = |names: &[&str]| conventions.get(names);
     let origin = (|| {
         let topic = text(h(&["kafka_dlt-original-topic", "kafka_original-topic"])?);
         let partition = number(&h(&[
@@ -91,8 +134,16 @@ pub(crate) fn written(record: &Record, fields: &KafkaFields) -> Written {
 
 /// `topic` and the correlation id, the key a request waits on.
 fn keyed<'a>(topic: Cow<'a, str>, record: &Record) -> Cow<'a, str> {
-    let fields = KafkaFields::of_json(record.fields()).unwrap_or_default();
-    match header(&fields, record, &[CORRELATION]) {
+    // The fields are parsed only when they may hold the id exactly.
+    let id = match record.fields() {
+        Some(json) if json.contains(CORRELATION) => KafkaFields::of_json(Some(json))
+            .and_then(|f| Conventions::of(&f, record).get(&[CORRELATION])),
+        _ => record
+            .headers()
+            .and_then(|h| h.get(CORRELATION))
+            .map(|v| v.as_bytes().to_vec()),
+    };
+    match id {
         Some(id) => Cow::Owned(format!("{topic}\u{0}{}", BASE64.encode(id))),
         None => topic,
     }
