@@ -325,7 +325,11 @@ fn kafka_eventscope(port: u16, topic: &str, count: u64, live: bool) -> (f64, u64
     let mut m = Session::new(Arc::new(|| {}), BUDGET).expect("monitor");
     let mut profile = ConnectionProfile::new("bench", format!("kafka://127.0.0.1:{port}"));
     profile.subscriptions = vec![SubscriptionSpec {
-        read_from: if live { ReadFrom::End } else { ReadFrom::Beginning },
+        read_from: if live {
+            ReadFrom::End
+        } else {
+            ReadFrom::Beginning
+        },
         ..SubscriptionSpec::new(topic)
     }];
     let key = m.connect(profile);

@@ -152,7 +152,7 @@ pub enum Complete {
 #[command(
     name = "eventscope",
     version,
-    about = "A native desktop monitor for NATS: live traffic, flows, replay"
+    about = "A native desktop monitor for NATS, MQTT, RabbitMQ and Kafka: live traffic, flows, replay"
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -544,3 +544,60 @@ fn kafka_refusals_are_said_in_words() {
     let said = profile.validate().expect_err("refused").to_string();
     assert!(said.contains("'orders(('"), "{said}");
 }
+
+/// The headless twin: `record` reads a Kafka topic from where it is told
+/// and writes the records with their fields; `flows` reads the file back.
+#[test]
+fn record_reads_kafka_from_the_beginning_an_offset_or_a_time() {
+    let _timed = common::timed();
+    let broker = tansu();
+    broker.create_topic("orders", 2).expect("topic");
+    let mut client = RawKafka::connect(broker.port());
+    for (partition, n) in [(0, 1), (1, 2), (0, 3)] {
+        let value = format!("{{\"n\":{n}}}");
+        let id = format!("order-{n}");
+        client.produce(
+            "orders",
+            partition,
+            &Out::value(value.as_bytes()).header("ce-id", id.as_bytes()),
+        );
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let url = broker.url();
+    let read = |name: &str, from: &[&str]| -> Vec<serde_json::Value> {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "record",
+            "--server",
+            &url,
+            "-s",
+            "orders",
+            "--duration",
+            "2",
+            "-o",
+            out.to_str().expect("path"),
+        ];
+        args.extend(from);
+        common::eventscope(&args);
+        std::fs::read_to_string(&out)
+            .expect("the capture")
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["subject"] == "orders")
+            .collect()
+    };
+    let all = read("all.jsonl", &["--from-beginning"]);
+    assert_eq!(all.len(), 3, "{all:?}");
+    let last = read("last.jsonl", &["--offset", "-1"]);
+    assert_eq!(last.len(), 2, "the last of each partition: {last:?}");
+    let none = read("later.jsonl", &["--since", "2099-01-01T00:00:00Z"]);
+    assert!(none.is_empty(), "nothing written after then: {none:?}");
+    let recent = read("recent.jsonl", &["--since", "10m"]);
+    assert_eq!(recent.len(), 3);
+    let flows = common::eventscope(&[
+        "flows",
+        dir.path().join("all.jsonl").to_str().expect("path"),
+    ]);
+    let said = String::from_utf8_lossy(&flows.stdout);
+    assert!(said.matches("orders").count() >= 3, "{said}");
+}

@@ -83,6 +83,10 @@ struct Watch {
     ends: Ends,
     /// Each group's last commit seen, by (group, topic, partition).
     commits: HashMap<(String, String, i32), (i64, i64)>,
+    /// Partitions read `--since` a time, until their first record at or
+    /// after it: the offset a broker gives for a time is checked, not
+    /// trusted (tansu answers a time with the log's start).
+    since: HashMap<TopicPartition, i64>,
 }
 
 impl Drop for Watch {
@@ -125,6 +129,7 @@ impl KafkaTask {
             out,
             ends: Ends::default(),
             commits: HashMap::new(),
+            since: HashMap::new(),
         };
         for spec in self.profile.subscriptions.clone() {
             watch.add_pattern(spec);
@@ -259,6 +264,9 @@ impl Watch {
         }
         for ((topic, partition), from) in wanted {
             let offset = start_offset(cluster, &topic, partition, from).await?;
+            if let ReadFrom::Since(ms) = from {
+                self.since.insert((topic.clone(), partition), ms);
+            }
             self.homeless.insert((topic, partition), offset);
         }
         self.place_homeless(cluster).await
@@ -327,7 +335,14 @@ impl Watch {
 
     fn records(&mut self, records: Vec<(TopicPartition, kafka_protocol::records::Record)>) {
         let now = now_timestamp();
-        for ((topic, partition), record) in records {
+        for (key, record) in records {
+            if let Some(since) = self.since.get(&key) {
+                if record.timestamp < *since {
+                    continue;
+                }
+                self.since.remove(&key);
+            }
+            let (topic, partition) = key;
             let parts = parts_of(&record, partition);
             self.reading.message(
                 now,
