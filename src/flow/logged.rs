@@ -410,17 +410,39 @@ fn processed(flow: &mut Flow, seq: Seq, at: Timestamp, commit: &GroupCommit, off
     let g = flow.lane(&group_lane(&commit.group), Role::Consumer);
     let label = format!("committed past [{}@{offset}]", commit.partition);
     flow.step(at, Some(seq), StepKind::Deliver { count }, t, g, label);
-    let consumer = group_lane(&commit.group);
+    settle(flow, &commit.group, count, seq, at, None);
+}
+
+/// `group`'s delivery `count` settled by its commit (`seq`): acked, or with
+/// `failed`, the reason it was failed on.
+fn settle(
+    flow: &mut Flow,
+    group: &str,
+    count: u64,
+    seq: Seq,
+    at: Timestamp,
+    failed: Option<String>,
+) {
+    let consumer = group_lane(group);
+    let outcome = if failed.is_some() {
+        Outcome::Nak
+    } else {
+        Outcome::Ack
+    };
+    let reason: Option<Box<str>> = failed.map(String::into_boxed_str);
     let deliveries = &mut flow.detail_mut().deliveries;
     match deliveries
         .iter_mut()
         .find(|d| d.consumer == consumer && d.count == count)
     {
         Some(d) => {
-            d.outcome = Outcome::Ack;
+            d.outcome = outcome;
             d.settled_at = Some(at);
             d.answered_at = Some(at);
             d.record = Some(seq);
+            if reason.is_some() {
+                d.reason = reason;
+            }
         }
         None => {
             flow.detail_mut().add_delivery(Delivery {
@@ -430,8 +452,8 @@ fn processed(flow: &mut Flow, seq: Seq, at: Timestamp, commit: &GroupCommit, off
                 at,
                 answered_at: Some(at),
                 settled_at: Some(at),
-                outcome: Outcome::Ack,
-                reason: None,
+                outcome,
+                reason,
             });
         }
     }
@@ -455,31 +477,14 @@ fn moved_on(
         commit.partition
     );
     flow.step(at, Some(seq), StepKind::Deliver { count }, t, g, label);
-    let consumer = group_lane(&commit.group);
-    let reason = format!("failed: moved to {next}");
-    let deliveries = &mut flow.detail_mut().deliveries;
-    match deliveries
-        .iter_mut()
-        .find(|d| d.consumer == consumer && d.count == count)
-    {
-        Some(d) => {
-            d.outcome = Outcome::Nak;
-            d.settled_at = Some(at);
-            d.reason = Some(reason.as_str().into());
-        }
-        None => {
-            flow.detail_mut().add_delivery(Delivery {
-                consumer,
-                count,
-                record: Some(seq),
-                at,
-                answered_at: Some(at),
-                settled_at: Some(at),
-                outcome: Outcome::Nak,
-                reason: Some(reason.as_str().into()),
-            });
-        }
-    }
+    settle(
+        flow,
+        &commit.group,
+        count,
+        seq,
+        at,
+        Some(format!("failed: moved to {next}")),
+    );
 }
 
 /// How a logged flow ended, as far as the wire shows.

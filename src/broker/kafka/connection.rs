@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use super::fetcher::{self, Assign, Ends, Fetched, TopicPartition};
 use super::link::{Cluster, KafkaLinkError};
 use super::message::parts_of;
-use super::watch::TopicMatcher;
+use super::watch::{BadTopicPattern, TopicMatcher};
 use crate::broker::profile::{ConnectionProfile, ReadFrom, SubscriptionSpec};
 use crate::broker::reading::Reading;
 use crate::broker::retrying::{BrokerLink, Ended, LinkError, Retrying};
@@ -72,7 +72,7 @@ impl BrokerLink for Kafka {
 struct Watch {
     reading: Reading,
     /// Pattern -> its matcher, or why it has none.
-    patterns: Vec<(SubscriptionSpec, Result<TopicMatcher, String>)>,
+    patterns: Vec<(SubscriptionSpec, Result<TopicMatcher, BadTopicPattern>)>,
     /// Partitions being read, and the broker reading each.
     assigned: HashMap<TopicPartition, i32>,
     /// Partitions to read once they have a leader, from this offset.
@@ -106,7 +106,7 @@ impl KafkaTask {
                 pattern: spec.pattern.clone(),
                 queue_group: None,
                 active: matcher.is_ok(),
-                error: matcher.as_ref().err().cloned(),
+                error: matcher.as_ref().err().map(ToString::to_string),
             })
             .collect();
         self.shared.update(|s| s.subscriptions = states);
@@ -230,7 +230,7 @@ impl KafkaTask {
 
 impl Watch {
     fn add_pattern(&mut self, spec: SubscriptionSpec) {
-        let matcher = TopicMatcher::new(&spec.pattern).map_err(|e| e.to_string());
+        let matcher = TopicMatcher::new(&spec.pattern);
         self.patterns.push((spec, matcher));
     }
 
@@ -336,7 +336,9 @@ impl Watch {
     fn records(&mut self, records: Vec<(TopicPartition, kafka_protocol::records::Record)>) {
         let now = now_timestamp();
         for (key, record) in records {
-            if let Some(since) = self.since.get(&key) {
+            if !self.since.is_empty()
+                && let Some(since) = self.since.get(&key)
+            {
                 if record.timestamp < *since {
                     continue;
                 }
