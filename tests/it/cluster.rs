@@ -76,8 +76,26 @@ fn the_event_feed_shows_a_client_connecting_disconnecting_and_a_failed_login() {
             let _ = tx.send(serde_json::from_str(&line).expect("JSON"));
         }
     });
-    // A client on another server than the listener's.
+    // The listener's interest reaches the other servers over their routes
+    // some time after it says it listens: until a probe's connect on the
+    // far server is heard, an event there could go to no one.
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    'heard: loop {
+        assert!(
+            Instant::now() < deadline,
+            "the far server's events never came"
+        );
+        let probe = named(&rt, &cluster.servers[2].url(), "probe");
+        rt.block_on(probe.drain()).unwrap();
+        let until = Instant::now() + Duration::from_millis(500);
+        while let Ok(e) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            if e["kind"] == "connect" && e["name"] == "probe" {
+                break 'heard;
+            }
+        }
+    }
+    // A client on another server than the listener's.
     let client = named(&rt, &cluster.servers[2].url(), "svc-orders");
     rt.block_on(client.drain()).unwrap();
     bad_login(&cluster.servers[1].url());
