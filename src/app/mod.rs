@@ -87,6 +87,8 @@ pub struct AppConfig {
     pub load_profiles: bool,
     /// A capture file to open at start (`eventscope FILE.jsonl`).
     pub open_capture: Option<PathBuf>,
+    /// Protobuf types payloads are read with.
+    pub schemas: Arc<crate::decode::Schemas>,
 }
 
 impl Default for AppConfig {
@@ -99,6 +101,7 @@ impl Default for AppConfig {
             screenshot: None,
             load_profiles: false,
             open_capture: None,
+            schemas: Arc::default(),
         }
     }
 }
@@ -196,7 +199,7 @@ impl EventscopeApp {
             session,
             view: config.view,
             traffic: TrafficView::default(),
-            inspector: InspectorView::default(),
+            inspector: InspectorView::reading_with(config.schemas.clone()),
             rates: RatesView::default(),
             group_lag: Default::default(),
             lag_shown_for: None,

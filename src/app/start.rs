@@ -53,6 +53,8 @@ pub struct Start {
     pub spool_mib: u64,
     /// A capture file to open.
     pub capture: Option<PathBuf>,
+    /// Protobuf types payloads are read with (`--proto`, `--bind`).
+    pub schemas: Arc<crate::decode::Schemas>,
 }
 
 /// `--screenshot PNG` and what the picture should show.
@@ -186,6 +188,7 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
         screenshot,
         load_profiles: !screenshot_mode,
         open_capture: start.capture,
+        schemas: start.schemas,
     };
     let screenshot_result = Arc::new(Mutex::new(None));
     let first_frame = Arc::new(Mutex::new(None));

@@ -17,6 +17,7 @@ mod kv;
 mod record;
 pub use record::RecordArgs;
 mod replay;
+mod schema_args;
 mod servers;
 
 /// Run what the command line asks: a headless subcommand, or the app.
@@ -137,6 +138,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
         budget_mib: cli.budget_mib,
         spool_mib: cli.spool_mib,
         capture: cli.capture,
+        schemas: std::sync::Arc::new(cli.schemas.load()?),
     })
 }
 
@@ -171,6 +173,9 @@ pub struct Cli {
     /// A capture file (`.jsonl`) to open in the window.
     #[arg(value_name = "CAPTURE")]
     pub capture: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub schemas: schema_args::SchemaArgs,
 
     #[command(flatten)]
     pub connect: ConnectArgs,

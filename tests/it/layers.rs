@@ -17,6 +17,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("capture", &[]),
     ("process", &[]),
     ("demo", &[]),
+    // Payloads read as data (Protobuf, MessagePack, CBOR); bound to
+    // subjects by capture's patterns.
+    ("decode", &["capture"]),
     // What the server says of itself, parsed.
     ("server_answers", &["capture"]),
     ("flow", &["capture", "server_answers"]),
@@ -51,6 +54,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "ui",
         &[
             "capture",
+            "decode",
             "flow",
             "outgoing",
             "server_answers",
@@ -112,6 +116,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "session",
             "flow",
             "capture",
+            "decode",
             "outgoing",
             "server_answers",
             "process",

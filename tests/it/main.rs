@@ -26,6 +26,7 @@ mod tls_brokers;
 mod trust;
 mod ui;
 mod ui_brokers;
+mod ui_decode;
 mod ui_jetstream;
 mod ui_kv;
 mod wire;

@@ -1,11 +1,17 @@
 //! The selected message: metadata, every header (multi-valued), and the
-//! payload as pretty JSON, a JSON tree, text, and always a hex dump.
-//! Decoding happens once per selection and is cut to display limits.
+//! payload as pretty JSON, a JSON tree, text, and always a hex dump; a
+//! payload that is not JSON is read by the decoders (`crate::decode`:
+//! Protobuf by the type bound to its subject, MessagePack, CBOR) as the
+//! user chose, saying which one read it. Decoding happens once per
+//! selection and is cut to display limits.
 
 use egui::{Color32, RichText};
 
+use std::sync::Arc;
+
 use crate::capture::Seq;
 use crate::capture::{Record, Store};
+use crate::decode::{DecodedBy, Format, Schemas};
 use crate::ui::format;
 use crate::ui::json_tree::json_tree_ui;
 
@@ -38,23 +44,27 @@ pub enum PayloadTab {
 /// Decoded forms of the selected payload, made once per selection.
 pub struct Decoded {
     seq: Seq,
+    format: Format,
     json: Option<serde_json::Value>,
     json_error: Option<String>,
+    /// What read the payload as data (JSON, a Protobuf type, …).
+    by: Option<DecodedBy>,
     pretty: Option<String>,
     text: Option<String>,
     hex: String,
 }
 
 impl Decoded {
-    pub fn new(seq: Seq, record: &Record) -> Self {
+    pub fn new(seq: Seq, record: &Record, schemas: &Schemas, format: Format) -> Self {
         let payload = record.payload();
-        let (json, json_error) = if payload.len() <= MAX_JSON_PARSE_BYTES && !payload.is_empty() {
-            match serde_json::from_slice::<serde_json::Value>(payload) {
-                Ok(v) => (Some(v), None),
-                Err(e) => (None, Some(e.to_string())),
+        let (json, json_error, by) = if payload.len() <= MAX_JSON_PARSE_BYTES && !payload.is_empty()
+        {
+            match crate::decode::decode(schemas, record.subject(), payload, format) {
+                Ok(d) => (Some(d.value), None, Some(d.by)),
+                Err(e) => (None, Some(e.to_string()), None),
             }
         } else {
-            (None, None)
+            (None, None, None)
         };
         let pretty = json
             .as_ref()
@@ -66,8 +76,10 @@ impl Decoded {
         let text = decode_text(payload);
         Self {
             seq,
+            format,
             json,
             json_error,
+            by,
             pretty,
             text,
             hex: hex_dump(&payload[..payload.len().min(MAX_HEX_BYTES)]),
@@ -137,6 +149,11 @@ pub fn hex_dump(bytes: &[u8]) -> String {
 #[derive(Default)]
 pub struct InspectorView {
     pub tab: PayloadTab,
+    /// How payloads are read (auto: JSON, the bound type, MessagePack,
+    /// CBOR).
+    pub format: Format,
+    /// The Protobuf types loaded and bound to subjects.
+    pub schemas: Arc<Schemas>,
     decoded: Option<Decoded>,
     /// A large payload being decoded on a thread of its own.
     pending: Option<(Seq, std::sync::mpsc::Receiver<Decoded>)>,
@@ -148,12 +165,24 @@ pub struct InspectorView {
 }
 
 impl InspectorView {
+    /// An inspector reading payloads with these Protobuf types.
+    pub fn reading_with(schemas: Arc<Schemas>) -> Self {
+        Self {
+            schemas,
+            ..Self::default()
+        }
+    }
+
     /// Decoded payload of `seq`: decoded now if small, else started on a
     /// thread and `None` until it is done (the caller repaints).
     pub fn decoded(&mut self, seq: Seq, record: &Record) -> Option<&Decoded> {
-        if self.decoded.as_ref().is_none_or(|d| d.seq != seq) {
+        if self
+            .decoded
+            .as_ref()
+            .is_none_or(|d| d.seq != seq || d.format != self.format)
+        {
             let ready = if record.payload().len() <= DECODE_IN_FRAME_BYTES {
-                Some(Decoded::new(seq, record))
+                Some(Decoded::new(seq, record, &self.schemas, self.format))
             } else {
                 self.decode_aside(seq, record)
             };
@@ -187,10 +216,11 @@ impl InspectorView {
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let copy = record.clone();
+        let (schemas, format) = (self.schemas.clone(), self.format);
         let started = std::thread::Builder::new()
             .name("eventscope-decode".into())
             .spawn(move || {
-                let _ = tx.send(Decoded::new(seq, &copy));
+                let _ = tx.send(Decoded::new(seq, &copy, &schemas, format));
             });
         match started {
             Ok(_) => {
@@ -198,7 +228,7 @@ impl InspectorView {
                 None
             }
             // No thread to be had: decode here rather than not at all.
-            Err(_) => Some(Decoded::new(seq, record)),
+            Err(_) => Some(Decoded::new(seq, record, &self.schemas, self.format)),
         }
     }
 }
@@ -319,16 +349,28 @@ fn meta_ui(ui: &mut egui::Ui, store: &Store, record: &Record) {
         });
 }
 
-/// The payload's heading: which form to show it in, and copying it.
+/// The payload's heading: how to read it, which form to show it in, and
+/// copying it.
 fn payload_tabs_ui(
     ui: &mut egui::Ui,
     mut tab: PayloadTab,
+    format: &mut Format,
     record: &Record,
     has_json: bool,
     has_text: bool,
 ) -> PayloadTab {
     ui.horizontal(|ui| {
         ui.strong("Payload");
+        let label = ui.label("Read as");
+        egui::ComboBox::from_id_salt("payload-format")
+            .selected_text(format.label())
+            .show_ui(ui, |ui| {
+                for choice in Format::ALL {
+                    ui.selectable_value(format, choice, choice.label());
+                }
+            })
+            .response
+            .labelled_by(label.id);
         ui.add_enabled_ui(has_json, |ui| {
             ui.selectable_value(&mut tab, PayloadTab::Pretty, "JSON");
             ui.selectable_value(&mut tab, PayloadTab::Tree, "Tree");
@@ -366,14 +408,28 @@ fn payload_ui(ui: &mut egui::Ui, view: &mut InspectorView, seq: Seq, record: &Re
     let has_json = decoded.is_json();
     let has_text = decoded.text.is_some();
     let json_error = decoded.json_error.clone();
-    let tab = payload_tabs_ui(ui, view.tab, record, has_json, has_text);
+    let by = decoded.by.clone();
+    let mut format = view.format;
+    let tab = payload_tabs_ui(ui, view.tab, &mut format, record, has_json, has_text);
     view.tab = tab;
-    if !has_json
-        && !record.payload().is_empty()
-        && has_text
-        && let Some(e) = json_error
-    {
-        ui.label(RichText::new(format!("Not JSON: {e}")).weak());
+    if format != view.format {
+        view.format = format;
+        // The new reading's best view, decoded next frame.
+        view.tab = PayloadTab::Pretty;
+        ui.ctx().request_repaint();
+        return;
+    }
+    match (by, json_error) {
+        (Some(DecodedBy::Json), _) | (None, None) => {}
+        (Some(by), _) => {
+            ui.label(
+                RichText::new(format!("Read as {by}")).color(Color32::from_rgb(110, 200, 110)),
+            );
+        }
+        (None, Some(e)) if !record.payload().is_empty() => {
+            ui.label(RichText::new(e).weak());
+        }
+        (None, Some(_)) => {}
     }
     let payload_len = record.payload().len();
     let limit = if tab == PayloadTab::Hex {
@@ -554,7 +610,7 @@ mod tests {
             None,
             br#"{"zeta":1,"alpha":{"y":2,"b":3}}"#,
         );
-        let d = Decoded::new(1, &record);
+        let d = Decoded::new(1, &record, &Schemas::default(), Format::Auto);
         let pretty = d.pretty().expect("json");
         let zeta = pretty.find("zeta").expect("zeta");
         let alpha = pretty.find("alpha").expect("alpha");
@@ -593,7 +649,7 @@ mod tests {
     fn decoding_is_bounded() {
         let big = vec![b'a'; MAX_TEXT_BYTES * 3];
         let record = Record::new(0, 0, "s", None, None, &big);
-        let d = Decoded::new(1, &record);
+        let d = Decoded::new(1, &record, &Schemas::default(), Format::Auto);
         assert_eq!(d.text.as_ref().map(String::len), Some(MAX_TEXT_BYTES));
         assert!(d.hex.lines().count() <= MAX_HEX_BYTES / 16);
         assert!(!d.is_json());
