@@ -198,7 +198,7 @@ impl EventscopeApp {
         let mut app = Self {
             session,
             view: config.view,
-            traffic: TrafficView::default(),
+            traffic: TrafficView::reading_with(config.schemas.clone()),
             inspector: InspectorView::reading_with(config.schemas.clone()),
             rates: RatesView::default(),
             group_lag: Default::default(),

@@ -86,6 +86,16 @@ fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
     step_until(&mut h, "both rows", |h| {
         h.query_by_label("orders.created").is_some() && h.query_by_label("telemetry.7").is_some()
     });
+    // The table previews each as its decoder read it.
+    assert!(
+        h.query_by_label_contains("[Protobuf shop.Order] {\"id\":\"ord-42\"")
+            .is_some(),
+        "the bound type's preview"
+    );
+    assert!(
+        h.query_by_label_contains("[MessagePack] {\"device\":7")
+            .is_some()
+    );
     h.get_all_by_label("orders.created")
         .last()
         .expect("the row")
@@ -113,5 +123,8 @@ fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
     step_until(&mut h, "CBOR refused", |h| {
         h.query_by_label_contains("not CBOR").is_some()
     });
-    assert!(h.query_by_label_contains("\"device\"").is_none());
+    assert!(
+        h.query_by_label_contains("\"device\": 7").is_none(),
+        "no data shown in the inspector"
+    );
 }
