@@ -83,7 +83,7 @@ pub struct Decoded {
 }
 
 /// Why a payload could not be read as asked.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("not JSON: {0}")]
     NotJson(String),

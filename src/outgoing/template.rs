@@ -24,6 +24,8 @@ pub enum TemplateError {
     Base64(base64::DecodeError),
     #[error("broker fields must be a JSON object, e.g. {{\"qos\":1}}: {0}")]
     Fields(String),
+    #[error("payload: {0}")]
+    Protobuf(#[from] crate::decode::DecodeError),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,16 +35,25 @@ pub enum Encoding {
     Json,
     /// Binary payloads, typed as standard base64.
     Base64,
+    /// JSON (Protobuf's JSON mapping), sent encoded as the Protobuf type
+    /// bound to the subject.
+    Protobuf,
 }
 
 impl Encoding {
-    pub const ALL: [Encoding; 3] = [Encoding::Text, Encoding::Json, Encoding::Base64];
+    pub const ALL: [Encoding; 4] = [
+        Encoding::Text,
+        Encoding::Json,
+        Encoding::Base64,
+        Encoding::Protobuf,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Encoding::Text => "text",
             Encoding::Json => "JSON",
             Encoding::Base64 => "base64",
+            Encoding::Protobuf => "JSON as Protobuf",
         }
     }
 }
@@ -135,6 +146,15 @@ impl PublishTemplate {
 
     /// The `seq`-th message (1-based), placeholders expanded.
     pub fn message(&self, seq: u64) -> Result<OutMessage, TemplateError> {
+        self.message_with(seq, &crate::decode::Schemas::default())
+    }
+
+    /// The `seq`-th message, a Protobuf payload encoded with `schemas`.
+    pub fn message_with(
+        &self,
+        seq: u64,
+        schemas: &crate::decode::Schemas,
+    ) -> Result<OutMessage, TemplateError> {
         self.check()?;
         let payload = match self.encoding {
             Encoding::Base64 => Bytes::from(
@@ -142,6 +162,9 @@ impl PublishTemplate {
                     .decode(self.payload.trim())
                     .map_err(TemplateError::Base64)?,
             ),
+            Encoding::Protobuf => {
+                Bytes::from(schemas.encode_bound(self.subject.trim(), &expand(&self.payload, seq))?)
+            }
             _ => Bytes::from(expand(&self.payload, seq)),
         };
         let reply = self.reply.trim();

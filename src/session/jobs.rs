@@ -108,6 +108,7 @@ pub fn repeat_job(
     count: u64,
     rate: Option<f64>,
     duration: Option<Duration>,
+    schemas: std::sync::Arc<crate::decode::Schemas>,
 ) -> JobSpec {
     JobSpec {
         total: count,
@@ -116,7 +117,10 @@ pub fn repeat_job(
                 Some(r) if r > 0.0 => Duration::from_secs_f64(i as f64 / r),
                 _ => Duration::ZERO,
             };
-            Ok((wire_message(template.message(i + 1)?)?, offset))
+            Ok((
+                wire_message(template.message_with(i + 1, &schemas)?)?,
+                offset,
+            ))
         }),
         deadline: duration,
     }

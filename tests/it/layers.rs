@@ -24,7 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("server_answers", &["capture"]),
     ("flow", &["capture", "server_answers"]),
     // Outgoing-message plans.
-    ("outgoing", &["capture"]),
+    ("outgoing", &["capture", "decode"]),
     ("broker", &["capture", "server_answers"]),
     // JetStream's state, asked of the server; reads flows back from the
     // flight recorder.
@@ -42,6 +42,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "broker",
             "flow",
             "capture",
+            "decode",
             "outgoing",
             "server_answers",
             "process",

@@ -346,7 +346,10 @@ fn repeat_jobs_expand_placeholders_and_keep_count() {
         ..PublishTemplate::default()
     };
     let progress = m
-        .start_job(key, repeat_job(template, 5, Some(200.0), None))
+        .start_job(
+            key,
+            repeat_job(template, 5, Some(200.0), None, Default::default()),
+        )
         .expect("started");
     let mut ids = Vec::new();
     rt.block_on(async {

@@ -128,3 +128,66 @@ fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
         "no data shown in the inspector"
     );
 }
+
+/// Publishing with the bound type: JSON typed by hand reaches a real
+/// subscriber as the Protobuf bytes prost reads back; JSON the type does
+/// not fit is refused in words, nothing sent.
+#[test]
+fn json_is_published_as_the_bound_protobuf_type() {
+    use eventscope::outgoing::{Encoding, PublishTemplate};
+    use futures_util::StreamExt;
+    let _timed = common::timed();
+    let server = common::server();
+    let mut schemas = Schemas::default();
+    let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proto");
+    schemas
+        .load_proto_dir(std::path::Path::new(protos))
+        .expect("the fixture compiles");
+    schemas.bind("orders.>", "shop.Order").expect("bind");
+    let rt = common::runtime();
+    let client = rt.block_on(common::client(&server));
+    let mut orders = rt.block_on(common::subscribed(&client, "orders.>"));
+    let template = PublishTemplate {
+        subject: "orders.created".into(),
+        payload: r#"{"id":"ord-{{seq}}","cents":"1250","lines":[{"sku":"tea","count":2}]}"#.into(),
+        encoding: Encoding::Protobuf,
+        ..PublishTemplate::default()
+    };
+    let message = template.message_with(7, &schemas).expect("encodes");
+    rt.block_on(client.publish(message.subject.clone(), message.payload.clone()))
+        .expect("publish");
+    let got = rt
+        .block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(5), orders.next()).await
+        })
+        .expect("in time")
+        .expect("a message");
+    let order = Order::decode(got.payload.as_ref()).expect("prost reads it");
+    assert_eq!(order.id, "ord-7");
+    assert_eq!(order.cents, 1250);
+    assert_eq!(order.lines[0].sku, "tea");
+    let wrong = PublishTemplate {
+        payload: r#"{"id":"x","colour":"red"}"#.into(),
+        ..template.clone()
+    };
+    let said = wrong
+        .message_with(1, &schemas)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        said.contains("not a shop.Order") && said.contains("colour"),
+        "{said}"
+    );
+    let unbound = PublishTemplate {
+        subject: "payments.done".into(),
+        ..template
+    };
+    let said = unbound
+        .message_with(1, &schemas)
+        .expect_err("no type")
+        .to_string();
+    assert!(
+        said.contains("no Protobuf type is bound to 'payments.done'"),
+        "{said}"
+    );
+}
