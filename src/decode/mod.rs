@@ -99,6 +99,28 @@ pub enum DecodeError {
     NothingFits(String),
 }
 
+/// How the user asked one payload to be read: a format, and for Protobuf
+/// a type of their choosing instead of the one bound to the subject.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reading {
+    pub format: Format,
+    pub type_name: Option<String>,
+}
+
+impl Reading {
+    pub fn read(
+        &self,
+        schemas: &Schemas,
+        subject: &str,
+        payload: &[u8],
+    ) -> Result<Decoded, DecodeError> {
+        match (&self.format, &self.type_name) {
+            (Format::Protobuf, Some(type_name)) => schemas.decode_as(type_name, payload),
+            (format, _) => decode(schemas, subject, payload, *format),
+        }
+    }
+}
+
 /// Decode `payload`, published on `subject`, as `format` says.
 pub fn decode(
     schemas: &Schemas,

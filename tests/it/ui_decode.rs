@@ -127,6 +127,22 @@ fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
         h.query_by_label_contains("\"device\": 7").is_none(),
         "no data shown in the inspector"
     );
+    // A type chosen for one message: the wrong one says why.
+    h.get_all_by_label("orders.created")
+        .last()
+        .expect("the row")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Read as").click();
+    h.run_steps(2);
+    h.get_by_label("Protobuf").click();
+    h.run_steps(3);
+    h.get_by_label("Type").click();
+    h.run_steps(2);
+    h.get_by_label("shop.Line").click();
+    step_until(&mut h, "the wrong type refused", |h| {
+        h.query_by_label_contains("not a shop.Line").is_some()
+    });
 }
 
 /// Publishing with the bound type: JSON typed by hand reaches a real

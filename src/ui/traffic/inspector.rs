@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::capture::Seq;
 use crate::capture::{Record, Store};
-use crate::decode::{DecodedBy, Format, Schemas};
+use crate::decode::{DecodedBy, Format, Reading, Schemas};
 use crate::ui::format;
 use crate::ui::json_tree::json_tree_ui;
 
@@ -44,7 +44,7 @@ pub enum PayloadTab {
 /// Decoded forms of the selected payload, made once per selection.
 pub struct Decoded {
     seq: Seq,
-    format: Format,
+    reading: Reading,
     json: Option<serde_json::Value>,
     json_error: Option<String>,
     /// What read the payload as data (JSON, a Protobuf type, …).
@@ -55,11 +55,11 @@ pub struct Decoded {
 }
 
 impl Decoded {
-    pub fn new(seq: Seq, record: &Record, schemas: &Schemas, format: Format) -> Self {
+    pub fn new(seq: Seq, record: &Record, schemas: &Schemas, reading: &Reading) -> Self {
         let payload = record.payload();
         let (json, json_error, by) = if payload.len() <= MAX_JSON_PARSE_BYTES && !payload.is_empty()
         {
-            match crate::decode::decode(schemas, record.subject(), payload, format) {
+            match reading.read(schemas, record.subject(), payload) {
                 Ok(d) => (Some(d.value), None, Some(d.by)),
                 Err(e) => (None, Some(e.to_string()), None),
             }
@@ -76,7 +76,7 @@ impl Decoded {
         let text = decode_text(payload);
         Self {
             seq,
-            format,
+            reading: reading.clone(),
             json,
             json_error,
             by,
@@ -150,8 +150,8 @@ pub fn hex_dump(bytes: &[u8]) -> String {
 pub struct InspectorView {
     pub tab: PayloadTab,
     /// How payloads are read (auto: JSON, the bound type, MessagePack,
-    /// CBOR).
-    pub format: Format,
+    /// CBOR; or a format, and a Protobuf type, chosen).
+    pub reading: Reading,
     /// The Protobuf types loaded and bound to subjects.
     pub schemas: Arc<Schemas>,
     decoded: Option<Decoded>,
@@ -179,10 +179,10 @@ impl InspectorView {
         if self
             .decoded
             .as_ref()
-            .is_none_or(|d| d.seq != seq || d.format != self.format)
+            .is_none_or(|d| d.seq != seq || d.reading != self.reading)
         {
             let ready = if record.payload().len() <= DECODE_IN_FRAME_BYTES {
-                Some(Decoded::new(seq, record, &self.schemas, self.format))
+                Some(Decoded::new(seq, record, &self.schemas, &self.reading))
             } else {
                 self.decode_aside(seq, record)
             };
@@ -216,11 +216,11 @@ impl InspectorView {
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let copy = record.clone();
-        let (schemas, format) = (self.schemas.clone(), self.format);
+        let (schemas, reading) = (self.schemas.clone(), self.reading.clone());
         let started = std::thread::Builder::new()
             .name("eventscope-decode".into())
             .spawn(move || {
-                let _ = tx.send(Decoded::new(seq, &copy, &schemas, format));
+                let _ = tx.send(Decoded::new(seq, &copy, &schemas, &reading));
             });
         match started {
             Ok(_) => {
@@ -228,7 +228,7 @@ impl InspectorView {
                 None
             }
             // No thread to be had: decode here rather than not at all.
-            Err(_) => Some(Decoded::new(seq, record, &self.schemas, self.format)),
+            Err(_) => Some(Decoded::new(seq, record, &self.schemas, &self.reading)),
         }
     }
 }
@@ -354,23 +354,41 @@ fn meta_ui(ui: &mut egui::Ui, store: &Store, record: &Record) {
 fn payload_tabs_ui(
     ui: &mut egui::Ui,
     mut tab: PayloadTab,
-    format: &mut Format,
+    reading: &mut Reading,
+    schemas: &Schemas,
     record: &Record,
     has_json: bool,
     has_text: bool,
 ) -> PayloadTab {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.strong("Payload");
         let label = ui.label("Read as");
         egui::ComboBox::from_id_salt("payload-format")
-            .selected_text(format.label())
+            .selected_text(reading.format.label())
             .show_ui(ui, |ui| {
                 for choice in Format::ALL {
-                    ui.selectable_value(format, choice, choice.label());
+                    ui.selectable_value(&mut reading.format, choice, choice.label());
                 }
             })
             .response
             .labelled_by(label.id);
+        if reading.format == Format::Protobuf {
+            let label = ui.label("Type");
+            let bound = schemas
+                .bound_type(record.subject())
+                .map(|t| format!("bound: {}", t.full_name()))
+                .unwrap_or_else(|| "bound to the subject (none)".into());
+            egui::ComboBox::from_id_salt("payload-type")
+                .selected_text(reading.type_name.clone().unwrap_or(bound.clone()))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut reading.type_name, None, bound);
+                    for name in schemas.types() {
+                        ui.selectable_value(&mut reading.type_name, Some(name.clone()), name);
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+        }
         ui.add_enabled_ui(has_json, |ui| {
             ui.selectable_value(&mut tab, PayloadTab::Pretty, "JSON");
             ui.selectable_value(&mut tab, PayloadTab::Tree, "Tree");
@@ -409,11 +427,19 @@ fn payload_ui(ui: &mut egui::Ui, view: &mut InspectorView, seq: Seq, record: &Re
     let has_text = decoded.text.is_some();
     let json_error = decoded.json_error.clone();
     let by = decoded.by.clone();
-    let mut format = view.format;
-    let tab = payload_tabs_ui(ui, view.tab, &mut format, record, has_json, has_text);
+    let mut reading = view.reading.clone();
+    let tab = payload_tabs_ui(
+        ui,
+        view.tab,
+        &mut reading,
+        &view.schemas,
+        record,
+        has_json,
+        has_text,
+    );
     view.tab = tab;
-    if format != view.format {
-        view.format = format;
+    if reading != view.reading {
+        view.reading = reading;
         // The new reading's best view, decoded next frame.
         view.tab = PayloadTab::Pretty;
         ui.ctx().request_repaint();
@@ -610,7 +636,7 @@ mod tests {
             None,
             br#"{"zeta":1,"alpha":{"y":2,"b":3}}"#,
         );
-        let d = Decoded::new(1, &record, &Schemas::default(), Format::Auto);
+        let d = Decoded::new(1, &record, &Schemas::default(), &Reading::default());
         let pretty = d.pretty().expect("json");
         let zeta = pretty.find("zeta").expect("zeta");
         let alpha = pretty.find("alpha").expect("alpha");
@@ -649,7 +675,7 @@ mod tests {
     fn decoding_is_bounded() {
         let big = vec![b'a'; MAX_TEXT_BYTES * 3];
         let record = Record::new(0, 0, "s", None, None, &big);
-        let d = Decoded::new(1, &record, &Schemas::default(), Format::Auto);
+        let d = Decoded::new(1, &record, &Schemas::default(), &Reading::default());
         assert_eq!(d.text.as_ref().map(String::len), Some(MAX_TEXT_BYTES));
         assert!(d.hex.lines().count() <= MAX_HEX_BYTES / 16);
         assert!(!d.is_json());
