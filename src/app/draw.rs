@@ -25,6 +25,7 @@ impl EventscopeApp {
         egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui, now));
         self.file_dialogs.ui(ui.ctx());
+        self.schemas_window(ui.ctx());
         self.replace_confirm_ui(ui.ctx());
         let picked = crate::ui::capture_picker_ui(ui.ctx(), self.jetstream_view_mut());
         self.on_jetstream_actions(picked);
@@ -58,6 +59,10 @@ impl EventscopeApp {
                 }
                 if ui.button("Load capture…").clicked() {
                     self.before_replacing(super::capture_files::Replace::WithFile);
+                }
+                if ui.button("Payload schemas…").clicked() {
+                    self.schemas_view.open = true;
+                    ui.close();
                 }
                 if ui.button("Open capture from stream…").clicked() {
                     self.open_capture_picker();

@@ -118,13 +118,15 @@ impl EventscopeApp {
                 Finished::Trace(subject, answer) => self.on_trace(subject, answer),
                 Finished::KeyringSecrets(Some(found)) => self.apply_keyring_secrets(found),
                 Finished::Notice(notice) => self.notice = Some(notice),
+                Finished::SchemaFile(source, Some(path)) => self.on_schema_file(source, path),
                 // A dialog cancelled, or a task that ended without a word.
                 Finished::PayloadFile(None)
                 | Finished::ReplayFile(None)
                 | Finished::CaptureFile(None)
                 | Finished::ConnectionFile(_, None)
                 | Finished::PngExport(_, None)
-                | Finished::KeyringSecrets(None) => {}
+                | Finished::KeyringSecrets(None)
+                | Finished::SchemaFile(_, None) => {}
             }
         }
     }

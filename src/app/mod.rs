@@ -40,6 +40,7 @@ mod keyring;
 mod kv;
 mod pending;
 mod publish;
+mod schemas;
 mod screenshot;
 mod shortcuts;
 mod start;
@@ -87,8 +88,8 @@ pub struct AppConfig {
     pub load_profiles: bool,
     /// A capture file to open at start (`eventscope FILE.jsonl`).
     pub open_capture: Option<PathBuf>,
-    /// Protobuf types payloads are read with.
-    pub schemas: Arc<crate::decode::Schemas>,
+    /// Protobuf types payloads are read with (none: those saved).
+    pub schemas: crate::decode::SchemaSettings,
 }
 
 impl Default for AppConfig {
@@ -101,7 +102,7 @@ impl Default for AppConfig {
             screenshot: None,
             load_profiles: false,
             open_capture: None,
-            schemas: Arc::default(),
+            schemas: Default::default(),
         }
     }
 }
@@ -111,6 +112,9 @@ pub struct EventscopeApp {
     pub view: View,
     pub traffic: TrafficView,
     pub inspector: InspectorView,
+    /// Where the payloads' Protobuf types come from, and their bindings.
+    pub schema_settings: crate::decode::SchemaSettings,
+    pub schemas_view: crate::ui::SchemasView,
     rates: RatesView,
     /// The Kafka groups' lag over time, read from the commit records.
     pub group_lag: crate::capture::GroupLagHistory,
@@ -184,6 +188,14 @@ impl EventscopeApp {
                 budget_mib = eframe::get_value(storage, BUDGET_KEY).unwrap_or(budget_mib);
             }
         }
+        // The command line's schemas, else the last run's.
+        let schema_settings = match storage {
+            Some(storage) if config.schemas.is_empty() => {
+                eframe::get_value(storage, schemas::SCHEMAS_KEY).unwrap_or_default()
+            }
+            _ => config.schemas.clone(),
+        };
+        let (schemas, schemas_problem) = schemas::load(&schema_settings);
         let session = Session::new(waker, budget_mib * 1024 * 1024)?;
         session.set_spool_budget(config.spool_mib << 20);
         let mut connections = ConnectionsView::default();
@@ -198,8 +210,10 @@ impl EventscopeApp {
         let mut app = Self {
             session,
             view: config.view,
-            traffic: TrafficView::reading_with(config.schemas.clone()),
-            inspector: InspectorView::reading_with(config.schemas.clone()),
+            traffic: TrafficView::reading_with(schemas.clone()),
+            inspector: InspectorView::reading_with(schemas),
+            schema_settings,
+            schemas_view: Default::default(),
             rates: RatesView::default(),
             group_lag: Default::default(),
             lag_shown_for: None,
@@ -223,7 +237,7 @@ impl EventscopeApp {
             budget_mib,
             show_rates: true,
             screenshot: config.screenshot,
-            notice: None,
+            notice: schemas_problem,
             screenshot_result: None,
             first_frame: None,
             keep_alive: Vec::new(),
@@ -429,5 +443,6 @@ impl eframe::App for EventscopeApp {
         eframe::set_value(storage, PROFILES_KEY, &profiles);
         eframe::set_value(storage, BUDGET_KEY, &self.budget_mib);
         eframe::set_value(storage, TEMPLATES_KEY, &self.publish.templates);
+        eframe::set_value(storage, schemas::SCHEMAS_KEY, &self.schema_settings);
     }
 }

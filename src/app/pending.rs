@@ -28,6 +28,11 @@ pub(super) enum Waiting {
     Trace(String, oneshot::Receiver<TraceAnswer>),
     /// Secrets of saved profiles on their way from the keyring.
     KeyringSecrets(oneshot::Receiver<Vec<(String, String)>>),
+    /// A Protobuf source picked for the payload schemas.
+    SchemaFile(
+        super::schemas::SchemaSource,
+        oneshot::Receiver<Option<PathBuf>>,
+    ),
 }
 
 /// An answer that came. `None` where the task ended without one (a
@@ -41,6 +46,7 @@ pub(super) enum Finished {
     PngExport(egui::Rect, Option<PathBuf>),
     Trace(String, Option<TraceAnswer>),
     KeyringSecrets(Option<Vec<(String, String)>>),
+    SchemaFile(super::schemas::SchemaSource, Option<PathBuf>),
     /// A line for the top bar from a task (a file saved, an error).
     Notice(String),
 }
@@ -68,6 +74,7 @@ impl Waiting {
             Waiting::PngExport(rect, rx) => Finished::PngExport(*rect, ready(rx)?.flatten()),
             Waiting::Trace(subject, rx) => Finished::Trace(std::mem::take(subject), ready(rx)?),
             Waiting::KeyringSecrets(rx) => Finished::KeyringSecrets(ready(rx)?),
+            Waiting::SchemaFile(source, rx) => Finished::SchemaFile(*source, ready(rx)?.flatten()),
         })
     }
 }

@@ -53,8 +53,9 @@ pub struct Start {
     pub spool_mib: u64,
     /// A capture file to open.
     pub capture: Option<PathBuf>,
-    /// Protobuf types payloads are read with (`--proto`, `--bind`).
-    pub schemas: Arc<crate::decode::Schemas>,
+    /// Protobuf types payloads are read with (`--proto`, `--bind`; none:
+    /// the ones saved last time).
+    pub schemas: crate::decode::SchemaSettings,
 }
 
 /// `--screenshot PNG` and what the picture should show.

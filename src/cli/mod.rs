@@ -138,7 +138,13 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
         budget_mib: cli.budget_mib,
         spool_mib: cli.spool_mib,
         capture: cli.capture,
-        schemas: std::sync::Arc::new(cli.schemas.load()?),
+        schemas: {
+            // Loaded now: a file that does not compile stops the start, in
+            // words.
+            let settings = cli.schemas.settings()?;
+            settings.load()?;
+            settings
+        },
     })
 }
 

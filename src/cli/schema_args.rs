@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::decode::{SchemaError, Schemas};
+use crate::decode::{SchemaError, SchemaSettings};
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct SchemaArgs {
@@ -24,26 +24,26 @@ pub struct SchemaArgs {
 }
 
 impl SchemaArgs {
-    /// The types loaded and bound; a file that does not compile, a type
-    /// not found or a binding not of the form PATTERN=TYPE, said in words.
-    pub fn load(&self) -> Result<Schemas, SchemaError> {
-        let mut schemas = Schemas::default();
-        for dir in &self.proto_dirs {
-            schemas.load_proto_dir(dir)?;
-        }
-        for set in &self.descriptor_sets {
-            schemas.load_descriptor_set(set)?;
-        }
-        for binding in &self.bindings {
-            let (pattern, type_name) =
+    /// The sources and bindings as settings; a binding not of the form
+    /// PATTERN=TYPE said in words.
+    pub fn settings(&self) -> Result<SchemaSettings, SchemaError> {
+        let bindings = self
+            .bindings
+            .iter()
+            .map(|binding| {
                 binding
                     .split_once('=')
+                    .map(|(p, t)| (p.trim().to_owned(), t.trim().to_owned()))
                     .ok_or_else(|| SchemaError::BadPattern {
                         pattern: binding.clone(),
                         why: "--bind takes PATTERN=TYPE".into(),
-                    })?;
-            schemas.bind(pattern.trim(), type_name.trim())?;
-        }
-        Ok(schemas)
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(SchemaSettings {
+            proto_dirs: self.proto_dirs.clone(),
+            descriptor_sets: self.descriptor_sets.clone(),
+            bindings,
+        })
     }
 }

@@ -18,7 +18,7 @@ use std::fmt;
 use serde_json::Value;
 use thiserror::Error;
 
-pub use protobuf::{SchemaError, Schemas};
+pub use protobuf::{SchemaError, SchemaSettings, Schemas};
 
 /// How a payload should be read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

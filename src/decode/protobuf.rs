@@ -29,6 +29,40 @@ pub enum SchemaError {
     BadPattern { pattern: String, why: String },
 }
 
+/// Where the types come from and which subject carries which: what is
+/// saved between runs and given on the command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SchemaSettings {
+    /// Directories of `.proto` files.
+    pub proto_dirs: Vec<PathBuf>,
+    /// Descriptor set files.
+    pub descriptor_sets: Vec<PathBuf>,
+    /// (subject pattern, message type), first match first.
+    pub bindings: Vec<(String, String)>,
+}
+
+impl SchemaSettings {
+    pub fn is_empty(&self) -> bool {
+        self.proto_dirs.is_empty() && self.descriptor_sets.is_empty() && self.bindings.is_empty()
+    }
+
+    /// Every source loaded and every binding made, or the first that
+    /// could not be, in words.
+    pub fn load(&self) -> Result<Schemas, SchemaError> {
+        let mut schemas = Schemas::default();
+        for dir in &self.proto_dirs {
+            schemas.load_proto_dir(dir)?;
+        }
+        for set in &self.descriptor_sets {
+            schemas.load_descriptor_set(set)?;
+        }
+        for (pattern, type_name) in &self.bindings {
+            schemas.bind(pattern, type_name)?;
+        }
+        Ok(schemas)
+    }
+}
+
 /// The loaded Protobuf types and their bindings to subjects.
 #[derive(Clone, Debug, Default)]
 pub struct Schemas {

@@ -20,6 +20,7 @@ mod kv;
 mod loaded;
 mod palette;
 mod publish;
+mod schemas;
 mod status_bar;
 mod traffic;
 
@@ -40,6 +41,7 @@ pub use kv::{KvAction, KvMode, KvView, WATCH_KEEP, WatchPanel, kv_ui};
 pub use loaded::Loaded;
 pub use publish::replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
+pub use schemas::{SchemasAction, SchemasView, schemas_window_ui};
 pub use status_bar::{StatusFigures, status_bar_ui};
 pub use traffic::group_lag::group_lag_ui;
 pub use traffic::inspector::{InspectorAction, InspectorView, inspector_ui};

@@ -5,13 +5,11 @@
 
 use crate::common;
 
-use std::sync::Arc;
-
 use common::ui::{harness, step_until};
 use egui_kittest::kittest::Queryable;
 use eventscope::app::{AppConfig, EventscopeApp};
 use eventscope::broker::ConnectionProfile;
-use eventscope::decode::Schemas;
+use eventscope::decode::{SchemaSettings, Schemas};
 use eventscope::ui::View;
 use prost::Message;
 
@@ -37,15 +35,14 @@ struct Line {
 fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
     let _timed = common::timed();
     let server = common::server();
-    let mut schemas = Schemas::default();
     let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proto");
-    schemas
-        .load_proto_dir(std::path::Path::new(protos))
-        .expect("the fixture compiles");
-    schemas.bind("orders.>", "shop.Order").expect("bind");
     let config = AppConfig {
         view: View::Traffic,
-        schemas: Arc::new(schemas),
+        schemas: SchemaSettings {
+            proto_dirs: vec![protos.into()],
+            bindings: vec![("orders.>".into(), "shop.Order".into())],
+            ..SchemaSettings::default()
+        },
         ..AppConfig::default()
     };
     let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
@@ -206,4 +203,69 @@ fn json_is_published_as_the_bound_protobuf_type() {
         said.contains("no Protobuf type is bound to 'payments.done'"),
         "{said}"
     );
+}
+
+/// The payload schemas window: a `.proto` picked (typed, where no file
+/// dialog can be shown) loads its directory's types; a binding made there
+/// reads the next message on its subjects; an unbinding undoes it.
+#[test]
+fn the_schemas_window_loads_protos_and_binds_subjects() {
+    let _timed = common::timed();
+    let server = common::server();
+    let mut h = common::ui::connected(&server, View::Traffic, true);
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Payload schemas…").click();
+    h.run_steps(2);
+    h.get_by_label("Load .proto directory…").click();
+    step_until(&mut h, "the path field", |h| {
+        h.query_by_label("File path").is_some()
+    });
+    let proto = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/proto/shop.proto"
+    );
+    h.get_by_label("File path").focus();
+    h.run_steps(1);
+    h.get_by_label("File path").type_text(proto);
+    h.run_steps(1);
+    h.get_by_label("Open").click();
+    step_until(&mut h, "the types loaded", |h| {
+        h.query_by_label("2 message types loaded").is_some()
+    });
+    common::ui::replace_text(&mut h, "Subject pattern", "orders.>");
+    h.get_by_label("Type").click();
+    h.run_steps(2);
+    h.get_by_label("shop.Order").click();
+    h.run_steps(2);
+    h.get_by_label("Bind").click();
+    step_until(&mut h, "the binding", |h| {
+        h.query_by_label("orders.> → shop.Order").is_some()
+    });
+    assert_eq!(
+        h.state().schema_settings.bindings,
+        [("orders.>".to_owned(), "shop.Order".to_owned())],
+        "kept for the next run"
+    );
+    let order = Order {
+        id: "ord-9".into(),
+        ..Order::default()
+    };
+    let rt = common::runtime();
+    rt.block_on(async {
+        let client = common::client(&server).await;
+        client
+            .publish("orders.created", order.encode_to_vec().into())
+            .await
+            .expect("publish");
+        client.flush().await.expect("flush");
+    });
+    step_until(&mut h, "the preview by the bound type", |h| {
+        h.query_by_label_contains("[Protobuf shop.Order] {\"id\":\"ord-9\"")
+            .is_some()
+    });
+    h.get_by_label("Unbind").click();
+    step_until(&mut h, "unbound", |h| {
+        h.state().schema_settings.bindings.is_empty()
+    });
 }

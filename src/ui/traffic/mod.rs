@@ -94,6 +94,12 @@ fn preview<'a>(
 }
 
 impl TrafficView {
+    /// Preview with these types from now on.
+    pub fn set_schemas(&mut self, schemas: std::sync::Arc<crate::decode::Schemas>) {
+        self.schemas = schemas;
+        self.previews.clear();
+    }
+
     /// A table whose binary payloads are previewed with these types.
     pub fn reading_with(schemas: std::sync::Arc<crate::decode::Schemas>) -> Self {
         Self {
