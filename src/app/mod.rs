@@ -210,8 +210,8 @@ impl EventscopeApp {
         let mut app = Self {
             session,
             view: config.view,
-            traffic: TrafficView::reading_with(schemas.clone()),
-            inspector: InspectorView::reading_with(schemas),
+            traffic: TrafficView::default(),
+            inspector: InspectorView::default(),
             schema_settings,
             schemas_view: Default::default(),
             rates: RatesView::default(),
@@ -247,6 +247,7 @@ impl EventscopeApp {
             kv: Default::default(),
             cluster: Default::default(),
         };
+        app.hand_out(schemas);
         if storage.is_some() {
             app.fetch_keyring_secrets();
         }

@@ -122,7 +122,7 @@ impl EventscopeApp {
             PublishMode::JetStream => SendMode::JetStream { timeout },
         };
         let result = match view.repeat {
-            RepeatMode::Once => match view.template.message_with(1, &self.traffic.schemas) {
+            RepeatMode::Once => match view.template.message_with(1, &self.inspector.schemas) {
                 Ok(message) => self.session.send(key, message, mode).map(|rx| {
                     self.pending.wait(Waiting::Send(rx));
                     self.publish.waiting = true;
@@ -141,7 +141,7 @@ impl EventscopeApp {
                         Some(Duration::from_secs_f64(view.duration_s)),
                     ),
                 };
-                let schemas = self.traffic.schemas.clone();
+                let schemas = self.inspector.schemas.clone();
                 let job = repeat_job(view.template.clone(), count, rate, duration, schemas);
                 self.session
                     .start_job(key, job)

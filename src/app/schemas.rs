@@ -35,13 +35,20 @@ impl EventscopeApp {
     fn use_schemas(&mut self, settings: SchemaSettings) {
         match settings.load() {
             Ok(schemas) => {
-                let schemas = Arc::new(schemas);
-                self.traffic.set_schemas(schemas.clone());
-                self.inspector.schemas = schemas;
+                self.hand_out(Arc::new(schemas));
                 self.schema_settings = settings;
             }
             Err(e) => self.notice = Some(format!("payload schemas: {e}")),
         }
+    }
+
+    /// Every view that shows payloads reads with `schemas`.
+    pub(super) fn hand_out(&mut self, schemas: Arc<Schemas>) {
+        self.traffic.previews.set_schemas(schemas.clone());
+        let browser = &mut self.jetstream.view.browser;
+        browser.previews.set_schemas(schemas.clone());
+        browser.inspector.schemas = schemas.clone();
+        self.inspector.schemas = schemas;
     }
 
     pub(super) fn schemas_window(&mut self, ctx: &egui::Context) {

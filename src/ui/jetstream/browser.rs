@@ -53,6 +53,8 @@ pub struct BrowserView {
     pub last_subject_input: String,
     pub selected: Option<Seq>,
     pub inspector: InspectorView,
+    /// The payload column's previews (decoded where a decoder reads them).
+    pub previews: crate::ui::traffic::previews::Previews,
     pub in_flight: Option<InFlight>,
     pub confirm_delete: Option<u64>,
     pub search: SearchForm,
@@ -137,6 +139,7 @@ impl Default for BrowserView {
             last_subject_input: String::new(),
             selected: None,
             inspector: InspectorView::default(),
+            previews: Default::default(),
             in_flight: None,
             confirm_delete: None,
             search: SearchForm::default(),
@@ -527,7 +530,7 @@ fn page_table_ui(ui: &mut egui::Ui, view: &mut BrowserView) {
                         });
                     }
                     row.col(|ui| {
-                        ui.label(format::payload_preview(record.payload(), 120));
+                        ui.label(view.previews.get(r.seq, record, 120).as_ref());
                     });
                     if row.response().clicked() {
                         clicked = Some(r.seq);

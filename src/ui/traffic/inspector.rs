@@ -165,14 +165,6 @@ pub struct InspectorView {
 }
 
 impl InspectorView {
-    /// An inspector reading payloads with these Protobuf types.
-    pub fn reading_with(schemas: Arc<Schemas>) -> Self {
-        Self {
-            schemas,
-            ..Self::default()
-        }
-    }
-
     /// Decoded payload of `seq`: decoded now if small, else started on a
     /// thread and `None` until it is done (the caller repaints).
     pub fn decoded(&mut self, seq: Seq, record: &Record) -> Option<&Decoded> {

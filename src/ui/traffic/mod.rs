@@ -3,6 +3,7 @@
 
 pub(super) mod group_lag;
 pub(super) mod inspector;
+pub(crate) mod previews;
 pub(super) mod rates;
 pub(super) mod subject_tree;
 
@@ -36,78 +37,11 @@ pub struct TrafficView {
     /// Scroll to the newest row on the next frame (End): sticking to the
     /// bottom only holds once the table is at the bottom.
     pub scroll_to_end: bool,
-    /// Protobuf types the previews of binary payloads are read with.
-    pub schemas: std::sync::Arc<crate::decode::Schemas>,
-    /// Previews of payloads a decoder read, made when their row was
-    /// first drawn (never for rows off screen), kept per record.
-    previews: std::collections::HashMap<Seq, String>,
-}
-
-/// Decoded previews kept at most; past it the cache starts over (the rows
-/// on screen are read again, a few dozen).
-const PREVIEWS_KEPT: usize = 4096;
-
-/// Whether a payload reads as text in the table as it is: UTF-8 with no
-/// control characters but line breaks and tabs.
-fn is_plain_text(payload: &[u8]) -> bool {
-    std::str::from_utf8(payload).is_ok_and(|t| {
-        !t.chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    })
-}
-
-/// The table's payload column: text as it is; a payload that is not (or
-/// whose subject has a Protobuf type bound) as the decoder read it, named.
-fn preview<'a>(
-    previews: &'a mut std::collections::HashMap<Seq, String>,
-    schemas: &crate::decode::Schemas,
-    seq: Seq,
-    record: &crate::capture::Record,
-) -> std::borrow::Cow<'a, str> {
-    use std::borrow::Cow;
-    let payload = record.payload();
-    let bound = schemas.bound_type(record.subject()).is_some();
-    if payload.is_empty() || (!bound && is_plain_text(payload)) {
-        return Cow::Owned(format::payload_preview(payload, 160));
-    }
-    if previews.len() >= PREVIEWS_KEPT {
-        previews.clear();
-    }
-    let text = previews.entry(seq).or_insert_with(|| {
-        match crate::decode::decode(
-            schemas,
-            record.subject(),
-            payload,
-            crate::decode::Format::Auto,
-        ) {
-            Ok(d) if d.by == crate::decode::DecodedBy::Json => {
-                format::payload_preview(payload, 160)
-            }
-            Ok(d) => {
-                let json = d.value.to_string();
-                format::payload_preview(format!("[{}] {json}", d.by).as_bytes(), 160)
-            }
-            Err(_) => format::payload_preview(payload, 160),
-        }
-    });
-    Cow::Borrowed(text.as_str())
+    /// The payload column's previews, decoded where a decoder reads them.
+    pub previews: previews::Previews,
 }
 
 impl TrafficView {
-    /// Preview with these types from now on.
-    pub fn set_schemas(&mut self, schemas: std::sync::Arc<crate::decode::Schemas>) {
-        self.schemas = schemas;
-        self.previews.clear();
-    }
-
-    /// A table whose binary payloads are previewed with these types.
-    pub fn reading_with(schemas: std::sync::Arc<crate::decode::Schemas>) -> Self {
-        Self {
-            schemas,
-            ..Self::default()
-        }
-    }
-
     /// Parse the filter inputs; keep the old filter if they are invalid.
     pub fn apply_filter(&mut self) {
         match Filter::from_inputs(&self.subject_filter, &self.text_filter) {
@@ -332,7 +266,7 @@ pub fn table_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
                     }
                 });
                 row.col(|ui| {
-                    let text = preview(&mut view.previews, &view.schemas, seq, record);
+                    let text = view.previews.get(seq, record, 160);
                     ui.label(RichText::new(text.as_ref()).monospace().weak());
                 });
                 if row.response().clicked() {
