@@ -2,7 +2,9 @@
 //! egui_kittest runs it): 1,000,000 records in the store, 10,000 distinct
 //! subjects, a live flow diagram, and 50,000 msg/s arriving (833 records
 //! a frame at 60 Hz). CPU time per frame (logic + UI + tessellation),
-//! median and p99, for each view.
+//! median and p99, for each view. Then the traffic view again with every
+//! payload Protobuf (`tests/fixtures/proto`, bound to every subject): the
+//! table decodes the rows it draws, each new frame's rows new.
 //!
 //! `cargo bench --bench frames` (EVENTSCOPE_BENCH_COUNT to change 1,000,000).
 
@@ -14,6 +16,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use eventscope::app::{AppConfig, EventscopeApp};
 use eventscope::capture::{HeaderBlock, Record, RecordPacker};
+use eventscope::decode::SchemaSettings;
 use eventscope::ui::View;
 
 const RATE: usize = 50_000;
@@ -71,9 +74,41 @@ impl Feed {
 
 fn main() {
     let count = support::message_count(1_000_000) as usize;
+    let json = Bytes::from(format!(
+        r#"{{"order_id":"ord-1","note":"{}"}}"#,
+        "x".repeat(220)
+    ));
+    let all_views = [View::Traffic, View::Flows, View::Publish, View::Connections];
+    run(count, json, SchemaSettings::default(), &all_views, "");
+    let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proto");
+    let settings = SchemaSettings {
+        proto_dirs: vec![protos.into()],
+        bindings: vec![(">".into(), "shop.Order".into())],
+        ..SchemaSettings::default()
+    };
+    let order = format!(
+        r#"{{"id":"ord-1","cents":"1250","lines":[{{"sku":"{}","count":2}}]}}"#,
+        "x".repeat(200)
+    );
+    let protobuf = settings
+        .load()
+        .expect("the fixture compiles")
+        .encode_bound("orders.created", &order)
+        .expect("encodes");
+    run(
+        count,
+        Bytes::from(protobuf),
+        settings,
+        &[View::Traffic],
+        " (Protobuf)",
+    );
+}
+
+fn run(count: usize, payload: Bytes, schemas: SchemaSettings, views: &[View], label: &str) {
     let ctx = egui::Context::default();
     let config = AppConfig {
         budget_mib: 8192,
+        schemas,
         ..AppConfig::default()
     };
     let mut app = EventscopeApp::new(&ctx, None, config).expect("app");
@@ -81,10 +116,7 @@ fn main() {
     let mut feed = Feed {
         i: 0,
         packer: RecordPacker::default(),
-        payload: Bytes::from(format!(
-            r#"{{"order_id":"ord-1","note":"{}"}}"#,
-            "x".repeat(220)
-        )),
+        payload,
     };
     let mut now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) - 60_000_000_000;
     let fill = Instant::now();
@@ -94,7 +126,7 @@ fn main() {
         app.session.add_records(batch);
     }
     println!(
-        "frames: {} records, {} subject tree nodes, {} flows (filled in {:.1} s)",
+        "frames{label}: {} records, {} subject tree nodes, {} flows (filled in {:.1} s)",
         app.session.store.len(),
         app.session.store.subjects().len(),
         app.session.flows.len(),
@@ -110,8 +142,8 @@ fn main() {
         .map(|f| f.id);
     let per_frame = RATE / FPS;
     let mut time = 0.0;
-    for view in [View::Traffic, View::Flows, View::Publish, View::Connections] {
-        app.view = view;
+    for view in views {
+        app.view = *view;
         let mut samples = Vec::with_capacity(FRAMES);
         for frame in 0..(FRAMES + 20) {
             let arriving: Vec<Record> = (0..per_frame)
@@ -130,7 +162,7 @@ fn main() {
         }
         let [median, p99, max] = support::percentiles(&mut samples);
         println!(
-            "{:<16} median {median:6.2} ms   p99 {p99:6.2} ms   max {max:6.2} ms   ({} frames, {} msg/s arriving)",
+            "{:<16} median {median:6.2} ms   p99 {p99:6.2} ms   max {max:6.2} ms   ({} frames, {} msg/s arriving){label}",
             view.label(),
             samples.len(),
             RATE
