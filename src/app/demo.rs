@@ -107,6 +107,7 @@ impl EventscopeApp {
     /// Start the simulated services; one that stops says so.
     pub fn run_demo_services(&mut self, ready: &DemoReady) {
         self.notice(format!("demo: {}", demo_brokers_said(ready)));
+        self.read_demo_protobuf();
         let notices = self.pending.notices();
         ready.spawn_services(
             &self.session.runtime_handle(),
@@ -122,5 +123,29 @@ impl EventscopeApp {
     fn notice(&self, text: String) {
         eprintln!("eventscope: {text}");
         let _ = self.pending.notices().send(text);
+    }
+
+    /// The demo's shelf scanner publishes Protobuf: read it with the
+    /// demo's schema (for this run only: the user's saved schemas are not
+    /// changed), unless the user's own already bind its subjects.
+    fn read_demo_protobuf(&mut self) {
+        let (pattern, type_name) = crate::demo::DEMO_BINDING;
+        if self
+            .inspector
+            .schemas
+            .bound_type("warehouse.shelf.1")
+            .is_some()
+        {
+            return;
+        }
+        let mut settings = self.schema_settings.clone();
+        settings.proto_dirs.push(crate::demo::DEMO_PROTO_DIR.into());
+        settings
+            .bindings
+            .push((pattern.to_owned(), type_name.to_owned()));
+        match settings.load() {
+            Ok(schemas) => self.hand_out(std::sync::Arc::new(schemas)),
+            Err(e) => self.notice(format!("demo: its Protobuf schema: {e}")),
+        }
     }
 }

@@ -117,17 +117,20 @@ impl ScreenshotPlan {
         }
     }
 
-    /// The newest record to select: matching the pattern, with a JSON payload.
+    /// The newest record to select: matching the pattern, with a JSON
+    /// payload where one matches (else any: a binary payload's decoding).
     fn pick(&self, store: &Store) -> Option<Seq> {
         let pattern = self.select.as_ref()?;
-        store
-            .iter()
-            .rev()
-            .take(5_000)
-            .find(|(_, r)| {
-                pattern.matches(r.subject())
-                    && serde_json::from_slice::<serde_json::Value>(r.payload()).is_ok()
-            })
+        let matching = || {
+            store
+                .iter()
+                .rev()
+                .take(5_000)
+                .filter(|(_, r)| pattern.matches(r.subject()))
+        };
+        matching()
+            .find(|(_, r)| serde_json::from_slice::<serde_json::Value>(r.payload()).is_ok())
+            .or_else(|| matching().next())
             .map(|(seq, _)| seq)
     }
 

@@ -27,6 +27,7 @@ mod local_mosquitto;
 mod local_rabbit;
 mod local_server;
 mod local_tansu;
+mod shelf_scanner;
 mod starting;
 mod warehouse;
 
@@ -38,6 +39,7 @@ pub use local_rabbit::{
     LocalRabbit, LocalRabbitError, RABBITMQ_INSTALL_HINT, find_rabbitmq_server,
 };
 pub use local_tansu::{LocalTansu, LocalTansuError, TANSU_INSTALL_HINT, find_tansu};
+pub use shelf_scanner::{BINDING as DEMO_BINDING, PROTO_DIR as DEMO_PROTO_DIR};
 pub use starting::DemoStarting;
 
 pub use local_server::{
@@ -320,6 +322,11 @@ async fn run_services(url: String, replicas: usize, stopped: Stopped) -> DemoRes
         &stopped,
         "inventory-service",
         inventory_service(url.clone()),
+    );
+    watch(
+        &stopped,
+        "shelf-scanner",
+        shelf_scanner::shelf_scanner(url.clone()),
     );
     watch(
         &stopped,
