@@ -1,6 +1,7 @@
 //! The message table with its filter bar: virtualised (only visible rows
 //! are laid out), following the newest rows until the user scrolls up.
 
+mod decoded;
 pub(super) mod group_lag;
 pub(super) mod inspector;
 pub(crate) mod previews;
