@@ -96,7 +96,7 @@ impl EventscopeApp {
                 if bucket.as_deref() != Some(&name) {
                     self.kv.watch = None;
                     self.kv.view.watch.running = false;
-                    self.kv.view.key = Default::default();
+                    self.kv.view.key.close();
                 }
                 self.kv.view.bucket = Some(name.clone());
                 self.kv.view.keys.loading = true;
@@ -104,7 +104,7 @@ impl EventscopeApp {
             }
             KvAction::OpenKey(key) => {
                 let Some(bucket) = bucket else { return };
-                self.kv.view.key.open(key.clone());
+                self.kv.view.key.open(&bucket, key.clone());
                 self.ask_kv(KvRequest::Key { bucket, key });
             }
             KvAction::Put { key, value } => {

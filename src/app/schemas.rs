@@ -48,6 +48,7 @@ impl EventscopeApp {
         let browser = &mut self.jetstream.view.browser;
         browser.previews.set_schemas(schemas.clone());
         browser.inspector.schemas = schemas.clone();
+        self.kv.view.key.schemas = schemas.clone();
         self.inspector.schemas = schemas;
     }
 

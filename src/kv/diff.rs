@@ -48,10 +48,12 @@ pub fn display_value(value: &[u8]) -> String {
 
 /// The lines of `new` against `old`: kept, removed and added, in order.
 pub fn diff_values(old: &[u8], new: &[u8]) -> Vec<DiffLine> {
-    let (old, new) = (display_value(old), display_value(new));
-    let diff = TextDiff::configure()
-        .timeout(DEADLINE)
-        .diff_lines(&old, &new);
+    diff_texts(&display_value(old), &display_value(new))
+}
+
+/// A line diff of two values as shown (a decoded payload's JSON, say).
+pub fn diff_texts(old: &str, new: &str) -> Vec<DiffLine> {
+    let diff = TextDiff::configure().timeout(DEADLINE).diff_lines(old, new);
     diff.iter_all_changes()
         .map(|change| DiffLine {
             tag: match change.tag() {

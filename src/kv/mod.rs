@@ -13,7 +13,7 @@ mod objects;
 mod watch;
 
 pub use buckets::{BucketSummary, list_buckets, open_bucket};
-pub use diff::{DiffLine, DiffTag, diff_values, display_value};
+pub use diff::{DiffLine, DiffTag, diff_texts, diff_values, display_value};
 pub use entries::{KeyRevision, delete_key, get_key, history, purge_key, put_key, revert};
 pub use error::{KvError, check_key};
 pub use keys::{KeyFilter, KeyList, KeyRow, list_keys};

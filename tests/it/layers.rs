@@ -104,6 +104,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kv::ObjectBucket",
             "kv::ObjectRow",
             "kv::WatchMode",
+            "kv::diff_texts",
             "kv::diff_values",
             "kv::display_value",
         ],

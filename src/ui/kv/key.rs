@@ -6,7 +6,7 @@ use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 
 use crate::flow::KvOperation;
-use crate::kv::{DiffLine, DiffTag, KeyRevision, diff_values, display_value};
+use crate::kv::{DiffLine, DiffTag, KeyRevision, diff_texts, display_value};
 use crate::ui::format;
 use crate::ui::kv::actions::KvAction;
 use crate::ui::loaded::Loaded;
@@ -46,13 +46,40 @@ pub struct KeyPanel {
     pub diff_to: Option<u64>,
     diff: Option<((u64, u64), Vec<DiffLine>)>,
     pub confirm: Option<Confirm>,
+    /// The types a value is read with, by its subject (`$KV.BUCKET.KEY`).
+    pub schemas: std::sync::Arc<crate::decode::Schemas>,
+    subject: String,
+}
+
+/// A value as shown: what a decoder other than JSON read it as (the type
+/// bound to the key's subject, MessagePack, CBOR), else as it is.
+fn shown(value: &[u8], subject: &str, schemas: &crate::decode::Schemas) -> String {
+    use crate::decode::{DecodedBy, Format, decode};
+    match decode(schemas, subject, value, Format::Auto) {
+        Ok(d) if d.by != DecodedBy::Json => format!(
+            "read as {}:\n{}",
+            d.by,
+            serde_json::to_string_pretty(&d.value).unwrap_or_default()
+        ),
+        _ => display_value(value),
+    }
 }
 
 impl KeyPanel {
-    /// Another key was chosen: forget the last one's state.
-    pub fn open(&mut self, key: String) {
+    /// No key: forget the last one's state, keep the types.
+    pub fn close(&mut self) {
         *self = KeyPanel {
+            schemas: self.schemas.clone(),
+            ..Default::default()
+        };
+    }
+
+    /// Another key was chosen: forget the last one's state.
+    pub fn open(&mut self, bucket: &str, key: String) {
+        *self = KeyPanel {
+            subject: format!("$KV.{bucket}.{key}"),
             key: Some(key),
+            schemas: self.schemas.clone(),
             tab: self.tab,
             new_key: std::mem::take(&mut self.new_key),
             new_value: std::mem::take(&mut self.new_value),
@@ -84,9 +111,17 @@ impl KeyPanel {
     fn diff(&mut self) -> Option<&[DiffLine]> {
         let pair = (self.diff_from?, self.diff_to?);
         if self.diff.as_ref().map(|(p, _)| *p) != Some(pair) {
-            let from = self.revision(Some(pair.0))?.value.clone();
-            let to = self.revision(Some(pair.1))?.value.clone();
-            self.diff = Some((pair, diff_values(&from, &to)));
+            let from = shown(
+                &self.revision(Some(pair.0))?.value,
+                &self.subject,
+                &self.schemas,
+            );
+            let to = shown(
+                &self.revision(Some(pair.1))?.value,
+                &self.subject,
+                &self.schemas,
+            );
+            self.diff = Some((pair, diff_texts(&from, &to)));
         }
         self.diff.as_ref().map(|(_, lines)| &lines[..])
     }
@@ -182,7 +217,9 @@ fn value_ui(
         egui::ScrollArea::vertical()
             .id_salt("kv-binary")
             .max_height(160.0)
-            .show(ui, |ui| ui.monospace(display_value(&entry.value)));
+            .show(ui, |ui| {
+                ui.monospace(shown(&entry.value, &panel.subject, &panel.schemas))
+            });
     }
     egui::ScrollArea::vertical()
         .id_salt("kv-edit")
@@ -364,4 +401,28 @@ fn confirm_ui(ctx: &egui::Context, panel: &mut KeyPanel, actions: &mut Vec<KvAct
                 }
             });
         });
+}
+
+#[cfg(test)]
+mod decoded_values {
+    use super::*;
+
+    /// A value no JSON reader reads is shown, and diffed, as its decoder
+    /// read it: here MessagePack maps whose "n" changed.
+    #[test]
+    fn binary_values_are_shown_and_diffed_as_decoded() {
+        let schemas = crate::decode::Schemas::default();
+        let old = [0x81, 0xa1, b'n', 0x01];
+        let new = [0x81, 0xa1, b'n', 0x02];
+        let text = shown(&old, "$KV.cfg.k", &schemas);
+        assert!(text.starts_with("read as MessagePack"), "{text}");
+        let lines = diff_texts(&text, &shown(&new, "$KV.cfg.k", &schemas));
+        let changed: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.tag != DiffTag::Same)
+            .map(|l| l.text.trim())
+            .collect();
+        assert_eq!(changed, ["\"n\": 1", "\"n\": 2"]);
+        assert_eq!(shown(b"plain", "$KV.cfg.k", &schemas), "plain");
+    }
 }
