@@ -244,14 +244,7 @@ fn eventscope_path(broker: Broker, target: &str, count: u64) -> (f64, u64, u64, 
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let sending = publisher(broker, target.to_owned(), count);
-    let mut last_progress = Instant::now();
-    while m.store.counters().captured < count && last_progress.elapsed() < support::IDLE {
-        if m.drain(eventscope::app::LIVE_DRAIN_BUDGET) > 0 {
-            last_progress = Instant::now();
-        } else {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
+    drain_until(&mut m, count);
     let secs = started.elapsed().as_secs_f64();
     let _ = sending.join();
     let counters = m.store.counters();
@@ -338,14 +331,7 @@ fn kafka_eventscope(port: u16, topic: &str, count: u64, live: bool) -> (f64, u64
     }
     let started = Instant::now();
     let sending = live.then(|| kafka_publisher(port, topic.to_owned(), count));
-    let mut last_progress = Instant::now();
-    while m.store.counters().captured < count && last_progress.elapsed() < support::IDLE {
-        if m.drain(eventscope::app::LIVE_DRAIN_BUDGET) > 0 {
-            last_progress = Instant::now();
-        } else {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
+    drain_until(&mut m, count);
     let secs = started.elapsed().as_secs_f64();
     if let Some(sending) = sending {
         let _ = sending.join();
@@ -357,6 +343,19 @@ fn kafka_eventscope(port: u16, topic: &str, count: u64, live: bool) -> (f64, u64
         m.store.bytes_used() as u64,
         rss,
     )
+}
+
+/// Drain as the UI thread does until `count` records are captured, or
+/// nothing has come for a while.
+fn drain_until(m: &mut Session, count: u64) {
+    let mut last_progress = Instant::now();
+    while m.store.counters().captured < count && last_progress.elapsed() < support::IDLE {
+        if m.drain(eventscope::app::LIVE_DRAIN_BUDGET) > 0 {
+            last_progress = Instant::now();
+        } else {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
 }
 
 fn main() {

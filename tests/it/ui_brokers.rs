@@ -7,9 +7,9 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::ui::{harness, replace_text, step_until};
+use common::ui::{connected_with, replace_text, step_until};
 use egui_kittest::kittest::Queryable;
-use eventscope::app::{AppConfig, EventscopeApp};
+use eventscope::app::AppConfig;
 use eventscope::broker::ConnectionProfile;
 use eventscope::broker::SubscriptionSpec;
 use eventscope::demo::LocalMosquitto;
@@ -46,16 +46,7 @@ fn the_publish_form_sends_broker_fields_and_the_inspector_shows_them() {
         view: View::Publish,
         ..AppConfig::default()
     };
-    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
-    app.connect(ConnectionProfile::new("mqtt", broker.url()));
-    let mut h = harness(app);
-    step_until(&mut h, "connected", |h| {
-        let key = h.state().session.profiles()[0].0;
-        h.state()
-            .session
-            .shared(key)
-            .is_some_and(|s| s.state().is_connected())
-    });
+    let mut h = connected_with(config, ConnectionProfile::new("mqtt", broker.url()));
     replace_text(&mut h, "Subject", "ui/lamp");
     h.get_by_label("Broker fields (MQTT, RabbitMQ, Kafka)")
         .click();
@@ -135,11 +126,9 @@ fn the_kafka_groups_lag_is_shown_per_partition_beside_the_rates() {
         view: View::Traffic,
         ..AppConfig::default()
     };
-    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
     let mut profile = ConnectionProfile::new("kafka", broker.url());
     profile.subscriptions = vec![SubscriptionSpec::new("pay")];
-    app.connect(profile);
-    let mut h = harness(app);
+    let mut h = connected_with(config, profile);
     step_until(&mut h, "the group's first commit", |h| {
         h.state()
             .group_lag

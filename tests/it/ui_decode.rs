@@ -5,9 +5,9 @@
 
 use crate::common;
 
-use common::ui::{harness, step_until};
+use common::ui::{connected_with, step_until};
 use egui_kittest::kittest::Queryable;
-use eventscope::app::{AppConfig, EventscopeApp};
+use eventscope::app::AppConfig;
 use eventscope::broker::ConnectionProfile;
 use eventscope::decode::{SchemaSettings, Schemas};
 use eventscope::ui::View;
@@ -45,16 +45,7 @@ fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
         },
         ..AppConfig::default()
     };
-    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
-    app.connect(ConnectionProfile::new("local", server.url()));
-    let mut h = harness(app);
-    step_until(&mut h, "connected", |h| {
-        let key = h.state().session.profiles()[0].0;
-        h.state()
-            .session
-            .shared(key)
-            .is_some_and(|s| s.state().is_connected())
-    });
+    let mut h = connected_with(config, ConnectionProfile::new("local", server.url()));
     let order = Order {
         id: "ord-42".into(),
         cents: 1250,

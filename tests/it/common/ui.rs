@@ -60,11 +60,20 @@ pub fn connected(
         view,
         ..AppConfig::default()
     };
-    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
     let mut profile = eventscope::broker::ConnectionProfile::new("local", server.url());
     if !subscribe_all {
         profile.subscriptions.clear();
     }
+    connected_with(config, profile)
+}
+
+/// The app made with `config`, connected by `profile`, stepped until the
+/// connection is up.
+pub fn connected_with(
+    config: AppConfig,
+    profile: eventscope::broker::ConnectionProfile,
+) -> Harness<'static, EventscopeApp> {
+    let mut app = EventscopeApp::new(&egui::Context::default(), None, config).expect("app starts");
     app.connect(profile);
     let mut h = harness(app);
     step_until(&mut h, "connected", |h| {
