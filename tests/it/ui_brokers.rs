@@ -92,7 +92,7 @@ fn the_publish_form_sends_broker_fields_and_the_inspector_shows_them() {
     h.get_by_label("Traffic").click();
     // (The tree may name it too: a query for one node would panic.)
     step_until(&mut h, "the record's row", |h| {
-        h.get_all_by_label("ui/lamp").next().is_some()
+        h.query_all_by_label("ui/lamp").next().is_some()
     });
     // Its row (the first with that subject, should the tree show it too).
     h.get_all_by_label("ui/lamp")

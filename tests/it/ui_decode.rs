@@ -72,8 +72,8 @@ fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
         client.flush().await.expect("flush");
     });
     step_until(&mut h, "both rows", |h| {
-        h.get_all_by_label("orders.created").next().is_some()
-            && h.get_all_by_label("telemetry.7").next().is_some()
+        h.query_all_by_label("orders.created").next().is_some()
+            && h.query_all_by_label("telemetry.7").next().is_some()
     });
     // The table previews each as its decoder read it.
     assert!(
