@@ -1,4 +1,4 @@
-//! The Protobuf types the window reads payloads with: loaded at start
+//! The Protobuf types and Avro schemas the window reads payloads with: loaded at start
 //! from the command line or the last run's settings, changed in the
 //! payload schemas window (sources picked with a file dialog), and handed
 //! to the table and the inspector.
@@ -19,6 +19,7 @@ pub(super) enum SchemaSource {
     /// A `.proto` file: its directory is loaded.
     Proto,
     DescriptorSet,
+    Avro,
 }
 
 /// The types `settings` name; what could not be loaded, in words.
@@ -77,6 +78,12 @@ impl EventscopeApp {
                     .wait(Waiting::SchemaFile(SchemaSource::DescriptorSet, rx));
                 return;
             }
+            Some(SchemasAction::LoadAvro) => {
+                let rx = self.file_dialogs.ask(&self.session, None);
+                self.pending
+                    .wait(Waiting::SchemaFile(SchemaSource::Avro, rx));
+                return;
+            }
             Some(SchemasAction::Bind(pattern, type_name)) => {
                 settings.bindings.push((pattern, type_name));
                 self.schemas_view.pattern.clear();
@@ -89,6 +96,9 @@ impl EventscopeApp {
             }
             Some(SchemasAction::RemoveDescriptorSet(i)) => {
                 settings.descriptor_sets.remove(i);
+            }
+            Some(SchemasAction::RemoveAvro(i)) => {
+                settings.avro_schemas.remove(i);
             }
         }
         self.use_schemas(settings);
@@ -116,6 +126,11 @@ impl EventscopeApp {
             SchemaSource::DescriptorSet => {
                 if !settings.descriptor_sets.contains(&path) {
                     settings.descriptor_sets.push(path);
+                }
+            }
+            SchemaSource::Avro => {
+                if !settings.avro_schemas.contains(&path) {
+                    settings.avro_schemas.push(path);
                 }
             }
         }

@@ -1,5 +1,5 @@
-//! `--proto`, `--descriptor-set` and `--bind`: the Protobuf types payloads
-//! are read with, for the window and the headless commands alike.
+//! `--proto`, `--descriptor-set`, `--avro` and `--bind`: the Protobuf
+//! types and Avro schemas payloads are read with, for the window and the headless commands alike.
 
 use std::path::PathBuf;
 
@@ -17,8 +17,14 @@ pub struct SchemaArgs {
     #[arg(long = "descriptor-set", value_name = "FILE")]
     pub descriptor_sets: Vec<PathBuf>,
 
-    /// Read payloads on subjects matching PATTERN as the Protobuf TYPE
-    /// (repeatable; the first match wins)
+    /// An Avro schema file (.avsc: one named schema or an array of them)
+    /// (repeatable)
+    #[arg(long = "avro", value_name = "FILE")]
+    pub avro_schemas: Vec<PathBuf>,
+
+    /// Read payloads on subjects matching PATTERN as TYPE, a Protobuf
+    /// message type or an Avro named type (repeatable; the first match
+    /// wins)
     #[arg(long = "bind", value_name = "PATTERN=TYPE")]
     pub bindings: Vec<String>,
 }
@@ -43,6 +49,7 @@ impl SchemaArgs {
         Ok(SchemaSettings {
             proto_dirs: self.proto_dirs.clone(),
             descriptor_sets: self.descriptor_sets.clone(),
+            avro_schemas: self.avro_schemas.clone(),
             bindings,
         })
     }

@@ -13,7 +13,7 @@ use super::{DecodeError, Decoded, DecodedBy};
 
 /// Nesting past this is refused (a hostile payload could nest deep
 /// enough to exhaust the stack while it is converted).
-const MAX_DEPTH: usize = 128;
+pub(super) const MAX_DEPTH: usize = 128;
 
 /// A MessagePack map or array at the top.
 pub(super) fn is_message_pack_container(payload: &[u8]) -> bool {

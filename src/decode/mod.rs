@@ -1,53 +1,69 @@
 //! Payloads read as data: JSON, Protobuf (types from `.proto` files
-//! compiled in-process, or from descriptor sets), MessagePack and CBOR.
-//! A payload is decoded as the user chose, or in "auto" mode: JSON, then
-//! the Protobuf type bound to its subject, then MessagePack, then CBOR,
-//! saying which one it used. A decoder that does not fit says why; a
-//! type that does not fit is never shown as data (bytes read with the
-//! wrong Protobuf type would decode into nonsense: fields the type does
-//! not have make it refuse).
+//! compiled in-process, or from descriptor sets), Avro (schema files),
+//! MessagePack and CBOR. A payload is decoded as the user chose, or in
+//! "auto" mode: JSON, then the type bound to its subject, then
+//! MessagePack, then CBOR, saying which one it used. A decoder that does
+//! not fit says why; a type that does not fit is never shown as data
+//! (bytes read with the wrong Protobuf type would decode into nonsense:
+//! fields the type does not have make it refuse; an Avro datum must be
+//! read whole).
 //!
 //! Plain Rust over bytes: the window, the command line and the benches
 //! share it.
 
+mod avro;
 mod binary;
 mod protobuf;
+mod schemas;
 
 use std::fmt;
 
 use serde_json::Value;
 use thiserror::Error;
 
-pub use protobuf::{SchemaError, SchemaSettings, Schemas};
+pub use schemas::{SchemaError, SchemaKind, SchemaSettings, Schemas};
 
 /// How a payload should be read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
-    /// JSON, the bound Protobuf type, MessagePack, CBOR: the first that
+    /// JSON, the bound Protobuf or Avro type, MessagePack, CBOR: the first that
     /// fits whole.
     #[default]
     Auto,
     Json,
-    /// The type bound to the subject (or the one named).
+    /// The Protobuf type bound to the subject (or the one named).
     Protobuf,
+    /// The Avro schema bound to the subject (or the one named).
+    Avro,
     MessagePack,
     Cbor,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Auto,
         Format::Json,
         Format::Protobuf,
+        Format::Avro,
         Format::MessagePack,
         Format::Cbor,
     ];
+
+    /// The kind of schema this format reads with, if it needs one.
+    pub fn schema_kind(self) -> Option<SchemaKind> {
+        match self {
+            Format::Protobuf => Some(SchemaKind::Protobuf),
+            Format::Avro => Some(SchemaKind::Avro),
+            _ => None,
+        }
+    }
 
     pub fn label(self) -> &'static str {
         match self {
             Format::Auto => "auto",
             Format::Json => "JSON",
             Format::Protobuf => "Protobuf",
+            Format::Avro => "Avro",
             Format::MessagePack => "MessagePack",
             Format::Cbor => "CBOR",
         }
@@ -60,6 +76,12 @@ pub enum DecodedBy {
     Json,
     /// The Protobuf message type, by its full name.
     Protobuf(String),
+    /// The Avro schema, by its full name, and the framing the datum came
+    /// in (empty for a bare datum).
+    Avro {
+        name: String,
+        framing: String,
+    },
     MessagePack,
     Cbor,
 }
@@ -69,6 +91,8 @@ impl fmt::Display for DecodedBy {
         match self {
             DecodedBy::Json => f.write_str("JSON"),
             DecodedBy::Protobuf(name) => write!(f, "Protobuf {name}"),
+            DecodedBy::Avro { name, framing } if framing.is_empty() => write!(f, "Avro {name}"),
+            DecodedBy::Avro { name, framing } => write!(f, "Avro {name} ({framing})"),
             DecodedBy::MessagePack => f.write_str("MessagePack"),
             DecodedBy::Cbor => f.write_str("CBOR"),
         }
@@ -87,8 +111,11 @@ pub struct Decoded {
 pub enum DecodeError {
     #[error("not JSON: {0}")]
     NotJson(String),
-    #[error("no Protobuf type is bound to '{0}' (bind one, or choose the type)")]
-    NoType(String),
+    #[error("no {}type is bound to '{subject}' (bind one, or choose the type)", kind.map_or(String::new(), |k| format!("{} ", k.label())))]
+    NoType {
+        kind: Option<SchemaKind>,
+        subject: String,
+    },
     #[error("not a {type_name}: {why}")]
     WrongType { type_name: String, why: String },
     #[error("not MessagePack: {0}")]
@@ -100,7 +127,8 @@ pub enum DecodeError {
 }
 
 /// How the user asked one payload to be read: a format, and for Protobuf
-/// a type of their choosing instead of the one bound to the subject.
+/// or Avro a type of their choosing instead of the one bound to the
+/// subject.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reading {
     pub format: Format,
@@ -115,7 +143,9 @@ impl Reading {
         payload: &[u8],
     ) -> Result<Decoded, DecodeError> {
         match (&self.format, &self.type_name) {
-            (Format::Protobuf, Some(type_name)) => schemas.decode_as(type_name, payload),
+            (Format::Protobuf | Format::Avro, Some(type_name)) => {
+                schemas.decode_as(type_name, payload)
+            }
             (format, _) => decode(schemas, subject, payload, *format),
         }
     }
@@ -130,7 +160,9 @@ pub fn decode(
 ) -> Result<Decoded, DecodeError> {
     match format {
         Format::Json => json(payload),
-        Format::Protobuf => schemas.decode_bound(subject, payload),
+        Format::Protobuf | Format::Avro => {
+            schemas.decode_bound(subject, payload, format.schema_kind())
+        }
         Format::MessagePack => binary::message_pack(payload),
         Format::Cbor => binary::cbor(payload),
         Format::Auto => auto(schemas, subject, payload),
@@ -156,7 +188,7 @@ fn auto(schemas: &Schemas, subject: &str, payload: &[u8]) -> Result<Decoded, Dec
         Err(e) => tried.push(e),
     }
     if schemas.bound_type(subject).is_some() {
-        match schemas.decode_bound(subject, payload) {
+        match schemas.decode_bound(subject, payload, None) {
             Ok(decoded) => return Ok(decoded),
             Err(e) => tried.push(e),
         }
@@ -204,6 +236,12 @@ mod tests {
         let said = decode(&schemas, "a", &packed, Format::Cbor).expect_err("not cbor");
         assert!(said.to_string().starts_with("not CBOR"), "{said}");
         let said = decode(&schemas, "orders", &packed, Format::Protobuf).expect_err("no type");
-        assert_eq!(said, DecodeError::NoType("orders".into()));
+        assert_eq!(
+            said,
+            DecodeError::NoType {
+                kind: Some(SchemaKind::Protobuf),
+                subject: "orders".into()
+            }
+        );
     }
 }

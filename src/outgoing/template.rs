@@ -25,7 +25,7 @@ pub enum TemplateError {
     #[error("broker fields must be a JSON object, e.g. {{\"qos\":1}}: {0}")]
     Fields(String),
     #[error("payload: {0}")]
-    Protobuf(#[from] crate::decode::DecodeError),
+    BoundType(#[from] crate::decode::DecodeError),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,9 +35,11 @@ pub enum Encoding {
     Json,
     /// Binary payloads, typed as standard base64.
     Base64,
-    /// JSON (Protobuf's JSON mapping), sent encoded as the Protobuf type
-    /// bound to the subject.
-    Protobuf,
+    /// JSON (Protobuf's or Avro's JSON mapping), sent encoded as the
+    /// type bound to the subject. (Saved templates call it `Protobuf`:
+    /// Avro came later.)
+    #[serde(rename = "Protobuf")]
+    BoundType,
 }
 
 impl Encoding {
@@ -45,7 +47,7 @@ impl Encoding {
         Encoding::Text,
         Encoding::Json,
         Encoding::Base64,
-        Encoding::Protobuf,
+        Encoding::BoundType,
     ];
 
     pub fn label(self) -> &'static str {
@@ -53,7 +55,7 @@ impl Encoding {
             Encoding::Text => "text",
             Encoding::Json => "JSON",
             Encoding::Base64 => "base64",
-            Encoding::Protobuf => "JSON as Protobuf",
+            Encoding::BoundType => "JSON as the bound type",
         }
     }
 }
@@ -149,7 +151,7 @@ impl PublishTemplate {
         self.message_with(seq, &crate::decode::Schemas::default())
     }
 
-    /// The `seq`-th message, a Protobuf payload encoded with `schemas`.
+    /// The `seq`-th message, a bound type's payload encoded with `schemas`.
     pub fn message_with(
         &self,
         seq: u64,
@@ -162,7 +164,7 @@ impl PublishTemplate {
                     .decode(self.payload.trim())
                     .map_err(TemplateError::Base64)?,
             ),
-            Encoding::Protobuf => {
+            Encoding::BoundType => {
                 Bytes::from(schemas.encode_bound(self.subject.trim(), &expand(&self.payload, seq))?)
             }
             _ => Bytes::from(expand(&self.payload, seq)),

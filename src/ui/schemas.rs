@@ -1,9 +1,9 @@
-//! The payload schemas window: the Protobuf sources loaded, the types they
-//! hold, and which subjects carry which type.
+//! The payload schemas window: the Protobuf and Avro sources loaded, the
+//! types they hold, and which subjects carry which type.
 
 use egui::RichText;
 
-use crate::decode::{SchemaSettings, Schemas};
+use crate::decode::{SchemaKind, SchemaSettings, Schemas};
 
 /// What the window keeps between frames: whether it is open, and the
 /// binding being typed.
@@ -18,10 +18,12 @@ pub struct SchemasView {
 pub enum SchemasAction {
     LoadProto,
     LoadDescriptorSet,
+    LoadAvro,
     Bind(String, String),
     Unbind(usize),
     RemoveProtoDir(usize),
     RemoveDescriptorSet(usize),
+    RemoveAvro(usize),
 }
 
 pub fn schemas_window_ui(
@@ -38,7 +40,7 @@ pub fn schemas_window_ui(
         .show(ctx, |ui| {
             ui.label(
                 RichText::new(
-                    "Protobuf types read payloads that are not JSON (MessagePack and CBOR need none).",
+                    "Protobuf types and Avro schemas read payloads that are not JSON (MessagePack and CBOR need none).",
                 )
                 .weak(),
             );
@@ -48,6 +50,9 @@ pub fn schemas_window_ui(
                 }
                 if ui.button("Load descriptor set…").clicked() {
                     action = Some(SchemasAction::LoadDescriptorSet);
+                }
+                if ui.button("Load Avro schema…").clicked() {
+                    action = Some(SchemasAction::LoadAvro);
                 }
             });
             for (i, dir) in settings.proto_dirs.iter().enumerate() {
@@ -66,8 +71,22 @@ pub fn schemas_window_ui(
                     }
                 });
             }
-            let types: Vec<String> = schemas.types().collect();
-            ui.label(format!("{} message types loaded", types.len()));
+            for (i, file) in settings.avro_schemas.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    ui.monospace(file.display().to_string());
+                    if ui.small_button("Remove").clicked() {
+                        action = Some(SchemasAction::RemoveAvro(i));
+                    }
+                });
+            }
+            let protobuf = schemas.types(SchemaKind::Protobuf);
+            let avro = schemas.types(SchemaKind::Avro);
+            ui.label(format!(
+                "{} Protobuf message types and {} Avro named types loaded",
+                protobuf.len(),
+                avro.len()
+            ));
+            let types: Vec<String> = protobuf.into_iter().chain(avro).collect();
             ui.separator();
             ui.strong("Subjects and their types (the first match reads)");
             for (i, (pattern, type_name)) in settings.bindings.iter().enumerate() {

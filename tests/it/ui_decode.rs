@@ -1,7 +1,8 @@
 //! Payloads that are not JSON, read in the inspector: a Protobuf message
-//! built by a real client (prost, from `tests/fixtures/proto/shop.proto`)
-//! and MessagePack, published to a real server; the type bound to the
-//! subject read it, said so, and a wrong choice says why.
+//! built by a real client (prost, from `tests/fixtures/proto/shop.proto`,
+//! and by a descriptor set), MessagePack, CBOR and Avro, published to a
+//! real server; the type bound to the subject read it, said so, and a
+//! wrong choice says why.
 
 use crate::common;
 
@@ -134,6 +135,102 @@ fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
     });
 }
 
+/// A descriptor set (what `protoc -o` and `buf build` write), CBOR, and
+/// Avro with a schema file in Kafka's Confluent framing, each published
+/// to a real server: the table previews each as its decoder read it, and
+/// the inspector names the framing.
+#[test]
+fn a_descriptor_set_cbor_and_avro_are_read_from_a_real_server() {
+    let _timed = common::timed();
+    let server = common::server();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let dir = tempfile::tempdir().expect("dir");
+    let set = protox::compile(["shop.proto"], [format!("{fixtures}/proto")]).expect("compiles");
+    let set_path = dir.path().join("shop.binpb");
+    std::fs::write(
+        &set_path,
+        prost_reflect::prost::Message::encode_to_vec(&set),
+    )
+    .expect("write");
+    let config = AppConfig {
+        view: View::Traffic,
+        schemas: SchemaSettings {
+            descriptor_sets: vec![set_path],
+            avro_schemas: vec![format!("{fixtures}/avro/reading.avsc").into()],
+            bindings: vec![
+                ("orders.>".into(), "shop.Order".into()),
+                ("plant.>".into(), "plant.Reading".into()),
+            ],
+            ..SchemaSettings::default()
+        },
+        ..AppConfig::default()
+    };
+    let mut h = connected_with(config, ConnectionProfile::new("local", server.url()));
+    let order = Order {
+        id: "ord-7".into(),
+        ..Order::default()
+    };
+    // plant.Reading {sensor "t-1", celsius 21.5, unit C, note "ok"},
+    // written by hand from Avro's specification, after the Confluent
+    // header (magic 0, schema id 42).
+    let mut avro = vec![0, 0, 0, 0, 42];
+    avro.extend([0x06, b't', b'-', b'1']);
+    avro.extend(21.5f64.to_le_bytes());
+    avro.extend([0x00, 0x02, 0x04, b'o', b'k']);
+    // {"lamp": "on"} in CBOR.
+    let cbor = vec![0xa1, 0x64, b'l', b'a', b'm', b'p', 0x62, b'o', b'n'];
+    let rt = common::runtime();
+    rt.block_on(async {
+        let client = common::client(&server).await;
+        for (subject, payload) in [
+            ("orders.placed", order.encode_to_vec()),
+            ("plant.boiler", avro),
+            ("lights.hall", cbor),
+        ] {
+            client
+                .publish(subject, payload.into())
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+    });
+    step_until(&mut h, "the three previews", |h| {
+        h.query_by_label_contains("[Protobuf shop.Order] {\"id\":\"ord-7\"")
+            .is_some()
+            && h.query_by_label_contains(
+                "[Avro plant.Reading (Confluent schema id 42)] {\"sensor\":\"t-1\",\"celsius\":21.5,\"unit\":\"C\",\"note\":\"ok\"}",
+            )
+            .is_some()
+            && h.query_by_label_contains("[CBOR] {\"lamp\":\"on\"}").is_some()
+    });
+    h.get_all_by_label("plant.boiler")
+        .last()
+        .expect("the row")
+        .click();
+    step_until(&mut h, "the Avro reading", |h| {
+        h.query_by_label("Read as Avro plant.Reading (Confluent schema id 42)")
+            .is_some()
+    });
+    assert!(h.query_by_label_contains("\"celsius\": 21.5").is_some());
+    // The Protobuf message read as the Avro schema: refused, not shown.
+    h.get_all_by_label("orders.placed")
+        .last()
+        .expect("the row")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Read as").click();
+    h.run_steps(2);
+    h.get_by_label("Avro").click();
+    h.run_steps(3);
+    h.get_by_label("Type").click();
+    h.run_steps(2);
+    h.get_by_label("plant.Reading").click();
+    step_until(&mut h, "the wrong schema refused", |h| {
+        h.query_by_label_contains("not a Avro plant.Reading")
+            .is_some()
+    });
+}
+
 /// Publishing with the bound type: JSON typed by hand reaches a real
 /// subscriber as the Protobuf bytes prost reads back; JSON the type does
 /// not fit is refused in words, nothing sent.
@@ -155,7 +252,7 @@ fn json_is_published_as_the_bound_protobuf_type() {
     let template = PublishTemplate {
         subject: "orders.created".into(),
         payload: r#"{"id":"ord-{{seq}}","cents":"1250","lines":[{"sku":"tea","count":2}]}"#.into(),
-        encoding: Encoding::Protobuf,
+        encoding: Encoding::BoundType,
         ..PublishTemplate::default()
     };
     let message = template.message_with(7, &schemas).expect("encodes");
@@ -192,7 +289,7 @@ fn json_is_published_as_the_bound_protobuf_type() {
         .expect_err("no type")
         .to_string();
     assert!(
-        said.contains("no Protobuf type is bound to 'payments.done'"),
+        said.contains("no type is bound to 'payments.done'"),
         "{said}"
     );
 }
@@ -223,7 +320,8 @@ fn the_schemas_window_loads_protos_and_binds_subjects() {
     h.run_steps(1);
     h.get_by_label("Open").click();
     step_until(&mut h, "the types loaded", |h| {
-        h.query_by_label("2 message types loaded").is_some()
+        h.query_by_label("2 Protobuf message types and 0 Avro named types loaded")
+            .is_some()
     });
     common::ui::replace_text(&mut h, "Subject pattern", "orders.>");
     h.get_by_label("Type").click();

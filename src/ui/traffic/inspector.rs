@@ -255,17 +255,18 @@ fn payload_tabs_ui(
             })
             .response
             .labelled_by(label.id);
-        if reading.format == Format::Protobuf {
+        if let Some(kind) = reading.format.schema_kind() {
             let label = ui.label("Type");
             let bound = schemas
                 .bound_type(record.subject())
-                .map(|t| format!("bound: {}", t.full_name()))
+                .filter(|(bound_kind, _)| *bound_kind == kind)
+                .map(|(_, name)| format!("bound: {name}"))
                 .unwrap_or_else(|| "bound to the subject (none)".into());
             egui::ComboBox::from_id_salt("payload-type")
                 .selected_text(reading.type_name.clone().unwrap_or(bound.clone()))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut reading.type_name, None, bound);
-                    for name in schemas.types() {
+                    for name in schemas.types(kind) {
                         ui.selectable_value(&mut reading.type_name, Some(name.clone()), name);
                     }
                 })
