@@ -219,7 +219,9 @@ impl EventscopeApp {
                 work.waiting = false;
                 view.links.answer(text(result));
             }
+            ClusterAnswer::Services(result) => self.on_services_answer(text(result)),
             ClusterAnswer::Unavailable(why) => {
+                self.services.waiting = false;
                 work.waiting = false;
                 view.servers.loading = false;
                 view.servers.error = Some(why.to_string());

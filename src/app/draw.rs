@@ -38,6 +38,9 @@ impl EventscopeApp {
                 egui::CentralPanel::default()
                     .show(ui, |ui| crate::ui::cluster_ui(ui, &mut self.cluster.view));
             }
+            View::Services => {
+                egui::CentralPanel::default().show(ui, |ui| self.services_view_ui(ui));
+            }
             View::Kv => {
                 let actions = crate::ui::kv_ui(ui, &mut self.kv.view, now);
                 self.on_kv_actions(actions);

@@ -34,10 +34,12 @@ impl EventscopeApp {
         self.jetstream_step(ctx);
         self.kv_step(ctx);
         self.cluster_step(ctx);
+        self.services_step(ctx);
         self.take_in_capture_file();
         self.drive_jetstream_screenshot();
         self.drive_kv_screenshot();
         self.drive_cluster_screenshot();
+        self.drive_services_screenshot();
         if let Some(plan) = &mut self.screenshot {
             match plan.step(ctx, &self.session.store, &self.session.flows) {
                 PlanStep::Nothing => {}

@@ -8,7 +8,7 @@
 //! answers handed to the view that asked), `file_dialog`, `keyring`,
 //! `screenshot`. One room per area of work: `capture_files` (traffic
 //! saved and loaded), `publish` (publish, request, replay), `jetstream`
-//! (with `jetstream/actions`), `kv` (KV and object stores), `cluster`.
+//! (with `jetstream/actions`), `kv` (KV and object stores), `cluster`, `services`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -42,6 +42,7 @@ mod pending;
 mod publish;
 mod schemas;
 mod screenshot;
+mod services;
 mod shortcuts;
 mod start;
 
@@ -160,6 +161,7 @@ pub struct EventscopeApp {
     kv: kv::KvWork,
     /// The Cluster view and its polls.
     cluster: cluster::ClusterWork,
+    services: services::ServicesWork,
 }
 
 impl EventscopeApp {
@@ -246,6 +248,7 @@ impl EventscopeApp {
             jetstream: Default::default(),
             kv: Default::default(),
             cluster: Default::default(),
+            services: Default::default(),
         };
         app.hand_out(schemas);
         if storage.is_some() {
@@ -323,6 +326,10 @@ impl EventscopeApp {
     }
 
     /// The KV view's state, as drawn.
+    pub fn services_view(&self) -> &crate::ui::ServicesView {
+        &self.services.view
+    }
+
     pub fn kv_view(&self) -> &crate::ui::KvView {
         &self.kv.view
     }

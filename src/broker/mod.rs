@@ -52,6 +52,7 @@ pub use nats::servers::{
     ConnectionScope, ServersError, Visibility, connections_report, connz_answers, links,
     replica_groups, server_events, server_table, server_table_or_one, visibility,
 };
+pub use nats::services::services;
 pub use nats::wire::{FetchAnswer, FetchError, Fetcher};
 pub use profile::{
     Auth, ConnectionProfile, InitialConnect, ReadFrom, SecretStorage, SubscriptionSpec,

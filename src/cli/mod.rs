@@ -19,6 +19,7 @@ pub use record::RecordArgs;
 mod replay;
 mod schema_args;
 mod servers;
+mod services;
 
 /// Run what the command line asks: a headless subcommand, or the app.
 pub fn run(cli: Cli) -> std::process::ExitCode {
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Recorder(args)) => jetstream::recorder_command(args),
         Some(Command::Export(args)) => jetstream::export_command(args),
         Some(Command::Servers(args)) => servers::servers_command(args),
+        Some(Command::Services(args)) => services::services_command(args),
         Some(Command::Cluster(args)) => cluster::cluster_command(args),
         Some(Command::Kv(args)) => kv::kv_command(args),
         Some(Command::Object(args)) => kv::object_command(args),
@@ -107,6 +109,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
             ViewArg::Jetstream => crate::ui::View::JetStream,
             ViewArg::Servers | ViewArg::Cluster => crate::ui::View::Servers,
             ViewArg::Kv => crate::ui::View::Kv,
+            ViewArg::Services => crate::ui::View::Services,
         },
         screenshot: cli.screenshot.map(|path| crate::app::ScreenshotRequest {
             path,
@@ -265,6 +268,7 @@ pub enum ViewArg {
     Servers,
     Cluster,
     Kv,
+    Services,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -328,6 +332,9 @@ pub enum Command {
     Export(jetstream::ExportArgs),
     /// Every server of the cluster, as a table (needs the system account).
     Servers(servers::ServersArgs),
+    /// Every NATS micro service the account reaches: instances, endpoints,
+    /// requests, errors, processing time.
+    Services(services::ServicesArgs),
     /// The cluster from one connection: access, connections report, meta
     /// group and replicas, routes/gateways/leaf nodes, server events.
     Cluster(cluster::ClusterArgs),

@@ -8,8 +8,11 @@
 //!   (max 4 deliveries, 2 s ack wait): it ACKs most orders, NAKs some until
 //!   they succeed, lets one ack-wait expire, TERMs invalid ones, reports
 //!   progress on slow ones, and one order NAKs until max deliveries;
-//! - `pricing-service` answers `pricing.quote` requests from `checkout-web`,
-//!   which also asks `inventory.check`, a service nobody runs (no reply);
+//! - `pricing-service` and `pricing-canary`, two instances of the NATS
+//!   micro service `pricing` (1.4.0, and 1.5.0-rc.1 mid-rollout), answer
+//!   `pricing.quote` requests from `checkout-web` (a retired SKU is a
+//!   service error), which also asks `inventory.check`, a service nobody
+//!   runs (no reply);
 //! - `shipping-1` and `shipping-2` share the queue group `shipping`;
 //! - `inventory-service` publishes core `inventory.updated` events;
 //! - `config-admin` edits keys of the KV bucket `config` now and then (so
@@ -317,7 +320,17 @@ async fn run_services(url: String, replicas: usize, stopped: Stopped) -> DemoRes
         "fulfillment-worker",
         fulfillment_worker(url.clone()),
     );
-    watch(&stopped, "pricing-service", pricing_service(url.clone()));
+    watch(
+        &stopped,
+        "pricing-service",
+        pricing_service(url.clone(), "pricing-service", "1.4.0"),
+    );
+    // Mid-rollout: a second instance already runs the next version.
+    watch(
+        &stopped,
+        "pricing-canary",
+        pricing_service(url.clone(), "pricing-canary", "1.5.0-rc.1"),
+    );
     watch(&stopped, "checkout-web", checkout_web(url.clone()));
     watch(&stopped, "shipping-1", shipping(url.clone(), "shipping-1"));
     watch(&stopped, "shipping-2", shipping(url.clone(), "shipping-2"));
@@ -520,18 +533,30 @@ async fn shipping(url: String, name: &'static str) -> DemoResult {
     Ok(())
 }
 
-async fn pricing_service(url: String) -> DemoResult {
-    let client = connect(&url, "pricing-service").await?;
-    let mut requests = client.subscribe("pricing.quote").await?;
-    let mut dice = Dice::new(0x5eed_0003);
-    while let Some(request) = requests.next().await {
-        let Some(reply) = request.reply else { continue };
-        let asked: serde_json::Value = serde_json::from_slice(&request.payload).unwrap_or_default();
+/// A NATS micro service (async-nats' service API): it answers
+/// `$SRV.PING`, `INFO` and `STATS`, so the Services view has it; a quote
+/// for a SKU it does not price is a service error (`Nats-Service-Error`).
+async fn pricing_service(url: String, name: &'static str, version: &'static str) -> DemoResult {
+    use async_nats::service::ServiceExt;
+    let client = connect(&url, name).await?;
+    let service = client
+        .service_builder()
+        .description("Prices SKUs for checkout")
+        .metadata([("team".to_owned(), "shop".to_owned())].into())
+        .start("pricing", version)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut quotes = service
+        .endpoint_builder()
+        .name("quote")
+        .add("pricing.quote")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut dice = Dice::new(0x5eed_0003 ^ version.len() as u64);
+    while let Some(request) = quotes.next().await {
+        let asked: serde_json::Value =
+            serde_json::from_slice(&request.message.payload).unwrap_or_default();
         let sku = asked["sku"].as_str().unwrap_or("?").to_owned();
-        let base = SKUS
-            .iter()
-            .find(|(s, _)| *s == sku)
-            .map_or(10.0, |(_, p)| *p);
         // Now and then the service is slow.
         let delay = if dice.below(10) == 0 {
             250 + dice.below(400)
@@ -539,12 +564,20 @@ async fn pricing_service(url: String) -> DemoResult {
             3 + dice.below(25)
         };
         tokio::time::sleep(Duration::from_millis(delay)).await;
+        let Some(base) = SKUS.iter().find(|(s, _)| *s == sku).map(|(_, p)| *p) else {
+            let said = async_nats::service::error::Error {
+                code: 404,
+                status: format!("no price for {sku}"),
+            };
+            request.respond(Err(said)).await?;
+            continue;
+        };
         let mut headers = HeaderMap::new();
-        headers.insert("ce-source", "pricing-service");
+        headers.insert("ce-source", name);
         headers.insert("content-type", "application/json");
         let body = serde_json::json!({"sku": sku, "price": base, "currency": "EUR", "discount_pct": dice.below(3) * 5});
-        client
-            .publish_with_headers(reply, headers, Bytes::from(serde_json::to_vec(&body)?))
+        request
+            .respond_with_headers(Ok(Bytes::from(serde_json::to_vec(&body)?)), headers)
             .await?;
     }
     Ok(())
@@ -554,7 +587,12 @@ async fn checkout_web(url: String) -> DemoResult {
     let client = connect(&url, "checkout-web").await?;
     let mut dice = Dice::new(0x5eed_0004);
     for n in 1u64.. {
-        let (sku, _) = SKUS[dice.below(SKUS.len() as u64) as usize];
+        // One quote in twelve asks for a SKU no longer priced.
+        let sku = if n % 12 == 5 {
+            "SKU-RETIRED"
+        } else {
+            SKUS[dice.below(SKUS.len() as u64) as usize].0
+        };
         let body = serde_json::json!({"sku": sku, "qty": 1 + dice.below(4), "customer": CUSTOMERS[dice.below(5) as usize].0});
         let request = async_nats::Request::new()
             .payload(Bytes::from(serde_json::to_vec(&body)?))

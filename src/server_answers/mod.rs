@@ -1,12 +1,14 @@
 //! What the NATS server says about itself, parsed: its connection list and
 //! closed connections (`connz`), the account's counters, its trace events,
-//! its server-table row (`varz`), and the cluster's tables (`cluster`:
-//! connections, links, events, the meta group and stream replicas). Plain
+//! its server-table row (`varz`), the cluster's tables (`cluster`:
+//! connections, links, events, the meta group and stream replicas), and
+//! the micro services running on it (`services`). Plain
 //! data, read by `broker` (which asks) and by `flow` and the views (which
 //! show what they say).
 
 mod cluster;
 mod connz;
+mod services;
 mod trace;
 mod varz;
 
@@ -18,6 +20,7 @@ pub use connz::{
     AccountCounters, ClosedConnection, Connection, Directory, Subscription, account_counters,
     closed_in_connz,
 };
+pub use services::{Answered, Endpoint, Service, ServiceInstance, services_from};
 pub use trace::{TraceEvent, TraceHop, TraceRequest, TraceServer, parse_trace_event};
 pub use varz::{ServerRow, with_rates_from};
 

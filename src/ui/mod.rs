@@ -21,6 +21,7 @@ mod loaded;
 mod palette;
 mod publish;
 mod schemas;
+mod services;
 mod status_bar;
 mod traffic;
 
@@ -42,6 +43,7 @@ pub use loaded::Loaded;
 pub use publish::replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
 pub use schemas::{SchemasAction, SchemasView, schemas_window_ui};
+pub use services::{ServicesAction, ServicesView, services_view_ui};
 pub use status_bar::{StatusFigures, status_bar_ui};
 pub use traffic::group_lag::group_lag_ui;
 pub use traffic::inspector::{InspectorAction, InspectorView, inspector_ui};
@@ -60,14 +62,16 @@ pub enum View {
     JetStream,
     Servers,
     Kv,
+    Services,
 }
 
 impl View {
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Traffic,
         View::Flows,
         View::JetStream,
         View::Kv,
+        View::Services,
         View::Servers,
         View::Publish,
         View::Connections,
@@ -82,6 +86,7 @@ impl View {
             View::JetStream => "JetStream",
             View::Servers => "Cluster",
             View::Kv => "KV & objects",
+            View::Services => "Services",
         }
     }
 }

@@ -21,6 +21,7 @@ mod mqtt;
 mod publish;
 mod record;
 mod servers;
+mod services;
 mod session;
 mod tls_brokers;
 mod trust;

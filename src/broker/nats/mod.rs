@@ -14,6 +14,7 @@ pub(crate) mod options;
 pub(crate) mod own;
 pub(crate) mod send;
 pub(crate) mod servers;
+pub(crate) mod services;
 pub(crate) mod wire;
 
 /// The async-nats client a connection opens for publishing, requests and

@@ -47,7 +47,7 @@ const CONNZ_LIMIT: u64 = 4096;
 /// Ask every server `subject` and gather their answers until they stop
 /// coming. No answer, or "no responders", is `Ok(empty)`: the caller says
 /// what that means.
-async fn ping_all(
+pub(super) async fn ping_all(
     client: &async_nats::Client,
     subject: &'static str,
     body: &serde_json::Value,
@@ -64,7 +64,13 @@ async fn ping_all(
         .publish_with_reply(
             subject,
             inbox,
-            serde_json::to_vec(body).unwrap_or_default().into(),
+            // Null: an empty request (what micro services are sent).
+            if body.is_null() {
+                Vec::new()
+            } else {
+                serde_json::to_vec(body).unwrap_or_default()
+            }
+            .into(),
         )
         .await
         .map_err(|e| failed(&e))?;

@@ -1,5 +1,6 @@
-//! What the Cluster view asks: what a connection can see, the server
-//! table, connections, replica groups, route/gateway/leaf links; the
+//! What the Cluster and Services views ask: what a connection can see,
+//! the server table, connections, replica groups, route/gateway/leaf
+//! links, the micro services; the
 //! server event feed is a feed (`Session::server_events`).
 
 use futures_util::StreamExt;
@@ -8,7 +9,7 @@ use crate::broker::{ConnectionProfile, ConnectionScope, ServersError, Visibility
 use crate::capture::ConnectionKey;
 use crate::jetstream::ReplicasError;
 use crate::server_answers::{
-    ConnectionRow, LinkRow, MetaGroup, ServerEvent, ServerRow, StreamGroup,
+    ConnectionRow, LinkRow, MetaGroup, ServerEvent, ServerRow, Service, StreamGroup,
 };
 
 use super::{FeedEnded, Unavailable, Watching};
@@ -20,6 +21,8 @@ pub enum ClusterRequest {
     Connections,
     Replicas,
     Links,
+    /// The micro services the connection's account reaches.
+    Services,
 }
 
 pub enum ClusterAnswer {
@@ -30,6 +33,7 @@ pub enum ClusterAnswer {
     Connections(Result<(ConnectionScope, Vec<ConnectionRow>), ServersError>),
     Replicas(Result<(Option<MetaGroup>, Vec<StreamGroup>), ReplicasError>),
     Links(Result<Vec<LinkRow>, ServersError>),
+    Services(Result<Vec<Service>, ServersError>),
 }
 
 pub(super) async fn run(
@@ -54,6 +58,7 @@ pub(super) async fn run(
             ClusterAnswer::Replicas(crate::jetstream::replica_groups(client).await)
         }
         ClusterRequest::Links => ClusterAnswer::Links(crate::broker::links(client).await),
+        ClusterRequest::Services => ClusterAnswer::Services(crate::broker::services(client).await),
     }
 }
 
