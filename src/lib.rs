@@ -30,6 +30,7 @@ pub mod cli;
 pub mod decode;
 pub mod demo;
 pub mod flow;
+pub mod formats;
 pub mod jetstream;
 pub mod kv;
 pub mod outgoing;

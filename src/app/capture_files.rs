@@ -12,9 +12,11 @@ use crate::capture::{CaptureLoad, LoadEvent};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Replace {
     /// A capture file, to be picked.
-    WithFile,
+    File,
+    /// A `nats sub --dump` directory, to be picked.
+    DumpDir,
     /// A capture stream, by name.
-    WithStream(String),
+    Stream(String),
 }
 
 impl EventscopeApp {
@@ -57,12 +59,17 @@ impl EventscopeApp {
 
     fn replace_now(&mut self, with: Replace) {
         match with {
-            Replace::WithFile => {
+            Replace::File => {
                 let picked = self.pick_open_path();
                 self.pending
                     .wait(super::pending::Waiting::CaptureFile(picked));
             }
-            Replace::WithStream(name) => self.open_capture_stream(name),
+            Replace::DumpDir => {
+                let picked = self.file_dialogs.ask_folder(&self.session);
+                self.pending
+                    .wait(super::pending::Waiting::CaptureFile(picked));
+            }
+            Replace::Stream(name) => self.open_capture_stream(name),
         }
     }
 

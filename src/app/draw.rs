@@ -26,6 +26,7 @@ impl EventscopeApp {
         egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui, now));
         self.file_dialogs.ui(ui.ctx());
         self.schemas_window(ui.ctx());
+        self.export_window(ui.ctx());
         self.replace_confirm_ui(ui.ctx());
         let picked = crate::ui::capture_picker_ui(ui.ctx(), self.jetstream_view_mut());
         self.on_jetstream_actions(picked);
@@ -61,7 +62,14 @@ impl EventscopeApp {
                     self.save_capture();
                 }
                 if ui.button("Load capture…").clicked() {
-                    self.before_replacing(super::capture_files::Replace::WithFile);
+                    self.before_replacing(super::capture_files::Replace::File);
+                }
+                if ui.button("Open nats sub --dump directory…").clicked() {
+                    self.before_replacing(super::capture_files::Replace::DumpDir);
+                }
+                if ui.button("Export filter result…").clicked() {
+                    self.export_view.open = true;
+                    ui.close();
                 }
                 if ui.button("Payload schemas…").clicked() {
                     self.schemas_view.open = true;

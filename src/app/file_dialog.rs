@@ -47,6 +47,20 @@ impl FileDialogs {
         session: &Session,
         save_as: Option<String>,
     ) -> oneshot::Receiver<Option<PathBuf>> {
+        self.ask_for(session, save_as, false)
+    }
+
+    /// A folder dialog (a `nats sub --dump` directory, say).
+    pub(super) fn ask_folder(&self, session: &Session) -> oneshot::Receiver<Option<PathBuf>> {
+        self.ask_for(session, None, true)
+    }
+
+    fn ask_for(
+        &self,
+        session: &Session,
+        save_as: Option<String>,
+        folder: bool,
+    ) -> oneshot::Receiver<Option<PathBuf>> {
         let (tx, rx) = oneshot::channel();
         let prompts = self.prompts_tx.clone();
         session.spawn(async move {
@@ -54,6 +68,7 @@ impl FileDialogs {
             let dialog = rfd::AsyncFileDialog::new();
             let picked = match &save_as {
                 Some(name) => dialog.set_file_name(name).save_file().await,
+                None if folder => dialog.pick_folder().await,
                 None => dialog.pick_file().await,
             };
             match picked {

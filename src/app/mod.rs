@@ -33,6 +33,7 @@ mod capture_files;
 mod cluster;
 mod demo;
 mod draw;
+mod export;
 mod file_dialog;
 mod frame;
 mod jetstream;
@@ -116,6 +117,7 @@ pub struct EventscopeApp {
     /// Where the payloads' Protobuf types come from, and their bindings.
     pub schema_settings: crate::decode::SchemaSettings,
     pub schemas_view: crate::ui::SchemasView,
+    pub export_view: crate::ui::ExportView,
     rates: RatesView,
     /// The Kafka groups' lag over time, read from the commit records.
     pub group_lag: crate::capture::GroupLagHistory,
@@ -216,6 +218,7 @@ impl EventscopeApp {
             inspector: InspectorView::default(),
             schema_settings,
             schemas_view: Default::default(),
+            export_view: Default::default(),
             rates: RatesView::default(),
             group_lag: Default::default(),
             lag_shown_for: None,

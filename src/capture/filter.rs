@@ -107,7 +107,8 @@ impl FilteredIndex {
             self.matches.pop_front();
         }
         let start = self.scanned_to.max(first);
-        let end = store.end_seq().min(start + max_scan as Seq);
+        // Saturating: `usize::MAX` asks for everything.
+        let end = store.end_seq().min(start.saturating_add(max_scan as Seq));
         for seq in start..end {
             if let Some(record) = store.get(seq)
                 && self.filter.matches(record)
@@ -210,5 +211,11 @@ mod tests {
         assert_eq!(index.seq_at(0), Some(20));
         assert_eq!(index.row_of(40), Some(10));
         assert_eq!(index.row_of(21), None);
+        // "Everything" (an export, a replay of the filter) scans it all:
+        // it used to overflow, and wrap to scanning nothing in release.
+        let mut all = FilteredIndex::default();
+        all.set_filter(Filter::from_inputs("a.*", "").expect("valid"));
+        assert!(all.update(&store, usize::MAX));
+        assert_eq!(all.len(), 40);
     }
 }

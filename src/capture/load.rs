@@ -30,8 +30,12 @@ pub struct CaptureLoad {
 }
 
 impl CaptureLoad {
-    /// Start reading `path` on a thread of its own.
+    /// Start reading `path` (a capture file, or a `nats sub --dump`
+    /// directory) on a thread of its own.
     pub fn start(path: &Path) -> std::io::Result<Self> {
+        if super::file::is_dump_dir(path) {
+            return Self::start_dump(path);
+        }
         let file = File::open(path)?;
         let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         let read_bytes = Arc::new(AtomicU64::new(0));
@@ -44,6 +48,38 @@ impl CaptureLoad {
             path: path.to_owned(),
             total_bytes,
             read_bytes,
+            events,
+            loaded: 0,
+        })
+    }
+
+    /// A dump directory is read whole on the thread (its files are one
+    /// message each), then handed over in batches.
+    fn start_dump(dir: &Path) -> std::io::Result<Self> {
+        let (tx, events) = sync_channel(4);
+        let path = dir.to_owned();
+        std::thread::Builder::new()
+            .name("eventscope-load".into())
+            .spawn(move || match super::file::read_dump_dir(&path) {
+                Ok(read) => {
+                    let said = read.describe();
+                    let mut records = read.records.into_iter().peekable();
+                    while records.peek().is_some() {
+                        let batch: Vec<LoadedRecord> = records.by_ref().take(LOAD_BATCH).collect();
+                        if tx.send(LoadEvent::Records(batch)).is_err() {
+                            return;
+                        }
+                    }
+                    let _ = tx.send(LoadEvent::Done(said));
+                }
+                Err(e) => {
+                    let _ = tx.send(LoadEvent::Done(Some(e.to_string())));
+                }
+            })?;
+        Ok(Self {
+            path: dir.to_owned(),
+            total_bytes: 0,
+            read_bytes: Arc::new(AtomicU64::new(0)),
             events,
             loaded: 0,
         })

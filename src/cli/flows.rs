@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::{Complete, FlowsArgs};
 use crate::capture::SubjectPattern;
-use crate::capture::file::CaptureReader;
+use crate::capture::file::{CaptureError, CaptureReader, LoadedRecord};
 use crate::flow::{Correlator, FlowConfig};
 use crate::flow::{mermaid, summary_line};
 
@@ -69,19 +69,30 @@ fn from_file(args: &FlowsArgs) -> Result<Correlated, ExitCode> {
             "give a capture file, --from-stream NAME or --from-recorder NAME"
         )));
     };
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
-        .map_err(fail)?;
-    let mut reader = CaptureReader::new(BufReader::new(file))
-        .with_context(|| path.display().to_string())
-        .map_err(fail)?;
+    // A capture file read line by line, or a `nats sub --dump` directory.
+    let mut bad = crate::capture::file::BadLines::default();
+    let mut records: Box<dyn Iterator<Item = Result<LoadedRecord, CaptureError>>> =
+        if crate::capture::file::is_dump_dir(path) {
+            let read = crate::capture::file::read_dump_dir(path)
+                .with_context(|| path.display().to_string())
+                .map_err(fail)?;
+            bad = read.bad;
+            Box::new(read.records.into_iter().map(Ok))
+        } else {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("cannot open {}", path.display()))
+                .map_err(fail)?;
+            let mut reader = CaptureReader::new(BufReader::new(file))
+                .with_context(|| path.display().to_string())
+                .map_err(fail)?;
+            Box::new(std::iter::from_fn(move || reader.next_record()))
+        };
     let mut correlator = Correlator::new(config(args));
     let mut seq = 0;
-    let mut bad = crate::capture::file::BadLines::default();
     // Each line's connection and broker, so each record is read by its
     // broker's rules.
     let mut connections = crate::capture::Store::new(0);
-    while let Some(next) = reader.next_record() {
+    for next in records.by_ref() {
         match next {
             Ok(mut loaded) => {
                 loaded.record.connection =

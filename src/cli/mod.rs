@@ -11,6 +11,7 @@ use crate::broker::{find_context, nats_config_dir, selected_context};
 
 mod cluster;
 mod connected;
+mod convert;
 mod flows;
 mod jetstream;
 mod kv;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Recorder(args)) => jetstream::recorder_command(args),
         Some(Command::Export(args)) => jetstream::export_command(args),
         Some(Command::Servers(args)) => servers::servers_command(args),
+        Some(Command::Convert(args)) => convert::convert_command(*args),
         Some(Command::Services(args)) => services::services_command(args),
         Some(Command::Cluster(args)) => cluster::cluster_command(args),
         Some(Command::Kv(args)) => kv::kv_command(args),
@@ -332,6 +334,9 @@ pub enum Command {
     Export(jetstream::ExportArgs),
     /// Every server of the cluster, as a table (needs the system account).
     Servers(servers::ServersArgs),
+    /// A capture file or a `nats sub --dump` directory as a capture file,
+    /// NDJSON, CSV, JSON or a dump directory, payloads decoded.
+    Convert(Box<convert::ConvertArgs>),
     /// Every NATS micro service the account reaches: instances, endpoints,
     /// requests, errors, processing time.
     Services(services::ServicesArgs),

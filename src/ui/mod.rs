@@ -12,6 +12,7 @@
 mod bounded;
 mod cluster;
 mod connections;
+mod export;
 mod flows;
 mod format;
 mod jetstream;
@@ -30,6 +31,7 @@ pub use cluster::{ClusterTab, ClusterView, EVENTS_KEEP, EventFeed, cluster_ui};
 pub use connections::{
     ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
 };
+pub use export::{ExportTarget, ExportView, export_window_ui};
 pub use flows::{FlowsAction, FlowsView, diagram_ui, flow_list_ui};
 pub use jetstream::browser::{BrowserView, InFlight, parse_time_input};
 pub use jetstream::consumers::ConsumersView;

@@ -20,6 +20,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Payloads read as data (Protobuf, MessagePack, CBOR); bound to
     // subjects by capture's patterns.
     ("decode", &["capture"]),
+    // Records in other tools' formats (NDJSON, CSV, JSON, send commands).
+    ("formats", &["capture", "decode"]),
     // What the server says of itself, parsed.
     ("server_answers", &["capture"]),
     ("flow", &["capture", "server_answers"]),
@@ -56,6 +58,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "capture",
             "decode",
+            "formats",
             "flow",
             "outgoing",
             "server_answers",
@@ -119,6 +122,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "flow",
             "capture",
             "decode",
+            "formats",
             "outgoing",
             "server_answers",
             "process",

@@ -13,6 +13,7 @@ mod flow_fixtures;
 mod flows;
 mod flows_exact;
 mod flows_rules;
+mod formats;
 mod jetstream;
 mod kafka;
 mod kv;

@@ -156,7 +156,7 @@ impl EventscopeApp {
             }
             JetStreamAction::LoadHistory(range) => self.load_history(range),
             JetStreamAction::OpenCapture(name) => {
-                self.before_replacing(crate::app::capture_files::Replace::WithStream(name))
+                self.before_replacing(crate::app::capture_files::Replace::Stream(name))
             }
         }
     }

@@ -20,8 +20,10 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use thiserror::Error;
 
+mod dump;
 mod read;
 
+pub use dump::{DumpRead, is_dump_dir, read_dump_dir, write_dump_dir};
 pub use read::{
     CaptureReader, LoadReport, LoadedRecord, MAX_LINE_BYTES, ReadAll, load_into, read_all,
 };
@@ -86,13 +88,20 @@ pub enum CaptureError {
         /// The line had no end: the file stops in the middle of it.
         truncated: bool,
     },
+    /// One message file of a `nats sub --dump` directory.
+    #[error("{file}: {reason}")]
+    BadDumpFile { file: String, reason: String },
 }
 
 impl CaptureError {
     /// Reading cannot go on (the file itself failed), as opposed to one
     /// bad line, which is skipped and counted.
     pub fn ends_reading(&self) -> bool {
-        !matches!(self, Self::BadLine { reason, .. } if !matches!(reason, LineError::Unreadable(_)))
+        match self {
+            Self::BadLine { reason, .. } => matches!(reason, LineError::Unreadable(_)),
+            Self::BadDumpFile { .. } => false,
+            _ => true,
+        }
     }
 }
 

@@ -304,11 +304,24 @@ pub struct ReadAll {
     pub bad: BadLines,
 }
 
-/// Read a whole capture file (replay selections).
+/// Read a whole capture file, or a `nats sub --dump` directory (replay
+/// selections, the headless commands).
 pub fn read_all(
     path: &std::path::Path,
     mut keep: impl FnMut(&Record) -> bool,
 ) -> Result<ReadAll, CaptureError> {
+    if super::is_dump_dir(path) {
+        let read = super::read_dump_dir(path)?;
+        return Ok(ReadAll {
+            records: read
+                .records
+                .into_iter()
+                .map(|l| l.record)
+                .filter(|r| keep(r))
+                .collect(),
+            bad: read.bad,
+        });
+    }
     let file = std::fs::File::open(path)?;
     let mut reader = CaptureReader::new(io::BufReader::new(file))?;
     let mut records = Vec::new();

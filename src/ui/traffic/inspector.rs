@@ -134,7 +134,7 @@ pub fn inspector_ui(
         ui.label(RichText::new("Select a message to inspect it.").weak());
         return InspectorAction::None;
     };
-    let action = subject_ui(ui, seq, record);
+    let action = subject_ui(ui, seq, record, store.broker_of(record.connection));
     meta_ui(ui, store, record);
     ui.separator();
     fields_ui(ui, view, seq, record);
@@ -145,7 +145,12 @@ pub fn inspector_ui(
 }
 
 /// The subject, and what can be done with the message.
-fn subject_ui(ui: &mut egui::Ui, seq: Seq, record: &Record) -> InspectorAction {
+fn subject_ui(
+    ui: &mut egui::Ui,
+    seq: Seq,
+    record: &Record,
+    broker: crate::capture::BrokerKind,
+) -> InspectorAction {
     let mut action = InspectorAction::None;
     ui.add(
         egui::Label::new(
@@ -185,6 +190,19 @@ fn subject_ui(ui: &mut egui::Ui, seq: Seq, record: &Record) -> InspectorAction {
         {
             action = InspectorAction::EditAndResend(seq);
         }
+        // Built only while the menu is open.
+        ui.menu_button("Copy as command", |ui| {
+            for command in crate::formats::send_commands(record, broker) {
+                if ui
+                    .button(command.label)
+                    .on_hover_text(&command.command)
+                    .clicked()
+                {
+                    ui.ctx().copy_text(command.command);
+                    ui.close();
+                }
+            }
+        });
     });
     action
 }
