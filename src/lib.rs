@@ -35,6 +35,7 @@ pub mod jetstream;
 pub mod kv;
 pub mod outgoing;
 pub mod process;
+pub mod search;
 pub mod server_answers;
 pub mod session;
 pub mod ui;

@@ -39,6 +39,7 @@ impl EventscopeApp {
                 egui::CentralPanel::default()
                     .show(ui, |ui| crate::ui::cluster_ui(ui, &mut self.cluster.view));
             }
+            View::Search => self.search_view_ui(ui),
             View::Services => {
                 egui::CentralPanel::default().show(ui, |ui| self.services_view_ui(ui));
             }

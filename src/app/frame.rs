@@ -35,11 +35,13 @@ impl EventscopeApp {
         self.kv_step(ctx);
         self.cluster_step(ctx);
         self.services_step(ctx);
+        self.search_step(ctx);
         self.take_in_capture_file();
         self.drive_jetstream_screenshot();
         self.drive_kv_screenshot();
         self.drive_cluster_screenshot();
         self.drive_services_screenshot();
+        self.drive_search_screenshot();
         if let Some(plan) = &mut self.screenshot {
             match plan.step(ctx, &self.session.store, &self.session.flows) {
                 PlanStep::Nothing => {}

@@ -8,7 +8,7 @@
 //! answers handed to the view that asked), `file_dialog`, `keyring`,
 //! `screenshot`. One room per area of work: `capture_files` (traffic
 //! saved and loaded), `publish` (publish, request, replay), `jetstream`
-//! (with `jetstream/actions`), `kv` (KV and object stores), `cluster`, `services`.
+//! (with `jetstream/actions`), `kv` (KV and object stores), `cluster`, `services`, `search`, `export`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -43,6 +43,7 @@ mod pending;
 mod publish;
 mod schemas;
 mod screenshot;
+mod search;
 mod services;
 mod shortcuts;
 mod start;
@@ -164,6 +165,7 @@ pub struct EventscopeApp {
     /// The Cluster view and its polls.
     cluster: cluster::ClusterWork,
     services: services::ServicesWork,
+    search: search::SearchWork,
 }
 
 impl EventscopeApp {
@@ -252,6 +254,7 @@ impl EventscopeApp {
             kv: Default::default(),
             cluster: Default::default(),
             services: Default::default(),
+            search: Default::default(),
         };
         app.hand_out(schemas);
         if storage.is_some() {
@@ -262,6 +265,10 @@ impl EventscopeApp {
         }
         if let Some(path) = config.open_capture {
             app.load_capture(path);
+        }
+        if let Some(storage) = storage {
+            app.search.view.saved =
+                eframe::get_value(storage, search::SAVED_SEARCHES_KEY).unwrap_or_default();
         }
         Ok(app)
     }
@@ -329,6 +336,10 @@ impl EventscopeApp {
     }
 
     /// The KV view's state, as drawn.
+    pub fn search_view_mut(&mut self) -> &mut crate::ui::SearchView {
+        &mut self.search.view
+    }
+
     pub fn services_view(&self) -> &crate::ui::ServicesView {
         &self.services.view
     }
@@ -455,5 +466,6 @@ impl eframe::App for EventscopeApp {
         eframe::set_value(storage, BUDGET_KEY, &self.budget_mib);
         eframe::set_value(storage, TEMPLATES_KEY, &self.publish.templates);
         eframe::set_value(storage, schemas::SCHEMAS_KEY, &self.schema_settings);
+        eframe::set_value(storage, search::SAVED_SEARCHES_KEY, &self.search.view.saved);
     }
 }

@@ -57,6 +57,8 @@ pub struct ScreenshotPlan {
     pub jetstream: Option<JetStreamShot>,
     pub kv: Option<KvShot>,
     pub cluster_tab: Option<crate::ui::ClusterTab>,
+    /// The Search view's JSON test (`--search-json`).
+    pub search_json: Option<String>,
     /// The app says the view is not ready yet (JetStream answers awaited).
     pub app_waiting: bool,
 }
@@ -113,6 +115,7 @@ impl ScreenshotPlan {
             jetstream: None,
             kv: None,
             cluster_tab: None,
+            search_json: None,
             app_waiting: false,
         }
     }

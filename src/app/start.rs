@@ -69,6 +69,8 @@ pub struct ScreenshotRequest {
     pub kv: Option<super::screenshot::KvShot>,
     /// The Cluster view's tab to show.
     pub cluster_tab: Option<crate::ui::ClusterTab>,
+    /// The Search view's JSON test, run once traffic has come.
+    pub search_json: Option<String>,
 }
 
 pub fn run(start: Start) -> Result<StartReport, StartError> {
@@ -132,6 +134,7 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
         plan.jetstream = request.jetstream;
         plan.kv = request.kv;
         plan.cluster_tab = request.cluster_tab;
+        plan.search_json = request.search_json;
         plan
     });
     let (width, height) = start.window_size;

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 
 use crate::capture::file::{
     BadLines, CaptureHeader, CaptureReader, CaptureWriter, LoadedRecord, create_private,
-    is_dump_dir, read_dump_dir, write_dump_dir,
+    is_dump_dir, write_dump_dir,
 };
 use crate::formats::{Column, ExportFormat, ExportItem, ExportWriter};
 
@@ -172,20 +172,5 @@ fn each_record(
 }
 
 fn read_whole(input: &Path) -> anyhow::Result<(Vec<LoadedRecord>, Option<String>)> {
-    if is_dump_dir(input) {
-        let read = read_dump_dir(input).with_context(|| input.display().to_string())?;
-        let said = read.describe();
-        return Ok((read.records, said));
-    }
-    let mut records = Vec::new();
-    let skipped = each_record(input, |loaded| {
-        records.push(LoadedRecord {
-            connection: loaded.connection.clone(),
-            broker: loaded.broker,
-            record: loaded.record.detached(),
-            stored: loaded.stored.clone(),
-        });
-        Ok(())
-    })?;
-    Ok((records, skipped))
+    crate::capture::file::read_all_loaded(input).with_context(|| input.display().to_string())
 }

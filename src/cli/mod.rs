@@ -19,6 +19,7 @@ mod record;
 pub use record::RecordArgs;
 mod replay;
 mod schema_args;
+mod search;
 mod servers;
 mod services;
 
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Export(args)) => jetstream::export_command(args),
         Some(Command::Servers(args)) => servers::servers_command(args),
         Some(Command::Convert(args)) => convert::convert_command(*args),
+        Some(Command::Search(args)) => search::search_command(*args),
         Some(Command::Services(args)) => services::services_command(args),
         Some(Command::Cluster(args)) => cluster::cluster_command(args),
         Some(Command::Kv(args)) => kv::kv_command(args),
@@ -112,6 +114,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
             ViewArg::Servers | ViewArg::Cluster => crate::ui::View::Servers,
             ViewArg::Kv => crate::ui::View::Kv,
             ViewArg::Services => crate::ui::View::Services,
+            ViewArg::Search => crate::ui::View::Search,
         },
         screenshot: cli.screenshot.map(|path| crate::app::ScreenshotRequest {
             path,
@@ -131,6 +134,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
                 bucket,
                 key: cli.key.clone(),
             }),
+            search_json: cli.search_json.clone(),
             cluster_tab: cli.cluster_tab.map(|tab| match tab {
                 ClusterTabArg::Servers => crate::ui::ClusterTab::Servers,
                 ClusterTabArg::Connections => crate::ui::ClusterTab::Connections,
@@ -254,6 +258,11 @@ pub struct Cli {
     #[arg(long, value_enum, requires = "screenshot")]
     pub cluster_tab: Option<ClusterTabArg>,
 
+    /// With --screenshot --view search: the JSON test searched for once
+    /// traffic has come.
+    #[arg(long, value_name = "TEST", requires = "screenshot")]
+    pub search_json: Option<String>,
+
     /// Window size for screenshots, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900")]
     pub window_size: String,
@@ -271,6 +280,7 @@ pub enum ViewArg {
     Cluster,
     Kv,
     Services,
+    Search,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -337,6 +347,9 @@ pub enum Command {
     /// A capture file or a `nats sub --dump` directory as a capture file,
     /// NDJSON, CSV, JSON or a dump directory, payloads decoded.
     Convert(Box<convert::ConvertArgs>),
+    /// Find messages in a capture file or a natscli dump: subject, text or
+    /// regular expression, a JSON test on the decoded payload, a time range.
+    Search(Box<search::SearchArgs>),
     /// Every NATS micro service the account reaches: instances, endpoints,
     /// requests, errors, processing time.
     Services(services::ServicesArgs),

@@ -22,6 +22,7 @@ mod loaded;
 mod palette;
 mod publish;
 mod schemas;
+mod search;
 mod services;
 mod status_bar;
 mod traffic;
@@ -45,6 +46,7 @@ pub use loaded::Loaded;
 pub use publish::replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
 pub use schemas::{SchemasAction, SchemasView, schemas_window_ui};
+pub use search::{SearchAction, SearchShown, SearchView, search_ui};
 pub use services::{ServicesAction, ServicesView, services_view_ui};
 pub use status_bar::{StatusFigures, status_bar_ui};
 pub use traffic::group_lag::group_lag_ui;
@@ -65,11 +67,13 @@ pub enum View {
     Servers,
     Kv,
     Services,
+    Search,
 }
 
 impl View {
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::Traffic,
+        View::Search,
         View::Flows,
         View::JetStream,
         View::Kv,
@@ -89,6 +93,7 @@ impl View {
             View::Servers => "Cluster",
             View::Kv => "KV & objects",
             View::Services => "Services",
+            View::Search => "Search",
         }
     }
 }

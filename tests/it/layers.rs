@@ -22,6 +22,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("decode", &["capture"]),
     // Records in other tools' formats (NDJSON, CSV, JSON, send commands).
     ("formats", &["capture", "decode"]),
+    // Finding records: queries, JSON tests, the search thread.
+    ("search", &["capture", "decode"]),
     // What the server says of itself, parsed.
     ("server_answers", &["capture"]),
     ("flow", &["capture", "server_answers"]),
@@ -59,6 +61,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "capture",
             "decode",
             "formats",
+            "search",
             "flow",
             "outgoing",
             "server_answers",
@@ -123,6 +126,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "capture",
             "decode",
             "formats",
+            "search",
             "outgoing",
             "server_answers",
             "process",

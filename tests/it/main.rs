@@ -21,6 +21,7 @@ mod layers;
 mod mqtt;
 mod publish;
 mod record;
+mod search;
 mod servers;
 mod services;
 mod session;

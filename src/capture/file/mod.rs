@@ -26,6 +26,7 @@ mod read;
 pub use dump::{DumpRead, is_dump_dir, read_dump_dir, write_dump_dir};
 pub use read::{
     CaptureReader, LoadReport, LoadedRecord, MAX_LINE_BYTES, ReadAll, load_into, read_all,
+    read_all_loaded,
 };
 
 use super::broker::BrokerKind;

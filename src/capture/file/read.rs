@@ -342,6 +342,35 @@ pub fn read_all(
     Ok(ReadAll { records, bad })
 }
 
+/// Every record of a capture file or a dump directory, with its
+/// connection's name and broker; what was skipped, in words.
+pub fn read_all_loaded(
+    path: &std::path::Path,
+) -> Result<(Vec<LoadedRecord>, Option<String>), CaptureError> {
+    if super::is_dump_dir(path) {
+        let read = super::read_dump_dir(path)?;
+        let said = read.describe();
+        return Ok((read.records, said));
+    }
+    let file = std::fs::File::open(path)?;
+    let mut reader = CaptureReader::new(io::BufReader::new(file))?;
+    let mut records = Vec::new();
+    let mut bad = BadLines::default();
+    while let Some(next) = reader.next_record() {
+        match next {
+            Ok(loaded) => records.push(loaded),
+            Err(e) => {
+                let ends = e.ends_reading();
+                bad.note(e);
+                if ends {
+                    break;
+                }
+            }
+        }
+    }
+    Ok((records, bad.describe()))
+}
+
 /// What loading a file into a store did.
 #[derive(Debug)]
 pub struct LoadReport {
