@@ -27,6 +27,7 @@ pub mod app;
 pub mod broker;
 pub mod capture;
 pub mod cli;
+pub mod compare;
 pub mod decode;
 pub mod demo;
 pub mod flow;

@@ -27,6 +27,7 @@ impl EventscopeApp {
         self.file_dialogs.ui(ui.ctx());
         self.schemas_window(ui.ctx());
         self.export_window(ui.ctx());
+        self.compare_windows(ui.ctx());
         self.replace_confirm_ui(ui.ctx());
         let picked = crate::ui::capture_picker_ui(ui.ctx(), self.jetstream_view_mut());
         self.on_jetstream_actions(picked);
@@ -70,6 +71,10 @@ impl EventscopeApp {
                 }
                 if ui.button("Export filter result…").clicked() {
                     self.export_view.open = true;
+                    ui.close();
+                }
+                if ui.button("Compare with a capture file…").clicked() {
+                    self.compare_with_capture();
                     ui.close();
                 }
                 if ui.button("Payload schemas…").clicked() {
@@ -243,6 +248,11 @@ impl EventscopeApp {
                 )
             })
             .inner;
+        self.on_inspector_action(action);
+    }
+
+    /// What the inspector asked, wherever it is shown (Traffic, Search).
+    pub(super) fn on_inspector_action(&mut self, action: InspectorAction) {
         match action {
             InspectorAction::None => {}
             InspectorAction::FilterSubject(subject) => {
@@ -251,6 +261,8 @@ impl EventscopeApp {
             }
             InspectorAction::Trace(seq) => self.start_trace(seq),
             InspectorAction::EditAndResend(seq) => self.edit_and_resend(seq),
+            InspectorAction::CompareWithPrevious(seq) => self.compare_with_previous(seq),
+            InspectorAction::CompareWithMarked(seq) => self.compare_with_marked(seq),
         }
     }
 

@@ -31,6 +31,7 @@ use screenshot::ScreenshotPlan;
 mod answers;
 mod capture_files;
 mod cluster;
+mod compare;
 mod demo;
 mod draw;
 mod export;
@@ -119,6 +120,9 @@ pub struct EventscopeApp {
     pub schema_settings: crate::decode::SchemaSettings,
     pub schemas_view: crate::ui::SchemasView,
     pub export_view: crate::ui::ExportView,
+    pub message_diff: Option<crate::ui::MessageDiffView>,
+    pub capture_diff: Option<crate::ui::CaptureDiffView>,
+    capture_diffs: Option<std::sync::mpsc::Receiver<Result<crate::ui::CaptureDiffView, String>>>,
     rates: RatesView,
     /// The Kafka groups' lag over time, read from the commit records.
     pub group_lag: crate::capture::GroupLagHistory,
@@ -221,6 +225,9 @@ impl EventscopeApp {
             schema_settings,
             schemas_view: Default::default(),
             export_view: Default::default(),
+            message_diff: None,
+            capture_diff: None,
+            capture_diffs: None,
             rates: RatesView::default(),
             group_lag: Default::default(),
             lag_shown_for: None,

@@ -35,14 +35,19 @@ impl EventscopeApp {
 
     pub(super) fn search_view_ui(&mut self, ui: &mut egui::Ui) {
         let store = &self.session.store;
-        egui::Panel::right("search-inspector")
+        let asked = egui::Panel::right("search-inspector")
             .resizable(true)
             .default_size(420.0)
             .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    inspector_ui(ui, &mut self.inspector, store, self.search.view.selected)
-                })
-            });
+                egui::ScrollArea::vertical()
+                    .show(ui, |ui| {
+                        inspector_ui(ui, &mut self.inspector, store, self.search.view.selected)
+                    })
+                    .inner
+            })
+            .inner;
+        self.on_inspector_action(asked);
+        let store = &self.session.store;
         let work = &mut self.search;
         let action = egui::CentralPanel::default().show(ui, |ui| {
             let progress = work.run.as_ref().map(|r| (r.progress(), r.total));

@@ -12,6 +12,7 @@ use crate::broker::{find_context, nats_config_dir, selected_context};
 mod cluster;
 mod connected;
 mod convert;
+mod diff;
 mod flows;
 mod jetstream;
 mod kv;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Servers(args)) => servers::servers_command(args),
         Some(Command::Convert(args)) => convert::convert_command(*args),
         Some(Command::Search(args)) => search::search_command(*args),
+        Some(Command::Diff(args)) => diff::diff_command(*args),
         Some(Command::Services(args)) => services::services_command(args),
         Some(Command::Cluster(args)) => cluster::cluster_command(args),
         Some(Command::Kv(args)) => kv::kv_command(args),
@@ -350,6 +352,9 @@ pub enum Command {
     /// Find messages in a capture file or a natscli dump: subject, text or
     /// regular expression, a JSON test on the decoded payload, a time range.
     Search(Box<search::SearchArgs>),
+    /// Two captures compared per subject: appeared, vanished, changed
+    /// (counts, and the fields their payloads carry).
+    Diff(Box<diff::DiffArgs>),
     /// Every NATS micro service the account reaches: instances, endpoints,
     /// requests, errors, processing time.
     Services(services::ServicesArgs),

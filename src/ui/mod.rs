@@ -12,6 +12,7 @@
 mod bounded;
 mod cluster;
 mod connections;
+mod diff;
 mod export;
 mod flows;
 mod format;
@@ -32,8 +33,10 @@ pub use cluster::{ClusterTab, ClusterView, EVENTS_KEEP, EventFeed, cluster_ui};
 pub use connections::{
     ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
 };
+pub use diff::{CaptureDiffView, MessageDiffView, capture_diff_ui, message_diff_ui};
 pub use export::{ExportTarget, ExportView, export_window_ui};
 pub use flows::{FlowsAction, FlowsView, diagram_ui, flow_list_ui};
+pub use format::clock as format_clock;
 pub use jetstream::browser::{BrowserView, InFlight, parse_time_input};
 pub use jetstream::consumers::ConsumersView;
 pub use jetstream::recorder::{ConsentDialog, RecorderView};

@@ -24,6 +24,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("formats", &["capture", "decode"]),
     // Finding records: queries, JSON tests, the search thread.
     ("search", &["capture", "decode"]),
+    // Two messages or two captures compared.
+    ("compare", &["capture", "decode"]),
     // What the server says of itself, parsed.
     ("server_answers", &["capture"]),
     ("flow", &["capture", "server_answers"]),
@@ -62,6 +64,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "decode",
             "formats",
             "search",
+            "compare",
             "flow",
             "outgoing",
             "server_answers",
@@ -127,6 +130,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "decode",
             "formats",
             "search",
+            "compare",
             "outgoing",
             "server_answers",
             "process",

@@ -9,6 +9,7 @@ mod amqp_flows;
 mod bridge;
 mod capture_stream;
 mod cluster;
+mod compare;
 mod flow_fixtures;
 mod flows;
 mod flows_exact;

@@ -62,6 +62,10 @@ impl EventscopeApp {
                     self.edit_record(&record, connection);
                 }
             }
+            JetStreamAction::Compare(Ok((before, after))) => {
+                self.show_records_diff(&before, &after);
+            }
+            JetStreamAction::Compare(Err(why)) => self.notice = Some(why),
             JetStreamAction::Trace(seq) => {
                 if let Some(record) = self.jetstream.view.browser.store.get(seq).cloned() {
                     let key = self.jetstream_connection();

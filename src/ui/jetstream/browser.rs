@@ -259,6 +259,35 @@ pub fn browser_ui(
             view.browse(Start::Seq(1), actions);
         }
         InspectorAction::Trace(seq) => actions.push(JetStreamAction::Trace(seq)),
+        InspectorAction::CompareWithPrevious(seq) => {
+            let store = &view.store;
+            let pair = store.get(seq).and_then(|after| {
+                (store.first_seq()..seq)
+                    .rev()
+                    .filter_map(|s| store.get(s))
+                    .find(|r| r.subject() == after.subject())
+                    .map(|before| (before.clone(), after.clone()))
+            });
+            actions.push(JetStreamAction::Compare(pair.ok_or_else(|| {
+                "no earlier browsed message on this subject to compare with".to_owned()
+            })));
+        }
+        InspectorAction::CompareWithMarked(seq) => {
+            let others: Vec<Seq> = view.marked.iter().copied().filter(|s| *s != seq).collect();
+            let pair = match others.as_slice() {
+                [other] => {
+                    let (a, b) = ((*other).min(seq), (*other).max(seq));
+                    view.store
+                        .get(a)
+                        .zip(view.store.get(b))
+                        .map(|(a, b)| (a.clone(), b.clone()))
+                }
+                _ => None,
+            };
+            actions.push(JetStreamAction::Compare(pair.ok_or_else(|| {
+                "mark exactly one other browsed message (Ctrl+click) to compare with".to_owned()
+            })));
+        }
         InspectorAction::None => {}
     }
     page_table_ui(ui, view);

@@ -122,6 +122,10 @@ pub enum InspectorAction {
     FilterSubject(String),
     Trace(Seq),
     EditAndResend(Seq),
+    /// Compare with the previous message on its subject.
+    CompareWithPrevious(Seq),
+    /// Compare with the message marked in the table (Ctrl+click).
+    CompareWithMarked(Seq),
 }
 
 pub fn inspector_ui(
@@ -190,6 +194,16 @@ fn subject_ui(
         {
             action = InspectorAction::EditAndResend(seq);
         }
+        ui.menu_button("Compare with", |ui| {
+            if ui.button("the previous on this subject").clicked() {
+                action = InspectorAction::CompareWithPrevious(seq);
+                ui.close();
+            }
+            if ui.button("the marked message (Ctrl+click)").clicked() {
+                action = InspectorAction::CompareWithMarked(seq);
+                ui.close();
+            }
+        });
         // Built only while the menu is open.
         ui.menu_button("Copy as command", |ui| {
             for command in crate::formats::send_commands(record, broker) {
