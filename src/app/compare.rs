@@ -127,6 +127,21 @@ impl EventscopeApp {
         });
     }
 
+    /// Screenshot mode with `--diff-previous`: once the plan selected a
+    /// message, its diff with the previous on its subject (drawn while
+    /// the plan lets the view settle).
+    pub(super) fn drive_diff_screenshot(&mut self) {
+        if !self.screenshot.as_ref().is_some_and(|p| p.diff_previous) {
+            return;
+        }
+        if self.message_diff.is_none()
+            && let Some(seq) = self.traffic.selected
+        {
+            self.compare_with_previous(seq);
+            self.notice = None;
+        }
+    }
+
     pub(super) fn compare_windows(&mut self, ctx: &egui::Context) {
         if let Some(answers) = &self.capture_diffs
             && let Ok(answer) = answers.try_recv()

@@ -263,6 +263,7 @@ impl EventscopeApp {
             InspectorAction::EditAndResend(seq) => self.edit_and_resend(seq),
             InspectorAction::CompareWithPrevious(seq) => self.compare_with_previous(seq),
             InspectorAction::CompareWithMarked(seq) => self.compare_with_marked(seq),
+            InspectorAction::Follow(what, value) => self.follow(what, value),
         }
     }
 

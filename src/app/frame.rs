@@ -42,6 +42,7 @@ impl EventscopeApp {
         self.drive_cluster_screenshot();
         self.drive_services_screenshot();
         self.drive_search_screenshot();
+        self.drive_diff_screenshot();
         if let Some(plan) = &mut self.screenshot {
             match plan.step(ctx, &self.session.store, &self.session.flows) {
                 PlanStep::Nothing => {}

@@ -59,6 +59,9 @@ pub struct ScreenshotPlan {
     pub cluster_tab: Option<crate::ui::ClusterTab>,
     /// The Search view's JSON test (`--search-json`).
     pub search_json: Option<String>,
+    /// Show the selected message compared with the previous on its
+    /// subject (`--diff-previous`).
+    pub diff_previous: bool,
     /// The app says the view is not ready yet (JetStream answers awaited).
     pub app_waiting: bool,
 }
@@ -116,6 +119,7 @@ impl ScreenshotPlan {
             kv: None,
             cluster_tab: None,
             search_json: None,
+            diff_previous: false,
             app_waiting: false,
         }
     }

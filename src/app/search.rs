@@ -15,10 +15,15 @@ pub(super) const SAVED_SEARCHES_KEY: &str = "eventscope.saved_searches";
 /// about a millisecond, far less than searching them.
 const FEED_PER_FRAME: usize = 50_000;
 
+/// Flows drawn in one followed diagram at most.
+const MAX_FOLLOWED: usize = 40;
+
 #[derive(Default)]
 pub(super) struct SearchWork {
     pub view: crate::ui::SearchView,
     run: Option<SearchRun>,
+    /// What a Follow searched for, to title its diagram.
+    following: Option<String>,
 }
 
 impl EventscopeApp {
@@ -63,7 +68,10 @@ impl EventscopeApp {
             return;
         };
         match action {
-            SearchAction::Run => self.start_search(),
+            SearchAction::Run => {
+                self.search.following = None;
+                self.start_search();
+            }
             SearchAction::Cancel => {
                 if let Some(run) = &mut self.search.run {
                     run.cancel();
@@ -87,6 +95,7 @@ impl EventscopeApp {
                     self.start_search();
                 }
             }
+            SearchAction::Diagram => self.matches_as_diagram(),
             SearchAction::NarrowTo(subject) => {
                 self.search.view.input.subject = subject;
                 self.start_search();
@@ -123,6 +132,64 @@ impl EventscopeApp {
         if let Some(plan) = &mut self.screenshot {
             plan.app_waiting = waiting;
         }
+    }
+
+    /// Follow one event: every message carrying `value` (in headers or
+    /// payload), found by a search; its flows drawn as one diagram from
+    /// there.
+    pub(super) fn follow(&mut self, what: String, value: String) {
+        self.search.view.input = crate::search::QueryInput {
+            text: value.clone(),
+            ..Default::default()
+        };
+        self.search.following = Some(format!("{what} {value}"));
+        self.start_search();
+        self.view = crate::ui::View::Search;
+    }
+
+    /// The flows the search's matches belong to, in time order, shown as
+    /// one diagram in the Flows view.
+    fn matches_as_diagram(&mut self) {
+        let Some(run) = &self.search.run else {
+            return;
+        };
+        let seqs: std::collections::HashSet<crate::capture::Seq> =
+            run.progress().matches.iter().copied().collect();
+        let store = &self.session.store;
+        let times: Vec<i64> = seqs
+            .iter()
+            .filter_map(|s| store.get(*s).map(|r| r.received_at))
+            .collect();
+        let (Some(from), Some(to)) = (times.iter().min(), times.iter().max()) else {
+            return;
+        };
+        // A flow starts at or before its records; a minute covers retries.
+        let ids: Vec<crate::flow::FlowId> = self
+            .session
+            .flows
+            .started_within(from - 60_000_000_000, to + 1)
+            .filter(|f| {
+                f.first_record.is_some_and(|r| seqs.contains(&r))
+                    || f.detail()
+                        .steps
+                        .iter()
+                        .any(|s| s.record.is_some_and(|r| seqs.contains(&r)))
+            })
+            .map(|f| f.id)
+            .take(MAX_FOLLOWED)
+            .collect();
+        if ids.is_empty() {
+            self.notice = Some("none of these messages is in a flow that is still kept".into());
+            return;
+        }
+        let what = self
+            .search
+            .following
+            .clone()
+            .unwrap_or_else(|| "the search's matches".into());
+        self.flows.selected = ids.first().copied();
+        self.flows.followed = Some((what, ids));
+        self.view = crate::ui::View::Flows;
     }
 
     /// Parse the query and run it; a query that does not parse says why.

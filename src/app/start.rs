@@ -71,6 +71,8 @@ pub struct ScreenshotRequest {
     pub cluster_tab: Option<crate::ui::ClusterTab>,
     /// The Search view's JSON test, run once traffic has come.
     pub search_json: Option<String>,
+    /// Compare the selected message with the previous on its subject.
+    pub diff_previous: bool,
 }
 
 pub fn run(start: Start) -> Result<StartReport, StartError> {
@@ -135,6 +137,7 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
         plan.kv = request.kv;
         plan.cluster_tab = request.cluster_tab;
         plan.search_json = request.search_json;
+        plan.diff_previous = request.diff_previous;
         plan
     });
     let (width, height) = start.window_size;

@@ -137,6 +137,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
                 key: cli.key.clone(),
             }),
             search_json: cli.search_json.clone(),
+            diff_previous: cli.diff_previous,
             cluster_tab: cli.cluster_tab.map(|tab| match tab {
                 ClusterTabArg::Servers => crate::ui::ClusterTab::Servers,
                 ClusterTabArg::Connections => crate::ui::ClusterTab::Connections,
@@ -264,6 +265,11 @@ pub struct Cli {
     /// traffic has come.
     #[arg(long, value_name = "TEST", requires = "screenshot")]
     pub search_json: Option<String>,
+
+    /// With --screenshot --select: compare the selected message with the
+    /// previous one on its subject.
+    #[arg(long, requires = "select")]
+    pub diff_previous: bool,
 
     /// Window size for screenshots, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900")]

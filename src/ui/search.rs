@@ -32,6 +32,8 @@ pub enum SearchAction {
     RunSaved(usize),
     /// Show only this subject's matches (a subject count clicked).
     NarrowTo(String),
+    /// Draw the matches' flows as one sequence diagram.
+    Diagram,
 }
 
 /// What a running or finished search has to show.
@@ -116,6 +118,14 @@ pub fn search_ui(
             format::count(p.scanned),
             format::count(shown.total)
         ));
+        if !shown.running && p.found > 0 {
+            let button = ui.button("As one sequence diagram").on_hover_text(
+                "The flows these messages belong to, in time order, in the Flows view",
+            );
+            if button.clicked() {
+                action = Some(SearchAction::Diagram);
+            }
+        }
         if p.found > p.matches.len() as u64 {
             ui.label(RichText::new(format!("(the first {} listed)", p.matches.len())).weak());
         }

@@ -148,3 +148,79 @@ fn the_search_command_counts_and_lists_matches_in_a_capture() {
         .collect();
     assert_eq!(ns, [10, 12, 14, 16, 18]);
 }
+
+/// One event followed across services: three services (their own
+/// connections) pass one trace id along; from the first message, Follow
+/// finds every hop, and the search's matches become one diagram.
+#[test]
+fn an_event_is_followed_across_services_into_one_diagram() {
+    let _timed = common::timed();
+    let server = common::server();
+    let mut h = common::ui::connected(&server, View::Traffic, true);
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let rt = common::runtime();
+    rt.block_on(async {
+        for (service, subject, trace_id) in [
+            ("checkout", "orders.created", trace),
+            ("payments", "payments.charged", trace),
+            ("shipping", "shipments.requested", trace),
+            (
+                "checkout",
+                "orders.created",
+                "00000000000000000000000000000001",
+            ),
+        ] {
+            let client = async_nats::ConnectOptions::new()
+                .name(service)
+                .connect(server.url())
+                .await
+                .expect("connect");
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(
+                "traceparent",
+                format!("00-{trace_id}-00f067aa0ba902b7-01").as_str(),
+            );
+            client
+                .publish_with_headers(subject, headers, "{}".into())
+                .await
+                .expect("publish");
+            client.flush().await.expect("flush");
+        }
+    });
+    step_until(&mut h, "the four stored", |h| {
+        h.state().session.store.len() == 4
+    });
+    let first = h.state().session.store.first_seq();
+    h.state_mut().traffic.selected = Some(first);
+    h.run_steps(2);
+    h.get_by_label("Follow").click();
+    h.run_steps(2);
+    h.get_by_label(&format!("trace id {}…", &trace[..24]))
+        .click();
+    step_until(&mut h, "the hops found", |h| {
+        h.query_by_label_contains("3 matches in 4 of 4 messages searched (done)")
+            .is_some()
+    });
+    h.get_by_label("As one sequence diagram").click();
+    step_until(&mut h, "the followed diagram", |h| {
+        h.query_by_label_contains(&format!("Following trace id {trace}: 3 flows"))
+            .is_some()
+    });
+    let followed = &h.state().flows.followed.as_ref().expect("followed").1;
+    let subjects: Vec<String> = followed
+        .iter()
+        .map(|id| {
+            h.state()
+                .session
+                .flows
+                .get(*id)
+                .expect("kept")
+                .subject
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        subjects,
+        ["orders.created", "payments.charged", "shipments.requested"]
+    );
+}

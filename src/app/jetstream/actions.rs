@@ -66,6 +66,7 @@ impl EventscopeApp {
                 self.show_records_diff(&before, &after);
             }
             JetStreamAction::Compare(Err(why)) => self.notice = Some(why),
+            JetStreamAction::Follow(what, value) => self.follow(what, value),
             JetStreamAction::Trace(seq) => {
                 if let Some(record) = self.jetstream.view.browser.store.get(seq).cloned() {
                     let key = self.jetstream_connection();

@@ -52,6 +52,9 @@ pub struct FlowsView {
     pub trace_waiting: bool,
     /// Only one consumer's flows (from its counters in the JetStream view).
     scope: Option<ConsumerScope>,
+    /// One event followed across services: these flows, in time order,
+    /// drawn as one diagram (from a search), and what was followed.
+    pub followed: Option<(String, Vec<FlowId>)>,
 }
 
 impl Default for FlowsView {
@@ -73,6 +76,7 @@ impl Default for FlowsView {
             trace: None,
             trace_waiting: false,
             scope: None,
+            followed: None,
         }
     }
 }
@@ -149,6 +153,9 @@ impl FlowsView {
 
     /// The flows the diagram shows.
     fn shown<'a>(&self, correlator: &'a Correlator) -> Vec<&'a Flow> {
+        if let Some((_, ids)) = &self.followed {
+            return ids.iter().filter_map(|id| correlator.get(*id)).collect();
+        }
         let Some(selected) = self.selected.and_then(|id| correlator.get(id)) else {
             return Vec::new();
         };
@@ -211,6 +218,7 @@ pub fn flow_list_ui(
     let clicked = flow_table_ui(ui, view, correlator, now);
     if let Some(id) = clicked {
         view.selected = Some(id);
+        view.followed = None;
     }
 }
 
@@ -551,6 +559,22 @@ pub fn diagram_ui(
         .map(|f| f.materialized())
         .collect();
     let flows: Vec<&Flow> = materialized.iter().map(|f| f.as_ref()).collect();
+    if let Some((what, ids)) = &view.followed {
+        let mut stop = false;
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!(
+                    "Following {what}: {} flows in time order",
+                    ids.len()
+                ))
+                .strong(),
+            );
+            stop = ui.button("Stop following").clicked();
+        });
+        if stop {
+            view.followed = None;
+        }
+    }
     let Some(first) = flows.first() else {
         ui.centered_and_justified(|ui| {
             ui.label(

@@ -29,6 +29,8 @@ pub enum JetStreamAction {
     /// Show a browsed message in the inspector.
     Inspect(Seq),
     EditAndResend(Seq),
+    /// Follow a browsed message's id through everything retained.
+    Follow(String, String),
     /// Compare two browsed messages (before, after); `Err` says why not.
     Compare(Result<(crate::capture::Record, crate::capture::Record), String>),
     /// Ask the server who would receive a copy of a browsed message.

@@ -259,6 +259,7 @@ pub fn browser_ui(
             view.browse(Start::Seq(1), actions);
         }
         InspectorAction::Trace(seq) => actions.push(JetStreamAction::Trace(seq)),
+        InspectorAction::Follow(what, value) => actions.push(JetStreamAction::Follow(what, value)),
         InspectorAction::CompareWithPrevious(seq) => {
             let store = &view.store;
             let pair = store.get(seq).and_then(|after| {

@@ -126,6 +126,8 @@ pub enum InspectorAction {
     CompareWithPrevious(Seq),
     /// Compare with the message marked in the table (Ctrl+click).
     CompareWithMarked(Seq),
+    /// Find every message carrying this value (what it is, the value).
+    Follow(String, String),
 }
 
 pub fn inspector_ui(
@@ -165,7 +167,7 @@ fn subject_ui(
         )
         .wrap(),
     );
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if ui
             .small_button("Copy")
             .on_hover_text("Copy the subject")
@@ -194,6 +196,22 @@ fn subject_ui(
         {
             action = InspectorAction::EditAndResend(seq);
         }
+        let ids = follow_ids(record);
+        ui.add_enabled_ui(!ids.is_empty(), |ui| {
+            ui.menu_button("Follow", |ui| {
+                for (what, value) in ids {
+                    if ui
+                        .button(format!("{what} {}", format::elide(&value, 24)))
+                        .clicked()
+                    {
+                        action = InspectorAction::Follow(what, value);
+                        ui.close();
+                    }
+                }
+            })
+            .response
+            .on_disabled_hover_text("No trace id or message id header to follow");
+        });
         ui.menu_button("Compare with", |ui| {
             if ui.button("the previous on this subject").clicked() {
                 action = InspectorAction::CompareWithPrevious(seq);
@@ -219,6 +237,34 @@ fn subject_ui(
         });
     });
     action
+}
+
+/// The ids one event carries from service to service: the trace id of
+/// a W3C `traceparent`, CloudEvents' `ce-id`, a message id.
+fn follow_ids(record: &Record) -> Vec<(String, String)> {
+    let Some(headers) = record.headers() else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    if let Some(trace) = headers
+        .get("traceparent")
+        .and_then(|t| t.split('-').nth(1))
+        .filter(|t| t.len() == 32)
+    {
+        ids.push(("trace id".to_owned(), trace.to_owned()));
+    }
+    for name in [
+        "ce-id",
+        "Nats-Msg-Id",
+        "_watermill_message_uuid",
+        "message_id",
+        "kafka_correlationId",
+    ] {
+        if let Some(value) = headers.get(name).filter(|v| !v.is_empty()) {
+            ids.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    ids
 }
 
 /// When, from where, how big.
