@@ -102,6 +102,10 @@ pub struct HistoryArgs {
 pub struct DiffArgs {
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Types to read values that are not JSON with (bound to
+    /// `$KV.BUCKET.KEY` patterns).
+    #[command(flatten)]
+    pub schemas: super::schema_args::SchemaArgs,
     /// The older revision.
     pub from: u64,
     /// The newer revision (default: the latest).
@@ -247,10 +251,16 @@ pub fn kv_command(args: KvArgs) -> ExitCode {
         KvAction::Diff(a) => exit(with_key("kv diff", &a.key, async |store| {
             let from = kv::get_key(&store, &a.key.key, Some(a.from)).await?;
             let to = kv::get_key(&store, &a.key.key, a.to).await?;
+            let schemas = a.schemas.settings()?.load()?;
+            let subject = format!("$KV.{}.{}", a.key.bucket, a.key.key);
+            let shown = |value: &[u8]| {
+                crate::decode::read_as_text(&schemas, &subject, value)
+                    .unwrap_or_else(|| kv::display_value(value))
+            };
             let mut out = std::io::stdout().lock();
             writeln!(out, "--- revision {}", from.revision)?;
             writeln!(out, "+++ revision {}", to.revision)?;
-            for line in kv::diff_values(&from.value, &to.value) {
+            for line in kv::diff_texts(&shown(&from.value), &shown(&to.value)) {
                 let mark = match line.tag {
                     kv::DiffTag::Same => ' ',
                     kv::DiffTag::Removed => '-',

@@ -169,6 +169,20 @@ pub fn decode(
     }
 }
 
+/// A payload that only a decoder other than JSON reads (a bound type,
+/// MessagePack, CBOR), as pretty JSON under the name of what read it:
+/// how a KV value is shown and diffed, in the window and headless.
+pub fn read_as_text(schemas: &Schemas, subject: &str, payload: &[u8]) -> Option<String> {
+    match decode(schemas, subject, payload, Format::Auto) {
+        Ok(d) if d.by != DecodedBy::Json => Some(format!(
+            "read as {}:\n{}",
+            d.by,
+            serde_json::to_string_pretty(&d.value).unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
 fn json(payload: &[u8]) -> Result<Decoded, DecodeError> {
     serde_json::from_slice(payload)
         .map(|value| Decoded {

@@ -180,6 +180,35 @@ async fn history_diff_and_revert_make_an_old_revision_current_again() {
         "{diff}"
     );
 
+    // Values no JSON reader reads are diffed as their decoder reads them:
+    // {"limit": 1} and {"limit": 2} in MessagePack.
+    let packed_first = store
+        .put(
+            "m",
+            vec![0x81, 0xa5, b'l', b'i', b'm', b'i', b't', 0x01].into(),
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            "m",
+            vec![0x81, 0xa5, b'l', b'i', b'm', b'i', b't', 0x02].into(),
+        )
+        .await
+        .unwrap();
+    let diff = eventscope(&[
+        "kv",
+        "diff",
+        "cfg",
+        "m",
+        &packed_first.to_string(),
+        "--server",
+        &url,
+    ]);
+    let diff = String::from_utf8_lossy(&diff.stdout);
+    assert!(diff.contains(" read as MessagePack:"), "{diff}");
+    assert!(diff.contains(r#"+  "limit": 2"#), "{diff}");
+
     let out = eventscope(&[
         "kv",
         "revert",

@@ -54,15 +54,7 @@ pub struct KeyPanel {
 /// A value as shown: what a decoder other than JSON read it as (the type
 /// bound to the key's subject, MessagePack, CBOR), else as it is.
 fn shown(value: &[u8], subject: &str, schemas: &crate::decode::Schemas) -> String {
-    use crate::decode::{DecodedBy, Format, decode};
-    match decode(schemas, subject, value, Format::Auto) {
-        Ok(d) if d.by != DecodedBy::Json => format!(
-            "read as {}:\n{}",
-            d.by,
-            serde_json::to_string_pretty(&d.value).unwrap_or_default()
-        ),
-        _ => display_value(value),
-    }
+    crate::decode::read_as_text(schemas, subject, value).unwrap_or_else(|| display_value(value))
 }
 
 impl KeyPanel {
