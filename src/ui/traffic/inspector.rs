@@ -351,14 +351,19 @@ fn payload_tabs_ui(
                 .response
                 .labelled_by(label.id);
         }
-        ui.add_enabled_ui(has_json, |ui| {
-            ui.selectable_value(&mut tab, PayloadTab::Pretty, "JSON");
-            ui.selectable_value(&mut tab, PayloadTab::Tree, "Tree");
-        });
-        ui.add_enabled_ui(has_text, |ui| {
-            ui.selectable_value(&mut tab, PayloadTab::Text, "Text");
-        });
-        ui.selectable_value(&mut tab, PayloadTab::Hex, "Hex");
+        // Each its own widget, so that a narrow inspector wraps them
+        // whole (an enabled-or-not group is a child ui, squeezed upright).
+        for (choice, label, enabled) in [
+            (PayloadTab::Pretty, "JSON", has_json),
+            (PayloadTab::Tree, "Tree", has_json),
+            (PayloadTab::Text, "Text", has_text),
+            (PayloadTab::Hex, "Hex", true),
+        ] {
+            let button = egui::Button::selectable(tab == choice, label);
+            if ui.add_enabled(enabled, button).clicked() {
+                tab = choice;
+            }
+        }
         if ui.small_button("Copy payload").clicked() {
             let text = match std::str::from_utf8(record.payload()) {
                 Ok(t) => t.to_owned(),
