@@ -333,7 +333,7 @@ impl EventscopeApp {
             Ok(read) => {
                 // Bad lines are shown where the user looks, the first with
                 // its number; the good ones can still be replayed.
-                self.replay.error = read.bad.describe().map(|skipped| {
+                self.replay.error = read.skipped.clone().map(|skipped| {
                     format!(
                         "{}: {skipped}; the other {} records can be replayed",
                         path.display(),

@@ -3,7 +3,7 @@
 //! with `--proto`/`--descriptor-set`/`--avro` and `--bind` (in NDJSON,
 //! CSV and JSON a decoded payload is `payload_json`, with `decoded_by`).
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,8 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 use crate::capture::file::{
-    BadLines, CaptureHeader, CaptureReader, CaptureWriter, LoadedRecord, create_private,
-    is_dump_dir, write_dump_dir,
+    CaptureHeader, CaptureWriter, LoadedRecord, create_private, read_each, write_dump_dir,
 };
 use crate::formats::{Column, ExportFormat, ExportItem, ExportWriter};
 
@@ -145,30 +144,7 @@ fn each_record(
     input: &Path,
     mut each: impl FnMut(&LoadedRecord) -> std::io::Result<()>,
 ) -> anyhow::Result<Option<String>> {
-    if is_dump_dir(input) {
-        let (records, skipped) = read_whole(input)?;
-        for loaded in &records {
-            each(loaded)?;
-        }
-        return Ok(skipped);
-    }
-    let file = std::fs::File::open(input).with_context(|| input.display().to_string())?;
-    let mut reader =
-        CaptureReader::new(BufReader::new(file)).with_context(|| input.display().to_string())?;
-    let mut bad = BadLines::default();
-    while let Some(next) = reader.next_record() {
-        match next {
-            Ok(loaded) => each(&loaded)?,
-            Err(e) => {
-                let ends = e.ends_reading();
-                bad.note(e);
-                if ends {
-                    break;
-                }
-            }
-        }
-    }
-    Ok(bad.describe())
+    read_each(input, |loaded| each(&loaded)).with_context(|| input.display().to_string())
 }
 
 fn read_whole(input: &Path) -> anyhow::Result<(Vec<LoadedRecord>, Option<String>)> {

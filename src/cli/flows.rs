@@ -2,12 +2,12 @@
 //! correlated by the same code as the app, printed as lines, JSON or
 //! Mermaid.
 
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use super::{Complete, FlowsArgs};
 use crate::capture::SubjectPattern;
-use crate::capture::file::{CaptureError, CaptureReader, LoadedRecord};
+use crate::capture::file::read_each;
 use crate::flow::{Correlator, FlowConfig};
 use crate::flow::{mermaid, summary_line};
 
@@ -69,48 +69,23 @@ fn from_file(args: &FlowsArgs) -> Result<Correlated, ExitCode> {
             "give a capture file, --from-stream NAME or --from-recorder NAME"
         )));
     };
-    // A capture file read line by line, or a `nats sub --dump` directory.
-    let mut bad = crate::capture::file::BadLines::default();
-    let mut records: Box<dyn Iterator<Item = Result<LoadedRecord, CaptureError>>> =
-        if crate::capture::file::is_dump_dir(path) {
-            let read = crate::capture::file::read_dump_dir(path)
-                .with_context(|| path.display().to_string())
-                .map_err(fail)?;
-            bad = read.bad;
-            Box::new(read.records.into_iter().map(Ok))
-        } else {
-            let file = std::fs::File::open(path)
-                .with_context(|| format!("cannot open {}", path.display()))
-                .map_err(fail)?;
-            let mut reader = CaptureReader::new(BufReader::new(file))
-                .with_context(|| path.display().to_string())
-                .map_err(fail)?;
-            Box::new(std::iter::from_fn(move || reader.next_record()))
-        };
     let mut correlator = Correlator::new(config(args));
     let mut seq = 0;
     // Each line's connection and broker, so each record is read by its
     // broker's rules.
     let mut connections = crate::capture::Store::new(0);
-    for next in records.by_ref() {
-        match next {
-            Ok(mut loaded) => {
-                loaded.record.connection =
-                    connections.intern_connection_of(&loaded.connection, loaded.broker);
-                correlator.learn_brokers(connections.brokers());
-                correlator.ingest(seq, &loaded.record);
-                seq += 1;
-            }
-            Err(e) => {
-                let ends = e.ends_reading();
-                bad.note(e);
-                if ends {
-                    break;
-                }
-            }
-        }
-    }
-    let complete = match bad.describe() {
+    // A capture file streamed, or a `nats sub --dump` directory.
+    let skipped = read_each(path, |mut loaded| {
+        loaded.record.connection =
+            connections.intern_connection_of(&loaded.connection, loaded.broker);
+        correlator.learn_brokers(connections.brokers());
+        correlator.ingest(seq, &loaded.record);
+        seq += 1;
+        Ok(())
+    })
+    .with_context(|| path.display().to_string())
+    .map_err(fail)?;
+    let complete = match skipped {
         None => Complete::Yes,
         Some(skipped) => {
             eprintln!("eventscope flows: {skipped}; using the other {seq} records");

@@ -94,7 +94,7 @@ fn run(args: &ReplayArgs) -> anyhow::Result<Complete> {
              advisories and $SYS messages (--include-machinery sends them too)"
         );
     }
-    let complete = match read.bad.describe() {
+    let complete = match read.skipped.clone() {
         None => Complete::Yes,
         Some(skipped) => {
             eprintln!(

@@ -106,23 +106,18 @@ impl AvroTypes {
     /// carries.
     pub fn decode(&self, index: usize, payload: &[u8]) -> Result<Decoded, DecodeError> {
         let named = &self.named[index];
-        let wrong = |why: String| DecodeError::WrongType {
+        let wrong = |why: DatumError| DecodeError::WrongType {
             type_name: format!("Avro {}", named.name),
-            why,
+            why: why.to_string(),
         };
         if named.recursive && payload.len() > RECURSIVE_PAYLOAD_LIMIT {
-            return Err(wrong(format!(
-                "the schema holds itself, and such payloads are read only up to {RECURSIVE_PAYLOAD_LIMIT} bytes (this one has {})",
-                payload.len()
-            )));
+            return Err(wrong(DatumError::RecursiveTooLong(payload.len())));
         }
         if let Some(rest) = payload.strip_prefix(&[0xC3, 0x01])
             && rest.len() >= 8
         {
             if rest[..8] != named.fingerprint {
-                return Err(wrong(
-                    "its single-object header names another schema's fingerprint".into(),
-                ));
+                return Err(wrong(DatumError::OtherFingerprint));
             }
             return self
                 .datum(named, &rest[8..])
@@ -146,7 +141,7 @@ impl AvroTypes {
     }
 
     /// The datum, read whole; a recursive schema's on a deep stack.
-    fn datum(&self, named: &NamedType, bytes: &[u8]) -> Result<Value, String> {
+    fn datum(&self, named: &NamedType, bytes: &[u8]) -> Result<Value, DatumError> {
         if !named.recursive {
             return self.datum_here(named, bytes);
         }
@@ -155,25 +150,22 @@ impl AvroTypes {
                 .name("avro-deep".into())
                 .stack_size(RECURSIVE_STACK)
                 .spawn_scoped(scope, || self.datum_here(named, bytes))
-                .map_err(|e| format!("no thread to read a recursive schema on: {e}"))?
+                .map_err(DatumError::NoThread)?
                 .join()
-                .unwrap_or_else(|_| Err("the Avro reader failed on this payload".into()))
+                .unwrap_or(Err(DatumError::ReaderFailed))
         })
     }
 
-    fn datum_here(&self, named: &NamedType, bytes: &[u8]) -> Result<Value, String> {
+    fn datum_here(&self, named: &NamedType, bytes: &[u8]) -> Result<Value, DatumError> {
         apache_avro::util::max_allocation_bytes(MAX_ALLOCATION);
         let mut rest = bytes;
         let value = GenericDatumReader::builder(&named.schema)
             .writer_schemata(self.parsed.iter().collect())
             .and_then(|b| b.build())
             .and_then(|reader| reader.read_value(&mut rest))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| DatumError::Avro(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(format!(
-                "{} bytes left after the datum (another schema wrote it)",
-                rest.len()
-            ));
+            return Err(DatumError::LeftOver(rest.len()));
         }
         to_json(value, 0)
     }
@@ -198,6 +190,29 @@ impl AvroTypes {
             .and_then(|writer| writer.write_value_to_vec(value))
             .map_err(|e| wrong(e.to_string()))
     }
+}
+
+/// Why a datum was not read as a schema's.
+#[derive(Debug, thiserror::Error)]
+enum DatumError {
+    /// apache-avro's own words (its error type is not `Clone`, and only
+    /// its message reaches the view).
+    #[error("{0}")]
+    Avro(String),
+    #[error("{0} bytes left after the datum (another schema wrote it)")]
+    LeftOver(usize),
+    #[error("nested deeper than {} levels", super::binary::MAX_DEPTH)]
+    TooDeep,
+    #[error(
+        "the schema holds itself, and such payloads are read only up to {RECURSIVE_PAYLOAD_LIMIT} bytes (this one has {0})"
+    )]
+    RecursiveTooLong(usize),
+    #[error("its single-object header names another schema's fingerprint")]
+    OtherFingerprint,
+    #[error("no thread to read a recursive schema on: {0}")]
+    NoThread(std::io::Error),
+    #[error("the Avro reader failed on this payload")]
+    ReaderFailed,
 }
 
 fn decoded(named: &NamedType, framing: &str, value: Value) -> Decoded {
@@ -264,13 +279,10 @@ fn collect_named(schema: &Schema, open: &mut Vec<String>, out: &mut Vec<NamedTyp
 /// and fixed as base64 under `"$bytes"`, enums and UUIDs as their text,
 /// logical types as the number they carry; unions as the chosen branch.
 /// Nesting past the other decoders' bound is refused as theirs is.
-fn to_json(value: AvroValue, depth: usize) -> Result<Value, String> {
+fn to_json(value: AvroValue, depth: usize) -> Result<Value, DatumError> {
     use AvroValue as A;
     if depth > super::binary::MAX_DEPTH {
-        return Err(format!(
-            "nested deeper than {} levels",
-            super::binary::MAX_DEPTH
-        ));
+        return Err(DatumError::TooDeep);
     }
     let inner = |v| to_json(v, depth + 1);
     let bytes = |b: &[u8]| serde_json::json!({ "$bytes": BASE64.encode(b) });

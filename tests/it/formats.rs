@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common;
+use common::shop::Order;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -17,14 +18,6 @@ use eventscope::app::{AppConfig, EventscopeApp};
 use eventscope::ui::View;
 use futures_util::StreamExt;
 use prost::Message as _;
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Order {
-    #[prost(string, tag = "1")]
-    id: String,
-    #[prost(int64, tag = "2")]
-    cents: i64,
-}
 
 /// A message as natscli's `dumpMsg` writes it: Go's `json.Marshal` of a
 /// `nats.Msg` (field names as Go spells them, header names sorted as Go
@@ -97,6 +90,7 @@ fn make_dumps(server: &common::LocalServer, core: &Path, js: &Path) -> i64 {
             let order = Order {
                 id: id.into(),
                 cents: 1250,
+                ..Order::default()
             };
             stream
                 .publish("orders.placed", order.encode_to_vec().into())
@@ -139,7 +133,7 @@ fn natscli_dumps_convert_to_every_format_and_back() {
     std::fs::create_dir_all(&core).expect("dir");
     std::fs::create_dir_all(&js).expect("dir");
     let published = make_dumps(&server, &core, &js);
-    let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proto");
+    let protos = common::shop::PROTOS;
     let bound = ["--proto", protos, "--bind", "orders.>=shop.Order"];
 
     // NDJSON: JetStream's time from the ack reply; payloads decoded.

@@ -4,6 +4,7 @@
 //! saved); the same query headless over a capture file.
 
 use crate::common;
+use common::shop::Order;
 
 use common::ui::{connected_with, replace_text, step_until};
 use egui_kittest::kittest::Queryable;
@@ -14,19 +15,11 @@ use eventscope::decode::SchemaSettings;
 use eventscope::ui::View;
 use prost::Message as _;
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct Order {
-    #[prost(string, tag = "1")]
-    id: String,
-    #[prost(int64, tag = "2")]
-    cents: i64,
-}
-
 #[test]
 fn a_json_test_finds_json_and_bound_protobuf_in_the_search_view() {
     let _timed = common::timed();
     let server = common::server();
-    let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proto");
+    let protos = common::shop::PROTOS;
     let config = AppConfig {
         view: View::Search,
         schemas: SchemaSettings {
@@ -49,6 +42,7 @@ fn a_json_test_finds_json_and_bound_protobuf_in_the_search_view() {
             let order = Order {
                 id: format!("ord-{n}"),
                 cents: n * 100,
+                ..Order::default()
             };
             client
                 .publish("orders.pb", order.encode_to_vec().into())

@@ -5,6 +5,7 @@
 //! wrong choice says why.
 
 use crate::common;
+use common::shop::{Line, Order};
 
 use common::ui::{connected_with, step_until};
 use egui_kittest::kittest::Queryable;
@@ -14,29 +15,11 @@ use eventscope::decode::{SchemaSettings, Schemas};
 use eventscope::ui::View;
 use prost::Message;
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct Order {
-    #[prost(string, tag = "1")]
-    id: String,
-    #[prost(int64, tag = "2")]
-    cents: i64,
-    #[prost(message, repeated, tag = "3")]
-    lines: Vec<Line>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Line {
-    #[prost(string, tag = "1")]
-    sku: String,
-    #[prost(uint32, tag = "2")]
-    count: u32,
-}
-
 #[test]
 fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
     let _timed = common::timed();
     let server = common::server();
-    let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proto");
+    let protos = common::shop::PROTOS;
     let config = AppConfig {
         view: View::Traffic,
         schemas: SchemaSettings {
@@ -241,7 +224,7 @@ fn json_is_published_as_the_bound_protobuf_type() {
     let _timed = common::timed();
     let server = common::server();
     let mut schemas = Schemas::default();
-    let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proto");
+    let protos = common::shop::PROTOS;
     schemas
         .load_proto_dir(std::path::Path::new(protos))
         .expect("the fixture compiles");

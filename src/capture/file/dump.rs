@@ -158,20 +158,31 @@ pub fn read_dump_dir(dir: &Path) -> Result<DumpRead, CaptureError> {
     })
 }
 
+/// What is wrong with one message file of a dump.
+#[derive(Debug, thiserror::Error)]
+pub enum DumpFileError {
+    #[error("cannot read it: {0}")]
+    Unreadable(#[from] std::io::Error),
+    #[error("{0} bytes, more than a message can be")]
+    TooLong(u64),
+    #[error("not a dumped message: {0}")]
+    NotAMessage(#[from] serde_json::Error),
+    #[error("Data is not base64: {0}")]
+    NotBase64(#[from] base64::DecodeError),
+}
+
 fn read_one(
     path: &Path,
     packer: &mut RecordPacker,
-) -> Result<(Record, Option<(String, u64)>), String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+) -> Result<(Record, Option<(String, u64)>), DumpFileError> {
+    let meta = std::fs::metadata(path)?;
     if meta.len() > MAX_LINE_BYTES as u64 {
-        return Err(format!("{} bytes, more than a message can be", meta.len()));
+        return Err(DumpFileError::TooLong(meta.len()));
     }
-    let text = std::fs::read(path).map_err(|e| e.to_string())?;
-    let msg: DumpedMsg = serde_json::from_slice(&text).map_err(|e| e.to_string())?;
+    let text = std::fs::read(path)?;
+    let msg: DumpedMsg = serde_json::from_slice(&text)?;
     let payload = match &msg.data {
-        Some(data) => BASE64
-            .decode(data)
-            .map_err(|e| format!("Data is not base64: {e}"))?,
+        Some(data) => BASE64.decode(data)?,
         None => Vec::new(),
     };
     let headers = msg.header.as_ref().filter(|h| !h.0.is_empty()).map(|h| {

@@ -26,7 +26,7 @@ mod read;
 pub use dump::{DumpRead, is_dump_dir, read_dump_dir, write_dump_dir};
 pub use read::{
     CaptureReader, LoadReport, LoadedRecord, MAX_LINE_BYTES, ReadAll, load_into, read_all,
-    read_all_loaded,
+    read_all_loaded, read_each,
 };
 
 use super::broker::BrokerKind;
@@ -91,7 +91,10 @@ pub enum CaptureError {
     },
     /// One message file of a `nats sub --dump` directory.
     #[error("{file}: {reason}")]
-    BadDumpFile { file: String, reason: String },
+    BadDumpFile {
+        file: String,
+        reason: dump::DumpFileError,
+    },
 }
 
 impl CaptureError {

@@ -297,11 +297,12 @@ fn parse_line(text: &str, packer: &mut RecordPacker) -> Result<LoadedRecord, Lin
 }
 
 /// Every record of a capture file that `keep` accepts; bad lines are
-/// skipped and counted.
+/// skipped and said.
 #[derive(Debug)]
 pub struct ReadAll {
     pub records: Vec<Record>,
-    pub bad: BadLines,
+    /// What was skipped, in words.
+    pub skipped: Option<String>,
 }
 
 /// Read a whole capture file, or a `nats sub --dump` directory (replay
@@ -310,36 +311,14 @@ pub fn read_all(
     path: &std::path::Path,
     mut keep: impl FnMut(&Record) -> bool,
 ) -> Result<ReadAll, CaptureError> {
-    if super::is_dump_dir(path) {
-        let read = super::read_dump_dir(path)?;
-        return Ok(ReadAll {
-            records: read
-                .records
-                .into_iter()
-                .map(|l| l.record)
-                .filter(|r| keep(r))
-                .collect(),
-            bad: read.bad,
-        });
-    }
-    let file = std::fs::File::open(path)?;
-    let mut reader = CaptureReader::new(io::BufReader::new(file))?;
     let mut records = Vec::new();
-    let mut bad = BadLines::default();
-    while let Some(next) = reader.next_record() {
-        match next {
-            Ok(loaded) if keep(&loaded.record) => records.push(loaded.record),
-            Ok(_) => {}
-            Err(e) => {
-                let ends = e.ends_reading();
-                bad.note(e);
-                if ends {
-                    break;
-                }
-            }
+    let skipped = read_each(path, |loaded| {
+        if keep(&loaded.record) {
+            records.push(loaded.record);
         }
-    }
-    Ok(ReadAll { records, bad })
+        Ok(())
+    })?;
+    Ok(ReadAll { records, skipped })
 }
 
 /// Every record of a capture file or a dump directory, with its
@@ -347,18 +326,35 @@ pub fn read_all(
 pub fn read_all_loaded(
     path: &std::path::Path,
 ) -> Result<(Vec<LoadedRecord>, Option<String>), CaptureError> {
+    let mut records = Vec::new();
+    let skipped = read_each(path, |loaded| {
+        records.push(loaded);
+        Ok(())
+    })?;
+    Ok((records, skipped))
+}
+
+/// Hand each record of a capture file (streamed) or a dump directory to
+/// `each`, in order; a bad line or file is skipped and counted, an error
+/// of `each` stops the reading. What was skipped, in words.
+pub fn read_each(
+    path: &std::path::Path,
+    mut each: impl FnMut(LoadedRecord) -> io::Result<()>,
+) -> Result<Option<String>, CaptureError> {
     if super::is_dump_dir(path) {
         let read = super::read_dump_dir(path)?;
         let said = read.describe();
-        return Ok((read.records, said));
+        for loaded in read.records {
+            each(loaded)?;
+        }
+        return Ok(said);
     }
     let file = std::fs::File::open(path)?;
     let mut reader = CaptureReader::new(io::BufReader::new(file))?;
-    let mut records = Vec::new();
     let mut bad = BadLines::default();
     while let Some(next) = reader.next_record() {
         match next {
-            Ok(loaded) => records.push(loaded),
+            Ok(loaded) => each(loaded)?,
             Err(e) => {
                 let ends = e.ends_reading();
                 bad.note(e);
@@ -368,7 +364,7 @@ pub fn read_all_loaded(
             }
         }
     }
-    Ok((records, bad.describe()))
+    Ok(bad.describe())
 }
 
 /// What loading a file into a store did.

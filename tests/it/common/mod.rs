@@ -9,6 +9,7 @@ pub mod kafka;
 pub mod proxy;
 pub mod recorder;
 pub mod recording;
+pub mod shop;
 pub mod ui;
 pub mod wire_log;
 
