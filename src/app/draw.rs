@@ -28,6 +28,7 @@ impl EventscopeApp {
         self.schemas_window(ui.ctx());
         self.export_window(ui.ctx());
         self.compare_windows(ui.ctx());
+        crate::ui::shortcuts_window_ui(ui.ctx(), &mut self.shortcuts_open);
         self.replace_confirm_ui(ui.ctx());
         let picked = crate::ui::capture_picker_ui(ui.ctx(), self.jetstream_view_mut());
         self.on_jetstream_actions(picked);

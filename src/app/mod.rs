@@ -120,6 +120,8 @@ pub struct EventscopeApp {
     pub schema_settings: crate::decode::SchemaSettings,
     pub schemas_view: crate::ui::SchemasView,
     pub export_view: crate::ui::ExportView,
+    /// The `?` window.
+    pub shortcuts_open: bool,
     pub message_diff: Option<crate::ui::MessageDiffView>,
     pub capture_diff: Option<crate::ui::CaptureDiffView>,
     capture_diffs: Option<std::sync::mpsc::Receiver<Result<crate::ui::CaptureDiffView, String>>>,
@@ -225,6 +227,7 @@ impl EventscopeApp {
             schema_settings,
             schemas_view: Default::default(),
             export_view: Default::default(),
+            shortcuts_open: false,
             message_diff: None,
             capture_diff: None,
             capture_diffs: None,

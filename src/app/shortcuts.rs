@@ -1,10 +1,10 @@
-//! Keyboard shortcuts: which keys do what, and not while typing (except
-//! Ctrl+L).
+//! Keyboard shortcuts: which keys do what (the list is
+//! `crate::ui::key_help`'s), and not while typing (except Ctrl+L).
 
 use egui::{Key, Modifiers};
 
 use super::EventscopeApp;
-use crate::ui::View;
+use crate::ui::{VIEW_KEYS, View};
 
 impl EventscopeApp {
     pub(super) fn shortcuts(&mut self, ctx: &egui::Context) {
@@ -16,10 +16,11 @@ impl EventscopeApp {
             Up,
             Follow,
             Deselect,
+            Help,
             Show(View),
         }
         let typing = ctx.memory(|m| m.focused().is_some());
-        let bindings = [
+        let mut bindings = vec![
             (Modifiers::COMMAND, Key::L, Shortcut::Clear, true),
             (Modifiers::NONE, Key::Space, Shortcut::Pause, false),
             (Modifiers::NONE, Key::ArrowDown, Shortcut::Down, false),
@@ -28,31 +29,13 @@ impl EventscopeApp {
             (Modifiers::NONE, Key::K, Shortcut::Up, false),
             (Modifiers::NONE, Key::End, Shortcut::Follow, false),
             (Modifiers::NONE, Key::Escape, Shortcut::Deselect, false),
-            (
-                Modifiers::NONE,
-                Key::Num1,
-                Shortcut::Show(View::Traffic),
-                false,
-            ),
-            (
-                Modifiers::NONE,
-                Key::Num2,
-                Shortcut::Show(View::Flows),
-                false,
-            ),
-            (
-                Modifiers::NONE,
-                Key::Num3,
-                Shortcut::Show(View::Publish),
-                false,
-            ),
-            (
-                Modifiers::NONE,
-                Key::Num4,
-                Shortcut::Show(View::Connections),
-                false,
-            ),
+            (Modifiers::NONE, Key::Questionmark, Shortcut::Help, false),
         ];
+        // 1..9: the views in the tab bar's order (crate::ui::key_help
+        // lists the same).
+        for (key, view) in VIEW_KEYS.into_iter().zip(View::ALL) {
+            bindings.push((Modifiers::NONE, key, Shortcut::Show(view), false));
+        }
         let pressed: Vec<Shortcut> = ctx.input_mut(|input| {
             bindings
                 .into_iter()
@@ -70,6 +53,7 @@ impl EventscopeApp {
                 Shortcut::Up => self.traffic.move_selection(-1),
                 Shortcut::Follow => self.traffic.follow(),
                 Shortcut::Deselect => self.traffic.selected = None,
+                Shortcut::Help => self.shortcuts_open = !self.shortcuts_open,
                 Shortcut::Show(view) => self.view = view,
             }
         }

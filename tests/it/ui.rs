@@ -835,3 +835,21 @@ fn long_names_never_push_the_panels_off_screen() {
             < 1500.0
     );
 }
+
+/// Every view has its number key, in the tab bar's order; `?` lists the
+/// shortcuts (the same list the README's table is made from).
+#[test]
+fn number_keys_follow_the_tab_bar_and_question_mark_lists_them() {
+    let _timed = common::timed();
+    let mut h = harness(app(View::Traffic));
+    h.run_steps(2);
+    for (n, view) in View::ALL.iter().enumerate() {
+        h.key_press(eventscope::ui::VIEW_KEYS[n]);
+        h.run_steps(2);
+        assert_eq!(h.state().view, *view, "key {}", n + 1);
+    }
+    h.key_press(egui::Key::Questionmark);
+    h.run_steps(2);
+    assert!(h.query_by_label("Keyboard shortcuts").is_some());
+    assert!(h.query_by_label("the Services view").is_some());
+}
