@@ -51,8 +51,25 @@ fn natscli_dump_file(dir: &Path, name: &str, message: &async_nats::Message) {
 
 /// Two dumps from a real server: `core` (a subscription's messages,
 /// numbered 1, 2...) and `js` (a stream's, named by stream sequence).
-/// Returns the JetStream message's server timestamp (nanoseconds).
-fn make_dumps(server: &common::LocalServer, core: &Path, js: &Path) -> i64 {
+/// Returns them in a temporary directory, with the JetStream message's
+/// server timestamp (nanoseconds).
+fn make_dumps(
+    server: &common::LocalServer,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    i64,
+) {
+    let dir = tempfile::tempdir().expect("dir");
+    let (core, js) = (dir.path().join("core"), dir.path().join("js"));
+    std::fs::create_dir_all(&core).expect("dir");
+    std::fs::create_dir_all(&js).expect("dir");
+    let published = write_dumps(server, &core, &js);
+    (dir, core, js, published)
+}
+
+fn write_dumps(server: &common::LocalServer, core: &Path, js: &Path) -> i64 {
     let rt = common::runtime();
     rt.block_on(async {
         let client = common::client(server).await;
@@ -120,34 +137,30 @@ fn make_dumps(server: &common::LocalServer, core: &Path, js: &Path) -> i64 {
     })
 }
 
-fn run(args: &[&str]) -> std::process::Output {
-    common::eventscope(args)
-}
-
 #[test]
 fn natscli_dumps_convert_to_every_format_and_back() {
     let _timed = common::timed();
     let server = common::server();
-    let dir = tempfile::tempdir().expect("dir");
-    let (core, js) = (dir.path().join("core"), dir.path().join("js"));
-    std::fs::create_dir_all(&core).expect("dir");
-    std::fs::create_dir_all(&js).expect("dir");
-    let published = make_dumps(&server, &core, &js);
+    let (dir, core, js, published) = make_dumps(&server);
     let protos = common::shop::PROTOS;
     let bound = ["--proto", protos, "--bind", "orders.>=shop.Order"];
 
     // NDJSON: JetStream's time from the ack reply; payloads decoded.
     let mut args = vec!["convert", js.to_str().unwrap(), "--to", "ndjson"];
     args.extend(bound);
-    let rows = common::json_lines(&run(&args));
+    let rows = common::json_lines(&common::eventscope(&args));
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1]["decoded_by"], "Protobuf shop.Order");
     assert_eq!(rows[1]["payload_json"]["id"], "ord-2");
     let at = eventscope::capture::file::parse_timestamp(rows[1]["received_at"].as_str().unwrap())
         .expect("a time");
     assert_eq!(at, published, "the server's timestamp, from $JS.ACK");
-    let core_rows =
-        common::json_lines(&run(&["convert", core.to_str().unwrap(), "--to", "ndjson"]));
+    let core_rows = common::json_lines(&common::eventscope(&[
+        "convert",
+        core.to_str().unwrap(),
+        "--to",
+        "ndjson",
+    ]));
     assert_eq!(core_rows[0]["subject"], "lights.hall");
     assert_eq!(core_rows[0]["headers"]["x"], serde_json::json!(["1", "2"]));
     assert_eq!(core_rows[0]["payload_json"]["on"], true);
@@ -166,7 +179,7 @@ fn natscli_dumps_convert_to_every_format_and_back() {
         "subject,decoded_by,payload_json",
     ];
     args.extend(bound);
-    let csv = run(&args).stdout;
+    let csv = common::eventscope(&args).stdout;
     let mut reader = csv::Reader::from_reader(csv.as_slice());
     assert_eq!(
         reader.headers().expect("header").iter().collect::<Vec<_>>(),
@@ -179,7 +192,7 @@ fn natscli_dumps_convert_to_every_format_and_back() {
 
     // A capture file keeps the stream and sequence; flows read it.
     let capture = dir.path().join("js.jsonl");
-    run(&[
+    common::eventscope(&[
         "convert",
         js.to_str().unwrap(),
         "--to",
@@ -195,7 +208,7 @@ fn natscli_dumps_convert_to_every_format_and_back() {
 
     // Back to a dump: the same messages, as natscli writes them.
     let again = dir.path().join("again");
-    run(&[
+    common::eventscope(&[
         "convert",
         core.to_str().unwrap(),
         "--to",
@@ -229,11 +242,7 @@ fn natscli_dumps_convert_to_every_format_and_back() {
 fn a_dump_opens_in_the_window_and_its_filter_result_is_exported() {
     let _timed = common::timed();
     let server = common::server();
-    let dir = tempfile::tempdir().expect("dir");
-    let (core, js) = (dir.path().join("core"), dir.path().join("js"));
-    std::fs::create_dir_all(&core).expect("dir");
-    std::fs::create_dir_all(&js).expect("dir");
-    make_dumps(&server, &core, &js);
+    let (dir, core, _js, _) = make_dumps(&server);
     let app = EventscopeApp::new(
         &egui::Context::default(),
         None,

@@ -101,18 +101,7 @@ fn protobuf_and_messagepack_payloads_are_read_and_say_what_read_them() {
         "no data shown in the inspector"
     );
     // A type chosen for one message: the wrong one says why.
-    h.get_all_by_label("orders.created")
-        .last()
-        .expect("the row")
-        .click();
-    h.run_steps(2);
-    h.get_by_label("Read as").click();
-    h.run_steps(2);
-    h.get_by_label("Protobuf").click();
-    h.run_steps(3);
-    h.get_by_label("Type").click();
-    h.run_steps(2);
-    h.get_by_label("shop.Line").click();
+    read_row_as(&mut h, "orders.created", "Protobuf", "shop.Line");
     step_until(&mut h, "the wrong type refused", |h| {
         h.query_by_label_contains("not a shop.Line").is_some()
     });
@@ -196,18 +185,7 @@ fn a_descriptor_set_cbor_and_avro_are_read_from_a_real_server() {
     });
     assert!(h.query_by_label_contains("\"celsius\": 21.5").is_some());
     // The Protobuf message read as the Avro schema: refused, not shown.
-    h.get_all_by_label("orders.placed")
-        .last()
-        .expect("the row")
-        .click();
-    h.run_steps(2);
-    h.get_by_label("Read as").click();
-    h.run_steps(2);
-    h.get_by_label("Avro").click();
-    h.run_steps(3);
-    h.get_by_label("Type").click();
-    h.run_steps(2);
-    h.get_by_label("plant.Reading").click();
+    read_row_as(&mut h, "orders.placed", "Avro", "plant.Reading");
     step_until(&mut h, "the wrong schema refused", |h| {
         h.query_by_label_contains("not a Avro plant.Reading")
             .is_some()
@@ -341,4 +319,20 @@ fn the_schemas_window_loads_protos_and_binds_subjects() {
     step_until(&mut h, "unbound", |h| {
         h.state().schema_settings.bindings.is_empty()
     });
+}
+
+/// Select the (table) row of `subject` and read it as `format`'s `type_name`
+/// in the inspector.
+fn read_row_as(
+    h: &mut egui_kittest::Harness<'static, eventscope::app::EventscopeApp>,
+    subject: &str,
+    format: &str,
+    type_name: &str,
+) {
+    h.get_all_by_label(subject).last().expect("the row").click();
+    h.run_steps(2);
+    for label in ["Read as", format, "Type", type_name] {
+        h.get_by_label(label).click();
+        h.run_steps(3);
+    }
 }
