@@ -8,6 +8,8 @@
 //!   lists, account counters, trace events, the cluster's tables), parsed;
 //! - `flow`: records become flows by each broker's delivery rules (NATS's
 //!   in `flow/nats`), laid out as sequence diagrams;
+//! - `map`: the map of the system made from the flows (and who subscribes),
+//!   as Mermaid, SVG and an AsyncAPI document;
 //! - `outgoing`: building messages to send (templates, replay plans);
 //! - `broker`: connections, broker-neutral (runtime, event channel, disk
 //!   spool, status, profiles), and NATS's in `broker/nats` (the monitoring
@@ -34,6 +36,7 @@ pub mod flow;
 pub mod formats;
 pub mod jetstream;
 pub mod kv;
+pub mod map;
 pub mod outgoing;
 pub mod process;
 pub mod search;

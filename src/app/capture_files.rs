@@ -161,13 +161,15 @@ impl EventscopeApp {
                 match write() {
                     Ok(n) => {
                         saved_mark.fetch_max(snapshot, std::sync::atomic::Ordering::Relaxed);
-                        format!("saved {n} messages to {}", path.display())
+                        crate::ui::Notice::done(format!("saved {n} messages to {}", path.display()))
                     }
-                    Err(e) => format!("cannot save {}: {e}", path.display()),
+                    Err(e) => {
+                        crate::ui::Notice::problem(format!("cannot save {}: {e}", path.display()))
+                    }
                 }
             })
             .await
-            .unwrap_or_else(|e| e.to_string());
+            .unwrap_or_else(|e| crate::ui::Notice::problem(e.to_string()));
             let _ = notices.send(message);
         });
     }
@@ -187,7 +189,10 @@ impl EventscopeApp {
                 self.forget_captured();
                 self.capture_load = Some(load);
             }
-            Err(e) => self.notice = Some(format!("cannot open {}: {e}", path.display())),
+            Err(e) => self.say(crate::ui::Notice::problem(format!(
+                "cannot open {}: {e}",
+                path.display()
+            ))),
         }
     }
 
@@ -218,12 +223,17 @@ impl EventscopeApp {
                     self.saved_mark
                         .store(captured, std::sync::atomic::Ordering::Relaxed);
                     let path = load.path.display().to_string();
-                    self.notice = Some(match error {
-                        None => format!("loaded {} messages from {path}", load.loaded),
-                        Some(e) => {
-                            format!("{path}: {e}; loaded the other {} messages", load.loaded)
-                        }
-                    });
+                    let said = match error {
+                        None => crate::ui::Notice::done(format!(
+                            "loaded {} messages from {path}",
+                            load.loaded
+                        )),
+                        Some(e) => crate::ui::Notice::problem(format!(
+                            "{path}: {e}; loaded the other {} messages",
+                            load.loaded
+                        )),
+                    };
+                    self.notice = Some(said);
                     self.capture_load = None;
                     return;
                 }

@@ -26,12 +26,10 @@ impl EventscopeApp {
         });
         match previous {
             Some(before) => self.show_message_diff(before, seq),
-            None => {
-                self.notice = Some(format!(
-                    "no earlier message on {} is retained to compare with",
-                    record.subject()
-                ))
-            }
+            None => self.say(crate::ui::Notice::problem(format!(
+                "no earlier message on {} is retained to compare with",
+                record.subject()
+            ))),
         }
     }
 
@@ -52,16 +50,13 @@ impl EventscopeApp {
                 };
                 self.show_message_diff(before, after);
             }
-            [] => {
-                self.notice =
-                    Some("mark another message in the table (Ctrl+click) to compare with".into())
-            }
-            _ => {
-                self.notice = Some(format!(
-                    "{} messages are marked: mark just one other to compare with",
-                    others.len()
-                ))
-            }
+            [] => self.say(crate::ui::Notice::problem(
+                "mark another message in the table (Ctrl+click) to compare with",
+            )),
+            _ => self.say(crate::ui::Notice::problem(format!(
+                "{} messages are marked: mark just one other to compare with",
+                others.len()
+            ))),
         }
     }
 
@@ -149,7 +144,7 @@ impl EventscopeApp {
             self.capture_diffs = None;
             match answer {
                 Ok(view) => self.capture_diff = Some(view),
-                Err(e) => self.notice = Some(format!("cannot compare: {e}")),
+                Err(e) => self.say(crate::ui::Notice::problem(format!("cannot compare: {e}"))),
             }
         }
         if let Some(view) = &self.message_diff

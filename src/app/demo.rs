@@ -75,7 +75,7 @@ pub fn demo_brokers_said(ready: &DemoReady) -> String {
 impl EventscopeApp {
     /// Watch a demo starting in the background (see `Demo::start_in_background`).
     pub fn watch_demo_start(&mut self, starting: DemoStarting, subjects: Vec<String>, what: &str) {
-        self.notice(format!("demo: starting {what}…"));
+        self.notice(crate::ui::Notice::info(format!("demo: starting {what}…")));
         self.demo = Some(PendingDemo { starting, subjects });
     }
 
@@ -96,9 +96,14 @@ impl EventscopeApp {
                 if self.view == crate::ui::View::Connections {
                     self.view = crate::ui::View::Traffic;
                 }
-                self.notice(format!("demo: running on {}", ready.url));
+                self.notice(crate::ui::Notice::info(format!(
+                    "demo: running on {}",
+                    ready.url
+                )));
             }
-            Err(e) => self.notice(format!("demo: the servers could not start: {e}")),
+            Err(e) => self.notice(crate::ui::Notice::problem(format!(
+                "demo: the servers could not start: {e}"
+            ))),
         }
         // Stops the servers (and removes their data) when the app ends.
         self.keep(Box::new(pending.starting));
@@ -106,23 +111,26 @@ impl EventscopeApp {
 
     /// Start the simulated services; one that stops says so.
     pub fn run_demo_services(&mut self, ready: &DemoReady) {
-        self.notice(format!("demo: {}", demo_brokers_said(ready)));
+        self.notice(crate::ui::Notice::info(format!(
+            "demo: {}",
+            demo_brokers_said(ready)
+        )));
         self.read_demo_protobuf();
         let notices = self.pending.notices();
         ready.spawn_services(
             &self.session.runtime_handle(),
             move |stopped: DemoStopped| {
-                let _ = notices.send(format!(
+                let _ = notices.send(crate::ui::Notice::problem(format!(
                     "demo: {} stopped: {}",
                     stopped.service, stopped.error
-                ));
+                )));
             },
         );
     }
 
-    fn notice(&self, text: String) {
-        eprintln!("eventscope: {text}");
-        let _ = self.pending.notices().send(text);
+    fn notice(&self, notice: crate::ui::Notice) {
+        eprintln!("eventscope: {}", notice.text);
+        let _ = self.pending.notices().send(notice);
     }
 
     /// The demo's shelf scanner publishes Protobuf: read it with the
@@ -145,7 +153,9 @@ impl EventscopeApp {
             .push((pattern.to_owned(), type_name.to_owned()));
         match settings.load() {
             Ok(schemas) => self.hand_out(std::sync::Arc::new(schemas)),
-            Err(e) => self.notice(format!("demo: its Protobuf schema: {e}")),
+            Err(e) => self.notice(crate::ui::Notice::problem(format!(
+                "demo: its Protobuf schema: {e}"
+            ))),
         }
     }
 }

@@ -21,7 +21,14 @@ impl EventscopeApp {
     /// The whole window.
     pub fn ui_root(&mut self, ui: &mut egui::Ui) {
         let now = now_timestamp();
-        self.shortcuts(ui.ctx());
+        if self.look_applied != Some(self.look) {
+            self.look.apply(ui.ctx());
+            self.look_applied = Some(self.look);
+        }
+        self.commands(ui.ctx());
+        if let Some(text) = self.to_clipboard.take() {
+            ui.ctx().copy_text(text);
+        }
         egui::Panel::top("top-bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui, now));
         self.file_dialogs.ui(ui.ctx());
@@ -42,6 +49,7 @@ impl EventscopeApp {
                     .show(ui, |ui| crate::ui::cluster_ui(ui, &mut self.cluster.view));
             }
             View::Search => self.search_view_ui(ui),
+            View::Map => self.map_view_ui(ui),
             View::Services => {
                 egui::CentralPanel::default().show(ui, |ui| self.services_view_ui(ui));
             }
@@ -57,7 +65,9 @@ impl EventscopeApp {
     }
 
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        // Wrapped: at 1000 px the tabs and buttons take two lines rather
+        // than run off the window.
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new("eventscope").strong().size(16.0));
             ui.separator();
             ui.menu_button("File", |ui| {
@@ -85,6 +95,24 @@ impl EventscopeApp {
                 if ui.button("Open capture from stream…").clicked() {
                     self.open_capture_picker();
                 }
+            });
+            ui.menu_button("View", |ui| {
+                if ui
+                    .add(egui::Button::new("Command palette…").shortcut_text("Ctrl+K"))
+                    .clicked()
+                {
+                    self.palette.toggle();
+                    ui.close();
+                }
+                if ui
+                    .add(egui::Button::new("Keyboard shortcuts").shortcut_text("?"))
+                    .clicked()
+                {
+                    self.shortcuts_open = true;
+                    ui.close();
+                }
+                ui.separator();
+                crate::ui::look_menu_ui(ui, &mut self.look);
             });
             if let Some(load) = &self.capture_load {
                 ui.add(
@@ -123,17 +151,16 @@ impl EventscopeApp {
                 if ui
                     .button(
                         RichText::new("⚠ a subscription needs your confirmation")
-                            .color(egui::Color32::from_rgb(230, 150, 60)),
+                            .color(crate::ui::palette::of(ui).retry),
                     )
                     .clicked()
                 {
                     self.view = View::Connections;
                 }
             }
-            if let Some(notice) = self.notice.clone() {
+            if let Some(notice) = &self.notice {
                 ui.separator();
-                ui.colored_label(egui::Color32::from_rgb(230, 90, 80), notice);
-                if ui.small_button("×").clicked() {
+                if crate::ui::notice_ui(ui, notice) {
                     self.notice = None;
                 }
             }
@@ -189,7 +216,8 @@ impl EventscopeApp {
         }
         let tree_action = egui::Panel::left("subjects")
             .resizable(true)
-            .default_size(260.0)
+            .default_size(crate::ui::side_default(ui, 260.0))
+            .size_range(crate::ui::side_range(ui))
             .show(ui, |ui| {
                 subject_tree_ui(
                     ui,
@@ -206,7 +234,8 @@ impl EventscopeApp {
         if self.show_rates {
             egui::Panel::bottom("rates")
                 .resizable(true)
-                .default_size(170.0)
+                .default_size(crate::ui::bottom_default(ui, 170.0))
+                .size_range(crate::ui::bottom_range(ui))
                 .show(ui, |ui| {
                     let lag = &self.group_lag;
                     if !lag.is_empty() {
@@ -239,14 +268,22 @@ impl EventscopeApp {
     fn inspector_panel_ui(&mut self, ui: &mut egui::Ui) {
         let action = egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(420.0)
+            .default_size(crate::ui::side_default(ui, 420.0))
+            .size_range(crate::ui::side_range(ui))
             .show(ui, |ui| {
-                inspector_ui(
-                    ui,
-                    &mut self.inspector,
-                    &self.session.store,
-                    self.traffic.selected,
-                )
+                // Scrolled: a long subject and headers in a short window
+                // push the payload below the bottom.
+                egui::ScrollArea::vertical()
+                    .id_salt("inspector-scroll")
+                    .show(ui, |ui| {
+                        inspector_ui(
+                            ui,
+                            &mut self.inspector,
+                            &self.session.store,
+                            self.traffic.selected,
+                        )
+                    })
+                    .inner
             })
             .inner;
         self.on_inspector_action(action);
@@ -272,7 +309,8 @@ impl EventscopeApp {
         self.inspector_panel_ui(ui);
         egui::Panel::left("flow-list")
             .resizable(true)
-            .default_size(400.0)
+            .default_size(crate::ui::side_default(ui, 400.0))
+            .size_range(crate::ui::side_range(ui))
             .show(ui, |ui| {
                 flow_list_ui(ui, &mut self.flows, &self.session.flows, now)
             });
@@ -302,7 +340,9 @@ impl EventscopeApp {
                 }
                 FlowsAction::CopyMermaid(text) => {
                     ui.ctx().copy_text(text);
-                    self.notice = Some("Mermaid diagram copied to the clipboard".into());
+                    self.say(crate::ui::Notice::done(
+                        "Mermaid diagram copied to the clipboard",
+                    ));
                 }
                 FlowsAction::SaveMermaid(text) => self.save_text_as("flow.mmd", text),
                 FlowsAction::SavePng(rect) => self

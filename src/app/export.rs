@@ -75,12 +75,18 @@ impl EventscopeApp {
                     })(),
                 };
                 match written {
-                    Ok(n) => format!("exported {n} messages to {}", path.display()),
-                    Err(e) => format!("cannot export to {}: {e}", path.display()),
+                    Ok(n) => crate::ui::Notice::done(format!(
+                        "exported {n} messages to {}",
+                        path.display()
+                    )),
+                    Err(e) => crate::ui::Notice::problem(format!(
+                        "cannot export to {}: {e}",
+                        path.display()
+                    )),
                 }
             })
             .await
-            .unwrap_or_else(|e| format!("the export failed: {e}"));
+            .unwrap_or_else(|e| crate::ui::Notice::problem(format!("the export failed: {e}")));
             let _ = notices.send(said);
         });
     }

@@ -43,6 +43,8 @@ impl EventscopeApp {
         self.drive_services_screenshot();
         self.drive_search_screenshot();
         self.drive_diff_screenshot();
+        self.drive_palette_screenshot();
+        self.drive_map_screenshot();
         if let Some(plan) = &mut self.screenshot {
             match plan.step(ctx, &self.session.store, &self.session.flows) {
                 PlanStep::Nothing => {}
@@ -122,7 +124,7 @@ impl EventscopeApp {
                 Finished::PngExport(rect, Some(path)) => self.save_png(ctx, rect, path),
                 Finished::Trace(subject, answer) => self.on_trace(subject, answer),
                 Finished::KeyringSecrets(Some(found)) => self.apply_keyring_secrets(found),
-                Finished::Notice(notice) => self.notice = Some(notice),
+                Finished::Notice(notice) => self.say(notice),
                 Finished::SchemaFile(source, Some(path)) => self.on_schema_file(source, path),
                 // A dialog cancelled, or a task that ended without a word.
                 Finished::PayloadFile(None)
@@ -142,8 +144,8 @@ impl EventscopeApp {
         ctx.request_screenshot(move |image| {
             let region = image.region(&rect, Some(ppp));
             let message = match super::screenshot::save_png(&path, &region) {
-                Ok(()) => format!("diagram saved to {}", path.display()),
-                Err(e) => e,
+                Ok(()) => crate::ui::Notice::done(format!("diagram saved to {}", path.display())),
+                Err(e) => crate::ui::Notice::problem(e),
             };
             let _ = notices.send(message);
         });
@@ -157,7 +159,7 @@ impl EventscopeApp {
                     Some(crate::flow::trace_flow(&subject, &events, now_timestamp()));
                 self.view = View::Flows;
             }
-            Err(e) => self.notice = Some(format!("trace: {e}")),
+            Err(e) => self.say(crate::ui::Notice::problem(format!("trace: {e}"))),
         }
     }
 }

@@ -68,10 +68,10 @@ impl super::EventscopeApp {
             })
             .await;
             if let Ok(Err((name, error))) = outcome {
-                let _ = notices.send(format!(
+                let _ = notices.send(crate::ui::Notice::problem(format!(
                     "the secret of \"{name}\" was not remembered: {error}; it will be asked again \
                      (choose \"in plain text\" to keep it in eventscope's state file)"
-                ));
+                )));
             }
         });
     }

@@ -3,12 +3,13 @@
 //!
 //! The shell: `start` (the window, signals), `demo` (the demo started
 //! behind the window), `frame` (each frame's work that is not drawing),
-//! `draw` (the window's panels), `shortcuts`, `pending` (background work
+//! `draw` (the window's panels), `commands`, `pending` (background work
 //! waited for: dialogs, sends, files, traces), `answers` (the session's
 //! answers handed to the view that asked), `file_dialog`, `keyring`,
 //! `screenshot`. One room per area of work: `capture_files` (traffic
 //! saved and loaded), `publish` (publish, request, replay), `jetstream`
-//! (with `jetstream/actions`), `kv` (KV and object stores), `cluster`, `services`, `search`, `export`.
+//! (with `jetstream/actions`), `kv` (KV and object stores), `cluster`, `services`, `search`, `export`, `map`;
+//! `commands` runs what a key, a menu or the palette asks.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,7 @@ use screenshot::ScreenshotPlan;
 mod answers;
 mod capture_files;
 mod cluster;
+mod commands;
 mod compare;
 mod demo;
 mod draw;
@@ -40,13 +42,13 @@ mod frame;
 mod jetstream;
 mod keyring;
 mod kv;
+mod map;
 mod pending;
 mod publish;
 mod schemas;
 mod screenshot;
 mod search;
 mod services;
-mod shortcuts;
 mod start;
 
 pub use keyring::{KeyringError, keyring_forget, keyring_load};
@@ -76,6 +78,7 @@ const PROFILES_KEY: &str = "eventscope.profiles";
 const RATES_WINDOW_NS: i64 = 65_000_000_000;
 const BUDGET_KEY: &str = "eventscope.budget_mib";
 const TEMPLATES_KEY: &str = "eventscope.templates";
+const LOOK_KEY: &str = "eventscope.look";
 
 /// Where screenshot mode leaves its result: `Err` says why it failed.
 pub type ResultSink = Arc<Mutex<Option<Result<(), String>>>>;
@@ -94,6 +97,8 @@ pub struct AppConfig {
     pub open_capture: Option<PathBuf>,
     /// Protobuf types payloads are read with (none: those saved).
     pub schemas: crate::decode::SchemaSettings,
+    /// The theme, text size and clock (none: the last run's).
+    pub look: Option<crate::ui::Look>,
 }
 
 impl Default for AppConfig {
@@ -107,6 +112,7 @@ impl Default for AppConfig {
             load_profiles: false,
             open_capture: None,
             schemas: Default::default(),
+            look: None,
         }
     }
 }
@@ -122,6 +128,11 @@ pub struct EventscopeApp {
     pub export_view: crate::ui::ExportView,
     /// The `?` window.
     pub shortcuts_open: bool,
+    /// Ctrl+K.
+    pub palette: crate::ui::CommandPaletteView,
+    /// The theme, text size and clock chosen, and the last applied.
+    pub look: crate::ui::Look,
+    look_applied: Option<crate::ui::Look>,
     pub message_diff: Option<crate::ui::MessageDiffView>,
     pub capture_diff: Option<crate::ui::CaptureDiffView>,
     capture_diffs: Option<std::sync::mpsc::Receiver<Result<crate::ui::CaptureDiffView, String>>>,
@@ -153,7 +164,7 @@ pub struct EventscopeApp {
     show_rates: bool,
     screenshot: Option<ScreenshotPlan>,
     /// Errors to show once in the top bar (e.g. a command that could not be sent).
-    pub notice: Option<String>,
+    pub notice: Option<crate::ui::Notice>,
     /// Where screenshot mode puts its result when it ends the app (the
     /// runner reads it).
     pub screenshot_result: Option<ResultSink>,
@@ -172,6 +183,10 @@ pub struct EventscopeApp {
     cluster: cluster::ClusterWork,
     services: services::ServicesWork,
     search: search::SearchWork,
+    /// The Map view and when its map was made.
+    map: map::MapWork,
+    /// Text for the clipboard, handed to egui on the next frame.
+    to_clipboard: Option<String>,
 }
 
 impl EventscopeApp {
@@ -228,6 +243,12 @@ impl EventscopeApp {
             schemas_view: Default::default(),
             export_view: Default::default(),
             shortcuts_open: false,
+            palette: Default::default(),
+            look: config
+                .look
+                .or_else(|| storage.and_then(|s| eframe::get_value(s, LOOK_KEY)))
+                .unwrap_or_default(),
+            look_applied: None,
             message_diff: None,
             capture_diff: None,
             capture_diffs: None,
@@ -254,7 +275,7 @@ impl EventscopeApp {
             budget_mib,
             show_rates: true,
             screenshot: config.screenshot,
-            notice: schemas_problem,
+            notice: schemas_problem.map(crate::ui::Notice::problem),
             screenshot_result: None,
             first_frame: None,
             keep_alive: Vec::new(),
@@ -265,6 +286,8 @@ impl EventscopeApp {
             cluster: Default::default(),
             services: Default::default(),
             search: Default::default(),
+            map: Default::default(),
+            to_clipboard: None,
         };
         app.hand_out(schemas);
         if storage.is_some() {
@@ -388,7 +411,7 @@ impl EventscopeApp {
         key: Option<crate::capture::ConnectionKey>,
     ) {
         let Some(key) = key else {
-            self.notice = Some("trace: no connection is up".into());
+            self.say(crate::ui::Notice::problem("trace: no connection is up"));
             return;
         };
         let asked = self.session.trace_record(record, key);
@@ -405,11 +428,9 @@ impl EventscopeApp {
                 self.pending.wait(Waiting::Trace(subject, rx));
                 self.flows.trace_waiting = true;
             }
-            Err(e) => {
-                self.notice = Some(format!(
-                    "trace: the record's connection is not available ({e})"
-                ))
-            }
+            Err(e) => self.say(crate::ui::Notice::problem(format!(
+                "trace: the record's connection is not available ({e})"
+            ))),
         }
     }
 
@@ -433,8 +454,10 @@ impl EventscopeApp {
         self.session.spawn(async move {
             if let Ok(Some(path)) = rx.await {
                 let message = match tokio::fs::write(&path, text).await {
-                    Ok(()) => format!("saved {}", path.display()),
-                    Err(e) => format!("cannot save {}: {e}", path.display()),
+                    Ok(()) => crate::ui::Notice::done(format!("saved {}", path.display())),
+                    Err(e) => {
+                        crate::ui::Notice::problem(format!("cannot save {}: {e}", path.display()))
+                    }
                 };
                 let _ = notices.send(message);
             }
@@ -447,9 +470,14 @@ impl EventscopeApp {
             .wait(Waiting::ConnectionFile(field, self.pick_open_path()));
     }
 
+    /// Show a notice in the top bar (the newest replaces the last).
+    pub fn say(&mut self, notice: crate::ui::Notice) {
+        self.notice = Some(notice);
+    }
+
     fn report(&mut self, result: Result<(), BrokerError>) {
         if let Err(e) = result {
-            self.notice = Some(e.to_string());
+            self.say(crate::ui::Notice::problem(e.to_string()));
         }
     }
 }
@@ -475,6 +503,7 @@ impl eframe::App for EventscopeApp {
         eframe::set_value(storage, PROFILES_KEY, &profiles);
         eframe::set_value(storage, BUDGET_KEY, &self.budget_mib);
         eframe::set_value(storage, TEMPLATES_KEY, &self.publish.templates);
+        eframe::set_value(storage, LOOK_KEY, &self.look);
         eframe::set_value(storage, schemas::SCHEMAS_KEY, &self.schema_settings);
         eframe::set_value(storage, search::SAVED_SEARCHES_KEY, &self.search.view.saved);
     }

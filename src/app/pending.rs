@@ -48,7 +48,7 @@ pub(super) enum Finished {
     KeyringSecrets(Option<Vec<(String, String)>>),
     SchemaFile(super::schemas::SchemaSource, Option<PathBuf>),
     /// A line for the top bar from a task (a file saved, an error).
-    Notice(String),
+    Notice(crate::ui::Notice),
 }
 
 /// An answer, if it came: `Some(Some(answer))`, or `Some(None)` when the
@@ -81,7 +81,10 @@ impl Waiting {
 
 pub(super) struct Pending {
     waiting: Vec<Waiting>,
-    notices: (mpsc::Sender<String>, mpsc::Receiver<String>),
+    notices: (
+        mpsc::Sender<crate::ui::Notice>,
+        mpsc::Receiver<crate::ui::Notice>,
+    ),
 }
 
 impl Default for Pending {
@@ -101,7 +104,7 @@ impl Pending {
     }
 
     /// Where a spawned task sends a line for the top bar.
-    pub(super) fn notices(&self) -> mpsc::Sender<String> {
+    pub(super) fn notices(&self) -> mpsc::Sender<crate::ui::Notice> {
         self.notices.0.clone()
     }
 

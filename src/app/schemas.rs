@@ -39,7 +39,7 @@ impl EventscopeApp {
                 self.hand_out(Arc::new(schemas));
                 self.schema_settings = settings;
             }
-            Err(e) => self.notice = Some(format!("payload schemas: {e}")),
+            Err(e) => self.say(crate::ui::Notice::problem(format!("payload schemas: {e}"))),
         }
     }
 

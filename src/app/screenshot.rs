@@ -59,6 +59,8 @@ pub struct ScreenshotPlan {
     pub cluster_tab: Option<crate::ui::ClusterTab>,
     /// The Search view's JSON test (`--search-json`).
     pub search_json: Option<String>,
+    /// The command palette, open with this typed (`--palette`).
+    pub palette: Option<String>,
     /// Show the selected message compared with the previous on its
     /// subject (`--diff-previous`).
     pub diff_previous: bool,
@@ -119,6 +121,7 @@ impl ScreenshotPlan {
             kv: None,
             cluster_tab: None,
             search_json: None,
+            palette: None,
             diff_previous: false,
             app_waiting: false,
         }

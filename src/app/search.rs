@@ -42,7 +42,8 @@ impl EventscopeApp {
         let store = &self.session.store;
         let asked = egui::Panel::right("search-inspector")
             .resizable(true)
-            .default_size(420.0)
+            .default_size(crate::ui::side_default(ui, 420.0))
+            .size_range(crate::ui::side_range(ui))
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .show(ui, |ui| {
@@ -179,7 +180,9 @@ impl EventscopeApp {
             .take(MAX_FOLLOWED)
             .collect();
         if ids.is_empty() {
-            self.notice = Some("none of these messages is in a flow that is still kept".into());
+            self.say(crate::ui::Notice::problem(
+                "none of these messages is in a flow that is still kept",
+            ));
             return;
         }
         let what = self

@@ -49,6 +49,8 @@ pub struct Start {
     pub view: View,
     pub screenshot: Option<ScreenshotRequest>,
     pub window_size: (f32, f32),
+    /// `--theme`: instead of the last run's.
+    pub theme: Option<crate::ui::ThemeChoice>,
     pub budget_mib: usize,
     pub spool_mib: u64,
     /// A capture file to open.
@@ -71,6 +73,8 @@ pub struct ScreenshotRequest {
     pub cluster_tab: Option<crate::ui::ClusterTab>,
     /// The Search view's JSON test, run once traffic has come.
     pub search_json: Option<String>,
+    /// The command palette open with this typed.
+    pub palette: Option<String>,
     /// Compare the selected message with the previous on its subject.
     pub diff_previous: bool,
 }
@@ -137,6 +141,7 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
         plan.kv = request.kv;
         plan.cluster_tab = request.cluster_tab;
         plan.search_json = request.search_json;
+        plan.palette = request.palette;
         plan.diff_previous = request.diff_previous;
         plan
     });
@@ -196,6 +201,10 @@ pub fn run(start: Start) -> Result<StartReport, StartError> {
         load_profiles: !screenshot_mode,
         open_capture: start.capture,
         schemas: start.schemas,
+        look: start.theme.map(|theme| crate::ui::Look {
+            theme,
+            ..Default::default()
+        }),
     };
     let screenshot_result = Arc::new(Mutex::new(None));
     let first_frame = Arc::new(Mutex::new(None));

@@ -5,7 +5,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{Complete, FlowsArgs};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{Complete, ConnectArgs, FilterArg};
 use crate::capture::SubjectPattern;
 use crate::capture::file::read_each;
 use crate::flow::{Correlator, FlowConfig};
@@ -55,40 +59,53 @@ fn config(args: &FlowsArgs) -> FlowConfig {
     config
 }
 
-type Correlated = (Correlator, u64, Complete);
+pub(super) type Correlated = (Correlator, u64, Complete);
 
 /// Read a capture file and correlate it with the same code as the app.
 fn from_file(args: &FlowsArgs) -> Result<Correlated, ExitCode> {
-    use anyhow::Context;
-    let fail = |e: anyhow::Error| {
-        eprintln!("eventscope flows: {e:#}");
-        ExitCode::FAILURE
-    };
     let Some(path) = &args.capture else {
-        return Err(fail(anyhow::anyhow!(
-            "give a capture file, --from-stream NAME or --from-recorder NAME"
-        )));
+        eprintln!(
+            "eventscope flows: give a capture file, --from-stream NAME or --from-recorder NAME"
+        );
+        return Err(ExitCode::FAILURE);
     };
-    let mut correlator = Correlator::new(config(args));
+    correlate_file("flows", path, config(args), |_| {})
+}
+
+/// A capture file (or `nats sub --dump` directory) streamed through a
+/// correlator, each record also shown to `each`; bad lines are said and
+/// skipped (the `Complete` says so). `command` names the subcommand in
+/// what is printed.
+pub(super) fn correlate_file(
+    command: &str,
+    path: &Path,
+    config: FlowConfig,
+    mut each: impl FnMut(&crate::capture::Record),
+) -> Result<Correlated, ExitCode> {
+    use anyhow::Context;
+    let mut correlator = Correlator::new(config);
     let mut seq = 0;
     // Each line's connection and broker, so each record is read by its
     // broker's rules.
     let mut connections = crate::capture::Store::new(0);
-    // A capture file streamed, or a `nats sub --dump` directory.
     let skipped = read_each(path, |mut loaded| {
         loaded.record.connection =
             connections.intern_connection_of(&loaded.connection, loaded.broker);
         correlator.learn_brokers(connections.brokers());
         correlator.ingest(seq, &loaded.record);
+        each(&loaded.record);
         seq += 1;
         Ok(())
     })
     .with_context(|| path.display().to_string())
-    .map_err(fail)?;
+    .map_err(|e| {
+        eprintln!("eventscope {command}: {e:#}");
+        ExitCode::FAILURE
+    })?;
     let complete = match skipped {
         None => Complete::Yes,
         Some(skipped) => {
-            eprintln!("eventscope flows: {skipped}; using the other {seq} records");
+            eprintln!("eventscope {command}: {skipped}; using the other {seq} records");
             Complete::SkippedBadLines
         }
     };
@@ -173,4 +190,60 @@ fn print(
         eprintln!("{} flows ({} records)", selected.len(), records);
     }
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct FlowsArgs {
+    /// A capture file written by `eventscope record` or the app.
+    #[arg(required_unless_present_any = ["from_recorder", "from_stream"])]
+    pub capture: Option<PathBuf>,
+
+    /// Read a capture kept in this stream (`record --to-stream`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["capture", "from_recorder"])]
+    pub from_stream: Option<String>,
+
+    /// Rebuild flows from this flight recorder (see `recorder start`)
+    /// instead of a file: retries that happened while nothing watched.
+    #[arg(long, value_name = "NAME", conflicts_with = "capture")]
+    pub from_recorder: Option<String>,
+
+    /// With --from-recorder: only answers recorded this long ago or later
+    /// (`15m`, `1h`, `24h`).
+    #[arg(long, value_name = "DURATION", requires = "from_recorder")]
+    pub since: Option<String>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// One JSON object per flow, one per line.
+    #[arg(long, conflicts_with = "mermaid")]
+    pub json: bool,
+
+    /// A Mermaid sequenceDiagram of the selected flows.
+    #[arg(long)]
+    pub mermaid: bool,
+
+    /// Which flows.
+    #[arg(long, value_enum, default_value_t = FilterArg::All)]
+    pub filter: FilterArg,
+
+    /// Only flows whose subject matches this pattern.
+    #[arg(long, value_name = "PATTERN")]
+    pub subject: Option<String>,
+
+    /// Only the flow with this id (as printed).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<u64>,
+
+    /// At most this many flows (the newest).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Requests slower than this many milliseconds are "slow".
+    #[arg(long, value_name = "MS", default_value_t = 250.0)]
+    pub slow_ms: f64,
+
+    /// Extra header naming the producer (repeatable; `ce-source` always).
+    #[arg(long, value_name = "HEADER")]
+    pub producer_header: Vec<String>,
 }

@@ -14,11 +14,14 @@ mod connected;
 mod convert;
 mod diff;
 mod flows;
+pub use flows::FlowsArgs;
 mod jetstream;
 mod kv;
+mod map;
 mod record;
 pub use record::RecordArgs;
 mod replay;
+pub use replay::ReplayArgs;
 mod schema_args;
 mod search;
 mod servers;
@@ -44,6 +47,8 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Some(Command::Cluster(args)) => cluster::cluster_command(args),
         Some(Command::Kv(args)) => kv::kv_command(args),
         Some(Command::Object(args)) => kv::object_command(args),
+        Some(Command::Map(args)) => map::map_command(*args),
+        Some(Command::Asyncapi(args)) => map::asyncapi_command(*args),
         None => match gui_start(cli) {
             Ok(start) => gui(start),
             Err(e) => {
@@ -117,6 +122,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
             ViewArg::Kv => crate::ui::View::Kv,
             ViewArg::Services => crate::ui::View::Services,
             ViewArg::Search => crate::ui::View::Search,
+            ViewArg::Map => crate::ui::View::Map,
         },
         screenshot: cli.screenshot.map(|path| crate::app::ScreenshotRequest {
             path,
@@ -137,6 +143,7 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
                 key: cli.key.clone(),
             }),
             search_json: cli.search_json.clone(),
+            palette: cli.palette.clone(),
             diff_previous: cli.diff_previous,
             cluster_tab: cli.cluster_tab.map(|tab| match tab {
                 ClusterTabArg::Servers => crate::ui::ClusterTab::Servers,
@@ -147,6 +154,11 @@ fn gui_start(cli: Cli) -> anyhow::Result<crate::app::Start> {
             }),
         }),
         window_size: parse_size(&cli.window_size).unwrap_or((1440.0, 900.0)),
+        theme: cli.theme.map(|theme| match theme {
+            ThemeArg::Dark => crate::ui::ThemeChoice::Dark,
+            ThemeArg::Light => crate::ui::ThemeChoice::Light,
+            ThemeArg::System => crate::ui::ThemeChoice::System,
+        }),
         budget_mib: cli.budget_mib,
         spool_mib: cli.spool_mib,
         capture: cli.capture,
@@ -266,10 +278,19 @@ pub struct Cli {
     #[arg(long, value_name = "TEST", requires = "screenshot")]
     pub search_json: Option<String>,
 
+    /// With --screenshot: the command palette open with this typed.
+    #[arg(long, value_name = "TEXT", requires = "screenshot")]
+    pub palette: Option<String>,
+
     /// With --screenshot --select: compare the selected message with the
     /// previous one on its subject.
     #[arg(long, requires = "select")]
     pub diff_previous: bool,
+
+    /// The theme: dark, light, or follow the desktop's (default: the last
+    /// run's).
+    #[arg(long, value_enum)]
+    pub theme: Option<ThemeArg>,
 
     /// Window size for screenshots, WIDTHxHEIGHT.
     #[arg(long, default_value = "1440x900")]
@@ -289,6 +310,14 @@ pub enum ViewArg {
     Kv,
     Services,
     Search,
+    Map,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ThemeArg {
+    Dark,
+    Light,
+    System,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -371,119 +400,11 @@ pub enum Command {
     Kv(kv::KvArgs),
     /// Object stores: list, info, download, upload, watch.
     Object(kv::ObjectArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct ReplayArgs {
-    /// A capture file written by `eventscope record` or the app.
-    #[arg(required_unless_present = "from_stream")]
-    pub capture: Option<PathBuf>,
-
-    /// Replay a capture kept in this stream (`record --to-stream`).
-    #[arg(long, value_name = "NAME", conflicts_with = "capture")]
-    pub from_stream: Option<String>,
-
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-
-    /// Original timing, this many times faster (0.1 to 100).
-    #[arg(long, value_name = "X", conflicts_with_all = ["rate", "max"])]
-    pub speed: Option<f64>,
-
-    /// A fixed rate, messages per second.
-    #[arg(long, value_name = "N", conflicts_with = "max")]
-    pub rate: Option<f64>,
-
-    /// As fast as possible.
-    #[arg(long)]
-    pub max: bool,
-
-    /// Send subjects matching FROM to TO (token wildcards carry over),
-    /// e.g. `orders.>=replay.orders.>`. Repeatable; first match wins.
-    #[arg(long, value_name = "FROM=TO")]
-    pub remap: Vec<String>,
-
-    /// Keep `Nats-Msg-Id` (JetStream then deduplicates within its window).
-    #[arg(long)]
-    pub keep_msg_id: bool,
-
-    /// Drop all other headers too.
-    #[arg(long)]
-    pub no_headers: bool,
-
-    /// Do not add the `Eventscope-Replay` header.
-    #[arg(long)]
-    pub no_replay_header: bool,
-
-    /// Also send JetStream API calls, acks, deliveries, inbox replies,
-    /// advisories and `$SYS` messages (skipped by default: sent again they
-    /// act on the live system).
-    #[arg(long)]
-    pub include_machinery: bool,
-
-    /// Only replay records whose subject matches this pattern.
-    #[arg(long, value_name = "PATTERN")]
-    pub subject: Option<String>,
-
-    /// Print the first subjects after remapping and exit without sending.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct FlowsArgs {
-    /// A capture file written by `eventscope record` or the app.
-    #[arg(required_unless_present_any = ["from_recorder", "from_stream"])]
-    pub capture: Option<PathBuf>,
-
-    /// Read a capture kept in this stream (`record --to-stream`).
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["capture", "from_recorder"])]
-    pub from_stream: Option<String>,
-
-    /// Rebuild flows from this flight recorder (see `recorder start`)
-    /// instead of a file: retries that happened while nothing watched.
-    #[arg(long, value_name = "NAME", conflicts_with = "capture")]
-    pub from_recorder: Option<String>,
-
-    /// With --from-recorder: only answers recorded this long ago or later
-    /// (`15m`, `1h`, `24h`).
-    #[arg(long, value_name = "DURATION", requires = "from_recorder")]
-    pub since: Option<String>,
-
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-
-    /// One JSON object per flow, one per line.
-    #[arg(long, conflicts_with = "mermaid")]
-    pub json: bool,
-
-    /// A Mermaid sequenceDiagram of the selected flows.
-    #[arg(long)]
-    pub mermaid: bool,
-
-    /// Which flows.
-    #[arg(long, value_enum, default_value_t = FilterArg::All)]
-    pub filter: FilterArg,
-
-    /// Only flows whose subject matches this pattern.
-    #[arg(long, value_name = "PATTERN")]
-    pub subject: Option<String>,
-
-    /// Only the flow with this id (as printed).
-    #[arg(long, value_name = "ID")]
-    pub id: Option<u64>,
-
-    /// At most this many flows (the newest).
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
-
-    /// Requests slower than this many milliseconds are "slow".
-    #[arg(long, value_name = "MS", default_value_t = 250.0)]
-    pub slow_ms: f64,
-
-    /// Extra header naming the producer (repeatable; `ce-source` always).
-    #[arg(long, value_name = "HEADER")]
-    pub producer_header: Vec<String>,
+    /// The map of the system (who publishes what, who consumes it, through
+    /// which streams) from a capture file, or a live look with --server.
+    Map(Box<map::MapArgs>),
+    /// An AsyncAPI 3 document of what a capture (or a live look) shows.
+    Asyncapi(Box<map::AsyncApiArgs>),
 }
 
 /// How to reach and authenticate to a server.

@@ -10,14 +10,16 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::Complete;
+use super::ConnectArgs;
 use crate::broker::JobProgress;
 use crate::broker::{Broker, Command, InitialConnect};
 use crate::capture::SubjectPattern;
 use crate::capture::file::read_all;
-use crate::cli::ReplayArgs;
 use crate::outgoing::Remap;
 use crate::outgoing::{MAX_SPEED, MIN_SPEED, ReplayOptions, Timing, preview};
 use crate::session::replay_job;
+use clap::Args;
+use std::path::PathBuf;
 
 pub fn replay_command(mut args: ReplayArgs) -> ExitCode {
     // A capture kept in a stream is read as the file it exports to.
@@ -182,4 +184,61 @@ fn print_progress(progress: &JobProgress) {
         progress.failed()
     );
     let _ = std::io::stderr().flush();
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A capture file written by `eventscope record` or the app.
+    #[arg(required_unless_present = "from_stream")]
+    pub capture: Option<PathBuf>,
+
+    /// Replay a capture kept in this stream (`record --to-stream`).
+    #[arg(long, value_name = "NAME", conflicts_with = "capture")]
+    pub from_stream: Option<String>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Original timing, this many times faster (0.1 to 100).
+    #[arg(long, value_name = "X", conflicts_with_all = ["rate", "max"])]
+    pub speed: Option<f64>,
+
+    /// A fixed rate, messages per second.
+    #[arg(long, value_name = "N", conflicts_with = "max")]
+    pub rate: Option<f64>,
+
+    /// As fast as possible.
+    #[arg(long)]
+    pub max: bool,
+
+    /// Send subjects matching FROM to TO (token wildcards carry over),
+    /// e.g. `orders.>=replay.orders.>`. Repeatable; first match wins.
+    #[arg(long, value_name = "FROM=TO")]
+    pub remap: Vec<String>,
+
+    /// Keep `Nats-Msg-Id` (JetStream then deduplicates within its window).
+    #[arg(long)]
+    pub keep_msg_id: bool,
+
+    /// Drop all other headers too.
+    #[arg(long)]
+    pub no_headers: bool,
+
+    /// Do not add the `Eventscope-Replay` header.
+    #[arg(long)]
+    pub no_replay_header: bool,
+
+    /// Also send JetStream API calls, acks, deliveries, inbox replies,
+    /// advisories and `$SYS` messages (skipped by default: sent again they
+    /// act on the live system).
+    #[arg(long)]
+    pub include_machinery: bool,
+
+    /// Only replay records whose subject matches this pattern.
+    #[arg(long, value_name = "PATTERN")]
+    pub subject: Option<String>,
+
+    /// Print the first subjects after remapping and exit without sending.
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -5,10 +5,7 @@
 use egui::{Color32, RichText};
 
 use super::format;
-use super::palette::BAD;
 use crate::compare::{Change, MessageDiff, PayloadDiff, SubjectDiff, SubjectStatus};
-
-const ADDED: Color32 = Color32::from_rgb(0x50, 0xb0, 0x60);
 
 /// Two messages being compared.
 pub struct MessageDiffView {
@@ -49,8 +46,8 @@ pub fn message_diff_ui(ctx: &egui::Context, view: &MessageDiffView) -> bool {
                     ui.end_row();
                     for (name, before, after) in &view.diff.headers {
                         ui.monospace(name);
-                        side(ui, &before.join(", "), BAD);
-                        side(ui, &after.join(", "), ADDED);
+                        side(ui, &before.join(", "), crate::ui::palette::of(ui).bad);
+                        side(ui, &after.join(", "), crate::ui::palette::of(ui).added);
                         ui.end_row();
                     }
                 });
@@ -100,11 +97,11 @@ fn change_row_ui(ui: &mut egui::Ui, change: &Change) {
         Change::Added { path, after } => {
             ui.monospace(path);
             ui.label("-");
-            side(ui, &text(after), ADDED);
+            side(ui, &text(after), crate::ui::palette::of(ui).added);
         }
         Change::Removed { path, before } => {
             ui.monospace(path);
-            side(ui, &text(before), BAD);
+            side(ui, &text(before), crate::ui::palette::of(ui).bad);
             ui.label("-");
         }
         Change::Changed {
@@ -113,8 +110,8 @@ fn change_row_ui(ui: &mut egui::Ui, change: &Change) {
             after,
         } => {
             ui.monospace(path);
-            side(ui, &text(before), BAD);
-            side(ui, &text(after), ADDED);
+            side(ui, &text(before), crate::ui::palette::of(ui).bad);
+            side(ui, &text(after), crate::ui::palette::of(ui).added);
         }
     }
     ui.end_row();
@@ -156,10 +153,14 @@ pub fn capture_diff_ui(ctx: &egui::Context, view: &mut CaptureDiffView) -> bool 
                                     continue;
                                 }
                                 let (word, color) = match d.status {
-                                    SubjectStatus::Appeared => ("appeared", ADDED),
-                                    SubjectStatus::Vanished => ("vanished", BAD),
+                                    SubjectStatus::Appeared => {
+                                        ("appeared", crate::ui::palette::of(ui).added)
+                                    }
+                                    SubjectStatus::Vanished => {
+                                        ("vanished", crate::ui::palette::of(ui).bad)
+                                    }
                                     SubjectStatus::Changed => {
-                                        ("changed", Color32::from_rgb(0xd0, 0xa0, 0x30))
+                                        ("changed", crate::ui::palette::of(ui).changed)
                                     }
                                     SubjectStatus::Same => ("same", ui.visuals().weak_text_color()),
                                 };

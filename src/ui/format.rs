@@ -52,16 +52,46 @@ pub fn rate(per_second: f64) -> String {
     }
 }
 
-/// Local wall-clock time with milliseconds, e.g. `14:03:07.412`.
-pub fn clock(ts: Timestamp) -> String {
-    let local = timestamp_to_utc(ts).with_timezone(&chrono::Local);
-    local.format("%H:%M:%S%.3f").to_string()
+thread_local! {
+    /// Times read in UTC rather than local time (`Look::utc`). Per thread:
+    /// the window draws on one, and each UI test on its own.
+    static UTC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Local date and time with nanoseconds, for the inspector.
+/// Read times in UTC (true) or local time from now on, on this thread.
+pub fn set_utc(utc: bool) {
+    UTC.with(|u| u.set(utc));
+}
+
+fn shown(ts: Timestamp, format: &str) -> String {
+    let utc = timestamp_to_utc(ts);
+    if UTC.with(|u| u.get()) {
+        utc.format(format).to_string()
+    } else {
+        utc.with_timezone(&chrono::Local).format(format).to_string()
+    }
+}
+
+/// Wall-clock time with milliseconds, e.g. `14:03:07.412` (local or UTC,
+/// as set).
+pub fn clock(ts: Timestamp) -> String {
+    shown(ts, "%H:%M:%S%.3f")
+}
+
+/// Date and time with nanoseconds and the offset, for the inspector.
 pub fn full_time(ts: Timestamp) -> String {
-    let local = timestamp_to_utc(ts).with_timezone(&chrono::Local);
-    local.format("%Y-%m-%d %H:%M:%S%.9f %:z").to_string()
+    shown(ts, "%Y-%m-%d %H:%M:%S%.9f %:z")
+}
+
+/// A span of seconds: "42 s", "12 min", "3.5 h".
+pub fn seconds(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.0} s")
+    } else if s < 3600.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
 }
 
 /// "3 s ago" style age.
@@ -122,6 +152,14 @@ pub fn payload_preview(payload: &[u8], max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_read_in_utc_when_asked() {
+        set_utc(true);
+        assert_eq!(clock(1_500_000_000), "00:00:01.500");
+        assert_eq!(full_time(0), "1970-01-01 00:00:00.000000000 +00:00");
+        set_utc(false);
+    }
 
     #[test]
     fn numbers_read_well() {

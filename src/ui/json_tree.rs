@@ -1,7 +1,7 @@
 //! A collapsible tree of a JSON value. Large arrays and objects show their
 //! first entries only, so a huge document never stalls a frame.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 use serde_json::Value;
 
 /// Children shown per array/object before "… N more".
@@ -47,13 +47,13 @@ fn node_ui(ui: &mut egui::Ui, key: Option<&str>, value: &Value, id: egui::Id, de
                     let head: String = s.chars().take(MAX_LEAF_CHARS).collect();
                     (
                         format!("{head:?}… ({} bytes)", s.len()),
-                        Color32::from_rgb(152, 195, 121),
+                        crate::ui::palette::of(ui).json_string,
                     )
                 }
-                Value::String(s) => (format!("{s:?}"), Color32::from_rgb(152, 195, 121)),
-                Value::Number(n) => (n.to_string(), Color32::from_rgb(209, 154, 102)),
-                Value::Bool(b) => (b.to_string(), Color32::from_rgb(86, 182, 194)),
-                _ => ("null".to_owned(), Color32::GRAY),
+                Value::String(s) => (format!("{s:?}"), crate::ui::palette::of(ui).json_string),
+                Value::Number(n) => (n.to_string(), crate::ui::palette::of(ui).json_number),
+                Value::Bool(b) => (b.to_string(), crate::ui::palette::of(ui).json_bool),
+                _ => ("null".to_owned(), crate::ui::palette::of(ui).muted),
             };
             ui.horizontal(|ui| {
                 ui.label(RichText::new(prefix).monospace());

@@ -1,8 +1,6 @@
 //! What a view holds of something fetched in the background: the value,
 //! whether a fetch runs, the last error; shared by every view that asks.
 
-use super::palette::BAD;
-
 /// Something fetched: its value, whether a fetch is running, the last error.
 #[derive(Debug)]
 pub struct Loaded<T> {
@@ -42,7 +40,7 @@ impl<T> Loaded<T> {
             ui.spinner();
         }
         if let Some(e) = &self.error {
-            ui.colored_label(BAD, e);
+            ui.colored_label(crate::ui::palette::of(ui).bad, e);
         }
     }
 
@@ -52,7 +50,7 @@ impl<T> Loaded<T> {
             ui.spinner();
         }
         if let Some(e) = &self.error {
-            ui.colored_label(BAD, e);
+            ui.colored_label(crate::ui::palette::of(ui).bad, e);
         }
     }
 }

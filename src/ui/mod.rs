@@ -11,6 +11,7 @@
 
 mod bounded;
 mod cluster;
+mod command_palette;
 mod connections;
 mod diff;
 mod export;
@@ -20,8 +21,12 @@ mod jetstream;
 mod json_tree;
 mod keys;
 mod kv;
+mod layout;
 mod loaded;
-mod palette;
+mod look;
+mod map;
+mod notice;
+pub mod palette;
 mod publish;
 mod schemas;
 mod search;
@@ -31,6 +36,7 @@ mod traffic;
 
 pub use bounded::Bounded;
 pub use cluster::{ClusterTab, ClusterView, EVENTS_KEEP, EventFeed, cluster_ui};
+pub use command_palette::{CommandPaletteView, command_palette_ui};
 pub use connections::{
     ConnectionRow, ConnectionsAction, ConnectionsView, FileField, connections_ui,
 };
@@ -43,11 +49,15 @@ pub use jetstream::consumers::ConsumersView;
 pub use jetstream::recorder::{ConsentDialog, RecorderView};
 pub use jetstream::streams::{PurgeDialog, StreamColumn, StreamsView};
 pub use jetstream::{JetStreamAction, JetStreamView, StreamTab, capture_picker_ui, jetstream_ui};
-pub use keys::{VIEW_KEYS, key_help, markdown_table, shortcuts_window_ui};
+pub use keys::{Binding, Command, VIEW_KEYS, key_help, markdown_table, shortcuts_window_ui};
 pub use kv::key::{Confirm as KvConfirm, KeyPanel, KeyTab};
 pub use kv::objects::{ObjectAction, ObjectsView};
 pub use kv::{KvAction, KvMode, KvView, WATCH_KEEP, WatchPanel, kv_ui};
+pub use layout::{bottom_default, bottom_range, side_default, side_range};
 pub use loaded::Loaded;
+pub use look::{Look, SCALES, ThemeChoice, look_menu_ui};
+pub use map::{MapAction, MapPick, MapView, map_ui};
+pub use notice::{Notice, NoticeKind, notice_ui};
 pub use publish::replay::{ReplayAction, ReplaySource, ReplayView, replay_ui};
 pub use publish::{PublishAction, PublishMode, PublishView, RepeatMode, publish_ui};
 pub use schemas::{SchemasAction, SchemasView, schemas_window_ui};
@@ -73,11 +83,13 @@ pub enum View {
     Kv,
     Services,
     Search,
+    Map,
 }
 
 impl View {
-    pub const ALL: [View; 9] = [
+    pub const ALL: [View; 10] = [
         View::Traffic,
+        View::Map,
         View::Search,
         View::Flows,
         View::JetStream,
@@ -99,6 +111,7 @@ impl View {
             View::Kv => "KV & objects",
             View::Services => "Services",
             View::Search => "Search",
+            View::Map => "Map",
         }
     }
 }

@@ -8,7 +8,6 @@ use egui::{Align, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::format;
-use super::palette::BAD;
 use super::traffic::previews::Previews;
 use crate::capture::{Seq, Store};
 use crate::search::{QueryInput, SavedSearch, SearchProgress};
@@ -93,7 +92,7 @@ pub fn search_ui(
         });
     }
     if let Some(e) = &view.error {
-        ui.colored_label(BAD, e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
     let Some(shown) = shown else {
         return action;
@@ -133,7 +132,8 @@ pub fn search_ui(
     ui.separator();
     egui::Panel::left("search-subjects")
         .resizable(true)
-        .default_size(240.0)
+        .default_size(crate::ui::side_default(ui, 240.0))
+        .size_range(crate::ui::side_range(ui))
         .show(ui, |ui| {
             ui.strong("Matches by subject");
             egui::ScrollArea::vertical().show(ui, |ui| {

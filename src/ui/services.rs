@@ -9,7 +9,6 @@ use egui::RichText;
 
 use super::format;
 use super::loaded::Loaded;
-use super::palette::BAD;
 use crate::capture::ConnectionKey;
 use crate::server_answers::{Endpoint, Service, ServiceInstance};
 
@@ -140,7 +139,10 @@ fn service_table_ui(ui: &mut egui::Ui, services: &[Service], selected: &mut Opti
                         errors_label(ui, service.errors());
                         ui.label(duration(service.average_ns()));
                         match service.last_error() {
-                            Some((_, e)) => ui.colored_label(BAD, format::elide(e, 60)),
+                            Some((_, e)) => ui.colored_label(
+                                crate::ui::palette::of(ui).bad,
+                                format::elide(e, 60),
+                            ),
                             None => ui.label("-"),
                         };
                         ui.end_row();
@@ -215,7 +217,7 @@ fn endpoint_row_ui(ui: &mut egui::Ui, endpoint: &Endpoint) -> Option<ServicesAct
     errors_label(ui, endpoint.errors);
     ui.label(duration(endpoint.average_ns));
     match &endpoint.last_error {
-        Some(e) => ui.colored_label(BAD, format::elide(e, 60)),
+        Some(e) => ui.colored_label(crate::ui::palette::of(ui).bad, format::elide(e, 60)),
         None => ui.label("-"),
     };
     ui.horizontal(|ui| {
@@ -268,7 +270,7 @@ fn instance_row_ui(ui: &mut egui::Ui, instance: &ServiceInstance) {
 
 fn errors_label(ui: &mut egui::Ui, errors: u64) {
     if errors > 0 {
-        ui.colored_label(BAD, format::count(errors));
+        ui.colored_label(crate::ui::palette::of(ui).bad, format::count(errors));
     } else {
         ui.label("0");
     }

@@ -1,7 +1,7 @@
 //! The status bar: real counters of what was captured, evicted by the
 //! memory budget and dropped by the client, and memory against the budget.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
 use super::format;
 use crate::capture::Store;
@@ -44,7 +44,7 @@ fn losses_ui(ui: &mut egui::Ui, losses: &crate::broker::Losses) {
         if losses.unparseable > 0 {
             parts.push(format!("stream breaks {}", losses.unparseable));
         }
-        ui.colored_label(Color32::from_rgb(230, 90, 80), parts.join(" · "))
+        ui.colored_label(crate::ui::palette::of(ui).bad, parts.join(" · "))
             .on_hover_text(format!(
                 "Messages published while a link was down are not seen. {}",
                 losses.summary()
@@ -52,7 +52,7 @@ fn losses_ui(ui: &mut egui::Ui, losses: &crate::broker::Losses) {
     }
     if losses.malformed > 0 {
         ui.colored_label(
-            Color32::from_rgb(220, 170, 60),
+            crate::ui::palette::of(ui).warn,
             format!("malformed kept {}", format::count(losses.malformed)),
         )
         .on_hover_text("Messages that broke the protocol's rules, kept as sent and flagged");
@@ -76,7 +76,7 @@ fn flow_ui(ui: &mut egui::Ui, figures: &StatusFigures) {
         .on_hover_text("Messages per second arriving from the network (last whole second)");
     if figures.backlog.messages > 0 && figures.backlog.seconds >= 1.0 {
         ui.colored_label(
-            Color32::from_rgb(230, 150, 60),
+            crate::ui::palette::of(ui).retry,
             format!(
                 "view {:.0} s behind ({} queued)",
                 figures.backlog.seconds,
@@ -92,12 +92,12 @@ fn flow_ui(ui: &mut egui::Ui, figures: &StatusFigures) {
         .on_hover_text("Messages per second in the view's newest complete seconds");
     if figures.paused {
         ui.colored_label(
-            Color32::from_rgb(220, 170, 60),
+            crate::ui::palette::of(ui).warn,
             "view paused (capture continues)",
         );
     }
     if figures.wildcard_warning {
-        ui.colored_label(Color32::from_rgb(220, 170, 60), "⚠ wildcard monitor active")
+        ui.colored_label(crate::ui::palette::of(ui).warn, "⚠ wildcard monitor active")
             .on_hover_text(super::connections::WILDCARD_WARNING);
     }
 }
@@ -112,11 +112,11 @@ pub fn status_bar_ui(
     let mut new_budget = None;
     ui.horizontal(|ui| {
         let conn_color = if figures.connections > 0 && figures.connections_up == figures.connections {
-            Color32::from_rgb(110, 190, 110)
+            crate::ui::palette::of(ui).good
         } else if figures.connections == 0 {
             ui.visuals().weak_text_color()
         } else {
-            Color32::from_rgb(230, 150, 60)
+            crate::ui::palette::of(ui).retry
         };
         ui.colored_label(conn_color, format!("• {}/{} connected", figures.connections_up, figures.connections));
         ui.separator();
@@ -124,10 +124,10 @@ pub fn status_bar_ui(
             .on_hover_text("Messages received since the last clear");
         ui.label(format!("retained {}", format::count(store.len() as u64)));
         let evicted = RichText::new(format!("evicted {}", format::count(counters.evicted)));
-        ui.label(if counters.evicted > 0 { evicted.color(Color32::from_rgb(220, 170, 60)) } else { evicted })
+        ui.label(if counters.evicted > 0 { evicted.color(crate::ui::palette::of(ui).warn) } else { evicted })
             .on_hover_text("Oldest messages removed to stay within the memory budget");
         let dropped = RichText::new(format!("dropped by client {}", format::count(figures.dropped_by_client)));
-        ui.label(if figures.dropped_by_client > 0 { dropped.color(Color32::from_rgb(230, 90, 80)) } else { dropped })
+        ui.label(if figures.dropped_by_client > 0 { dropped.color(crate::ui::palette::of(ui).bad) } else { dropped })
             .on_hover_text("Messages the NATS client read but had to discard because eventscope fell behind (slow consumer)");
         ui.separator();
         ui.label(format!("{} of", format::bytes(store.bytes_used() as u64)));

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use common::ui::step_until;
 use egui_kittest::kittest::Queryable;
 use eventscope::app::{AppConfig, EventscopeApp};
-use eventscope::ui::View;
+use eventscope::ui::{NoticeKind, View};
 use futures_util::StreamExt;
 use prost::Message as _;
 
@@ -288,10 +288,9 @@ fn a_dump_opens_in_the_window_and_its_filter_result_is_exported() {
     common::ui::replace_text(&mut h, "File path", out.to_str().unwrap());
     h.get_by_label("Save").click();
     step_until(&mut h, "the export said", |h| {
-        h.state()
-            .notice
-            .as_deref()
-            .is_some_and(|n| n.starts_with("exported 2 messages"))
+        h.state().notice.as_ref().is_some_and(|n| {
+            n.kind == NoticeKind::Done && n.text.starts_with("exported 2 messages")
+        })
     });
     let mut reader = csv::Reader::from_path(&out).expect("a CSV file");
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();

@@ -29,6 +29,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // What the server says of itself, parsed.
     ("server_answers", &["capture"]),
     ("flow", &["capture", "server_answers"]),
+    // The map of the system: flows and subscribers as nodes and arrows.
+    ("map", &["capture", "decode", "flow", "server_answers"]),
     // Outgoing-message plans.
     ("outgoing", &["capture", "decode"]),
     ("broker", &["capture", "server_answers"]),
@@ -66,6 +68,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "search",
             "compare",
             "flow",
+            "map",
             "outgoing",
             "server_answers",
             // What a connection is and how it is doing, as data.
@@ -126,6 +129,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ui",
             "session",
             "flow",
+            "map",
             "capture",
             "decode",
             "formats",

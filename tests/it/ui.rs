@@ -686,6 +686,12 @@ fn a_secret_kept_in_the_keyring_never_reaches_the_state_file() {
     loop {
         h.run_steps(1);
         if let Some(notice) = &h.state().notice {
+            assert_eq!(
+                notice.kind,
+                eventscope::ui::NoticeKind::Problem,
+                "{notice:?}"
+            );
+            let notice = &notice.text;
             assert!(notice.contains("was not remembered"), "{notice}");
             assert!(notice.contains("in plain text"), "{notice}");
             break;
@@ -851,5 +857,5 @@ fn number_keys_follow_the_tab_bar_and_question_mark_lists_them() {
     h.key_press(egui::Key::Questionmark);
     h.run_steps(2);
     assert!(h.query_by_label("Keyboard shortcuts").is_some());
-    assert!(h.query_by_label("the Services view").is_some());
+    assert!(h.query_by_label("Show the Services view").is_some());
 }

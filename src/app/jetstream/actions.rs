@@ -65,7 +65,7 @@ impl EventscopeApp {
             JetStreamAction::Compare(Ok((before, after))) => {
                 self.show_records_diff(&before, &after);
             }
-            JetStreamAction::Compare(Err(why)) => self.notice = Some(why),
+            JetStreamAction::Compare(Err(why)) => self.say(crate::ui::Notice::problem(why)),
             JetStreamAction::Follow(what, value) => self.follow(what, value),
             JetStreamAction::Trace(seq) => {
                 if let Some(record) = self.jetstream.view.browser.store.get(seq).cloned() {
@@ -222,9 +222,9 @@ impl EventscopeApp {
             .filter_map(|f| f.detail().stream_seq)
             .collect();
         if seqs.is_empty() {
-            self.notice = Some(format!(
+            self.say(crate::ui::Notice::problem(format!(
                 "{consumer}: no message seen reaching max deliveries or terminated (load the recorder's history for older ones)"
-            ));
+            )));
             return;
         }
         let allow_direct = self

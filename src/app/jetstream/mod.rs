@@ -256,15 +256,15 @@ impl EventscopeApp {
                     let view = &mut self.jetstream.view;
                     view.recorder.history.answer(Ok(added));
                     if skipped_own > 0 {
-                        self.notice = Some(format!(
+                        self.say(crate::ui::Notice::info(format!(
                             "{skipped_own} answers about the recorder's own stream were skipped"
-                        ));
+                        )));
                     }
                     if let Some(seq) = began_at {
-                        self.notice = Some(format!(
+                        self.say(crate::ui::Notice::problem(format!(
                             "the recorder holds more than half the memory budget for that range: \
                              its answers from sequence {seq} on were loaded, older ones were not"
-                        ));
+                        )));
                     }
                     let wanted = self.session.flows.unnamed_stored();
                     if !wanted.is_empty() {
@@ -280,9 +280,9 @@ impl EventscopeApp {
                         .learn_stored_subject(&stream, seq, &subject);
                 }
                 if unnamed > 0 {
-                    self.notice = Some(format!(
+                    self.say(crate::ui::Notice::info(format!(
                         "{unnamed} recorded messages are no longer in their streams; their subject is not known"
-                    ));
+                    )));
                 }
             }
             Answer::PurgePreview(purge, result) => {
@@ -298,15 +298,17 @@ impl EventscopeApp {
                     self.replay.source = crate::ui::ReplaySource::Stream;
                     self.replay.connection = self.replay.connection.or(self.jetstream_connection());
                     self.view = View::Publish;
-                    self.notice = Some(if gone > 0 {
-                        format!(
+                    self.say(if gone > 0 {
+                        crate::ui::Notice::problem(format!(
                             "{count} dead letters ready to replay; {gone} are no longer in the stream"
-                        )
+                        ))
                     } else {
-                        format!("{count} dead letters ready to replay (nothing sent yet)")
+                        crate::ui::Notice::done(format!(
+                            "{count} dead letters ready to replay (nothing sent yet)"
+                        ))
                     });
                 }
-                Err(e) => self.notice = Some(format!("redrive: {e}")),
+                Err(e) => self.say(crate::ui::Notice::problem(format!("redrive: {e}"))),
             },
             Answer::SearchDone => {}
             Answer::Exported(name, result) => match result {
@@ -314,16 +316,18 @@ impl EventscopeApp {
                 Ok((file, left_out)) => {
                     self.load_capture(file.path().to_owned());
                     if let Some(left_out) = left_out {
-                        self.notice = Some(format!("capture stream {name}: {left_out}"));
+                        self.say(crate::ui::Notice::problem(format!(
+                            "capture stream {name}: {left_out}"
+                        )));
                     }
                 }
-                Err(e) => {
-                    self.notice = Some(format!("cannot open the capture in stream {name}: {e}"))
-                }
+                Err(e) => self.say(crate::ui::Notice::problem(format!(
+                    "cannot open the capture in stream {name}: {e}"
+                ))),
             },
             Answer::ResetPreview(result) => view.consumers.reset_preview.answer(text(result)),
             Answer::Changed(notice) => {
-                self.notice = Some(notice);
+                self.say(crate::ui::Notice::done(notice));
                 self.refresh_streams();
                 if let Some(stream) = self.jetstream.view.selected_stream().map(str::to_owned) {
                     self.refresh_consumers(stream.clone());

@@ -6,13 +6,12 @@
 
 pub(super) mod servers;
 
-use egui::{Color32, RichText};
+use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
 use super::bounded::Bounded;
 use super::format;
 use super::loaded::Loaded;
-use super::palette::BAD;
 use crate::broker::{ConnectionScope, Visibility};
 use crate::server_answers::{
     ConnectionRow, ConnectionSort, EventKind, LinkRow, MetaGroup, Peer, ServerEvent, ServerRow,
@@ -22,7 +21,6 @@ use crate::ui::cluster::servers::server_table_ui;
 
 /// Events kept on screen (the count goes on).
 pub const EVENTS_KEEP: usize = 5_000;
-const GOOD: Color32 = Color32::from_rgb(0x40, 0xa0, 0x50);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ClusterTab {
@@ -191,7 +189,7 @@ pub fn cluster_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
     match view.tab {
         ClusterTab::Servers => {
             if let Some(note) = &view.servers_note {
-                ui.colored_label(BAD, note);
+                ui.colored_label(crate::ui::palette::of(ui).bad, note);
             }
             server_table_ui(ui, &view.servers)
         }
@@ -216,7 +214,11 @@ fn visibility_ui(ui: &mut egui::Ui, seen: &Loaded<Visibility>) {
             ("a monitoring URL", v.monitoring_url),
         ] {
             let mark = if yes { "✔" } else { "✖" };
-            ui.label(RichText::new(format!("{mark} {what}")).color(if yes { GOOD } else { BAD }));
+            ui.label(RichText::new(format!("{mark} {what}")).color(if yes {
+                crate::ui::palette::of(ui).good
+            } else {
+                crate::ui::palette::of(ui).bad
+            }));
         }
     });
     for missing in v.missing() {
@@ -345,7 +347,7 @@ fn connections_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
                 for (i, cell) in cells.into_iter().enumerate() {
                     row.col(|ui| {
                         if i == 9 && r.pending_bytes > 0 {
-                            ui.colored_label(BAD, cell);
+                            ui.colored_label(crate::ui::palette::of(ui).bad, cell);
                         } else {
                             ui.label(cell);
                         }
@@ -360,9 +362,15 @@ fn connections_ui(ui: &mut egui::Ui, view: &mut ClusterView) {
 
 fn peer_ui(ui: &mut egui::Ui, p: &Peer) {
     let (text, color) = if p.leader {
-        (format!("{} (leader)", p.name), GOOD)
+        (
+            format!("{} (leader)", p.name),
+            crate::ui::palette::of(ui).good,
+        )
     } else if p.unhealthy() {
-        (format!("{} {}", p.name, p.state()), BAD)
+        (
+            format!("{} {}", p.name, p.state()),
+            crate::ui::palette::of(ui).bad,
+        )
     } else {
         (
             format!("{} {}", p.name, p.state()),
@@ -432,7 +440,7 @@ fn replicas_ui(ui: &mut egui::Ui, replicas: &Loaded<(Option<MetaGroup>, Vec<Stre
                 row.col(|ui| {
                     ui.horizontal(|ui| {
                         if s.leader.is_empty() {
-                            ui.colored_label(BAD, "NO LEADER");
+                            ui.colored_label(crate::ui::palette::of(ui).bad, "NO LEADER");
                         }
                         for p in s.peers.iter().filter(|p| !p.name.is_empty()) {
                             peer_ui(ui, p);
@@ -496,7 +504,7 @@ fn events_ui(ui: &mut egui::Ui, feed: &EventFeed) {
         ui.label(feed.events.summary("events"));
     });
     if let Some(e) = &feed.error {
-        ui.colored_label(BAD, e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
     TableBuilder::new(ui)
         .id_salt("cluster-events")
@@ -532,7 +540,7 @@ fn events_ui(ui: &mut egui::Ui, feed: &EventFeed) {
                 for (i, cell) in cells.into_iter().enumerate() {
                     row.col(|ui| {
                         if i == 1 && e.kind == EventKind::AuthError {
-                            ui.colored_label(BAD, cell);
+                            ui.colored_label(crate::ui::palette::of(ui).bad, cell);
                         } else {
                             ui.label(cell);
                         }

@@ -8,7 +8,6 @@ use egui_extras::{Column, TableBuilder};
 use crate::server_answers::ServerRow;
 use crate::ui::format;
 use crate::ui::loaded::Loaded;
-use crate::ui::palette::BAD;
 
 const TITLES: [&str; 13] = [
     "Server",
@@ -37,7 +36,7 @@ pub fn server_table_ui(ui: &mut egui::Ui, table: &Loaded<Vec<ServerRow>>) {
         }
     });
     if let Some(e) = &table.error {
-        ui.colored_label(BAD, e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
     let Some(rows) = table.value.as_deref() else {
         if table.error.is_none() {
@@ -81,7 +80,7 @@ pub fn server_table_ui(ui: &mut egui::Ui, table: &Loaded<Vec<ServerRow>>) {
                 for (i, cell) in cells.into_iter().enumerate() {
                     row.col(|ui| {
                         if i == 11 && r.slow_consumers > 0 {
-                            ui.colored_label(BAD, cell);
+                            ui.colored_label(crate::ui::palette::of(ui).bad, cell);
                         } else {
                             ui.label(cell);
                         }

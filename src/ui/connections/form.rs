@@ -4,8 +4,6 @@
 
 use std::path::PathBuf;
 
-use egui::Color32;
-
 use crate::broker::{Auth, ConnectionProfile, SecretStorage, SubscriptionSpec, TlsSettings};
 use crate::ui::labelled_text_edit;
 
@@ -372,7 +370,7 @@ pub(super) fn form_ui(ui: &mut egui::Ui, form: &mut ConnectionForm, actions: &mu
         }
     }
     if let Some(e) = &form.error {
-        ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
 }
 

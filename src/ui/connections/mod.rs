@@ -72,7 +72,7 @@ pub fn connections_ui(
 ) -> Vec<ConnectionsAction> {
     let mut actions = Vec::new();
     for (i, p) in pending.iter().enumerate() {
-        egui::Frame::group(ui.style()).fill(Color32::from_rgb(80, 50, 20)).show(ui, |ui| {
+        egui::Frame::group(ui.style()).fill(crate::ui::palette::of(ui).attention_fill).show(ui, |ui| {
             ui.label(format!(
                 "'{}' is the deliver subject of push consumer {}. Subscribing to it literally makes this monitor \
                  the consumer's subscriber: it would take the consumer's messages away from its real client.",
@@ -134,14 +134,13 @@ pub fn connections_ui(
     actions
 }
 
-fn state_color(state: &LinkState) -> Color32 {
+fn state_color(ui: &egui::Ui, state: &LinkState) -> Color32 {
+    let p = crate::ui::palette::of(ui);
     match state {
-        LinkState::Connected => Color32::from_rgb(110, 190, 110),
-        LinkState::Connecting { .. } | LinkState::Reconnecting { .. } => {
-            Color32::from_rgb(230, 150, 60)
-        }
-        LinkState::AuthError(_) | LinkState::Failed(_) => Color32::from_rgb(230, 90, 80),
-        LinkState::Closed => Color32::GRAY,
+        LinkState::Connected => p.good,
+        LinkState::Connecting { .. } | LinkState::Reconnecting { .. } => p.retry,
+        LinkState::AuthError(_) | LinkState::Failed(_) => p.bad,
+        LinkState::Closed => p.muted,
     }
 }
 
@@ -172,7 +171,7 @@ fn card_title_ui(
     ui.horizontal(|ui| {
         ui.strong(&row.profile.name);
         ui.colored_label(
-            state_color(&status.state),
+            state_color(ui, &status.state),
             format!("• {}", status.state.label()),
         );
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -187,7 +186,7 @@ fn card_title_ui(
                     actions.push(ConnectionsAction::Disconnect(row.key));
                 }
                 ui.colored_label(
-                    Color32::from_rgb(230, 150, 60),
+                    crate::ui::palette::of(ui).retry,
                     "Stop capturing and remove this connection? Captured messages stay.",
                 );
             } else if ui.button("Disconnect").clicked() {
@@ -234,7 +233,7 @@ fn health_ui(ui: &mut egui::Ui, row: &ConnectionRow<'_>, store: &Store) {
     if losses.is_clean() {
         ui.label(text);
     } else {
-        ui.colored_label(Color32::from_rgb(230, 150, 60), text);
+        ui.colored_label(crate::ui::palette::of(ui).retry, text);
     }
     for gap in store.gaps().iter().filter(|g| g.connection == row.key) {
         let text = match gap.to {
@@ -246,7 +245,7 @@ fn health_ui(ui: &mut egui::Ui, row: &ConnectionRow<'_>, store: &Store) {
             ),
             None => format!("gap: disconnected since {}", format::clock(gap.from)),
         };
-        ui.colored_label(Color32::from_rgb(230, 150, 60), text);
+        ui.colored_label(crate::ui::palette::of(ui).retry, text);
     }
     // Names for flows: from the monitoring URL, or every server over NATS.
     let source = match &row.profile.monitoring_url {
@@ -255,14 +254,14 @@ fn health_ui(ui: &mut egui::Ui, row: &ConnectionRow<'_>, store: &Store) {
     };
     match (&row.directory, &row.directory_error) {
         (_, Some(e)) => ui.colored_label(
-            Color32::from_rgb(230, 150, 60),
+            crate::ui::palette::of(ui).retry,
             format!("connection list: {e}"),
         ),
         (Some(n), None) => ui.label(format!("connection list from {source}: {n} connections")),
         (None, None) => ui.label(format!("connection list from {source}: waiting")),
     };
     for error in status.server_errors.iter().rev().take(3) {
-        ui.colored_label(Color32::from_rgb(230, 90, 80), error);
+        ui.colored_label(crate::ui::palette::of(ui).bad, error);
     }
 }
 
@@ -283,7 +282,7 @@ fn subscriptions_ui(
             };
             ui.label(RichText::new(text).monospace());
             if let Some(e) = &sub.error {
-                ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+                ui.colored_label(crate::ui::palette::of(ui).bad, e);
             }
             if ui
                 .small_button("Remove")
@@ -297,7 +296,7 @@ fn subscriptions_ui(
             ui.label(
                 RichText::new(format!("⚠ {WILDCARD_WARNING}"))
                     .small()
-                    .color(Color32::from_rgb(220, 170, 60)),
+                    .color(crate::ui::palette::of(ui).warn),
             );
         }
         for other in status.subscriptions.iter().skip(i + 1) {
@@ -308,7 +307,7 @@ fn subscriptions_ui(
                         sub.pattern, other.pattern
                     ))
                     .small()
-                    .color(Color32::from_rgb(220, 170, 60)),
+                    .color(crate::ui::palette::of(ui).warn),
                 );
             }
         }
@@ -336,7 +335,7 @@ fn subscriptions_ui(
         }
     });
     if let Some(e) = &input.error {
-        ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
 }
 

@@ -11,7 +11,6 @@ use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::format;
-use super::palette::{BAD, GOOD, RETRY};
 use crate::capture::{Seq, Store};
 use crate::capture::{SubjectPattern, Timestamp};
 use crate::flow::{ConsumerScope, FlowCounts};
@@ -113,6 +112,12 @@ impl FlowsView {
         self.scope.as_ref()
     }
 
+    /// Show only flows whose subject matches `pattern` (empty: all).
+    pub fn filter_subject(&mut self, pattern: String) {
+        self.subject_filter = pattern;
+        self.set_subject_filter();
+    }
+
     fn set_subject_filter(&mut self) {
         let text = self.subject_filter.trim();
         if text.is_empty() {
@@ -184,11 +189,12 @@ impl FlowsView {
     }
 }
 
-fn final_color(f: Option<Final>) -> Color32 {
+fn final_color(ui: &egui::Ui, f: Option<Final>) -> Color32 {
+    let p = crate::ui::palette::of(ui);
     match f {
         Some(
             Final::Acked | Final::Replied | Final::Stored | Final::Delivered | Final::Processed,
-        ) => GOOD,
+        ) => p.good,
         Some(
             Final::Terminated
             | Final::MaxDeliveries
@@ -199,10 +205,10 @@ fn final_color(f: Option<Final>) -> Color32 {
             | Final::DeadLettered
             | Final::Expired
             | Final::Unroutable,
-        ) => BAD,
-        Some(Final::Pending | Final::Unmatched) => RETRY,
-        Some(Final::NotRetained) => BAD,
-        None => Color32::GRAY,
+        ) => p.bad,
+        Some(Final::Pending | Final::Unmatched) => p.retry,
+        Some(Final::NotRetained) => p.bad,
+        None => p.muted,
     }
 }
 
@@ -246,7 +252,7 @@ fn filters_ui(ui: &mut egui::Ui, view: &mut FlowsView, correlator: &Correlator) 
         }
     });
     if let Some(e) = &view.subject_error {
-        ui.colored_label(BAD, e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
     if let Some(scope) = &view.scope {
         let text = format!("stream {} · consumer {}", scope.stream, scope.consumer);
@@ -365,7 +371,7 @@ fn flow_table_ui(
                             }
                             (f, _) => f.map_or("-", Final::label).to_owned(),
                         };
-                        ui.colored_label(final_color(final_outcome), text);
+                        ui.colored_label(final_color(ui, final_outcome), text);
                     });
                     if row.response().clicked() {
                         clicked = Some(flow.id);
@@ -425,7 +431,10 @@ fn flow_header_ui(ui: &mut egui::Ui, selected: &Flow) {
             ui.label(RichText::new(format!("trace {trace}")).monospace().weak());
         }
         if selected.duplicates > 0 || selected.duplicate_of.is_some() {
-            ui.colored_label(RETRY, "⚠ the same message id was published more than once");
+            ui.colored_label(
+                crate::ui::palette::of(ui).retry,
+                "⚠ the same message id was published more than once",
+            );
         }
     });
 }
@@ -438,7 +447,7 @@ fn verdict_ui(ui: &mut egui::Ui, selected: &Flow, correlator: &Correlator, now: 
     if lines.is_empty() {
         return;
     }
-    let colour = final_color(verdict.final_outcome);
+    let colour = final_color(ui, verdict.final_outcome);
     ui.horizontal_wrapped(|ui| {
         for line in lines {
             ui.colored_label(colour, line);

@@ -10,36 +10,31 @@ use crate::capture::Seq;
 use crate::flow::{
     AckBody, AdvisoryKind, Flow, Layout, Role, Row, RowKind, StepKind, format_duration, title,
 };
-use crate::ui::palette::{BAD, GOOD, PUBLISH, RETRY};
+use crate::ui::palette::{self, Palette};
 
 const LANE_WIDTH: f32 = 180.0;
 const HEADER_HEIGHT: f32 = 54.0;
 const ROW_HEIGHT: f32 = 34.0;
 const TIME_MARGIN: f32 = 78.0;
 
-const DELIVER: Color32 = Color32::from_rgb(80, 190, 175);
-const REPLY: Color32 = Color32::from_rgb(185, 135, 245);
-const MUTED: Color32 = Color32::from_rgb(150, 150, 150);
-const PROGRESS: Color32 = Color32::from_rgb(220, 200, 80);
-
-fn color(kind: &StepKind) -> Color32 {
+fn color(p: &Palette, kind: &StepKind) -> Color32 {
     match kind {
-        StepKind::Publish | StepKind::Request => PUBLISH,
-        StepKind::DuplicatePublish => RETRY,
-        StepKind::PubAck { duplicate: true } => RETRY,
-        StepKind::PubAck { .. } => MUTED,
-        StepKind::PublishError | StepKind::NoReply => BAD,
-        StepKind::Reply => REPLY,
-        StepKind::Deliver { count: 1 } => DELIVER,
-        StepKind::Deliver { .. } => RETRY,
-        StepKind::Answer(AckBody::Ack | AckBody::Next) => GOOD,
-        StepKind::Answer(AckBody::Nak { .. }) => RETRY,
-        StepKind::Answer(AckBody::Term { .. }) => BAD,
-        StepKind::Answer(AckBody::Progress) => PROGRESS,
-        StepKind::AckWaitExpired | StepKind::DeadLetter => BAD,
-        StepKind::Route => MUTED,
-        StepKind::Advisory(AdvisoryKind::MaxDeliveries) => BAD,
-        StepKind::Advisory(_) | StepKind::Trace => MUTED,
+        StepKind::Publish | StepKind::Request => p.publish,
+        StepKind::DuplicatePublish => p.retry,
+        StepKind::PubAck { duplicate: true } => p.retry,
+        StepKind::PubAck { .. } => p.muted,
+        StepKind::PublishError | StepKind::NoReply => p.bad,
+        StepKind::Reply => p.reply,
+        StepKind::Deliver { count: 1 } => p.deliver,
+        StepKind::Deliver { .. } => p.retry,
+        StepKind::Answer(AckBody::Ack | AckBody::Next) => p.good,
+        StepKind::Answer(AckBody::Nak { .. }) => p.retry,
+        StepKind::Answer(AckBody::Term { .. }) => p.bad,
+        StepKind::Answer(AckBody::Progress) => p.progress,
+        StepKind::AckWaitExpired | StepKind::DeadLetter => p.bad,
+        StepKind::Route => p.muted,
+        StepKind::Advisory(AdvisoryKind::MaxDeliveries) => p.bad,
+        StepKind::Advisory(_) | StepKind::Trace => p.muted,
     }
 }
 
@@ -85,9 +80,10 @@ impl<'a> Diagram<'a> {
         let area = Rect::from_min_size(origin, size);
         let painter = ui.painter_at(area.expand(4.0));
         let visuals = ui.visuals().clone();
+        let p = palette::for_visuals(&visuals);
         painter.rect_filled(area, 6.0, visuals.extreme_bg_color);
         let bottom = area.bottom() - 10.0 * z;
-        self.paint_lanes(&painter, origin, bottom, z);
+        self.paint_lanes(&painter, p, origin, bottom, z);
         let mut clicked = None;
         for (i, row) in self.layout.rows.iter().enumerate() {
             let y = origin.y + (HEADER_HEIGHT + (i as f32 + 0.7) * ROW_HEIGHT) * z;
@@ -109,7 +105,7 @@ impl<'a> Diagram<'a> {
                             Pos2::new(origin.x + TIME_MARGIN * z, y + 10.0 * z),
                             Pos2::new(area.right() - 10.0 * z, y + 10.0 * z),
                         ],
-                        Stroke::new(1.0, Color32::from_gray(80)),
+                        Stroke::new(1.0, p.rule),
                     );
                     let rect = Rect::from_min_size(
                         Pos2::new(origin.x + TIME_MARGIN * z, y - 10.0 * z),
@@ -117,13 +113,13 @@ impl<'a> Diagram<'a> {
                     );
                     (rect, visuals.strong_text_color(), true)
                 }
-                RowKind::NoReply => (marker(&painter, x1, y, z, BAD, "✖"), BAD, true),
+                RowKind::NoReply => (marker(&painter, x1, y, z, p.bad, "✖"), p.bad, true),
                 RowKind::Step(step)
                     if row.from == row.to
                         || matches!(step.kind, StepKind::Advisory(AdvisoryKind::MaxDeliveries)) =>
                 {
                     let kind = &step.kind;
-                    let c = color(kind);
+                    let c = color(p, kind);
                     let x = if row.from == row.to { x1 } else { x2 };
                     let symbol = match kind {
                         StepKind::AckWaitExpired => "⏱",
@@ -134,7 +130,7 @@ impl<'a> Diagram<'a> {
                 }
                 RowKind::Step(step) => {
                     let kind = &step.kind;
-                    let c = color(kind);
+                    let c = color(p, kind);
                     let dashed = matches!(
                         kind,
                         StepKind::PubAck { .. }
@@ -182,7 +178,7 @@ impl<'a> Diagram<'a> {
     }
 
     /// Each lane's head (name and role) and its lifeline down to `bottom`.
-    fn paint_lanes(&self, painter: &egui::Painter, origin: Pos2, bottom: f32, z: f32) {
+    fn paint_lanes(&self, painter: &egui::Painter, p: &Palette, origin: Pos2, bottom: f32, z: f32) {
         for (i, lane) in self.layout.lanes.iter().enumerate() {
             let x = self.lane_x(origin, i, z);
             let head = Rect::from_center_size(
@@ -190,10 +186,10 @@ impl<'a> Diagram<'a> {
                 Vec2::new(LANE_WIDTH - 24.0, 36.0) * z,
             );
             let fill = match lane.role {
-                Role::Producer => Color32::from_rgb(40, 60, 95),
-                Role::Subject => Color32::from_rgb(55, 55, 70),
-                Role::Stream => Color32::from_rgb(70, 50, 90),
-                Role::Consumer => Color32::from_rgb(35, 75, 65),
+                Role::Producer => p.producer_fill,
+                Role::Subject => p.subject_fill,
+                Role::Stream => p.stream_fill,
+                Role::Consumer => p.consumer_fill,
             };
             painter.rect_filled(head, 5.0, fill);
             painter.text(
@@ -201,7 +197,7 @@ impl<'a> Diagram<'a> {
                 Align2::CENTER_CENTER,
                 truncate(&lane.name, 24),
                 FontId::proportional(13.0 * z),
-                Color32::WHITE,
+                p.box_text,
             );
             let role = match lane.role {
                 Role::Producer => "producer",
@@ -214,11 +210,11 @@ impl<'a> Diagram<'a> {
                 Align2::CENTER_CENTER,
                 role,
                 FontId::proportional(10.0 * z),
-                Color32::from_gray(190),
+                p.box_subtext,
             );
             painter.extend(egui::Shape::dashed_line(
                 &[Pos2::new(x, head.bottom()), Pos2::new(x, bottom)],
-                Stroke::new(1.0, Color32::from_gray(90)),
+                Stroke::new(1.0, p.rule),
                 6.0,
                 4.0,
             ));

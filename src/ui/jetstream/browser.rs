@@ -9,7 +9,6 @@ use egui_extras::{Column, TableBuilder};
 use crate::capture::{Seq, Store, Timestamp};
 use crate::ui::format;
 use crate::ui::jetstream::actions::JetStreamAction;
-use crate::ui::palette::{BAD, RETRY};
 use crate::ui::traffic::inspector::{InspectorAction, InspectorView, inspector_ui};
 use std::sync::Arc;
 
@@ -225,7 +224,7 @@ pub fn browser_ui(
     toolbar_ui(ui, view, stream, now, actions);
     search_ui(ui, view, stream, now, actions);
     if let Some(e) = &view.error {
-        ui.colored_label(BAD, e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
     if let Some(f) = &view.in_flight {
         ui.label(
@@ -244,7 +243,8 @@ pub fn browser_ui(
     }
     let action = egui::Panel::right("browser-inspector")
         .resizable(true)
-        .default_size(380.0)
+        .default_size(crate::ui::side_default(ui, 380.0))
+        .size_range(crate::ui::side_range(ui))
         .show(ui, |ui| {
             if let Some(seq) = view.selected {
                 selected_actions_ui(ui, view, seq, actions);
@@ -448,7 +448,7 @@ fn search_ui(
         }
     });
     if let Some(e) = &form.error {
-        ui.colored_label(BAD, e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
     if let Some(hits) = show_hits {
         let access = view.access.unwrap_or(Access::of(stream.allow_direct));
@@ -475,7 +475,10 @@ fn selected_actions_ui(
     });
     if view.confirm_delete == Some(stream_seq) {
         ui.horizontal(|ui| {
-            ui.colored_label(BAD, format!("Erase message {stream_seq} from {stream}?"));
+            ui.colored_label(
+                crate::ui::palette::of(ui).bad,
+                format!("Erase message {stream_seq} from {stream}?"),
+            );
             if ui
                 .button(format!("Delete #{stream_seq} from {stream}"))
                 .clicked()
@@ -546,10 +549,13 @@ fn page_table_ui(ui: &mut egui::Ui, view: &mut BrowserView) {
                     if let Some(max) = max_deliver {
                         row.col(|ui| match r.deliveries {
                             Some(n) if max > 0 && n as i64 >= max - 1 => {
-                                ui.colored_label(BAD, format!("{n} of {max} · likely poison"));
+                                ui.colored_label(
+                                    crate::ui::palette::of(ui).bad,
+                                    format!("{n} of {max} · likely poison"),
+                                );
                             }
                             Some(n) if n > 1 => {
-                                ui.colored_label(RETRY, n.to_string());
+                                ui.colored_label(crate::ui::palette::of(ui).retry, n.to_string());
                             }
                             Some(n) => {
                                 ui.label(n.to_string());

@@ -11,7 +11,6 @@ use crate::jetstream::{ConsumerSummary, LagHistory, ResetPreview, StreamSummary}
 use crate::ui::format;
 use crate::ui::jetstream::actions::JetStreamAction;
 use crate::ui::loaded::Loaded;
-use crate::ui::palette::{BAD, RETRY};
 
 /// Polls kept for the lag plot (30 minutes at one every 2 s).
 pub const LAG_SAMPLES: usize = 900;
@@ -216,7 +215,7 @@ fn consumer_table_ui(
                 row.col(|ui| {
                     let text = RichText::new(format::count(c.num_ack_pending));
                     let text = if health.near_max_ack_pending {
-                        text.color(BAD)
+                        text.color(crate::ui::palette::of(ui).bad)
                     } else {
                         text
                     };
@@ -233,7 +232,7 @@ fn consumer_table_ui(
                 row.col(|ui| {
                     let text = RichText::new(format::count(c.num_redelivered));
                     let text = if c.num_redelivered > 0 {
-                        text.color(RETRY)
+                        text.color(crate::ui::palette::of(ui).retry)
                     } else {
                         text
                     };
@@ -263,7 +262,7 @@ fn consumer_table_ui(
                         c.num_waiting.to_string()
                     };
                     if health.no_waiting_pulls {
-                        ui.colored_label(RETRY, text);
+                        ui.colored_label(crate::ui::palette::of(ui).retry, text);
                     } else {
                         ui.label(text);
                     }
@@ -363,7 +362,10 @@ fn consumer_actions_ui(
     reset_ui(ui, view, c, actions);
     if view.confirm_delete.as_deref() == Some(c.name.as_str()) {
         ui.horizontal(|ui| {
-            ui.colored_label(BAD, format!("Delete consumer {} and its state?", c.name));
+            ui.colored_label(
+                crate::ui::palette::of(ui).bad,
+                format!("Delete consumer {} and its state?", c.name),
+            );
             if ui.button(format!("Delete {}", c.name)).clicked() {
                 actions.push(JetStreamAction::DeleteConsumer(c.name.clone()));
                 view.confirm_delete = None;
@@ -414,7 +416,10 @@ fn reset_ui(
                 format::count(p.again)
             ));
             let label = format!("Reset {} to {}", c.name, p.seq);
-            if ui.button(RichText::new(label).color(BAD)).clicked() {
+            if ui
+                .button(RichText::new(label).color(crate::ui::palette::of(ui).bad))
+                .clicked()
+            {
                 actions.push(JetStreamAction::ResetConsumer {
                     consumer: c.name.clone(),
                     seq: p.seq,
@@ -453,7 +458,7 @@ fn editor_ui(ui: &mut egui::Ui, view: &mut ConsumersView, actions: &mut Vec<JetS
                     );
                 });
             if let Some(e) = &editor.error {
-                ui.colored_label(BAD, e);
+                ui.colored_label(crate::ui::palette::of(ui).bad, e);
             }
             let label = if editor.update {
                 "Save changes"
@@ -482,7 +487,7 @@ fn editor_ui(ui: &mut egui::Ui, view: &mut ConsumersView, actions: &mut Vec<JetS
 /// The lag plot and the latest figures.
 fn lag_ui(ui: &mut egui::Ui, view: &ConsumersView) {
     if let Some(e) = &view.lag_error {
-        ui.colored_label(BAD, e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
     let Some(latest) = view.lag.latest() else {
         ui.label("Polling…");

@@ -67,12 +67,13 @@ impl JetStreamView {
 pub fn jetstream_ui(ui: &mut egui::Ui, view: &mut JetStreamView, now: i64) -> Vec<JetStreamAction> {
     let mut actions = Vec::new();
     if let Some(why) = &view.unavailable {
-        ui.colored_label(super::palette::BAD, why);
+        ui.colored_label(crate::ui::palette::of(ui).bad, why);
     }
     egui::Panel::top("recorder").show(ui, |ui| recorder_ui(ui, &mut view.recorder, &mut actions));
     egui::Panel::left("streams")
         .resizable(true)
-        .default_size(560.0)
+        .default_size(crate::ui::side_default(ui, 560.0))
+        .size_range(crate::ui::side_range(ui))
         .min_size(560.0)
         .show(ui, |ui| {
             stream_list_ui(ui, &mut view.streams, now, &mut actions)

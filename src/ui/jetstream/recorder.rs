@@ -10,7 +10,6 @@ use crate::jetstream::{RecorderSettings, RecorderStatus, parse_bytes, parse_dura
 use crate::ui::format;
 use crate::ui::jetstream::actions::JetStreamAction;
 use crate::ui::loaded::Loaded;
-use crate::ui::palette::BAD;
 
 /// How far back the flow view can be filled from the recorder.
 pub const HISTORY_RANGES: [(&str, u64); 4] = [
@@ -100,7 +99,10 @@ pub fn recorder_ui(ui: &mut egui::Ui, view: &mut RecorderView, actions: &mut Vec
                 }
                 ui.separator();
                 if view.confirm_stop {
-                    ui.colored_label(BAD, format!("Delete {} and all it recorded?", status.name));
+                    ui.colored_label(
+                        crate::ui::palette::of(ui).bad,
+                        format!("Delete {} and all it recorded?", status.name),
+                    );
                     if ui.button(format!("Delete {}", status.name)).clicked() {
                         actions.push(JetStreamAction::StopRecorder);
                         view.confirm_stop = false;
@@ -166,7 +168,7 @@ fn consent_ui(ui: &mut egui::Ui, view: &mut RecorderView, actions: &mut Vec<JetS
                     }
                 }
                 Err(e) => {
-                    ui.colored_label(BAD, e);
+                    ui.colored_label(crate::ui::palette::of(ui).bad, e);
                 }
             }
         });

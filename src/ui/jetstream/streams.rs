@@ -2,14 +2,13 @@
 //! detail (config, state, cluster, mirror and sources) and the purge
 //! dialog with its preview and confirmation.
 
-use egui::{Color32, RichText, Sense};
+use egui::{RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use crate::jetstream::{Purge, PurgePreview, StreamSummary};
 use crate::ui::format;
 use crate::ui::jetstream::actions::JetStreamAction;
 use crate::ui::loaded::Loaded;
-use crate::ui::palette::{BAD, RETRY};
 
 /// Columns the report sorts by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -234,7 +233,7 @@ pub fn stream_list_ui(
                                 clicked_row = Some(s.name.clone());
                             }
                             if s.unhealthy_replicas() > 0 {
-                                ui.colored_label(BAD, "⚠")
+                                ui.colored_label(crate::ui::palette::of(ui).bad, "⚠")
                                     .on_hover_text("replicas behind or offline");
                             }
                         });
@@ -365,11 +364,14 @@ pub fn stream_detail_ui(
             ));
             for r in &cluster.replicas {
                 let (text, color) = if r.offline {
-                    ("offline".to_owned(), BAD)
+                    ("offline".to_owned(), crate::ui::palette::of(ui).bad)
                 } else if !r.current {
-                    (format!("lagging by {} operations", r.lag), RETRY)
+                    (
+                        format!("lagging by {} operations", r.lag),
+                        crate::ui::palette::of(ui).retry,
+                    )
                 } else {
-                    ("current".to_owned(), Color32::GRAY)
+                    ("current".to_owned(), crate::ui::palette::of(ui).muted)
                 };
                 ui.horizontal(|ui| {
                     ui.label(&r.name);
@@ -383,7 +385,7 @@ pub fn stream_detail_ui(
                 ui.strong(format!("{} {}", up.role, up.name));
                 ui.label(format!("lag {}", up.lag));
                 if let Some(e) = &up.error {
-                    ui.colored_label(BAD, e);
+                    ui.colored_label(crate::ui::palette::of(ui).bad, e);
                 }
             });
         }
@@ -421,7 +423,7 @@ fn purge_dialog_ui(
             crate::ui::labelled_text_edit(ui, "Up to sequence", &mut dialog.up_to_seq, 80.0);
             let purge = dialog.purge();
             if let Err(e) = &purge {
-                ui.colored_label(BAD, e);
+                ui.colored_label(crate::ui::palette::of(ui).bad, e);
             }
             if ui.button("Preview").clicked()
                 && let Ok(p) = &purge
@@ -443,7 +445,10 @@ fn purge_dialog_ui(
                     "Purge {} messages from {stream}",
                     format::count(preview.count)
                 );
-                if ui.button(RichText::new(label).color(BAD)).clicked() {
+                if ui
+                    .button(RichText::new(label).color(crate::ui::palette::of(ui).bad))
+                    .clicked()
+                {
                     actions.push(JetStreamAction::Purge(asked.clone()));
                     close = true;
                 }

@@ -2,7 +2,7 @@
 //! diff between any two revisions, and revert. Changes that lose data
 //! (delete, purge, revert) ask first, naming the key and revision.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
 use crate::flow::KvOperation;
@@ -10,9 +10,6 @@ use crate::kv::{DiffLine, DiffTag, KeyRevision, diff_texts, display_value};
 use crate::ui::format;
 use crate::ui::kv::actions::KvAction;
 use crate::ui::loaded::Loaded;
-
-const REMOVED: Color32 = Color32::from_rgb(0xd0, 0x50, 0x50);
-const ADDED: Color32 = Color32::from_rgb(0x40, 0xa0, 0x50);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum KeyTab {
@@ -199,7 +196,7 @@ fn value_ui(
     ));
     if entry.operation != KvOperation::Put {
         ui.colored_label(
-            REMOVED,
+            crate::ui::palette::of(ui).removed,
             format!("This key was {}d.", entry.operation.label()),
         );
     }
@@ -336,8 +333,8 @@ fn history_ui(ui: &mut egui::Ui, panel: &mut KeyPanel, key: &str, now: i64) {
         for line in lines {
             let (mark, color) = match line.tag {
                 DiffTag::Same => (' ', ui.visuals().text_color()),
-                DiffTag::Removed => ('-', REMOVED),
-                DiffTag::Added => ('+', ADDED),
+                DiffTag::Removed => ('-', crate::ui::palette::of(ui).removed),
+                DiffTag::Added => ('+', crate::ui::palette::of(ui).added),
             };
             ui.label(
                 RichText::new(format!("{mark} {}", line.text))

@@ -13,7 +13,6 @@ use egui_extras::{Column, TableBuilder};
 use super::bounded::Bounded;
 use super::format;
 use super::loaded::Loaded;
-use super::palette::BAD;
 use crate::capture::SubjectPattern;
 use crate::flow::KvOperation;
 use crate::kv::{BucketSummary, KeyEvent, KeyList, KeyRow, WatchMode};
@@ -146,15 +145,18 @@ pub fn kv_ui(ui: &mut egui::Ui, view: &mut KvView, now: i64) -> Vec<KvAction> {
     }
     egui::Panel::left("kv-buckets")
         .resizable(true)
-        .default_size(220.0)
+        .default_size(crate::ui::side_default(ui, 220.0))
+        .size_range(crate::ui::side_range(ui))
         .show(ui, |ui| buckets_ui(ui, view, &mut actions));
     egui::Panel::bottom("kv-watch")
         .resizable(true)
-        .default_size(200.0)
+        .default_size(crate::ui::bottom_default(ui, 200.0))
+        .size_range(crate::ui::bottom_range(ui))
         .show(ui, |ui| watch_ui(ui, view, &mut actions));
     egui::Panel::right("kv-key")
         .resizable(true)
-        .default_size(520.0)
+        .default_size(crate::ui::side_default(ui, 520.0))
+        .size_range(crate::ui::side_range(ui))
         .show(ui, |ui| key_panel_ui(ui, &mut view.key, now, &mut actions));
     egui::CentralPanel::default().show(ui, |ui| keys_ui(ui, view, now, &mut actions));
     actions
@@ -173,7 +175,7 @@ fn buckets_ui(ui: &mut egui::Ui, view: &mut KvView, actions: &mut Vec<KvAction>)
         }
     });
     if let Some(e) = &view.buckets.error {
-        ui.colored_label(BAD, e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
     let Some(buckets) = &view.buckets.value else {
         return;
@@ -246,10 +248,16 @@ fn keys_ui(ui: &mut egui::Ui, view: &mut KvView, now: i64, actions: &mut Vec<KvA
             format::count(total as u64)
         ));
         if not_kept > 0 {
-            ui.colored_label(BAD, format!("{not_kept} more not listed (limit)"));
+            ui.colored_label(
+                crate::ui::palette::of(ui).bad,
+                format!("{not_kept} more not listed (limit)"),
+            );
         }
         if !complete {
-            ui.colored_label(BAD, "listing stalled: some keys may be missing");
+            ui.colored_label(
+                crate::ui::palette::of(ui).bad,
+                "listing stalled: some keys may be missing",
+            );
         }
     });
     let Some(list) = &view.keys.value else {
@@ -336,7 +344,7 @@ fn watch_ui(ui: &mut egui::Ui, view: &mut KvView, actions: &mut Vec<KvAction>) {
         ui.label(w.events.summary("entries"));
     });
     if let Some(e) = &w.error {
-        ui.colored_label(BAD, e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
     TableBuilder::new(ui)
         .id_salt("kv-watch-table")

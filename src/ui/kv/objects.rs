@@ -9,7 +9,6 @@ use crate::ui::format;
 pub use crate::ui::kv::actions::ObjectAction;
 use crate::ui::kv::actions::{KvAction, WATCH_KEEP};
 use crate::ui::loaded::Loaded;
-use crate::ui::palette::BAD;
 
 pub struct ObjectsView {
     pub buckets: Loaded<Vec<ObjectBucket>>,
@@ -46,7 +45,8 @@ pub fn objects_ui(
     let mut act = |a| actions.push(KvAction::Objects(a));
     egui::Panel::left("object-buckets")
         .resizable(true)
-        .default_size(220.0)
+        .default_size(crate::ui::side_default(ui, 220.0))
+        .size_range(crate::ui::side_range(ui))
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("Object stores");
@@ -59,7 +59,7 @@ pub fn objects_ui(
                 }
             });
             if let Some(e) = &view.buckets.error {
-                ui.colored_label(BAD, e);
+                ui.colored_label(crate::ui::palette::of(ui).bad, e);
             }
             for b in view.buckets.value.as_deref().unwrap_or_default() {
                 let label = format!(
@@ -81,7 +81,8 @@ pub fn objects_ui(
         });
     egui::Panel::bottom("object-watch")
         .resizable(true)
-        .default_size(160.0)
+        .default_size(crate::ui::bottom_default(ui, 160.0))
+        .size_range(crate::ui::bottom_range(ui))
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong("Watch");
@@ -104,7 +105,7 @@ pub fn objects_ui(
                 ui.label(view.events.summary("changes"));
             });
             if let Some(e) = &view.watch_error {
-                ui.colored_label(BAD, e);
+                ui.colored_label(crate::ui::palette::of(ui).bad, e);
             }
             egui::ScrollArea::vertical()
                 .stick_to_bottom(true)
@@ -122,7 +123,8 @@ pub fn objects_ui(
         });
     egui::Panel::right("object-info")
         .resizable(true)
-        .default_size(420.0)
+        .default_size(crate::ui::side_default(ui, 420.0))
+        .size_range(crate::ui::side_range(ui))
         .show(ui, |ui| {
             let row = view.selected.as_deref().and_then(|name| {
                 view.objects

@@ -7,7 +7,7 @@ pub(super) mod replay;
 
 use std::sync::Arc;
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
 use super::format;
 use super::labelled_text_edit;
@@ -236,7 +236,7 @@ fn payload_ui(ui: &mut egui::Ui, view: &mut PublishView, actions: &mut Vec<Publi
     )
     .labelled_by(label.id);
     if let Some(warning) = view.template.json_warning() {
-        ui.colored_label(Color32::from_rgb(220, 170, 60), format!("⚠ {warning}"));
+        ui.colored_label(crate::ui::palette::of(ui).warn, format!("⚠ {warning}"));
     }
 }
 
@@ -307,11 +307,11 @@ fn send_ui(ui: &mut egui::Ui, view: &PublishView, actions: &mut Vec<PublishActio
             }
         ));
         if let Some(e) = job.last_error() {
-            ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+            ui.colored_label(crate::ui::palette::of(ui).bad, e);
         }
     }
     if let Some(error) = &view.error {
-        ui.colored_label(Color32::from_rgb(230, 90, 80), error);
+        ui.colored_label(crate::ui::palette::of(ui).bad, error);
     }
     if let Some(outcome) = &view.outcome {
         outcome_ui(ui, outcome);
@@ -319,7 +319,7 @@ fn send_ui(ui: &mut egui::Ui, view: &PublishView, actions: &mut Vec<PublishActio
 }
 
 fn outcome_ui(ui: &mut egui::Ui, outcome: &SendOutcome) {
-    let good = Color32::from_rgb(110, 200, 110);
+    let good = crate::ui::palette::of(ui).good;
     match outcome {
         SendOutcome::Published => {
             ui.colored_label(good, "Published.");
@@ -335,7 +335,7 @@ fn outcome_ui(ui: &mut egui::Ui, outcome: &SendOutcome) {
             );
             ui.colored_label(
                 if *duplicate {
-                    Color32::from_rgb(220, 170, 60)
+                    crate::ui::palette::of(ui).warn
                 } else {
                     good
                 },
@@ -367,7 +367,7 @@ fn outcome_ui(ui: &mut egui::Ui, outcome: &SendOutcome) {
             ui.label(RichText::new(text).monospace());
         }
         SendOutcome::Failed(e) => {
-            ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+            ui.colored_label(crate::ui::palette::of(ui).bad, e);
         }
     }
 }

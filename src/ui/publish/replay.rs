@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
 use crate::broker::JobProgress;
 use crate::capture::{ConnectionKey, Record};
@@ -287,7 +287,7 @@ fn timing_ui(ui: &mut egui::Ui, view: &mut ReplayView) {
 /// Preview and start, with what stands in the way.
 fn start_ui(ui: &mut egui::Ui, view: &mut ReplayView, actions: &mut Vec<ReplayAction>) {
     if let Some(other) = &view.other_server {
-        ui.colored_label(Color32::from_rgb(220, 170, 60), other);
+        ui.colored_label(crate::ui::palette::of(ui).warn, other);
         ui.checkbox(
             &mut view.confirm_other_server,
             "yes, replay into this other connection",
@@ -313,7 +313,7 @@ fn start_ui(ui: &mut egui::Ui, view: &mut ReplayView, actions: &mut Vec<ReplayAc
         }
     });
     if let Some(error) = &view.error {
-        ui.colored_label(Color32::from_rgb(230, 90, 80), error);
+        ui.colored_label(crate::ui::palette::of(ui).bad, error);
     }
     if !view.preview.is_empty() {
         egui::Grid::new("replay-preview")
@@ -370,6 +370,6 @@ fn progress_ui(ui: &mut egui::Ui, job: &JobProgress) {
         }
     });
     if let Some(e) = job.last_error() {
-        ui.colored_label(Color32::from_rgb(230, 90, 80), e);
+        ui.colored_label(crate::ui::palette::of(ui).bad, e);
     }
 }

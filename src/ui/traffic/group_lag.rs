@@ -33,7 +33,7 @@ pub fn group_lag_ui(ui: &mut egui::Ui, history: &GroupLagHistory, now: Timestamp
         }
         if history.untracked > 0 {
             ui.colored_label(
-                super::super::palette::BAD,
+                crate::ui::palette::of(ui).bad,
                 format!(
                     "{} commits of partitions past the first {MAX_SERIES} not followed",
                     history.untracked

@@ -5,7 +5,7 @@
 //! user chose, saying which one read it. Decoding happens once per
 //! selection and is cut to display limits.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
 use std::sync::Arc;
 
@@ -274,10 +274,10 @@ fn meta_ui(ui: &mut egui::Ui, store: &Store, record: &Record) {
         .spacing([12.0, 2.0])
         .show(ui, |ui| {
             ui.label("Received");
-            ui.label(format::full_time(record.received_at));
+            ui.add(egui::Label::new(format::full_time(record.received_at)).wrap());
             ui.end_row();
             ui.label("Connection");
-            ui.label(store.connection_name(record.connection));
+            ui.add(egui::Label::new(store.connection_name(record.connection)).wrap());
             ui.end_row();
             ui.label("Reply to");
             match record.reply() {
@@ -290,21 +290,29 @@ fn meta_ui(ui: &mut egui::Ui, store: &Store, record: &Record) {
             };
             ui.end_row();
             ui.label("Size");
-            ui.label(format!(
-                "{} payload ({} bytes), {} on the wire",
-                format::bytes(record.payload().len() as u64),
-                format::count(record.payload().len() as u64),
-                format::bytes(record.wire_size() as u64)
-            ));
+            // Values wrap in what the label column leaves: a grid grows
+            // to its widest row, and the panel with it.
+            ui.add(
+                egui::Label::new(format!(
+                    "{} payload ({} bytes), {} on the wire",
+                    format::bytes(record.payload().len() as u64),
+                    format::count(record.payload().len() as u64),
+                    format::bytes(record.wire_size() as u64)
+                ))
+                .wrap(),
+            );
             ui.end_row();
             if let Some(headers) = record.headers()
                 && let Some(code) = headers.status()
             {
                 ui.label("Status");
-                ui.label(format!(
-                    "{code} {}",
-                    headers.status_description().unwrap_or("")
-                ));
+                ui.add(
+                    egui::Label::new(format!(
+                        "{code} {}",
+                        headers.status_description().unwrap_or("")
+                    ))
+                    .wrap(),
+                );
                 ui.end_row();
             }
         });
@@ -415,9 +423,7 @@ fn payload_ui(ui: &mut egui::Ui, view: &mut InspectorView, seq: Seq, record: &Re
     match (by, json_error) {
         (Some(DecodedBy::Json), _) | (None, None) => {}
         (Some(by), _) => {
-            ui.label(
-                RichText::new(format!("Read as {by}")).color(Color32::from_rgb(110, 200, 110)),
-            );
+            ui.label(RichText::new(format!("Read as {by}")).color(crate::ui::palette::of(ui).good));
         }
         (None, Some(e)) if !record.payload().is_empty() => {
             ui.label(RichText::new(e).weak());
@@ -432,7 +438,7 @@ fn payload_ui(ui: &mut egui::Ui, view: &mut InspectorView, seq: Seq, record: &Re
     };
     if payload_len > limit {
         ui.colored_label(
-            Color32::from_rgb(220, 170, 60),
+            crate::ui::palette::of(ui).warn,
             format!(
                 "Showing the first {} of {} ({} bytes).",
                 format::bytes(limit as u64),
@@ -542,31 +548,31 @@ fn headers_ui(ui: &mut egui::Ui, record: &Record) {
     ui.strong(format!("Headers ({})", headers.len()));
     if headers.is_malformed() {
         ui.colored_label(
-            Color32::from_rgb(230, 150, 60),
+            crate::ui::palette::of(ui).retry,
             "Malformed header block (kept exactly as received):",
         );
         let raw = String::from_utf8_lossy(headers.as_bytes());
         let shown: String = raw.chars().take(MAX_HEADER_VALUE_CHARS * 4).collect();
         ui.add(egui::Label::new(RichText::new(format!("{shown:?}")).monospace()).wrap());
     }
-    // Values wrap within the panel (a 300-character JWT pushed the
-    // inspector off-screen) and are cut; thousands of headers are counted.
-    egui::Grid::new("inspector-headers")
-        .num_columns(2)
-        .striped(true)
-        .spacing([12.0, 2.0])
-        .max_col_width(ui.available_width().max(120.0))
-        .show(ui, |ui| {
-            for (name, value) in headers.iter().take(MAX_HEADER_ROWS) {
-                ui.label(RichText::new(name).monospace());
-                let shown: String = value.chars().take(MAX_HEADER_VALUE_CHARS).collect();
-                let label = ui.add(egui::Label::new(RichText::new(&shown).monospace()).wrap());
-                if shown.len() < value.len() {
-                    label.on_hover_text(value);
-                }
-                ui.end_row();
+    // Values wrap in what the name leaves of the panel's width (a
+    // 300-character JWT pushed the inspector off-screen; a grid's value
+    // column, as wide as the panel, started after the name and ran past
+    // it) and are cut; long names are cut too; thousands of headers are
+    // counted.
+    for (name, value) in headers.iter().take(MAX_HEADER_ROWS) {
+        ui.horizontal_top(|ui| {
+            let name_label = ui.label(RichText::new(format::elide(name, 28)).monospace().strong());
+            if name.chars().count() > 28 {
+                name_label.on_hover_text(name);
+            }
+            let shown: String = value.chars().take(MAX_HEADER_VALUE_CHARS).collect();
+            let label = ui.add(egui::Label::new(RichText::new(&shown).monospace()).wrap());
+            if shown.len() < value.len() {
+                label.on_hover_text(value);
             }
         });
+    }
     if headers.len() > MAX_HEADER_ROWS {
         ui.label(
             RichText::new(format!(

@@ -8,7 +8,7 @@ pub(crate) mod previews;
 pub(super) mod rates;
 pub(super) mod subject_tree;
 
-use egui::{Align, Color32, RichText, Sense};
+use egui::{Align, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::format;
@@ -151,7 +151,9 @@ impl TrafficView {
 }
 
 pub fn filter_bar_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
-    ui.horizontal(|ui| {
+    // Wrapped: a narrow middle (a small window, wide side panels) takes
+    // the filters on two lines instead of running them under the panels.
+    ui.horizontal_wrapped(|ui| {
         let subject =
             super::labelled_text_edit(ui, "Subject filter", &mut view.subject_filter, 200.0);
         let text = super::labelled_text_edit(ui, "Text filter", &mut view.text_filter, 160.0);
@@ -181,7 +183,7 @@ pub fn filter_bar_ui(ui: &mut egui::Ui, view: &mut TrafficView, store: &Store) {
     });
     if let Some(error) = &view.filter_error {
         ui.colored_label(
-            Color32::from_rgb(230, 90, 80),
+            crate::ui::palette::of(ui).bad,
             format!("Filter not applied: {error}"),
         );
     }

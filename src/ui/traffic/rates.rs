@@ -46,6 +46,7 @@ pub fn rates_ui(ui: &mut egui::Ui, view: &mut RatesView, store: &Store, now: Tim
         .map(|g| ((g.from.div_euclid(1_000_000_000)) - second) as f64)
         .filter(|x| *x >= -60.0)
         .collect();
+    let disconnected = crate::ui::palette::of(ui).bad;
     Plot::new("rates")
         .legend(
             Legend::default()
@@ -67,9 +68,7 @@ pub fn rates_ui(ui: &mut egui::Ui, view: &mut RatesView, store: &Store, now: Tim
                 plot.line(Line::new(tree.path(id), to_points(id)));
             }
             for x in gaps {
-                plot.vline(
-                    VLine::new("disconnected", x).color(egui::Color32::from_rgb(230, 90, 80)),
-                );
+                plot.vline(VLine::new("disconnected", x).color(disconnected));
             }
         });
 }

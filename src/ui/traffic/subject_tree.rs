@@ -2,7 +2,7 @@
 //! and last-seen time, aggregated up. Clicking a node filters the table.
 //! Only expanded nodes are visited, so the cost follows what is on screen.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
 use crate::capture::Timestamp;
 use crate::capture::{NodeId, ROOT, SubjectTree};
@@ -150,7 +150,7 @@ fn node_label_ui(
         ))
         .small()
         .color(if rate > 0.0 {
-            Color32::from_rgb(120, 190, 120)
+            crate::ui::palette::of(ui).good
         } else {
             ui.visuals().weak_text_color()
         }),
