@@ -47,7 +47,10 @@ impl EventscopeApp {
             Command::SelectPrevious => self.traffic.move_selection(-1),
             Command::FollowNewest => self.traffic.follow(),
             Command::ClearSelection => self.traffic.selected = None,
-            Command::ToggleRates => self.show_rates = !self.show_rates,
+            Command::ToggleRates => self.look.rates_under_traffic = !self.look.rates_under_traffic,
+            Command::ToggleFlowsBesideMap => {
+                self.look.flows_beside_map = !self.look.flows_beside_map
+            }
             Command::ShowShortcuts => self.shortcuts_open = !self.shortcuts_open,
             Command::OpenPalette => self.palette.toggle(),
             Command::SaveCapture => self.save_capture(),

@@ -145,7 +145,7 @@ impl EventscopeApp {
             {
                 self.forget_captured();
             }
-            ui.toggle_value(&mut self.show_rates, "Rates");
+            ui.toggle_value(&mut self.look.rates_under_traffic, "Rates");
             if !self.session.pending_confirms.is_empty() {
                 ui.separator();
                 if ui
@@ -231,7 +231,7 @@ impl EventscopeApp {
             self.traffic.filter_subject(pattern);
         }
         self.inspector_panel_ui(ui);
-        if self.show_rates {
+        if self.look.rates_under_traffic {
             egui::Panel::bottom("rates")
                 .resizable(true)
                 .default_size(crate::ui::bottom_default(ui, 170.0))
@@ -307,7 +307,13 @@ impl EventscopeApp {
 
     fn flows_view_ui(&mut self, ui: &mut egui::Ui, now: Timestamp) {
         self.inspector_panel_ui(ui);
-        egui::Panel::left("flow-list")
+        self.flow_panels_ui(ui, now, "flow-list");
+    }
+
+    /// The flow list and the diagram of the chosen flow: the Flows view,
+    /// and under the map when asked (`list_id` tells the two apart).
+    pub(super) fn flow_panels_ui(&mut self, ui: &mut egui::Ui, now: Timestamp, list_id: &str) {
+        egui::Panel::left(list_id.to_owned())
             .resizable(true)
             .default_size(crate::ui::side_default(ui, 400.0))
             .size_range(crate::ui::side_range(ui))

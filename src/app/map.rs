@@ -50,6 +50,14 @@ impl EventscopeApp {
         self.refresh_map(false);
         // A live map moves: look again when the next one is due.
         ui.ctx().request_repaint_after(REBUILD_EVERY);
+        if self.look.flows_beside_map {
+            let now = crate::capture::now_timestamp();
+            egui::Panel::bottom("map-flows")
+                .resizable(true)
+                .default_size(crate::ui::bottom_default(ui, 320.0))
+                .size_range(crate::ui::bottom_range(ui))
+                .show(ui, |ui| self.flow_panels_ui(ui, now, "map-flow-list"));
+        }
         let actions = crate::ui::map_ui(ui, &mut self.map.view);
         for action in actions {
             match action {

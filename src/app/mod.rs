@@ -161,7 +161,6 @@ pub struct EventscopeApp {
     demo: Option<demo::PendingDemo>,
     contexts: Vec<ConnectionProfile>,
     budget_mib: usize,
-    show_rates: bool,
     screenshot: Option<ScreenshotPlan>,
     /// Errors to show once in the top bar (e.g. a command that could not be sent).
     pub notice: Option<crate::ui::Notice>,
@@ -273,7 +272,6 @@ impl EventscopeApp {
             demo: None,
             contexts,
             budget_mib,
-            show_rates: true,
             screenshot: config.screenshot,
             notice: schemas_problem.map(crate::ui::Notice::problem),
             screenshot_result: None,

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::layout::{MapLayout, NODE_HEIGHT, NODE_WIDTH, edge_width};
+use super::layout::{MapLayout, NODE_HEIGHT, NODE_WIDTH, edge_curve, edge_width};
 use super::{Edge, Health, NodeKind, SystemMap};
 
 /// `flowchart LR`: producers as stadiums, subjects as boxes, streams and
@@ -84,9 +84,8 @@ pub fn svg(map: &SystemMap) -> String {
     out.push_str(r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
     out.push('\n');
     for edge in &map.edges {
-        let (x1, y1) = layout.nodes[edge.from].right_middle();
-        let (x2, y2) = layout.nodes[edge.to].left_middle();
-        let bend = ((x2 - x1).abs() / 2.0).max(60.0);
+        let [(x1, y1), (cx1, cy1), (cx2, cy2), (x2, y2)] =
+            edge_curve(&layout.nodes[edge.from], &layout.nodes[edge.to]);
         let colour = match edge.health() {
             Health::Failing => "#be1e1e",
             Health::Retrying => "#aa5500",
@@ -95,9 +94,7 @@ pub fn svg(map: &SystemMap) -> String {
         };
         let _ = writeln!(
             out,
-            r#"<path d="M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}" fill="none" stroke="{colour}" stroke-width="{:.1}"><title>{}</title></path>"#,
-            x1 + bend,
-            x2 - bend,
+            r#"<path d="M{x1:.1},{y1:.1} C{cx1:.1},{cy1:.1} {cx2:.1},{cy2:.1} {x2:.1},{y2:.1}" fill="none" stroke="{colour}" stroke-width="{:.1}"><title>{}</title></path>"#,
             edge_width(edge.rate),
             xml(&edge_label(edge))
         );

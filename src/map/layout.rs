@@ -6,9 +6,9 @@
 
 use super::{NodeKind, SystemMap};
 
-pub const NODE_WIDTH: f32 = 210.0;
+pub const NODE_WIDTH: f32 = 190.0;
 pub const NODE_HEIGHT: f32 = 40.0;
-const COLUMN_GAP: f32 = 150.0;
+const COLUMN_GAP: f32 = 120.0;
 const ROW_GAP: f32 = 18.0;
 const MARGIN: f32 = 20.0;
 
@@ -72,6 +72,27 @@ impl MapLayout {
             height: 2.0 * MARGIN + tallest as f32 * (NODE_HEIGHT + ROW_GAP),
         }
     }
+}
+
+/// An arrow's Bézier control points, in map units: forward arrows leave
+/// a box's right side for the next column's left; a reply going back
+/// leaves the left side for the right; between boxes of one column (a
+/// queue dead-lettering into another) out of the right and back in.
+pub fn edge_curve(from: &PlacedNode, to: &PlacedNode) -> [(f32, f32); 4] {
+    let (start, end, out, back) = if to.x > from.x {
+        (from.right_middle(), to.left_middle(), 1.0, -1.0)
+    } else if to.x < from.x {
+        (from.left_middle(), to.right_middle(), -1.0, 1.0)
+    } else {
+        (from.right_middle(), to.right_middle(), 1.0, 1.0)
+    };
+    let bend = ((end.0 - start.0).abs() / 2.0).max(60.0);
+    [
+        start,
+        (start.0 + out * bend, start.1),
+        (end.0 + back * bend, end.1),
+        end,
+    ]
 }
 
 /// An arrow's width for its rate: thin for a trickle, thick for a flood,

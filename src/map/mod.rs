@@ -22,7 +22,7 @@ pub mod json_schema;
 mod layout;
 
 pub use export::{edge_label, mermaid, short, svg};
-pub use layout::{MapLayout, NODE_HEIGHT, NODE_WIDTH, PlacedNode, edge_width};
+pub use layout::{MapLayout, NODE_HEIGHT, NODE_WIDTH, PlacedNode, edge_curve, edge_width};
 
 /// What a node is; the column it is drawn in follows this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -203,11 +203,26 @@ impl Builder {
         );
         let flow = flow.materialized();
         let detail = flow.detail();
+        // A request's subject lane is named with who answered
+        // ("pricing.quote (pricing-service)"): on the map the subject is
+        // one box and the responder another, beside it.
         let lanes: Vec<usize> = detail
             .lanes
             .iter()
-            .map(|lane| self.node(NodeKind::of(lane.role), &lane.name, flow.broker))
+            .map(|lane| {
+                let name = match lane.name.strip_prefix(flow.subject.as_str()) {
+                    Some(rest) if lane.role == Role::Subject && rest.starts_with(" (") => {
+                        flow.subject.as_str()
+                    }
+                    _ => lane.name.as_str(),
+                };
+                self.node(NodeKind::of(lane.role), name, flow.broker)
+            })
             .collect();
+        let responder = detail
+            .responder
+            .as_deref()
+            .map(|name| self.node(NodeKind::Consumer, name, flow.broker));
         // A stored message's flow draws the producer straight into the
         // stream; the map keeps the subject it was published on between.
         let published_on = flow.stored_subject().unwrap_or(&flow.subject);
@@ -235,10 +250,21 @@ impl Builder {
                     let (from, to) = through_subject(self, from, to);
                     self.edge(from, to).messages += 1;
                     first_edge.get_or_insert((from, to));
+                    if step.kind == StepKind::Request
+                        && let Some(responder) = responder
+                    {
+                        self.edge(to, responder).messages += 1;
+                    }
                 }
-                // A reply from a responder the wire named; one that came
-                // back "from the subject" says nothing the request did not.
-                StepKind::Reply if from != to && self.nodes[from].kind != NodeKind::Channel => {
+                // A reply comes from the responder when the wire named it;
+                // one that came back "from the subject" says nothing the
+                // request did not.
+                StepKind::Reply if from != to => {
+                    let from = match (self.nodes[from].kind, responder) {
+                        (NodeKind::Channel, Some(responder)) => responder,
+                        (NodeKind::Channel, None) => continue,
+                        _ => from,
+                    };
                     self.edge(from, to).messages += 1;
                 }
                 StepKind::Route | StepKind::Deliver { count: 1 } if from != to => {

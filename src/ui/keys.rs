@@ -33,6 +33,7 @@ pub enum Command {
     FollowNewest,
     ClearSelection,
     ToggleRates,
+    ToggleFlowsBesideMap,
     ShowShortcuts,
     OpenPalette,
     SaveCapture,
@@ -90,6 +91,7 @@ impl Command {
             Command::FollowNewest,
             Command::ClearSelection,
             Command::ToggleRates,
+            Command::ToggleFlowsBesideMap,
             Command::SaveCapture,
             Command::LoadCapture,
             Command::OpenDumpDirectory,
@@ -128,7 +130,8 @@ impl Command {
                 "Follow the newest messages again (clears selection and pause, scrolls to the newest row)"
             }
             Command::ClearSelection => "Clear the selection",
-            Command::ToggleRates => "Show / hide the rate plot",
+            Command::ToggleRates => "Layout: show / hide the rate plot under the traffic",
+            Command::ToggleFlowsBesideMap => "Layout: show / hide the flows under the map",
             Command::ShowShortcuts => "List the keyboard shortcuts",
             Command::OpenPalette => "Command palette: find any view or action",
             Command::SaveCapture => "File: save capture…",

@@ -1,6 +1,7 @@
-//! How the window looks: the theme, the text size, and whether times are
-//! read in local time or UTC. Saved between runs; applied to egui each
-//! time they change.
+//! How the window looks and is laid out: the theme, the text size,
+//! whether times are read in local time or UTC, and which panels show
+//! beside which views. Saved between runs (egui keeps the panels' sizes);
+//! applied to egui each time they change.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,10 @@ pub struct Look {
     pub scale: f32,
     /// Times shown in UTC rather than local time (captures are UTC either way).
     pub utc: bool,
+    /// The rate plot under the traffic.
+    pub rates_under_traffic: bool,
+    /// The flows (list and diagram) under the map, filtered by its clicks.
+    pub flows_beside_map: bool,
 }
 
 impl Default for Look {
@@ -42,6 +47,8 @@ impl Default for Look {
             theme: ThemeChoice::Dark,
             scale: 1.0,
             utc: false,
+            rates_under_traffic: true,
+            flows_beside_map: false,
         }
     }
 }
@@ -94,6 +101,10 @@ pub fn look_menu_ui(ui: &mut egui::Ui, look: &mut Look) -> bool {
             });
     });
     ui.checkbox(&mut look.utc, "Times in UTC");
+    ui.separator();
+    ui.label("Side by side");
+    ui.checkbox(&mut look.rates_under_traffic, "Rate plot under the traffic");
+    ui.checkbox(&mut look.flows_beside_map, "Flows under the map");
     *look != before
 }
 

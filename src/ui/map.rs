@@ -26,6 +26,8 @@ pub struct MapView {
     layout: MapLayout,
     pub picked: Option<MapPick>,
     pub zoom: f32,
+    /// Zoomed to the panel's width (until Ctrl+wheel zooms by hand).
+    pub fit: bool,
 }
 
 impl Default for MapView {
@@ -35,6 +37,7 @@ impl Default for MapView {
             layout: MapLayout::default(),
             picked: None,
             zoom: 1.0,
+            fit: true,
         }
     }
 }
@@ -121,6 +124,8 @@ pub fn map_ui(ui: &mut egui::Ui, view: &mut MapView) -> Vec<MapAction> {
             if ui.button("Save AsyncAPI…").clicked() {
                 actions.push(MapAction::SaveAsyncApi);
             }
+            ui.toggle_value(&mut view.fit, "Fit width")
+                .on_hover_text("Zoom the map to the panel's width (Ctrl+wheel zooms by hand)");
             ui.separator();
             legend_ui(ui);
         });
@@ -145,8 +150,12 @@ pub fn map_ui(ui: &mut egui::Ui, view: &mut MapView) -> Vec<MapAction> {
         if ui.input(|i| i.modifiers.command) {
             let scroll = ui.input(|i| i.smooth_scroll_delta.y);
             if scroll != 0.0 {
+                view.fit = false;
                 view.zoom = (view.zoom * (1.0 + scroll / 400.0)).clamp(0.3, 3.0);
             }
+        }
+        if view.fit && view.layout.width > 0.0 {
+            view.zoom = ((ui.available_width() - 12.0) / view.layout.width).clamp(0.4, 1.0);
         }
         egui::ScrollArea::both()
             .id_salt("map-scroll")
@@ -222,15 +231,7 @@ fn draw_map(
         ) else {
             continue;
         };
-        let start = at(from.right_middle());
-        let end = at(to.left_middle());
-        let bend = ((end.x - start.x).abs() / 2.0).max(60.0 * z);
-        let points = [
-            start,
-            Pos2::new(start.x + bend, start.y),
-            Pos2::new(end.x - bend, end.y),
-            end,
-        ];
+        let points = crate::map::edge_curve(from, to).map(at);
         let width = crate::map::edge_width(edge.rate) * z.max(0.5);
         if let Some(pointer) = pointer
             && near_curve(&points, pointer, width / 2.0 + 4.0)
@@ -249,13 +250,15 @@ fn draw_map(
             Color32::TRANSPARENT,
             stroke,
         ));
-        // The arrowhead, at the receiving box.
+        // The arrowhead, at the receiving box, along the curve's end.
         let tip = points[3];
+        let along = (points[3] - points[2]).normalized();
+        let across = along.rot90();
         painter.add(egui::Shape::convex_polygon(
             vec![
                 tip,
-                tip + Vec2::new(-8.0, -4.5) * z,
-                tip + Vec2::new(-8.0, 4.5) * z,
+                tip - along * 8.0 * z + across * 4.5 * z,
+                tip - along * 8.0 * z - across * 4.5 * z,
             ],
             colour,
             Stroke::NONE,

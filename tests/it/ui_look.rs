@@ -224,3 +224,60 @@ fn hostile_strings_stay_inside_their_panels_at_both_window_sizes() {
         );
     }
 }
+
+/// eframe's storage, in memory: what the app saves at exit.
+#[derive(Default)]
+struct Memory(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for Memory {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+/// The theme, text size, clock and which panels show beside which views
+/// are saved at exit and come back at the next start.
+#[test]
+fn the_look_and_layout_are_saved_and_restored() {
+    let _timed = common::timed();
+    let mut app = app(View::Map);
+    for command in [
+        Command::Theme(ThemeChoice::Light),
+        Command::LargerText,
+        Command::ToggleUtc,
+        Command::ToggleFlowsBesideMap,
+        Command::ToggleRates,
+    ] {
+        app.run_command(command);
+    }
+    let chosen = app.look;
+    assert!(chosen.flows_beside_map && !chosen.rates_under_traffic);
+    let mut storage = Memory::default();
+    eframe::App::save(&mut app, &mut storage);
+    drop(app);
+    let again = EventscopeApp::new(
+        &egui::Context::default(),
+        Some(&storage),
+        AppConfig {
+            view: View::Map,
+            ..AppConfig::default()
+        },
+    )
+    .expect("app starts");
+    assert_eq!(again.look, chosen);
+    // And the map shows the flows under it, as saved.
+    let mut h = common::ui::harness(again);
+    h.run_steps(3);
+    assert!(
+        h.query_by_label("Flow subject").is_some(),
+        "the flow list under the map"
+    );
+    assert!(!h.ctx.global_style().visuals.dark_mode, "light, as saved");
+}
