@@ -275,6 +275,7 @@ impl EventscopeApp {
                 // push the payload below the bottom.
                 egui::ScrollArea::vertical()
                     .id_salt("inspector-scroll")
+                    .auto_shrink([false, false])
                     .show(ui, |ui| {
                         inspector_ui(
                             ui,

@@ -46,6 +46,7 @@ impl EventscopeApp {
             .size_range(crate::ui::side_range(ui))
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
+                    .auto_shrink([false, false])
                     .show(ui, |ui| {
                         inspector_ui(ui, &mut self.inspector, store, self.search.view.selected)
                     })

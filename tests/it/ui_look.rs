@@ -82,8 +82,40 @@ fn the_palette_finds_and_runs_any_command_by_typing() {
 #[test]
 fn shortcuts_do_what_the_list_says() {
     let _timed = common::timed();
-    let mut h = common::ui::harness(app(View::Traffic));
-    h.run_steps(2);
+    let mut app = app(View::Traffic);
+    let connection = app.session.store.intern_connection("test");
+    for n in 0..3 {
+        app.session.store.push(Record::new(
+            1_793_880_001_500_000_000 + n,
+            connection,
+            &format!("orders.{n}"),
+            None,
+            None,
+            b"{}",
+        ));
+    }
+    let mut h = common::ui::harness(app);
+    h.run_steps(3);
+    // j and k (and the arrows) move the selection; Esc clears it; End
+    // follows the newest again.
+    h.key_press(Key::J);
+    h.run_steps(1);
+    let first = h.state().traffic.selected.expect("j selects");
+    h.key_press(Key::ArrowDown);
+    h.run_steps(1);
+    let second = h.state().traffic.selected.expect("down moves");
+    assert_ne!(first, second);
+    h.key_press(Key::K);
+    h.run_steps(1);
+    assert_eq!(h.state().traffic.selected, Some(first), "k goes back");
+    h.key_press(Key::Escape);
+    h.run_steps(1);
+    assert_eq!(h.state().traffic.selected, None, "Esc clears");
+    h.key_press(Key::Space);
+    h.run_steps(1);
+    h.key_press(Key::End);
+    h.run_steps(1);
+    assert!(!h.state().traffic.is_paused(), "End follows again");
     h.key_press(Key::Space);
     h.run_steps(1);
     assert!(h.state().traffic.is_paused(), "Space pauses");
@@ -100,6 +132,9 @@ fn shortcuts_do_what_the_list_says() {
     h.key_press(Key::Questionmark);
     h.run_steps(2);
     assert!(h.query_by_label("Keyboard shortcuts").is_some());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::L);
+    h.run_steps(2);
+    assert_eq!(h.state().session.store.len(), 0, "Ctrl+L clears");
     // Each listed command has its keys in the palette and in `?`.
     for command in Command::all() {
         let keys = command.keys_text();

@@ -197,7 +197,12 @@ fn subject_ui(
             action = InspectorAction::EditAndResend(seq);
         }
         let ids = follow_ids(record);
-        ui.add_enabled_ui(!ids.is_empty(), |ui| {
+        // A widget of its own either way: an enabled-or-not child ui is
+        // squeezed upright where the row wraps.
+        if ids.is_empty() {
+            ui.add_enabled(false, egui::Button::new("Follow"))
+                .on_disabled_hover_text("No trace id or message id header to follow");
+        } else {
             ui.menu_button("Follow", |ui| {
                 for (what, value) in ids {
                     if ui
@@ -208,10 +213,8 @@ fn subject_ui(
                         ui.close();
                     }
                 }
-            })
-            .response
-            .on_disabled_hover_text("No trace id or message id header to follow");
-        });
+            });
+        }
         ui.menu_button("Compare with", |ui| {
             if ui.button("the previous on this subject").clicked() {
                 action = InspectorAction::CompareWithPrevious(seq);
