@@ -2,6 +2,7 @@
 //! are laid out), following the newest rows until the user scrolls up.
 
 mod decoded;
+mod facts;
 pub(super) mod group_lag;
 pub(super) mod inspector;
 pub(crate) mod previews;
