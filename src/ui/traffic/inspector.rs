@@ -1,10 +1,9 @@
 //! The selected message: its subject and actions, metadata and headers
-//! (`facts.rs`), and the
-//! payload as pretty JSON, a JSON tree, text, and always a hex dump; a
-//! payload that is not JSON is read by the decoders (`crate::decode`:
-//! Protobuf by the type bound to its subject, MessagePack, CBOR) as the
-//! user chose, saying which one read it. Decoding happens once per
-//! selection and is cut to display limits.
+//! (`facts.rs`), and the payload as pretty JSON, a JSON tree, text, and
+//! always a hex dump; a payload that is not JSON is read by the decoders
+//! (`crate::decode`: Protobuf by the type bound to its subject,
+//! MessagePack, CBOR) as the user chose, saying which one read it.
+//! Decoding happens once per selection and is cut to display limits.
 
 use egui::RichText;
 
