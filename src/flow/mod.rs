@@ -39,7 +39,7 @@ pub use layout::{Layout, Row, RowKind};
 pub use links::{BatchMember, Links, StoredAt};
 pub use model::{
     Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, ObjectPut,
-    Outcome, Reply, Role, Step, StepKind,
+    Outcome, Reply, Role, Step, StepKind, UNKNOWN_PRODUCER,
 };
 pub use rules::{ConsumerState, DeliveryRules, PublishMarks, rules_for};
 pub use selection::{ConsumerScope, FlowCounts, FlowFilter};

@@ -8,12 +8,14 @@
 //! `layout` places it in columns, `export` writes Mermaid and SVG,
 //! `asyncapi` the AsyncAPI 3 document, `json_schema` infers payload schemas.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use serde::Serialize;
 
 use crate::capture::{BrokerKind, Timestamp};
-use crate::flow::{AckBody, AdvisoryKind, Correlator, Flow, Role, StepKind};
+use crate::flow::{
+    AckBody, AdvisoryKind, Correlator, Flow, FlowKind, Role, StepKind, UNKNOWN_PRODUCER,
+};
 use crate::server_answers::Directory;
 
 pub mod asyncapi;
@@ -160,7 +162,9 @@ impl SystemMap {
 #[derive(Default)]
 struct Builder {
     nodes: Vec<Node>,
-    index: HashMap<(NodeKind, String), usize>,
+    /// Each kind's boxes by name (looked up by `&str`, without a copy:
+    /// the map is made again each second from every flow).
+    index: HashMap<NodeKind, HashMap<String, usize>>,
     edges: HashMap<(usize, usize), Edge>,
     flows: u64,
     first: Option<Timestamp>,
@@ -169,17 +173,18 @@ struct Builder {
 
 impl Builder {
     fn node(&mut self, kind: NodeKind, name: &str, broker: BrokerKind) -> usize {
-        if let Some(i) = self.index.get(&(kind, name.to_owned())) {
+        let names = self.index.entry(kind).or_default();
+        if let Some(i) = names.get(name) {
             return *i;
         }
+        let i = self.nodes.len();
+        names.insert(name.to_owned(), i);
         self.nodes.push(Node {
             name: name.to_owned(),
             kind,
             broker,
             messages: 0,
         });
-        let i = self.nodes.len() - 1;
-        self.index.insert((kind, name.to_owned()), i);
         i
     }
 
@@ -201,6 +206,16 @@ impl Builder {
             self.last
                 .map_or(flow.updated_at, |l| l.max(flow.updated_at)),
         );
+        // A core publish, by far the most common flow, keeps its one step
+        // implicit: one arrow from its producer, without the copy that
+        // `materialized` makes to draw it.
+        if flow.kind == FlowKind::Publish && flow.detail().steps.is_empty() {
+            let producer = flow.producer.as_deref().unwrap_or(UNKNOWN_PRODUCER);
+            let from = self.node(NodeKind::Producer, producer, flow.broker);
+            let to = self.node(NodeKind::Channel, &flow.subject, flow.broker);
+            self.edge(from, to).messages += 1;
+            return;
+        }
         let flow = flow.materialized();
         let detail = flow.detail();
         // A request's subject lane is named with who answered
