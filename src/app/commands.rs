@@ -77,10 +77,11 @@ impl EventscopeApp {
             Command::CopyMapAsMermaid => self.copy_map_as_mermaid(),
             Command::SaveMapAsSvg => self.save_map_as_svg(),
             Command::SaveAsyncApi => self.save_asyncapi(),
-            Command::Theme(theme) => self.set_look(|look| look.theme = theme),
-            Command::ToggleUtc => self.set_look(|look| look.utc = !look.utc),
-            Command::LargerText => self.set_look(|look| look.step_scale(1)),
-            Command::SmallerText => self.set_look(|look| look.step_scale(-1)),
+            // The look is applied at the start of the next frame.
+            Command::Theme(theme) => self.look.theme = theme,
+            Command::ToggleUtc => self.look.utc = !self.look.utc,
+            Command::LargerText => self.look.step_scale(1),
+            Command::SmallerText => self.look.step_scale(-1),
         }
     }
 
@@ -88,10 +89,5 @@ impl EventscopeApp {
         self.say(crate::ui::Notice::problem(
             "Select a message in the Traffic view first.",
         ));
-    }
-
-    /// Change the look; it is applied at the start of the next frame.
-    fn set_look(&mut self, change: impl FnOnce(&mut crate::ui::Look)) {
-        change(&mut self.look);
     }
 }

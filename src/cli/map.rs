@@ -14,7 +14,6 @@ use super::flows::correlate_file;
 use super::schema_args::SchemaArgs;
 use super::{Complete, ConnectArgs};
 use crate::capture::{BrokerKind, Record};
-use crate::decode::Schemas;
 use crate::flow::FlowConfig;
 use crate::map::SystemMap;
 use crate::map::asyncapi::{ChannelSamples, document};
@@ -233,7 +232,7 @@ pub fn asyncapi_command(args: AsyncApiArgs) -> ExitCode {
         Err(code) => return code,
     };
     let mut samples = ChannelSamples::default();
-    let (map, complete) = match map_of("asyncapi", &input, |r| sample(&mut samples, r, &schemas)) {
+    let (map, complete) = match map_of("asyncapi", &input, |r| samples.add(r, &schemas)) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -253,8 +252,4 @@ pub fn asyncapi_command(args: AsyncApiArgs) -> ExitCode {
         );
     }
     finish(complete, written, "asyncapi")
-}
-
-fn sample(samples: &mut ChannelSamples, record: &Record, schemas: &Schemas) {
-    samples.add(record, schemas);
 }
