@@ -117,7 +117,7 @@ pub fn document(
             channel_key.clone(),
             json!({
                 "address": node.name,
-                "description": format!("{} on {}: {} messages seen", node.kind.label(), node.broker.name(), node.messages),
+                "description": format!("{} on {}: {} messages seen", node.kind.label(), node.brokers_label(), node.messages),
                 "messages": { message_key.clone(): { "$ref": format!("#/components/messages/{message_key}") } },
             }),
         );

@@ -124,7 +124,7 @@ pub fn svg(map: &SystemMap) -> String {
             place.x + NODE_WIDTH / 2.0,
             place.y + 31.0,
             node.kind.label(),
-            node.broker.name()
+            node.brokers_label()
         );
     }
     out.push_str("</svg>\n");

@@ -65,9 +65,25 @@ impl NodeKind {
 pub struct Node {
     pub name: String,
     pub kind: NodeKind,
+    /// The broker it was first seen on.
     pub broker: BrokerKind,
+    /// A producer or consumer seen on other brokers too (a bridge, a
+    /// service that publishes on two): one program, one box.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_on: Vec<BrokerKind>,
     /// Messages through it (in and out, the larger).
     pub messages: u64,
+}
+
+impl Node {
+    /// "nats", or "nats + mqtt" for a program on several brokers.
+    pub fn brokers_label(&self) -> String {
+        std::iter::once(self.broker)
+            .chain(self.also_on.iter().copied())
+            .map(BrokerKind::name)
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
 }
 
 /// An arrow between two nodes, with what travelled it.
@@ -162,9 +178,12 @@ impl SystemMap {
 #[derive(Default)]
 struct Builder {
     nodes: Vec<Node>,
-    /// Each kind's boxes by name (looked up by `&str`, without a copy:
-    /// the map is made again each second from every flow).
-    index: HashMap<NodeKind, HashMap<String, usize>>,
+    /// Boxes by kind, broker and name (looked up by `&str`, without a
+    /// copy: the map is made again each second from every flow). A
+    /// subject or a stream belongs to its broker ("readings" on Kafka is
+    /// not "readings" on NATS); a program is one box on every broker, so
+    /// producers and consumers are filed under no broker (`None`).
+    index: HashMap<(NodeKind, Option<BrokerKind>), HashMap<String, usize>>,
     edges: HashMap<(usize, usize), Edge>,
     flows: u64,
     first: Option<Timestamp>,
@@ -173,9 +192,17 @@ struct Builder {
 
 impl Builder {
     fn node(&mut self, kind: NodeKind, name: &str, broker: BrokerKind) -> usize {
-        let names = self.index.entry(kind).or_default();
-        if let Some(i) = names.get(name) {
-            return *i;
+        let program = matches!(kind, NodeKind::Producer | NodeKind::Consumer);
+        let names = self
+            .index
+            .entry((kind, (!program).then_some(broker)))
+            .or_default();
+        if let Some(&i) = names.get(name) {
+            let node = &mut self.nodes[i];
+            if node.broker != broker && !node.also_on.contains(&broker) {
+                node.also_on.push(broker);
+            }
+            return i;
         }
         let i = self.nodes.len();
         names.insert(name.to_owned(), i);
@@ -183,6 +210,7 @@ impl Builder {
             name: name.to_owned(),
             kind,
             broker,
+            also_on: Vec::new(),
             messages: 0,
         });
         i
@@ -417,5 +445,25 @@ impl Builder {
             span_seconds,
             edges_left_out,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A program is one box whichever broker it uses; a subject or a
+    /// stream is its broker's own.
+    #[test]
+    fn programs_span_brokers_and_channels_do_not() {
+        let mut builder = Builder::default();
+        let nats = builder.node(NodeKind::Producer, "bridge", BrokerKind::Nats);
+        let mqtt = builder.node(NodeKind::Producer, "bridge", BrokerKind::Mqtt);
+        assert_eq!(nats, mqtt);
+        assert_eq!(builder.nodes[nats].brokers_label(), "nats + mqtt");
+        let on_nats = builder.node(NodeKind::Channel, "readings", BrokerKind::Nats);
+        let on_kafka = builder.node(NodeKind::Channel, "readings", BrokerKind::Kafka);
+        assert_ne!(on_nats, on_kafka);
+        assert_eq!(builder.nodes[on_kafka].brokers_label(), "kafka");
     }
 }

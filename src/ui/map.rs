@@ -302,7 +302,7 @@ fn draw_map(
         painter.text(
             rect.center() + Vec2::new(0.0, 10.0) * z,
             Align2::CENTER_CENTER,
-            format!("{} · {}", node.kind.label(), node.broker.name()),
+            format!("{} · {}", node.kind.label(), node.brokers_label()),
             FontId::proportional(9.5 * z),
             p.box_subtext,
         );
@@ -315,7 +315,7 @@ fn draw_map(
                     "{}\n{} on {}: {} messages",
                     n.name,
                     n.kind.label(),
-                    n.broker.name(),
+                    n.brokers_label(),
                     n.messages
                 )
             }
@@ -360,7 +360,7 @@ fn picked_ui(ui: &mut egui::Ui, view: &MapView, pick: MapPick, actions: &mut Vec
         MapPick::Node(i) => {
             let Some(node) = map.nodes.get(i) else { return };
             ui.label(RichText::new(&node.name).strong());
-            ui.label(format!("{} on {}", node.kind.label(), node.broker.name()));
+            ui.label(format!("{} on {}", node.kind.label(), node.brokers_label()));
             ui.label(format!("{} messages", format::count(node.messages)));
             ui.separator();
             for (dir, edges) in [
