@@ -114,7 +114,8 @@ fn hops_mut(flow: &mut Flow) -> &mut LogHops {
         .get_or_insert_with(Box::default)
 }
 
-fn group_lane(group: &str) -> String {
+/// A consumer group's lane (and the map's box): "group NAME".
+pub fn group_lane(group: &str) -> String {
     format!("group {group}")
 }
 

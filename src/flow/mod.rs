@@ -37,6 +37,7 @@ pub use export::{DeliveryJson, FlowJson, KvJson, ReplyJson, mermaid, summary_lin
 pub use identity::{annotate, audience};
 pub use layout::{Layout, Row, RowKind};
 pub use links::{BatchMember, Links, StoredAt};
+pub use logged::group_lane;
 pub use model::{
     Delivery, Final, Flow, FlowDetail, FlowId, FlowKind, KvOp, KvOperation, Lane, ObjectPut,
     Outcome, Reply, Role, Step, StepKind, UNKNOWN_PRODUCER,

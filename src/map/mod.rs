@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::capture::{BrokerKind, Timestamp};
 use crate::flow::{
-    AckBody, AdvisoryKind, Correlator, Flow, FlowKind, Role, StepKind, UNKNOWN_PRODUCER,
+    AckBody, AdvisoryKind, Correlator, Flow, FlowKind, Role, StepKind, UNKNOWN_PRODUCER, group_lane,
 };
 use crate::server_answers::Directory;
 
@@ -101,7 +101,8 @@ pub struct Edge {
     /// service errors.
     pub failures: u64,
     pub dead_letters: u64,
-    /// Deliveries not answered yet: the consumer's lag as the wire shows it.
+    /// Deliveries not answered yet, or (Kafka) messages a group has not
+    /// committed past: the consumer's lag as the wire shows it.
     pub pending: u64,
     /// A queue group, when the servers say subscribers share one.
     pub queue: Option<String>,
@@ -348,6 +349,17 @@ impl Builder {
             && let Some((f, t)) = first_edge
         {
             self.edge(f, t).failures += 1;
+        }
+        // Kafka: the groups reading the partition of the last write and not
+        // past it yet: their lag, on the arrow from that topic to them.
+        if let Some(hops) = detail.log_hops()
+            && let Some((topic, _, _)) = hops.writes.last()
+        {
+            let log = self.node(NodeKind::Store, topic, flow.broker);
+            for group in &hops.waiting {
+                let reader = self.node(NodeKind::Consumer, &group_lane(group), flow.broker);
+                self.edge(log, reader).pending += 1;
+            }
         }
         // Unanswered deliveries count on the arrow that delivered them.
         for delivery in &detail.deliveries {

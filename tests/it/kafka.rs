@@ -417,6 +417,20 @@ fn a_retry_topic_chain_and_the_groups_commits_are_one_timeline_with_lag() {
         flow_of(m, payload).and_then(|f| m.flows.final_of(&f, m.flows.latest()))
     };
     assert_eq!(final_of(&m, b"pay-B"), Some(Final::Pending), "lag");
+    // The map shows it on billing's arrow from the topic.
+    let map = eventscope::map::SystemMap::from_flows(&m.flows, None);
+    let pay = map
+        .node_named(eventscope::map::NodeKind::Store, "pay")
+        .expect("the topic's box");
+    let billing = map
+        .node_named(eventscope::map::NodeKind::Consumer, "group billing")
+        .expect("the group's box");
+    let lagging = map
+        .edges
+        .iter()
+        .find(|e| e.from == pay && e.to == billing)
+        .expect("an arrow from pay to billing");
+    assert!(lagging.pending >= 1, "{lagging:?}");
     worker.commit("billing", "pay", 0, fine + 1);
     let describe = |m: &Session| {
         m.flows
