@@ -31,9 +31,26 @@ impl EventscopeApp {
             .map(|(d, _)| d)
     }
 
+    /// Something the map is made from besides the flows changed (the
+    /// services answered): make it again when next due.
+    pub(super) fn map_sources_changed(&mut self) {
+        self.map.built_from = None;
+    }
+
     /// The map as the flows stand now.
     pub fn current_map(&self) -> SystemMap {
-        SystemMap::from_flows(&self.session.flows, self.directory().as_deref())
+        let services = self
+            .services
+            .view
+            .services
+            .value
+            .as_deref()
+            .unwrap_or_default();
+        SystemMap::from_flows_and_services(
+            &self.session.flows,
+            self.directory().as_deref(),
+            services,
+        )
     }
 
     /// Make the map again when it is due and the flows changed (or

@@ -1,6 +1,6 @@
 //! The Services view's work: through which NATS connection to ask, the
-//! services polled every few seconds while the view is shown (never
-//! when it is not), and its actions: a request to an endpoint opens the
+//! services polled every few seconds while the view or the map is shown
+//! (never when neither is), and its actions: a request to an endpoint opens the
 //! publish form, the traffic filtered to an endpoint's subject.
 
 use std::time::Duration;
@@ -38,10 +38,11 @@ impl EventscopeApp {
             .collect()
     }
 
-    /// Each frame, while the view is shown: the connections to ask
-    /// through, and the services every few seconds.
+    /// Each frame, while the view (or the map, which draws them) is
+    /// shown: the connections to ask through, and the services every few
+    /// seconds.
     pub(super) fn services_step(&mut self, ctx: &egui::Context) {
-        if self.view != View::Services {
+        if self.view != View::Services && self.view != View::Map {
             return;
         }
         let through = self.nats_connections_up();
@@ -77,6 +78,8 @@ impl EventscopeApp {
     pub(super) fn on_services_answer(&mut self, result: Result<Vec<Service>, String>) {
         self.services.waiting = false;
         self.services.view.services.answer(result);
+        // The map draws them: made again at its next turn.
+        self.map_sources_changed();
     }
 
     pub(super) fn services_view_ui(&mut self, ui: &mut egui::Ui) {

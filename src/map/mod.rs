@@ -16,7 +16,7 @@ use crate::capture::{BrokerKind, Timestamp};
 use crate::flow::{
     AckBody, AdvisoryKind, Correlator, Flow, FlowKind, Role, StepKind, UNKNOWN_PRODUCER, group_lane,
 };
-use crate::server_answers::Directory;
+use crate::server_answers::{Directory, Service};
 
 pub mod asyncapi;
 mod export;
@@ -153,6 +153,17 @@ impl SystemMap {
     /// The map of every flow the correlator keeps (each broker's rules
     /// applied), plus, for NATS, who subscribes to each subject seen.
     pub fn from_flows(correlator: &Correlator, directory: Option<&Directory>) -> Self {
+        Self::from_flows_and_services(correlator, directory, &[])
+    }
+
+    /// The same, with the NATS micro services that described themselves
+    /// (`$SRV.INFO`, `$SRV.STATS`): each a consumer of its endpoints'
+    /// subjects, with the requests and errors it counted.
+    pub fn from_flows_and_services(
+        correlator: &Correlator,
+        directory: Option<&Directory>,
+        services: &[Service],
+    ) -> Self {
         let mut builder = Builder::default();
         for flow in correlator.flows().filter(|f| f.is_visible()) {
             builder.add_flow(flow);
@@ -160,6 +171,7 @@ impl SystemMap {
         if let Some(directory) = directory {
             builder.add_subscribers(directory);
         }
+        builder.add_services(services);
         builder.finish()
     }
 
@@ -411,6 +423,36 @@ impl Builder {
                 let edge = self.edge(channel, node);
                 edge.messages = edge.messages.max(messages);
                 edge.queue = sub.queue.clone();
+            }
+        }
+    }
+
+    /// Each service a consumer of its endpoints' subjects; the arrow
+    /// carries the requests and errors its instances counted (since they
+    /// started: the services' own figures, not the wire's).
+    fn add_services(&mut self, services: &[Service]) {
+        for service in services {
+            let mut by_subject: Vec<(&str, u64, u64)> = Vec::new();
+            for endpoint in service.instances.iter().flat_map(|i| &i.endpoints) {
+                match by_subject
+                    .iter_mut()
+                    .find(|(s, _, _)| *s == endpoint.subject)
+                {
+                    Some((_, requests, errors)) => {
+                        *requests += endpoint.requests;
+                        *errors += endpoint.errors;
+                    }
+                    None => {
+                        by_subject.push((&endpoint.subject, endpoint.requests, endpoint.errors))
+                    }
+                }
+            }
+            let consumer = self.node(NodeKind::Consumer, &service.name, BrokerKind::Nats);
+            for (subject, requests, errors) in by_subject {
+                let channel = self.node(NodeKind::Channel, subject, BrokerKind::Nats);
+                let edge = self.edge(channel, consumer);
+                edge.messages = edge.messages.max(requests);
+                edge.failures = edge.failures.max(errors);
             }
         }
     }

@@ -204,6 +204,33 @@ fn the_services_view_shows_each_service_and_requests_an_endpoint() {
     assert_eq!(app.publish.mode, PublishMode::Request);
 }
 
+/// The map draws each micro service as a consumer of its endpoints'
+/// subjects, with the requests and errors its instances counted, even
+/// where no traffic was watched (the window subscribes to nothing here).
+#[test]
+fn the_map_draws_each_service_behind_its_endpoints() {
+    let _timed = common::timed();
+    let server = common::server();
+    let rt = common::runtime();
+    let _services = orders_service(&rt, &server);
+    let mut h = common::ui::connected(&server, View::Map, false);
+    step_until(&mut h, "the service's box", |h| {
+        h.query_by_label("orders").is_some() && h.query_by_label("orders.create").is_some()
+    });
+    let map = h.state().current_map();
+    let node = |kind, name: &str| map.node_named(kind, name).expect(name);
+    let create = node(eventscope::map::NodeKind::Channel, "orders.create");
+    let orders = node(eventscope::map::NodeKind::Consumer, "orders");
+    let arrow = map
+        .edges
+        .iter()
+        .find(|e| e.from == create && e.to == orders)
+        .expect("orders.create -> orders");
+    assert_eq!((arrow.messages, arrow.failures), (4, 1), "{arrow:?}");
+    let cancel = node(eventscope::map::NodeKind::Channel, "orders.cancel");
+    assert!(map.edges.iter().any(|e| e.from == cancel && e.to == orders));
+}
+
 /// Services run on one server of a cluster of three; asked through
 /// another, every instance still answers (the requests cross routes).
 #[test]
