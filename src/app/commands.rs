@@ -12,6 +12,15 @@ impl EventscopeApp {
         if let Some(command) = crate::ui::command_palette_ui(ctx, &mut self.palette) {
             self.run_command(command);
         }
+        // Most frames press no key: the list is not walked for them.
+        let any_key = ctx.input(|i| {
+            i.events
+                .iter()
+                .any(|e| matches!(e, egui::Event::Key { pressed: true, .. }))
+        });
+        if !any_key {
+            return;
+        }
         let typing = ctx.memory(|m| m.focused().is_some());
         let pressed: Vec<Command> = ctx.input_mut(|input| {
             Command::all()

@@ -321,12 +321,7 @@ impl EventscopeApp {
             .show(ui, |ui| {
                 flow_list_ui(ui, &mut self.flows, &self.session.flows, now)
             });
-        let directory = self
-            .session
-            .profiles()
-            .iter()
-            .find_map(|(key, _)| self.session.shared(*key)?.directory())
-            .map(|(d, _)| d);
+        let directory = self.directory();
         let actions = egui::CentralPanel::default()
             .show(ui, |ui| {
                 diagram_ui(

@@ -23,7 +23,9 @@ pub(super) struct MapWork {
 }
 
 impl EventscopeApp {
-    fn directory(&self) -> Option<std::sync::Arc<crate::server_answers::Directory>> {
+    /// The first connection's view of who subscribes to what (the flows
+    /// and the map name lanes and boxes from it).
+    pub(super) fn directory(&self) -> Option<std::sync::Arc<crate::server_answers::Directory>> {
         self.session
             .profiles()
             .iter()

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::common;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, consumer::pull, stream};
+use async_nats::jetstream::{self, consumer::pull};
 use bytes::Bytes;
 use common::recording::Recording;
 use common::ui::step_until;
@@ -27,14 +27,7 @@ use serde_json::Value;
 async fn shop(url: &str) {
     let client = async_nats::connect(url).await.expect("connect");
     let js = jetstream::new(client.clone());
-    let stream = js
-        .create_stream(stream::Config {
-            name: "ORDERS".into(),
-            subjects: vec!["orders.>".into()],
-            ..Default::default()
-        })
-        .await
-        .expect("stream");
+    let stream = common::orders_stream(&client).await;
     let consumer = stream
         .create_consumer(pull::Config {
             durable_name: Some("billing".into()),
